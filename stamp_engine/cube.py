@@ -1,0 +1,245 @@
+"""The wavelength × time cube every view and export is made from."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+import astropy.units as u
+import numpy as np
+from astropy.time import Time
+
+from .problems import Problem
+
+if TYPE_CHECKING:
+    from .bands import Band
+    from .processing import LightCurve
+
+
+@dataclass(frozen=True, eq=False)
+class Cube:
+    """Time-series spectra on one wavelength grid, one row per integration.
+
+    Methods never change the cube in place; each returns a new one, so steps chain
+    in a notebook: ``cube.select(wavelength=(1, 3)).normalize().bin(time=4)``.
+
+    Attributes
+    ----------
+    wavelength : ndarray, shape (n_wave,)
+        Wavelength in µm, strictly ascending.
+    time : astropy.time.Time, shape (n_int,)
+        Mid-integration times, ascending, in the scale of ``time_standard``.
+    flux, error : ndarray, shape (n_int, n_wave)
+        float64 values and 1-σ errors in ``flux_unit`` (NaN where missing).
+    flux_unit : astropy.units.UnitBase
+        Unit of ``flux``; ``u.percent`` once normalized to variability.
+    time_standard : str
+        ``"BJD_TDB"`` (barycentric TDB, the standard for transits), ``"MJD_UTC"``, …
+    visit : ndarray of int, shape (n_int,)
+        Visit index of each integration (0, 1, …), split on time gaps.
+    integration : ndarray of int, shape (n_int,)
+        Integration number in its exposure (1-based).
+    source_index : ndarray of int, shape (n_int,)
+        Index into ``sources`` of the file each integration came from.
+    sources : tuple of str
+        Files that contributed integrations.
+    meta : dict
+        Target, instrument, detector, filter, grating, exposure type, program,
+        observation, visit ids, pipeline version, layouts…
+    problems : tuple of Problem
+        What went wrong with which input while loading.
+    reference : ndarray, shape (n_visits, n_wave), or None
+        Reference spectrum of each visit in ``reference_unit`` once normalized.
+    reference_unit : astropy.units.UnitBase or None
+        Unit of ``reference`` (the original flux unit).
+    history : tuple of str
+        Processing steps applied, in order (provenance for exports).
+    """
+
+    wavelength: np.ndarray
+    time: Time
+    flux: np.ndarray
+    error: np.ndarray
+    flux_unit: u.UnitBase
+    time_standard: str = "BJD_TDB"
+    visit: np.ndarray | None = None
+    integration: np.ndarray | None = None
+    source_index: np.ndarray | None = None
+    sources: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+    reference: np.ndarray | None = None
+    reference_unit: u.UnitBase | None = None
+    history: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n_int, n_wave = self.flux.shape
+        if self.wavelength.shape != (n_wave,):
+            raise ValueError(f"wavelength has shape {self.wavelength.shape}, flux {self.flux.shape}")
+        if self.error.shape != self.flux.shape:
+            raise ValueError(f"error has shape {self.error.shape}, flux {self.flux.shape}")
+        if len(self.time) != n_int:
+            raise ValueError(f"{len(self.time)} times for {n_int} integrations")
+        defaults = {
+            "visit": np.zeros(n_int, dtype=np.int32),
+            "integration": np.arange(1, n_int + 1, dtype=np.int64),
+            "source_index": np.zeros(n_int, dtype=np.int32),
+        }
+        for name, default in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default)
+            elif len(getattr(self, name)) != n_int:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries for {n_int} integrations")
+
+    # ----------------------------------------------------------------- shape
+    @property
+    def n_integrations(self) -> int:
+        return int(self.flux.shape[0])
+
+    @property
+    def n_wavelengths(self) -> int:
+        return int(self.flux.shape[1])
+
+    @property
+    def n_visits(self) -> int:
+        return int(self.visit.max()) + 1 if self.n_integrations else 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.flux.shape  # type: ignore[return-value]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by flux and error."""
+        return int(self.flux.nbytes + self.error.nbytes)
+
+    # ------------------------------------------------------------------ time
+    @property
+    def t0(self) -> Time:
+        """Reference time of the hours axis: the first integration."""
+        return self.time[0]
+
+    @property
+    def hours(self) -> np.ndarray:
+        """Time since :attr:`t0` in hours, float64."""
+        return (self.time.mjd - self.t0.mjd) * 24.0
+
+    @property
+    def time_label(self) -> str:
+        """Axis label of :attr:`hours`, naming the time standard."""
+        return f"Time ({self.time_standard} − t0), hours"
+
+    # ----------------------------------------------------------------- values
+    @property
+    def is_normalized(self) -> bool:
+        return self.reference is not None
+
+    @property
+    def value_label(self) -> str:
+        """Axis label of ``flux``, with its unit."""
+        if self.is_normalized:
+            return "Variability (%)"
+        return f"Flux ({self.flux_unit.to_string()})" if self.flux_unit != u.dimensionless_unscaled else "Flux"
+
+    @property
+    def target(self) -> str:
+        return str(self.meta.get("target") or "unknown target")
+
+    def replace(self, **changes: Any) -> "Cube":
+        """A copy with some fields changed (arrays are shared, not copied)."""
+        return dataclasses.replace(self, **changes)
+
+    def take(self, rows: np.ndarray | slice | None = None, columns: np.ndarray | slice | None = None) -> "Cube":
+        """Sub-cube of some integrations (rows) and wavelengths (columns)."""
+        rows = slice(None) if rows is None else rows
+        columns = slice(None) if columns is None else columns
+        reference = None if self.reference is None else self.reference[:, columns]
+        return self.replace(
+            wavelength=self.wavelength[columns],
+            time=self.time[rows],
+            flux=self.flux[rows][:, columns],
+            error=self.error[rows][:, columns],
+            visit=self.visit[rows],
+            integration=self.integration[rows],
+            source_index=self.source_index[rows],
+            reference=reference,
+        )
+
+    def visits(self) -> list["Cube"]:
+        """One cube per visit, in time order."""
+        return [self.take(np.flatnonzero(self.visit == v)) for v in range(self.n_visits)]
+
+    def reference_for_rows(self) -> np.ndarray:
+        """The reference spectrum of each row's visit, shape (n_int, n_wave)."""
+        if self.reference is None:
+            raise ValueError("the cube is not normalized")
+        return self.reference[np.minimum(self.visit, len(self.reference) - 1)]
+
+    # ------------------------------------------------------------- processing
+    # Thin delegations so steps chain; the science lives in stamp_engine.processing.
+    def normalize(self, method: str = "median", baseline: tuple[float, float] | None = None) -> "Cube":
+        from . import processing
+
+        return processing.normalize(self, method=method, baseline=baseline)
+
+    def split_visits(self, gap_hours: float = 0.5) -> "Cube":
+        from . import processing
+
+        return processing.split_visits(self, gap_hours=gap_hours)
+
+    def select(
+        self,
+        wavelength: tuple[float, float] | None = None,
+        hours: tuple[float, float] | None = None,
+    ) -> "Cube":
+        from . import processing
+
+        return processing.select(self, wavelength=wavelength, hours=hours)
+
+    def limit(self, n_integrations: int) -> "Cube":
+        from . import processing
+
+        return processing.limit(self, n_integrations)
+
+    def interpolate_gaps(self, cadence_hours: float | None = None) -> "Cube":
+        from . import processing
+
+        return processing.interpolate_gaps(self, cadence_hours=cadence_hours)
+
+    def bin(self, time: int = 1, wavelength: int = 1, method: str = "mean") -> "Cube":
+        from . import processing
+
+        return processing.bin(self, time=time, wavelength=wavelength, method=method)
+
+    def smooth(self, sigma_time: float = 0.0, sigma_wavelength: float = 0.0) -> "Cube":
+        from . import processing
+
+        return processing.smooth(self, sigma_time=sigma_time, sigma_wavelength=sigma_wavelength)
+
+    def clip(self, sigma: float = 5.0) -> "Cube":
+        from . import processing
+
+        return processing.clip(self, sigma=sigma)
+
+    def light_curve(self, band: "Band") -> "LightCurve":
+        from . import processing
+
+        return processing.band_light_curve(self, band)
+
+    def white_light(self) -> "LightCurve":
+        from . import processing
+
+        return processing.white_light_curve(self)
+
+    def light_curves(self, bands: Sequence["Band"] = ()) -> list["LightCurve"]:
+        """White light first, then one curve per band."""
+        return [self.white_light(), *(self.light_curve(b) for b in bands)]
+
+    def __repr__(self) -> str:
+        lo, hi = (self.wavelength[0], self.wavelength[-1]) if self.n_wavelengths else (np.nan, np.nan)
+        return (
+            f"<Cube {self.target}: {self.n_integrations} integrations × {self.n_wavelengths} wavelengths "
+            f"({lo:.3f}–{hi:.3f} µm), {self.n_visits} visit(s), {self.time_standard}, "
+            f"{'variability %' if self.is_normalized else self.flux_unit}>"
+        )

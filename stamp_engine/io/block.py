@@ -1,0 +1,86 @@
+"""The unit every reader returns: the spectra of one spectral element in one file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+
+#: Time standards a block can carry, with the astropy scale each one uses.
+TIME_STANDARDS = {
+    "BJD_TDB": "tdb",  # barycentric, TDB scale, stored as MJD (BJD - 2400000.5)
+    "MJD_UTC": "utc",
+    "HJD_UTC": "utc",
+    "BJD_TDB (assumed)": "tdb",
+    "MJD_UTC (from EXPSTART + cadence)": "utc",
+}
+
+
+@dataclass
+class SpectralBlock:
+    """Spectra of one spectral element (detector / order) read from one file.
+
+    Readers fill this without reordering anything: wavelengths as stored, rows in
+    file order.  Stitching, sorting and deduplication are done once, in
+    :mod:`stamp_engine.assemble`.
+
+    Attributes
+    ----------
+    source : str
+        File name shown to the user (archive members as ``archive.zip/member``).
+    layout : str
+        ``"x1dints-old"``, ``"x1dints-new"``, ``"eureka-s3"``, ``"eureka-s4"``, ``"hdf5-keys"``.
+    wavelength : ndarray
+        Wavelength in µm, shape ``(n_wave,)`` when shared by every row, else ``(n_int, n_wave)``.
+    flux, error : ndarray
+        Shape ``(n_int, n_wave)``, float64.  ``error`` is a 1-σ uncertainty (NaN where unknown).
+    flux_unit : astropy.units.UnitBase
+        Unit of ``flux`` and ``error``.
+    integration : ndarray of int
+        Exposure-global, 1-based integration number of each row.
+    time_mjd : ndarray of float
+        Mid-integration time of each row as an MJD-style number in ``time_standard``
+        (NaN where unknown).
+    time_standard : str
+        One of :data:`TIME_STANDARDS`.
+    element : str
+        Which spectrum of the exposure: ``""`` for the only one, ``"order 1"``, ``"NRS1"``…
+    exposure : str
+        Key of the exposure (program/observation/visit/exposure): blocks with the same
+        key and element are segments of one time series.
+    stage : int
+        Pipeline stage that wrote the file (2 or 3 for x1dints, 0 when unknown).
+    meta : dict
+        Metadata from the headers (target, instrument, detector, filter, …).
+    notes : list of str
+        Non-fatal observations the user should see (assumptions, repaired traps).
+    """
+
+    source: str
+    layout: str
+    wavelength: np.ndarray
+    flux: np.ndarray
+    error: np.ndarray
+    flux_unit: u.UnitBase
+    integration: np.ndarray
+    time_mjd: np.ndarray
+    time_standard: str = "BJD_TDB"
+    element: str = ""
+    exposure: str = ""
+    stage: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_integrations(self) -> int:
+        return int(self.flux.shape[0])
+
+    @property
+    def n_wavelengths(self) -> int:
+        return int(self.flux.shape[1])
+
+    @property
+    def time_scale(self) -> str:
+        return TIME_STANDARDS[self.time_standard]
