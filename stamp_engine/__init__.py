@@ -8,24 +8,38 @@ Usable from a notebook without Dash::
     lc = var.light_curve(stamp_engine.Band("H2O", 1.3, 1.5))
 """
 
-from .assemble import LoadOptions, load
-from .bands import PRESETS, Band
-from .cube import Cube
-from .problems import NoUsableData, Problem, ReadError, StampError
-from .processing import LightCurve, normalize
+from __future__ import annotations
 
-__all__ = [
-    "Band",
-    "Cube",
-    "LightCurve",
-    "LoadOptions",
-    "NoUsableData",
-    "PRESETS",
-    "Problem",
-    "ReadError",
-    "StampError",
-    "load",
-    "normalize",
-]
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+# Public names and the module each lives in.  Imported on first use so that
+# ``import stamp_engine`` stays cheap (a CLI call or a worker start needs no SciPy).
+_EXPORTS = {
+    "load": "assemble",
+    "LoadOptions": "assemble",
+    "Band": "bands",
+    "PRESETS": "bands",
+    "Cube": "cube",
+    "NoUsableData": "problems",
+    "Problem": "problems",
+    "ReadError": "problems",
+    "StampError": "problems",
+    "LightCurve": "processing",
+    "normalize": "processing",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'stamp_engine' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

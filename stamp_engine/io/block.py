@@ -34,8 +34,13 @@ class SpectralBlock:
         ``"x1dints-old"``, ``"x1dints-new"``, ``"eureka-s3"``, ``"eureka-s4"``, ``"hdf5-keys"``.
     wavelength : ndarray
         Wavelength in µm, shape ``(n_wave,)`` when shared by every row, else ``(n_int, n_wave)``.
-    flux, error : ndarray
-        Shape ``(n_int, n_wave)``, float64.  ``error`` is a 1-σ uncertainty (NaN where unknown).
+    flux, error : array_like
+        Shape ``(n_int, n_wave)``, as read: may be big-endian, float32 or a read-only
+        memory map (the assembler copies once into native float64).  ``error`` is a
+        1-σ uncertainty; 0 or NaN means unknown, never "perfect".
+    bad : ndarray of bool or None
+        ``(n_int, n_wave)``, True where the pipeline flagged the value as unusable
+        (DQ DO_NOT_USE, Eureka ``optmask``, padding); None when nothing is flagged.
     flux_unit : astropy.units.UnitBase
         Unit of ``flux`` and ``error``.
     integration : ndarray of int
@@ -71,6 +76,7 @@ class SpectralBlock:
     exposure: str = ""
     stage: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    bad: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -1,0 +1,637 @@
+"""From files to one cube: read every input, stitch segments, join detectors, combine visits.
+
+The rules (see FORMATS.md in the project history for the evidence behind each):
+
+* the key of a spectrum is (exposure, spectral element, integration number); times and
+  segments are joined on integration numbers, never on row or file position;
+* segments of one exposure are stitched in integration order; exact duplicates are
+  dropped, gaps in integration numbers are reported;
+* a stage-3 product and stage-2 segments of the same exposure are different reductions
+  of the same integrations: the stage-3 one is kept, the others are reported unused;
+* orders of a multi-order instrument (NIRISS SOSS) overlap in wavelength and are never
+  merged: one is chosen (the first by default); detectors of one exposure (NIRSpec
+  NRS1 + NRS2) cover different wavelengths and are joined side by side;
+* exposures (visits) that share a wavelength grid are stacked as they are; only when
+  grids differ are they resampled, linearly, onto the finest grid over the common
+  range, never extrapolating.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import astropy.units as u
+import numpy as np
+from astropy.time import Time
+
+from .cube import Cube
+from .io import registry
+from .io.block import TIME_STANDARDS, SpectralBlock
+from .io.containers import ArchiveLimits, expand_inputs
+from .problems import NoUsableData, Problem, ReadError
+
+Progress = Callable[[str, int, int], None]
+
+#: Metadata keys copied from the blocks into ``Cube.meta`` (values that differ are joined).
+CUBE_META_KEYS = (
+    "target", "instrument", "detector", "exp_type", "filter", "grating", "pupil", "subarray",
+    "program", "observation", "visit", "pipeline", "data_model",
+)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How :func:`load` builds the cube.
+
+    Attributes
+    ----------
+    element : str or None
+        Spectral element to use (``"order 2"``, ``"NRS1"`` …).  None: the first order
+        of a multi-order exposure, all detectors joined in wavelength.
+    order : int or None
+        Shorthand for ``element=f"order {order}"``.
+    detectors : tuple of str or None
+        Detectors to join (``("NRS1",)`` keeps NRS1 only).  None: all of them.
+    visit_gap_hours : float
+        A gap between integrations longer than this starts a new visit.
+    archive_limits : ArchiveLimits
+        Limits applied to ZIP uploads before anything is extracted.
+    """
+
+    element: str | None = None
+    order: int | None = None
+    detectors: tuple[str, ...] | None = None
+    visit_gap_hours: float = 0.5
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+    def wanted_element(self) -> str | None:
+        if self.element:
+            return self.element
+        return f"order {self.order}" if self.order is not None else None
+
+
+@dataclass
+class _Stitched:
+    """One spectral element of one exposure, rows in integration order."""
+
+    exposure: str
+    element: str
+    pieces: list[tuple[SpectralBlock, np.ndarray]]  # (block, row indices into that block)
+    integration: np.ndarray
+    time_mjd: np.ndarray
+    wavelength: np.ndarray  # as stored in the blocks (unsorted)
+    time_standard: str
+    flux_unit: u.UnitBase
+
+
+@dataclass
+class _Series:
+    """One exposure after its detectors are joined: rows × (sorted) wavelengths."""
+
+    exposure: str
+    parts: list[_Stitched]
+    rows: list[np.ndarray]  # per part: indices into the part's rows, common integrations
+    column_order: list[np.ndarray]  # per part: argsort of its wavelengths
+    wavelength: np.ndarray  # ascending, all parts side by side
+    integration: np.ndarray
+    time_mjd: np.ndarray
+    time_standard: str
+    flux_unit: u.UnitBase
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.integration)
+
+
+def load(
+    paths: str | Path | Iterable[str | Path],
+    options: LoadOptions | None = None,
+    *,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> Cube:
+    """Read files, folders or ZIP archives into one wavelength × time cube.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        x1dints FITS files (any layout, any segments, stage 2 or 3), Eureka! HDF5
+        files, folders holding them, or ZIP archives of either.
+    options : LoadOptions, optional
+        Element choice, visit gap threshold, archive limits.
+    progress : callable, optional
+        ``progress(stage, done, total)``, called as files are read and the cube is filled.
+    **overrides
+        Fields of :class:`LoadOptions`, e.g. ``load(paths, order=2)``.
+
+    Returns
+    -------
+    Cube
+        ``cube.problems`` lists what was wrong with which file; ``cube.meta["files"]``
+        describes every input.
+
+    Raises
+    ------
+    NoUsableData
+        When no input holds usable time-series spectra.
+    """
+    options = replace(options or LoadOptions(), **overrides)
+    report = progress or (lambda stage, done, total: None)
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    with tempfile.TemporaryDirectory(prefix="stamp-inputs-") as workdir:
+        inputs, problems = expand_inputs(list(paths), Path(workdir), options.archive_limits)
+        blocks, files = _read_all(inputs, problems, report)
+        # Blocks may be memory maps of extracted files: copy into the cube before
+        # the extraction folder goes away.
+        return _assemble(blocks, files, problems, options, report)
+
+
+def _read_all(inputs, problems: list[Problem], report: Progress) -> tuple[list[SpectralBlock], list[dict]]:
+    blocks: list[SpectralBlock] = []
+    files: list[dict] = []
+    for i, item in enumerate(inputs):
+        report(f"Reading {item.source}", i, len(inputs))
+        info: dict[str, Any] = {"source": item.source, "format": None, "layout": None, "elements": [],
+                                "integrations": 0, "wavelengths": 0, "wavelength_range": None,
+                                "stage": None, "used": False, "notes": []}
+        files.append(info)
+        try:
+            entry = registry.identify_format(item.path)
+            info["format"] = entry.name
+            found = registry.read(item.path, item.source)
+        except ReadError as exc:
+            problems.append(Problem(item.source, str(exc)))
+            continue
+        usable = []
+        for block in found:
+            try:
+                _check_block(block)
+            except ReadError as exc:
+                label = f" ({block.element})" if block.element else ""
+                problems.append(Problem(item.source, f"{exc}{label}"))
+                continue
+            usable.append(block)
+        if not usable:
+            continue
+        info.update(
+            layout=usable[0].layout,
+            elements=sorted({b.element for b in usable if b.element}),
+            integrations=max(b.n_integrations for b in usable),
+            wavelengths=sum(b.n_wavelengths for b in usable),
+            wavelength_range=[float(min(np.nanmin(b.wavelength) for b in usable)),
+                              float(max(np.nanmax(b.wavelength) for b in usable))],
+            stage=usable[0].stage or None,
+            notes=sorted({n for b in usable for n in b.notes}),
+        )
+        for note in info["notes"]:
+            problems.append(Problem(item.source, note, severity="warning"))
+        blocks.extend(usable)
+    report("Read files", len(inputs), len(inputs))
+    return blocks, files
+
+
+def _check_block(block: SpectralBlock) -> None:
+    """Reject blocks that cannot contribute anything, with a user-facing reason."""
+    if block.flux.ndim != 2 or block.flux.shape[0] == 0 or block.flux.shape[1] == 0:
+        raise ReadError("holds no spectra")
+    if block.time_standard not in TIME_STANDARDS:
+        raise ReadError(f"has an unknown time standard {block.time_standard!r}")
+    if not np.any(np.isfinite(block.time_mjd)):
+        raise ReadError("has no usable integration times")
+    # Test a sample of rows first: a full isfinite over a large file costs a pass over it.
+    probe = np.asarray(block.flux[:: max(1, block.n_integrations // 16)])
+    if not np.any(np.isfinite(probe)) and not np.any(np.isfinite(np.asarray(block.flux))):
+        raise ReadError("has no finite flux values (every FLUX is NaN)")
+
+
+# ---------------------------------------------------------------- selection
+def _choose_elements(blocks: list[SpectralBlock], options: LoadOptions, problems: list[Problem]) -> tuple[list[SpectralBlock], list[str], str]:
+    available = sorted({b.element for b in blocks}, key=_element_sort_key)
+    wanted = options.wanted_element()
+    orders = [e for e in available if e.startswith("order ")]
+    if wanted is not None:
+        if wanted not in available:
+            raise NoUsableData(problems + [Problem(
+                "options", f"spectral element {wanted!r} is not in the data (available: {', '.join(available) or 'none'})")])
+        chosen = [wanted]
+    elif orders:
+        chosen = [orders[0]] + [e for e in available if not e.startswith("order ")]
+    else:
+        chosen = list(available)
+    if options.detectors is not None:
+        keep = {d.upper() for d in options.detectors}
+        chosen = [e for e in chosen if e.upper() in keep or e.startswith("order ") or e == ""]
+        if not chosen:
+            raise NoUsableData(problems + [Problem("options", f"none of the detectors {options.detectors} is in the data")])
+    selected = [b for b in blocks if b.element in chosen]
+    return selected, available, ", ".join(e for e in chosen if e) or ""
+
+
+def _element_sort_key(element: str) -> tuple:
+    if element.startswith("order "):
+        try:
+            return (0, int(element.split()[1]), element)
+        except ValueError:
+            pass
+    return (1, 0, element)
+
+
+def _prefer_latest_stage(blocks: list[SpectralBlock], files: list[dict], problems: list[Problem]) -> list[SpectralBlock]:
+    """Keep stage-3 products over stage-2 segments of the same exposure."""
+    stages_by_exposure: dict[str, set[int]] = defaultdict(set)
+    for b in blocks:
+        stages_by_exposure[b.exposure].add(b.stage)
+    kept, dropped = [], set()
+    for b in blocks:
+        best = max(stages_by_exposure[b.exposure])
+        if b.stage and best > b.stage:
+            dropped.add(b.source)
+        else:
+            kept.append(b)
+    for source in sorted(dropped - {b.source for b in kept}):
+        problems.append(Problem(source, "not used: a stage-3 product of the same exposure was also given "
+                                        "(the two are different reductions of the same integrations)", "warning"))
+    return kept
+
+
+# ---------------------------------------------------------------- stitching
+def _stitch(blocks: list[SpectralBlock], problems: list[Problem]) -> list[_Stitched]:
+    groups: dict[tuple[str, str], list[SpectralBlock]] = defaultdict(list)
+    for b in blocks:
+        groups[(b.exposure, b.element)].append(b)
+    stitched = []
+    for (exposure, element), members in groups.items():
+        stitched.append(_stitch_group(exposure, element, members, problems))
+    return [s for s in stitched if s is not None]
+
+
+def _block_wavelength(block: SpectralBlock) -> np.ndarray:
+    """The block's wavelength grid as 1-D; rows must share it."""
+    wave = np.asarray(block.wavelength, dtype=np.float64)
+    if wave.ndim == 1:
+        return wave
+    first = wave[0]
+    if not np.allclose(wave, first[None, :], rtol=1e-9, atol=0, equal_nan=True):
+        raise ReadError("has a different wavelength grid in every integration")
+    return first
+
+
+def _stitch_group(exposure: str, element: str, members: list[SpectralBlock], problems: list[Problem]) -> _Stitched | None:
+    first = members[0]
+    wavelength = _block_wavelength(first)
+    usable: list[SpectralBlock] = []
+    for b in members:
+        try:
+            w = _block_wavelength(b)
+        except ReadError as exc:
+            problems.append(Problem(b.source, str(exc)))
+            continue
+        if w.shape != wavelength.shape or not np.allclose(w, wavelength, rtol=1e-7, equal_nan=True):
+            problems.append(Problem(b.source, f"not used: its wavelength grid differs from {first.source}, "
+                                              "another segment of the same exposure"))
+            continue
+        if not _same_unit(b.flux_unit, first.flux_unit):
+            problems.append(Problem(b.source, f"not used: flux in {b.flux_unit}, other segments in {first.flux_unit}"))
+            continue
+        usable.append(b)
+    if not usable:
+        return None
+    # Row identity = integration number; order all rows of all segments by it.
+    block_of_row = np.concatenate([np.full(b.n_integrations, k) for k, b in enumerate(usable)])
+    row_in_block = np.concatenate([np.arange(b.n_integrations) for b in usable])
+    integration = np.concatenate([np.asarray(b.integration, dtype=np.int64) for b in usable])
+    time_mjd = np.concatenate([np.asarray(b.time_mjd, dtype=np.float64) for b in usable])
+    finite_time = np.isfinite(time_mjd)
+    if not finite_time.all():
+        problems.append(Problem(_sources(usable), f"{int((~finite_time).sum())} integration(s) without a time were left out", "warning"))
+    order = np.lexsort((block_of_row, integration))
+    order = order[finite_time[order]]
+    integration_sorted = integration[order]
+    keep = np.ones(len(order), dtype=bool)
+    repeated = np.flatnonzero(np.diff(integration_sorted) == 0) + 1
+    if repeated.size:
+        differing = 0
+        for r in repeated:  # only the duplicated rows, few
+            a, b = order[r - 1], order[r]
+            fa = np.asarray(usable[block_of_row[a]].flux[row_in_block[a]])
+            fb = np.asarray(usable[block_of_row[b]].flux[row_in_block[b]])
+            if not np.array_equal(fa, fb, equal_nan=True):
+                differing += 1
+        keep[repeated] = False
+        message = f"{repeated.size} integration(s) given more than once were used once"
+        if differing:
+            message += f" ({differing} of them differed between files: the first file's values were kept)"
+        problems.append(Problem(_sources(usable), message, "warning"))
+    order = order[keep]
+    integration_sorted = integration[order]
+    steps = np.diff(integration_sorted)
+    gaps = [(int(integration_sorted[i] + 1), int(integration_sorted[i + 1] - 1)) for i in np.flatnonzero(steps > 1)]
+    if gaps:
+        listed = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in gaps[:5])
+        more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
+        problems.append(Problem(_sources(usable), f"integrations {listed}{more} are missing (a segment not uploaded?)", "warning"))
+    pieces = []
+    for k, b in enumerate(usable):
+        mine = order[block_of_row[order] == k]
+        if mine.size:
+            pieces.append((b, row_in_block[mine]))
+    # pieces must be in global row order: they are when segments do not interleave,
+    # which holds because each segment covers a contiguous integration range.
+    pieces.sort(key=lambda p: int(np.asarray(p[0].integration)[p[1][0]]))
+    integration_final = np.concatenate([np.asarray(b.integration, dtype=np.int64)[rows] for b, rows in pieces])
+    if np.any(np.diff(integration_final) <= 0):
+        # Segments interleave (unusual): fall back to one piece per row run.
+        pieces = _row_runs(order, block_of_row, row_in_block, usable)
+        integration_final = np.concatenate([np.asarray(b.integration, dtype=np.int64)[rows] for b, rows in pieces])
+    time_final = np.concatenate([np.asarray(b.time_mjd, dtype=np.float64)[rows] for b, rows in pieces])
+    return _Stitched(exposure, element, pieces, integration_final, time_final, wavelength,
+                     first.time_standard, first.flux_unit)
+
+
+def _row_runs(order, block_of_row, row_in_block, usable):
+    runs = []
+    start = 0
+    for i in range(1, len(order) + 1):
+        if i == len(order) or block_of_row[order[i]] != block_of_row[order[start]]:
+            runs.append((usable[block_of_row[order[start]]], row_in_block[order[start:i]]))
+            start = i
+    return runs
+
+
+def _sources(blocks: Sequence[SpectralBlock]) -> str:
+    names = sorted({b.source for b in blocks})
+    return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
+
+
+def _same_unit(a: u.UnitBase, b: u.UnitBase) -> bool:
+    try:
+        return a == b or a.to(b) == 1.0
+    except u.UnitConversionError:
+        return False
+
+
+# ---------------------------------------------------------------- detectors
+def _join_detectors(stitched: list[_Stitched], problems: list[Problem]) -> list[_Series]:
+    by_exposure: dict[str, list[_Stitched]] = defaultdict(list)
+    for s in stitched:
+        by_exposure[s.exposure].append(s)
+    series = []
+    for exposure, parts in by_exposure.items():
+        parts.sort(key=lambda s: float(np.nanmin(s.wavelength)))
+        common = parts[0].integration
+        for p in parts[1:]:
+            common = np.intersect1d(common, p.integration)
+        if len(parts) > 1:
+            for p in parts:
+                lost = len(p.integration) - len(common)
+                if lost:
+                    problems.append(Problem(_sources([b for b, _ in p.pieces]),
+                                            f"{lost} integration(s) of {p.element} have no match on the other detector and were left out",
+                                            "warning"))
+        if common.size == 0:
+            problems.append(Problem(_sources([b for p in parts for b, _ in p.pieces]),
+                                    "the detectors of this exposure share no integration"))
+            continue
+        rows = [np.searchsorted(p.integration, common) for p in parts]
+        column_order = [np.argsort(p.wavelength, kind="stable") for p in parts]
+        wavelength = np.concatenate([p.wavelength[c] for p, c in zip(parts, column_order)])
+        if np.any(np.diff(wavelength) <= 0):
+            problems.append(Problem(_sources([b for p in parts for b, _ in p.pieces]),
+                                    f"detectors {', '.join(p.element for p in parts)} overlap in wavelength; only "
+                                    f"{parts[0].element} was used", "warning"))
+            parts = parts[:1]
+            rows = [np.arange(len(parts[0].integration))]
+            column_order = column_order[:1]
+            wavelength = parts[0].wavelength[column_order[0]]
+            common = parts[0].integration
+        units = {p.flux_unit for p in parts}
+        if len(units) > 1:
+            problems.append(Problem(_sources([b for p in parts for b, _ in p.pieces]),
+                                    "detectors of one exposure have different flux units; only the first was used"))
+            parts, rows, column_order = parts[:1], rows[:1], column_order[:1]
+            wavelength = parts[0].wavelength[column_order[0]]
+        base = parts[0]
+        series.append(_Series(
+            exposure=exposure, parts=parts, rows=rows, column_order=column_order, wavelength=wavelength,
+            integration=common, time_mjd=base.time_mjd[rows[0]], time_standard=base.time_standard,
+            flux_unit=base.flux_unit,
+        ))
+    return series
+
+
+# ---------------------------------------------------------------- the cube
+def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -> Cube:
+    if not blocks:
+        raise NoUsableData(problems)
+    blocks, available, element_used = _choose_elements(blocks, options, problems)
+    blocks = _prefer_latest_stage(blocks, files, problems)
+    series = _join_detectors(_stitch(blocks, problems), problems)
+    series = _common_units(series, problems)
+    if not series:
+        raise NoUsableData(problems)
+    series.sort(key=lambda s: float(s.time_mjd[0]))
+    standard = _common_time_standard(series, problems)
+    wavelength, resample = _common_grid(series, problems)
+
+    n_rows = sum(s.n_rows for s in series)
+    flux = np.empty((n_rows, wavelength.size), dtype=np.float64)
+    error = np.empty_like(flux)
+    sources = sorted({b.source for s in series for p in s.parts for b, _ in p.pieces})
+    source_number = {name: k for k, name in enumerate(sources)}
+    source_index = np.empty(n_rows, dtype=np.int32)
+    start = 0
+    for s in series:
+        stop = start + s.n_rows
+        _fill_series(s, flux[start:stop], error[start:stop], source_index[start:stop], source_number, resample.get(id(s)))
+        report("Assembling cube", stop, n_rows)
+        start = stop
+    _clean(flux, error)
+
+    time_mjd = np.concatenate([s.time_mjd for s in series])
+    integration = np.concatenate([s.integration for s in series])
+    if np.any(np.diff(time_mjd) <= 0):
+        order = np.argsort(time_mjd, kind="stable")
+        flux, error = flux[order], error[order]
+        time_mjd, integration, source_index = time_mjd[order], integration[order], source_index[order]
+        problems.append(Problem("time axis", "integrations were not in time order across files; they were sorted", "warning"))
+
+    used_sources = set(sources)
+    for info in files:
+        info["used"] = info["source"] in used_sources
+    meta = _cube_meta(blocks, series)
+    meta.update(files=files, elements_available=[e for e in available if e], element_used=element_used,
+                integration_gaps=_integration_gaps(series))
+    cube = Cube(
+        wavelength=wavelength,
+        time=Time(time_mjd, format="mjd", scale=TIME_STANDARDS[standard]),
+        flux=flux,
+        error=error,
+        flux_unit=series[0].flux_unit,
+        time_standard=standard,
+        integration=integration,
+        source_index=source_index,
+        sources=tuple(sources),
+        meta=meta,
+        problems=tuple(problems),
+        history=(f"loaded {len(sources)} file(s)" + (f", element {element_used}" if element_used else ""),),
+    )
+    from .processing import split_visits
+
+    return split_visits(cube, gap_hours=options.visit_gap_hours)
+
+
+def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, resample) -> None:
+    """Copy one exposure's rows into its slice of the cube, converting to float64 once."""
+    column = 0
+    target = flux_out if resample is None else np.empty((s.n_rows, s.wavelength.size))
+    target_err = error_out if resample is None else np.empty_like(target)
+    for part, wanted_rows, cols in zip(s.parts, s.rows, s.column_order):
+        width = cols.size
+        col_index = _as_slice(cols)
+        row = 0
+        # wanted_rows indexes the part's stitched rows; map them back to (block, row) pieces
+        piece_start = 0
+        for block, block_rows in part.pieces:
+            piece_stop = piece_start + len(block_rows)
+            take = wanted_rows[(wanted_rows >= piece_start) & (wanted_rows < piece_stop)] - piece_start
+            if take.size:
+                src_rows = _as_slice(block_rows[take])
+                n = take.size
+                dest = (slice(row, row + n), slice(column, column + width))
+                target[dest] = _take(block.flux, src_rows, col_index)
+                target_err[dest] = _take(block.error, src_rows, col_index)
+                if block.bad is not None:
+                    bad = _take(block.bad, src_rows, col_index).astype(bool, copy=False)
+                    target[dest][bad] = np.nan
+                if part is s.parts[0]:
+                    source_out[row:row + n] = source_number[block.source]
+                row += n
+            piece_start = piece_stop
+        column += width
+    if resample is not None:
+        resample(target, flux_out)
+        resample(target_err, error_out)
+
+
+def _take(array, rows, cols):
+    """``array[rows][:, cols]`` with as few copies as the indices allow."""
+    if isinstance(rows, slice):
+        return array[rows, cols] if isinstance(cols, slice) else np.asarray(array[rows])[:, cols]
+    picked = np.asarray(array)[rows]
+    return picked[:, cols]
+
+
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """A slice equivalent to ``index`` when it is an arithmetic run of step ±1, else the index."""
+    if index.size == 0:
+        return index
+    if index.size == 1:
+        return slice(int(index[0]), int(index[0]) + 1)
+    step = int(index[1] - index[0])
+    if step in (1, -1) and np.all(np.diff(index) == step):
+        stop = int(index[-1]) + step
+        return slice(int(index[0]), None if stop < 0 else stop, step)
+    return index
+
+
+def _clean(flux: np.ndarray, error: np.ndarray) -> None:
+    """Errors that are 0, negative or not finite mean "unknown" (extract_1d writes 0 under NaN flux)."""
+    unknown = ~(error > 0)  # also catches NaN
+    unknown |= ~np.isfinite(error)
+    error[unknown] = np.nan
+    error[np.isnan(flux)] = np.nan
+
+
+def _common_units(series: list[_Series], problems: list[Problem]) -> list[_Series]:
+    if not series:
+        return series
+    unit = series[0].flux_unit
+    kept = [series[0]]
+    for s in series[1:]:
+        if _same_unit(s.flux_unit, unit):
+            kept.append(s)
+        else:
+            problems.append(Problem(_sources([b for p in s.parts for b, _ in p.pieces]),
+                                    f"not used: flux in {s.flux_unit}, the other files in {unit}"))
+    return kept
+
+
+def _common_time_standard(series: list[_Series], problems: list[Problem]) -> str:
+    standards = {s.time_standard for s in series}
+    if len(standards) == 1:
+        return standards.pop()
+    # Mixed standards: convert everything to the scale of the first series via astropy.
+    first = series[0].time_standard
+    for s in series[1:]:
+        if s.time_standard != first:
+            converted = Time(s.time_mjd, format="mjd", scale=TIME_STANDARDS[s.time_standard])
+            s.time_mjd = getattr(converted, TIME_STANDARDS[first]).mjd
+            problems.append(Problem(_sources([b for p in s.parts for b, _ in p.pieces]),
+                                    f"times are {s.time_standard}, others {first}: converted to the {first} "
+                                    "time scale (no barycentric correction applied)", "warning"))
+    return first
+
+
+def _common_grid(series: list[_Series], problems: list[Problem]):
+    """The cube's wavelength grid and, for series on another grid, a resampling function."""
+    first = series[0].wavelength
+    if all(s.wavelength.shape == first.shape and np.allclose(s.wavelength, first, rtol=1e-9, equal_nan=True) for s in series):
+        return first, {}
+    lo = max(float(np.nanmin(s.wavelength)) for s in series)
+    hi = min(float(np.nanmax(s.wavelength)) for s in series)
+    if not lo < hi:
+        raise NoUsableData(problems + [Problem("wavelength axis", "the files share no wavelength range")])
+    inside = [s.wavelength[(s.wavelength >= lo) & (s.wavelength <= hi)] for s in series]
+    grid = max(inside, key=len)  # the finest sampling over the common range
+    problems.append(Problem("wavelength axis", f"files have different wavelength grids: resampled onto "
+                                               f"{grid.size} points over the common range {lo:.4f}–{hi:.4f} µm", "warning"))
+    resample = {}
+    for s in series:
+        resample[id(s)] = _linear_resampler(s.wavelength, grid)
+    return grid, resample
+
+
+def _linear_resampler(source: np.ndarray, grid: np.ndarray):
+    """Linear interpolation along wavelength for all rows at once (no extrapolation)."""
+    right = np.clip(np.searchsorted(source, grid, side="left"), 1, source.size - 1)
+    left = right - 1
+    span = source[right] - source[left]
+    weight = np.where(span > 0, (grid - source[left]) / np.where(span > 0, span, 1), 0.0)
+    outside = (grid < source[0]) | (grid > source[-1])
+
+    def apply(values: np.ndarray, out: np.ndarray) -> None:
+        np.multiply(values[:, left], 1.0 - weight, out=out)
+        out += values[:, right] * weight
+        out[:, outside] = np.nan
+
+    return apply
+
+
+def _integration_gaps(series: list[_Series]) -> list[list[int]]:
+    gaps = []
+    for s in series:
+        steps = np.diff(s.integration)
+        gaps += [[int(s.integration[i] + 1), int(s.integration[i + 1] - 1)] for i in np.flatnonzero(steps > 1)]
+    return gaps
+
+
+def _cube_meta(blocks: list[SpectralBlock], series: list[_Series]) -> dict[str, Any]:
+    used = [b for s in series for p in s.parts for b, _ in p.pieces]
+    meta: dict[str, Any] = {}
+    for key in CUBE_META_KEYS:
+        values = []
+        for b in used:
+            value = b.meta.get(key)
+            if value not in (None, "") and str(value) not in values:
+                values.append(str(value))
+        if values:
+            meta[key] = ", ".join(values)
+    meta["layouts"] = sorted({b.layout for b in used})
+    meta["flux_unit_assumed"] = any(b.meta.get("flux_unit_assumed") for b in used)
+    meta["exposures"] = [s.exposure for s in series]
+    return meta
