@@ -59,14 +59,15 @@ class LoadOptions:
     visit_gap_hours : float
         A gap between integrations longer than this starts a new visit.
     archive_limits : ArchiveLimits
-        Limits applied to ZIP uploads before anything is extracted.
+        Limits applied to ZIP uploads before anything is extracted
+        (default: from ``STAMP_ZIP_MAX_*`` environment variables, else safe defaults).
     """
 
     element: str | None = None
     order: int | None = None
     detectors: tuple[str, ...] | None = None
     visit_gap_hours: float = 0.5
-    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits.from_env)
 
     def wanted_element(self) -> str | None:
         if self.element:

@@ -1,0 +1,442 @@
+"""The ``stamp`` command: inspect files, serve the dashboard, render exports.
+
+``stamp inspect PATH...`` loads files, folders or ZIP archives exactly as the
+dashboard does and says what was found; ``--json`` prints the same as one JSON
+object whose keys are listed in :data:`INSPECT_JSON_KEYS`.  ``stamp serve`` starts
+the dashboard; ``stamp render`` makes figures and videos without a browser.
+
+Exit status: 0 when at least one file loaded, 2 when nothing usable was found or
+the command line was wrong, 1 for an unexpected internal error.  Problems go to
+stderr, one per line; bad input never produces a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+from typing import Any, Sequence, TextIO
+
+from . import __version__
+from .problems import NoUsableData, Problem, StampError
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_UNUSABLE = 2  # also argparse's status for usage errors
+
+#: Keys of ``stamp inspect --json`` (copied into the README).  Absent values are ``null``.
+INSPECT_JSON_KEYS = """\
+| Key | Type | Meaning |
+|---|---|---|
+| `stamp_version` | string | Version of STAMP that wrote the report. |
+| `files` | list | One entry per file that was read (archive members named `upload.zip/dir/file.fits`). |
+| `files[].source` | string | The file as the user knows it. |
+| `files[].format` | string | Reader that recognised the content (e.g. `x1dints`, `eureka`); `null` if none did. |
+| `files[].layout` | string | `x1dints-old`, `x1dints-new`, `eureka-s3`, `eureka-s4`, `hdf5-keys`; `null` if unreadable. |
+| `files[].elements` | list of string | Spectral elements in the file (`"order 1"`, `"NRS1"` …); empty when there is one. |
+| `files[].integrations` | int | Integrations in the file. |
+| `files[].wavelengths` | int | Wavelength points in the file (all elements). |
+| `files[].wavelength_range_um` | [float, float] | Shortest and longest wavelength, µm. |
+| `files[].stage` | int | JWST pipeline stage (2 or 3); `null` when unknown. |
+| `files[].used` | bool | Whether the file contributed integrations to the cube. |
+| `files[].notes` | list of string | Caveats about how the file was read. |
+| `files[].problems` | list of string | Problems about this file (also in the top-level `problems`). |
+| `cube` | object | The combined cube; `null` when nothing usable was found. |
+| `cube.integrations` | int | Integrations (time rows). |
+| `cube.wavelengths` | int | Wavelength points (columns). |
+| `cube.wavelength_range_um` | [float, float] | Wavelength range, µm. |
+| `cube.time_standard` | string | `BJD_TDB`, `MJD_UTC`, … as read from the files. |
+| `cube.time_scale` | string | astropy time scale of the times (`tdb`, `utc`). |
+| `cube.time_start_mjd`, `cube.time_end_mjd` | float | First and last mid-integration time, MJD-style number in `time_standard`. |
+| `cube.time_start_iso`, `cube.time_end_iso` | string | The same as ISO 8601 in `time_scale`. |
+| `cube.duration_hours` | float | Last minus first mid-integration time, hours. |
+| `cube.visits` | list | One entry per visit (a gap longer than `--gap-hours` starts a new one). |
+| `cube.visits[].index` | int | Visit number, from 0. |
+| `cube.visits[].start_hours`, `cube.visits[].end_hours` | float | First and last integration of the visit, hours since the cube's first integration. |
+| `cube.visits[].integrations` | int | Integrations in the visit. |
+| `cube.target` | string | Target name (`TARGNAME`). |
+| `cube.instrument` | string | Instrument (`INSTRUME`). |
+| `cube.detector` | string | Detector(s). |
+| `cube.mode` | object | `exp_type`, `filter`, `grating`, `pupil` (each string or `null`). |
+| `cube.element` | string | Spectral element(s) in the cube (`"order 1"`, `"NRS1, NRS2"`, or `""`). |
+| `cube.elements_available` | list of string | Every element found in the files. |
+| `cube.flux_unit` | string | Unit of the flux values. |
+| `cube.flux_unit_assumed` | bool | True when the files did not state the unit. |
+| `cube.pipeline` | string | Software that wrote the files (e.g. `jwst 1.10.1`, `Eureka! 1.4`). |
+| `cube.sources` | list of string | Files that contributed integrations. |
+| `problems` | list | Everything that went wrong or needs attention. |
+| `problems[].source` | string | File, archive member or part of the cube the problem is about. |
+| `problems[].message` | string | What is wrong, in words. |
+| `problems[].severity` | string | `error` (the file was skipped) or `warning` (loaded with a caveat). |
+"""
+
+
+# ------------------------------------------------------------------------------ parser
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The ``stamp`` argument parser.
+
+    ``argv`` is only looked at to decide whether the ``render`` options must be
+    loaded: importing the exports code is deferred until ``stamp render`` is asked for.
+    """
+    parser = argparse.ArgumentParser(
+        prog="stamp",
+        description="STAMP: JWST time-series spectra as one wavelength × time cube.",
+    )
+    parser.add_argument("--version", action="version", version=f"stamp {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="say what is in files, folders or ZIP archives",
+        description="Load x1dints FITS, Eureka! HDF5, folders or ZIP archives the way the dashboard does "
+        "and report every file and the combined cube.",
+    )
+    inspect.add_argument("paths", nargs="+", metavar="PATH", help="file, folder or ZIP archive")
+    inspect.add_argument("--json", action="store_true", help="print one JSON object (keys: see the README)")
+    inspect.add_argument(
+        "--order", type=_positive_int, default=None, metavar="N",
+        help="spectral order to use for multi-order data such as NIRISS SOSS (default: the first)",
+    )
+    inspect.add_argument(
+        "--gap-hours", type=_positive_float, default=0.5, metavar="H",
+        help="a gap between integrations longer than H hours starts a new visit (default: 0.5)",
+    )
+    inspect.set_defaults(handler=run_inspect)
+
+    serve = commands.add_parser(
+        "serve",
+        help="start the dashboard",
+        description="Start the STAMP dashboard web server.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8050, help="port to listen on (default: 8050)")
+    serve.add_argument(
+        "--production", action="store_true",
+        help="run with a production WSGI server and worker processes instead of the development server",
+    )
+    serve.add_argument(
+        "--workers", type=_positive_int, default=None, metavar="N",
+        help="worker processes with --production (default: the server's choice)",
+    )
+    serve.set_defaults(handler=run_serve)
+
+    render = commands.add_parser(
+        "render",
+        help="make figures, data files or videos without a browser",
+        description="Render figures, data exports or videos from files, without the dashboard.",
+    )
+    render.set_defaults(handler=run_render)
+    if _subcommand(argv) == "render":
+        module = _render_module()
+        if module is not None:
+            module.add_render_arguments(render)
+        else:
+            render.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _subcommand(argv: Sequence[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def _render_module():
+    """``stamp_engine.render`` if this installation has it, else None."""
+    name = f"{__package__}.render"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise  # render exists but something it needs is missing: say so
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1–65535)")
+    return value
+
+
+# -------------------------------------------------------------------------------- main
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``stamp`` with ``argv`` (default: the command line); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        try:
+            parser = build_parser(argv)
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version and usage errors
+            return exc.code if isinstance(exc.code, int) else EXIT_UNUSABLE
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_UNUSABLE
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("stamp: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `stamp inspect … | head`
+        return EXIT_OK
+    except StampError as exc:
+        _print_error(str(exc))
+        return EXIT_UNUSABLE
+    except OSError as exc:
+        _print_error(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
+        return EXIT_UNUSABLE
+    except Exception as exc:  # a bug, not bad input: one line, never a traceback
+        _print_error(f"internal error ({type(exc).__name__}: {exc}); please report it")
+        return EXIT_INTERNAL
+
+
+def _print_error(message: str) -> None:
+    print(f"stamp: error: {message}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- inspect
+def run_inspect(args: argparse.Namespace) -> int:
+    """``stamp inspect``: load, then describe every file and the combined cube."""
+    import stamp_engine
+
+    from .io.containers import ArchiveLimits
+
+    try:
+        cube = stamp_engine.load(
+            args.paths,
+            order=args.order,
+            visit_gap_hours=args.gap_hours,
+            archive_limits=ArchiveLimits.from_env(),
+        )
+    except NoUsableData as exc:
+        report = {"stamp_version": __version__, "files": [], "cube": None,
+                  "problems": [_problem_json(p) for p in exc.problems]}
+        if args.json:
+            _print_json(report)
+        _print_problems(exc.problems, sys.stderr)
+        print("stamp: error: no usable time-series spectra were found", file=sys.stderr)
+        return EXIT_UNUSABLE
+    report = inspect_report(cube)
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report(report), end="")
+    _print_problems(cube.problems, sys.stderr)
+    return EXIT_OK
+
+
+def inspect_report(cube) -> dict[str, Any]:
+    """Everything ``stamp inspect`` says about a loaded cube, as the JSON-ready dict of :data:`INSPECT_JSON_KEYS`."""
+    problems = list(cube.problems)
+    files = [_file_json(info, problems) for info in cube.meta.get("files", [])]
+    return {
+        "stamp_version": __version__,
+        "files": files,
+        "cube": _cube_json(cube),
+        "problems": [_problem_json(p) for p in problems],
+    }
+
+
+def _file_json(info: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    source = info.get("source")
+    return {
+        "source": source,
+        "format": info.get("format"),
+        "layout": info.get("layout"),
+        "elements": list(info.get("elements") or []),
+        "integrations": int(info.get("integrations") or 0),
+        "wavelengths": int(info.get("wavelengths") or 0),
+        "wavelength_range_um": _range(info.get("wavelength_range")),
+        "stage": info.get("stage") or None,
+        "used": bool(info.get("used")),
+        "notes": list(info.get("notes") or []),
+        "problems": [p.message for p in problems if _is_about(p, source)],
+    }
+
+
+def _is_about(problem: Problem, source: str | None) -> bool:
+    # The assembler names a group of files "first.fits (+2 more)".
+    return source is not None and (problem.source == source or problem.source.startswith(f"{source} (+"))
+
+
+def _cube_json(cube) -> dict[str, Any]:
+    import numpy as np
+
+    meta = cube.meta
+    hours = cube.hours
+    visits = []
+    for index in range(cube.n_visits):  # a handful of visits, not integrations
+        in_visit = cube.visit == index
+        if in_visit.any():
+            visits.append({
+                "index": index,
+                "start_hours": _number(hours[in_visit].min()),
+                "end_hours": _number(hours[in_visit].max()),
+                "integrations": int(np.count_nonzero(in_visit)),
+            })
+    start, end = cube.time[0], cube.time[-1]
+    unit = cube.flux_unit.to_string() or "dimensionless"
+    return {
+        "integrations": cube.n_integrations,
+        "wavelengths": cube.n_wavelengths,
+        "wavelength_range_um": _range([np.nanmin(cube.wavelength), np.nanmax(cube.wavelength)]),
+        "time_standard": cube.time_standard,
+        "time_scale": cube.time.scale,
+        "time_start_mjd": _number(start.mjd),
+        "time_end_mjd": _number(end.mjd),
+        "time_start_iso": start.isot,
+        "time_end_iso": end.isot,
+        "duration_hours": _number(hours[-1] - hours[0]),
+        "visits": visits,
+        "target": meta.get("target"),
+        "instrument": meta.get("instrument"),
+        "detector": meta.get("detector"),
+        "mode": {key: meta.get(key) for key in ("exp_type", "filter", "grating", "pupil")},
+        "element": meta.get("element_used", ""),
+        "elements_available": list(meta.get("elements_available") or []),
+        "flux_unit": unit,
+        "flux_unit_assumed": bool(meta.get("flux_unit_assumed", False)),
+        "pipeline": meta.get("pipeline"),
+        "sources": list(cube.sources),
+    }
+
+
+def _problem_json(problem: Problem) -> dict[str, str]:
+    return {"source": problem.source, "message": problem.message, "severity": problem.severity}
+
+
+def _number(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _range(pair) -> list[float | None] | None:
+    if pair is None:
+        return None
+    return [_number(pair[0]), _number(pair[1])]
+
+
+def _print_json(report: dict[str, Any]) -> None:
+    json.dump(report, sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def _print_problems(problems: Sequence[Problem], stream: TextIO) -> None:
+    for problem in problems:
+        print(f"stamp: {problem.severity}: {problem}", file=stream)
+
+
+# ------------------------------------------------------------------------ text report
+def format_report(report: dict[str, Any]) -> str:
+    """The human-readable ``stamp inspect`` output of an :func:`inspect_report` dict."""
+    lines = ["Files"]
+    for info in report["files"]:
+        lines.append(f"  {info['source']}")
+        if info["format"] is None:
+            lines.append("    not readable")
+        else:
+            stage = f", stage {info['stage']}" if info["stage"] else ""
+            lines.append(f"    format       {info['format']} ({info['layout'] or 'unknown layout'}){stage}")
+            if info["integrations"]:
+                lines.append(f"    elements     {', '.join(info['elements']) or 'one spectrum'}")
+                lines.append(f"    integrations {info['integrations']}")
+                lines.append(f"    wavelengths  {info['wavelengths']}{_um(info['wavelength_range_um'], ', ')}")
+            lines.append(f"    used         {'yes' if info['used'] else 'no'}")
+        for note in info["notes"]:
+            lines.append(f"    note:    {note}")
+        for problem in info["problems"]:
+            if problem not in info["notes"]:
+                lines.append(f"    problem: {problem}")
+    if not report["files"]:
+        lines.append("  (none could be read)")
+    cube = report["cube"]
+    if cube is not None:
+        visits = cube["visits"]
+        lines += [
+            "",
+            "Cube",
+            f"  integrations   {cube['integrations']} in {len(visits)} visit{'s' if len(visits) != 1 else ''}",
+            f"  wavelengths    {cube['wavelengths']} points{_um(cube['wavelength_range_um'], ', ')}",
+            f"  time           {cube['time_standard']} ({cube['time_scale'].upper()} scale)",
+            f"    start        {cube['time_start_iso']}  MJD {_fmt(cube['time_start_mjd'], '.6f')}",
+            f"    end          {cube['time_end_iso']}  MJD {_fmt(cube['time_end_mjd'], '.6f')}",
+            f"    duration     {_fmt(cube['duration_hours'], '.3f')} h",
+        ]
+        for visit in visits:
+            lines.append(
+                f"  visit {visit['index']:<8} {_fmt(visit['start_hours'], '.3f')} – {_fmt(visit['end_hours'], '.3f')} h "
+                f"after the first integration, {visit['integrations']} integrations"
+            )
+        mode = ", ".join(f"{key} {value}" for key, value in cube["mode"].items() if value)
+        instrument = " ".join(v for v in (cube["instrument"], cube["detector"]) if v) or "unknown"
+        lines += [
+            f"  target         {cube['target'] or 'unknown'}",
+            f"  instrument     {instrument}",
+            f"  mode           {mode or 'unknown'}",
+        ]
+        if cube["element"]:
+            lines.append(f"  element        {cube['element']} (available: {', '.join(cube['elements_available'])})")
+        assumed = " (assumed: the files do not state it)" if cube["flux_unit_assumed"] else ""
+        lines += [
+            f"  flux unit      {cube['flux_unit']}{assumed}",
+            f"  pipeline       {cube['pipeline'] or 'unknown'}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _um(pair, prefix: str = "") -> str:
+    if not pair or pair[0] is None or pair[1] is None:
+        return ""
+    return f"{prefix}{pair[0]:.4g}–{pair[1]:.4g} µm"
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+# ------------------------------------------------------------------------------- serve
+def run_serve(args: argparse.Namespace) -> int:
+    """``stamp serve``: start the dashboard (imports Dash only now)."""
+    try:
+        from dashboard.server import serve
+    except ImportError as exc:
+        _print_error(f"the dashboard cannot be started: {exc}")
+        return EXIT_INTERNAL
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "production": args.production}
+    if args.workers is not None:
+        options["workers"] = args.workers
+    result = serve(**options)
+    return result if isinstance(result, int) else EXIT_OK
+
+
+# ------------------------------------------------------------------------------ render
+def run_render(args: argparse.Namespace) -> int:
+    """``stamp render``: hand over to :mod:`stamp_engine.render` when it is installed."""
+    module = _render_module()
+    if module is None:
+        _print_error("`stamp render` is not available in this installation (stamp_engine.render is missing)")
+        return EXIT_INTERNAL
+    return int(module.run_render(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

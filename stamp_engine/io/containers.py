@@ -1,0 +1,506 @@
+"""Turn what a user hands over (files, folders, ZIP archives) into a list of data files.
+
+MAST delivers downloads as ZIP bundles laid out as ``MAST_<date>/JWST/<product>/<file>``
+next to READMEs, manifests and previews; Eureka! writes nested ``Stage3/…`` folders;
+macOS adds ``__MACOSX`` and ``.DS_Store``.  :func:`expand_inputs` walks all of that and
+returns only the files a reader might want, each with the name to show the user
+(``upload.zip/MAST_2025/JWST/jw…_x1dints.fits``).
+
+Archives come from strangers on a web page, so they are treated as hostile: every
+entry is checked *before* anything is written (path escapes, symbolic links, entry
+count, declared size, per-member compression ratio) and extraction streams each
+member through a byte counter that stops at the size its header declared.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import stat
+import tempfile
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterable
+
+from ..problems import Problem, ReadError, UnsafeArchiveError
+from .registry import FITS_MAGIC, HDF5_MAGIC, describe_unknown
+
+GiB = 1024**3
+_CHUNK = 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+#: Endings of files worth handing to a reader even before looking inside them.
+DATA_SUFFIXES = (
+    ".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz",
+    ".h5", ".hdf5", ".hdf", ".he5", ".nc",
+)
+#: Names operating systems scatter into folders and archives.
+_JUNK_NAMES = {"__macosx", "thumbs.db", "desktop.ini"}
+# Compression methods Python's zipfile can stream; anything else (Deflate64, PPMd…) is refused
+# per member with a message instead of a NotImplementedError.
+_SUPPORTED_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """How much an archive may hold before it is refused.
+
+    Attributes
+    ----------
+    max_files : int
+        Most entries (files and folders) one ZIP may list.
+    max_total_bytes : int
+        Most bytes one ZIP (or one gzip file) may expand to.
+    max_ratio : float
+        Highest uncompressed / compressed size of any member; DEFLATE cannot exceed
+        about 1030, so a higher ratio means a crafted archive (a "ZIP bomb").
+    """
+
+    max_files: int = 5000
+    max_total_bytes: int = 50 * GiB
+    max_ratio: float = 1000.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "ArchiveLimits":
+        """Limits from ``STAMP_ZIP_MAX_FILES``, ``STAMP_ZIP_MAX_BYTES``, ``STAMP_ZIP_MAX_RATIO``.
+
+        ``STAMP_ZIP_MAX_BYTES`` takes plain bytes or a size such as ``"2GiB"``/``"500M"``.
+        A missing variable keeps the default; an unreadable or non-positive one keeps the
+        default too, with a :class:`UserWarning` saying which variable was ignored.
+        """
+        environ = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            max_files=_env_value(environ, "STAMP_ZIP_MAX_FILES", int, defaults.max_files),
+            max_total_bytes=_env_value(environ, "STAMP_ZIP_MAX_BYTES", parse_size, defaults.max_total_bytes),
+            max_ratio=_env_value(environ, "STAMP_ZIP_MAX_RATIO", float, defaults.max_ratio),
+        )
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file to read and the name the user knows it by.
+
+    Attributes
+    ----------
+    path : Path
+        Where the bytes are (the original file, or its copy extracted into the work folder).
+    source : str
+        Name shown to the user, e.g. ``"upload.zip/MAST_2025/JWST/jw…_x1dints.fits"``.
+    """
+
+    path: Path
+    source: str
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``"1048576"``, ``"500M"``, ``"2GiB"``, ``"1.5 GB"`` (binary multiples)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", text, flags=re.IGNORECASE)
+    if not match:
+        raise ValueError(f"not a size: {text!r}")
+    number, prefix = float(match.group(1)), match.group(2).lower()
+    return int(number * 1024 ** " kmgt".index(prefix or " "))
+
+
+def _env_value(environ, name, convert, default):
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = convert(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        warnings.warn(f"{name}={raw!r} is not a positive number; using the default {default}", stacklevel=3)
+        return default
+    return value
+
+
+def _format_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+# ----------------------------------------------------------------------------- entry point
+def expand_inputs(
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
+    workdir: Path,
+    limits: ArchiveLimits = ArchiveLimits(),
+) -> tuple[list[InputFile], list[Problem]]:
+    """Expand files, folders and ZIP archives into the data files inside them.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        What the user gave, in order.  A file is passed on whatever its name (the
+        readers judge its content) unless its content is a ZIP archive (expanded) or
+        gzip (decompressed).  A folder is searched recursively in sorted order for
+        FITS/HDF5 files, by name or by content; READMEs, manifests, previews, dot-files
+        and ``__MACOSX`` are skipped.
+    workdir : Path
+        Folder where archives are extracted, each into a fresh sub-folder.  Nothing
+        is ever written outside it.  The caller deletes it when done.
+    limits : ArchiveLimits
+        When to refuse an archive.
+
+    Returns
+    -------
+    files : list of InputFile
+        Data files in input order, each at most once.
+    problems : list of Problem
+        Inputs that were missing, refused or held nothing usable.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    workdir = Path(workdir)
+    expander = _Expander(workdir, limits)
+    for raw in paths:
+        expander.add_input(Path(raw))
+    return expander.files, expander.problems
+
+
+class _Expander:
+    """Accumulates the files and problems of one :func:`expand_inputs` call."""
+
+    def __init__(self, workdir: Path, limits: ArchiveLimits):
+        self.workdir = workdir
+        self.limits = limits
+        self.files: list[InputFile] = []
+        self.problems: list[Problem] = []
+        self._seen: set[Path] = set()
+
+    # ---------------------------------------------------------------- inputs
+    def add_input(self, path: Path) -> None:
+        # "." or ".." have no useful name of their own: show the folder's real name.
+        source = path.name if path.name not in ("", ".", "..") else (path.resolve().name or str(path))
+        try:
+            if path.is_dir():
+                self.add_folder(path, source)
+            elif path.exists():
+                self.add_file(path, source, explicit=True)
+            else:
+                self.problems.append(Problem(str(path), "does not exist"))
+        except OSError as exc:
+            self.problems.append(Problem(str(path), f"cannot be opened ({exc.strerror or exc})"))
+
+    def add_folder(self, folder: Path, source: str) -> None:
+        ignored: list[str] = []
+        taken = False
+
+        def unreadable(exc: OSError) -> None:
+            self.problems.append(Problem(f"{source}/{Path(exc.filename).relative_to(folder).as_posix()}"
+                                         if exc.filename else source,
+                                         f"cannot be opened ({exc.strerror or exc})"))
+
+        for root, dirnames, filenames in os.walk(folder, onerror=unreadable):
+            dirnames[:] = sorted(d for d in dirnames if not _is_junk_name(d))
+            rel_root = Path(root).relative_to(folder)
+            for name in sorted(filenames):
+                if _is_junk_name(name):
+                    continue
+                member_source = "/".join((source, *rel_root.parts, name))
+                try:
+                    if self.add_file(Path(root) / name, member_source, explicit=False):
+                        taken = True
+                    else:
+                        ignored.append(name)
+                except OSError as exc:
+                    self.problems.append(Problem(member_source, f"cannot be opened ({exc.strerror or exc})"))
+                    taken = True
+        if not taken:
+            self.problems.append(Problem(source, _nothing_found("is a folder without FITS or HDF5 files", ignored)))
+
+    def add_file(self, path: Path, source: str, *, explicit: bool) -> bool:
+        """Take one file (expanding archives); False when it is not worth reading."""
+        head = _read_head(path)
+        if head.startswith(_ZIP_MAGICS):
+            self.add_zip(path, source)
+        elif head.startswith(_GZIP_MAGIC) and (explicit or _has_data_suffix(path.name)):
+            self.add_gzip(path, source)
+        elif explicit or _has_data_suffix(path.name) or _is_data_magic(head):
+            self._append(path, source)
+        else:
+            return False
+        return True
+
+    def _append(self, path: Path, source: str) -> None:
+        key = path.resolve()
+        if key not in self._seen:
+            self._seen.add(key)
+            self.files.append(InputFile(path, source))
+
+    # ------------------------------------------------------------------ gzip
+    def add_gzip(self, path: Path, source: str) -> None:
+        """Decompress a gzip file (``x1dints.fits.gz``) into the work folder, with a byte cap."""
+        compressed = path.stat().st_size
+        cap = min(self.limits.max_total_bytes, max(int(self.limits.max_ratio * compressed), _CHUNK))
+        dest = Path(tempfile.mkdtemp(prefix="gunzip-", dir=self._workdir()))
+        name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name + ".out"
+        target = dest / name
+        try:
+            with gzip.open(path, "rb") as src, open(target, "xb") as out:
+                _copy_limited(src, out, cap, what="the gzip data")
+        except UnsafeArchiveError:
+            shutil.rmtree(dest, ignore_errors=True)
+            self.problems.append(Problem(
+                source,
+                f"was refused: it expands to more than {_format_bytes(cap)} ({self.limits.max_ratio:,.0f}× its size "
+                "or STAMP_ZIP_MAX_BYTES, whichever is smaller); it looks like a compression bomb",
+            ))
+            return
+        except (OSError, EOFError, zlib.error) as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            self.problems.append(Problem(source, f"is a gzip file that cannot be decompressed ({exc})"))
+            return
+        self._append(target, source)
+
+    # ------------------------------------------------------------------- zip
+    def add_zip(self, path: Path, source: str) -> None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                self._expand_zip(archive, source)
+        except UnsafeArchiveError as exc:
+            self.problems.append(Problem(source, f"was refused, nothing was extracted: {exc}"))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+            self.problems.append(Problem(source, f"is a damaged or truncated ZIP archive ({exc})"))
+        except ReadError as exc:
+            self.problems.append(Problem(source, str(exc)))
+
+    def _expand_zip(self, archive: zipfile.ZipFile, source: str) -> None:
+        entries = archive.infolist()
+        if not entries:
+            raise ReadError("is an empty ZIP archive")
+        check_archive(entries, self.limits)
+
+        wanted: list[zipfile.ZipInfo] = []
+        ignored: list[str] = []
+        seen_names: set[str] = set()
+        for info in sorted(entries, key=lambda i: i.filename):
+            if info.is_dir() or _is_junk_member(info.filename):
+                continue
+            name = _normalized_member_name(info.filename)
+            member_source = f"{source}/{name}"
+            if name.lower() in seen_names:
+                self.problems.append(Problem(member_source, "appears twice in the archive; the first copy is used", "warning"))
+                continue
+            if info.flag_bits & 0x1:
+                self.problems.append(Problem(member_source, "is password-protected and cannot be read"))
+                continue
+            if info.compress_type not in _SUPPORTED_COMPRESSION:
+                self.problems.append(
+                    Problem(member_source, f"uses an unsupported ZIP compression method ({info.compress_type})")
+                )
+                continue
+            kind = self._member_kind(archive, info, member_source)
+            if kind == "data":
+                seen_names.add(name.lower())
+                wanted.append(info)
+            elif kind == "archive":
+                self.problems.append(Problem(member_source, describe_unknown(b"PK\x03\x04")))
+            else:
+                ignored.append(PurePosixPath(info.filename).name)
+        if not wanted:
+            if not any(p.source.startswith(source + "/") for p in self.problems):
+                raise ReadError(_nothing_found("is a ZIP archive without FITS or HDF5 files", ignored))
+            return
+
+        needed = sum(info.file_size for info in wanted)
+        free = shutil.disk_usage(self._workdir()).free
+        if needed > free:
+            raise ReadError(
+                f"needs {_format_bytes(needed)} to extract but the work folder has only {_format_bytes(free)} free"
+            )
+        dest = Path(tempfile.mkdtemp(prefix=_folder_prefix(source), dir=self._workdir()))
+        extracted: list[InputFile] = []
+        budget = self.limits.max_total_bytes
+        try:
+            for info in wanted:
+                member_source = f"{source}/{_normalized_member_name(info.filename)}"
+                target = _member_target(dest, info.filename)
+                try:
+                    written = _extract_member(archive, info, target, min(info.file_size, budget))
+                except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
+                    _remove_file(target)
+                    self.problems.append(Problem(member_source, f"is damaged inside the archive and was skipped ({exc})"))
+                    continue
+                except OSError as exc:  # e.g. a file and a folder of the same name
+                    _remove_file(target)
+                    self.problems.append(
+                        Problem(member_source, f"could not be extracted and was skipped ({exc.strerror or exc})")
+                    )
+                    continue
+                budget -= written
+                extracted.append(InputFile(target, member_source))
+        except UnsafeArchiveError:
+            # A lying header means the whole archive is untrustworthy: keep none of it.
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
+        for item in extracted:
+            # A compressed member (x1dints.fits.gz) is decompressed; archives inside are never opened.
+            if _read_head(item.path).startswith(_GZIP_MAGIC):
+                self.add_gzip(item.path, item.source)
+            else:
+                self._append(item.path, item.source)
+
+    def _member_kind(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, member_source: str) -> str:
+        """``"data"``, ``"archive"`` (nested ZIP) or ``"other"``, from the name, else from the first bytes."""
+        if info.filename.lower().endswith(".zip"):
+            return "archive"
+        if _has_data_suffix(info.filename):
+            return "data"
+        try:
+            with archive.open(info) as member:
+                head = member.read(16)
+        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError, RuntimeError):
+            return "other"
+        if _is_data_magic(head):
+            return "data"
+        if head.startswith(_ZIP_MAGICS):
+            return "archive"
+        return "other"
+
+    def _workdir(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        return self.workdir
+
+
+# ------------------------------------------------------------------------ archive checks
+def check_archive(entries: list[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
+    """Refuse an archive before extraction if any entry is unsafe.
+
+    Raises
+    ------
+    UnsafeArchiveError
+        With a sentence naming the offending entry (or the count/size that is too large).
+    """
+    if len(entries) > limits.max_files:
+        raise UnsafeArchiveError(
+            f"it holds {len(entries)} entries, more than the limit of {limits.max_files} (STAMP_ZIP_MAX_FILES)"
+        )
+    total = 0
+    for info in entries:
+        reason = unsafe_member_reason(info, limits)
+        if reason:
+            raise UnsafeArchiveError(f"entry {info.filename!r} {reason}")
+        total += info.file_size
+    if total > limits.max_total_bytes:
+        raise UnsafeArchiveError(
+            f"it would expand to {_format_bytes(total)}, more than the limit of "
+            f"{_format_bytes(limits.max_total_bytes)} (STAMP_ZIP_MAX_BYTES)"
+        )
+
+
+def unsafe_member_reason(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
+    """Why one archive entry must not be extracted, or None if it is safe."""
+    name = info.filename
+    if "\x00" in name:
+        return "has a NUL character in its name"
+    if "\\" in name:
+        return "contains a backslash, which could point outside the archive folder on Windows"
+    if name.startswith("/"):
+        return "has an absolute path, which would be written outside the archive folder"
+    if re.match(r"^[A-Za-z]:", name):
+        return "starts with a drive letter, which would be written outside the archive folder"
+    if ".." in name.split("/"):
+        return "contains '..', which would be written outside the archive folder (path traversal)"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link; links in uploads are not followed"
+    if not info.is_dir():
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > limits.max_ratio:
+            return (
+                f"expands {ratio:,.0f}× ({_format_bytes(info.compress_size)} → {_format_bytes(info.file_size)}), "
+                f"more than the limit of {limits.max_ratio:,.0f}× (STAMP_ZIP_MAX_RATIO): a ZIP bomb"
+            )
+    return None
+
+
+def _member_target(dest: Path, filename: str) -> Path:
+    """Where a checked member goes; re-verified against ``dest`` as a second line of defence."""
+    parts = [p for p in PurePosixPath(filename).parts if p not in ("", ".")]
+    target = dest.joinpath(*parts)
+    if not target.resolve().is_relative_to(dest.resolve()):
+        raise UnsafeArchiveError(f"entry {filename!r} would be written outside the archive folder")
+    return target
+
+
+def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limit: int) -> int:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # "xb": never write through something already at that path (the folder is fresh anyway).
+    with archive.open(info) as src, open(target, "xb") as out:
+        return _copy_limited(src, out, limit, what=f"entry {info.filename!r}")
+
+
+def _copy_limited(src: BinaryIO, out: BinaryIO, limit: int, *, what: str) -> int:
+    """Stream ``src`` into ``out`` in chunks; raise as soon as more than ``limit`` bytes arrive.
+
+    Raises
+    ------
+    UnsafeArchiveError
+        ``src`` produced more bytes than ``limit`` (a header that under-declares its size).
+    """
+    written = 0
+    while True:
+        # One byte beyond the limit is enough to prove a lie without decompressing more.
+        chunk = src.read(min(_CHUNK, limit - written + 1))
+        if not chunk:
+            return written
+        written += len(chunk)
+        if written > limit:
+            raise UnsafeArchiveError(
+                f"{what} holds more data than its header declares ({limit} bytes); extraction was stopped"
+            )
+        out.write(chunk)
+
+
+# --------------------------------------------------------------------------- name rules
+def _is_junk_name(name: str) -> bool:
+    return name.startswith(".") or name.lower() in _JUNK_NAMES
+
+
+def _is_junk_member(filename: str) -> bool:
+    return any(_is_junk_name(part) for part in filename.split("/") if part)
+
+
+def _normalized_member_name(filename: str) -> str:
+    return "/".join(p for p in filename.split("/") if p not in ("", "."))
+
+
+def _has_data_suffix(name: str) -> bool:
+    return name.lower().endswith(DATA_SUFFIXES)
+
+
+def _is_data_magic(head: bytes) -> bool:
+    return head.startswith(FITS_MAGIC) or head.startswith(HDF5_MAGIC)
+
+
+def _read_head(path: Path, size: int = 16) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(size)
+
+
+def _remove_file(path: Path) -> None:
+    if path.is_file() and not path.is_symlink():
+        path.unlink()
+
+
+def _nothing_found(message: str, ignored: list[str]) -> str:
+    if not ignored:
+        return message
+    shown = ", ".join(ignored[:3]) + (f" and {len(ignored) - 3} more" if len(ignored) > 3 else "")
+    return f"{message} (ignored: {shown})"
+
+
+def _folder_prefix(source: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePosixPath(source).name)[:40]
+    return f"{stem}-"
