@@ -29,6 +29,9 @@ _EXPORTS = {
     "StampError": "problems",
     "LightCurve": "processing",
     "normalize": "processing",
+    "band_light_curve": "processing",
+    "white_light_curve": "processing",
+    "split_visits": "processing",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -155,7 +155,12 @@ class Cube:
         rows = slice(None) if rows is None else rows
         columns = slice(None) if columns is None else columns
         reference = None if self.reference is None else self.reference[:, columns]
+        meta = self.meta
+        per_row = {k: v[rows] for k, v in meta.items() if isinstance(v, np.ndarray) and v.shape[:1] == (self.n_integrations,)}
+        if per_row:  # per-integration flags (e.g. "interpolated") stay aligned with the rows
+            meta = {**meta, **per_row}
         return self.replace(
+            meta=meta,
             wavelength=self.wavelength[columns],
             time=self.time[rows],
             flux=self.flux[rows][:, columns],
