@@ -465,7 +465,7 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
     for info in files:
         info["used"] = info["source"] in used_sources
     meta = _cube_meta(blocks, series)
-    meta.update(files=files, elements_available=[e for e in available if e], element_used=element_used,
+    meta.update(t0_mjd=float(time_mjd[0]), files=files, elements_available=[e for e in available if e], element_used=element_used,
                 integration_gaps=_integration_gaps(series))
     cube = Cube(
         wavelength=wavelength,

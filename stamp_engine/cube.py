@@ -116,14 +116,25 @@ class Cube:
 
     # ------------------------------------------------------------------ time
     @property
+    def t0_mjd(self) -> float:
+        """Reference of the hours axis as an MJD-style number in the cube's time scale.
+
+        The first integration as loaded (``meta["t0_mjd"]``), so that hours keep their
+        meaning through selection and binning; else the first row.
+        """
+        if "t0_mjd" in self.meta:
+            return float(self.meta["t0_mjd"])
+        return float(self.time.mjd[0])
+
+    @property
     def t0(self) -> Time:
-        """Reference time of the hours axis: the first integration."""
-        return self.time[0]
+        """Reference time of the hours axis (see :attr:`t0_mjd`)."""
+        return Time(self.t0_mjd, format="mjd", scale=self.time.scale)
 
     @property
     def hours(self) -> np.ndarray:
         """Time since :attr:`t0` in hours, float64."""
-        return (self.time.mjd - self.t0.mjd) * 24.0
+        return (self.time.mjd - self.t0_mjd) * 24.0
 
     @property
     def time_label(self) -> str:

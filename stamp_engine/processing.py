@@ -937,6 +937,8 @@ class LightCurve:
     unit : astropy.units.UnitBase
         The cube's flux unit (``u.percent`` for variability).
     visit : ndarray of int, shape (n_int,)
+    time_label : str
+        Axis label of ``hours`` naming the time standard (the cube's ``time_label``).
     """
 
     name: str
@@ -947,6 +949,7 @@ class LightCurve:
     error: np.ndarray
     unit: u.UnitBase
     visit: np.ndarray
+    time_label: str = "Time, hours"
 
 
 def _band_average(flux: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -986,6 +989,7 @@ def _light_curve(cube: "Cube", name: str, columns: slice | np.ndarray, band: tup
         error=error,
         unit=cube.flux_unit,
         visit=cube.visit,
+        time_label=cube.time_label,
     )
 
 

@@ -1,0 +1,342 @@
+"""Plotly figures of a cube: band pieces, units in labels, float32 payloads, hover errors, sizes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.time import Time
+
+from stamp_engine import figures, processing
+from stamp_engine.bands import Band, PRESETS
+from stamp_engine.cube import Cube
+from stamp_engine.synthetic import make_observation
+
+WAVELENGTH = np.linspace(0.8, 5.2, 240)
+VISIT_GAP_HOURS = 20.0
+BANDS = (
+    Band("H2O 1.4", 1.30, 1.50),
+    Band("CH4 1.7", 1.60, 1.80),
+    Band("H2O 1.9", 1.80, 2.05),  # shares the 1.80 µm edge with CH4 1.7
+    Band("Wide", 1.40, 3.00),  # overlaps three others
+    Band("Red end", 5.00, 6.00),  # runs past the data
+    Band("Beyond", 6.00, 7.00),  # outside the data: no piece
+)
+
+
+def _cube(obs) -> Cube:
+    return Cube(obs.wavelength, Time(obs.time_bjd_tdb, format="mjd", scale="tdb"), obs.flux, obs.error, u.Jy, visit=obs.visit)
+
+
+def _decode(spec) -> np.ndarray:
+    """A Plotly base64 typed array from figure JSON, as numpy."""
+    assert isinstance(spec, dict) and set(spec) >= {"dtype", "bdata"}, f"not a typed array: {str(spec)[:80]}"
+    values = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.dtype(spec["dtype"]))
+    if "shape" in spec:
+        values = values.reshape([int(n) for n in str(spec["shape"]).split(",")])
+    return values
+
+
+def _json(fig) -> dict:
+    return json.loads(fig.to_json())
+
+
+@pytest.fixture(scope="module")
+def flux_cube() -> Cube:
+    obs = make_observation("variability", n_integrations=300, wavelength=WAVELENGTH, n_visits=2,
+                           visit_gap_hours=VISIT_GAP_HOURS, cadence_s=60.0, seed=11)
+    return _cube(obs)
+
+
+@pytest.fixture(scope="module")
+def var_cube(flux_cube) -> Cube:
+    return processing.normalize(flux_cube)
+
+
+# ------------------------------------------------------------------ colour scales
+def test_colour_scales_offer_diverging_and_sequential_explicit_scales():
+    assert len(figures.COLORSCALES) >= 10
+    assert figures.DEFAULT_COLORSCALE == "RdBu_r" and "RdBu_r" in figures.DIVERGING_COLORSCALES
+    for name in ("Viridis", "Inferno", "Magma", "Plasma", "Cividis", "Turbo", "Greys"):
+        assert name in figures.COLORSCALES and name not in figures.DIVERGING_COLORSCALES
+    for name, scale in figures.COLORSCALES.items():
+        assert scale[0][0] == 0.0 and scale[-1][0] == 1.0, name
+    # RdBu_r runs from blue (fainter) to red (brighter)
+    low, high = figures.colorscale("RdBu_r")[0][1], figures.colorscale("RdBu_r")[-1][1]
+    assert low == "rgb(5,48,97)" and high == "rgb(103,0,31)"
+    with pytest.raises(ValueError, match="unknown colour scale 'Nope'"):
+        figures.colorscale("Nope")
+
+
+# -------------------------------------------------------------------- band pieces
+def test_pieces_cover_every_column_once_and_name_the_bands_containing_them():
+    pieces = figures.band_pieces(WAVELENGTH, BANDS)
+    columns = np.concatenate([np.arange(p.start, p.stop) for p in pieces])
+    np.testing.assert_array_equal(columns, np.arange(WAVELENGTH.size))
+    for piece in pieces:
+        inside = WAVELENGTH[piece.start:piece.stop]
+        expected = tuple(b.name for b in BANDS if b.mask(inside).all())
+        assert piece.bands == expected, (piece, inside[[0, -1]])
+        for band in BANDS:  # a piece is wholly in or wholly out of each band
+            assert band.mask(inside).all() or not band.mask(inside).any()
+    named = {name for p in pieces for name in p.bands}
+    assert named == {"H2O 1.4", "CH4 1.7", "H2O 1.9", "Wide", "Red end"}
+    assert pieces[0].bands == () and pieces[0].start == 0
+
+
+def test_band_narrower_than_a_column_gets_the_nearest_column():
+    wavelength = np.array([1.0, 1.1, 1.2, 1.3])
+    pieces = figures.band_pieces(wavelength, [Band("Na", 1.12, 1.14)])
+    assert [(p.start, p.stop, p.bands) for p in pieces] == [(0, 1, ()), (1, 2, ("Na",)), (2, 4, ())]
+
+
+def test_no_bands_means_one_piece():
+    pieces = figures.band_pieces(WAVELENGTH)
+    assert [(p.start, p.stop, p.bands) for p in pieces] == [(0, WAVELENGTH.size, ())]
+
+
+# ------------------------------------------------------------------------ surface
+def test_one_surface_per_visit_with_units_and_time_standard_in_the_axis_titles(flux_cube, var_cube):
+    fig = figures.surface_figure(flux_cube)
+    assert [t.type for t in fig.data] == ["surface", "surface"]
+    assert [t.meta["visit"] for t in fig.data] == [0, 1]
+    assert all(t.meta["role"] == "band-piece" and t.meta["bands"] == [] for t in fig.data)
+    assert all(t.meta["colorscale"] == "Viridis" for t in fig.data)  # flux default
+    scene = fig.layout.scene
+    assert scene.xaxis.title.text == "Wavelength (µm)"
+    assert scene.yaxis.title.text == "Time (BJD_TDB − t0), hours"
+    assert scene.zaxis.title.text == "Flux (Jy)"
+    assert fig.layout.coloraxis.colorbar.title.text == "Flux (Jy)"
+
+    var_fig = figures.surface_figure(var_cube)
+    assert var_fig.layout.scene.zaxis.title.text == "Variability (%)"
+    axis = var_fig.layout.coloraxis
+    assert axis.cmid == 0 and axis.cmin == pytest.approx(-axis.cmax) and axis.cmax > 0
+    assert [list(s) for s in axis.colorscale] == figures.colorscale("RdBu_r")
+    assert all(t.coloraxis == "coloraxis" for t in var_fig.data)
+    # visits keep their own hours: the 20 h gap between them is empty space
+    first, second = (np.asarray(t.y) for t in var_fig.data)
+    assert second[0] - first[-1] == pytest.approx(VISIT_GAP_HOURS, abs=0.1)
+
+
+def test_surface_pieces_split_at_band_edges_and_touch_at_duplicated_columns(var_cube):
+    fig = figures.surface_figure(var_cube, bands=BANDS, colorscale="PuOr_r")
+    shown = figures.display_cube(var_cube)
+    pieces = figures.band_pieces(shown.wavelength, BANDS)
+    assert len(fig.data) == var_cube.n_visits * len(pieces)
+    for v in range(var_cube.n_visits):
+        traces = [t for t in fig.data if t.meta["visit"] == v]
+        assert [tuple(t.meta["bands"]) for t in traces] == [p.bands for p in pieces]
+        assert all(t.meta["colorscale"] == "PuOr_r" for t in traces)
+        xs = [np.asarray(t.x, dtype=float) for t in traces]
+        for left, right in zip(xs[:-1], xs[1:]):
+            assert left[-1] == right[0]  # the duplicated boundary column
+        own_columns = np.concatenate([x[:-1] for x in xs[:-1]] + [xs[-1]])
+        np.testing.assert_allclose(own_columns, shown.wavelength, rtol=1e-6)
+        for t in traces:
+            own = np.asarray(t.x, dtype=float)
+            own = own if t is traces[-1] else own[:-1]
+            for band in BANDS:
+                assert (band.name in t.meta["bands"]) == bool(band.mask(own).all()), (band.name, own[[0, -1]])
+
+
+def test_surface_json_carries_float32_binned_values_and_the_error_in_hover(var_cube):
+    fig = figures.surface_figure(var_cube, bands=BANDS[:2], max_time=50, max_wavelength=60)
+    shown = figures.display_cube(var_cube, max_time=50, max_wavelength=60)
+    assert shown.n_integrations <= 50 + var_cube.n_visits and shown.n_wavelengths <= 60
+    payload = _json(fig)
+    pieces = figures.band_pieces(shown.wavelength, BANDS[:2])
+    assert len(payload["data"]) == len(pieces) * var_cube.n_visits
+    for i, trace in enumerate(payload["data"]):  # visit by visit, pieces in wavelength order
+        for key in ("x", "y", "z", "customdata"):
+            assert trace[key]["dtype"] == "f4", key
+        rows = np.flatnonzero(shown.visit == trace["meta"]["visit"])
+        piece = pieces[i % len(pieces)]
+        assert tuple(trace["meta"]["bands"]) == piece.bands
+        cols = piece.trace_columns(shown.n_wavelengths)
+        z, err = _decode(trace["z"]), _decode(trace["customdata"])
+        np.testing.assert_array_equal(z, shown.flux[rows][:, cols].astype(np.float32))
+        # Plotly.js indexes a surface's customdata [x][y]: the transpose of z
+        np.testing.assert_array_equal(err, shown.error[rows][:, cols].T.astype(np.float32))
+        assert "%{customdata" in trace["hovertemplate"] and "error" in trace["hovertemplate"]
+        assert "µm" in trace["hovertemplate"] and "BJD_TDB" in trace["hovertemplate"]
+
+
+def test_zrange_fixes_colour_and_z_axis(var_cube):
+    fig = figures.surface_figure(var_cube, zrange=(-3.0, 2.0), colorscale="Magma")
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (-3.0, 2.0)
+    assert tuple(fig.layout.scene.zaxis.range) == (-3.0, 2.0)
+    with pytest.raises(ValueError, match="zrange"):
+        figures.surface_figure(var_cube, zrange=(2.0, -3.0))
+    with pytest.raises(ValueError, match="unknown colour scale"):
+        figures.surface_figure(var_cube, colorscale="NoSuchScale")
+
+
+# ------------------------------------------------------------------------ heatmap
+def test_heatmap_separates_visits_and_hovers_with_the_error(var_cube):
+    fig = figures.heatmap_figure(var_cube, bands=BANDS)
+    assert {t.type for t in fig.data} == {"heatmap"}
+    assert fig.layout.xaxis.title.text == "Wavelength (µm)"
+    assert fig.layout.yaxis.title.text == "Time (BJD_TDB − t0), hours"
+    assert fig.layout.coloraxis.colorbar.title.text == "Variability (%)"
+    by_visit = {}
+    for t in fig.data:
+        by_visit.setdefault(t.meta["visit"], []).append(np.asarray(t.y, dtype=float))
+    (v0, *_), (v1, *_) = by_visit[0], by_visit[1]
+    assert v0.max() < v1.min() and v1.min() - v0.max() == pytest.approx(VISIT_GAP_HOURS, abs=0.1)
+    payload = _json(fig)
+    shown = figures.display_cube(var_cube)
+    trace = payload["data"][0]
+    rows = np.flatnonzero(shown.visit == trace["meta"]["visit"])
+    cols = figures.band_pieces(shown.wavelength, BANDS)[0].trace_columns(shown.n_wavelengths)
+    np.testing.assert_array_equal(_decode(trace["customdata"]), shown.error[rows][:, cols].astype(np.float32))
+    assert "%{customdata" in trace["hovertemplate"]
+
+
+# ------------------------------------------------------------------- light curves
+def test_light_curves_have_one_ribbon_each_and_never_bridge_a_visit_gap(var_cube):
+    bands = [b for b in BANDS if b.overlaps(0.8, 5.2)][:3]
+    curves = var_cube.light_curves(bands)
+    fig = figures.light_curve_figure(curves, time_label=var_cube.time_label)
+    ribbons = [t for t in fig.data if t.meta["role"] == "error-ribbon"]
+    lines = [t for t in fig.data if t.meta["role"] == "light-curve"]
+    assert len(ribbons) == len(curves) == len(lines) == 1 + len(bands)
+    assert [t.name for t in lines] == [c.name for c in curves]
+    assert all(t.fill == "toself" for t in ribbons)
+    assert fig.layout.xaxis.title.text == "Time (BJD_TDB − t0), hours"
+    assert fig.layout.yaxis.title.text == "Variability (%)"
+    for curve, line, ribbon in zip(curves, lines, ribbons):
+        x, y = np.asarray(line.x, dtype=float), np.asarray(line.y, dtype=float)
+        assert line.connectgaps is False
+        gap = np.flatnonzero(np.diff(x) > 1.0)  # no step between plotted points crosses the visit gap
+        assert gap.size == 0 or np.all(np.isnan(y[gap]) | np.isnan(y[gap + 1]))
+        breaks = np.flatnonzero(np.isnan(x))
+        assert breaks.size == var_cube.n_visits - 1
+        finite = ~np.isnan(x)
+        np.testing.assert_allclose(x[finite], curve.hours, atol=1e-5)
+        np.testing.assert_allclose(y[finite], curve.value, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(line.customdata, dtype=float)[finite], curve.error, rtol=1e-5)
+        # the ribbon is value ± error, one closed polygon per visit
+        rx, ry = np.asarray(ribbon.x, dtype=float), np.asarray(ribbon.y, dtype=float)
+        assert np.isnan(rx).sum() == var_cube.n_visits - 1
+        first = slice(0, np.flatnonzero(np.isnan(rx))[0])
+        n0 = int(np.sum(curve.visit == 0))
+        np.testing.assert_allclose(ry[first][:n0], (curve.value + curve.error)[:n0], rtol=1e-5)
+        np.testing.assert_allclose(ry[first][n0:], (curve.value - curve.error)[:n0][::-1], rtol=1e-5)
+
+
+def test_long_light_curves_are_block_averaged_not_decimated(var_cube):
+    curve = var_cube.white_light()
+    fig = figures.light_curve_figure([curve], max_points=30)
+    line = next(t for t in fig.data if t.meta["role"] == "light-curve")
+    y = np.asarray(line.y, dtype=float)
+    y = y[~np.isnan(y)]
+    factor = int(np.ceil(curve.value.size / 30))
+    first_visit = curve.value[curve.visit == 0]
+    assert y.size <= 30 + var_cube.n_visits
+    assert y[0] == pytest.approx(first_visit[:factor].mean(), rel=1e-5)
+    err = np.asarray(line.customdata, dtype=float)[0]
+    assert err == pytest.approx(np.sqrt(np.sum(curve.error[:factor] ** 2)) / factor, rel=1e-5)
+
+
+# ------------------------------------------------------------------------ spectra
+def test_spectrum_of_a_normalized_cube_is_shown_back_in_flux(flux_cube, var_cube):
+    row = 200  # in the second visit
+    fig = figures.spectrum_figure(var_cube, row)
+    spectrum = next(t for t in fig.data if t.meta["role"] == "spectrum")
+    reference = next(t for t in fig.data if t.meta["role"] == "reference")
+    np.testing.assert_allclose(np.asarray(spectrum.y, dtype=float), flux_cube.flux[row], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(spectrum.customdata, dtype=float), flux_cube.error[row], rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(reference.y, dtype=float), var_cube.reference[1], rtol=1e-6)
+    assert fig.layout.yaxis.title.text == "Flux (Jy)"
+    assert fig.layout.xaxis.title.text == "Wavelength (µm)"
+    title = fig.layout.title.text
+    assert f"integration {var_cube.integration[row]}" in title and "visit 2" in title
+    assert f"{var_cube.hours[row]:.4f} h" in title and "BJD_TDB" in title
+    ribbon = next(t for t in fig.data if t.meta["role"] == "error-ribbon")
+    n = WAVELENGTH.size
+    np.testing.assert_allclose(np.asarray(ribbon.y, dtype=float)[:n], flux_cube.flux[row] + flux_cube.error[row], rtol=1e-5)
+
+
+def test_spectrum_of_flux_is_compared_with_the_visit_median(flux_cube):
+    fig = figures.spectrum_figure(flux_cube, 10)
+    reference = next(t for t in fig.data if t.meta["role"] == "reference")
+    median = np.median(flux_cube.flux[flux_cube.visit == 0], axis=0)
+    np.testing.assert_allclose(np.asarray(reference.y, dtype=float), median, rtol=1e-6)
+    with pytest.raises(IndexError, match="outside"):
+        figures.spectrum_figure(flux_cube, flux_cube.n_integrations)
+
+
+def test_spectrum_player_frames_are_binned_float32_and_driven_by_slider_and_buttons(var_cube):
+    fig = figures.spectrum_player_figure(var_cube, max_frames=40, max_wavelength=100)
+    shown = figures.display_cube(var_cube, max_time=40, max_wavelength=100)
+    assert len(fig.frames) == shown.n_integrations <= 40 + var_cube.n_visits
+    assert len(fig.layout.sliders[0].steps) == len(fig.frames)
+    labels = [b.label for b in fig.layout.updatemenus[0].buttons]
+    assert any("Play" in label for label in labels) and any("Pause" in label for label in labels)
+    payload = _json(fig)
+    frame = payload["frames"][5]
+    assert frame["traces"] == [0, 1, 2]
+    line = _decode(frame["data"][1]["y"])
+    assert frame["data"][1]["y"]["dtype"] == "f4"
+    reference = shown.reference[shown.visit[5]]
+    np.testing.assert_allclose(line, reference * (1 + shown.flux[5] / 100), rtol=1e-5)
+    assert "integration" in frame["layout"]["title"]["text"]
+
+
+# ----------------------------------------------------------- display resolution
+def test_display_cube_is_identity_when_small_and_bins_within_visits(var_cube):
+    assert figures.display_cube(var_cube, max_time=10_000, max_wavelength=10_000) is var_cube
+    shown = figures.display_cube(var_cube, max_time=30, max_wavelength=50)
+    assert shown.n_wavelengths == 48  # ceil(240 / 50) = 5 per bin
+    assert set(np.unique(shown.visit)) == {0, 1}
+    block = var_cube.flux[:10, :5]  # ceil(300 / 30) = 10 per bin
+    assert shown.flux[0, 0] == pytest.approx(block.mean(), rel=1e-12)
+    with pytest.raises(ValueError):
+        figures.display_cube(var_cube, max_time=0)
+
+
+@pytest.fixture(scope="module")
+def big_cube() -> Cube:
+    """10,000 integrations × 2,040 wavelengths in two visits: the size budget's case."""
+    obs = make_observation("transit", n_integrations=10_000, wavelength=np.linspace(0.6, 5.3, 2040),
+                           n_visits=2, cadence_s=10.0, seed=5)
+    return _cube(obs)
+
+
+def test_big_cube_figures_stay_within_the_budget(big_cube):
+    bands = PRESETS["Molecules (near-IR)"]
+    var = processing.normalize(big_cube)
+    sizes = {
+        "surface": figures.figure_nbytes(figures.surface_figure(var, bands)),
+        "heatmap": figures.figure_nbytes(figures.heatmap_figure(var, bands)),
+        "flux surface": figures.figure_nbytes(figures.surface_figure(big_cube)),
+        "light curves": figures.figure_nbytes(figures.light_curve_figure(var.light_curves(bands), time_label=var.time_label)),
+        "spectrum": figures.figure_nbytes(figures.spectrum_figure(var, 7000)),
+        "player": figures.figure_nbytes(figures.spectrum_player_figure(var)),
+    }
+    assert all(0 < n <= figures.FIGURE_BUDGET_BYTES for n in sizes.values()), sizes
+    assert figures.FIGURE_BUDGET_BYTES == 5 * 1024 * 1024
+
+
+def test_display_binning_averages_a_spike_instead_of_dropping_it(big_cube):
+    flux = np.zeros(big_cube.shape)
+    spike_row, spike_col, spike = 17 * 10 + 3, 5 * 20 + 2, 850.0
+    flux[spike_row, spike_col] = spike
+    spiky = big_cube.replace(flux=flux, error=np.ones(big_cube.shape))
+    shown = figures.display_cube(spiky)
+    time_factor, wavelength_factor = 17, 5  # ceil(10000 / 600), ceil(2040 / 500)
+    assert shown.n_wavelengths == 408 and shown.n_integrations == 2 * 295
+    assert shown.flux[10, 20] == pytest.approx(spike / (time_factor * wavelength_factor))
+    assert np.count_nonzero(shown.flux) == 1
+    assert shown.flux.sum() * time_factor * wavelength_factor == pytest.approx(spike)
+    # the figure shows the binned value
+    payload = _json(figures.heatmap_figure(spiky))
+    z = _decode(payload["data"][0]["z"])
+    assert z[10, 20] == pytest.approx(spike / 85, rel=1e-6) and np.count_nonzero(z) == 1
+    # and the binned mean of real data equals the mean of the samples it covers
+    real = figures.display_cube(big_cube)
+    np.testing.assert_allclose(real.flux[3, 7], big_cube.flux[51:68, 35:40].mean(), rtol=1e-12)
