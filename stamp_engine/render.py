@@ -1,0 +1,427 @@
+"""``stamp render``: the export package from the command line, no browser needed.
+
+::
+
+    stamp render jw*_x1dints.fits -o exports/ --bands "H2O:1.3-1.5,CH4:1.6-1.8" --bin-time 4
+
+loads the files exactly as the dashboard does, applies the same processing options
+in the same order, and writes the package of :func:`stamp_engine.export.build_package`
+(standalone HTML plots, MP4, light-curve tables, FITS cube, README) as a ZIP into
+the output folder.  Exit status as ``stamp inspect``: 0 when the package was written,
+2 when nothing usable was found or an option is wrong, 1 for an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+from .bands import PRESETS, Band, bands_from_records
+from .problems import NoUsableData, StampError
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_UNUSABLE = 2
+
+Z_MODES = ("variability", "flux")
+NORMALIZATIONS = ("median", "visit", "baseline")
+
+
+# ------------------------------------------------------------------------------ parsing
+def _number_pair(what: str, unit: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what}: {text!r} is not a number of {unit}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{what}: {text!r} is not a finite number")
+        return value
+
+    return parse
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _sigma(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or a positive number")
+    return value
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` → ``(1280, 720)``; both even and at least 320 × 240."""
+    match = re.fullmatch(r"\s*(\d+)\s*[x×X]\s*(\d+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1280x720")
+    width, height = int(match.group(1)), int(match.group(2))
+    if width % 2 or height % 2 or width < 320 or height < 240 or width > 7680 or height > 4320:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be even, from 320x240 to 7680x4320")
+    return width, height
+
+
+_RANGE = re.compile(r"^\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*(?:-|–|—|\.\.|to)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*(?:µm|um)?\s*$")
+
+
+def parse_bands(text: str) -> list[Band]:
+    """Bands from ``"H2O:1.3-1.5,CH4:1.6-1.8"`` (name:start-end in µm, comma separated).
+
+    A band without a name (``"1.3-1.5"``) is called "Band <n>".
+
+    Raises
+    ------
+    ValueError
+        Naming the part that could not be read.
+    """
+    bands = []
+    for i, part in enumerate(p for p in text.split(",") if p.strip()):
+        name, _, span = part.rpartition(":")
+        match = _RANGE.match(span)
+        if not match:
+            raise ValueError(f"band {part.strip()!r} is not like NAME:START-END (µm), e.g. H2O:1.3-1.5")
+        try:
+            bands.append(Band(name.strip() or f"Band {i + 1}", float(match.group(1)), float(match.group(2))))
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+    if not bands:
+        raise ValueError(f"no band in {text!r}; expected NAME:START-END, e.g. H2O:1.3-1.5")
+    return bands
+
+
+def read_bands_file(path: str | Path) -> list[Band]:
+    """Bands from a JSON (always) or YAML (when PyYAML is installed) file.
+
+    Accepted shapes: a list of ``{"name", "start", "end"}`` objects, the same list under
+    a ``"bands"`` key, or a mapping ``{name: [start, end]}``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read the bands file {path}: {exc.strerror or exc}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ValueError(f"{path.name}: YAML band files need PyYAML (pip install pyyaml); use JSON instead") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path.name} is not valid YAML: {exc}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path.name} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if isinstance(data, dict) and "bands" in data:
+        data = data["bands"]
+    if isinstance(data, dict):
+        records = []
+        for name, span in data.items():
+            if not (isinstance(span, (list, tuple)) and len(span) == 2):
+                raise ValueError(f"{path.name}: band {name!r} must be [start, end] in µm")
+            records.append({"name": name, "start": span[0], "end": span[1]})
+        data = records
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ValueError(f"{path.name}: expected a list of {{name, start, end}} objects or {{name: [start, end]}}")
+    try:
+        bands = bands_from_records(data)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
+    if not bands:
+        raise ValueError(f"{path.name} holds no bands")
+    return bands
+
+
+def preset_bands(name: str) -> list[Band]:
+    """The bands of a preset, matched case-insensitively."""
+    for key, bands in PRESETS.items():
+        if key.lower() == name.strip().lower():
+            return list(bands)
+    raise ValueError(f"unknown band preset {name!r}; presets: {', '.join(repr(k) for k in PRESETS)}")
+
+
+def _colorscale_names() -> list[str]:
+    from .figures import COLORSCALES
+
+    return list(COLORSCALES)
+
+
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``stamp render`` to ``parser`` (the sub-command's parser)."""
+    parser.description = (
+        "Write the export package of JWST time-series spectra without a browser: standalone HTML plots "
+        "(3D surface, heatmap, all views combined; plotly.js embedded, open offline), an MP4 of the spectrum "
+        "over time, light curves as ECSV and CSV, the processed cube as FITS, and a README. "
+        "The package is written as one ZIP, OUTDIR/stamp_package_YYYYMMDD_HHMMSS.zip; with --unpacked the "
+        "files are also left unpacked in OUTDIR/stamp_package_YYYYMMDD_HHMMSS/."
+    )
+    parser.epilog = (
+        "Processing runs in the dashboard's order: split visits, normalize, select ranges, limit, "
+        "interpolate gaps, bin, smooth. Exit status: 0 written, 2 nothing usable or a wrong option, 1 internal error."
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="x1dints FITS, Eureka! HDF5, folders or ZIP archives")
+    parser.add_argument("-o", "--output", "--outdir", dest="outdir", required=True, metavar="OUTDIR",
+                        help="folder to write the package into (created if missing)")
+    parser.add_argument("--unpacked", action="store_true", help="also leave the package's files unpacked in OUTDIR")
+    data = parser.add_argument_group("data")
+    data.add_argument("--order", type=int, default=None, metavar="N", help="spectral order of NIRISS SOSS data (default: 1)")
+    data.add_argument("--gap-hours", type=_positive, default=0.5, metavar="H",
+                      help="a gap longer than H hours between integrations starts a new visit (default 0.5)")
+    data.add_argument("--wavelength", nargs=2, type=_number_pair("--wavelength", "µm"), metavar=("LO", "HI"),
+                      help="keep wavelengths LO–HI µm")
+    data.add_argument("--hours", nargs=2, type=_number_pair("--hours", "hours"), metavar=("LO", "HI"),
+                      help="keep integrations LO–HI hours after the first one")
+    data.add_argument("--limit", type=_count, default=0, metavar="N",
+                      help="use N integrations evenly spaced in time (0 = all, the default)")
+    data.add_argument("--interpolate-gaps", action="store_true", help="fill missing integrations by linear interpolation")
+    values = parser.add_argument_group("values")
+    values.add_argument("--z", dest="zmode", choices=Z_MODES, default="variability",
+                        help="show variability in %% of a reference spectrum (default) or the flux")
+    values.add_argument("--normalize", choices=NORMALIZATIONS, default="median",
+                        help="reference spectrum for variability: median over all integrations (default), "
+                             "per visit, or over the --baseline hours")
+    values.add_argument("--baseline", nargs=2, type=_number_pair("--baseline", "hours"), metavar=("H0", "H1"),
+                        help="baseline hours (since the first integration) for --normalize baseline")
+    values.add_argument("--bin-time", type=_count, default=1, metavar="N", help="average N integrations together")
+    values.add_argument("--bin-wavelength", type=_count, default=1, metavar="N", help="average N wavelengths together")
+    values.add_argument("--smooth-time", type=_sigma, default=0.0, metavar="S", help="Gaussian smoothing along time, σ in integrations")
+    values.add_argument("--smooth-wavelength", type=_sigma, default=0.0, metavar="S",
+                        help="Gaussian smoothing along wavelength, σ in wavelength samples")
+    views = parser.add_argument_group("bands and views")
+    views.add_argument("--bands", metavar="SPEC", help='bands as "NAME:START-END,…" in µm, e.g. "H2O:1.3-1.5,CH4:1.6-1.8"')
+    views.add_argument("--bands-file", metavar="FILE",
+                       help="bands from a JSON file ([{name, start, end}, …] or {name: [start, end]}); "
+                            "YAML (.yaml/.yml) when PyYAML is installed")
+    views.add_argument("--preset", metavar="NAME", help=f"add a band preset: {', '.join(repr(k) for k in PRESETS)}")
+    views.add_argument("--colorscale", metavar="NAME", default=None,
+                       help="colour scale of the surface and heatmap (default RdBu_r for variability, Viridis for flux)")
+    views.add_argument("--zrange", nargs=2, type=_number_pair("--zrange", "value units"), metavar=("LO", "HI"),
+                       help="fixed colour range of the surface and heatmap")
+    video = parser.add_argument_group("video")
+    video.add_argument("--no-video", action="store_true", help="do not make the MP4")
+    video.add_argument("--fps", type=_positive, default=20.0, metavar="N", help="video frames per second (default 20)")
+    video.add_argument("--size", type=parse_size, default=(1280, 720), metavar="WxH", help="video size in pixels (default 1280x720)")
+    video.add_argument("--max-frames", type=_count, default=0, metavar="N",
+                       help="at most N video frames, evenly spaced (default 0: one per integration)")
+
+
+# ----------------------------------------------------------------------------- running
+def _error(message: str, stream: TextIO | None = None) -> None:
+    print(f"stamp: error: {message}", file=stream or sys.stderr)
+
+
+class TerminalProgress:
+    """A one-line text progress bar on a terminal; silent when the stream is not a TTY."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and done < total:
+            return
+        self._last = now
+        fraction = min(max(done / total, 0.0), 1.0) if total else 0.0
+        filled = int(round(fraction * self.width))
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {fraction:4.0%} {stage[:40]:<40}")
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._shown = False
+
+
+def collect_bands(args: argparse.Namespace) -> list[Band]:
+    """Bands from --preset, --bands-file and --bands, in that order; later names replace earlier ones."""
+    bands: dict[str, Band] = {}
+    if getattr(args, "preset", None):
+        bands.update((b.name, b) for b in preset_bands(args.preset))
+    if getattr(args, "bands_file", None):
+        bands.update((b.name, b) for b in read_bands_file(args.bands_file))
+    if getattr(args, "bands", None):
+        bands.update((b.name, b) for b in parse_bands(args.bands))
+    return list(bands.values())
+
+
+def process_cube(cube, args: argparse.Namespace, progress: Callable[[str, int, int], None] | None = None):
+    """Apply the processing options of ``args`` in the dashboard's order (see the module docstring)."""
+    steps: list[tuple[str, Callable]] = [("splitting visits", lambda c: c.split_visits(gap_hours=args.gap_hours))]
+    if args.zmode == "variability":
+        steps.append(("normalizing", lambda c: c.normalize(method=args.normalize, baseline=args.baseline)))
+    if args.wavelength or args.hours:
+        steps.append(("selecting", lambda c: c.select(
+            wavelength=tuple(args.wavelength) if args.wavelength else None,
+            hours=tuple(args.hours) if args.hours else None,
+        )))
+    if args.limit:
+        steps.append(("limiting", lambda c: c.limit(args.limit)))
+    if args.interpolate_gaps:
+        steps.append(("interpolating gaps", lambda c: c.interpolate_gaps()))
+    if args.bin_time > 1 or args.bin_wavelength > 1:
+        steps.append(("binning", lambda c: c.bin(time=max(args.bin_time, 1), wavelength=max(args.bin_wavelength, 1))))
+    if args.smooth_time > 0 or args.smooth_wavelength > 0:
+        steps.append(("smoothing", lambda c: c.smooth(sigma_time=args.smooth_time, sigma_wavelength=args.smooth_wavelength)))
+    for done, (stage, step) in enumerate(steps):
+        if progress:
+            progress(stage, done, len(steps))
+        cube = step(cube)
+    return cube
+
+
+def recorded_options(args: argparse.Namespace, bands: Sequence[Band]) -> dict[str, Any]:
+    """The options that shaped the package, for its README and FITS provenance."""
+    options: dict[str, Any] = {"command": "stamp render", "z": args.zmode}
+    if args.zmode == "variability":
+        options["normalize"] = args.normalize
+        if args.baseline:
+            options["baseline hours"] = tuple(args.baseline)
+    options["visit gap hours"] = args.gap_hours
+    for key, value in (
+        ("order", args.order), ("wavelength µm", args.wavelength and tuple(args.wavelength)),
+        ("hours", args.hours and tuple(args.hours)), ("limit integrations", args.limit),
+        ("interpolate gaps", args.interpolate_gaps), ("bin time", args.bin_time if args.bin_time > 1 else None),
+        ("bin wavelength", args.bin_wavelength if args.bin_wavelength > 1 else None),
+        ("smooth time σ", args.smooth_time or None), ("smooth wavelength σ", args.smooth_wavelength or None),
+        ("colorscale", args.colorscale), ("colour range", args.zrange and tuple(args.zrange)),
+        ("preset", args.preset),
+    ):
+        if value:
+            options[key] = value
+    if bands:
+        options["bands"] = list(bands)
+    options["video"] = "off" if args.no_video else f"{args.size[0]}x{args.size[1]} at {args.fps:g} fps"
+    return options
+
+
+def _check_options(args: argparse.Namespace) -> str | None:
+    """A usage problem argparse cannot see, or None."""
+    if args.normalize == "baseline" and args.zmode == "variability" and not args.baseline:
+        return "--normalize baseline needs --baseline H0 H1 (hours since the first integration)"
+    for name in ("wavelength", "hours", "baseline", "zrange"):
+        pair = getattr(args, name)
+        if pair and pair[0] >= pair[1]:
+            return f"--{name}: the first value must be below the second ({pair[0]:g} ≥ {pair[1]:g})"
+    if args.colorscale:
+        names = _colorscale_names()
+        match = next((n for n in names if n.lower() == args.colorscale.lower()), None)
+        if match is None:
+            return f"unknown colour scale {args.colorscale!r}; choose one of {', '.join(names)}"
+        args.colorscale = match
+    return None
+
+
+def run_render(args: argparse.Namespace) -> int:
+    """Run ``stamp render`` with parsed ``args``; returns the exit status."""
+    import stamp_engine
+
+    from .export import build_package
+    from .io.containers import ArchiveLimits
+
+    problem = _check_options(args)
+    if problem:
+        _error(problem)
+        return EXIT_UNUSABLE
+    try:
+        bands = collect_bands(args)
+    except ValueError as exc:
+        _error(str(exc))
+        return EXIT_UNUSABLE
+    outdir = Path(args.outdir)
+    if outdir.exists() and not outdir.is_dir():
+        _error(f"{outdir} exists and is not a folder")
+        return EXIT_UNUSABLE
+
+    bar = TerminalProgress()
+    try:
+        try:
+            cube = stamp_engine.load(
+                args.paths, order=args.order, visit_gap_hours=args.gap_hours,
+                archive_limits=ArchiveLimits.from_env(), progress=lambda s, d, t: bar(f"loading: {s}", d, t),
+            )
+        except NoUsableData as exc:
+            bar.close()
+            for p in exc.problems:
+                print(f"stamp: {p}", file=sys.stderr)
+            _error("no usable time-series spectra were found")
+            return EXIT_UNUSABLE
+        for p in cube.problems:
+            print(f"stamp: {p.severity}: {p}", file=sys.stderr)
+        try:
+            processed = process_cube(cube, args, progress=lambda s, d, t: bar(s, d, t))
+        except ValueError as exc:
+            bar.close()
+            _error(f"cannot process the data: {exc}")
+            return EXIT_UNUSABLE
+        started = time.perf_counter()
+        zip_path = build_package(
+            processed, outdir, bands=bands, options=recorded_options(args, bands), video=not args.no_video,
+            fps=args.fps, size=args.size, max_video_frames=args.max_frames or None,
+            colorscale=args.colorscale, zrange=tuple(args.zrange) if args.zrange else None,
+            progress=bar, unpacked=args.unpacked,
+        )
+    except StampError as exc:
+        bar.close()
+        _error(str(exc))
+        return EXIT_UNUSABLE
+    except OSError as exc:
+        bar.close()
+        _error(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
+        return EXIT_UNUSABLE
+    bar.close()
+    size_mb = zip_path.stat().st_size / 1e6
+    print(f"wrote {zip_path} ({size_mb:.1f} MB, {time.perf_counter() - started:.1f} s): "
+          f"{processed.n_integrations} integrations × {processed.n_wavelengths} wavelengths of {processed.target}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m stamp_engine.render …``: the same as ``stamp render …``."""
+    parser = argparse.ArgumentParser(prog="stamp render")
+    add_render_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_UNUSABLE
+    return run_render(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

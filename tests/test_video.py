@@ -1,0 +1,154 @@
+"""The spectrum video: H.264/yuv420p/faststart MP4 streamed to the bundled ffmpeg, with the
+spectrum drawn where its values say, the time stamp changing, and a usable text fallback."""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.time import Time
+
+from stamp_engine import video
+from stamp_engine.bands import Band
+from stamp_engine.cube import Cube
+from stamp_engine.synthetic import make_observation
+from stamp_engine.video import VideoError, nice_ticks, probe_video, read_video_frame, write_spectrum_video
+
+SIZE = (640, 360)
+
+
+def _cube(obs, **changes) -> Cube:
+    cube = Cube(
+        obs.wavelength, Time(obs.time_bjd_tdb, format="mjd", scale="tdb"), obs.flux, obs.error, u.Jy,
+        visit=obs.visit, meta=dict(obs.meta), sources=("synthetic.h5",),
+    )
+    return cube.replace(**changes) if changes else cube
+
+
+def _ramp_cube(n: int = 24, level0: float = 1.0, level1: float = 2.0) -> Cube:
+    """A flat spectrum whose level rises linearly from ``level0`` to ``level1`` Jy over the frames."""
+    wavelength = np.linspace(1.0, 3.0, 200)
+    levels = np.linspace(level0, level1, n)
+    flux = np.repeat(levels[:, None], wavelength.size, axis=1)
+    error = np.full_like(flux, 1e-4)
+    time = Time(60000.0 + np.arange(n) / 1440.0, format="mjd", scale="tdb")
+    return Cube(wavelength, time, flux, error, u.Jy, meta={"target": "Ramp"})
+
+
+def _blue_rows(frame: np.ndarray, column: int) -> np.ndarray:
+    """Rows of a decoded frame where the spectrum colour (plotly blue) is drawn in ``column``."""
+    rgb = frame[:, column].astype(int)
+    is_blue = (rgb[:, 2] - rgb[:, 0] > 80) & (rgb[:, 2] > 120)
+    return np.flatnonzero(is_blue)
+
+
+@pytest.fixture(scope="module")
+def variability_video(tmp_path_factory):
+    obs = make_observation("variability", n_integrations=36, wavelength=np.linspace(0.6, 5.3, 500), n_visits=2, seed=3)
+    cube = _cube(obs).split_visits(0.5).normalize("visit")
+    path = tmp_path_factory.mktemp("video") / "spectrum.mp4"
+    result = write_spectrum_video(cube, path, fps=12, size=SIZE, bands=[Band("H2O 1.4", 1.3, 1.5)])
+    return cube, result
+
+
+def test_video_is_h264_yuv420p_faststart_with_one_frame_per_integration(variability_video):
+    cube, result = variability_video
+    info = probe_video(result.path)
+    assert info["frames"] == cube.n_integrations == result.frames == 36
+    assert (info["width"], info["height"]) == SIZE
+    assert info["codec"] == "h264"
+    assert info["pix_fmt"] == "yuv420p"
+    assert info["faststart"] is True
+    assert info["duration"] == pytest.approx(36 / 12, abs=0.1)
+    assert not result.path.with_name(result.path.name + ".part").exists()
+
+
+def test_frames_change_but_the_axes_do_not(variability_video):
+    cube, result = variability_video
+    first, last = read_video_frame(result.path, 0), read_video_frame(result.path, result.frames - 1)
+    left, top, right, bottom = result.plot_box
+    plot_change = np.abs(first[top:bottom, left:right].astype(int) - last[top:bottom, left:right].astype(int))
+    assert (plot_change.max(axis=2) > 60).sum() > 200  # the spectrum moved
+    stamp_change = np.abs(first[:top, left:].astype(int) - last[:top, left:].astype(int))
+    assert (stamp_change.max(axis=2) > 60).sum() > 20  # the time stamp differs
+    below = np.abs(first[bottom + 2 :].astype(int) - last[bottom + 2 :].astype(int))
+    assert below.mean() < 1.0  # tick labels and axis label are the same background
+
+
+def test_the_line_is_drawn_at_the_value_of_each_frame(tmp_path):
+    cube = _ramp_cube()
+    result = write_spectrum_video(cube, tmp_path / "ramp.mp4", fps=10, size=SIZE, show_errors=False)
+    left, top, right, bottom = result.plot_box
+    y_lo, y_hi = result.y_range
+    assert y_lo < 1.0 and y_hi > 2.0
+    for index in (0, cube.n_integrations // 2, cube.n_integrations - 1):
+        frame = read_video_frame(result.path, index)
+        level = cube.flux[index, 0]
+        expected = top + (y_hi - level) / (y_hi - y_lo) * (bottom - top - 1)
+        for column in (left + 50, (left + right) // 2, right - 50):
+            rows = _blue_rows(frame, column)
+            assert rows.size, f"no line in column {column} of frame {index}"
+            assert abs(np.median(rows) - expected) <= 2.0
+
+
+def test_max_frames_takes_evenly_spaced_integrations(tmp_path):
+    cube = _ramp_cube(n=40)
+    result = write_spectrum_video(cube, tmp_path / "few.mp4", fps=10, size=SIZE, max_frames=8)
+    assert result.frames == 8 == probe_video(result.path)["frames"]
+    left, top, right, bottom = result.plot_box
+    y_lo, y_hi = result.y_range
+    last = read_video_frame(result.path, 7)
+    expected = top + (y_hi - cube.flux[-1, 0]) / (y_hi - y_lo) * (bottom - top - 1)
+    assert abs(np.median(_blue_rows(last, (left + right) // 2)) - expected) <= 2.0  # last frame = last integration
+
+
+def test_progress_reports_every_frame_in_the_end(tmp_path):
+    calls = []
+    write_spectrum_video(_ramp_cube(n=70), tmp_path / "p.mp4", size=SIZE, progress=lambda *a: calls.append(a))
+    assert calls[-1] == ("video", 70, 70)
+    assert [c[1] for c in calls] == sorted(c[1] for c in calls)
+
+
+def test_nan_columns_and_hostile_target_names_still_encode(tmp_path):
+    obs = make_observation(n_integrations=12, wavelength=np.linspace(1, 2, 120), nan_columns=(5, 6, 7, 60))
+    target = "a:b'c\\d[e],f;g%{pts}\n</script>"
+    cube = _cube(obs, meta={**obs.meta, "target": target})
+    result = write_spectrum_video(cube, tmp_path / "nan.mp4", size=SIZE)
+    assert probe_video(result.path)["frames"] == 12
+
+
+def test_bitmap_font_draws_every_label_when_no_font_is_installed(tmp_path):
+    masks = video._text_masks([("Wavelength (µm) ±1σ", 20, "sans"), ("t = 1.25 h", 18, "monospace")], "bitmap").masks
+    assert all(m.max() == 1.0 for m in masks)
+    assert masks[0].shape[1] > masks[1].shape[1]  # longer text, wider mask
+    result = write_spectrum_video(_ramp_cube(n=6), tmp_path / "bitmap.mp4", size=SIZE, text_renderer="bitmap")
+    frame = read_video_frame(result.path, 0)
+    left, top, right, bottom = result.plot_box
+    title_area = frame[:top, left : left + 200].astype(int)
+    assert (title_area.max(axis=2) < 100).sum() > 30  # dark glyph pixels of the title and time stamp
+
+
+def test_bad_requests_raise_clear_errors(tmp_path):
+    cube = _ramp_cube(n=4)
+    with pytest.raises(ValueError, match="even"):
+        write_spectrum_video(cube, tmp_path / "odd.mp4", size=(641, 360))
+    with pytest.raises(ValueError, match="positive"):
+        write_spectrum_video(cube, tmp_path / "fps.mp4", fps=0)
+    empty = cube.replace(flux=np.full(cube.shape, np.nan))
+    with pytest.raises(VideoError, match="no finite values"):
+        write_spectrum_video(empty, tmp_path / "nan.mp4", size=SIZE)
+    not_video = tmp_path / "text.mp4"
+    not_video.write_text("not a video")
+    with pytest.raises(VideoError):
+        probe_video(not_video)
+
+
+@pytest.mark.parametrize("lo, hi", [(0.6, 5.3), (-1.234, 0.87), (1e-5, 3e-5), (100.0, 100.5)])
+def test_nice_ticks_are_round_evenly_spaced_and_inside(lo, hi):
+    ticks = nice_ticks(lo, hi, target=6)
+    assert 3 <= ticks.size <= 12
+    assert ticks[0] >= lo - 1e-12 and ticks[-1] <= hi + 1e-12
+    steps = np.diff(ticks)
+    assert np.allclose(steps, steps[0])
+    mantissa = steps[0] / 10 ** np.floor(np.log10(steps[0]) + 1e-9)
+    assert any(np.isclose(mantissa, m) for m in (1, 2, 2.5, 5))
