@@ -507,8 +507,7 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
                 target[dest] = _take(block.flux, src_rows, col_index)
                 target_err[dest] = _take(block.error, src_rows, col_index)
                 if block.bad is not None:
-                    bad = _take(block.bad, src_rows, col_index).astype(bool, copy=False)
-                    target[dest][bad] = np.nan
+                    np.copyto(target[dest], np.nan, where=_take(block.bad, src_rows, col_index).astype(bool, copy=False))
                 if part is s.parts[0]:
                     source_out[row:row + n] = source_number[block.source]
                 row += n
@@ -541,11 +540,16 @@ def _as_slice(index: np.ndarray) -> slice | np.ndarray:
 
 
 def _clean(flux: np.ndarray, error: np.ndarray) -> None:
-    """Errors that are 0, negative or not finite mean "unknown" (extract_1d writes 0 under NaN flux)."""
-    unknown = ~(error > 0)  # also catches NaN
-    unknown |= ~np.isfinite(error)
-    error[unknown] = np.nan
-    error[np.isnan(flux)] = np.nan
+    """Errors that are 0, negative or not finite mean "unknown" (extract_1d writes 0 under NaN flux).
+
+    Done in row blocks so the masks stay small and in cache on a large cube.
+    """
+    rows_per_block = max(1, (1 << 16) // max(1, flux.shape[1]))
+    for start in range(0, flux.shape[0], rows_per_block):
+        f = flux[start:start + rows_per_block]
+        e = error[start:start + rows_per_block]
+        usable = (e > 0) & (e < np.inf) & (f == f)  # False for NaN error, NaN flux, 0, inf
+        np.copyto(e, np.nan, where=~usable)
 
 
 def _common_units(series: list[_Series], problems: list[Problem]) -> list[_Series]:

@@ -23,11 +23,7 @@ HOSTILE = '<img src=x onerror="window.PWNED=1"></script><script>window.PWNED=2</
 
 
 def _cube(obs, **changes) -> Cube:
-    cube = Cube(
-        obs.wavelength, Time(obs.time_bjd_tdb, format="mjd", scale="tdb"), obs.flux, obs.error, u.Jy,
-        visit=obs.visit, meta=dict(obs.meta), sources=("jw09999001001_04101_00001-seg001_nrs1_x1dints.fits",),
-    )
-    return cube.replace(**changes) if changes else cube
+    return obs.to_cube(sources=("jw09999001001_04101_00001-seg001_nrs1_x1dints.fits",), **changes)
 
 
 @pytest.fixture(scope="module")

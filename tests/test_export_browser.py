@@ -7,17 +7,14 @@ import tempfile
 import time
 import zipfile
 
-import astropy.units as u
 import numpy as np
 import pytest
-from astropy.time import Time
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from stamp_engine import export
 from stamp_engine.bands import Band
-from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation
 
 pytestmark = pytest.mark.browser
@@ -30,10 +27,7 @@ STAMP = "20250101_000000"
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     obs = make_observation("variability", n_integrations=60, wavelength=np.linspace(0.6, 5.3, 120), n_visits=2, seed=5)
-    cube = Cube(
-        obs.wavelength, Time(obs.time_bjd_tdb, format="mjd", scale="tdb"), obs.flux, obs.error, u.Jy,
-        visit=obs.visit, meta={**obs.meta, "target": HOSTILE},
-    ).split_visits(0.5).normalize("visit")
+    cube = obs.to_cube(meta={**obs.meta, "target": HOSTILE}).split_visits(0.5).normalize("visit")
     folder = tmp_path_factory.mktemp("package")
     path = export.build_package(
         cube, folder, bands=BANDS, video=False, when=__import__("datetime").datetime(2025, 1, 1), unpacked=True,

@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-import astropy.units as u
 import numpy as np
 import pytest
-from astropy.time import Time
 
 from stamp_engine import figures, processing
 from stamp_engine.bands import Band, PRESETS
@@ -28,7 +26,7 @@ BANDS = (
 
 
 def _cube(obs) -> Cube:
-    return Cube(obs.wavelength, Time(obs.time_bjd_tdb, format="mjd", scale="tdb"), obs.flux, obs.error, u.Jy, visit=obs.visit)
+    return obs.to_cube()
 
 
 def _decode(spec) -> np.ndarray:

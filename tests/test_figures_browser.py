@@ -45,7 +45,7 @@ def _hover_cube() -> Cube:
 
 def _variability_cube() -> Cube:
     obs = make_observation("variability", n_integrations=80, wavelength=np.linspace(1.0, 3.0, 60), n_visits=2, seed=8)
-    cube = Cube(obs.wavelength, Time(obs.time_bjd_tdb, format="mjd", scale="tdb"), obs.flux, obs.error, u.Jy, visit=obs.visit)
+    cube = obs.to_cube()
     return processing.normalize(cube)
 
 

@@ -17,16 +17,7 @@ from stamp_engine.synthetic import make_observation
 
 
 def cube_from(obs, **changes) -> Cube:
-    cube = Cube(
-        obs.wavelength,
-        Time(obs.time_bjd_tdb, format="mjd", scale="tdb"),
-        obs.flux,
-        obs.error,
-        u.Jy,
-        visit=obs.visit.astype(np.int32),
-        meta=dict(obs.meta),
-    )
-    return cube.replace(**changes) if changes else cube
+    return obs.to_cube(**changes)
 
 
 def plain_cube(flux: np.ndarray, error: np.ndarray | None = None, hours: np.ndarray | None = None, **fields) -> Cube:

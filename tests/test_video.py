@@ -18,11 +18,7 @@ SIZE = (640, 360)
 
 
 def _cube(obs, **changes) -> Cube:
-    cube = Cube(
-        obs.wavelength, Time(obs.time_bjd_tdb, format="mjd", scale="tdb"), obs.flux, obs.error, u.Jy,
-        visit=obs.visit, meta=dict(obs.meta), sources=("synthetic.h5",),
-    )
-    return cube.replace(**changes) if changes else cube
+    return obs.to_cube(sources=("synthetic.h5",), **changes)
 
 
 def _ramp_cube(n: int = 24, level0: float = 1.0, level1: float = 2.0) -> Cube:

@@ -9,9 +9,12 @@ this module holds the signal model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..cube import Cube
 
 #: Offset between a BJD_TDB as stored by the JWST pipeline (MJD-style) and MJD UTC, in days.
 #: ~69 s TDB−UTC plus a Rømer delay of a few minutes; any fixed value serves synthetic data.
@@ -63,6 +66,22 @@ class Observation:
     @property
     def n_integrations(self) -> int:
         return int(self.flux.shape[0])
+
+    def to_cube(self, **changes: Any) -> "Cube":
+        """The observation as the cube a perfect reader would load (BJD_TDB, visits set).
+
+        ``changes`` replace fields of the cube (e.g. ``sources=(...)``, ``meta={...}``).
+        """
+        from astropy.time import Time
+        import astropy.units as u
+
+        from ..cube import Cube
+
+        cube = Cube(
+            self.wavelength, Time(self.time_bjd_tdb, format="mjd", scale="tdb"), self.flux, self.error,
+            u.Unit(self.flux_unit), time_standard="BJD_TDB", visit=self.visit.astype(np.int32), meta=dict(self.meta),
+        )
+        return cube.replace(**changes) if changes else cube
 
     def take(self, rows: np.ndarray | slice) -> "Observation":
         """The observation restricted to some integrations (e.g. one visit)."""

@@ -1,0 +1,208 @@
+"""Section "ingest" (issue 2): stamp_engine.load + normalize against the astropy read floor.
+
+For each dataset (new layout 10,000 × 2,040 in 5 segment files; old layout 1,200 × 430):
+
+* **floor**: ``astropy.io.fits.open`` + WAVELENGTH, FLUX, FLUX_ERROR, INT_NUM (column or
+  header keyword), the TDB/MJD mid times and INT_TIMES, each materialized as a native
+  float64 (int64) array — the least any reader must do;
+* **stamp_engine**: ``stamp_engine.load(paths)`` then ``stamp_engine.normalize(cube)``;
+* **chromatic** (a peer, in its own venv): ``chromatic.read_rainbow(paths)``.
+
+Wall time: best of 3 after one warm-up, page cache warm, each method in a fresh process.
+Memory: tracemalloc peak (NumPy buffers are traced) and the RSS high-water growth (VmHWM;
+see worker.measure_rss for why not ru_maxrss), each in its own fresh process, relative to
+the cube's flux + error bytes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from typing import Any
+
+from . import datasets
+from .common import (
+    MB, REPO_ROOT, VENV_DIR, SectionNotRun, SectionResult, Target, heading, last_lines, print_table,
+    run_worker,
+)
+
+TARGET_RATIO = {"new": 1.5, "old": 1.3}
+TARGET_MEMORY = 3.0
+
+QUOTED_FLASK = ("Original Flask STAMP (QUOTED from issue 2, not measured here — it is not on PyPI): "
+                "about 22–37× the floor in time and 26× the cube bytes in memory on the same data.")
+
+CHROMATIC_PACKAGE = "chromatic-lightcurves"
+
+
+def run(quick: bool, peers: bool = True, install_peers: bool = True, regenerate: bool = False) -> SectionResult:
+    result = SectionResult("ingest", quick)
+    heading("Ingest (issue 2): stamp_engine.load + normalize vs the astropy read floor")
+    print(f"Wall: best of {1 if quick else 3} after 1 warm-up (page cache warm), each method in a fresh process.")
+    print("peak/cube: tracemalloc peak ÷ flux+error bytes.  RSS/cube: RSS high-water (VmHWM) growth ÷ the same.")
+    if importlib.util.find_spec("stamp_engine.synthetic.x1dints") is None:
+        result.not_run["ingest"] = "the synthetic x1dints writer (stamp_engine.synthetic.x1dints) is not there yet"
+        result.print_verdicts()
+        return result
+
+    chromatic_python = _chromatic_python(result, peers, install_peers and not quick)
+    for spec in datasets.ingest_specs(quick):
+        try:
+            data = datasets.ensure(spec, regenerate=regenerate)
+        except Exception as exc:  # noqa: BLE001 - any failure of the generator is reported, not raised
+            result.not_run[f"{spec.layout} layout"] = f"could not generate the dataset: {type(exc).__name__}: {exc}"
+            continue
+        result.measurements[spec.layout] = _measure_dataset(data, result, chromatic_python, quick)
+
+    print()
+    print(QUOTED_FLASK)
+    result.notes.append(QUOTED_FLASK)
+    result.print_verdicts()
+    return result
+
+
+def _measure_dataset(data: datasets.Dataset, result: SectionResult, chromatic_python: str | None,
+                     quick: bool) -> dict[str, Any]:
+    spec = data.spec
+    print()
+    print(f"{spec.label}: {data.bytes_on_disk / 1024**3:.2f} GiB on disk, "
+          f"cube (flux+error float64) {spec.cube_bytes / MB:,.0f} MiB")
+    params = {"paths": data.path_strings, "layout": spec.layout, "repeats": 1 if quick else 3}
+    measured: dict[str, Any] = {"dataset": spec.label, "files": [p.name for p in data.paths],
+                                "bytes_on_disk": data.bytes_on_disk, "cube_bytes": spec.cube_bytes}
+    # --quick: the floor's memory is context, not a target; skip it (tracing astropy is slow)
+    measured["floor"] = _measure_method("floor", params, spec.cube_bytes,
+                                        memory_modes=() if quick else ("tracemalloc", "rss"))
+    measured["engine"] = _measure_method("engine", params, spec.cube_bytes)
+    if chromatic_python:
+        measured["chromatic"] = _measure_method("chromatic", {**params, "budget_s": 90.0}, spec.cube_bytes,
+                                                python=chromatic_python, memory_modes=() if quick else ("rss",))
+
+    floor_s = measured["floor"].get("best_s")
+    rows = []
+    names = {"floor": "astropy floor", "engine": "stamp_engine load+normalize", "chromatic": "chromatic read_rainbow"}
+    for method, m in measured.items():
+        if method not in names:
+            continue
+        if "error" in m:
+            rows.append([names[method], "FAILED", None, None, None, None, None])
+            continue
+        best = m.get("best_s")
+        ratio = best / floor_s if (best is not None and floor_s) else None
+        m["ratio_to_floor"] = ratio
+        rows.append([
+            names[method], _f(best, "{:.3f}"), _f(ratio, "{:.2f}×"),
+            _f(m.get("peak_bytes"), "{:,.0f}", MB), _f(m.get("peak_over_cube"), "{:.2f}×"),
+            _f(m.get("rss_growth_bytes"), "{:,.0f}", MB), _f(m.get("rss_over_cube"), "{:.2f}×"),
+        ])
+    print_table(["method", "wall s", "÷ floor", "peak MiB", "peak/cube", "RSS+ MiB", "RSS/cube"], rows)
+    engine = measured["engine"]
+    if "phases_s" in engine:
+        phases = ", ".join(f"{k} {v:.3f} s" for k, v in engine["phases_s"].items())
+        print(f"  stamp_engine phases (best run): {phases}; cube {engine.get('shape')}")
+    if engine.get("problems"):
+        print(f"  stamp_engine reported {len(engine['problems'])} problem(s): {engine['problems'][:3]}")
+    for method in ("engine", "chromatic"):
+        if "error" in measured.get(method, {}):
+            print(f"  {names[method]} failed: {measured[method]['error']}")
+    if engine.get("shape") and engine["shape"] != [spec.n_integrations, spec.n_wavelengths]:
+        print(f"  note: stamp_engine cube shape {engine['shape']} ≠ generated "
+              f"{[spec.n_integrations, spec.n_wavelengths]}")
+
+    result.targets.append(Target(f"{spec.layout} layout: load+normalize ÷ floor",
+                                 engine.get("ratio_to_floor"), TARGET_RATIO[spec.layout], "<=", "×"))
+    result.targets.append(Target(f"{spec.layout} layout: peak memory (tracemalloc) ÷ cube bytes",
+                                 engine.get("peak_over_cube"), TARGET_MEMORY, "<=", "×"))
+    return measured
+
+
+def _measure_method(method: str, params: dict[str, Any], cube_bytes: int, *, python: str | None = None,
+                    memory_modes: tuple[str, ...] = ("tracemalloc", "rss")) -> dict[str, Any]:
+    """Time and memory of one method, each in a fresh process; failures become ``{"error": …}``."""
+    out: dict[str, Any] = {}
+    allow_error = method == "chromatic"
+    for mode in ("time", *memory_modes):
+        if sys.stdout.isatty():
+            print(f"  … {method}: {mode}", end="\r", flush=True)
+        try:
+            answer = run_worker(method, params, mode, python=python, allow_error=allow_error)
+        except SectionNotRun as exc:
+            answer = {"error": str(exc)}
+        if sys.stdout.isatty():
+            print(" " * 40, end="\r")
+        if "error" in answer:
+            out["error"] = answer["error"]
+            break
+        out[mode] = answer
+        out.update({key: answer[key] for key in _KEYS_FROM[mode] if key in answer})
+    if "peak_bytes" in out:
+        out["peak_over_cube"] = out["peak_bytes"] / cube_bytes
+    if "rss_growth_bytes" in out:
+        out["rss_over_cube"] = out["rss_growth_bytes"] / cube_bytes
+    return out
+
+
+#: What each measurement mode contributes to a method's summary (phases come from the timed runs).
+_KEYS_FROM = {
+    "time": ("best_s", "times_s", "warmup_s", "phases_s", "shape", "problems", "chromatic_version"),
+    "tracemalloc": ("peak_bytes",),
+    "rss": ("rss_growth_bytes", "rss_highwater_bytes"),
+}
+
+
+def _f(value: float | None, fmt: str, divide: float = 1.0) -> str | None:
+    return None if value is None else fmt.format(value / divide)
+
+
+# ------------------------------------------------------------------ peer: chromatic
+
+
+def _chromatic_python(result: SectionResult, peers: bool, install: bool) -> str | None:
+    """The venv interpreter that can import chromatic, installing it there if allowed."""
+    if not peers:
+        result.not_run["chromatic"] = "peers skipped (--no-peers)"
+        return None
+    python = VENV_DIR / "bin" / "python"
+    if _imports_chromatic(python):
+        result.measurements["chromatic_version"] = _chromatic_version(python)
+        return str(python)
+    if not install:
+        reason = (f"chromatic is not installed in {VENV_DIR.relative_to(REPO_ROOT)} "
+                  "(not installed in --quick runs; a full run installs it)")
+        result.not_run["chromatic"] = reason
+        print(f"  chromatic: {reason}")
+        return None
+    print(f"  installing {CHROMATIC_PACKAGE} into {VENV_DIR.relative_to(REPO_ROOT)} (separate venv) …", flush=True)
+    try:
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(VENV_DIR)], check=True, capture_output=True, text=True)
+        done = subprocess.run([str(python), "-m", "pip", "install", "-q", CHROMATIC_PACKAGE],
+                              capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            raise RuntimeError(last_lines(done.stderr or done.stdout))
+    except Exception as exc:  # noqa: BLE001 - reported as a result
+        reason = f"{CHROMATIC_PACKAGE} could not be installed in a separate venv: {exc}"
+        result.not_run["chromatic"] = reason
+        print(f"  chromatic: {reason}")
+        return None
+    if not _imports_chromatic(python):
+        result.not_run["chromatic"] = f"{CHROMATIC_PACKAGE} installed but does not import"
+        return None
+    result.measurements["chromatic_version"] = _chromatic_version(python)
+    return str(python)
+
+
+def _imports_chromatic(python) -> bool:
+    if not python.exists():
+        return False
+    done = subprocess.run([str(python), "-c", "import chromatic"], capture_output=True, timeout=120)
+    return done.returncode == 0
+
+
+def _chromatic_version(python) -> str:
+    done = subprocess.run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version('{CHROMATIC_PACKAGE}'))"],
+        capture_output=True, text=True, timeout=60,
+    )
+    return done.stdout.strip() or "?"
