@@ -1,0 +1,108 @@
+"""The app factory: one configured Dash app per call, nothing at module level."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+from flask import jsonify
+
+from . import ids
+from .background import build_background_manager
+from .config import Config
+from .features import bands, controls, data_in, job, views
+from .security import install_security_headers
+from .services import Services, build_services
+
+#: CSS and browser-side JavaScript (Bootstrap is vendored there: no CDN, works offline).
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+TITLE = "STAMP — Spectral Time-series Analysis and Mapping Program"
+
+
+def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
+    """Build the dashboard.
+
+    Parameters
+    ----------
+    config : Config, optional
+        Default: :meth:`Config.from_env`.
+    loader : callable, optional
+        Replaces :func:`stamp_engine.load` (``loader(paths, progress=…)``); tests use it
+        to count or slow down loads.
+
+    Returns
+    -------
+    dash.Dash
+        ``app.server`` is the Flask app (WSGI), with ``/healthz`` under the URL prefix.
+    """
+    config = config or Config.from_env()
+    config.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    services = build_services(config, loader=loader)
+    manager = build_background_manager(config)
+    app = dash.Dash(
+        __name__,
+        title=TITLE,
+        assets_folder=str(ASSETS),
+        serve_locally=True,
+        requests_pathname_prefix=config.url_prefix,
+        routes_pathname_prefix=config.url_prefix,
+        background_callback_manager=manager,
+        suppress_callback_exceptions=False,
+        update_title=None,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    server = app.server
+    server.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
+    server.extensions["stamp_background_manager"] = manager  # dashboard.wsgi exposes Celery's app from it
+    install_security_headers(server, config)
+    _add_routes(server, config)
+
+    app.layout = lambda: page(services)
+    for feature in (data_in, controls, bands, job, views):
+        feature.register(app, services)
+    return app
+
+
+def _add_routes(server, config: Config) -> None:
+    def healthz():
+        return jsonify(status="ok")
+
+    server.add_url_rule(f"{config.url_prefix}healthz", "healthz", healthz)
+
+    @server.errorhandler(413)
+    def too_large(_):
+        return jsonify(error=f"Request larger than this server's upload limit of {config.max_upload_mb} MB"), 413
+
+
+def page(services: Services) -> html.Div:
+    """The whole page; built per visit so each page load gets its own upload session."""
+    config = services.config
+    navbar = dbc.Navbar(
+        dbc.Container([
+            dbc.NavbarBrand("STAMP"),
+            html.Span("Spectral Time-series Analysis and Mapping Program", className="navbar-text small text-light ms-2"),
+        ], fluid=True),
+        color="dark", dark=True, className="stamp-navbar mb-3",
+    )
+    sidebar = dbc.Col([
+        data_in.layout(services),
+        views.summary_layout(services),
+        controls.processing_layout(services),
+        controls.display_layout(services),
+        bands.editor_layout(services),
+    ], lg=3, md=4, className="stamp-sidebar")
+    main = dbc.Col([
+        job.layout(services),
+        bands.buttons_layout(services),
+        views.layout(services),
+    ], lg=9, md=8)
+    stores = [
+        dcc.Store(id=ids.SESSION, data=secrets.token_hex(16)),
+        dcc.Store(id=ids.DATASET, data={"kind": "demo"} if config.demo_path is not None else None),
+        dcc.Store(id=ids.RESULT),
+    ]
+    return html.Div([navbar, dbc.Container(dbc.Row([sidebar, main]), fluid=True), *stores])

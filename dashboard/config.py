@@ -1,0 +1,271 @@
+"""Dashboard configuration, read once from environment variables.
+
+Every setting has a safe default, so ``stamp serve`` needs none of them.
+
+==========================  ==========================================  =====================================
+Variable                    Meaning                                     Default
+==========================  ==========================================  =====================================
+``STAMP_URL_PREFIX``        Path the app is served under behind a       ``/``
+                            proxy or portal (sets Dash's
+                            ``requests_pathname_prefix`` and
+                            ``routes_pathname_prefix``), e.g.
+                            ``/tools/stamp/``.
+``STAMP_DATA_DIR``          Server folder whose files users may pick    unset: no server file picker
+                            (FITS, HDF5, ZIP). Nothing outside it is
+                            ever read.
+``STAMP_CACHE_DIR``         Folder for uploads, processed cubes and     ``$XDG_CACHE_HOME/stamp`` or
+                            background-job results.                     ``~/.cache/stamp``
+``STAMP_CACHE_SIZE_MB``     Size limit of the processed-cube cache;     ``2048``
+                            least recently used cubes are evicted.
+``STAMP_MAX_UPLOAD_MB``     Largest upload accepted (all files of one   ``200``
+                            upload together).
+``STAMP_UPLOAD_TTL_HOURS``  Uploaded files older than this are          ``24``
+                            deleted.
+``STAMP_FRAME_ANCESTORS``   Origins allowed to show the app in an       empty: framing refused
+                            iframe, space- or comma-separated (e.g.     (``X-Frame-Options: DENY``,
+                            ``https://portal.example.org``).            ``frame-ancestors 'none'``)
+``STAMP_BACKGROUND``        Background job runner: ``diskcache``        ``diskcache``
+                            (local worker processes) or ``celery``.
+``STAMP_REDIS_URL``         Broker and result store when                unset
+                            ``STAMP_BACKGROUND=celery``.
+``STAMP_DEMO``              HDF5/FITS file the app opens on; ``none``   the demo shipped in
+                            opens on an empty page.                     ``stamp_engine/data/``
+``STAMP_DISPLAY_MAX_TIME``  Display resolution: at most this many       ``600``
+                            time bins in a surface or heatmap (data
+                            are binned, never dropped).
+``STAMP_DISPLAY_MAX_WAVE``  Same for wavelength bins.                   ``500``
+==========================  ==========================================  =====================================
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+#: The demo observation shipped inside the package (written by ``python -m stamp_engine.synthetic.demo``).
+from stamp_engine.synthetic.demo import DEMO_PATH as SHIPPED_DEMO
+
+BACKGROUNDS = ("diskcache", "celery")
+
+# An origin as CSP accepts it: scheme://host[:port], optionally with a leading "*." wildcard, or 'self'.
+_ORIGIN = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$")
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the dashboard cannot use."""
+
+
+class UnsafePath(ValueError):
+    """A requested path lies outside the server data folder (or does not exist there)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one dashboard instance (see the module docstring for the variables).
+
+    Attributes
+    ----------
+    url_prefix : str
+        Starts and ends with ``/``.
+    data_dir : Path or None
+        Resolved server data folder, or None when users may only upload.
+    cache_dir : Path
+        Root of ``uploads/``, ``cubes/`` and ``jobs/``.
+    cache_size_mb, max_upload_mb : int
+    upload_ttl_hours : float
+    frame_ancestors : tuple of str
+        Origins allowed to frame the app; empty refuses framing.
+    background : {"diskcache", "celery"}
+    redis_url : str or None
+    demo_path : Path or None
+    """
+
+    url_prefix: str = "/"
+    data_dir: Path | None = None
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir({}))
+    cache_size_mb: int = 2048
+    max_upload_mb: int = 200
+    upload_ttl_hours: float = 24.0
+    frame_ancestors: tuple[str, ...] = ()
+    background: str = "diskcache"
+    redis_url: str | None = None
+    demo_path: Path | None = SHIPPED_DEMO
+    display_max_time: int = 600
+    display_max_wavelength: int = 500
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url_prefix", normalize_prefix(self.url_prefix))
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        for name in ("data_dir", "demo_path"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        object.__setattr__(self, "frame_ancestors", tuple(self.frame_ancestors))
+        if self.background not in BACKGROUNDS:
+            raise ConfigError(f"STAMP_BACKGROUND must be one of {', '.join(BACKGROUNDS)}, not {self.background!r}")
+        if self.background == "celery" and not self.redis_url:
+            raise ConfigError("STAMP_BACKGROUND=celery needs STAMP_REDIS_URL (e.g. redis://localhost:6379/0)")
+        for origin in self.frame_ancestors:
+            if not _ORIGIN.match(origin):
+                raise ConfigError(
+                    f"STAMP_FRAME_ANCESTORS: {origin!r} is not an origin like https://portal.example.org"
+                )
+        if self.cache_size_mb <= 0 or self.max_upload_mb <= 0 or self.upload_ttl_hours <= 0:
+            raise ConfigError("STAMP_CACHE_SIZE_MB, STAMP_MAX_UPLOAD_MB and STAMP_UPLOAD_TTL_HOURS must be positive")
+        if not (10 <= self.display_max_time <= 5000 and 10 <= self.display_max_wavelength <= 5000):
+            raise ConfigError("STAMP_DISPLAY_MAX_TIME and STAMP_DISPLAY_MAX_WAVE must be between 10 and 5000")
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        """Settings from ``environ`` (default ``os.environ``); unset or empty variables take defaults.
+
+        Raises
+        ------
+        ConfigError
+            Naming the variable whose value is unusable.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        data_dir = get("STAMP_DATA_DIR")
+        if data_dir is not None:
+            resolved = Path(data_dir).expanduser().resolve()
+            if not resolved.is_dir():
+                raise ConfigError(f"STAMP_DATA_DIR: {data_dir} is not a folder")
+            data_dir = resolved
+        demo = get("STAMP_DEMO")
+        if demo is None:
+            demo_path: Path | None = SHIPPED_DEMO
+        elif demo.lower() in ("none", "off", "0", "false"):
+            demo_path = None
+        else:
+            demo_path = Path(demo).expanduser().resolve()
+            if not demo_path.is_file():
+                raise ConfigError(f"STAMP_DEMO: {demo} is not a file")
+        cache_dir = get("STAMP_CACHE_DIR")
+        return cls(
+            url_prefix=get("STAMP_URL_PREFIX") or "/",
+            data_dir=data_dir,
+            cache_dir=Path(cache_dir).expanduser().resolve() if cache_dir else default_cache_dir(env),
+            cache_size_mb=_number(env, "STAMP_CACHE_SIZE_MB", 2048, int),
+            max_upload_mb=_number(env, "STAMP_MAX_UPLOAD_MB", 200, int),
+            upload_ttl_hours=_number(env, "STAMP_UPLOAD_TTL_HOURS", 24.0, float),
+            frame_ancestors=tuple(o for o in re.split(r"[\s,]+", get("STAMP_FRAME_ANCESTORS") or "") if o),
+            background=(get("STAMP_BACKGROUND") or "diskcache").lower(),
+            redis_url=get("STAMP_REDIS_URL"),
+            demo_path=demo_path,
+            display_max_time=_number(env, "STAMP_DISPLAY_MAX_TIME", 600, int),
+            display_max_wavelength=_number(env, "STAMP_DISPLAY_MAX_WAVE", 500, int),
+        )
+
+    # -------------------------------------------------------------- derived
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_request_bytes(self) -> int:
+        """Largest HTTP request body: an upload travels base64-encoded (×4/3) inside JSON."""
+        return int(self.max_upload_bytes * 4 / 3) + 1024 * 1024
+
+    @property
+    def display_limits(self) -> dict[str, int]:
+        """Keyword arguments of :func:`stamp_engine.figures.display_cube` and the figure builders."""
+        return {"max_time": self.display_max_time, "max_wavelength": self.display_max_wavelength}
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.cache_dir / "uploads"
+
+    @property
+    def cubes_dir(self) -> Path:
+        return self.cache_dir / "cubes"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.cache_dir / "jobs"
+
+
+def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_CACHE_HOME/stamp``, else ``~/.cache/stamp``."""
+    base = environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "stamp"
+
+
+def normalize_prefix(prefix: str) -> str:
+    """``"stamp"``, ``"/stamp"`` and ``"/stamp/"`` all become ``"/stamp/"``.
+
+    Raises
+    ------
+    ConfigError
+        When the prefix holds characters a URL path segment should not.
+    """
+    parts = [p for p in prefix.strip().split("/") if p]
+    for part in parts:
+        if part in (".", "..") or not re.fullmatch(r"[A-Za-z0-9._~-]+", part):
+            raise ConfigError(f"STAMP_URL_PREFIX: {prefix!r} is not a plain URL path like /tools/stamp/")
+    return "/" + "".join(f"{p}/" for p in parts)
+
+
+def _number(env: Mapping[str, str], name: str, default, kind):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def safe_data_path(data_dir: Path | None, relative: str) -> Path:
+    """The file ``relative`` inside the server data folder, refusing anything outside it.
+
+    Symbolic links are followed before the check, so a link pointing out of the
+    folder is refused too.
+
+    Raises
+    ------
+    UnsafePath
+        When there is no data folder, the path escapes it, or it is not a file.
+    """
+    if data_dir is None:
+        raise UnsafePath("this server has no data folder")
+    root = data_dir.resolve()
+    if not relative or "\x00" in relative or Path(relative).is_absolute():
+        raise UnsafePath(f"{relative!r} is not a file in the data folder")
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        raise UnsafePath(f"{relative!r} is not a file in the data folder")
+    return candidate
+
+
+#: Extensions the server file picker lists.
+DATA_EXTENSIONS = (".fits", ".fit", ".fits.gz", ".h5", ".hdf5", ".zip", ".tar", ".tar.gz", ".tgz")
+
+
+def list_data_files(data_dir: Path | None, limit: int = 2000) -> list[str]:
+    """Relative paths of the usable files under the data folder, sorted, at most ``limit``.
+
+    Files whose resolved location is outside the folder (links out of it) are left out.
+    """
+    if data_dir is None:
+        return []
+    root = data_dir.resolve()
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or not name.lower().endswith(DATA_EXTENSIONS):
+                continue
+            path = Path(dirpath) / name
+            if path.resolve().is_relative_to(root):
+                found.append(path.relative_to(root).as_posix())
+                if len(found) >= limit:
+                    return found
+    return found

@@ -1,0 +1,179 @@
+"""Where the files of a dataset live on the server, and the key of their content.
+
+The browser only holds a small *descriptor* of the dataset it shows:
+
+* ``{"kind": "demo"}`` — the demo observation (``Config.demo_path``);
+* ``{"kind": "upload", "session": <hex>, "digest": <hex>, "names": [...]}`` —
+  files uploaded by one browser session, saved under
+  ``<cache>/uploads/<session>/<digest>/``;
+* ``{"kind": "server", "paths": [...]}`` — files picked from ``STAMP_DATA_DIR``,
+  relative to it.
+
+Every descriptor coming back from the browser is re-checked here: hex keys only,
+no path outside the upload or data folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .config import Config, UnsafePath, safe_data_path
+
+_HEX = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+class UploadRejected(ValueError):
+    """An upload cannot be accepted; the message says why in a user's words."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Files of one dataset on the server.
+
+    Attributes
+    ----------
+    paths : list of Path
+        Files to hand to :func:`stamp_engine.load`.
+    content_key : str
+        Changes whenever the files' content may have changed.
+    label : str
+        What to call the dataset in the interface.
+    """
+
+    paths: list[Path]
+    content_key: str
+    label: str
+
+
+def _file_stamp(path: Path) -> list:
+    stat = path.stat()
+    return [str(path), stat.st_size, stat.st_mtime_ns]
+
+
+def _hash(parts: Any) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def safe_filename(name: str) -> str:
+    """A browser-supplied file name reduced to a plain base name (no folders, no odd characters)."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = re.sub(r"[^A-Za-z0-9._+-]", "_", base).lstrip(".")
+    return base[:200] or "upload"
+
+
+def decode_upload(contents: Sequence[str], names: Sequence[str]) -> list[tuple[str, bytes]]:
+    """(safe name, bytes) of each ``dcc.Upload`` file (``data:…;base64,…`` strings).
+
+    Raises
+    ------
+    UploadRejected
+        When a file's content is not what a browser sends.
+    """
+    files = []
+    used: set[str] = set()
+    for content, name in zip(contents, names):
+        try:
+            _, encoded = content.split(",", 1)
+            data = base64.b64decode(encoded, validate=True)
+        except (ValueError, binascii.Error, AttributeError):
+            raise UploadRejected(f"{name}: the browser did not send the file's content") from None
+        safe = safe_filename(name)
+        stem, dot, ext = safe.partition(".")
+        k = 1
+        while safe in used:  # two files of the same name from different folders
+            k += 1
+            safe = f"{stem}-{k}{dot}{ext}"
+        used.add(safe)
+        files.append((safe, data))
+    return files
+
+
+def save_upload(config: Config, session: str, contents: Sequence[str], names: Sequence[str]) -> dict[str, Any]:
+    """Write uploaded files to the session's folder; returns the dataset descriptor.
+
+    Files with the same content are stored once per session (the folder is named by
+    the hash of names and bytes), and that hash is the content key of the cache.
+
+    Raises
+    ------
+    UploadRejected
+        When nothing was sent, the upload is over ``STAMP_MAX_UPLOAD_MB``, or a file
+        is garbled.
+    """
+    if not _HEX.match(session or ""):
+        raise UploadRejected("the page's session has expired; reload the page")
+    if not contents:
+        raise UploadRejected("no file was received")
+    files = decode_upload(contents, names)
+    total = sum(len(data) for _, data in files)
+    if total > config.max_upload_bytes:
+        raise UploadRejected(
+            f"the upload is {total / 2**20:.1f} MB, above this server's limit of {config.max_upload_mb} MB"
+        )
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    key = digest.hexdigest()[:32]
+    folder = config.uploads_dir / session / key
+    if not folder.is_dir():
+        tmp = folder.with_name(f".{key}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True, mode=0o700)
+        for name, data in files:
+            (tmp / name).write_bytes(data)
+        tmp.rename(folder)
+    return {"kind": "upload", "session": session, "digest": key, "names": [name for name, _ in files]}
+
+
+def prune_uploads(config: Config, now: float | None = None) -> int:
+    """Delete session upload folders untouched for ``upload_ttl_hours``; returns how many."""
+    now = time.time() if now is None else now
+    removed = 0
+    if not config.uploads_dir.is_dir():
+        return 0
+    for session in config.uploads_dir.iterdir():
+        if session.is_dir() and now - session.stat().st_mtime > config.upload_ttl_hours * 3600:
+            shutil.rmtree(session, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def resolve(config: Config, descriptor: Mapping[str, Any] | None) -> Dataset:
+    """The files behind a descriptor from the browser.
+
+    Raises
+    ------
+    UnsafePath
+        When the descriptor is malformed, points outside its folder, or its files are gone.
+    """
+    kind = (descriptor or {}).get("kind")
+    if kind == "demo":
+        if config.demo_path is None or not config.demo_path.is_file():
+            raise UnsafePath("this server has no demo observation")
+        return Dataset([config.demo_path], _hash(_file_stamp(config.demo_path)), f"Demo: {config.demo_path.name}")
+    if kind == "upload":
+        session, digest = str(descriptor.get("session", "")), str(descriptor.get("digest", ""))
+        if not (_HEX.match(session) and _HEX.match(digest)):
+            raise UnsafePath("the upload key is malformed")
+        folder = config.uploads_dir / session / digest
+        if not folder.is_dir():
+            raise UnsafePath("the uploaded files have expired from the server; upload them again")
+        paths = sorted(p for p in folder.iterdir() if p.is_file())
+        names = ", ".join(p.name for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        return Dataset(paths, "upload-" + digest, f"Upload: {names}")
+    if kind == "server":
+        relative = descriptor.get("paths") or []
+        if not isinstance(relative, list) or not relative:
+            raise UnsafePath("no file was picked")
+        paths = [safe_data_path(config.data_dir, str(r)) for r in relative]
+        names = ", ".join(str(r) for r in relative[:3]) + (f" and {len(relative) - 3} more" if len(relative) > 3 else "")
+        return Dataset(paths, _hash([_file_stamp(p) for p in paths]), f"Server: {names}")
+    raise UnsafePath("unknown kind of dataset")

@@ -1,0 +1,1 @@
+"""One module per feature of the page, each with its layout and the callbacks serving it."""

@@ -1,0 +1,155 @@
+"""Processing and display controls, validated as they are typed."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, html
+
+from .. import ids
+from ..options import AUTO_COLORSCALE, NORMALIZATIONS, ZAXES, DataLimits, ProcessOptions, parse_display_options, parse_process_options
+from ..services import Services
+
+#: Control id → (ProcessOptions field, position in a range or None).
+PROCESS_INPUTS: dict[str, tuple[str, int | None]] = {
+    ids.N_INTEGRATIONS: ("n_integrations", None),
+    ids.GAP_HOURS: ("gap_hours", None),
+    ids.BASELINE_START: ("baseline", 0),
+    ids.BASELINE_END: ("baseline", 1),
+    ids.WAVE_MIN: ("wavelength", 0),
+    ids.WAVE_MAX: ("wavelength", 1),
+    ids.TIME_MIN: ("hours", 0),
+    ids.TIME_MAX: ("hours", 1),
+    ids.SIGMA_TIME: ("sigma_time", None),
+    ids.SIGMA_WAVE: ("sigma_wavelength", None),
+    ids.BIN_TIME: ("bin_time", None),
+    ids.BIN_WAVE: ("bin_wavelength", None),
+}
+PROCESS_CHOICES = {ids.INTERPOLATE_GAPS: "interpolate_gaps", ids.ZAXIS: "zaxis", ids.NORMALIZATION: "normalization"}
+#: Order of the controls' values in the callbacks' arguments.
+PROCESS_ORDER = [*PROCESS_INPUTS, *PROCESS_CHOICES]
+
+
+def process_states() -> list[State]:
+    """The processing controls as callback States, in :data:`PROCESS_ORDER`."""
+    return [State(i, "value") for i in PROCESS_ORDER]
+
+
+def raw_options(values) -> dict:
+    """Controls' values (in :data:`PROCESS_ORDER`) → the raw mapping :func:`parse_process_options` takes."""
+    raw: dict = {}
+    for control, value in zip(PROCESS_ORDER, values):
+        if control in PROCESS_CHOICES:
+            field = PROCESS_CHOICES[control]
+            raw[field] = bool(value) if field == "interpolate_gaps" else value
+            continue
+        field, position = PROCESS_INPUTS[control]
+        if position is None:
+            raw[field] = value
+        else:
+            raw.setdefault(field, [None, None])[position] = value
+    return raw
+
+
+def _number(control: str, placeholder: str, unit: str, *, value=None, step="any", min_=None, tooltip: str = ""):
+    group = dbc.InputGroup([
+        dbc.Input(id=control, type="number", value=value, step=step, min=min_, placeholder=placeholder,
+                  debounce=True, size="sm"),
+        dbc.InputGroupText(unit, className="small") if unit else None,
+    ], size="sm")
+    return html.Div(group, title=tooltip)
+
+
+def _row(label: str, *controls, help_text: str = "") -> html.Div:
+    return html.Div([
+        dbc.Label(label, className="small mb-1"),
+        dbc.Row([dbc.Col(c) for c in controls], className="g-1"),
+        html.Div(help_text, className="form-text small mt-0") if help_text else None,
+    ], className="mb-2")
+
+
+def processing_layout(services: Services) -> dbc.Card:
+    defaults = ProcessOptions()
+    body = [
+        _row("Z axis", dbc.RadioItems(id=ids.ZAXIS, value=defaults.zaxis, inline=True, className="small",
+                                      options=[{"label": v, "value": k} for k, v in ZAXES.items()])),
+        _row("Normalization", dbc.Select(id=ids.NORMALIZATION, value=defaults.normalization, size="sm",
+                                         options=[{"label": v, "value": k} for k, v in NORMALIZATIONS.items()])),
+        _row("Baseline window", _number(ids.BASELINE_START, "from", "h"), _number(ids.BASELINE_END, "to", "h"),
+             help_text="Hours since the first integration; used by the baseline normalization."),
+        _row("Wavelength range", _number(ids.WAVE_MIN, "min", "µm"), _number(ids.WAVE_MAX, "max", "µm")),
+        _row("Time range", _number(ids.TIME_MIN, "min", "h"), _number(ids.TIME_MAX, "max", "h")),
+        _row("Integrations to plot", _number(ids.N_INTEGRATIONS, "0 = all", "", value=0, step=1, min_=0),
+             help_text="Evenly spaced; 0 plots all."),
+        _row("Visits", dbc.Switch(id=ids.INTERPOLATE_GAPS, label="Interpolate gaps", value=defaults.interpolate_gaps,
+                                  className="small"),
+             _number(ids.GAP_HOURS, "gap", "h", value=defaults.gap_hours, min_=0,
+                     tooltip="A gap longer than this starts a new visit")),
+        _row("Smoothing σ", _number(ids.SIGMA_TIME, "time", "int.", value=0, min_=0),
+             _number(ids.SIGMA_WAVE, "wavelength", "px", value=0, min_=0)),
+        _row("Binning", _number(ids.BIN_TIME, "time", "int.", value=1, step=1, min_=1),
+             _number(ids.BIN_WAVE, "wavelength", "px", value=1, step=1, min_=1)),
+        html.Div(id=ids.OPTIONS_MESSAGE),
+        dbc.Button("Process", id=ids.PROCESS, color="primary", size="sm", className="mt-2"),
+    ]
+    return dbc.Card([dbc.CardHeader("Processing"), dbc.CardBody(body)], className="mb-3")
+
+
+def display_layout(services: Services) -> dbc.Card:
+    from stamp_engine.figures import COLORSCALES, DIVERGING_COLORSCALES
+
+    choices = [{"label": "Automatic (RdBu_r for variability, Viridis for flux)", "value": AUTO_COLORSCALE}]
+    choices += [{"label": name + (" (diverging, centred on 0)" if name in DIVERGING_COLORSCALES else ""), "value": name}
+                for name in COLORSCALES]
+    body = [
+        _row("Colour scale", dbc.Select(id=ids.COLORSCALE, value=AUTO_COLORSCALE, size="sm", options=choices)),
+        _row("Colour range", _number(ids.Z_MIN, "auto", ""), _number(ids.Z_MAX, "auto", ""),
+             help_text="In the z-axis unit (variability % or flux); empty for automatic."),
+        html.Div(id=ids.DISPLAY_MESSAGE),
+    ]
+    return dbc.Card([dbc.CardHeader("Display"), dbc.CardBody(body)], className="mb-3")
+
+
+def register(app, services: Services) -> None:
+    from stamp_engine.figures import COLORSCALES, DIVERGING_COLORSCALES
+
+    range_controls = [c for c, (_, pos) in PROCESS_INPUTS.items()]
+
+    @app.callback(
+        [Output(c, "invalid") for c in range_controls],
+        Output(ids.OPTIONS_MESSAGE, "children"),
+        [Input(i, "value") for i in PROCESS_ORDER],
+        Input(ids.RESULT, "data"),
+    )
+    def check_process_options(*args):
+        *values, result = args
+        limits = DataLimits.from_dict((result or {}).get("limits"))
+        _, errors = parse_process_options(raw_options(values), limits)
+        flags = [PROCESS_INPUTS[c][0] in errors for c in range_controls]
+        message = dbc.Alert([html.Div(m) for m in errors.values()], color="warning", className="py-1 small") if errors else None
+        return *flags, message
+
+    @app.callback(
+        Output(ids.BASELINE_START, "disabled"),
+        Output(ids.BASELINE_END, "disabled"),
+        Output(ids.NORMALIZATION, "disabled"),
+        Input(ids.NORMALIZATION, "value"),
+        Input(ids.ZAXIS, "value"),
+    )
+    def enable_normalization(normalization, zaxis):
+        variability = zaxis == "variability"
+        baseline_off = not (variability and normalization == "baseline")
+        return baseline_off, baseline_off, not variability
+
+    @app.callback(
+        Output(ids.Z_MIN, "invalid"),
+        Output(ids.Z_MAX, "invalid"),
+        Output(ids.DISPLAY_MESSAGE, "children"),
+        Input(ids.Z_MIN, "value"),
+        Input(ids.Z_MAX, "value"),
+        State(ids.COLORSCALE, "value"),
+    )
+    def check_display_options(z_min, z_max, colorscale):
+        _, errors = parse_display_options(colorscale, [z_min, z_max], COLORSCALES)
+        bad = "zrange" in errors
+        message = dbc.Alert(errors["zrange"], color="warning", className="py-1 small") if bad else None
+        return bad, bad, message

@@ -1,0 +1,269 @@
+"""The controls' values: validation with units, and the cache keys they lead to.
+
+Pure functions the callbacks call, so they are tested without a browser.  Two kinds
+of options:
+
+* :class:`ProcessOptions` change the processed cube (normalization, ranges,
+  binning, smoothing…); they are part of its cache key and need the Process button.
+* :class:`DisplayOptions` only change how a cached cube is drawn (colour scale,
+  colour range); figures re-render from the cache at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+#: Bumped whenever :func:`dashboard.pipeline.process` changes what it computes, so
+#: cubes cached by an older version are not reused.
+PIPELINE_VERSION = 1
+
+NORMALIZATIONS = {
+    "median": "All-median (one reference for the whole observation)",
+    "visit": "Per visit (each visit's median)",
+    "baseline": "Baseline window (median over a time range)",
+}
+ZAXES = {"variability": "Variability (%)", "flux": "Raw flux (unit from the file)"}
+
+# Cap on smoothing and binning so a typo (1000 instead of 10) cannot start an hour-long job.
+MAX_SIGMA = 100.0
+MAX_BIN = 1000
+
+
+@dataclass(frozen=True)
+class DataLimits:
+    """Extent of the loaded data, to check ranges against (sent to the browser as metadata)."""
+
+    wavelength: tuple[float, float]
+    hours: tuple[float, float]
+    n_integrations: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"wavelength": list(self.wavelength), "hours": list(self.hours), "n_integrations": self.n_integrations}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "DataLimits | None":
+        if not data:
+            return None
+        try:
+            return cls(tuple(map(float, data["wavelength"])), tuple(map(float, data["hours"])), int(data["n_integrations"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """Options that change the processed cube.  Ranges are ``None`` for "all the data".
+
+    Attributes
+    ----------
+    n_integrations : int
+        Integrations to plot, evenly spaced; 0 = all.
+    interpolate_gaps : bool
+        Fill the gaps between visits (one surface instead of one per visit).
+    gap_hours : float
+        A time gap longer than this (hours) starts a new visit.
+    zaxis : {"variability", "flux"}
+    normalization : {"median", "visit", "baseline"}
+        Reference for variability; ignored for raw flux.
+    baseline : (float, float) or None
+        Hours since the first integration, for ``normalization="baseline"``.
+    wavelength : (float or None, float or None)
+        µm.
+    hours : (float or None, float or None)
+        Hours since the first integration.
+    sigma_time, sigma_wavelength : float
+        Gaussian smoothing sigma in integrations / wavelength pixels; 0 = none.
+    bin_time, bin_wavelength : int
+        Integrations / wavelength pixels averaged together; 1 = none.
+    """
+
+    n_integrations: int = 0
+    interpolate_gaps: bool = False
+    gap_hours: float = 0.5
+    zaxis: str = "variability"
+    normalization: str = "median"
+    baseline: tuple[float, float] | None = None
+    wavelength: tuple[float | None, float | None] = (None, None)
+    hours: tuple[float | None, float | None] = (None, None)
+    sigma_time: float = 0.0
+    sigma_wavelength: float = 0.0
+    bin_time: int = 1
+    bin_wavelength: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: Colour-scale choice meaning "the figures' default": diverging for variability, sequential for flux.
+AUTO_COLORSCALE = "auto"
+
+
+@dataclass(frozen=True)
+class DisplayOptions:
+    """Options that only change how a cube is drawn.
+
+    ``colorscale`` None lets the figures choose (RdBu_r centred on 0 for variability,
+    Viridis for flux).
+    """
+
+    colorscale: str | None = None
+    zrange: tuple[float, float] | None = None
+
+
+class OptionErrors(dict):
+    """Field name → message, for fields whose value is unusable (empty when all are fine)."""
+
+
+def _number(raw: Any, field: str, errors: OptionErrors, *, integer: bool = False, label: str) -> float | int | None:
+    """``raw`` as a finite number, None when empty; records a message when it is not a number."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        errors[field] = f"{label} must be a number"
+        return None
+    if not math.isfinite(value):
+        errors[field] = f"{label} must be a finite number"
+        return None
+    if integer:
+        if value != int(value):
+            errors[field] = f"{label} must be a whole number"
+            return None
+        return int(value)
+    return value
+
+
+def _range(
+    raw: Any, field: str, errors: OptionErrors, *, label: str, unit: str, extent: tuple[float, float] | None
+) -> tuple[float | None, float | None]:
+    raw = list(raw) if isinstance(raw, (list, tuple)) else [None, None]
+    raw = (raw + [None, None])[:2]
+    lo = _number(raw[0], field, errors, label=f"{label} start")
+    hi = _number(raw[1], field, errors, label=f"{label} end")
+    if field in errors:
+        return (None, None)
+    if lo is not None and hi is not None and lo >= hi:
+        errors[field] = f"{label}: start ({lo:g} {unit}) must be below end ({hi:g} {unit})"
+    elif extent is not None:
+        data_lo, data_hi = extent
+        if (lo is not None and lo >= data_hi) or (hi is not None and hi <= data_lo):
+            errors[field] = f"{label}: no data there; the data cover {data_lo:.4g}–{data_hi:.4g} {unit}"
+    return (lo, hi)
+
+
+def parse_process_options(raw: Mapping[str, Any], limits: DataLimits | None = None) -> tuple[ProcessOptions, OptionErrors]:
+    """Validated :class:`ProcessOptions` from the controls' raw values.
+
+    Parameters
+    ----------
+    raw : mapping
+        Keys as the fields of :class:`ProcessOptions`; ranges as 2-item lists; values
+        as the browser sends them (numbers, strings, None).
+    limits : DataLimits, optional
+        Extent of the loaded data; ranges entirely outside it are errors.
+
+    Returns
+    -------
+    options, errors
+        ``errors`` maps each unusable field to a message; ``options`` then holds the
+        defaults for those fields.
+    """
+    errors = OptionErrors()
+    defaults = ProcessOptions()
+    n = _number(raw.get("n_integrations"), "n_integrations", errors, integer=True, label="Integrations to plot")
+    if n is not None and n < 0:
+        errors["n_integrations"] = "Integrations to plot must be 0 (all) or more"
+    gap = _number(raw.get("gap_hours"), "gap_hours", errors, label="Gap threshold")
+    if gap is not None and gap <= 0:
+        errors["gap_hours"] = "Gap threshold must be above 0 hours"
+    zaxis = raw.get("zaxis") or defaults.zaxis
+    if zaxis not in ZAXES:
+        errors["zaxis"] = f"Z axis must be one of {', '.join(ZAXES)}"
+    normalization = raw.get("normalization") or defaults.normalization
+    if normalization not in NORMALIZATIONS:
+        errors["normalization"] = f"Normalization must be one of {', '.join(NORMALIZATIONS)}"
+    hours_extent = limits.hours if limits else None
+    baseline = None
+    if normalization == "baseline" and zaxis == "variability":
+        lo, hi = _range(raw.get("baseline"), "baseline", errors, label="Baseline window", unit="h", extent=hours_extent)
+        if "baseline" not in errors:
+            if lo is None or hi is None:
+                errors["baseline"] = "Baseline window needs a start and an end (hours)"
+            else:
+                baseline = (lo, hi)
+    wavelength = _range(
+        raw.get("wavelength"), "wavelength", errors, label="Wavelength range", unit="µm",
+        extent=limits.wavelength if limits else None,
+    )
+    hours = _range(raw.get("hours"), "hours", errors, label="Time range", unit="h", extent=hours_extent)
+    sigmas = {}
+    for field, label in (("sigma_time", "Smoothing in time"), ("sigma_wavelength", "Smoothing in wavelength")):
+        value = _number(raw.get(field), field, errors, label=label)
+        if value is not None and not 0 <= value <= MAX_SIGMA:
+            errors[field] = f"{label} must be between 0 and {MAX_SIGMA:g} pixels"
+        sigmas[field] = value
+    bins = {}
+    for field, label in (("bin_time", "Time binning"), ("bin_wavelength", "Wavelength binning")):
+        value = _number(raw.get(field), field, errors, integer=True, label=label)
+        if value is not None and not 1 <= value <= MAX_BIN:
+            errors[field] = f"{label} must be between 1 and {MAX_BIN} pixels"
+        bins[field] = value
+
+    def ok(field: str, value: Any, default: Any) -> Any:
+        return default if field in errors or value is None else value
+
+    options = ProcessOptions(
+        n_integrations=ok("n_integrations", n, defaults.n_integrations),
+        interpolate_gaps=bool(raw.get("interpolate_gaps")),
+        gap_hours=ok("gap_hours", gap, defaults.gap_hours),
+        zaxis=ok("zaxis", zaxis, defaults.zaxis),
+        normalization=ok("normalization", normalization, defaults.normalization),
+        baseline=ok("baseline", baseline, None),
+        wavelength=ok("wavelength", wavelength, defaults.wavelength),
+        hours=ok("hours", hours, defaults.hours),
+        sigma_time=ok("sigma_time", sigmas["sigma_time"], defaults.sigma_time),
+        sigma_wavelength=ok("sigma_wavelength", sigmas["sigma_wavelength"], defaults.sigma_wavelength),
+        bin_time=ok("bin_time", bins["bin_time"], defaults.bin_time),
+        bin_wavelength=ok("bin_wavelength", bins["bin_wavelength"], defaults.bin_wavelength),
+    )
+    return options, errors
+
+
+def parse_display_options(colorscale: Any, zrange: Any, colorscales: Mapping[str, Any] | tuple) -> tuple[DisplayOptions, OptionErrors]:
+    """Validated :class:`DisplayOptions`; an unknown colour scale falls back to automatic."""
+    errors = OptionErrors()
+    if colorscale in (None, "", AUTO_COLORSCALE):
+        colorscale = None
+    elif colorscale not in colorscales:
+        errors["colorscale"] = f"Unknown colour scale {colorscale!r}"
+        colorscale = None
+    lo, hi = _range(zrange, "zrange", errors, label="Colour range", unit="", extent=None)
+    if "zrange" not in errors and (lo is None) != (hi is None):
+        errors["zrange"] = "Colour range needs both ends, or neither for automatic"
+    z = (lo, hi) if "zrange" not in errors and lo is not None and hi is not None else None
+    return DisplayOptions(colorscale=colorscale, zrange=z), errors
+
+
+def _digest(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def loaded_key(content_key: str) -> str:
+    """Cache key of the cube as loaded from files of content ``content_key``."""
+    from stamp_engine import __version__
+
+    return "loaded-" + _digest({"content": content_key, "engine": __version__})
+
+
+def processed_key(content_key: str, options: ProcessOptions) -> str:
+    """Cache key of the cube processed with ``options`` from files of content ``content_key``."""
+    from stamp_engine import __version__
+
+    payload = {"content": content_key, "options": options.to_dict(), "engine": __version__, "pipeline": PIPELINE_VERSION}
+    return "processed-" + _digest(payload)

@@ -1,0 +1,187 @@
+"""Load → process → reduce for display, with every result cached on the server.
+
+The browser never holds a cube: it holds the key :meth:`CubeService.run` returns.
+Three things are cached per dataset, each under a key built from what it depends on
+(:mod:`dashboard.options`):
+
+* the loaded cube (key: content of the files) — changing a processing option
+  re-processes it without re-reading files;
+* the processed cube (key: content + :class:`~dashboard.options.ProcessOptions`) —
+  light curves are measured on it at full resolution;
+* its display-resolution copy (:func:`stamp_engine.figures.display_cube`) — surfaces,
+  heatmaps and spectra are drawn from it, so display-only changes (colour scale,
+  colour range, bands) re-render without reading or processing anything.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from stamp_engine.cube import Cube
+
+from .options import ProcessOptions, loaded_key, processed_key
+
+Progress = Callable[[str, int, int], None]
+Loader = Callable[..., Cube]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def process(cube: Cube, options: ProcessOptions, progress: Progress = _no_progress) -> Cube:
+    """The processing steps the controls ask for, in the order the original STAMP applies them.
+
+    Visits are re-split with the gap threshold, then the cube is normalized over
+    whole visits (so the baseline window and the reference are in the hours of the
+    loaded data), then cut to the wavelength and time ranges, thinned to the
+    integrations to plot, gap-filled, binned and smoothed.
+    """
+    steps: list[tuple[str, Callable[[Cube], Cube]]] = [
+        ("Splitting visits", lambda c: c.split_visits(gap_hours=options.gap_hours)),
+    ]
+    if options.zaxis == "variability":
+        steps.append(("Normalizing", lambda c: c.normalize(method=options.normalization, baseline=options.baseline)))
+    wavelength = None if options.wavelength == (None, None) else options.wavelength
+    hours = None if options.hours == (None, None) else options.hours
+    if wavelength or hours:
+        steps.append(("Selecting ranges", lambda c: c.select(
+            wavelength=_fill_range(wavelength, c.wavelength[0], c.wavelength[-1]),
+            hours=_fill_range(hours, c.hours[0], c.hours[-1]),
+        )))
+    if options.n_integrations:
+        steps.append(("Choosing integrations", lambda c: c.limit(options.n_integrations)))
+    if options.interpolate_gaps:
+        steps.append(("Interpolating gaps", lambda c: c.interpolate_gaps()))
+    if options.bin_time > 1 or options.bin_wavelength > 1:
+        steps.append(("Binning", lambda c: c.bin(time=options.bin_time, wavelength=options.bin_wavelength)))
+    if options.sigma_time > 0 or options.sigma_wavelength > 0:
+        steps.append(("Smoothing", lambda c: c.smooth(sigma_time=options.sigma_time, sigma_wavelength=options.sigma_wavelength)))
+    for done, (stage, step) in enumerate(steps):
+        progress(f"{stage}: {cube.n_integrations} integrations", done, len(steps))
+        cube = step(cube)
+    progress("Processed", len(steps), len(steps))
+    return cube
+
+
+def _fill_range(bounds, lo: float, hi: float) -> tuple[float, float] | None:
+    if bounds is None:
+        return None
+    start, end = bounds
+    return (float(lo) if start is None else start, float(hi) if end is None else end)
+
+
+class ThrottledProgress:
+    """Forwards ``progress(stage, done, total)`` at most every ``interval`` seconds (and every new stage).
+
+    Each report of a background job is a write to the job store; the loader may call
+    back once per file or block, which is far more often than a progress bar redraws.
+    """
+
+    def __init__(self, sink: Progress, interval: float = 0.2):
+        self._sink = sink
+        self._interval = interval
+        self._last = 0.0
+        self._stage: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != self._stage or done >= total or now - self._last >= self._interval:
+            self._stage, self._last = stage, now
+            self._sink(stage, done, total)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a processing job leaves for the views (small; goes to the browser)."""
+
+    key: str
+    problems: list[dict[str, str]]
+    limits: dict[str, Any]
+    label: str
+
+
+class CubeService:
+    """Cached loading and processing of datasets.
+
+    Parameters
+    ----------
+    cache : diskcache.Cache or mapping-like
+        Shared by every web and job process (``get``/``set``).
+    loader : callable
+        ``loader(paths, progress=…) -> Cube``; :func:`stamp_engine.load` by default.
+    display_limits : dict
+        Keyword arguments of :func:`stamp_engine.figures.display_cube`.
+    """
+
+    def __init__(self, cache, loader: Loader | None = None, display_limits: dict[str, int] | None = None):
+        self.cache = cache
+        self.loader = loader
+        self.display_limits = display_limits or {}
+
+    def _load(self, paths: Sequence[Path], progress: Progress) -> Cube:
+        if self.loader is not None:
+            return self.loader(list(paths), progress=progress)
+        from stamp_engine import load
+
+        return load(list(paths), progress=progress)
+
+    def loaded(self, paths: Sequence[Path], content_key: str, progress: Progress = _no_progress) -> Cube:
+        """The loaded cube of these files, read only when not cached.
+
+        Raises
+        ------
+        stamp_engine.NoUsableData
+            When no file is usable.
+        """
+        key = loaded_key(content_key)
+        cube = self.cache.get(key)
+        if cube is None:
+            cube = self._load(paths, progress)
+            self.cache.set(key, cube)
+        return cube
+
+    def run(
+        self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = _no_progress
+    ) -> tuple[str, Cube]:
+        """Load (or reuse), process (or reuse) and reduce for display; returns the key and the loaded cube."""
+        loaded = self.loaded(paths, content_key, progress)
+        key = processed_key(content_key, options)
+        if self.cache.get(self._display_key(key)) is None:
+            processed = process(loaded, options, progress)
+            progress("Reducing to display resolution", 0, 1)
+            from stamp_engine.figures import display_cube
+
+            self.cache.set(key, processed)
+            self.cache.set(key + "/shape", describe_shape(processed))
+            self.cache.set(self._display_key(key), display_cube(processed, **self.display_limits))
+        return key, loaded
+
+    def shape(self, key: str) -> str:
+        """One line describing the processed cube (for the summary card)."""
+        return self.cache.get(key + "/shape", "") if _is_cube_key(key) else ""
+
+    def processed(self, key: str) -> Cube | None:
+        """The processed cube at full resolution, or None if evicted."""
+        return self.cache.get(key) if _is_cube_key(key) else None
+
+    def display(self, key: str) -> Cube | None:
+        """The processed cube at display resolution, or None if evicted."""
+        return self.cache.get(self._display_key(key)) if _is_cube_key(key) else None
+
+    def _display_key(self, key: str) -> str:
+        limits = "x".join(str(v) for _, v in sorted(self.display_limits.items()))
+        return f"{key}/display/{limits}"
+
+
+def describe_shape(cube: Cube) -> str:
+    """``"600 integrations × 430 wavelengths, 2 visit(s), variability %"``."""
+    kind = "variability %" if cube.is_normalized else f"flux ({cube.flux_unit.to_string() or 'dimensionless'})"
+    return f"{cube.n_integrations} integrations × {cube.n_wavelengths} wavelengths, {cube.n_visits} visit(s), {kind}"
+
+
+def _is_cube_key(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith("processed-") and len(key) < 100

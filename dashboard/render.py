@@ -1,0 +1,111 @@
+"""What the views show, built from cached cubes with :mod:`stamp_engine.figures`.
+
+Plain functions of cubes and options (no Dash callback machinery), so the views'
+logic is tested without a browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from stamp_engine.bands import Band
+from stamp_engine.cube import Cube
+
+from .options import DisplayOptions
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure carrying a short message (before data are processed, or after eviction)."""
+    fig = go.Figure()
+    fig.update_layout(
+        xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white",
+        annotations=[{"text": message, "showarrow": False, "font": {"size": 15, "color": "#6c757d"},
+                      "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    return fig
+
+
+def grid_figure(display: Cube, bands: Sequence[Band], options: DisplayOptions, kind: str, **limits: int) -> go.Figure:
+    """The 3D surface (``kind="surface"``, one per visit) or the heatmap of a display-resolution cube.
+
+    Both are split at the bands' edges so the browser can highlight a band; ``limits``
+    (``max_time``, ``max_wavelength``) are the display resolution.
+    """
+    from stamp_engine import figures
+
+    build = {"surface": figures.surface_figure, "heatmap": figures.heatmap_figure}[kind]
+    return build(display, bands=tuple(bands), colorscale=options.colorscale, zrange=options.zrange, **limits)
+
+
+def light_curves(processed: Cube, bands: Sequence[Band]) -> go.Figure:
+    """White light and one curve per band, measured on the full-resolution processed cube."""
+    from stamp_engine import figures
+
+    inside = [b for b in bands if b.overlaps(float(processed.wavelength[0]), float(processed.wavelength[-1]))]
+    return figures.light_curve_figure(processed.light_curves(inside))
+
+
+def spectrum(display: Cube, index: int | None) -> go.Figure:
+    """The spectrum of one (display-resolution) integration with its error band and reference."""
+    from stamp_engine import figures
+
+    index = int(np.clip(index or 0, 0, display.n_integrations - 1))
+    return figures.spectrum_figure(display, index)
+
+
+def slider_marks(display: Cube, n_marks: int = 6) -> dict[int, str]:
+    """Slider marks at a few integrations, labelled by their time in hours."""
+    n = display.n_integrations
+    hours = display.hours
+    positions = np.unique(np.linspace(0, n - 1, min(n, n_marks)).round().astype(int))
+    return {int(i): f"{hours[i]:.2f} h" for i in positions}
+
+
+def _fmt_range(lo: float, hi: float, unit: str, digits: int = 3) -> str:
+    return f"{lo:.{digits}f}–{hi:.{digits}f} {unit}"
+
+
+def summarize(loaded: Cube, shown: str = "") -> list[tuple[str, str]]:
+    """(label, value) rows of the summary card, from the loaded cube (and a line on what is shown)."""
+    meta = loaded.meta
+    mode = " / ".join(str(meta[k]) for k in ("exp_type", "filter", "grating", "pupil") if meta.get(k))
+    instrument = " ".join(str(v) for v in (meta.get("instrument"), meta.get("detector")) if v)
+    files = meta.get("files") or [{"source": s, "used": True} for s in loaded.sources]
+    used = sum(1 for f in files if f.get("used"))
+    rows = [
+        ("Target", loaded.target),
+        ("Instrument", instrument or "unknown"),
+        ("Mode", mode or "unknown"),
+        ("Files", f"{used} used of {len(files)}"),
+        ("Integrations", f"{loaded.n_integrations}"),
+        ("Wavelengths", f"{loaded.n_wavelengths}, " + _fmt_range(float(loaded.wavelength[0]), float(loaded.wavelength[-1]), "µm")),
+        ("Time span", f"{loaded.hours[-1] - loaded.hours[0]:.2f} h from {loaded.t0.iso[:19]}"),
+        ("Time scale", loaded.time_standard + (f" ({meta['time_standard_note']})" if meta.get("time_standard_note") else "")),
+        ("Visits", f"{loaded.n_visits}"),
+        ("Flux unit", loaded.flux_unit.to_string() or "dimensionless"),
+    ]
+    if meta.get("pipeline"):
+        rows.append(("Pipeline", str(meta["pipeline"])))
+    if shown:
+        rows.append(("Shown", shown))
+    return rows
+
+
+def problem_records(cube: Cube) -> list[dict[str, str]]:
+    """The engine's per-file problems as small dicts for the browser."""
+    return [{"source": p.source, "message": p.message, "severity": p.severity} for p in cube.problems]
+
+
+def limits_of(cube: Cube) -> dict[str, Any]:
+    """The data extent the controls are checked against."""
+    from .options import DataLimits
+
+    return DataLimits(
+        wavelength=(float(cube.wavelength[0]), float(cube.wavelength[-1])),
+        hours=(float(cube.hours[0]), float(cube.hours[-1])),
+        n_integrations=cube.n_integrations,
+    ).to_dict()

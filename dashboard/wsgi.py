@@ -1,0 +1,18 @@
+"""WSGI entry point: ``gunicorn dashboard.wsgi:server`` (configured by STAMP_* variables).
+
+With ``STAMP_BACKGROUND=celery``, start the job workers from the same module so
+they register the same callbacks: ``celery -A dashboard.wsgi:celery_app worker``.
+"""
+
+from __future__ import annotations
+
+from dash import CeleryManager
+
+from .app import create_app
+
+app = create_app()
+server = app.server
+
+_manager = server.extensions["stamp_background_manager"]
+#: The Celery application when STAMP_BACKGROUND=celery, else None.
+celery_app = _manager.handle if isinstance(_manager, CeleryManager) else None
