@@ -14,19 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-#: Bumped whenever :func:`dashboard.pipeline.process` changes what it computes, so
+from stamp_engine.recipe import NORMALIZATIONS, ZAXES, ProcessOptions
+
+__all__ = ["NORMALIZATIONS", "ZAXES", "ProcessOptions", "DisplayOptions", "DataLimits",
+           "parse_process_options", "parse_display_options", "loaded_key", "processed_key"]
+
+#: Bumped whenever :func:`stamp_engine.recipe.process` changes what it computes, so
 #: cubes cached by an older version are not reused.
 PIPELINE_VERSION = 1
-
-NORMALIZATIONS = {
-    "median": "All-median (one reference for the whole observation)",
-    "visit": "Per visit (each visit's median)",
-    "baseline": "Baseline window (median over a time range)",
-}
-ZAXES = {"variability": "Variability (%)", "flux": "Raw flux (unit from the file)"}
 
 # Cap on smoothing and binning so a typo (1000 instead of 10) cannot start an hour-long job.
 MAX_SIGMA = 100.0
@@ -52,50 +50,6 @@ class DataLimits:
             return cls(tuple(map(float, data["wavelength"])), tuple(map(float, data["hours"])), int(data["n_integrations"]))
         except (KeyError, TypeError, ValueError):
             return None
-
-
-@dataclass(frozen=True)
-class ProcessOptions:
-    """Options that change the processed cube.  Ranges are ``None`` for "all the data".
-
-    Attributes
-    ----------
-    n_integrations : int
-        Integrations to plot, evenly spaced; 0 = all.
-    interpolate_gaps : bool
-        Fill the gaps between visits (one surface instead of one per visit).
-    gap_hours : float
-        A time gap longer than this (hours) starts a new visit.
-    zaxis : {"variability", "flux"}
-    normalization : {"median", "visit", "baseline"}
-        Reference for variability; ignored for raw flux.
-    baseline : (float, float) or None
-        Hours since the first integration, for ``normalization="baseline"``.
-    wavelength : (float or None, float or None)
-        µm.
-    hours : (float or None, float or None)
-        Hours since the first integration.
-    sigma_time, sigma_wavelength : float
-        Gaussian smoothing sigma in integrations / wavelength pixels; 0 = none.
-    bin_time, bin_wavelength : int
-        Integrations / wavelength pixels averaged together; 1 = none.
-    """
-
-    n_integrations: int = 0
-    interpolate_gaps: bool = False
-    gap_hours: float = 0.5
-    zaxis: str = "variability"
-    normalization: str = "median"
-    baseline: tuple[float, float] | None = None
-    wavelength: tuple[float | None, float | None] = (None, None)
-    hours: tuple[float | None, float | None] = (None, None)
-    sigma_time: float = 0.0
-    sigma_wavelength: float = 0.0
-    bin_time: int = 1
-    bin_wavelength: int = 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 #: Colour-scale choice meaning "the figures' default": diverging for variability, sequential for flux.

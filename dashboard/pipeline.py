@@ -21,57 +21,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from stamp_engine.cube import Cube
+from stamp_engine.recipe import ProcessOptions, _no_progress, process
 
-from .options import ProcessOptions, loaded_key, processed_key
+from .options import loaded_key, processed_key
 
 Progress = Callable[[str, int, int], None]
 Loader = Callable[..., Cube]
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    return None
-
-
-def process(cube: Cube, options: ProcessOptions, progress: Progress = _no_progress) -> Cube:
-    """The processing steps the controls ask for, in the order the original STAMP applies them.
-
-    Visits are re-split with the gap threshold, then the cube is normalized over
-    whole visits (so the baseline window and the reference are in the hours of the
-    loaded data), then cut to the wavelength and time ranges, thinned to the
-    integrations to plot, gap-filled, binned and smoothed.
-    """
-    steps: list[tuple[str, Callable[[Cube], Cube]]] = [
-        ("Splitting visits", lambda c: c.split_visits(gap_hours=options.gap_hours)),
-    ]
-    if options.zaxis == "variability":
-        steps.append(("Normalizing", lambda c: c.normalize(method=options.normalization, baseline=options.baseline)))
-    wavelength = None if options.wavelength == (None, None) else options.wavelength
-    hours = None if options.hours == (None, None) else options.hours
-    if wavelength or hours:
-        steps.append(("Selecting ranges", lambda c: c.select(
-            wavelength=_fill_range(wavelength, c.wavelength[0], c.wavelength[-1]),
-            hours=_fill_range(hours, c.hours[0], c.hours[-1]),
-        )))
-    if options.n_integrations:
-        steps.append(("Choosing integrations", lambda c: c.limit(options.n_integrations)))
-    if options.interpolate_gaps:
-        steps.append(("Interpolating gaps", lambda c: c.interpolate_gaps()))
-    if options.bin_time > 1 or options.bin_wavelength > 1:
-        steps.append(("Binning", lambda c: c.bin(time=options.bin_time, wavelength=options.bin_wavelength)))
-    if options.sigma_time > 0 or options.sigma_wavelength > 0:
-        steps.append(("Smoothing", lambda c: c.smooth(sigma_time=options.sigma_time, sigma_wavelength=options.sigma_wavelength)))
-    for done, (stage, step) in enumerate(steps):
-        progress(f"{stage}: {cube.n_integrations} integrations", done, len(steps))
-        cube = step(cube)
-    progress("Processed", len(steps), len(steps))
-    return cube
-
-
-def _fill_range(bounds, lo: float, hi: float) -> tuple[float, float] | None:
-    if bounds is None:
-        return None
-    start, end = bounds
-    return (float(lo) if start is None else start, float(hi) if end is None else end)
 
 
 class ThrottledProgress:

@@ -28,7 +28,8 @@ from dashboard.options import (
     parse_process_options,
     processed_key,
 )
-from dashboard.pipeline import ThrottledProgress, process
+from dashboard.pipeline import ThrottledProgress
+from stamp_engine.recipe import process
 from dashboard.render import grid_figure, light_curves, slider_marks, spectrum, summarize
 from dashboard.services import build_services
 from stamp_engine.bands import PRESETS, Band

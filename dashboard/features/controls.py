@@ -110,7 +110,7 @@ def display_layout(services: Services) -> dbc.Card:
 
 
 def register(app, services: Services) -> None:
-    from stamp_engine.figures import COLORSCALES, DIVERGING_COLORSCALES
+    from stamp_engine.figures import COLORSCALES
 
     range_controls = [c for c, (_, pos) in PROCESS_INPUTS.items()]
 
