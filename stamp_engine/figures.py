@@ -136,6 +136,14 @@ class Piece:
         return slice(self.start, min(self.stop + 1, n_wave))
 
 
+def _cell_edges(centres: np.ndarray) -> np.ndarray:
+    """Edges of the cells around ascending ``centres``: midpoints, half a step beyond each end."""
+    if centres.size == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    mid = 0.5 * (centres[1:] + centres[:-1])
+    return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
+
+
 def _band_columns(wavelength: np.ndarray, band: Band) -> tuple[int, int]:
     """Column range ``[start, stop)`` of ``band`` (wavelength ascending).
 
@@ -313,6 +321,9 @@ def _grid_figure(
     pieces = band_pieces(shown.wavelength, bands)
     n_visits = shown.n_visits
     wavelength32 = _f32(shown.wavelength)
+    # Heatmap pieces are given cell edges, so neighbours tile exactly (no duplicated
+    # column, which would show as a darker line where greyed pieces overlap).
+    edges32 = _f32(_cell_edges(shown.wavelength))
     traces = []
     for v in range(n_visits):
         rows = np.flatnonzero(shown.visit == v)
@@ -323,9 +334,14 @@ def _grid_figure(
         flux = shown.flux[rows]
         error = shown.error[rows]
         for piece in pieces:
-            cols = piece.trace_columns(shown.n_wavelengths)
+            if kind == "surface":
+                cols = piece.trace_columns(shown.n_wavelengths)
+                x = wavelength32[cols]
+            else:
+                cols = slice(piece.start, piece.stop)
+                x = edges32[piece.start:piece.stop + 1]
             common = dict(
-                x=wavelength32[cols],
+                x=x,
                 y=_f32(hours[rows]),
                 z=_f32(flux[:, cols]),
                 coloraxis=COLORAXIS,

@@ -189,9 +189,18 @@ def test_heatmap_separates_visits_and_hovers_with_the_error(var_cube):
     shown = figures.display_cube(var_cube)
     trace = payload["data"][0]
     rows = np.flatnonzero(shown.visit == trace["meta"]["visit"])
-    cols = figures.band_pieces(shown.wavelength, BANDS)[0].trace_columns(shown.n_wavelengths)
+    piece = figures.band_pieces(shown.wavelength, BANDS)[0]
+    cols = slice(piece.start, piece.stop)
     np.testing.assert_array_equal(_decode(trace["customdata"]), shown.error[rows][:, cols].astype(np.float32))
     assert "%{customdata" in trace["hovertemplate"]
+    # heatmap pieces carry cell edges: neighbours tile the axis exactly, without overlap
+    edges = [_decode(t["x"]) for t in payload["data"] if t["meta"]["visit"] == 0]
+    assert all(len(e) == piece_width + 1 for e, piece_width in
+               zip(edges, (p.stop - p.start for p in figures.band_pieces(shown.wavelength, BANDS))))
+    for left, right in zip(edges[:-1], edges[1:]):
+        assert left[-1] == right[0]
+    centres = 0.5 * (edges[0][1:] + edges[0][:-1])
+    np.testing.assert_allclose(centres, shown.wavelength[cols], rtol=1e-6)
 
 
 # ------------------------------------------------------------------- light curves
