@@ -7,15 +7,21 @@
 
 The layout is told from the structure (an ``INT_NUM`` column or keyword), never from
 ``CAL_VER``.  Times are joined to spectra by integration number, never by position
-(FORMATS.md §8).  New-layout columns are handed over as memory-mapped views; old-layout
-tables are read straight from the memory map at the offsets astropy reports, because
-building an astropy ``FITS_rec`` per integration costs far more than parsing its header.
+(FORMATS.md §8).
+
+The file is walked one header at a time and never opened as an astropy ``HDUList``:
+an old-layout file holds one table per integration, and astropy's per-HDU header
+objects (kept alive by the list) cost several times the spectra's own bytes and most
+of the read time.  Only the keywords that matter are kept from each extension header;
+table rows are read through one memory map of the file with a record dtype built from
+the column definitions (once per distinct set of ``TFORM``\\s).  New-layout columns are
+handed over as memory-mapped views; old-layout tables are copied into one preallocated
+array per element.  Only the primary header becomes an astropy ``Header``.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -40,13 +46,26 @@ _TFORM_BYTES = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, 
                 "P": 8, "Q": 16}
 _TFORM_NUMPY = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
 _TFORM = re.compile(r"^\s*(\d*)\s*([LXBIJKAEDCMPQ])")
+_STRING_VALUE = re.compile(r"\s*'((?:[^']|'')*)'")
+
+#: EXTRACT1D columns the reader uses; DQ is read as the low byte of each value (bit 0 is all it needs).
+_SPECTRAL_COLUMNS = ("WAVELENGTH", "FLUX", "FLUX_ERROR", "DQ", "INT_NUM", "N_ALONGDISP", "TDB-MID", "MJD-AVG")
+_INT_TIMES_COLUMNS = ("INTEGRATION_NUMBER", "INT_MID_BJD_TDB", "INT_MID_MJD_UTC")
+
+#: Rows of a new-layout table whose WAVELENGTH is compared with the first row's (see _shared_wavelength).
+_WAVELENGTH_SAMPLE_ROWS = 32
 
 
-# --------------------------------------------------------------------------- identify
+# --------------------------------------------------------------------------- header cards
 
 
 def _header_cards(handle: BinaryIO) -> tuple[dict[str, str], int] | None:
-    """Read one header from ``handle``: its raw card values by keyword, and its byte length."""
+    """Read one header from ``handle``: the raw value field of each keyword, and the header's byte length.
+
+    Returns None when the file ends inside the header.  Values stay unparsed (columns 11-80 of
+    the card) until :func:`_card_value` is asked for one: a table header has ~100 cards and a
+    reader needs a dozen of them.
+    """
     cards: dict[str, str] = {}
     length = 0
     while True:
@@ -54,27 +73,64 @@ def _header_cards(handle: BinaryIO) -> tuple[dict[str, str], int] | None:
         if len(block) < BLOCK:
             return None
         length += BLOCK
+        text = block.decode("ascii", errors="replace")
         for start in range(0, BLOCK, 80):
-            card = block[start:start + 80].decode("ascii", errors="replace")
-            keyword = card[:8].strip()
+            keyword = text[start:start + 8].rstrip()
             if keyword == "END":
                 return cards, length
-            if card[8:10] == "= " and keyword not in cards:
-                cards[keyword] = card[10:].split("/", 1)[0].strip().strip("'").strip()
+            if text[start + 8:start + 10] == "= " and keyword not in cards:
+                cards[keyword] = text[start + 10:start + 80]
+
+
+def _card_value(cards: dict[str, str], key: str) -> str | None:
+    """A card's value as text: a quoted string unquoted (``''`` → ``'``), else the text before any comment."""
+    raw = cards.get(key)
+    if raw is None:
+        return None
+    match = _STRING_VALUE.match(raw)
+    if match:
+        return match.group(1).replace("''", "'").rstrip()
+    text = raw.split("/", 1)[0].strip()
+    return text or None
+
+
+def _card_text(cards: dict[str, str], key: str, default: str = "") -> str:
+    value = _card_value(cards, key)
+    return default if value is None else value.strip()
+
+
+def _card_float(cards: dict[str, str], key: str) -> float:
+    value = _card_value(cards, key)
+    try:
+        return float(value.upper().replace("D", "E")) if value else np.nan
+    except ValueError:
+        return np.nan
+
+
+def _card_int(cards: dict[str, str], key: str, default: int | None = None) -> int | None:
+    number = _card_float(cards, key)
+    return int(number) if np.isfinite(number) and number == int(number) else default
 
 
 def _data_bytes(cards: dict[str, str]) -> int:
-    try:
-        naxis = int(cards.get("NAXIS", "0"))
-        if naxis == 0:
-            return 0
-        size = 1
-        for axis in range(1, naxis + 1):
-            size *= int(cards[f"NAXIS{axis}"])
-        size = abs(int(cards["BITPIX"])) // 8 * int(cards.get("GCOUNT", "1")) * (size + int(cards.get("PCOUNT", "0")))
-    except (KeyError, ValueError):
+    """Bytes of the HDU's data (without the padding to 2880), or -1 when the header does not say."""
+    naxis = _card_int(cards, "NAXIS")
+    bitpix = _card_int(cards, "BITPIX")
+    if naxis is None or bitpix is None:
         return -1
-    return size + (-size % BLOCK)
+    if naxis == 0:
+        return 0
+    size = 1
+    for axis in range(1, naxis + 1):
+        length = _card_int(cards, f"NAXIS{axis}")
+        if length is None or length < 0:
+            return -1
+        size *= length
+    return abs(bitpix) // 8 * _card_int(cards, "GCOUNT", 1) * (size + _card_int(cards, "PCOUNT", 0))
+
+
+def _padded(n_bytes: int) -> int:
+    return n_bytes + (-n_bytes % BLOCK)
 
 
 def _probe(path: Path) -> str:
@@ -92,14 +148,14 @@ def _probe(path: Path) -> str:
             if parsed is None:
                 return "truncated"
             cards, _ = parsed
-            if cards.get("EXTNAME", "").upper() == "EXTRACT1D":
+            if _card_text(cards, "EXTNAME").upper() == "EXTRACT1D":
                 return "extract1d"
             skip = _data_bytes(cards)
             if skip < 0:
                 return "other"
             if handle.tell() + skip > size:
                 return "truncated"
-            handle.seek(skip, 1)
+            handle.seek(_padded(skip), 1)
     return "other"
 
 
@@ -109,16 +165,130 @@ def identify(path: Path, head: bytes) -> bool:
     return head.startswith(FITS_MAGIC) and _probe(Path(path)) in ("extract1d", "truncated")
 
 
+# --------------------------------------------------------------------------- table columns
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One binary-table column the reader uses."""
+
+    repeat: int
+    scale: float  # TSCAL
+    zero: float  # TZERO
+    unit: str | None
+    low_byte: bool = False  # read as the least significant byte of each big-endian integer
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A record dtype picking the wanted columns out of a table row, at their byte offsets."""
+
+    dtype: np.dtype
+    columns: dict[str, _Column]
+
+
+def _table_columns(cards: dict[str, str], wanted: tuple[str, ...], what: str) -> _Columns:
+    """The record dtype of the ``wanted`` columns (matched case-insensitively) of a binary table.
+
+    An integer ``DQ`` column with an even (or no) ``TZERO`` is read as the low byte of each
+    value: DQ is uint32 stored as int32 with ``TZERO = 2**31``, and adding an even offset
+    leaves bit 0 (DO_NOT_USE) as stored, so ``low & 1`` is the flag without converting the
+    column (a converted uint32 copy of a new-layout DQ is as large as FLUX in float32).
+    """
+    n_fields = _card_int(cards, "TFIELDS")
+    if n_fields is None:
+        raise ReadError(f"{what} is not a binary table (no TFIELDS)")
+    offset = 0
+    names: list[str] = []
+    formats: list[Any] = []
+    offsets: list[int] = []
+    columns: dict[str, _Column] = {}
+    for i in range(1, n_fields + 1):
+        name = _card_text(cards, f"TTYPE{i}").upper()
+        match = _TFORM.match(_card_text(cards, f"TFORM{i}"))
+        if match is None:
+            raise ReadError(f"{what} column {name or i} has an unreadable format")
+        repeat = int(match.group(1) or 1)
+        code = match.group(2)
+        width = (repeat + 7) // 8 if code == "X" else repeat * _TFORM_BYTES[code]
+        if name in wanted and name not in columns and code in _TFORM_NUMPY and repeat >= 1:
+            scale = _card_float(cards, f"TSCAL{i}")
+            zero = _card_float(cards, f"TZERO{i}")
+            column = _Column(repeat, 1.0 if np.isnan(scale) else scale, 0.0 if np.isnan(zero) else zero,
+                             _card_value(cards, f"TUNIT{i}"))
+            base = np.dtype(_TFORM_NUMPY[code])
+            if name == "DQ" and base.kind in "iu" and column.scale == 1.0 and column.zero % 2 == 0:
+                base = np.dtype({"names": ["low"], "formats": ["u1"], "offsets": [base.itemsize - 1],
+                                 "itemsize": base.itemsize})
+                column = _Column(repeat, 1.0, column.zero, None, low_byte=True)
+            names.append(name)
+            formats.append(base if repeat == 1 else (base, (repeat,)))
+            offsets.append(offset)
+            columns[name] = column
+        offset += width
+    if offset != _card_int(cards, "NAXIS1"):
+        raise ReadError(f"{what} table rows do not match their column formats (corrupt header)")
+    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": max(offset, 1)})
+    return _Columns(dtype, columns)
+
+
+def _columns_key(cards: dict[str, str]) -> tuple[str | None, ...]:
+    """The raw cards that define a table's columns: tables with equal keys share one record dtype."""
+    n_fields = _card_int(cards, "TFIELDS") or 0
+    return (cards.get("NAXIS1"), *(cards.get(f"{prefix}{i}") for i in range(1, n_fields + 1)
+                                   for prefix in ("TTYPE", "TFORM", "TSCAL", "TZERO", "TUNIT")))
+
+
+def _numbers(values: np.ndarray, column: _Column) -> np.ndarray:
+    """Physical values of a scalar numeric column, float64."""
+    out = np.asarray(values, dtype=np.float64)
+    if column.scale != 1.0 or column.zero != 0.0:
+        out = out * column.scale + column.zero
+    return out
+
+
+def _integers(values: np.ndarray, column: _Column) -> np.ndarray:
+    if column.scale == 1.0 and column.zero == int(column.zero):
+        return np.asarray(values, dtype=np.int64) + int(column.zero)
+    return np.rint(_numbers(values, column)).astype(np.int64)
+
+
+def _physical(values: np.ndarray, column: _Column) -> np.ndarray:
+    """A spectral column as stored (a view) unless TSCAL/TZERO ask for a conversion."""
+    if column.scale == 1.0 and column.zero == 0.0:
+        return values
+    return np.asarray(values, dtype=np.float64) * column.scale + column.zero
+
+
+def _flagged(values: np.ndarray, column: _Column) -> np.ndarray:
+    """Where DQ has DO_NOT_USE (bit 0) set, as bool, from the stored low bytes."""
+    if column.low_byte:
+        return np.bitwise_and(values["low"], DO_NOT_USE).view(bool)
+    return (np.rint(_numbers(values, column)).astype(np.int64) & DO_NOT_USE) != 0
+
+
+def _positive_or_nan(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(values) & (values > 0), values, np.nan)
+
+
+def _finite_or_nan(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return np.nan
+    return number if np.isfinite(number) and number > 0 else np.nan
+
+
 # --------------------------------------------------------------------------- scanning
 
 
-@dataclass
+@dataclass(slots=True)
 class _Scalar:
     """An old-layout (or one-integration) table: one integration, rows = wavelengths."""
 
     offset: int
     n_rows: int
-    dtype: np.dtype
+    table: _Columns
     int_num: int | None
     tdb_mid: float
     mjd_avg: float
@@ -128,7 +298,7 @@ class _Scalar:
 class _Piece:
     """Rows of one element as arrays: (n_int, n_wave) spectra with their identities."""
 
-    wavelength: np.ndarray  # (n_int, n_wave)
+    wavelength: np.ndarray  # (n_wave,) when every row shares it, else (n_int, n_wave)
     flux: np.ndarray
     error: np.ndarray
     bad: np.ndarray | None
@@ -147,164 +317,176 @@ class _Group:
 
 @dataclass
 class _Layout:
-    """What one pass over the HDU list found."""
+    """What one pass over the headers found."""
 
     primary: fits.Header
-    int_times: np.ndarray | None
+    raw: np.ndarray  # the whole file, memory-mapped bytes
+    int_times: dict[str, np.ndarray] | None
     groups: dict[tuple[int, str], _Group]
     new_layout: bool
     flux_unit: str | None
     n_tables: int
 
 
-def _scalar_dtype(header: fits.Header) -> tuple[np.dtype, str | None]:
-    """A structured dtype picking WAVELENGTH/FLUX/FLUX_ERROR/DQ out of a table row."""
-    offset = 0
-    names, formats, offsets = [], [], []
-    flux_unit = None
-    for i in range(1, int(header["TFIELDS"]) + 1):
-        name = str(header.get(f"TTYPE{i}", "")).strip().upper()
-        match = _TFORM.match(str(header.get(f"TFORM{i}", "")))
-        if match is None:
-            raise ReadError(f"EXTRACT1D column {name or i} has an unreadable format")
-        repeat = int(match.group(1) or 1)
-        code = match.group(2)
-        width = (repeat + 7) // 8 if code == "X" else repeat * _TFORM_BYTES[code]
-        if name in ("WAVELENGTH", "FLUX", "FLUX_ERROR", "DQ") and repeat == 1 and code in _TFORM_NUMPY:
-            names.append(name)
-            formats.append(_TFORM_NUMPY[code])
-            offsets.append(offset)
-            if name == "FLUX":
-                flux_unit = header.get(f"TUNIT{i}")
-        offset += width
-    missing = {"WAVELENGTH", "FLUX"} - set(names)
-    if missing:
-        raise ReadError(f"EXTRACT1D has no {' or '.join(sorted(missing))} column")
-    if offset != int(header["NAXIS1"]):
-        raise ReadError("EXTRACT1D table rows do not match their column formats (corrupt header)")
-    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": offset})
-    return dtype, flux_unit
+def _records(raw: np.ndarray, offset: int, n_rows: int, table: _Columns) -> np.ndarray:
+    """``n_rows`` table rows at ``offset`` as a structured view of the memory map."""
+    return raw[offset:offset + n_rows * table.dtype.itemsize].view(table.dtype)
 
 
-def _finite_or_nan(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return np.nan
-    return number if np.isfinite(number) and number > 0 else np.nan
-
-
-def _vector_piece(data: fits.FITS_rec) -> _Piece:
-    """A new-layout table as views (columns stay memory-mapped)."""
-    names = {name.upper(): name for name in data.columns.names}
-    if "FLUX" not in names or "WAVELENGTH" not in names:
-        raise ReadError("EXTRACT1D has no WAVELENGTH or FLUX column")
-    n = len(data)
-    flux = data[names["FLUX"]]
-    wavelength = data[names["WAVELENGTH"]]
-    error = data[names["FLUX_ERROR"]] if "FLUX_ERROR" in names else np.full(flux.shape, np.nan)
-    if flux.ndim == 1:  # a table of one-element vectors
-        flux, wavelength, error = flux[:, None], wavelength[:, None], error[:, None]
-    width = flux.shape[1]
-    bad = None
-    if "DQ" in names:
-        dq = np.asarray(data[names["DQ"]]).reshape(flux.shape)
-        bad = (dq & DO_NOT_USE) != 0
-    if "N_ALONGDISP" in names:
-        valid = np.asarray(data[names["N_ALONGDISP"]], dtype=np.int64)
-        used = int(valid.max()) if n else width
-        if 0 < used < width:  # drop padding every row shares, as views
-            flux, wavelength, error = flux[:, :used], wavelength[:, :used], error[:, :used]
-            bad = bad[:, :used] if bad is not None else None
-            width = used
-        padding = np.arange(width)[None, :] >= valid[:, None]
-        if padding.any():
-            bad = padding if bad is None else bad | padding
-    if "INT_NUM" in names:
-        int_num = np.asarray(data[names["INT_NUM"]], dtype=np.int64)
-    else:
-        int_num = np.full(n, -1, dtype=np.int64)
-
-    def column(name: str) -> np.ndarray:
-        if name not in names:
-            return np.full(n, np.nan)
-        values = np.asarray(data[names[name]], dtype=float)
-        return np.where(np.isfinite(values) & (values > 0), values, np.nan)
-
-    tdb, mjd = column("TDB-MID"), column("MJD-AVG")
-    # extract_1d leaves every time column NaN (and counts INT_NUM within the file) when
-    # INT_TIMES did not cover the segment
-    local = bool(n) and np.isnan(tdb).all() and np.isnan(mjd).all() and "MJD-AVG" in names
-    return _Piece(wavelength, flux, error, bad, int_num, tdb, mjd, local_numbers=local)
-
-
-def _scan(hdul: fits.HDUList, file_size: int) -> _Layout:
-    """One pass over the HDU list, reading only the headers of the spectral tables."""
+def _scan(path: Path, raw: np.ndarray) -> _Layout:
+    """One pass over the headers, keeping only what each spectral table needs."""
+    size = raw.size
     primary: fits.Header | None = None
+    default_detector = ""
     int_times = None
     groups: dict[tuple[int, str], _Group] = {}
-    dtypes: dict[tuple[int, int], tuple[np.dtype, str | None]] = {}
+    tables: dict[tuple[str | None, ...], _Columns] = {}
     flux_unit: str | None = None
     new_layout = False
     n_tables = 0
-    for index, hdu in enumerate(hdul):
-        header = hdu.header
-        if index == 0:
-            primary = header
-            default_detector = str(header.get("DETECTOR", "")).strip()
-            continue
-        extname = str(header.get("EXTNAME", "")).strip().upper()
-        if extname not in ("EXTRACT1D", "INT_TIMES"):
-            continue  # ASDF, HDRTAB, INT_TIMES_STRIPE, a stray SCI …
-        n_cols, n_rows = int(header.get("NAXIS1", 0)), int(header.get("NAXIS2", 0))
-        offset = hdu.fileinfo()["datLoc"]
-        if offset + n_cols * n_rows > file_size:
-            raise ReadError(
-                f"is truncated: it ends inside {extname} table {index} "
-                f"(an incomplete download?)"
-            )
-        if extname == "INT_TIMES":
-            int_times = np.asarray(hdu.data) if n_rows else None
-            continue
-        n_tables += 1
-        detector = str(header.get("DETECTOR", default_detector)).strip().upper()
-        key = (int(header.get("SPORDER", 1)), detector)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _Group(*key)
-        if header.get("TTYPE1") == "INT_NUM" or "TDIM2" in header:
-            new_layout = True
-            data = hdu.data
+    with open(path, "rb") as handle:
+        index = 0
+        position = 0
+        while position < size:
+            handle.seek(position)
+            if index and handle.read(8) != b"XTENSION":
+                break  # bytes after the last HDU (zero padding some writers add) are not an HDU
+            handle.seek(position)
+            parsed = _header_cards(handle)
+            if parsed is None:
+                raise ReadError(f"is truncated: it ends inside the header of HDU {index} (an incomplete download?)")
+            cards, length = parsed
+            data_start = position + length
+            n_bytes = _data_bytes(cards)
+            if n_bytes < 0:
+                raise ReadError(f"is not a readable FITS file (HDU {index} has no valid BITPIX/NAXIS)")
+            extname = _card_text(cards, "EXTNAME").upper()
+            if data_start + n_bytes > size:
+                where = f"{extname} table {index}" if extname else f"HDU {index}"
+                raise ReadError(f"is truncated: it ends inside {where} (an incomplete download?)")
+            position = data_start + _padded(n_bytes)
+            if index == 0:
+                handle.seek(0)
+                primary = fits.Header.fromstring(handle.read(length).decode("ascii", errors="replace"))
+                default_detector = str(primary.get("DETECTOR", "")).strip()
+                index += 1
+                continue
+            index += 1
+            if extname == "INT_TIMES":
+                times = _table_columns(cards, _INT_TIMES_COLUMNS, "INT_TIMES")
+                n_rows = _card_int(cards, "NAXIS2", 0)
+                if n_rows:
+                    records = _records(raw, data_start, n_rows, times)
+                    int_times = {name.lower(): _numbers(records[name], column)
+                                 for name, column in times.columns.items()}
+                continue
+            if extname != "EXTRACT1D":
+                continue  # ASDF, HDRTAB, INT_TIMES_STRIPE, a stray SCI …
+            n_tables += 1
+            key = _columns_key(cards)
+            table = tables.get(key)
+            if table is None:
+                table = tables[key] = _table_columns(cards, _SPECTRAL_COLUMNS, "EXTRACT1D")
+                missing = {"WAVELENGTH", "FLUX"} - set(table.columns)
+                if missing:
+                    raise ReadError(f"EXTRACT1D has no {' or '.join(sorted(missing))} column")
             if flux_unit is None:
-                flux_unit = _column_unit(data, "FLUX")
-            group.tables.append(_vector_piece(data))
-            continue
-        signature = (n_cols, int(header.get("TFIELDS", 0)))
-        if signature not in dtypes:
-            dtypes[signature] = _scalar_dtype(header)
-        dtype, unit = dtypes[signature]
-        flux_unit = flux_unit if flux_unit is not None else unit
-        int_num = header.get("INT_NUM")
-        group.tables.append(_Scalar(
-            offset, n_rows, dtype, int(int_num) if int_num is not None else None,
-            _finite_or_nan(header.get("TDB-MID")), _finite_or_nan(header.get("MJD-AVG")),
-        ))
+                flux_unit = table.columns["FLUX"].unit
+            detector = _card_text(cards, "DETECTOR", default_detector).upper()
+            group_key = (_card_int(cards, "SPORDER", 1), detector)
+            group = groups.get(group_key)
+            if group is None:
+                group = groups[group_key] = _Group(*group_key)
+            n_rows = _card_int(cards, "NAXIS2", 0)
+            if "INT_NUM" in table.columns or table.columns["FLUX"].repeat > 1:
+                new_layout = True
+                group.tables.append(_vector_piece(_records(raw, data_start, n_rows, table), table))
+                continue
+            group.tables.append(_Scalar(
+                data_start, n_rows, table, _card_int(cards, "INT_NUM"),
+                _finite_or_nan(_card_float(cards, "TDB-MID")), _finite_or_nan(_card_float(cards, "MJD-AVG")),
+            ))
     if primary is None:
         raise ReadError("is an empty FITS file")
     if str(primary.get("DATAMODL", "")).strip() == "TSOMultiSpecModel":
         new_layout = True
-    return _Layout(primary, int_times, groups, new_layout, flux_unit, n_tables)
+    return _Layout(primary, raw, int_times, groups, new_layout, flux_unit, n_tables)
 
 
-def _column_unit(data: fits.FITS_rec, name: str) -> str | None:
-    for column in data.columns:
-        if column.name.upper() == name:
-            return column.unit
-    return None
+def _vector_piece(records: np.ndarray, table: _Columns) -> _Piece:
+    """A new-layout table as views of the memory map (only the small columns are converted)."""
+    columns = table.columns
+    n = records.shape[0]
+    flux = _physical(records["FLUX"], columns["FLUX"])
+    wavelength = _physical(records["WAVELENGTH"], columns["WAVELENGTH"])
+    if flux.ndim == 1:  # a table of one-element vectors
+        flux, wavelength = flux[:, None], wavelength[:, None]
+    if "FLUX_ERROR" in columns:
+        error = _physical(records["FLUX_ERROR"], columns["FLUX_ERROR"]).reshape(flux.shape)
+    else:
+        error = np.broadcast_to(np.nan, flux.shape)
+    bad = _flagged(records["DQ"], columns["DQ"]).reshape(flux.shape) if "DQ" in columns else None
+    width = flux.shape[1]
+    if "N_ALONGDISP" in columns and n:
+        valid = _integers(records["N_ALONGDISP"], columns["N_ALONGDISP"])
+        used = int(valid.max())
+        if 0 < used < width:  # drop padding every row shares, as views
+            flux, wavelength, error = flux[:, :used], wavelength[:, :used], error[:, :used]
+            bad = bad[:, :used] if bad is not None else None
+            width = used
+        if (valid < width).any():  # in TSO data every row of a table has one length: rarely needed
+            padding = np.arange(width)[None, :] >= valid[:, None]
+            bad = padding if bad is None else bad | padding
+    if bad is not None and not bad.any():
+        bad = None
+    if "INT_NUM" in columns:
+        int_num = _integers(records["INT_NUM"], columns["INT_NUM"])
+    else:
+        int_num = np.full(n, -1, dtype=np.int64)
+
+    def times(name: str) -> np.ndarray:
+        if name not in columns:
+            return np.full(n, np.nan)
+        return _positive_or_nan(_numbers(records[name], columns[name]))
+
+    tdb, mjd = times("TDB-MID"), times("MJD-AVG")
+    # extract_1d leaves every time column NaN (and counts INT_NUM within the file) when
+    # INT_TIMES did not cover the segment
+    local = bool(n) and np.isnan(tdb).all() and np.isnan(mjd).all() and "MJD-AVG" in columns
+    return _Piece(_sampled_grid(wavelength), flux, error, bad, int_num, tdb, mjd, local_numbers=local)
 
 
-def _stack_scalars(path: Path, scalars: list[_Scalar]) -> _Piece:
-    """Old-layout tables of one element → one (n_int, n_wave) piece, read from a memory map."""
+def _sample_rows(n: int) -> np.ndarray:
+    """First, last and evenly spaced rows between them: about ``_WAVELENGTH_SAMPLE_ROWS`` in all."""
+    return np.unique(np.linspace(0, n - 1, min(n, _WAVELENGTH_SAMPLE_ROWS)).round().astype(np.intp))
+
+
+def _sampled_grid(wavelength: np.ndarray) -> np.ndarray:
+    """One wavelength row for a new-layout table whose sampled rows all share it, else every row.
+
+    ``make_tso_specmodel`` builds one table per segment and order/detector from spectra
+    extracted on one wavelength solution, so a TSO table has one grid repeated in every row.
+    Comparing every row would read the whole WAVELENGTH column (as large as FLUX); comparing
+    the first, the last and ~30 evenly spaced rows catches a table that was built differently
+    (a grid that drifts or changes with the integration changes in most rows, and so in the
+    sample) for a fraction of the cost.  A grid differing in a single unsampled row would pass.
+    """
+    n = wavelength.shape[0]
+    first = wavelength[0] if n else wavelength.reshape(-1)
+    if n > 1:
+        sample = wavelength[_sample_rows(n)]
+        if not np.array_equal(sample, np.broadcast_to(first, sample.shape), equal_nan=True):
+            return wavelength
+    return np.array(first, dtype=np.float64)
+
+
+def _stack_scalars(raw: np.ndarray, scalars: list[_Scalar]) -> _Piece:
+    """Old-layout tables of one element → one (n_int, n_wave) piece, copied from the memory map.
+
+    The output arrays are allocated once and filled table by table; each table's WAVELENGTH
+    is compared with the first table's as it goes, so a full wavelength array is built only
+    when some integration has a different grid (NRS1 and NRS2 in one old-layout stage-3 file).
+    """
     if len({s.n_rows for s in scalars}) > 1:
         # detectors of unequal length hidden in one group: stack runs of equal length, pad
         runs: list[list[_Scalar]] = []
@@ -313,22 +495,38 @@ def _stack_scalars(path: Path, scalars: list[_Scalar]) -> _Piece:
                 runs[-1].append(s)
             else:
                 runs.append([s])
-        return _merge([_stack_scalars(path, run) for run in runs])
-    raw = np.memmap(path, dtype=np.uint8, mode="r")
-    records = [raw[s.offset:s.offset + s.n_rows * s.dtype.itemsize].view(s.dtype) for s in scalars]
-    names = scalars[0].dtype.names
-    wavelength = np.stack([r["WAVELENGTH"] for r in records])
-    flux = np.stack([r["FLUX"] for r in records])
-    error = np.stack([r["FLUX_ERROR"] for r in records]) if "FLUX_ERROR" in names else np.full(flux.shape, np.nan)
-    bad = None
-    if "DQ" in names:
-        # DQ is uint32 stored with TZERO = 2**31: the offset leaves bit 0 (DO_NOT_USE) as stored
-        bad = (np.stack([r["DQ"] for r in records]) & DO_NOT_USE) != 0
-    del records, raw
+        return _merge([_stack_scalars(raw, run) for run in runs])
+    n, width = len(scalars), scalars[0].n_rows
+    flux = np.empty((n, width))
+    error = np.empty((n, width))
+    bad = np.zeros((n, width), dtype=bool)
+    first: np.ndarray | None = None
+    every: np.ndarray | None = None  # (n, width) wavelengths, once some table's grid differs
+    for k, s in enumerate(scalars):
+        records = _records(raw, s.offset, s.n_rows, s.table)
+        columns = s.table.columns
+        flux[k] = _physical(records["FLUX"], columns["FLUX"])
+        error[k] = _physical(records["FLUX_ERROR"], columns["FLUX_ERROR"]) if "FLUX_ERROR" in columns else np.nan
+        if "DQ" in columns:
+            bad[k] = _flagged(records["DQ"], columns["DQ"])
+        wavelength = _physical(records["WAVELENGTH"], columns["WAVELENGTH"])
+        if first is None:
+            first = np.array(wavelength, dtype=np.float64)
+        elif every is None and not np.array_equal(wavelength, first, equal_nan=True):
+            every = np.empty((n, width))
+            every[:k] = first
+        if every is not None:
+            every[k] = wavelength
     int_num = np.array([-1 if s.int_num is None else s.int_num for s in scalars], dtype=np.int64)
     tdb = np.array([s.tdb_mid for s in scalars])
     mjd = np.array([s.mjd_avg for s in scalars])
-    return _Piece(wavelength, flux, error, bad, int_num, tdb, mjd)
+    return _Piece(first if every is None else every, flux, error, bad if bad.any() else None, int_num, tdb, mjd)
+
+
+def _wavelength_rows(piece: _Piece) -> np.ndarray:
+    """The piece's wavelengths (one shared grid or not) as one row per integration."""
+    wavelength = piece.wavelength
+    return np.broadcast_to(wavelength, piece.flux.shape) if wavelength.ndim == 1 else wavelength
 
 
 def _merge(pieces: list[_Piece]) -> _Piece:
@@ -336,6 +534,9 @@ def _merge(pieces: list[_Piece]) -> _Piece:
     if len(pieces) == 1:
         return pieces[0]
     width = max(p.flux.shape[1] for p in pieces)
+    first = pieces[0].wavelength
+    shared = all(p.wavelength.ndim == 1 and p.wavelength.shape == first.shape
+                 and np.array_equal(p.wavelength, first, equal_nan=True) for p in pieces)
 
     def pad(values: np.ndarray, fill: Any) -> np.ndarray:
         if values.shape[1] == width:
@@ -344,14 +545,18 @@ def _merge(pieces: list[_Piece]) -> _Piece:
         out[:, :values.shape[1]] = values
         return out
 
-    bad = [pad(p.bad if p.bad is not None else np.zeros(p.flux.shape, bool), True) for p in pieces]
-    for b, p in zip(bad, pieces):
-        b[:, p.flux.shape[1]:] = True
+    bad = None
+    if any(p.bad is not None or p.flux.shape[1] < width for p in pieces):
+        bad = [pad(p.bad if p.bad is not None else np.zeros(p.flux.shape, bool), True) for p in pieces]
+        for b, p in zip(bad, pieces):
+            b[:, p.flux.shape[1]:] = True
+        bad = np.concatenate(bad)
     return _Piece(
-        np.concatenate([pad(np.asarray(p.wavelength, float), np.nan) for p in pieces]),
+        first if shared else np.concatenate([pad(np.asarray(_wavelength_rows(p), float), np.nan)
+                                             for p in pieces]),
         np.concatenate([pad(np.asarray(p.flux, float), np.nan) for p in pieces]),
         np.concatenate([pad(np.asarray(p.error, float), np.nan) for p in pieces]),
-        np.concatenate(bad),
+        bad,
         np.concatenate([p.int_num for p in pieces]),
         np.concatenate([p.tdb_mid for p in pieces]),
         np.concatenate([p.mjd_avg for p in pieces]),
@@ -361,7 +566,8 @@ def _merge(pieces: list[_Piece]) -> _Piece:
 
 def _take(piece: _Piece, rows: np.ndarray) -> _Piece:
     return _Piece(
-        piece.wavelength[rows], piece.flux[rows], piece.error[rows],
+        piece.wavelength if piece.wavelength.ndim == 1 else piece.wavelength[rows],
+        piece.flux[rows], piece.error[rows],
         None if piece.bad is None else piece.bad[rows],
         piece.int_num[rows], piece.tdb_mid[rows], piece.mjd_avg[rows], piece.local_numbers,
     )
@@ -372,6 +578,8 @@ def _take(piece: _Piece, rows: np.ndarray) -> _Piece:
 
 def _split_by_wavelength(piece: _Piece) -> list[tuple[float, _Piece]]:
     """Rows whose wavelength ranges do not overlap belong to different detectors."""
+    if piece.wavelength.ndim == 1:  # one grid for every row: one detector
+        return [(float(np.nanmin(piece.wavelength)), piece)]
     finite = np.isfinite(piece.wavelength)
     lo = np.where(finite, piece.wavelength, np.inf).min(axis=1)
     hi = np.where(finite, piece.wavelength, -np.inf).max(axis=1)
@@ -405,15 +613,6 @@ def _element_name(exp_type: str, instrument: str, sporder: int, detector: str,
 
 
 # --------------------------------------------------------------------------- times
-
-
-def _int_times_columns(table: np.ndarray) -> dict[str, np.ndarray]:
-    names = {name.lower(): name for name in table.dtype.names or ()}
-    out = {}
-    for key in ("integration_number", "int_mid_bjd_tdb", "int_mid_mjd_utc"):
-        if key in names:
-            out[key] = np.asarray(table[names[key]], dtype=float)
-    return out
 
 
 def _join(numbers: np.ndarray, listed: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -595,22 +794,13 @@ def read_x1dints(path: Path, source: str) -> list[SpectralBlock]:
         Single spectra (``x1d``), truncated files, files without usable spectra or times.
     """
     path = Path(path)
-    size = path.stat().st_size
-    if _probe(path) == "truncated":
-        raise ReadError("is truncated: the file ends before its spectra (an incomplete download?)")
-    with warnings.catch_warnings():
-        # astropy warns about truncation and odd cards; sizes are checked below instead
-        warnings.simplefilter("ignore")
-        try:
-            with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
-                layout = _scan(hdul, size)
-        except ReadError:
-            raise
-        except (OSError, ValueError, IndexError, KeyError) as exc:
-            if "truncat" in str(exc).lower() or "end of file" in str(exc).lower():
-                raise ReadError("is truncated (an incomplete download?)") from exc
-            raise ReadError(f"is not a readable FITS file ({exc})") from exc
-    return _blocks(path, source, layout)
+    try:
+        if path.stat().st_size == 0:
+            raise ReadError("is an empty file")
+        raw = np.memmap(path, dtype=np.uint8, mode="r")
+    except OSError as exc:
+        raise ReadError(f"could not be read ({exc.strerror or exc})") from exc
+    return _blocks(path, source, _scan(path, raw))
 
 
 def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
@@ -618,7 +808,7 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
     if not layout.groups:
         raise ReadError("has no EXTRACT1D spectra")
     file_notes: list[str] = []
-    int_times = _int_times_columns(layout.int_times) if layout.int_times is not None else None
+    int_times = layout.int_times
     if int_times is not None and not np.any(int_times.get("integration_number", np.zeros(0)) > 0):
         int_times = None
     merged: list[tuple[_Group, _Piece]] = []
@@ -630,7 +820,7 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
                 run.append(table)
                 continue
             if run:
-                pieces.append(_stack_scalars(path, run))
+                pieces.append(_stack_scalars(layout.raw, run))
                 run = []
             if table is not None:
                 pieces.append(table)
@@ -757,11 +947,18 @@ def _all_nan(flux: np.ndarray) -> bool:
 
 
 def _shared_wavelength(wavelength: np.ndarray) -> np.ndarray:
-    """One wavelength row when every integration has the same grid (the normal case)."""
+    """One wavelength row when every integration has the same grid (the normal case).
+
+    Pieces already carry one row when their tables share it; a full array here comes from
+    tables with different grids, of which a subset (one detector, the rows with times) may
+    still share one.
+    """
+    if wavelength.ndim == 1:
+        return np.asarray(wavelength, dtype=np.float64)
     first = wavelength[0]
     if wavelength.shape[0] == 1 or np.array_equal(wavelength, np.broadcast_to(first, wavelength.shape), equal_nan=True):
-        return np.asarray(first, dtype=float)
-    return np.asarray(wavelength, dtype=float)
+        return np.asarray(first, dtype=np.float64)
+    return np.asarray(wavelength, dtype=np.float64)
 
 
 register_reader(
