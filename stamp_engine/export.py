@@ -40,8 +40,14 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from .processing import LightCurve
+    from .video import VideoResult
 
 Progress = Callable[[str, int, int], None]
+
+#: Default upper limit on the frames of the package's video: a longer cube is binned in
+#: time (see :func:`stamp_engine.video.frame_bin_size`), so a 10,000-integration
+#: observation makes a 30 s clip at 20 fps, not an 8-minute one.
+DEFAULT_MAX_VIDEO_FRAMES = 600
 
 #: ``time_standard`` → (FITS TIMESYS, TREFPOS): where and in which scale times are measured.
 _TIME_REFERENCE = {
@@ -730,7 +736,7 @@ def package_files(stamp: str, *, video: bool = True) -> dict[str, str]:
         f"combined_plots_{stamp}.html": "All views on one page; one row of band buttons drives all of them.",
     }
     if video:
-        files[f"spectrum_{stamp}.mp4"] = "Video of the spectrum over time, one frame per integration (H.264)."
+        files[f"spectrum_{stamp}.mp4"] = "Video of the spectrum over time, one frame per (binned) integration (H.264)."
     files.update(
         {
             f"lightcurves_{stamp}.ecsv": "Light curves (white light and each band) with errors; units and time scale in the header.",
@@ -742,6 +748,20 @@ def package_files(stamp: str, *, video: bool = True) -> dict[str, str]:
     return files
 
 
+def video_description(video: "VideoResult", n_integrations: int) -> str:
+    """What the package's MP4 shows, for the README: frames, time binning, size and rate."""
+    form = f"{video.width}×{video.height}, {video.fps:g} fps, H.264"
+    k = video.integrations_per_frame
+    if k == 1:
+        return f"Video of the spectrum over time, one frame per integration ({video.frames} frames; {form})."
+    return (
+        f"Video of the spectrum over time, binned in time: the {n_integrations} integrations are averaged "
+        f"into {video.frames} frames of {k} consecutive integrations each (mean; bins restart at each visit, "
+        f"whose last bin may hold fewer; no integration is left out). Each frame is stamped with its bin "
+        f"centre time and the integrations it averages ({form})."
+    )
+
+
 def build_package(
     cube: Cube,
     destination: str | Path,
@@ -751,7 +771,7 @@ def build_package(
     video: bool = True,
     fps: float = 20,
     size: tuple[int, int] = (1280, 720),
-    max_video_frames: int | None = None,
+    max_video_frames: int | None = DEFAULT_MAX_VIDEO_FRAMES,
     colorscale: str | None = None,
     zrange: tuple[float, float] | None = None,
     progress: Progress | None = None,
@@ -778,8 +798,11 @@ def build_package(
     options : mapping
         What the user chose (recorded in the README and the FITS provenance).
     video, fps, size, max_video_frames
-        Whether to make the MP4, its frame rate, pixel size and an optional frame limit
-        (default: one frame per integration of ``cube``; bin in time for fewer).
+        Whether to make the MP4, its frame rate, pixel size and the most frames it may
+        have (default :data:`DEFAULT_MAX_VIDEO_FRAMES`; None or 0: one frame per
+        integration).  A cube with more integrations is binned in time for the video
+        only — consecutive integrations averaged within each visit, none left out — and
+        the README and each frame's time stamp (the bin centre) say so.
     colorscale, zrange
         Colour scale name and fixed colour range of the surface and heatmap.
     progress : callable
@@ -850,10 +873,11 @@ def build_package(
                 if progress:
                     progress("video", steps.index("video") * frames + done, total * frames)
 
-            write_spectrum_video(
+            made = write_spectrum_video(
                 cube, folder / f"spectrum_{stamp}.mp4", fps=fps, size=size, max_frames=max_video_frames,
                 bands=usable, progress=video_progress,
             )
+            files[f"spectrum_{stamp}.mp4"] = video_description(made, cube.n_integrations)
         step("fits")
         write_cube_fits(cube, folder / f"stamp_cube_{stamp}.fits", options=options)
         files.update(_static_figures(cube, curves, folder, stamp))

@@ -176,6 +176,8 @@ def _colorscale_names() -> list[str]:
 
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``stamp render`` to ``parser`` (the sub-command's parser)."""
+    from .export import DEFAULT_MAX_VIDEO_FRAMES
+
     parser.description = (
         "Write the export package of JWST time-series spectra without a browser: standalone HTML plots "
         "(3D surface, heatmap, all views combined; plotly.js embedded, open offline), an MP4 of the spectrum "
@@ -229,8 +231,10 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--no-video", action="store_true", help="do not make the MP4")
     video.add_argument("--fps", type=_positive, default=20.0, metavar="N", help="video frames per second (default 20)")
     video.add_argument("--size", type=parse_size, default=(1280, 720), metavar="WxH", help="video size in pixels (default 1280x720)")
-    video.add_argument("--max-frames", type=_count, default=0, metavar="N",
-                       help="at most N video frames, evenly spaced (default 0: one per integration)")
+    video.add_argument("--max-frames", type=_count, default=DEFAULT_MAX_VIDEO_FRAMES, metavar="N",
+                       help=f"at most N video frames (default {DEFAULT_MAX_VIDEO_FRAMES}); a longer observation is "
+                            "binned in time for the video, consecutive integrations averaged within each visit "
+                            "(none left out), each frame stamped with its bin centre; 0 = one frame per integration")
 
 
 # ----------------------------------------------------------------------------- running
@@ -327,7 +331,10 @@ def recorded_options(args: argparse.Namespace, bands: Sequence[Band]) -> dict[st
             options[key] = value
     if bands:
         options["bands"] = list(bands)
-    options["video"] = "off" if args.no_video else f"{args.size[0]}x{args.size[1]} at {args.fps:g} fps"
+    options["video"] = "off" if args.no_video else (
+        f"{args.size[0]}x{args.size[1]} at {args.fps:g} fps, "
+        + (f"at most {args.max_frames} frames (binned in time beyond)" if args.max_frames else "one frame per integration")
+    )
     return options
 
 

@@ -1,11 +1,15 @@
-"""An MP4 of the spectrum changing over time, one frame per integration of a cube.
+"""An MP4 of the spectrum changing over time, one frame per (binned) integration of a cube.
 
 Frames are drawn with NumPy, not with a plotting library: the axes, ticks, labels and
 legend are drawn once into a background image, and each frame only rasterizes the
 spectrum (a polyline with its ±1σ band) into a copy of that background and stamps the
 time.  Frames are streamed as raw RGB to the ffmpeg binary shipped by imageio-ffmpeg,
 which encodes H.264 (yuv420p, ``+faststart``) while the next frames are drawn, so a
-300-frame 1280×720 video takes a few seconds.
+300-frame 1280×720 video takes a few seconds.  The per-frame cost does not grow with the
+number of wavelengths beyond one vectorized reduction of each batch of spectra to
+per-pixel-column extremes (``np.fmin.reduceat``/``np.fmax.reduceat`` over the
+wavelength → column mapping); a long cube is averaged in time to at most ``max_frames``
+frames (:func:`frame_bin_size`), never thinned.
 
 Text (title, axis labels, tick labels, the time stamp) is rasterized by ffmpeg's own
 ``drawtext`` filter with the system sans-serif font, once per video; where no font is
@@ -44,8 +48,10 @@ ERROR_ALPHA = 0.22
 REFERENCE = (150, 150, 150)
 BAND_FILL = (255, 236, 179)
 
-#: Frames drawn per vectorized batch: bounds memory (batch × width floats), not speed.
+#: Frames drawn per vectorized batch: bounds memory (batch × wavelengths floats), not speed.
 _BATCH = 64
+#: Changed pixels coloured together: bounds memory (~60 bytes each) when spectra are very noisy.
+_PIXELS_PER_GROUP = 2_000_000
 
 
 class VideoError(StampError):
@@ -64,6 +70,7 @@ class VideoResult:
     seconds: float
     y_range: tuple[float, float]
     plot_box: tuple[int, int, int, int]  # left, top, right, bottom pixel edges of the plot area
+    integrations_per_frame: int = 1  # time bin of each frame (a visit's last frame may hold fewer)
 
     @property
     def frames_per_second_encoded(self) -> float:
@@ -403,8 +410,7 @@ class _Scene:
 
     layout: _Layout
     background: np.ndarray  # (H, W, 3) uint8
-    plot_bg: np.ndarray  # (ph, pw, 3) float32, the plot area of the background
-    plot_bg_error: np.ndarray  # same, with the error-band colour blended in
+    plot_colours: np.ndarray  # (3, 2·ph·pw) float32 R, G, B planes: the plot area, then the same under the error band
     y_lo: float
     y_hi: float
     line_width: float
@@ -413,10 +419,55 @@ class _Scene:
     stamp_xy: tuple[int, int]
 
 
-def _frame_rows(n: int, max_frames: int | None) -> np.ndarray:
-    if max_frames is None or max_frames <= 0 or n <= max_frames:
-        return np.arange(n)
-    return np.unique(np.rint(np.linspace(0, n - 1, max_frames)).astype(np.int64))
+def _visit_lengths(visit: np.ndarray) -> np.ndarray:
+    """Lengths of the runs of equal ``visit`` (time bins restart at each one)."""
+    if visit.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    edges = np.flatnonzero(np.r_[True, visit[1:] != visit[:-1], True])
+    return np.diff(edges)
+
+
+def frame_bin_size(visit: np.ndarray, max_frames: int | None) -> int:
+    """Integrations averaged into one video frame so the video has at most ``max_frames`` frames.
+
+    Frames are time bins of :func:`stamp_engine.processing.bin`: ``k`` consecutive
+    integrations, restarting at each visit (a visit's last bin may be shorter), so no
+    integration is left out.  This is the smallest such ``k``; 1 when the cube is short
+    enough or ``max_frames`` is None/0.  Every visit gets at least one frame, so with
+    fewer ``max_frames`` than visits the video has one frame per visit.
+
+    Parameters
+    ----------
+    visit : ndarray of int
+        Visit index of each integration (``Cube.visit``).
+    max_frames : int or None
+        Upper limit on the number of frames.
+    """
+    lengths = _visit_lengths(np.asarray(visit))
+    n = int(lengths.sum())
+    if not max_frames or max_frames <= 0 or n <= max_frames:
+        return 1
+
+    def frames(k: int) -> int:
+        return int(np.sum(-(-lengths // k)))
+
+    # frames(k) never increases with k: the smallest k that fits, by bisection
+    lo, hi = max(1, -(-n // max_frames)), int(lengths.max())
+    if frames(hi) > max_frames:
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if frames(mid) > max_frames else (lo, mid)
+    return lo
+
+
+def _bin_rows(visit: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last row of each time bin of ``size`` integrations (restarting at each visit)."""
+    lengths = _visit_lengths(visit)
+    visit_start = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    first = np.flatnonzero((np.arange(visit.size) - visit_start) % size == 0)
+    last = np.minimum(first + size, np.r_[first[1:], visit.size]) - 1
+    return first, last
 
 
 def _title(cube: "Cube") -> str:
@@ -428,15 +479,28 @@ def _title(cube: "Cube") -> str:
     return f"{cube.target} — {setup}" if setup else cube.target
 
 
-def _stamp_texts(cube: "Cube", rows: np.ndarray) -> list[str]:
-    hours = cube.hours[rows]
-    integration = cube.integration[rows]
-    visit = cube.visit[rows]
+def _stamp_texts(cube: "Cube", frames: "Cube", size: int) -> list[str]:
+    """The time stamp of each frame of ``frames`` (``cube`` binned by ``size`` integrations).
+
+    Hours are counted from the t0 of the unbinned ``cube``; a binned frame is stamped
+    with its bin centre (mean time) and the range of integrations averaged in it.
+    """
+    hours = (frames.time.mjd - cube.t0_mjd) * 24.0
     multi_visit = cube.n_visits > 1
-    digits = max(len(str(int(integration.max()))), 1) if rows.size else 1
+    if size == 1:
+        first = last = np.arange(cube.n_integrations)
+    else:
+        first, last = _bin_rows(cube.visit, size)
+    if first.size != frames.n_integrations:  # the binning rule changed under us: a wrong stamp is worse than none
+        raise VideoError("the time bins of the video do not match the binned cube")
+    start, end = cube.integration[first], cube.integration[last]
+    digits = max(len(str(int(cube.integration.max()))), 1) if cube.n_integrations else 1
     texts = []
-    for h, n, v in zip(hours.tolist(), integration.tolist(), visit.tolist()):
-        text = f"t = {h:8.4f} h ({cube.time_standard} − t0)   integration {n:>{digits}d}"
+    for h, a, b, v in zip(hours.tolist(), start.tolist(), end.tolist(), frames.visit.tolist()):
+        if size == 1:
+            text = f"t = {h:8.4f} h ({cube.time_standard} − t0)   integration {a:>{digits}d}"
+        else:
+            text = f"t = {h:8.4f} h ({cube.time_standard} − t0, bin centre)   integrations {a:>{digits}d}–{b:<{digits}d}"
         texts.append(text + (f"   visit {v + 1}" if multi_visit else ""))
     return texts
 
@@ -583,7 +647,8 @@ def _build_scene(
     background = np.rint(image).clip(0, 255).astype(np.uint8)
     plot_bg = background[lay.top : lay.bottom, lay.left : lay.right].astype(np.float32)
     plot_bg_error = plot_bg + ERROR_ALPHA * (np.asarray(ERROR_BAND, np.float32) - plot_bg)
-    return _Scene(lay, background, plot_bg, plot_bg_error, y_lo, y_hi, line, atlas, chars, stamp_xy)
+    plot_colours = np.ascontiguousarray(np.concatenate([plot_bg.reshape(-1, 3), plot_bg_error.reshape(-1, 3)]).T)
+    return _Scene(lay, background, plot_colours, y_lo, y_hi, line, atlas, chars, stamp_xy)
 
 
 def _line_alpha(lo: np.ndarray, hi: np.ndarray, n_rows: int, width: float) -> np.ndarray:
@@ -598,24 +663,41 @@ def _line_alpha(lo: np.ndarray, hi: np.ndarray, n_rows: int, width: float) -> np
     return np.clip(np.minimum(rows - lo + 0.5, hi - rows + 0.5), 0.0, 1.0)
 
 
-def _column_spans(top: np.ndarray, bottom: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel (row, column) indices covering rows ``top[c]…bottom[c]`` of every column ``c``.
+def _column_spans(top: np.ndarray, bottom: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel rows covering rows ``top[k]…bottom[k]`` of every span ``k`` (any shape, raveled).
 
-    Only these pixels change from one frame to the next, typically a few per column,
-    so drawing touches thousands of pixels instead of the whole plot.
+    Only these pixels change from one frame to the next (a few to a few dozen per
+    column), so drawing touches thousands of pixels instead of the whole plot.
+
+    Returns
+    -------
+    rows : (n_pixels,) int32
+        Row of each pixel.
+    span : (n_pixels,) int64
+        Index of the (raveled) span each pixel belongs to.
+    lengths : (n_spans,) int64
+        Pixels per span.
     """
+    top, bottom = top.ravel(), bottom.ravel()
     first = np.clip(np.floor(np.nan_to_num(top, nan=np.inf, posinf=n_rows)), 0, n_rows).astype(np.int64)
     last = np.clip(np.ceil(np.nan_to_num(bottom, nan=-np.inf, neginf=-1)), -1, n_rows - 1).astype(np.int64)
     lengths = np.maximum(last - first + 1, 0)
     total = int(lengths.sum())
-    columns = np.repeat(np.arange(top.size), lengths)
+    span = np.repeat(np.arange(top.size), lengths)
     offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.repeat(first, lengths) + offsets, columns
+    return (np.repeat(first, lengths) + offsets).astype(np.int32), span, lengths
 
 
 def _draw_frames(scene: _Scene, values_px: np.ndarray, low_px: np.ndarray, high_px: np.ndarray,
                  stamp_codes: np.ndarray, sampler: _ColumnSampler):
-    """Yield the RGB frames (H, W, 3 uint8) of a batch of spectra given in pixel rows."""
+    """Yield the RGB frames (H, W, 3 uint8) of a batch of spectra given in pixel rows.
+
+    The changed pixels of many frames are coloured at once (a flat gather from the
+    background with and without the error band, one blend with the line colour); each
+    frame then is a copy of the background with its pixels scattered in.  Frames are
+    grouped so that a group holds at most :data:`_PIXELS_PER_GROUP` changed pixels,
+    which bounds memory however noisy the spectra are.
+    """
     lay = scene.layout
     half = scene.line_width / 2.0
     line_lo, line_hi = sampler.extremes(values_px)
@@ -626,21 +708,51 @@ def _draw_frames(scene: _Scene, values_px: np.ndarray, low_px: np.ndarray, high_
     err_top, err_bottom = np.fmin(band_lo, band_hi), np.fmax(band_lo, band_hi)
     span_top = np.fmin(np.floor(line_lo), err_top)
     span_bottom = np.fmax(np.ceil(line_hi), err_bottom)
-    line_color = np.asarray(LINE, dtype=np.float32)
+    spans = [a.astype(np.float32) for a in (span_top, span_bottom, err_top, err_bottom, line_lo, line_hi)]
+    per_frame = np.nansum(np.clip(span_bottom - span_top + 1, 0, lay.plot_height), axis=1)
+    group_of = (np.cumsum(per_frame) - per_frame) // _PIXELS_PER_GROUP
+    starts = np.flatnonzero(np.r_[True, np.diff(group_of) != 0])
+    for first, stop in zip(starts, np.r_[starts[1:], len(per_frame)]):
+        frames = slice(int(first), int(stop))
+        yield from _draw_group(scene, [a[frames] for a in spans], stamp_codes[frames])
+
+
+def _draw_group(scene: _Scene, spans: list[np.ndarray], stamp_codes: np.ndarray):
+    lay = scene.layout
+    pw, ph = lay.plot_width, lay.plot_height
+    span_top, span_bottom, err_top, err_bottom, line_lo, line_hi = spans
+    n_frames = span_top.shape[0]
+    rows, span, lengths = _column_spans(span_top, span_bottom, ph)
+    cols = (span % pw).astype(np.int32)
+    r = rows.astype(np.float32)
+    # per-span quantities repeated to their pixels (np.repeat streams; a gather would not)
+    in_band = (r >= np.repeat(err_top.ravel(), lengths)) & (r <= np.repeat(err_bottom.ravel(), lengths))
+    alpha = np.minimum(r - np.repeat(line_lo.ravel(), lengths), np.repeat(line_hi.ravel(), lengths) - r)
+    alpha += 0.5
+    alpha = np.nan_to_num(np.clip(alpha, 0.0, 1.0, out=alpha), nan=0.0, copy=False)
+    pixel = rows * np.int32(pw) + cols
+    pixel[in_band] += np.int32(ph * pw)
+    # one colour channel at a time: contiguous arithmetic, strided only in the final store
+    values = np.empty((rows.size, 3), dtype=np.uint8)
+    for k, line_value in enumerate(LINE):
+        colour = np.take(scene.plot_colours[k], pixel)
+        colour += alpha * (np.float32(line_value) - colour)
+        colour += 0.5
+        values[:, k] = colour
+    values = values.reshape(-1)
+    # where each byte goes in the raveled (H·W·3) frame: a flat scatter is the fastest
+    offset = ((rows + np.int32(lay.top)) * np.int32(lay.width) + cols + np.int32(lay.left)) * np.int32(3)
+    target = np.empty((rows.size, 3), dtype=np.int32)
+    for k in range(3):
+        np.add(offset, np.int32(k), out=target[:, k])
+    target = target.reshape(-1)
+    bounds = 3 * np.concatenate([[0], np.cumsum(lengths.reshape(n_frames, pw).sum(axis=1))])
     sx, sy = scene.stamp_xy
     gh = scene.stamp_atlas.shape[1]
     text_color = np.asarray(TEXT, dtype=np.float32)
-    for i in range(values_px.shape[0]):
+    for i in range(n_frames):
         frame = scene.background.copy()
-        plot = frame[lay.top : lay.bottom, lay.left : lay.right]
-        rows, cols = _column_spans(span_top[i], span_bottom[i], lay.plot_height)
-        in_band = (rows >= err_top[i, cols]) & (rows <= err_bottom[i, cols])
-        pixels = np.where(in_band[:, None], scene.plot_bg_error[rows, cols], scene.plot_bg[rows, cols])
-        r = rows.astype(np.float32)
-        alpha = np.clip(np.minimum(r - line_lo[i, cols] + 0.5, line_hi[i, cols] - r + 0.5), 0.0, 1.0)
-        alpha = np.nan_to_num(alpha, nan=0.0)
-        pixels += alpha[:, None] * (line_color - pixels)
-        plot[rows, cols] = pixels + 0.5
+        frame.reshape(-1)[target[bounds[i] : bounds[i + 1]]] = values[bounds[i] : bounds[i + 1]]
         # time stamp: glyph cells side by side
         text = scene.stamp_atlas[stamp_codes[i]].transpose(1, 0, 2).reshape(gh, -1)
         w = min(text.shape[1], lay.width - sx)
@@ -667,12 +779,15 @@ def write_spectrum_video(
     show_errors: bool = True,
     text_renderer: str = "auto",
 ) -> VideoResult:
-    """Encode the spectrum of every integration of ``cube`` as an H.264 MP4.
+    """Encode the spectrum over time of ``cube`` as an H.264 MP4.
 
-    One frame per integration (bin the cube in time first for fewer frames), each
-    showing the spectrum with its ±1σ band over a static reference (the time-median
-    spectrum, or the 0 % line of a normalized cube), the axis labels with units, and
-    the time of the integration.
+    One frame per integration, or, when the cube has more than ``max_frames``
+    integrations, one frame per time bin of :func:`frame_bin_size` integrations
+    (:func:`stamp_engine.processing.bin`, mean, within each visit: every integration
+    counts).  Each frame shows the spectrum with its ±1σ band over a static reference
+    (the time-median spectrum, or the 0 % line of a normalized cube), the axis labels
+    with units, and the time of the integration, or of the bin centre with the range
+    of integrations averaged.
 
     Parameters
     ----------
@@ -685,7 +800,8 @@ def write_spectrum_video(
     size : (width, height)
         Pixels; both even (H.264 yuv420p needs even dimensions), at least 320 × 240.
     max_frames : int, optional
-        At most this many frames, evenly spaced in the cube's integrations.
+        At most this many frames (None or 0: one per integration); a longer cube is
+        binned in time.  Every visit gets at least one frame.
     progress : callable, optional
         ``progress("video", frames_done, frames_total)``.
     bands : sequence of Band
@@ -701,7 +817,7 @@ def write_spectrum_video(
     Returns
     -------
     VideoResult
-        Frames written, size, and the wall-clock time taken.
+        Frames written, integrations per frame, size, and the wall-clock time taken.
 
     Raises
     ------
@@ -717,20 +833,18 @@ def write_spectrum_video(
     if cube.n_integrations == 0 or cube.n_wavelengths < 2:
         raise VideoError("the cube needs at least one integration and two wavelengths for a video")
     path = Path(path)
-    rows = _frame_rows(cube.n_integrations, max_frames)
-    # rows are taken batch by batch below: a 10,000-integration cube is never copied whole
-    values = cube.flux if len(rows) == cube.n_integrations else cube.flux[rows]
-    errors = (cube.error if len(rows) == cube.n_integrations else cube.error[rows]) if show_errors else None
+    size_bin = frame_bin_size(cube.visit, max_frames)
+    # every integration counts: a long cube is averaged in time, never thinned
+    frames = cube if size_bin == 1 else cube.bin(time=size_bin)
+    values = frames.flux
+    errors = frames.error if show_errors else None
     if cube.is_normalized:
         reference = np.zeros(cube.n_wavelengths)
     else:
-        with np.errstate(all="ignore"):
-            import warnings
+        from .processing import nanmedian_over_time
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-                reference = np.nanmedian(cube.flux, axis=0)
-    stamps = _stamp_texts(cube, rows)
+        reference = nanmedian_over_time(cube.flux)
+    stamps = _stamp_texts(cube, frames, size_bin)
     scene = _build_scene(cube, values, errors, reference, stamps, (width, height), bands, text_renderer)
     lay = scene.layout
 
@@ -756,7 +870,7 @@ def write_spectrum_video(
     partial = path.with_name(path.name + ".part")
     cmd += ["-f", "mp4", str(partial)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    n_frames = len(rows)
+    n_frames = frames.n_integrations
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr_chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()), daemon=True)
@@ -767,10 +881,10 @@ def write_spectrum_video(
             stop = min(start + _BATCH, n_frames)
             v = np.asarray(values[start:stop], dtype=np.float64)
             e = np.zeros_like(v) if errors is None else np.nan_to_num(np.asarray(errors[start:stop], dtype=np.float64))
-            frames = _draw_frames(
+            drawn = _draw_frames(
                 scene, pixel_rows(v), pixel_rows(v - e), pixel_rows(v + e), stamp_codes[start:stop], sampler
             )
-            for frame in frames:
+            for frame in drawn:
                 proc.stdin.write(memoryview(frame).cast("B"))
                 done += 1
             if progress:
@@ -788,7 +902,7 @@ def write_spectrum_video(
     partial.replace(path)
     return VideoResult(
         path, n_frames, width, height, float(fps), _time.perf_counter() - started,
-        (scene.y_lo, scene.y_hi), (lay.left, lay.top, lay.right, lay.bottom),
+        (scene.y_lo, scene.y_hi), (lay.left, lay.top, lay.right, lay.bottom), size_bin,
     )
 
 

@@ -17,6 +17,7 @@ from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.problems import Problem, ReadError
 from stamp_engine.synthetic import make_observation
+from stamp_engine.video import probe_video
 
 BANDS = [Band("H2O 1.4", 1.30, 1.50), Band("CO2 4.3", 4.20, 4.45)]
 HOSTILE = '<img src=x onerror="window.PWNED=1"></script><script>window.PWNED=2</script>'
@@ -237,6 +238,24 @@ def test_build_package_writes_exactly_the_package(transit, tmp_path):
     assert calls[-1] == ("done", calls[-1][2], calls[-1][2])
     assert {c[0] for c in calls} >= {"tables", "html", "video", "fits", "zip"}
     assert not list(tmp_path.glob("stamp-package-*"))  # the work folder is gone
+    # 60 integrations, under the default frame limit: one frame per integration
+    assert probe_video(unpacked / f"spectrum_{stamp}.mp4")["frames"] == 60
+    assert "one frame per integration (60 frames; 320×240, 10 fps, H.264)" in " ".join(readme.split())
+
+
+def test_a_long_cube_makes_a_time_binned_video_and_says_so(transit, tmp_path):
+    _, cube = transit  # 240 integrations in one visit
+    assert export.DEFAULT_MAX_VIDEO_FRAMES == 600
+    path = export.build_package(cube, tmp_path, bands=BANDS, size=(320, 240), max_video_frames=50, unpacked=True,
+                                when=__import__("datetime").datetime(2025, 3, 4, 5, 6, 7))
+    files = tmp_path / "stamp_package_20250304_050607"
+    assert path.exists()
+    info = probe_video(files / "spectrum_20250304_050607.mp4")
+    assert info["frames"] == 48  # bins of 5 integrations: none left out, at most 50 frames
+    readme = " ".join((files / "README.txt").read_text(encoding="utf-8").split())
+    assert "the 240 integrations are averaged into 48 frames of 5 consecutive integrations" in readme
+    assert "bin centre" in readme
+    assert export.read_cube_fits(files / "stamp_cube_20250304_050607.fits").n_integrations == 240  # only the video is binned
 
 
 def test_build_package_without_video_into_a_named_zip(transit, tmp_path):

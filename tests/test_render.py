@@ -32,7 +32,7 @@ def test_render_writes_every_file_with_the_options_applied(dataset, tmp_path, ca
     status = cli.main([
         "render", str(path), "-o", str(out), "--bands", "H2O:1.3-1.5,CH4:1.6-1.8", "--bands-file", str(bands_file),
         "--bin-time", "2", "--wavelength", "1.0", "5.0", "--normalize", "baseline", "--baseline", "0", "0.3",
-        "--size", "320x240", "--fps", "8", "--unpacked",
+        "--size", "320x240", "--fps", "8", "--max-frames", "15", "--unpacked",
     ])
     captured = capsys.readouterr()
     assert status == 0, captured.err
@@ -51,7 +51,8 @@ def test_render_writes_every_file_with_the_options_applied(dataset, tmp_path, ca
     assert 1.0 <= cube.wavelength[0] and cube.wavelength[-1] <= 5.0
     assert cube.is_normalized and cube.sources == ("S3_render_ap5_bg10_SpecData.h5",)
     info = probe_video(files / f"spectrum_{stamp}.mp4")
-    assert (info["frames"], info["width"], info["height"], info["codec"]) == (40, 320, 240, "h264")
+    # 40 binned integrations, at most 15 frames: the video averages them 3 by 3 (14 frames, the last of 1)
+    assert (info["frames"], info["width"], info["height"], info["codec"]) == (14, 320, 240, "h264")
     table = QTable.read(files / f"lightcurves_{stamp}.ecsv")
     assert {"H2O", "CH4", "CO2_4.3"} <= set(table.colnames)
     # out of transit the baseline-normalized white light is ~0 %; in transit it dips by the injected depth
@@ -62,6 +63,7 @@ def test_render_writes_every_file_with_the_options_applied(dataset, tmp_path, ca
     readme = (files / "README.txt").read_text(encoding="utf-8")
     assert "S3_render_ap5_bg10_SpecData.h5" in readme and "normalize: baseline" in readme
     assert "bin time: 2" in readme
+    assert "at most 15 frames" in readme and "averaged into 14 frames of 3 consecutive" in " ".join(readme.split())
 
 
 @pytest.mark.parametrize("arguments, message", [

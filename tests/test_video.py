@@ -87,15 +87,88 @@ def test_the_line_is_drawn_at_the_value_of_each_frame(tmp_path):
             assert abs(np.median(rows) - expected) <= 2.0
 
 
-def test_max_frames_takes_evenly_spaced_integrations(tmp_path):
+def test_max_frames_bins_in_time_and_stamps_the_bin_centre(tmp_path):
     cube = _ramp_cube(n=40)
     result = write_spectrum_video(cube, tmp_path / "few.mp4", fps=10, size=SIZE, max_frames=8)
     assert result.frames == 8 == probe_video(result.path)["frames"]
+    assert result.integrations_per_frame == 5
     left, top, right, bottom = result.plot_box
     y_lo, y_hi = result.y_range
-    last = read_video_frame(result.path, 7)
-    expected = top + (y_hi - cube.flux[-1, 0]) / (y_hi - y_lo) * (bottom - top - 1)
-    assert abs(np.median(_blue_rows(last, (left + right) // 2)) - expected) <= 2.0  # last frame = last integration
+    for index in (0, 7):
+        frame = read_video_frame(result.path, index)
+        level = cube.flux[5 * index : 5 * index + 5, 0].mean()  # the mean of the 5 integrations, none dropped
+        expected = top + (y_hi - level) / (y_hi - y_lo) * (bottom - top - 1)
+        assert abs(np.median(_blue_rows(frame, (left + right) // 2)) - expected) <= 2.0
+    stamps = [" ".join(t.split()) for t in video._stamp_texts(cube, cube.bin(time=5), 5)]  # padding aside
+    n = cube.integration
+    assert "bin centre" in stamps[0] and f"integrations {n[0]}–{n[4]}" in stamps[0]
+    centre = (cube.time.mjd[35:40].mean() - cube.time.mjd[0]) * 24
+    assert f"t = {centre:.4f} h" in stamps[-1] and f"{n[35]}–{n[39]}" in stamps[-1]
+    assert "bin centre" not in video._stamp_texts(cube, cube, 1)[0]
+
+
+def test_frame_bin_size_is_the_smallest_bin_that_fits_every_visit():
+    def frames(visit, k):  # time bins restart at each visit (stamp_engine.processing.bin)
+        return sum(-(-int(np.sum(visit == v)) // k) for v in np.unique(visit))
+
+    for lengths, limit in [((40,), 8), ((23, 17), 8), ((5000, 5000), 600), ((7, 1, 300), 50), ((3, 4), 1), ((10,), 0)]:
+        visit = np.repeat(np.arange(len(lengths)), lengths)
+        k = video.frame_bin_size(visit, limit)
+        if not limit or sum(lengths) <= limit:
+            assert k == 1
+        elif limit < len(lengths):
+            assert k == max(lengths)  # one frame per visit is the least there can be
+        else:
+            assert frames(visit, k) <= limit < frames(visit, k - 1) if k > 1 else frames(visit, 1) <= limit
+    # the package default turns a 10,000-integration two-visit cube into at most 600 frames
+    visit = np.repeat([0, 1], 5000)
+    k = video.frame_bin_size(visit, 600)
+    assert k == 17 and frames(visit, k) == 590
+
+
+def test_binned_two_visit_video_keeps_visits_apart(tmp_path):
+    obs = make_observation("variability", n_integrations=46, wavelength=np.linspace(1.0, 2.0, 60), n_visits=2, seed=5)
+    cube = _cube(obs).split_visits(0.5)
+    result = write_spectrum_video(cube, tmp_path / "two.mp4", size=SIZE, max_frames=10)
+    # 23 + 23 integrations in bins of 5 within each visit: 5 + 5 frames, the last of each holding 3
+    assert (result.frames, result.integrations_per_frame) == (10, 5) == (probe_video(result.path)["frames"], 5)
+    stamps = [" ".join(t.split()) for t in video._stamp_texts(cube, cube.bin(time=5), 5)]
+    n = cube.integration
+    assert f"{n[20]}–{n[22]}" in stamps[4] and "visit 1" in stamps[4]
+    assert f"{n[23]}–{n[27]}" in stamps[5] and "visit 2" in stamps[5]
+
+
+def test_a_noisy_2040_wavelength_spectrum_is_drawn_through_every_pixel_column(tmp_path):
+    """2,040 wavelengths on ~600 pixel columns: each column shows the min–max of its samples."""
+    obs = make_observation("transit", n_integrations=12, wavelength=np.linspace(0.6, 5.3, 2040), snr=300, seed=8)
+    cube = _cube(obs).normalize()
+    result = write_spectrum_video(cube, tmp_path / "noisy.mp4", size=SIZE, max_frames=6)
+    assert (result.frames, result.integrations_per_frame) == (6, 2) == (probe_video(result.path)["frames"], 2)
+    left, top, right, bottom = result.plot_box
+    y_lo, y_hi = result.y_range
+    shown = cube.bin(time=2)
+    x = (cube.wavelength - cube.wavelength[0]) / np.ptp(cube.wavelength) * (right - left - 1)
+    rows = top + (y_hi - shown.flux) / (y_hi - y_lo) * (bottom - top - 1)
+    frame = read_video_frame(result.path, 3)
+    zero_row = top + y_hi / (y_hi - y_lo) * (bottom - top - 1)  # the grey 0 % reference line
+    spans = []
+    for column in range(10, right - left - 10, 37):
+        # the polyline inside the column: its samples there and its values at the column's edges
+        inside = np.r_[rows[3, np.abs(x - column) <= 0.5], np.interp([column - 0.5, column + 0.5], x, rows[3])]
+        if not np.isfinite(inside).all():
+            continue
+        # by luma: 4:2:0 chroma subsampling greys a one-column spike, but it stays dark
+        rgb = frame[top:bottom, left + column].astype(float)
+        dark = top + np.flatnonzero(rgb @ [0.299, 0.587, 0.114] < 170)  # line 100, white 255, ±1σ band 220
+        lo, hi = np.clip([inside.min(), inside.max()], top, bottom - 1)
+        stray = dark[((dark < lo - 4) | (dark > hi + 4)) & (np.abs(dark - zero_row) > 3)]
+        assert stray.size == 0, f"column {column}: drawn at rows {stray} where no sample is ({lo:.0f}–{hi:.0f})"
+        covered = np.isin(np.arange(int(np.ceil(lo)), int(hi) + 1), dark).mean()
+        spans.append((covered, hi - lo))
+    covered, expected = np.array(spans).T
+    assert len(spans) > 10
+    assert np.median(expected) > 10  # the noise really spans several pixel rows …
+    assert covered.min() > 0.8  # … and the vertical strokes cover them
 
 
 def test_progress_reports_every_frame_in_the_end(tmp_path):
