@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from .bands import PRESETS, Band, bands_from_records
 from .problems import NoUsableData, StampError
+from .recipe import ProcessOptions, process
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -285,46 +286,29 @@ def collect_bands(args: argparse.Namespace) -> list[Band]:
     return list(bands.values())
 
 
-def process_cube(cube, args: argparse.Namespace, progress: Callable[[str, int, int], None] | None = None):
-    """Apply the processing options of ``args`` in the dashboard's order (see the module docstring)."""
-    steps: list[tuple[str, Callable]] = [("splitting visits", lambda c: c.split_visits(gap_hours=args.gap_hours))]
-    if args.zmode == "variability":
-        steps.append(("normalizing", lambda c: c.normalize(method=args.normalize, baseline=args.baseline)))
-    if args.wavelength or args.hours:
-        steps.append(("selecting", lambda c: c.select(
-            wavelength=tuple(args.wavelength) if args.wavelength else None,
-            hours=tuple(args.hours) if args.hours else None,
-        )))
-    if args.limit:
-        steps.append(("limiting", lambda c: c.limit(args.limit)))
-    if args.interpolate_gaps:
-        steps.append(("interpolating gaps", lambda c: c.interpolate_gaps()))
-    if args.bin_time > 1 or args.bin_wavelength > 1:
-        steps.append(("binning", lambda c: c.bin(time=max(args.bin_time, 1), wavelength=max(args.bin_wavelength, 1))))
-    if args.smooth_time > 0 or args.smooth_wavelength > 0:
-        steps.append(("smoothing", lambda c: c.smooth(sigma_time=args.smooth_time, sigma_wavelength=args.smooth_wavelength)))
-    for done, (stage, step) in enumerate(steps):
-        if progress:
-            progress(stage, done, len(steps))
-        cube = step(cube)
-    return cube
+def process_options(args: argparse.Namespace) -> ProcessOptions:
+    """The processing part of the command line, as the recipe the dashboard uses too."""
+    return ProcessOptions(
+        n_integrations=args.limit or 0,
+        interpolate_gaps=bool(args.interpolate_gaps),
+        gap_hours=args.gap_hours,
+        zaxis=args.zmode,
+        normalization=args.normalize,
+        baseline=tuple(args.baseline) if args.baseline else None,
+        wavelength=tuple(args.wavelength) if args.wavelength else (None, None),
+        hours=tuple(args.hours) if args.hours else (None, None),
+        sigma_time=args.smooth_time,
+        sigma_wavelength=args.smooth_wavelength,
+        bin_time=max(args.bin_time, 1),
+        bin_wavelength=max(args.bin_wavelength, 1),
+    )
 
 
 def recorded_options(args: argparse.Namespace, bands: Sequence[Band]) -> dict[str, Any]:
     """The options that shaped the package, for its README and FITS provenance."""
-    options: dict[str, Any] = {"command": "stamp render", "z": args.zmode}
-    if args.zmode == "variability":
-        options["normalize"] = args.normalize
-        if args.baseline:
-            options["baseline hours"] = tuple(args.baseline)
-    options["visit gap hours"] = args.gap_hours
+    options: dict[str, Any] = {"command": "stamp render", **process_options(args).describe()}
     for key, value in (
-        ("order", args.order), ("wavelength µm", args.wavelength and tuple(args.wavelength)),
-        ("hours", args.hours and tuple(args.hours)), ("limit integrations", args.limit),
-        ("interpolate gaps", args.interpolate_gaps), ("bin time", args.bin_time if args.bin_time > 1 else None),
-        ("bin wavelength", args.bin_wavelength if args.bin_wavelength > 1 else None),
-        ("smooth time σ", args.smooth_time or None), ("smooth wavelength σ", args.smooth_wavelength or None),
-        ("colorscale", args.colorscale), ("colour range", args.zrange and tuple(args.zrange)),
+        ("order", args.order), ("colorscale", args.colorscale), ("colour range", args.zrange and tuple(args.zrange)),
         ("preset", args.preset),
     ):
         if value:
@@ -392,7 +376,7 @@ def run_render(args: argparse.Namespace) -> int:
         for p in cube.problems:
             print(f"stamp: {p.severity}: {p}", file=sys.stderr)
         try:
-            processed = process_cube(cube, args, progress=lambda s, d, t: bar(s, d, t))
+            processed = process(cube, process_options(args), progress=bar)
         except ValueError as exc:
             bar.close()
             _error(f"cannot process the data: {exc}")
