@@ -152,24 +152,31 @@ def _render_module():
         raise  # render exists but something it needs is missing: say so
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
+def number_type(kind: type = float, *, minimum: float | None = None, strict: bool = False, what: str = ""):
+    """An argparse ``type``: a finite ``kind`` (int or float) at least (above, if ``strict``) ``minimum``.
+
+    ``what`` (e.g. ``"--hours"``) prefixes the messages of options that take several values.
+    """
+    prefix = f"{what}: " if what else ""
+    noun = "a whole number" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{prefix}{text!r} is not {noun}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{prefix}{text!r} is not a finite number")
+        if minimum is not None and (value <= minimum if strict else value < minimum):
+            limit = ("a positive number" if minimum == 0 else f"above {minimum:g}") if strict else f"{minimum:g} or more"
+            raise argparse.ArgumentTypeError(f"{prefix}{text!r} must be {limit}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
+_positive_int = number_type(int, minimum=1)
+_positive_float = number_type(float, minimum=0, strict=True)
 
 
 def _port(text: str) -> int:

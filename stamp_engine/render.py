@@ -19,9 +19,10 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 from .bands import PRESETS, Band, bands_from_records
+from .cli import number_type
 from .problems import NoUsableData, StampError
 from .recipe import ProcessOptions, process
 
@@ -34,47 +35,9 @@ NORMALIZATIONS = ("median", "visit", "baseline")
 
 
 # ------------------------------------------------------------------------------ parsing
-def _number_pair(what: str, unit: str) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what}: {text!r} is not a number of {unit}") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise argparse.ArgumentTypeError(f"{what}: {text!r} is not a finite number")
-        return value
-
-    return parse
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
-
-
-def _sigma(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or a positive number")
-    return value
+_count = number_type(int, minimum=0)
+_positive = number_type(float, minimum=0, strict=True)
+_sigma = number_type(float, minimum=0)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -198,9 +161,9 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--order", type=int, default=None, metavar="N", help="spectral order of NIRISS SOSS data (default: 1)")
     data.add_argument("--gap-hours", type=_positive, default=0.5, metavar="H",
                       help="a gap longer than H hours between integrations starts a new visit (default 0.5)")
-    data.add_argument("--wavelength", nargs=2, type=_number_pair("--wavelength", "µm"), metavar=("LO", "HI"),
+    data.add_argument("--wavelength", nargs=2, type=number_type(float, what="--wavelength"), metavar=("LO", "HI"),
                       help="keep wavelengths LO–HI µm")
-    data.add_argument("--hours", nargs=2, type=_number_pair("--hours", "hours"), metavar=("LO", "HI"),
+    data.add_argument("--hours", nargs=2, type=number_type(float, what="--hours"), metavar=("LO", "HI"),
                       help="keep integrations LO–HI hours after the first one")
     data.add_argument("--limit", type=_count, default=0, metavar="N",
                       help="use N integrations evenly spaced in time (0 = all, the default)")
@@ -211,7 +174,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     values.add_argument("--normalize", choices=NORMALIZATIONS, default="median",
                         help="reference spectrum for variability: median over all integrations (default), "
                              "per visit, or over the --baseline hours")
-    values.add_argument("--baseline", nargs=2, type=_number_pair("--baseline", "hours"), metavar=("H0", "H1"),
+    values.add_argument("--baseline", nargs=2, type=number_type(float, what="--baseline"), metavar=("H0", "H1"),
                         help="baseline hours (since the first integration) for --normalize baseline")
     values.add_argument("--bin-time", type=_count, default=1, metavar="N", help="average N integrations together")
     values.add_argument("--bin-wavelength", type=_count, default=1, metavar="N", help="average N wavelengths together")
@@ -226,7 +189,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     views.add_argument("--preset", metavar="NAME", help=f"add a band preset: {', '.join(repr(k) for k in PRESETS)}")
     views.add_argument("--colorscale", metavar="NAME", default=None,
                        help="colour scale of the surface and heatmap (default RdBu_r for variability, Viridis for flux)")
-    views.add_argument("--zrange", nargs=2, type=_number_pair("--zrange", "value units"), metavar=("LO", "HI"),
+    views.add_argument("--zrange", nargs=2, type=number_type(float, what="--zrange"), metavar=("LO", "HI"),
                        help="fixed colour range of the surface and heatmap")
     video = parser.add_argument_group("video")
     video.add_argument("--no-video", action="store_true", help="do not make the MP4")
