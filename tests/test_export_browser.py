@@ -3,14 +3,11 @@ the embedded plotly.js, band buttons grey out the other pieces, hostile names st
 
 from __future__ import annotations
 
-import tempfile
 import time
 import zipfile
 
 import numpy as np
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from stamp_engine import export
@@ -34,26 +31,6 @@ def package(tmp_path_factory):
     )
     assert zipfile.is_zipfile(path)
     return folder / f"stamp_package_{STAMP}"
-
-
-@pytest.fixture(scope="module")
-def driver():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    profile = tempfile.TemporaryDirectory(prefix="stamp-chromium-")
-    for arg in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=1200,1000", f"--user-data-dir={profile.name}",
-        "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # any network request fails
-    ):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
-        yield browser
-    finally:
-        browser.quit()
-        profile.cleanup()
 
 
 def _wait(driver, script: str, timeout: float = 30.0):

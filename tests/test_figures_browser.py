@@ -4,7 +4,6 @@ graphs (Plotly.restyle), the Dash clientside functions, and surface hover showin
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from pathlib import Path
 
@@ -13,8 +12,6 @@ import numpy as np
 import plotly
 import pytest
 from astropy.time import Time
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 
 from stamp_engine import figures, processing
@@ -47,25 +44,6 @@ def _variability_cube() -> Cube:
     obs = make_observation("variability", n_integrations=80, wavelength=np.linspace(1.0, 3.0, 60), n_visits=2, seed=8)
     cube = obs.to_cube()
     return processing.normalize(cube)
-
-
-@pytest.fixture(scope="module")
-def driver():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    profile = tempfile.TemporaryDirectory(prefix="stamp-chromium-")
-    for arg in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=800,800", f"--user-data-dir={profile.name}",
-    ):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
-        yield browser
-    finally:
-        browser.quit()
-        profile.cleanup()
 
 
 @pytest.fixture(scope="module")
