@@ -22,7 +22,8 @@ COPY --chown=stamp:stamp pyproject.toml README.md ./
 COPY --chown=stamp:stamp stamp_engine ./stamp_engine
 COPY --chown=stamp:stamp dashboard ./dashboard
 COPY --chown=stamp:stamp assets ./assets
-RUN pip install -e ".[server]"
+# server: gunicorn; celery: celery + redis client, for STAMP_BACKGROUND=celery workers.
+RUN pip install -e ".[server,celery]"
 
 USER stamp
 VOLUME ["/var/cache/stamp"]
@@ -30,5 +31,7 @@ EXPOSE 8050
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; p = os.environ.get('STAMP_URL_PREFIX', '/').rstrip('/'); urllib.request.urlopen('http://127.0.0.1:8050' + p + '/healthz', timeout=4)"
 
-# Long background jobs run in the worker processes' own pool; --timeout covers slow uploads.
-CMD ["gunicorn", "dashboard.wsgi:server", "--bind", "0.0.0.0:8050", "--workers", "2", "--threads", "4", "--timeout", "300", "--access-logfile", "-"]
+# gunicorn serving dashboard.wsgi:server; workers, threads and the request timeout come from
+# STAMP_WORKERS, STAMP_THREADS and STAMP_TIMEOUT_S (jobs run in their own processes, not bounded by it).
+# A Celery worker from the same image: docker run … stamp python -m dashboard.worker
+CMD ["python", "-c", "from dashboard.server import serve; serve(host='0.0.0.0', port=8050, production=True)"]

@@ -13,8 +13,8 @@ from flask import jsonify
 from . import ids
 from .background import build_background_manager
 from .config import Config
-from .features import bands, controls, data_in, job, views
-from .security import install_security_headers
+from .features import bands, controls, data_in, downloads, job, views
+from .security import install_access_control, install_security_headers
 from .services import Services, build_services
 
 #: CSS and browser-side JavaScript (Bootstrap is vendored there: no CDN, works offline).
@@ -58,17 +58,23 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     server.extensions["stamp_background_manager"] = manager  # dashboard.wsgi exposes Celery's app from it
+    server.extensions["stamp_services"] = services  # operators' scripts and tests reach the cube cache here
     install_security_headers(server, config)
-    _add_routes(server, config)
+    install_access_control(server, config)
+    _add_routes(server, config, services, manager)
 
     app.layout = lambda: page(services)
-    for feature in (data_in, controls, bands, job, views):
+    for feature in (data_in, controls, bands, job, views, downloads):
         feature.register(app, services)
     return app
 
 
-def _add_routes(server, config: Config) -> None:
+def _add_routes(server, config: Config, services: Services, manager) -> None:
     def healthz():
+        # Healthy: {"status": "ok"}; otherwise 503 naming what failed (load balancers read the code).
+        problems = {name: value for name, value in health_checks(services, manager).items() if value != "ok"}
+        if problems:
+            return jsonify(status="unavailable", **problems), 503
         return jsonify(status="ok")
 
     server.add_url_rule(f"{config.url_prefix}healthz", "healthz", healthz)
@@ -76,6 +82,27 @@ def _add_routes(server, config: Config) -> None:
     @server.errorhandler(413)
     def too_large(_):
         return jsonify(error=f"Request larger than this server's upload limit of {config.max_upload_mb} MB"), 413
+
+
+def health_checks(services: Services, manager) -> dict[str, str]:
+    """``{"cache": "ok", "broker": "ok"}``, or the failure of each in a few words.
+
+    The cube cache is written and read back; with Celery the broker (Redis) is pinged.
+    """
+    checks: dict[str, str] = {}
+    try:
+        services.cubes.cache.check()
+        checks["cache"] = "ok"
+    except Exception as exc:  # noqa: BLE001 — any failure means unhealthy
+        checks["cache"] = f"unreachable: {type(exc).__name__}"
+    if isinstance(manager, dash.CeleryManager):
+        try:
+            with manager.handle.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=0, timeout=2)
+            checks["broker"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+    return checks
 
 
 def page(services: Services) -> html.Div:
@@ -94,6 +121,7 @@ def page(services: Services) -> html.Div:
         controls.processing_layout(services),
         controls.display_layout(services),
         bands.editor_layout(services),
+        downloads.layout(services),
     ], lg=3, md=4, className="stamp-sidebar")
     main = dbc.Col([
         job.layout(services),

@@ -34,6 +34,31 @@ Variable                    Meaning                                     Default
                             time bins in a surface or heatmap (data
                             are binned, never dropped).
 ``STAMP_DISPLAY_MAX_WAVE``  Same for wavelength bins.                   ``500``
+``STAMP_AUTH_HEADER``       Trust this request header (e.g.             unset: no access control
+                            ``X-Remote-User``), set by the portal's
+                            reverse proxy: requests without it get
+                            401.  Only safe when the proxy is the
+                            only way in and strips the header from
+                            clients.
+``STAMP_BASIC_AUTH``        HTTP basic auth: ``user:password``,         unset
+                            ``user:sha256$<hex>`` or
+                            ``user:pbkdf2_sha256$<iterations>$<salt>$<hex>``
+                            (``python -m dashboard.security``
+                            prints one); several users separated by
+                            spaces or commas.
+``STAMP_MAX_JOBS``          Processing jobs running at once on the      ``8``
+                            whole server; more are refused with a
+                            "server busy" message.
+``STAMP_MAX_SESSION_JOBS``  Jobs one browser tab may run at once.       ``2``
+``STAMP_JOB_TIMEOUT_S``     A job running longer than this no longer    ``3600``
+                            counts against the limits above.
+``STAMP_PIN_MINUTES``       A cube viewed in the last N minutes is      ``30``
+                            never evicted from the cache.
+``STAMP_WORKERS``           ``stamp serve --production``: web worker    2 per core, at most 8
+                            processes.
+``STAMP_THREADS``           Threads per web worker.                     ``4``
+``STAMP_TIMEOUT_S``         Seconds a web request may take (uploads     ``300``
+                            arrive in one request).
 ==========================  ==========================================  =====================================
 """
 
@@ -95,6 +120,15 @@ class Config:
     demo_path: Path | None = SHIPPED_DEMO
     display_max_time: int = 600
     display_max_wavelength: int = 500
+    auth_header: str | None = None
+    basic_auth: tuple[tuple[str, str], ...] = ()
+    max_jobs: int = 8
+    max_session_jobs: int = 2
+    job_timeout_s: float = 3600.0
+    pin_minutes: float = 30.0
+    workers: int | None = None
+    threads: int = 4
+    timeout_s: int = 300
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url_prefix", normalize_prefix(self.url_prefix))
@@ -114,6 +148,19 @@ class Config:
                 )
         if self.cache_size_mb <= 0 or self.max_upload_mb <= 0 or self.upload_ttl_hours <= 0:
             raise ConfigError("STAMP_CACHE_SIZE_MB, STAMP_MAX_UPLOAD_MB and STAMP_UPLOAD_TTL_HOURS must be positive")
+        if self.auth_header is not None and not re.fullmatch(r"[A-Za-z0-9-]+", self.auth_header):
+            raise ConfigError(f"STAMP_AUTH_HEADER: {self.auth_header!r} is not a header name like X-Remote-User")
+        object.__setattr__(self, "basic_auth", tuple(tuple(pair) for pair in self.basic_auth))
+        for user, secret in self.basic_auth:
+            if not user or not secret or ":" in user:
+                raise ConfigError("STAMP_BASIC_AUTH: each entry must be user:password or user:<hash>")
+        if min(self.max_jobs, self.max_session_jobs, self.threads, self.timeout_s) <= 0 or (
+            self.workers is not None and self.workers <= 0
+        ) or self.job_timeout_s <= 0 or self.pin_minutes <= 0:
+            raise ConfigError(
+                "STAMP_MAX_JOBS, STAMP_MAX_SESSION_JOBS, STAMP_JOB_TIMEOUT_S, STAMP_PIN_MINUTES, "
+                "STAMP_WORKERS, STAMP_THREADS and STAMP_TIMEOUT_S must be positive"
+            )
         if not (10 <= self.display_max_time <= 5000 and 10 <= self.display_max_wavelength <= 5000):
             raise ConfigError("STAMP_DISPLAY_MAX_TIME and STAMP_DISPLAY_MAX_WAVE must be between 10 and 5000")
 
@@ -162,6 +209,15 @@ class Config:
             demo_path=demo_path,
             display_max_time=_number(env, "STAMP_DISPLAY_MAX_TIME", 600, int),
             display_max_wavelength=_number(env, "STAMP_DISPLAY_MAX_WAVE", 500, int),
+            auth_header=get("STAMP_AUTH_HEADER"),
+            basic_auth=parse_basic_auth(get("STAMP_BASIC_AUTH") or ""),
+            max_jobs=_number(env, "STAMP_MAX_JOBS", 8, int),
+            max_session_jobs=_number(env, "STAMP_MAX_SESSION_JOBS", 2, int),
+            job_timeout_s=_number(env, "STAMP_JOB_TIMEOUT_S", 3600.0, float),
+            pin_minutes=_number(env, "STAMP_PIN_MINUTES", 30.0, float),
+            workers=_number(env, "STAMP_WORKERS", None, int),
+            threads=_number(env, "STAMP_THREADS", 4, int),
+            timeout_s=_number(env, "STAMP_TIMEOUT_S", 300, int),
         )
 
     # -------------------------------------------------------------- derived
@@ -180,6 +236,10 @@ class Config:
         return {"max_time": self.display_max_time, "max_wavelength": self.display_max_wavelength}
 
     @property
+    def auth_enabled(self) -> bool:
+        return self.auth_header is not None or bool(self.basic_auth)
+
+    @property
     def uploads_dir(self) -> Path:
         return self.cache_dir / "uploads"
 
@@ -190,6 +250,30 @@ class Config:
     @property
     def jobs_dir(self) -> Path:
         return self.cache_dir / "jobs"
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Per-job scratch folders (archive expansion); removed when the job ends or its process died."""
+        return self.cache_dir / "scratch"
+
+
+def parse_basic_auth(raw: str) -> tuple[tuple[str, str], ...]:
+    """``"alice:secret bob:sha256$…"`` → ``(("alice", "secret"), ("bob", "sha256$…"))``.
+
+    Raises
+    ------
+    ConfigError
+        When an entry has no ``:``.
+    """
+    pairs = []
+    for entry in re.split(r"[\s,]+", raw.strip()):
+        if not entry:
+            continue
+        user, sep, secret = entry.partition(":")
+        if not sep or not user or not secret:
+            raise ConfigError("STAMP_BASIC_AUTH: each entry must be user:password or user:<hash>")
+        pairs.append((user, secret))
+    return tuple(pairs)
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:

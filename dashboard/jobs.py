@@ -7,19 +7,27 @@ without Dash or a browser.
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
 
+from .cache import session_hash
 from .config import UnsafePath
-from .datasets import resolve
+from .datasets import Dataset, resolve
+from .limits import JobRefused
 from .options import DataLimits, parse_process_options
 from .pipeline import ThrottledProgress
 from .render import limits_of, problem_records, summarize
 from .services import Services
 
 Report = Callable[[str, int, int], None]
+
+#: One JSON line per job (who, what, how long, outcome), never file contents.
+job_log = logging.getLogger("stamp.jobs")
 
 
 @dataclass
@@ -52,8 +60,92 @@ def run_job(
     raw_options: Mapping[str, Any],
     previous: Mapping[str, Any] | None = None,
     report: Report | None = None,
+    *,
+    session: str | None = None,
 ) -> JobOutcome:
+    """Run one job within the job limits, in a scratch folder, and log it (see :func:`process_dataset`).
+
+    Parameters
+    ----------
+    session : str, optional
+        The page's session id.  When given, the job counts against that session's
+        limit, may only open files uploaded by that session, and the result gets a
+        ``ticket`` redeemable only by that session (:meth:`CubeService.redeem`).
+
+    Never raises: an unexpected error becomes a message (and a logged traceback).
+    """
+    started = time.monotonic()
+    record: dict[str, Any] = {
+        "event": "job",
+        "session": session_hash(session) if session else None,
+        "dataset": (descriptor or {}).get("kind") if isinstance(descriptor, Mapping) else None,
+        "options": {k: v for k, v in dict(raw_options or {}).items() if v is not None},
+    }
+    outcome = JobOutcome(message="Processing failed unexpectedly; the server log has the details")
+    status = "error"
+    try:
+        if services.scratch is not None:
+            services.scratch.sweep()
+        if (
+            session is not None
+            and isinstance(descriptor, Mapping)
+            and descriptor.get("kind") == "upload"
+            and descriptor.get("session") != session
+        ):
+            outcome, status = JobOutcome(message="Cannot open the data: it was uploaded from another page"), "refused"
+            return outcome
+        gate = services.gate.slot(record["session"]) if services.gate is not None else _no_slot()
+        scratch = services.scratch.job() if services.scratch is not None else _no_slot()
+        with gate, scratch:
+            outcome, status = process_dataset(services, descriptor, raw_options, previous, report, record)
+        if outcome.result is not None and session is not None:
+            outcome.result["ticket"] = services.cubes.issue(outcome.result["key"], session)
+        return outcome
+    except JobRefused as exc:
+        outcome, status = JobOutcome(message=f"Not started: {exc}"), "refused"
+        return outcome
+    except Exception as exc:  # noqa: BLE001 — a job must never take the page (or the worker) down
+        record["error"] = type(exc).__name__
+        job_log.exception("job failed unexpectedly")
+        return outcome
+    finally:
+        record.update(outcome=status, duration_s=round(time.monotonic() - started, 3))
+        if outcome.message:
+            record["message"] = outcome.message
+        job_log.info(json.dumps(record, default=str, sort_keys=True))
+
+
+class _no_slot:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _describe_files(dataset: Dataset) -> dict[str, int]:
+    total = 0
+    for path in dataset.paths:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            pass
+    return {"files": len(dataset.paths), "bytes": total}
+
+
+def process_dataset(
+    services: Services,
+    descriptor: Mapping[str, Any] | None,
+    raw_options: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+    report: Report | None = None,
+    record: dict[str, Any] | None = None,
+) -> tuple[JobOutcome, str]:
     """Load (cached), check the options against the data, process (cached).
+
+    Returns the outcome and a one-word status for the job log (``ok``,
+    ``bad-options``, ``bad-dataset``, ``unusable-data``, ``failed``); ``record``
+    receives what was processed (file count and bytes).
 
     Parameters
     ----------
@@ -66,21 +158,25 @@ def run_job(
     report : callable, optional
         ``report(stage, done, total)``.
     """
+    record = {} if record is None else record
     report = ThrottledProgress(report) if report else (lambda stage, done, total: None)
     same_data = bool(previous) and previous.get("dataset") == descriptor
     limits = DataLimits.from_dict(previous.get("limits")) if same_data else None
     options, errors = parse_process_options(raw_options, limits)
     if errors:
-        return JobOutcome(message="Some controls need fixing: " + "; ".join(errors.values()), field_errors=dict(errors))
+        message = "Some controls need fixing: " + "; ".join(errors.values())
+        return JobOutcome(message=message, field_errors=dict(errors)), "bad-options"
     try:
         dataset = resolve(services.config, descriptor)
     except UnsafePath as exc:
-        return JobOutcome(message=f"Cannot open the data: {exc}")
+        return JobOutcome(message=f"Cannot open the data: {exc}"), "bad-dataset"
+    record.update(_describe_files(dataset))
     try:
         loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report)
     except NoUsableData as exc:
         problems = [{"source": p.source, "message": p.message, "severity": p.severity} for p in exc.problems]
-        return JobOutcome(message="No usable time-series spectra were found in " + dataset.label, problems=problems)
+        message = "No usable time-series spectra were found in " + dataset.label
+        return JobOutcome(message=message, problems=problems), "unusable-data"
     problems = problem_records(loaded)
     limits = limits_of(loaded)
     # The first run on new data could not check ranges against it: check now.
@@ -89,11 +185,11 @@ def run_job(
         return JobOutcome(
             message="Some controls need fixing: " + "; ".join(errors.values()),
             field_errors=dict(errors), problems=problems,
-        )
+        ), "bad-options"
     try:
         key, _ = services.cubes.run(dataset.paths, dataset.content_key, options, report)
     except (StampError, ValueError) as exc:
-        return JobOutcome(message=f"Processing failed: {exc}", problems=problems)
+        return JobOutcome(message=f"Processing failed: {exc}", problems=problems), "failed"
     result = {
         "key": key,
         "dataset": dict(descriptor),
@@ -104,4 +200,4 @@ def run_job(
         "normalized": options.zaxis == "variability",
     }
     report("Done", 1, 1)
-    return JobOutcome(result=result, problems=problems)
+    return JobOutcome(result=result, problems=problems), "ok"

@@ -64,8 +64,9 @@ class CubeService:
 
     Parameters
     ----------
-    cache : diskcache.Cache or mapping-like
-        Shared by every web and job process (``get``/``set``).
+    cache : dashboard.cache.CubeCache or mapping-like
+        Shared by every web and job process (``get``/``set``; pinning, eviction and
+        tickets when it is a :class:`~dashboard.cache.CubeCache`).
     loader : callable
         ``loader(paths, progress=…) -> Cube``; :func:`stamp_engine.load` by default.
     display_limits : dict
@@ -93,10 +94,12 @@ class CubeService:
             When no file is usable.
         """
         key = loaded_key(content_key)
+        self._pin(key)
         cube = self.cache.get(key)
         if cube is None:
             cube = self._load(paths, progress)
             self.cache.set(key, cube)
+            self._evict()
         return cube
 
     def run(
@@ -105,6 +108,7 @@ class CubeService:
         """Load (or reuse), process (or reuse) and reduce for display; returns the key and the loaded cube."""
         loaded = self.loaded(paths, content_key, progress)
         key = processed_key(content_key, options)
+        self._pin(key)  # the page that asked is about to view it
         if self.cache.get(self._display_key(key)) is None:
             processed = process(loaded, options, progress)
             progress("Reducing to display resolution", 0, 1)
@@ -113,7 +117,25 @@ class CubeService:
             self.cache.set(key, processed)
             self.cache.set(key + "/shape", describe_shape(processed))
             self.cache.set(self._display_key(key), display_cube(processed, **self.display_limits))
+            self._evict()
         return key, loaded
+
+    def _pin(self, key: str) -> None:
+        if hasattr(self.cache, "pin"):
+            self.cache.pin(key)
+
+    def _evict(self) -> None:
+        if hasattr(self.cache, "evict"):
+            self.cache.evict()
+
+    # ----------------------------------------------------- session tickets
+    def issue(self, key: str, session: str | None) -> str:
+        """A ticket the browser of ``session`` holds instead of the key (see :mod:`dashboard.cache`)."""
+        return self.cache.issue(key, session)
+
+    def redeem(self, ticket: Any, session: Any) -> str | None:
+        """The key behind a ticket, only for the session it was issued to; None otherwise."""
+        return self.cache.redeem(ticket, session)
 
     def shape(self, key: str) -> str:
         """One line describing the processed cube (for the summary card)."""

@@ -25,7 +25,9 @@ def serve(host: str = "127.0.0.1", port: int = 8050, production: bool = False, w
         True: gunicorn with ``workers`` processes if installed, else waitress
         (threads); they share the cache folder, so any worker can serve any job.
     workers : int, optional
-        Production web workers (default :func:`default_workers`).
+        Production web workers (default ``STAMP_WORKERS``, else :func:`default_workers`);
+        threads per worker and the request timeout come from ``STAMP_THREADS`` and
+        ``STAMP_TIMEOUT_S`` (see :func:`gunicorn_settings`).
 
     Raises
     ------
@@ -46,13 +48,15 @@ def serve(host: str = "127.0.0.1", port: int = 8050, production: bool = False, w
         print(f"STAMP dashboard on {url}  (Ctrl+C to stop)", file=sys.stderr)
         create_app(config).run(host=host, port=port, debug=False)
         return
-    workers = workers or default_workers()
+    settings = gunicorn_settings(config, host, port, workers)
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError:
         BaseApplication = None
     if BaseApplication is not None:
-        _run_gunicorn(BaseApplication, host, port, workers)
+        print(f"STAMP dashboard (gunicorn, {settings['workers']} workers × {settings['threads']} threads) on {url}",
+              file=sys.stderr)
+        _run_gunicorn(BaseApplication, settings)
         return
     try:
         import waitress
@@ -61,18 +65,40 @@ def serve(host: str = "127.0.0.1", port: int = 8050, production: bool = False, w
             "stamp serve --production needs gunicorn (Linux/macOS) or waitress: pip install gunicorn"
         ) from None
     from .app import create_app
+    from .wsgi import configure_logging
 
-    print(f"STAMP dashboard (waitress, {workers * 4} threads) on {url}", file=sys.stderr)
-    waitress.serve(create_app(config).server, host=host, port=port, threads=workers * 4)
+    configure_logging()
+    threads = settings["workers"] * settings["threads"]
+    print(f"STAMP dashboard (waitress, {threads} threads) on {url}", file=sys.stderr)
+    waitress.serve(create_app(config).server, host=host, port=port, threads=threads,
+                   channel_timeout=settings["timeout"], max_request_body_size=config.max_request_bytes)
 
 
-def _run_gunicorn(BaseApplication, host: str, port: int, workers: int) -> None:
+def gunicorn_settings(config: Config, host: str, port: int, workers: int | None = None) -> dict:
+    """gunicorn settings of ``stamp serve --production``: ``workers`` argument, else ``STAMP_WORKERS``,
+    else :func:`default_workers`; ``STAMP_THREADS`` per worker; ``STAMP_TIMEOUT_S``.
+
+    The timeout is per request: uploads arrive in one request, processing runs in
+    background jobs (not bounded by it).
+    """
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers or config.workers or default_workers(),
+        "threads": config.threads,
+        "timeout": config.timeout_s,
+        "graceful_timeout": 30,
+        "accesslog": "-",
+        # Uploads are held in memory while they are checked; recycle workers now and then.
+        "max_requests": 2000,
+        "max_requests_jitter": 200,
+    }
+
+
+def _run_gunicorn(BaseApplication, settings: dict) -> None:
     class StampApplication(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            # Uploads arrive in one request; processing runs in background jobs, not here.
-            self.cfg.set("timeout", 300)
+            for name, value in settings.items():
+                self.cfg.set(name, value)
 
         def load(self):
             from .wsgi import server

@@ -1,10 +1,12 @@
-"""What the callbacks of one app share: its configuration and its cube cache."""
+"""What the callbacks of one app share: its configuration, its cube cache and its job limits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cache import CubeCache
 from .config import Config
+from .limits import JobGate, ScratchSpace
 from .pipeline import CubeService
 
 
@@ -14,19 +16,24 @@ class Services:
 
     config: Config
     cubes: CubeService
+    gate: JobGate | None = None
+    scratch: ScratchSpace | None = None
 
 
 def build_services(config: Config, loader=None) -> Services:
-    """Open the cube cache under ``config.cache_dir`` (size-limited, least recently used evicted).
+    """Open the cube cache under ``config.cache_dir`` (size-limited, least recently used evicted, viewed cubes pinned).
 
     ``loader`` replaces :func:`stamp_engine.load` (tests count or slow down loads with it).
     """
-    import diskcache
-
-    config.cubes_dir.mkdir(parents=True, exist_ok=True)
-    cache = diskcache.Cache(
-        str(config.cubes_dir),
+    cache = CubeCache(
+        config.cubes_dir,
         size_limit=config.cache_size_mb * 1024 * 1024,
-        eviction_policy="least-recently-used",
+        pin_seconds=config.pin_minutes * 60,
+        ticket_seconds=config.upload_ttl_hours * 3600,
     )
-    return Services(config=config, cubes=CubeService(cache, loader=loader, display_limits=config.display_limits))
+    return Services(
+        config=config,
+        cubes=CubeService(cache, loader=loader, display_limits=config.display_limits),
+        gate=JobGate(cache.disk, config.max_jobs, config.max_session_jobs, config.job_timeout_s),
+        scratch=ScratchSpace(config.scratch_dir, config.job_timeout_s),
+    )

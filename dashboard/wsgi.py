@@ -6,10 +6,25 @@ they register the same callbacks: ``celery -A dashboard.wsgi:celery_app worker``
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from dash import CeleryManager
 
 from .app import create_app
 
+
+def configure_logging() -> None:
+    """Send the ``stamp`` loggers (one JSON line per job) to stderr, unless the host configured them."""
+    logger = logging.getLogger("stamp")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+configure_logging()
 app = create_app()
 server = app.server
 

@@ -122,6 +122,15 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=run_serve)
 
+    worker = commands.add_parser(
+        "worker",
+        help="run a Celery worker for the dashboard's background jobs",
+        description="Run a Celery worker (needs STAMP_BACKGROUND=celery, STAMP_REDIS_URL and the web "
+                    "servers' STAMP_CACHE_DIR); extra arguments go to `celery worker`.",
+    )
+    worker.add_argument("celery_args", nargs=argparse.REMAINDER, help="extra `celery worker` options, e.g. --concurrency 4")
+    worker.set_defaults(handler=run_worker)
+
     render = commands.add_parser(
         "render",
         help="make figures, data files or videos without a browser",
@@ -433,6 +442,17 @@ def run_serve(args: argparse.Namespace) -> int:
         options["workers"] = args.workers
     result = serve(**options)
     return result if isinstance(result, int) else EXIT_OK
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """``stamp worker``: a Celery worker running the dashboard's jobs (imports Celery only now)."""
+    try:
+        from dashboard.worker import run_worker as start
+    except ImportError as exc:
+        _print_error(f"the worker cannot be started: {exc}")
+        return EXIT_INTERNAL
+    start(list(args.celery_args))
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------------------ render

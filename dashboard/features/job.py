@@ -48,6 +48,11 @@ def problems_alert(problems: list[dict] | None, loaded: bool = True):
                      color=color, dismissable=True, className="py-2 stamp-problems")
 
 
+def browser_result(result: dict) -> dict:
+    """What the page keeps of a job's result: its session-bound ``ticket``, never the cache key."""
+    return {k: v for k, v in result.items() if k != "key"}
+
+
 def register(app, services: Services) -> None:
     @app.callback(
         Output(ids.RESULT, "data"),
@@ -57,6 +62,7 @@ def register(app, services: Services) -> None:
         Input(ids.DATASET, "data"),
         *process_states(),
         State(ids.RESULT, "data"),
+        State(ids.SESSION, "data"),
         background=True,
         progress=[Output(ids.PROGRESS, "value"), Output(ids.PROGRESS_TEXT, "children")],
         progress_default=[100, "Ready"],
@@ -69,7 +75,7 @@ def register(app, services: Services) -> None:
         interval=PROGRESS_POLL_MS,
     )
     def process_job(set_progress, _clicks, dataset, *args):
-        *values, previous = args
+        *values, previous, session = args
         if not dataset:
             return no_update, dbc.Alert("Upload files or pick some to start.", color="info", className="py-2"), None
 
@@ -77,7 +83,7 @@ def register(app, services: Services) -> None:
             set_progress(progress_update(stage, done, total))
 
         set_progress((0, "Starting…"))
-        outcome = run_job(services, dataset, raw_options(values), previous, report)
+        outcome = run_job(services, dataset, raw_options(values), previous, report, session=session)
         message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
-        result = outcome.result if outcome.result is not None else no_update
+        result = browser_result(outcome.result) if outcome.result is not None else no_update
         return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)

@@ -19,7 +19,7 @@ from ..services import Services
 PLAY_INTERVAL_MS = 600
 
 WAITING = "Processing…"
-EVICTED = "This result was removed from the server cache: press Process again."
+EVICTED = "This result is no longer on the server (or belongs to another page): press Process again."
 
 
 def _graph(graph_id: str, height: str) -> dcc.Graph:
@@ -90,10 +90,11 @@ def register(app, services: Services) -> None:
             Input(ids.TABS, "active_tab"),
             *inputs,
             State(ids.DRAWN[graph], "data"),
+            State(ids.SESSION, "data"),
             prevent_initial_call=True,
         )
         def _draw(active_tab, *args):
-            *values, drawn = args
+            *values, drawn, session = args
             result = values[0]
             skip = [no_update] * len(outputs)
             if active_tab != tab or not result:
@@ -101,15 +102,16 @@ def register(app, services: Services) -> None:
             signature = drawn_signature(*values)
             if signature == drawn:
                 return skip
-            figure = draw(*values)
+            key = cubes.redeem(result.get("ticket"), session)
+            figure = draw(key, *values[1:]) if key is not None else empty_figure(EVICTED)
             # A new figure arrives unhighlighted: reset the selection so buttons and figures agree.
             return [figure, signature, "All"] if reset_band else [figure, signature]
 
         _draw.__name__ = f"draw_{graph.replace('-', '_')}"
 
     def maps(kind: str):
-        def draw(result, colorscale, z_min, z_max, bands):
-            display = cubes.display(result["key"])
+        def draw(key, colorscale, z_min, z_max, bands):
+            display = cubes.display(key)
             if display is None:
                 return empty_figure(EVICTED)
             options, _ = parse_display_options(colorscale, [z_min, z_max], COLORSCALES)
@@ -122,10 +124,10 @@ def register(app, services: Services) -> None:
     lazy_graph(ids.SURFACE, ids.TAB_SURFACE, display_inputs, maps("surface"), reset_band=True)
     lazy_graph(ids.HEATMAP, ids.TAB_HEATMAP, display_inputs, maps("heatmap"), reset_band=True)
 
-    def draw_light_curves(result, bands):
-        cube = cubes.processed(result["key"])
+    def draw_light_curves(key, bands):
+        cube = cubes.processed(key)
         if cube is None:
-            cube = cubes.display(result["key"])
+            cube = cubes.display(key)
         if cube is None:
             return empty_figure(EVICTED)
         return light_curves(cube, _bands(bands))
@@ -133,8 +135,8 @@ def register(app, services: Services) -> None:
     lazy_graph(ids.LIGHTCURVES, ids.TAB_LIGHTCURVES, [Input(ids.RESULT, "data"), Input(ids.BANDS, "data")],
                draw_light_curves)
 
-    def draw_spectrum(result, index):
-        display = cubes.display(result["key"])
+    def draw_spectrum(key, index):
+        display = cubes.display(key)
         if display is None:
             return empty_figure(EVICTED)
         return spectrum(display, index)
@@ -147,10 +149,12 @@ def register(app, services: Services) -> None:
         Output(ids.SPECTRUM_SLIDER, "marks"),
         Output(ids.SPECTRUM_SLIDER, "value"),
         Input(ids.RESULT, "data"),
+        State(ids.SESSION, "data"),
         prevent_initial_call=True,
     )
-    def reset_player(result):
-        display = cubes.display(result["key"]) if result else None
+    def reset_player(result, session):
+        key = cubes.redeem(result.get("ticket"), session) if result else None
+        display = cubes.display(key) if key is not None else None
         if display is None:
             return 0, None, 0
         return display.n_integrations - 1, slider_marks(display), 0

@@ -1,0 +1,172 @@
+"""Drive a dashboard's callbacks over HTTP the way the browser does (smoke tests, load tests, scripts).
+
+The Dash renderer's protocol, in short: ``GET _dash-layout`` gives the page (with
+this page load's session id in a store); ``POST _dash-update-component`` runs a
+callback.  A background callback first answers with signed ``cacheKey``/``job``
+handles; the browser then re-posts the same request with those handles as query
+parameters until the answer carries a ``response`` (or 204: nothing to update).
+
+Example::
+
+    client = DashClient(http_transport("http://127.0.0.1:8050/"))
+    session = client.store("session-id")
+    outputs = client.call("job-result.data", {"dataset.data": {"kind": "demo"}}, {"session-id.data": session})
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable, Mapping
+
+#: ``transport(method, path, body, params) -> (status, json or None)``; ``path`` is relative to the app's prefix.
+Transport = Callable[[str, str, Any, Mapping[str, str] | None], tuple[int, Any]]
+
+
+class CallbackFailed(RuntimeError):
+    """The server answered a callback with an error status."""
+
+
+def http_transport(base_url: str, *, timeout: float = 60.0, headers: Mapping[str, str] | None = None) -> Transport:
+    """A transport over real HTTP (``requests``, one connection pool per transport) to ``base_url`` (ends with ``/``)."""
+    import requests
+
+    http = requests.Session()
+    http.headers.update(headers or {})
+    base = base_url if base_url.endswith("/") else base_url + "/"
+
+    def send(method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None):
+        response = http.request(method, base + path, json=body, params=params, timeout=timeout)
+        data = response.json() if response.content and "json" in response.headers.get("Content-Type", "") else None
+        return response.status_code, data
+
+    return send
+
+
+def flask_transport(test_client, prefix: str = "/", headers: Mapping[str, str] | None = None) -> Transport:
+    """A transport through a Flask test client (no sockets)."""
+
+    def send(method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None):
+        response = test_client.open(prefix + path, method=method, json=body, query_string=dict(params or {}),
+                                    headers=dict(headers or {}))
+        data = response.get_json(silent=True)
+        return response.status_code, data
+
+    return send
+
+
+def _outputs(output: str) -> list[dict[str, str]]:
+    """``"..a.b...c.d.."`` (or ``"a.b"``) → ``[{"id": "a", "property": "b"}, …]`` (``@hash`` of duplicates dropped)."""
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    specs = []
+    for part in parts:
+        component, _, prop = part.rpartition(".")
+        specs.append({"id": component, "property": prop.split("@")[0]})
+    return specs
+
+
+def _find(node: Any, component_id: str) -> Any:
+    if isinstance(node, dict):
+        props = node.get("props")
+        if isinstance(props, dict) and props.get("id") == component_id:
+            return props
+        for value in node.values():
+            found = _find(value, component_id)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for value in node:
+            found = _find(value, component_id)
+            if found is not None:
+                return found
+    return None
+
+
+class DashClient:
+    """One page load of a dashboard, talking through ``transport``.
+
+    Parameters
+    ----------
+    transport : Transport
+        :func:`http_transport` or :func:`flask_transport`.
+    """
+
+    def __init__(self, transport: Transport):
+        self.transport = transport
+        status, self.layout = transport("GET", "_dash-layout", None, None)
+        if status != 200:
+            raise CallbackFailed(f"_dash-layout answered {status}")
+        status, self.dependencies = transport("GET", "_dash-dependencies", None, None)
+        if status != 200:
+            raise CallbackFailed(f"_dash-dependencies answered {status}")
+
+    def store(self, component_id: str) -> Any:
+        """The initial ``data`` of a ``dcc.Store`` in this page load's layout."""
+        props = _find(self.layout, component_id)
+        if props is None:
+            raise KeyError(component_id)
+        return props.get("data")
+
+    def callback(self, output: str) -> dict:
+        """The server-side callback whose outputs include ``output`` (``"id.property"``)."""
+        for dep in self.dependencies:
+            if dep.get("clientside_function"):
+                continue  # runs in the browser only
+            names = [f"{o['id']}.{o['property']}" for o in _outputs(dep["output"])]
+            if output in names:
+                return dep
+        raise KeyError(f"no callback outputs {output}")
+
+    def call(
+        self,
+        output: str,
+        values: Mapping[str, Any],
+        *,
+        changed: list[str] | None = None,
+        poll_s: float = 0.2,
+        timeout_s: float = 120.0,
+    ) -> dict[str, dict[str, Any]]:
+        """Run the callback of ``output`` with ``values`` (``"id.property"`` → value; others None).
+
+        Returns
+        -------
+        dict
+            Component id → {property: new value}; empty when the callback sent no update.
+
+        Raises
+        ------
+        CallbackFailed
+            On an error status, or when a background job has not finished in ``timeout_s``.
+        """
+        dep = self.callback(output)
+
+        def items(specs):
+            return [{"id": s["id"], "property": s["property"], "value": values.get(f"{s['id']}.{s['property']}")}
+                    for s in specs]
+
+        inputs = items(dep["inputs"])
+        body = {
+            "output": dep["output"],
+            "outputs": _outputs(dep["output"]) if dep["output"].startswith("..") else _outputs(dep["output"])[0],
+            "inputs": inputs,
+            "state": items(dep.get("state", [])),
+            "changedPropIds": changed or [f"{inputs[0]['id']}.{inputs[0]['property']}"],
+        }
+        status, data = self.transport("POST", "_dash-update-component", body, None)
+        deadline = time.monotonic() + timeout_s
+        handles: dict[str, str] | None = None
+        while True:
+            if status == 204:
+                return {}
+            if status != 200 or data is None:
+                raise CallbackFailed(f"{output}: the server answered {status}: {json.dumps(data)[:300]}")
+            if "response" in data:
+                return data["response"]
+            if "cacheKey" in data:
+                handles = {"cacheKey": data["cacheKey"], "job": data["job"]}
+            if handles is None:
+                raise CallbackFailed(f"{output}: unexpected answer {json.dumps(data)[:300]}")
+            if time.monotonic() > deadline:
+                raise CallbackFailed(f"{output}: the background job did not finish in {timeout_s:.0f} s")
+            time.sleep(poll_s)
+            status, data = self.transport("POST", "_dash-update-component", body, handles)

@@ -1,0 +1,572 @@
+"""Downloads: the export package and each of its files, made from the processed cube on the server.
+
+Every download is one background job (progress bar, Cancel) that builds the file in
+a private folder under the cache directory, reads it back, removes the folder and
+sends the bytes through a ``dcc.Download``.  What is drawn and tabulated is what the
+page shows: the processed cube behind the page's ticket, the current colour scale
+and colour range, and the band editor's rows (checked as the editor checks them).
+
+The callback only forwards to :func:`run_download`, a plain function tested without
+a browser.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import re
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import dash_bootstrap_components as dbc
+import numpy as np
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
+from stamp_engine.bands import Band
+from stamp_engine.cube import Cube
+from stamp_engine.export import (
+    DEFAULT_MAX_VIDEO_FRAMES,
+    build_package,
+    combined_html,
+    light_curve_table,
+    package_stamp,
+    standalone_html,
+    write_cube_fits,
+    write_light_curves,
+)
+from stamp_engine.problems import StampError
+
+from .. import ids
+from ..band_rows import check_band_rows
+from ..cache import session_hash
+from ..config import UnsafePath
+from ..datasets import resolve
+from ..limits import JobRefused
+from ..options import DataLimits, DisplayOptions, parse_display_options, parse_process_options, processed_key
+from ..pipeline import ThrottledProgress
+from ..render import grid_figure
+from ..services import Services
+from .controls import process_states, raw_options
+
+Progress = Callable[[str, int, int], None]
+
+log = logging.getLogger("stamp.downloads")
+
+# --- component ids (named here, not in dashboard.ids, so this feature stays in one file)
+DOWNLOAD_CARD = "download-card"
+DOWNLOAD_PACKAGE = "download-package"
+DOWNLOAD_SURFACE = "download-surface"
+DOWNLOAD_HEATMAP = "download-heatmap"
+DOWNLOAD_COMBINED = "download-combined"
+DOWNLOAD_VIDEO = "download-video"
+DOWNLOAD_ECSV = "download-ecsv"
+DOWNLOAD_CSV = "download-csv"
+DOWNLOAD_FITS = "download-fits"
+DOWNLOAD_CANCEL = "download-cancel"
+DOWNLOAD_PROGRESS = "download-progress"
+DOWNLOAD_STAGE = "download-stage"
+DOWNLOAD_MESSAGE = "download-message"
+DOWNLOAD_SEND = "download-send"  # the dcc.Download the file goes out through
+
+#: Milliseconds between the browser's polls of a running download's progress.
+PROGRESS_POLL_MS = 400
+#: Spectrum video: the package's frame rate, size and frame limit.
+VIDEO_FPS = 20.0
+VIDEO_SIZE = (1280, 720)
+#: Without job limits (no scratch space), download folders older than this are abandoned.
+STALE_EXPORT_S = 6 * 3600
+
+NO_RESULT = "Nothing to download yet: open data and press Process first."
+EVICTED = "This result is no longer on the server (or belongs to another page): press Process again, then download."
+
+
+@dataclass(frozen=True)
+class Export:
+    """One kind of download: its button, what to call it in messages, its file name and type."""
+
+    button: str
+    label: str
+    what: str
+    filename: str  # with "{stamp}" = YYYYMMDD_HHMMSS, as in the package
+    mime: str
+
+
+#: Kind → download, in the order of the buttons.  File names are those of the package
+#: (:func:`stamp_engine.export.package_files`).
+EXPORTS: dict[str, Export] = {
+    "package": Export(DOWNLOAD_PACKAGE, "Download package", "package", "stamp_package_{stamp}.zip", "application/zip"),
+    "surface": Export(DOWNLOAD_SURFACE, "Surface HTML", "3D surface page", "surface_plot_{stamp}.html", "text/html"),
+    "heatmap": Export(DOWNLOAD_HEATMAP, "Heatmap HTML", "heatmap page", "heatmap_plot_{stamp}.html", "text/html"),
+    "combined": Export(DOWNLOAD_COMBINED, "Combined HTML", "combined page", "combined_plots_{stamp}.html", "text/html"),
+    "video": Export(DOWNLOAD_VIDEO, "Spectrum MP4", "spectrum video", "spectrum_{stamp}.mp4", "video/mp4"),
+    "ecsv": Export(DOWNLOAD_ECSV, "Light curves ECSV", "light-curve table (ECSV)", "lightcurves_{stamp}.ecsv",
+                   "text/plain"),
+    "csv": Export(DOWNLOAD_CSV, "Light curves CSV", "light-curve table (CSV)", "lightcurves_{stamp}.csv", "text/csv"),
+    "fits": Export(DOWNLOAD_FITS, "Cube FITS", "cube FITS file", "stamp_cube_{stamp}.fits", "application/fits"),
+}
+_KIND_OF_BUTTON = {export.button: kind for kind, export in EXPORTS.items()}
+
+#: Stages :func:`stamp_engine.export.build_package` and the single files report, in words.
+STAGE_WORDS = {
+    "light curves": "Measuring light curves",
+    "tables": "Writing light-curve tables",
+    "figures": "Drawing figures",
+    "html": "Writing HTML pages",
+    "video": "Encoding the spectrum video",
+    "fits": "Writing the cube as FITS",
+    "readme": "Writing README.txt",
+    "zip": "Zipping",
+    "done": "Sending",
+}
+
+
+class DownloadRefused(Exception):
+    """Nothing can be built from what the page holds; the message says why in a user's words."""
+
+
+# ------------------------------------------------------------------------ what to export
+@dataclass(frozen=True)
+class ExportRequest:
+    """Everything a download is built from.
+
+    Attributes
+    ----------
+    key : str
+        Cache key of the processed cube (redeemed from the page's ticket).
+    cube : Cube
+        The processed cube at full resolution.
+    display : DisplayOptions
+        Colour scale and colour range as the page shows them.
+    bands : tuple of Band
+        Usable rows of the band editor (the package leaves out, and lists, those with
+        no sample in the processed cube).
+    options : dict
+        What the README and the FITS provenance record: processing and display options.
+    """
+
+    key: str
+    cube: Cube
+    display: DisplayOptions
+    bands: tuple[Band, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def display_options_of(colorscale: Any, z_min: Any, z_max: Any) -> DisplayOptions:
+    """The display controls' values, validated as the views validate them.
+
+    Raises
+    ------
+    DownloadRefused
+        When the colour range is half-filled or not increasing (the page shows why).
+    """
+    from stamp_engine.figures import COLORSCALES
+
+    options, errors = parse_display_options(colorscale, [z_min, z_max], COLORSCALES)
+    if "zrange" in errors:
+        raise DownloadRefused(f"Fix the colour range first: {errors['zrange']}.")
+    return options
+
+
+def bands_of(rows: Sequence[Mapping[str, Any]] | None, result: Mapping[str, Any] | None) -> tuple[Band, ...]:
+    """Usable bands of the band editor's rows, checked against the data as the editor checks them.
+
+    Flagged rows are left out, as they are left out of the page's band buttons.
+    """
+    limits = DataLimits.from_dict(result.get("limits")) if isinstance(result, Mapping) else None
+    rows = [row for row in rows if isinstance(row, Mapping)] if isinstance(rows, (list, tuple)) else []
+    bands, _ = check_band_rows(rows, limits.wavelength if limits else None)
+    return tuple(bands)
+
+
+def bands_in(cube: Cube, bands: Sequence[Band]) -> list[Band]:
+    """The bands with at least one wavelength sample in ``cube`` (those the package tabulates)."""
+    return [b for b in bands if cube.n_wavelengths and bool(np.any(b.mask(cube.wavelength)))]
+
+
+_NORMALIZED = re.compile(r"^normalize \((\w+)\)")
+
+
+def recorded_options(
+    services: Services,
+    key: str,
+    cube: Cube,
+    result: Mapping[str, Any],
+    process_values: Sequence[Any] | None,
+    display: DisplayOptions,
+    bands: Sequence[Band],
+) -> dict[str, Any]:
+    """Options for the README and the FITS provenance.
+
+    The processing controls are recorded only when they are the ones the cube was
+    made with (their cache key is the cube's); a control changed since Process was
+    pressed is not what the data went through, so then only the normalization is
+    taken from the cube's history (which the README lists step by step anyway).
+    """
+    options: dict[str, Any] = {}
+    processing = _processing_options(services, key, result, process_values)
+    if processing is not None:
+        options.update(processing)
+    else:
+        for step in cube.history:
+            match = _NORMALIZED.match(str(step))
+            if match:
+                options["normalize"] = match.group(1)
+    options["colour scale"] = display.colorscale or "automatic"
+    options["colour range"] = display.zrange if display.zrange is not None else "automatic"
+    if bands:
+        options["bands"] = list(bands)
+    return options
+
+
+def _processing_options(services: Services, key: str, result: Mapping[str, Any], values) -> dict[str, Any] | None:
+    if not values:
+        return None
+    try:
+        dataset = resolve(services.config, result.get("dataset"))
+    except (UnsafePath, TypeError, AttributeError, OSError):  # whatever the browser sent, it made no cube
+        return None
+    options, errors = parse_process_options(raw_options(values), DataLimits.from_dict(result.get("limits")))
+    if errors or processed_key(dataset.content_key, options) != key:
+        return None
+    return options.describe()
+
+
+def export_request(
+    services: Services,
+    result: Mapping[str, Any] | None,
+    session: str | None,
+    *,
+    colorscale: Any = None,
+    z_min: Any = None,
+    z_max: Any = None,
+    band_rows: Sequence[Mapping[str, Any]] | None = None,
+    process_values: Sequence[Any] | None = None,
+) -> ExportRequest:
+    """The processed cube behind the page's result and the page's current options.
+
+    Parameters
+    ----------
+    result : mapping
+        The page's result store (holds the session-bound ``ticket``).
+    session : str
+        The page's session id.
+    colorscale, z_min, z_max
+        Display controls' values.
+    band_rows : sequence of mapping
+        The band editor's rows.
+    process_values : sequence, optional
+        The processing controls' values (:data:`~dashboard.features.controls.PROCESS_ORDER`).
+
+    Raises
+    ------
+    DownloadRefused
+        No result yet, the cube was evicted (or the ticket is not this page's), or the
+        display options are unusable.
+    """
+    if not result or not isinstance(result, Mapping):
+        raise DownloadRefused(NO_RESULT)
+    key = services.cubes.redeem(result.get("ticket"), session)
+    cube = services.cubes.processed(key) if key is not None else None
+    if cube is None:
+        raise DownloadRefused(EVICTED)
+    display = display_options_of(colorscale, z_min, z_max)
+    bands = bands_of(band_rows, result)
+    options = recorded_options(services, key, cube, result, process_values, display, bands)
+    return ExportRequest(key=key, cube=cube, display=display, bands=bands, options=options)
+
+
+# ---------------------------------------------------------------------------- building
+@contextmanager
+def export_folder(services: Services) -> Iterator[Path]:
+    """A private temporary folder under the cache directory, removed afterwards whatever happens.
+
+    With job limits configured it lies in this process's scratch folder
+    (:class:`dashboard.limits.ScratchSpace`), so a download whose process was killed by
+    Cancel is swept away by the next job; otherwise under ``<cache>/exports``.
+    """
+    scratch = getattr(services, "scratch", None)
+    if scratch is not None:
+        scratch.sweep()
+        root_context = scratch.job()
+    else:
+        root_context = nullcontext(services.config.cache_dir / "exports")
+    with root_context as root:
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if scratch is None:
+            _prune(root)
+        folder = Path(tempfile.mkdtemp(prefix="stamp-download-", dir=root))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _prune(root: Path, max_age_s: float = STALE_EXPORT_S) -> None:
+    """Remove download folders left by killed processes (Cancel) once they are surely abandoned."""
+    now = time.time()
+    for folder in root.glob("stamp-download-*"):
+        try:
+            if now - folder.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            continue
+
+
+def package_for(
+    request: ExportRequest,
+    folder: Path,
+    progress: Progress | None = None,
+    *,
+    video_size: tuple[int, int] = VIDEO_SIZE,
+    when: _dt.datetime | None = None,
+) -> Path:
+    """Write the export package ZIP of ``request`` into ``folder``; returns its path."""
+    return build_package(
+        request.cube, folder, bands=request.bands, options=request.options, video=True, fps=VIDEO_FPS,
+        size=video_size, max_video_frames=DEFAULT_MAX_VIDEO_FRAMES, colorscale=request.display.colorscale,
+        zrange=request.display.zrange, progress=progress, when=when,
+    )
+
+
+def single_file(
+    services: Services,
+    kind: str,
+    request: ExportRequest,
+    folder: Path,
+    progress: Progress | None = None,
+    *,
+    video_size: tuple[int, int] = VIDEO_SIZE,
+    when: _dt.datetime | None = None,
+) -> Path:
+    """Write one file of the package (``kind`` of :data:`EXPORTS`, not ``"package"``) into ``folder``.
+
+    Surface and heatmap pages show the cube at the page's display resolution, as the
+    views draw it; tables, video and FITS use the full-resolution processed cube.
+    """
+    from stamp_engine import figures
+    from stamp_engine.video import write_spectrum_video
+
+    report = progress or (lambda stage, done, total: None)
+    cube = request.cube
+    stamp = package_stamp(when)
+    path = folder / EXPORTS[kind].filename.format(stamp=stamp)
+    bands = bands_in(cube, request.bands)
+    title = f"{cube.target} — STAMP"
+
+    def grid(which: str):
+        shown = services.cubes.display(request.key)
+        if shown is None:
+            shown = figures.display_cube(cube, **services.config.display_limits)
+        return grid_figure(shown, bands, request.display, which, **services.config.display_limits)
+
+    if kind in ("surface", "heatmap"):
+        report("figures", 0, 2)
+        fig = grid(kind)
+        report("html", 1, 2)
+        what = "3D surface" if kind == "surface" else "heatmap"
+        path.write_text(standalone_html(fig, bands, f"{title}: {what}"), encoding="utf-8")
+    elif kind == "combined":
+        report("figures", 0, 2)
+        views = {
+            "3D surface": grid("surface"),
+            "Heatmap": grid("heatmap"),
+            "Light curves": figures.light_curve_figure(cube.light_curves(bands)),
+            "Spectrum over time": figures.spectrum_player_figure(cube),
+        }
+        report("html", 1, 2)
+        path.write_text(combined_html(views, bands, title), encoding="utf-8")
+    elif kind == "video":
+        write_spectrum_video(
+            cube, path, fps=VIDEO_FPS, size=video_size, max_frames=DEFAULT_MAX_VIDEO_FRAMES, bands=bands,
+            progress=report,
+        )
+    elif kind in ("ecsv", "csv"):
+        report("light curves", 0, 2)
+        table = light_curve_table(cube.light_curves(bands), cube.time_standard)
+        report("tables", 1, 2)
+        ecsv = folder / EXPORTS["ecsv"].filename.format(stamp=stamp)
+        csv = folder / EXPORTS["csv"].filename.format(stamp=stamp)
+        write_light_curves(table, ecsv, csv if kind == "csv" else None, title=f"STAMP light curves of {cube.target}")
+    elif kind == "fits":
+        report("fits", 0, 1)
+        write_cube_fits(cube, path, options=request.options)
+    else:
+        raise ValueError(f"unknown download {kind!r}")
+    report("done", 1, 1)
+    return path
+
+
+@dataclass(frozen=True)
+class Download:
+    """A built file, ready for ``dcc.send_bytes``."""
+
+    filename: str
+    content: bytes
+    mime: str
+
+
+def build_download(
+    services: Services,
+    kind: str,
+    request: ExportRequest,
+    progress: Progress | None = None,
+    *,
+    video_size: tuple[int, int] = VIDEO_SIZE,
+    when: _dt.datetime | None = None,
+) -> Download:
+    """Build the download ``kind`` in a temporary folder, read it, and remove the folder (also on errors)."""
+    with export_folder(services) as folder:
+        if kind == "package":
+            path = package_for(request, folder, progress, video_size=video_size, when=when)
+        else:
+            path = single_file(services, kind, request, folder, progress, video_size=video_size, when=when)
+        return Download(path.name, path.read_bytes(), EXPORTS[kind].mime)
+
+
+def progress_update(kind: str, stage: str, done: int, total: int) -> tuple[float, str]:
+    """Progress bar value (percent) and text for one report while building ``kind``."""
+    percent = round(min(max(100.0 * done / total if total else 0.0, 0.0), 100.0), 1)
+    words = STAGE_WORDS.get(stage, stage.capitalize())
+    what = EXPORTS[kind].what
+    return percent, f"{what[0].upper() + what[1:]}: {words} — {percent:.0f} %"
+
+
+def _size(n_bytes: int) -> str:
+    for unit in ("bytes", "kB", "MB"):
+        if n_bytes < 1000 or unit == "MB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    return ""
+
+
+@dataclass(frozen=True)
+class DownloadOutcome:
+    """What one click produced: a file to send, or a message (``color``: a Bootstrap alert colour)."""
+
+    download: Download | None = None
+    message: str | None = None
+    color: str = "danger"
+
+
+def run_download(
+    services: Services,
+    kind: str,
+    result: Mapping[str, Any] | None,
+    session: str | None,
+    *,
+    colorscale: Any = None,
+    z_min: Any = None,
+    z_max: Any = None,
+    band_rows: Sequence[Mapping[str, Any]] | None = None,
+    process_values: Sequence[Any] | None = None,
+    report: Progress | None = None,
+    video_size: tuple[int, int] = VIDEO_SIZE,
+    when: _dt.datetime | None = None,
+) -> DownloadOutcome:
+    """Everything behind one download button; never raises.
+
+    Counts against the job limits (:class:`dashboard.limits.JobGate`) like a
+    processing job: packages and videos take a worker for seconds to minutes.
+    """
+    if kind not in EXPORTS:
+        return DownloadOutcome(message=f"Unknown download {kind!r}.")
+    what = EXPORTS[kind].what
+    try:
+        request = export_request(
+            services, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max,
+            band_rows=band_rows, process_values=process_values,
+        )
+        gate = services.gate.slot(session_hash(session)) if getattr(services, "gate", None) is not None else nullcontext()
+        with gate:
+            download = build_download(services, kind, request, report, video_size=video_size, when=when)
+    except DownloadRefused as exc:
+        return DownloadOutcome(message=str(exc), color="warning")
+    except JobRefused as exc:
+        return DownloadOutcome(message=f"Not started: {exc}", color="warning")
+    except (StampError, ValueError, OSError) as exc:
+        log.warning("download %s failed: %s", kind, exc)
+        return DownloadOutcome(message=f"Could not build the {what}: {exc}")
+    except Exception:  # noqa: BLE001 — a failed export must never show a traceback or kill the worker
+        log.exception("download %s failed unexpectedly", kind)
+        return DownloadOutcome(message=f"Could not build the {what}: an unexpected error (the server log has the details).")
+    return DownloadOutcome(
+        download=download, message=f"Sent {download.filename} ({_size(len(download.content))}).", color="success",
+    )
+
+
+# ------------------------------------------------------------------------------ Dash
+def layout(services: Services) -> dbc.Card:
+    single = [
+        dbc.Button(export.label, id=export.button, size="sm", color="secondary", outline=True, className="me-1 mb-1",
+                   title=f"Download {export.filename.format(stamp='<date_time>')}")
+        for kind, export in EXPORTS.items() if kind != "package"
+    ]
+    package = EXPORTS["package"]
+    body = [
+        dbc.Button(package.label, id=package.button, color="primary", size="sm", className="w-100 mb-2",
+                   title="ZIP: HTML plots that open offline, spectrum video, light-curve tables, cube FITS and README"),
+        html.Div("Single files:", className="small text-muted mb-1"),
+        html.Div(single, className="mb-2"),
+        dbc.Row([
+            dbc.Col(dbc.Progress(id=DOWNLOAD_PROGRESS, value=0, striped=True, className="stamp-progress")),
+            dbc.Col(dbc.Button("Cancel", id=DOWNLOAD_CANCEL, color="secondary", outline=True, size="sm",
+                               disabled=True, className="py-0"), width="auto"),
+        ], className="g-2 align-items-center mb-1"),
+        html.Div(id=DOWNLOAD_STAGE, className="small text-muted"),
+        html.Div(id=DOWNLOAD_MESSAGE, className="mt-2"),
+        dcc.Download(id=DOWNLOAD_SEND),
+    ]
+    return dbc.Card([dbc.CardHeader("Download"), dbc.CardBody(body)], id=DOWNLOAD_CARD, className="mb-3")
+
+
+def register(app, services: Services) -> None:
+    buttons = [export.button for export in EXPORTS.values()]
+
+    @app.callback(
+        Output(DOWNLOAD_SEND, "data"),
+        Output(DOWNLOAD_MESSAGE, "children"),
+        *[Input(button, "n_clicks") for button in buttons],
+        State(ids.RESULT, "data"),
+        State(ids.SESSION, "data"),
+        State(ids.COLORSCALE, "value"),
+        State(ids.Z_MIN, "value"),
+        State(ids.Z_MAX, "value"),
+        State(ids.BAND_TABLE, "data"),
+        *process_states(),
+        background=True,
+        progress=[Output(DOWNLOAD_PROGRESS, "value"), Output(DOWNLOAD_STAGE, "children")],
+        progress_default=[0, ""],
+        cancel=[Input(DOWNLOAD_CANCEL, "n_clicks")],
+        running=[
+            *[(Output(button, "disabled"), True, False) for button in buttons],
+            (Output(DOWNLOAD_CANCEL, "disabled"), False, True),
+            (Output(DOWNLOAD_PROGRESS, "animated"), True, False),
+        ],
+        interval=PROGRESS_POLL_MS,
+        prevent_initial_call=True,
+    )
+    def download_job(set_progress, *args):
+        result, session, colorscale, z_min, z_max, band_rows, *process_values = args[len(buttons):]
+        kind = _KIND_OF_BUTTON.get(ctx.triggered_id)
+        if kind is None:
+            return no_update, no_update
+
+        def report(stage: str, done: int, total: int) -> None:
+            set_progress(progress_update(kind, stage, done, total))
+
+        set_progress((0, f"Preparing the {EXPORTS[kind].what}…"))
+        outcome = run_download(
+            services, kind, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max, band_rows=band_rows,
+            process_values=process_values, report=ThrottledProgress(report),
+        )
+        alert = dbc.Alert(outcome.message, color=outcome.color, dismissable=True, className="py-1 small mb-0")
+        if outcome.download is None:
+            return no_update, alert
+        sent = dcc.send_bytes(outcome.download.content, outcome.download.filename, type=outcome.download.mime)
+        return sent, alert

@@ -1,0 +1,81 @@
+"""The Download card in a real headless Chromium: a click sends the file to the browser's download folder.
+
+    python -m pytest tests/browser/test_downloads_browser.py --headless -q
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import QTable
+from dash import html
+
+import stamp_engine
+from dashboard import ids
+from dashboard.config import Config
+from dashboard.features import downloads
+from dashboard.services import build_services
+from stamp_engine.bands import PRESETS
+from stamp_engine.export import package_files
+from stamp_engine.recipe import ProcessOptions, process
+
+pytestmark = pytest.mark.browser
+
+WAIT = 45  # seconds
+
+
+def with_downloads(app, config: Config):
+    """``app`` with the Download card, whether or not dashboard.app registers it already."""
+    if any(downloads.DOWNLOAD_SEND in output for output in app.callback_map):
+        return app
+    services = build_services(config)  # the same cache folder as the app's own services
+    downloads.register(app, services)
+    page = app.layout
+    app.validation_layout = None  # recomputed from the new layout (Dash keeps the first one otherwise)
+    app.layout = lambda: html.Div([page(), downloads.layout(services)])
+    return app
+
+
+def wait_for_file(folder: Path, pattern: str, timeout: float = WAIT) -> Path:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done = [p for p in folder.glob(pattern) if not p.name.endswith(".crdownload")]
+        if done and done[0].stat().st_size > 0:
+            return done[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {pattern} arrived in {folder}: {[p.name for p in folder.iterdir()]}")
+
+
+def test_light_curves_ecsv_arrives_with_the_page_bands(dash_duo, make_app, tmp_path):
+    app, log = make_app()
+    app = with_downloads(app, Config(cache_dir=tmp_path / "cache"))
+    folder = tmp_path / "downloaded"
+    folder.mkdir()
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    # the heatmap tab: no 3D surface for software WebGL to build while we wait
+    dash_duo.server_url = dash_duo.server.url.rstrip("/") + "/?view=heatmap"
+    dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "STAMP-BD-1", timeout=WAIT)
+
+    button = dash_duo.find_element(f"#{downloads.DOWNLOAD_ECSV}")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", button)
+    button.click()
+    dash_duo.wait_for_contains_text(f"#{downloads.DOWNLOAD_MESSAGE}", "Sent lightcurves_", timeout=WAIT)
+    path = wait_for_file(folder, "lightcurves_*.ecsv")
+    stamp = path.stem.removeprefix("lightcurves_")
+    assert path.name in package_files(stamp)
+
+    table = QTable.read(path)
+    cube = process(stamp_engine.load([Config().demo_path]), ProcessOptions())
+    bands = PRESETS["Molecules (near-IR)"]
+    assert [c["name"] for c in table.meta["curves"]] == ["White light", *(b.name for b in bands)]
+    assert len(table) == cube.n_integrations
+    assert np.allclose(table["white_light"].value, cube.white_light().value, equal_nan=True)
+    assert np.allclose(table["H2O_1.4_err"].value, cube.light_curve(bands[0]).error, equal_nan=True)
+    assert dash_duo.find_element(f"#{downloads.DOWNLOAD_ECSV}").is_enabled()
+    assert dash_duo.find_element(f"#{downloads.DOWNLOAD_CANCEL}").get_attribute("disabled") is not None
+    assert dash_duo.find_elements(f"#{downloads.DOWNLOAD_MESSAGE} .alert-danger") == []
+    assert dash_duo.get_logs() == []

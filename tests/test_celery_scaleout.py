@@ -1,0 +1,185 @@
+"""Scale-out for real: Debian's redis-server, a Celery worker process, and a job run through the dashboard.
+
+The test process plays the web server (Flask test client, the same requests a
+browser sends); the job itself must run in the separate Celery worker, which
+shares only Redis and the cache folder with it.  ``celery`` and ``redis`` must be
+installed: this test fails, never skips, without them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import celery  # noqa: F401 — a missing celery must fail the test run, not skip it
+import redis
+
+from dashboard.app import create_app
+from dashboard.client import DashClient, flask_transport
+from dashboard.config import Config
+from stamp_engine import load
+from stamp_engine.recipe import ProcessOptions, process
+from stamp_engine.synthetic import make_observation
+from stamp_engine.synthetic.eureka import write_eureka_s3
+
+REPO = Path(__file__).resolve().parents[1]
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(predicate, timeout: float, what: str, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"{what} did not happen within {timeout:.0f} s\n{tail}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    assert Path(REDIS_SERVER).is_file(), "redis-server is not installed (Debian package redis-server)"
+    port = _free_port()
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder), "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+
+    def up():
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+    try:
+        _wait(up, 15, "redis-server answering")
+        yield url, server
+    finally:
+        client.close()
+        _stop(server)
+
+
+@pytest.fixture
+def celery_setup(tmp_path, redis_url):
+    """(config, worker log) with a Celery worker process running against the test Redis."""
+    url, redis_process = redis_url
+    cache = tmp_path / "shared-cache"
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "STAMP_BACKGROUND": "celery",
+        "STAMP_REDIS_URL": url,
+        "STAMP_CACHE_DIR": str(cache),
+        "STAMP_DEMO": "none",
+    }
+    with log.open("wb") as sink:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.worker", "--pool", "solo", "--concurrency", "1",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", "stamp-test@%h"],
+            env=env, cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait(lambda: "ready" in log.read_text(errors="replace") or worker.poll() is not None, 60,
+              "the Celery worker starting", log)
+        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+        config = Config(cache_dir=cache, background="celery", redis_url=url, demo_path=None)
+        yield config, log, worker, redis_process
+    finally:
+        _stop(worker)
+
+
+def _data_url(data: bytes) -> str:
+    return "data:application/octet-stream;base64," + base64.b64encode(data).decode()
+
+
+def test_job_runs_on_the_celery_worker_and_the_result_is_shared(tmp_path, celery_setup):
+    config, log, worker, redis_process = celery_setup
+    obs = make_observation(kind="variability", n_integrations=120, n_visits=1, wavelength=np.linspace(0.8, 5.0, 60),
+                           snr=5000.0, seed=11)
+    source = tmp_path / "wasp_SpecData.h5"
+    write_eureka_s3(source, obs, flux_units="mJy")
+
+    app = create_app(config)
+    services = app.server.extensions["stamp_services"]
+    client = DashClient(flask_transport(app.server.test_client()))
+    session = client.store("session-id")
+
+    # Upload (a plain callback in the web process), then process (a background callback).
+    pending = {"contents": [_data_url(source.read_bytes())], "filename": [source.name]}
+    received = client.call("dataset.data", {"upload-pending.data": pending, "session-id.data": session})
+    descriptor = received["dataset"]["data"]
+    assert descriptor["kind"] == "upload" and descriptor["names"] == [source.name]
+
+    started = time.monotonic()
+    answer = client.call("job-result.data", {"dataset.data": descriptor, "session-id.data": session,
+                                             "normalization.value": "median", "zaxis.value": "variability"},
+                         changed=["dataset.data"], timeout_s=90)
+    assert time.monotonic() - started < 90
+    result = answer["job-result"]["data"]
+    assert "key" not in result, "the browser must never hold a cache key"
+
+    # The job ran in the worker: its one JSON job line is in the worker's log, not ours.
+    lines = [json.loads(line.split(" INFO ", 1)[1]) for line in log.read_text().splitlines()
+             if "stamp.jobs INFO" in line]
+    assert len(lines) == 1 and lines[0]["outcome"] == "ok" and lines[0]["files"] == 1
+    assert lines[0]["bytes"] == source.stat().st_size and lines[0]["dataset"] == "upload"
+
+    # The worker wrote the processed cube into the shared cache; this process reads it back.
+    key = services.cubes.redeem(result["ticket"], session)
+    assert key is not None
+    cube = services.cubes.processed(key)
+    expected = process(load([source]), ProcessOptions(normalization="median"))
+    assert cube.is_normalized and cube.flux.shape == (120, 60)
+    np.testing.assert_allclose(cube.flux, expected.flux, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(cube.wavelength, np.sort(obs.wavelength), rtol=1e-6)  # float32 in the file
+    semi_amplitude = (np.nanpercentile(cube.flux, 99, axis=0) - np.nanpercentile(cube.flux, 1, axis=0)) / 2
+    assert np.allclose(semi_amplitude, obs.truth["amplitude"] * 100, rtol=0.15, atol=0.1)
+
+    # The views draw it in the web process; another page's session gets nothing.
+    values = {"view-tabs.active_tab": "tab-heatmap", "job-result.data": result, "session-id.data": session}
+    drawn = client.call("heatmap-graph.figure", values)
+    assert any(trace.get("type") == "heatmap" for trace in drawn["heatmap-graph"]["figure"]["data"])
+    other = DashClient(flask_transport(app.server.test_client()))
+    stolen = other.call("heatmap-graph.figure", {**values, "session-id.data": other.store("session-id")})
+    assert stolen["heatmap-graph"]["figure"]["data"] == []
+
+    # Health: cache and broker reachable; with Redis gone the check says so (503), the app stays up.
+    http = app.server.test_client()
+    assert http.get("/healthz").get_json() == {"status": "ok"}
+    redis_process.terminate()
+    redis_process.wait(10)
+    down = http.get("/healthz")
+    assert down.status_code == 503 and down.get_json()["broker"].startswith("unreachable")
+    assert http.get("/_dash-layout").status_code == 200
