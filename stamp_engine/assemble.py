@@ -152,14 +152,18 @@ def load(
         return _assemble(blocks, files, problems, options, report)
 
 
+def _file_info(source: str) -> dict[str, Any]:
+    return {"source": source, "format": None, "layout": None, "elements": [], "integrations": 0,
+            "wavelengths": 0, "wavelength_range": None, "stage": None, "used": False, "notes": []}
+
+
 def _read_all(inputs, problems: list[Problem], report: Progress) -> tuple[list[SpectralBlock], list[dict]]:
     blocks: list[SpectralBlock] = []
-    files: list[dict] = []
+    # Inputs refused before reading (an unsafe archive, a missing path) are files the user gave too.
+    files: list[dict] = [_file_info(p.source) for p in problems if p.severity == "error"]
     for i, item in enumerate(inputs):
         report(f"Reading {item.source}", i, len(inputs))
-        info: dict[str, Any] = {"source": item.source, "format": None, "layout": None, "elements": [],
-                                "integrations": 0, "wavelengths": 0, "wavelength_range": None,
-                                "stage": None, "used": False, "notes": []}
+        info = _file_info(item.source)
         files.append(info)
         try:
             entry = registry.identify_format(item.path)

@@ -171,3 +171,20 @@ def test_nothing_usable_raises_with_the_problems():
     with pytest.raises(NoUsableData) as info:
         _assemble([], [], [Problem("x.fits", "is empty (0 bytes)")], LoadOptions(), lambda *a: None)
     assert "x.fits: is empty (0 bytes)" in str(info.value)
+
+
+def test_a_refused_archive_is_listed_among_the_files_as_unused(tmp_path):
+    import zipfile
+
+    from stamp_engine import load
+    from stamp_engine.synthetic.eureka import write_eureka_s3
+
+    good = write_eureka_s3(tmp_path / "good_SpecData.h5", make_observation(n_integrations=12, seed=1))
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../escape.fits", b"SIMPLE  =                    T")
+    cube = load([evil, good])
+    by_source = {f["source"]: f for f in cube.meta["files"]}
+    assert set(by_source) == {"evil.zip", "good_SpecData.h5"}
+    assert by_source["good_SpecData.h5"]["used"] and not by_source["evil.zip"]["used"]
+    assert any(p.source == "evil.zip" and p.severity == "error" for p in cube.problems)
