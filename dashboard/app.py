@@ -10,7 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from flask import jsonify
 
-from . import ids
+from . import download_route, ids
 from .background import build_background_manager
 from .config import Config
 from .features import bands, controls, data_in, downloads, job, views
@@ -62,6 +62,7 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     install_security_headers(server, config)
     install_access_control(server, config)
     _add_routes(server, config, services, manager)
+    download_route.register(server, services)
 
     app.layout = lambda: page(services)
     for feature in (data_in, controls, bands, job, views, downloads):

@@ -1,10 +1,13 @@
-"""The dashboard's downloads without a browser: what each button builds, from the demo cube."""
+"""The dashboard's downloads without a browser: what each button builds, from the demo cube, and the
+route that streams the built file to the page's session only."""
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
+import os
+import secrets
+import time
 import re
 import zipfile
 from pathlib import Path
@@ -13,7 +16,7 @@ import numpy as np
 import pytest
 from astropy.table import QTable, Table
 
-from dashboard import ids
+from dashboard import download_route, ids
 from dashboard.band_rows import preset_rows
 from dashboard.cache import session_hash
 from dashboard.config import Config
@@ -103,9 +106,14 @@ def test_package_holds_every_file_with_the_current_options(demo):
         reports.append((stage, done, total, [p.name for p in services.config.cache_dir.rglob("stamp-download-*")]))
 
     outcome = download(demo, "package", report=report)
-    assert outcome.message == f"Sent stamp_package_{STAMP}.zip ({outcome.message.split('(')[1]}"
+    assert outcome.message == f"Sent stamp_package_{STAMP}.zip ({outcome.download.size / 1e6:.1f} MB)."
     assert outcome.color == "success" and outcome.download.mime == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(outcome.download.content))
+    # kept in this session's download folder for the route, behind an unguessable token
+    folder = download_route.downloads_dir(services.config) / session_hash(SESSION) / outcome.download.token
+    assert outcome.download.path == folder / f"stamp_package_{STAMP}.zip"
+    assert outcome.download.url == f"/download/{outcome.download.token}/stamp_package_{STAMP}.zip"
+    assert len(outcome.download.token) == 43
+    archive = zipfile.ZipFile(outcome.download.path)
     names = set(archive.namelist())
     assert set(package_files(STAMP)) <= names
 
@@ -154,7 +162,7 @@ def test_processing_options_are_recorded_only_when_they_made_the_cube(tmp_path):
 def test_single_html_page_shows_what_the_page_shows(demo, kind):
     outcome = download(demo, kind, colorscale="Plasma", z_min=-1.5, z_max=3)
     assert outcome.download.filename == f"{kind}_plot_{STAMP}.html" in package_files(STAMP)
-    page = outcome.download.content.decode()
+    page = outcome.download.path.read_text(encoding="utf-8")
     assert band_buttons(page) == ["All", *(b.name for b in PRESETS[DEFAULT_PRESET])]
     (fig,) = figure_jsons(page)
     assert_colour_axis(fig, "Plasma", (-1.5, 3.0))
@@ -167,7 +175,7 @@ def test_single_html_page_shows_what_the_page_shows(demo, kind):
 def test_combined_page_holds_every_view(demo):
     outcome = download(demo, "combined", colorscale=None, z_min=None, z_max=None)
     assert outcome.download.filename == f"combined_plots_{STAMP}.html"
-    surface, heatmap, curves, player = figure_jsons(outcome.download.content.decode())
+    surface, heatmap, curves, player = figure_jsons(outcome.download.path.read_text(encoding="utf-8"))
     assert surface["layout"]["coloraxis"]["colorscale"] == figures.colorscale("RdBu_r")  # automatic, variability
     assert {t["type"] for t in heatmap["data"]} == {"heatmap"}
     names = [t.get("name") or "" for t in curves["data"]]
@@ -175,14 +183,12 @@ def test_combined_page_holds_every_view(demo):
     assert player.get("frames")
 
 
-def test_light_curve_tables_read_back(demo, tmp_path):
+def test_light_curve_tables_read_back(demo):
     _, _, cube = demo
     band = PRESETS[DEFAULT_PRESET][0]
     ecsv = download(demo, "ecsv").download
     assert ecsv.filename == f"lightcurves_{STAMP}.ecsv"
-    path = tmp_path / ecsv.filename
-    path.write_bytes(ecsv.content)
-    table = QTable.read(path)
+    table = QTable.read(ecsv.path)
     curve = cube.light_curve(band)
     column = re.sub(r"[^0-9A-Za-z._-]+", "_", band.name)
     assert np.allclose(table[column].value, curve.value, equal_nan=True)
@@ -192,19 +198,19 @@ def test_light_curve_tables_read_back(demo, tmp_path):
 
     csv = download(demo, "csv").download
     assert csv.filename == f"lightcurves_{STAMP}.csv" and csv.mime == "text/csv"
-    text = csv.content.decode()
+    assert [p.name for p in csv.path.parent.iterdir()] == [csv.filename]  # the ECSV written alongside stays behind
+    text = csv.path.read_text(encoding="utf-8")
     assert text.startswith("# ") and "white_light:" in text
     plain = Table.read(text, format="ascii.csv", comment="#")
     assert np.allclose(plain["white_light"], cube.white_light().value, equal_nan=True)
     assert np.allclose(plain["time"], cube.time.mjd, rtol=0, atol=1e-9)
 
 
-def test_cube_fits_reads_back_with_its_options(demo, tmp_path):
+def test_cube_fits_reads_back_with_its_options(demo):
     _, _, cube = demo
     fits_file = download(demo, "fits").download
     assert fits_file.filename == f"stamp_cube_{STAMP}.fits"
-    path = tmp_path / fits_file.filename
-    path.write_bytes(fits_file.content)
+    path = fits_file.path
     back = read_cube_fits(path)
     assert np.array_equal(back.flux, cube.flux, equal_nan=True) and back.time_standard == cube.time_standard
     from astropy.io import fits
@@ -218,12 +224,7 @@ def test_spectrum_video(demo):
     seen = []
     outcome = download(demo, "video", report=lambda *r: seen.append(r))
     assert outcome.download.filename == f"spectrum_{STAMP}.mp4" and outcome.download.mime == "video/mp4"
-    path = services.config.cache_dir / "check.mp4"
-    path.write_bytes(outcome.download.content)
-    try:
-        info = probe_video(path)
-    finally:
-        path.unlink()
+    info = probe_video(outcome.download.path)
     assert (info["width"], info["height"]) == SMALL_VIDEO and info["frames"] == cube.n_integrations
     assert info["codec"] == "h264"
     assert any(stage == "video" and 0 < done < total for stage, done, total in seen)
@@ -335,15 +336,24 @@ def test_layout_and_callback_register_on_the_app(tmp_path):
     config = Config(cache_dir=tmp_path / "cache")
     app = create_app(config)
     services = build_services(config)
-    if not any(downloads.DOWNLOAD_SEND in output for output in app.callback_map):
+    if not any(downloads.DOWNLOAD_LINK in output for output in app.callback_map):
         downloads.register(app, services)
     card = downloads.layout(services)
     found = {c.id for c in _walk(card) if getattr(c, "id", None)}
     assert {e.button for e in downloads.EXPORTS.values()} <= found
-    assert {downloads.DOWNLOAD_PROGRESS, downloads.DOWNLOAD_CANCEL, downloads.DOWNLOAD_SEND} <= found
-    (output,) = [o for o in app.callback_map if downloads.DOWNLOAD_SEND in o]
+    assert {downloads.DOWNLOAD_PROGRESS, downloads.DOWNLOAD_CANCEL, downloads.DOWNLOAD_LINK} <= found
+    (output,) = [o for o in app.callback_map if f"{downloads.DOWNLOAD_LINK}.data" in _outputs(o)]
     inputs = {i["id"] for i in app.callback_map[output]["inputs"]}
     assert {e.button for e in downloads.EXPORTS.values()} <= inputs
+    # the browser fetches the link the job returns (clientside), with the page's session
+    (fetch,) = [o for o in app.callback_map if _outputs(o) == [f"{downloads.DOWNLOAD_STARTED}.data"]]
+    assert [i["id"] for i in app.callback_map[fetch]["inputs"]] == [downloads.DOWNLOAD_LINK]
+    assert [s["id"] for s in app.callback_map[fetch]["state"]] == [ids.SESSION]
+
+
+def _outputs(key: str) -> list[str]:
+    """Dash's callback_map key → its outputs ("..a.data...b.children.." for several)."""
+    return key.strip(".").split("...")
 
 
 def _walk(component):
@@ -352,3 +362,175 @@ def _walk(component):
     for child in children if isinstance(children, (list, tuple)) else [children]:
         if child is not None and hasattr(child, "to_plotly_json"):
             yield from _walk(child)
+
+
+# ------------------------------------------------------------------ the route that streams built files
+PREFIX = "/stamp/"
+
+
+def with_route(app):
+    """``app`` with the download route, whether or not dashboard.app registers it already."""
+    if download_route.ENDPOINT not in app.server.view_functions:
+        download_route.register(app.server, app.server.extensions["stamp_services"])
+    return app
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """An app under a URL prefix with the package built for SESSION; (app, services, outcome)."""
+    from dashboard.app import create_app
+
+    app = with_route(create_app(Config(cache_dir=tmp_path_factory.mktemp("route") / "cache", url_prefix=PREFIX)))
+    services = app.server.extensions["stamp_services"]
+    result = browser_result(run_job(services, {"kind": "demo"}, {}, session=SESSION).result)
+    outcome = downloads.run_download(services, "package", result, SESSION, band_rows=bands_rows(),
+                                     process_values=controls(), video_size=SMALL_VIDEO, when=WHEN)
+    assert outcome.download is not None, outcome.message
+    return app, services, outcome
+
+
+def fetch(app, url, session=SESSION, **kwargs):
+    client = app.server.test_client()
+    if session is not None:
+        client.set_cookie(download_route.SESSION_COOKIE, session, path=url.rsplit("/", 1)[0] + "/")
+    return client.get(url, **kwargs)
+
+
+def test_route_streams_the_package_to_its_session(served):
+    app, _, outcome = served
+    url = outcome.download.url
+    assert url == f"{PREFIX}download/{outcome.download.token}/stamp_package_{STAMP}.zip"
+    expected = outcome.download.path.read_bytes()
+    assert len(expected) > 1_000_000  # mostly the float64 cube FITS and the video
+    response = fetch(app, url)
+    assert response.status_code == 200 and response.data == expected
+    assert response.mimetype == "application/zip"
+    assert response.headers["Content-Disposition"] == f"attachment; filename=stamp_package_{STAMP}.zip"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"  # the app's headers apply here too
+    assert "no-store" in response.headers["Cache-Control"]
+    # conditional and ranged: a resumed or repeated download is answered without resending everything
+    again = fetch(app, url, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    part = fetch(app, url, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.data == expected[10:20]
+    assert outcome.download.path.is_file()  # still there for a retry until the token expires
+
+
+def test_route_streams_the_cube_fits(served, tmp_path):
+    app, services, package = served
+    result = browser_result(run_job(services, {"kind": "demo"}, {}, session=SESSION).result)
+    outcome = downloads.run_download(services, "fits", result, SESSION, when=WHEN)
+    assert outcome.download.token != package.download.token
+    response = fetch(app, outcome.download.url)
+    assert response.status_code == 200 and response.mimetype == "application/fits"
+    path = tmp_path / outcome.download.filename
+    path.write_bytes(response.data)
+    back = read_cube_fits(path)
+    assert np.array_equal(back.flux, services.cubes.processed(services.cubes.redeem(result["ticket"], SESSION)).flux,
+                          equal_nan=True)
+
+
+@pytest.mark.parametrize("session", [OTHER_SESSION, None, "", "x" * 200])
+def test_route_refuses_another_session(served, session):
+    app, _, outcome = served
+    assert fetch(app, outcome.download.url, session=session).status_code == 404
+    assert outcome.download.path.is_file()
+
+
+def test_route_refuses_forged_expired_and_wrong_files(served):
+    app, services, outcome = served
+    token, name = outcome.download.token, outcome.download.filename
+    forged = ("A" * 43, secrets.token_urlsafe(32), token[:-1], token + "A", token.swapcase())
+    for bad in forged:
+        assert fetch(app, f"{PREFIX}download/{bad}/{name}").status_code == 404
+    for other in (f"stamp_cube_{STAMP}.fits", "README.txt", name.replace(".zip", ".html"), name + ".zip"):
+        assert fetch(app, f"{PREFIX}download/{token}/{other}").status_code == 404
+    assert fetch(app, f"/download/{token}/{name}").status_code == 404  # routes live under the prefix only
+
+    # an hour later the token is refused (and the folder stays until STAMP_UPLOAD_TTL_HOURS)
+    folder = outcome.download.path.parent
+    stat = folder.stat()
+    os.utime(folder, (stat.st_atime, time.time() - download_route.TOKEN_TTL_S - 60))
+    try:
+        assert fetch(app, outcome.download.url).status_code == 404
+        assert outcome.download.path.is_file()
+    finally:
+        os.utime(folder, (stat.st_atime, stat.st_mtime))
+    assert fetch(app, outcome.download.url).status_code == 200
+
+
+def test_route_cannot_reach_outside_the_download_folder(served, tmp_path):
+    app, services, outcome = served
+    token, name = outcome.download.token, outcome.download.filename
+    secret = services.config.cache_dir / "secret.csv"
+    secret.write_text("do not serve")
+    tricks = [
+        f"{PREFIX}download/{token}/..%2F..%2F..%2Fsecret.csv",
+        f"{PREFIX}download/{token}/%2E%2E%2Fsecret.csv",
+        f"{PREFIX}download/{token}/../../secret.csv",
+        f"{PREFIX}download/..%2F{token}/{name}",
+        f"{PREFIX}download/{token}%2F..%2F{token}/{name}",
+        f"{PREFIX}download/{token}/{name}%00.csv",
+        f"{PREFIX}download/{token}/{name}/",
+        f"{PREFIX}download/{token}/.%2E/{name}",
+        f"{PREFIX}download/{session_hash(SESSION)}/{token}/{name}",
+    ]
+    for url in tricks:
+        response = fetch(app, url, session=SESSION)
+        assert response.status_code == 404, url
+        assert b"do not serve" not in response.data
+    # a link planted in a token folder (any file name the route accepts) is not followed
+    planted = outcome.download.path.parent / "lightcurves_20250304_050607.csv"
+    planted.symlink_to(secret)
+    try:
+        response = fetch(app, f"{PREFIX}download/{token}/{planted.name}")
+        assert response.status_code == 404 and b"do not serve" not in response.data
+    finally:
+        planted.unlink()
+
+
+def test_callback_response_holds_a_link_not_the_file(served):
+    """What the background job returns (job store, callback response, browser memory) stays small."""
+    import plotly
+
+    _, _, outcome = served
+    link, alert = downloads.job_outputs(outcome)
+    response = json.dumps({"link": link, "message": alert}, cls=plotly.utils.PlotlyJSONEncoder)
+    assert outcome.download.size > 1_000_000 and len(response) < 10_000
+    assert link == {"url": outcome.download.url, "filename": outcome.download.filename, "token": outcome.download.token}
+    failed = downloads.job_outputs(downloads.DownloadOutcome(message="Could not build the package: boom"))
+    assert failed[0] is downloads.no_update and failed[1].children == "Could not build the package: boom"
+
+
+def test_stale_download_folders_are_removed(tmp_path):
+    config = Config(cache_dir=tmp_path / "cache", upload_ttl_hours=2)
+    built = []
+    for i in range(2):
+        path = tmp_path / f"lightcurves_2025030{i}_000000.csv"
+        path.write_text(f"table {i}")
+        built.append(download_route.publish(config, SESSION if i else OTHER_SESSION, path))
+    old, new = built
+    os.utime(old.path.parent, (time.time(), time.time() - 3 * 3600))
+    assert download_route.prune(config) == [old.path.parent]
+    assert not old.path.parent.parent.exists()  # the other session's folder, now empty, is gone too
+    assert new.path.read_text() == "table 1"
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not a download file name"):
+        download_route.publish(config, SESSION, tmp_path / "notes.txt")  # a name the route would refuse
+
+
+def test_route_is_behind_access_control(tmp_path):
+    from dashboard.app import create_app
+
+    config = Config(cache_dir=tmp_path / "cache", demo_path=None, basic_auth=(("carol", "pw"),))
+    app = with_route(create_app(config))
+    path = tmp_path / "lightcurves_20250304_050607.csv"
+    path.write_text("time,flux\n")
+    published = download_route.publish(config, SESSION, path)
+    assert fetch(app, published.url).status_code == 401
+    import base64
+
+    good = {"Authorization": "Basic " + base64.b64encode(b"carol:pw").decode()}
+    response = fetch(app, published.url, headers=good)
+    assert response.status_code == 200 and response.data == b"time,flux\n" and response.mimetype == "text/csv"
+    assert fetch(app, published.url, session=OTHER_SESSION, headers=good).status_code == 404

@@ -1,9 +1,11 @@
 """Downloads: the export package and each of its files, made from the processed cube on the server.
 
 Every download is one background job (progress bar, Cancel) that builds the file in
-a private folder under the cache directory, reads it back, removes the folder and
-sends the bytes through a ``dcc.Download``.  What is drawn and tabulated is what the
-page shows: the processed cube behind the page's ticket, the current colour scale
+a private folder under the cache directory and moves the finished file to the page
+session's download folder (:mod:`dashboard.download_route`).  The job's result is
+only a URL: the browser then fetches the file from the route that streams it, so a
+package of hundreds of MB never passes through the job store, the callback response
+or the browser's memory as base64.  What is drawn and tabulated is what the page shows: the processed cube behind the page's ticket, the current colour scale
 and colour range, and the band editor's rows (checked as the editor checks them).
 
 The callback only forwards to :func:`run_download`, a plain function tested without
@@ -41,7 +43,7 @@ from stamp_engine.export import (
 )
 from stamp_engine.problems import StampError
 
-from .. import ids
+from .. import download_route, ids
 from ..band_rows import check_band_rows
 from ..cache import session_hash
 from ..config import UnsafePath
@@ -71,7 +73,8 @@ DOWNLOAD_CANCEL = "download-cancel"
 DOWNLOAD_PROGRESS = "download-progress"
 DOWNLOAD_STAGE = "download-stage"
 DOWNLOAD_MESSAGE = "download-message"
-DOWNLOAD_SEND = "download-send"  # the dcc.Download the file goes out through
+DOWNLOAD_LINK = "download-link"  # store: URL of the built file, which the browser then fetches
+DOWNLOAD_STARTED = "download-started"  # store: token of the last download the browser started
 
 #: Milliseconds between the browser's polls of a running download's progress.
 PROGRESS_POLL_MS = 400
@@ -404,29 +407,55 @@ def single_file(
 
 @dataclass(frozen=True)
 class Download:
-    """A built file, ready for ``dcc.send_bytes``."""
+    """A built file waiting in the session's download folder for the browser to fetch it.
 
-    filename: str
-    content: bytes
+    Attributes
+    ----------
+    path : Path
+        Where it lies (``<cache>/downloads/<session hash>/<token>/<filename>``).
+    url : str
+        What the browser fetches it from (:mod:`dashboard.download_route`).
+    token : str
+        The random part of ``url``.
+    mime : str
+    """
+
+    path: Path
+    url: str
+    token: str
     mime: str
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
 
 
 def build_download(
     services: Services,
     kind: str,
     request: ExportRequest,
+    session: str | None,
     progress: Progress | None = None,
     *,
     video_size: tuple[int, int] = VIDEO_SIZE,
     when: _dt.datetime | None = None,
 ) -> Download:
-    """Build the download ``kind`` in a temporary folder, read it, and remove the folder (also on errors)."""
+    """Build the download ``kind`` in a temporary folder and publish the file for ``session``.
+
+    The temporary folder goes whatever happens; only the finished file is moved to
+    the session's download folder (:func:`dashboard.download_route.publish`).
+    """
     with export_folder(services) as folder:
         if kind == "package":
             path = package_for(request, folder, progress, video_size=video_size, when=when)
         else:
             path = single_file(services, kind, request, folder, progress, video_size=video_size, when=when)
-        return Download(path.name, path.read_bytes(), EXPORTS[kind].mime)
+        published = download_route.publish(services.config, session, path)
+    return Download(path=published.path, url=published.url, token=published.token, mime=EXPORTS[kind].mime)
 
 
 def progress_update(kind: str, stage: str, done: int, total: int) -> tuple[float, str]:
@@ -447,7 +476,7 @@ def _size(n_bytes: int) -> str:
 
 @dataclass(frozen=True)
 class DownloadOutcome:
-    """What one click produced: a file to send, or a message (``color``: a Bootstrap alert colour)."""
+    """What one click produced: a file to fetch, or a message (``color``: a Bootstrap alert colour)."""
 
     download: Download | None = None
     message: str | None = None
@@ -484,7 +513,7 @@ def run_download(
         )
         gate = services.gate.slot(session_hash(session)) if getattr(services, "gate", None) is not None else nullcontext()
         with gate:
-            download = build_download(services, kind, request, report, video_size=video_size, when=when)
+            download = build_download(services, kind, request, session, report, video_size=video_size, when=when)
     except DownloadRefused as exc:
         return DownloadOutcome(message=str(exc), color="warning")
     except JobRefused as exc:
@@ -496,7 +525,7 @@ def run_download(
         log.exception("download %s failed unexpectedly", kind)
         return DownloadOutcome(message=f"Could not build the {what}: an unexpected error (the server log has the details).")
     return DownloadOutcome(
-        download=download, message=f"Sent {download.filename} ({_size(len(download.content))}).", color="success",
+        download=download, message=f"Sent {download.filename} ({_size(download.size)}).", color="success",
     )
 
 
@@ -520,7 +549,8 @@ def layout(services: Services) -> dbc.Card:
         ], className="g-2 align-items-center mb-1"),
         html.Div(id=DOWNLOAD_STAGE, className="small text-muted"),
         html.Div(id=DOWNLOAD_MESSAGE, className="mt-2"),
-        dcc.Download(id=DOWNLOAD_SEND),
+        dcc.Store(id=DOWNLOAD_LINK),
+        dcc.Store(id=DOWNLOAD_STARTED),
     ]
     return dbc.Card([dbc.CardHeader("Download"), dbc.CardBody(body)], id=DOWNLOAD_CARD, className="mb-3")
 
@@ -529,7 +559,7 @@ def register(app, services: Services) -> None:
     buttons = [export.button for export in EXPORTS.values()]
 
     @app.callback(
-        Output(DOWNLOAD_SEND, "data"),
+        Output(DOWNLOAD_LINK, "data"),
         Output(DOWNLOAD_MESSAGE, "children"),
         *[Input(button, "n_clicks") for button in buttons],
         State(ids.RESULT, "data"),
@@ -565,8 +595,42 @@ def register(app, services: Services) -> None:
             services, kind, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max, band_rows=band_rows,
             process_values=process_values, report=ThrottledProgress(report),
         )
-        alert = dbc.Alert(outcome.message, color=outcome.color, dismissable=True, className="py-1 small mb-0")
-        if outcome.download is None:
-            return no_update, alert
-        sent = dcc.send_bytes(outcome.download.content, outcome.download.filename, type=outcome.download.mime)
-        return sent, alert
+        return job_outputs(outcome)
+
+    # In the browser: prove the page's session to the route (a cookie scoped to this one
+    # download's URL folder) and fetch the file as an attachment.
+    app.clientside_callback(
+        FETCH_JS,
+        Output(DOWNLOAD_STARTED, "data"),
+        Input(DOWNLOAD_LINK, "data"),
+        State(ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+
+
+def job_outputs(outcome: DownloadOutcome) -> tuple[Any, dbc.Alert]:
+    """The job's outputs: the link the browser fetches the file from (never its bytes) and the message."""
+    alert = dbc.Alert(outcome.message, color=outcome.color, dismissable=True, className="py-1 small mb-0")
+    if outcome.download is None:
+        return no_update, alert
+    link = {"url": outcome.download.url, "filename": outcome.download.filename, "token": outcome.download.token}
+    return link, alert
+
+
+#: The browser side of a download (see :func:`register`).
+FETCH_JS = """
+function (link, session) {
+    if (!link || !link.url || !session) { return window.dash_clientside.no_update; }
+    var folder = link.url.slice(0, link.url.lastIndexOf("/") + 1);
+    document.cookie = "%(cookie)s=" + encodeURIComponent(session) + "; path=" + folder
+        + "; max-age=%(max_age)d; SameSite=Strict" + (window.location.protocol === "https:" ? "; Secure" : "");
+    var anchor = document.createElement("a");
+    anchor.href = link.url;
+    anchor.download = link.filename;
+    anchor.style.display = "none";
+    document.body.appendChild(anchor);
+    anchor.click();
+    anchor.remove();
+    return link.token;
+}
+""" % {"cookie": download_route.SESSION_COOKIE, "max_age": int(download_route.TOKEN_TTL_S)}

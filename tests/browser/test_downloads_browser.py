@@ -1,4 +1,5 @@
-"""The Download card in a real headless Chromium: a click sends the file to the browser's download folder.
+"""The Download card in a real headless Chromium: a click builds the file on the server and the browser
+fetches it from the download route into its download folder.
 
     python -m pytest tests/browser/test_downloads_browser.py --headless -q
 """
@@ -14,7 +15,7 @@ from astropy.table import QTable
 from dash import html
 
 import stamp_engine
-from dashboard import ids
+from dashboard import download_route, ids
 from dashboard.config import Config
 from dashboard.features import downloads
 from dashboard.services import build_services
@@ -28,8 +29,10 @@ WAIT = 45  # seconds
 
 
 def with_downloads(app, config: Config):
-    """``app`` with the Download card, whether or not dashboard.app registers it already."""
-    if any(downloads.DOWNLOAD_SEND in output for output in app.callback_map):
+    """``app`` with the Download card and route, whether or not dashboard.app registers them already."""
+    if download_route.ENDPOINT not in app.server.view_functions:
+        download_route.register(app.server, app.server.extensions["stamp_services"])
+    if any(downloads.DOWNLOAD_LINK in output for output in app.callback_map):
         return app
     services = build_services(config)  # the same cache folder as the app's own services
     downloads.register(app, services)
@@ -49,7 +52,13 @@ def wait_for_file(folder: Path, pattern: str, timeout: float = WAIT) -> Path:
     raise AssertionError(f"no {pattern} arrived in {folder}: {[p.name for p in folder.iterdir()]}")
 
 
-def test_light_curves_ecsv_arrives_with_the_page_bands(dash_duo, make_app, tmp_path):
+def click(dash_duo, button_id: str) -> None:
+    button = dash_duo.find_element(f"#{button_id}")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", button)
+    button.click()
+
+
+def test_light_curves_ecsv_and_cube_fits_arrive_through_the_route(dash_duo, make_app, tmp_path):
     app, log = make_app()
     app = with_downloads(app, Config(cache_dir=tmp_path / "cache"))
     folder = tmp_path / "downloaded"
@@ -60,9 +69,7 @@ def test_light_curves_ecsv_arrives_with_the_page_bands(dash_duo, make_app, tmp_p
     dash_duo.server_url = dash_duo.server.url.rstrip("/") + "/?view=heatmap"
     dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "STAMP-BD-1", timeout=WAIT)
 
-    button = dash_duo.find_element(f"#{downloads.DOWNLOAD_ECSV}")
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", button)
-    button.click()
+    click(dash_duo, downloads.DOWNLOAD_ECSV)
     dash_duo.wait_for_contains_text(f"#{downloads.DOWNLOAD_MESSAGE}", "Sent lightcurves_", timeout=WAIT)
     path = wait_for_file(folder, "lightcurves_*.ecsv")
     stamp = path.stem.removeprefix("lightcurves_")
@@ -78,4 +85,19 @@ def test_light_curves_ecsv_arrives_with_the_page_bands(dash_duo, make_app, tmp_p
     assert dash_duo.find_element(f"#{downloads.DOWNLOAD_ECSV}").is_enabled()
     assert dash_duo.find_element(f"#{downloads.DOWNLOAD_CANCEL}").get_attribute("disabled") is not None
     assert dash_duo.find_elements(f"#{downloads.DOWNLOAD_MESSAGE} .alert-danger") == []
+    # the file came from the route, with the page's session; no callback response carried it
+    assert log.count("/download/") == 1 and log.count("/download/") == log.count(f"/{path.name}")
+    assert not dash_duo.driver.execute_script("return document.cookie")  # scoped to the download's URL only
+
+    # the cube FITS (float64, the bulk of a package) streams the same way
+    click(dash_duo, downloads.DOWNLOAD_FITS)
+    dash_duo.wait_for_contains_text(f"#{downloads.DOWNLOAD_MESSAGE}", "Sent stamp_cube_", timeout=WAIT)
+    fits_path = wait_for_file(folder, "stamp_cube_*.fits")
+    assert fits_path.stat().st_size > 1_000_000
+    from stamp_engine.export import read_cube_fits
+
+    back = read_cube_fits(fits_path)
+    assert back.flux.shape == cube.flux.shape
+    assert np.allclose(back.flux, cube.flux, equal_nan=True)
+    assert log.count("/download/") == 2
     assert dash_duo.get_logs() == []

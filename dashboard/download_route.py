@@ -1,0 +1,158 @@
+"""Built downloads kept on disk and streamed by one Flask route, never sent through a callback.
+
+A download job moves its finished file to
+``<cache>/downloads/<session hash>/<token>/<file name>`` (:func:`publish`) and hands
+the page only the URL ``<prefix>download/<token>/<file name>``.  The page then sets a
+cookie holding its session id, scoped to exactly that URL's folder, and navigates to
+it; :func:`register` adds the route that streams the file (``flask.send_file``:
+conditional, as attachment) only when
+
+* the token is one :func:`publish` could have made and the file name one the
+  dashboard writes (nothing else is ever joined to a path),
+* the file lies in the folder of the session named by the cookie — another page's
+  token, a forged one or one without the page's session finds nothing, and
+* the token is younger than :data:`TOKEN_TTL_S`.
+
+Every answer that serves nothing is the same 404.  Access control
+(:func:`dashboard.security.install_access_control`) covers this route like every
+other.  Download folders older than ``STAMP_UPLOAD_TTL_HOURS`` are removed whenever
+a download is published or requested.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cache import session_hash
+from .config import Config
+
+#: Cookie the page sets (scoped to one download's URL folder) to prove which session asks.
+SESSION_COOKIE = "stamp_download_session"
+#: A token older than this is refused (the page asks for its file at once).
+TOKEN_TTL_S = 3600.0
+#: The route's endpoint name (its URL is ``<prefix>download/<token>/<file name>``).
+ENDPOINT = "stamp_download"
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
+#: File type of each name the dashboard writes; any other name is refused.
+MIME_OF_SUFFIX = {
+    ".zip": "application/zip",
+    ".html": "text/html",
+    ".mp4": "video/mp4",
+    ".ecsv": "text/plain",
+    ".csv": "text/csv",
+    ".fits": "application/fits",
+}
+_FILENAME = re.compile(r"^[A-Za-z0-9_]{1,100}(" + "|".join(re.escape(s) for s in MIME_OF_SUFFIX) + r")$")
+
+
+def downloads_dir(config: Config) -> Path:
+    """``<cache>/downloads``: one folder per session hash, one per token inside."""
+    return config.cache_dir / "downloads"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A built file waiting to be fetched: where it lies and the URL the page navigates to."""
+
+    path: Path
+    token: str
+    url: str
+
+
+def publish(config: Config, session: str | None, built: Path) -> Published:
+    """Move ``built`` (a file under the cache folder) to a new token folder of ``session``.
+
+    Parameters
+    ----------
+    session : str
+        The page's session id (only its hash is stored).
+    built : Path
+        The finished file; its name must be one :data:`MIME_OF_SUFFIX` accepts.
+
+    Raises
+    ------
+    ValueError
+        For a file name the route would refuse to serve.
+    """
+    if not _FILENAME.match(built.name):
+        raise ValueError(f"{built.name!r} is not a download file name")
+    root = downloads_dir(config)
+    prune(config)
+    token = secrets.token_urlsafe(32)
+    folder = root / session_hash(session) / token
+    folder.mkdir(parents=True, mode=0o700)
+    target = folder / built.name
+    shutil.move(str(built), target)  # a rename: both lie under the cache folder
+    return Published(path=target, token=token, url=f"{config.url_prefix}download/{token}/{built.name}")
+
+
+def prune(config: Config, now: float | None = None) -> list[Path]:
+    """Remove token folders older than ``STAMP_UPLOAD_TTL_HOURS`` and session folders left empty."""
+    root = downloads_dir(config)
+    if not root.is_dir():
+        return []
+    now = time.time() if now is None else now
+    max_age = config.upload_ttl_hours * 3600.0
+    removed = []
+    for session_folder in root.iterdir():
+        try:
+            for folder in session_folder.iterdir():
+                if now - folder.stat().st_mtime > max_age:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed.append(folder)
+            if not any(session_folder.iterdir()):
+                session_folder.rmdir()
+        except (FileNotFoundError, NotADirectoryError, OSError):
+            continue  # another process pruned it meanwhile, or a stray file
+    return removed
+
+
+def locate(config: Config, token: str, filename: str, session: str | None, now: float | None = None) -> Path | None:
+    """The published file behind ``token``/``filename`` if it belongs to ``session`` and is fresh, else None."""
+    if not (isinstance(token, str) and _TOKEN.match(token) and isinstance(filename, str) and _FILENAME.match(filename)):
+        return None
+    if not (isinstance(session, str) and 0 < len(session) <= 128):
+        return None
+    root = downloads_dir(config).resolve()
+    folder = root / session_hash(session) / token
+    path = folder / filename
+    try:
+        if path.is_symlink() or not path.is_file() or path.resolve().parent != folder:
+            return None
+        age = (time.time() if now is None else now) - folder.stat().st_mtime
+    except OSError:
+        return None
+    return path if 0 <= age <= TOKEN_TTL_S else None
+
+
+def register(server, services) -> None:
+    """Add ``<prefix>download/<token>/<file name>`` to the Flask ``server``."""
+    from flask import abort, request, send_file
+
+    config = services.config
+
+    def serve(token: str, filename: str):
+        prune(config)
+        path = locate(config, token, filename, request.cookies.get(SESSION_COOKIE))
+        if path is None:
+            abort(404)
+        response = send_file(
+            path, mimetype=MIME_OF_SUFFIX[path.suffix], as_attachment=True, download_name=filename,
+            conditional=True, max_age=0,
+        )
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    def nothing(rest: str = ""):
+        abort(404)
+
+    server.add_url_rule(f"{config.url_prefix}download/<token>/<filename>", ENDPOINT, serve)
+    # Anything else under download/ is a 404 too, not Dash's page (its catch-all answers every path).
+    server.add_url_rule(f"{config.url_prefix}download/", f"{ENDPOINT}_none", nothing)
+    server.add_url_rule(f"{config.url_prefix}download/<path:rest>", f"{ENDPOINT}_other", nothing)
