@@ -302,10 +302,8 @@ def split_visits(cube: "Cube", gap_hours: float = 0.5) -> "Cube":
         np.cumsum(np.diff(hours) > gap_hours, out=visit[1:])
     n_visits = int(visit[-1]) + 1 if visit.size else 0
     changes: dict = {"visit": visit}
-    if cube.reference is not None:
-        if np.array_equal(visit, cube.visit):
-            pass
-        elif all(np.array_equal(r, cube.reference[0], equal_nan=True) for r in cube.reference[1:]):
+    if cube.reference is not None and not np.array_equal(visit, cube.visit):
+        if all(np.array_equal(r, cube.reference[0], equal_nan=True) for r in cube.reference[1:]):
             changes["reference"] = np.repeat(cube.reference[:1], n_visits, axis=0)
         else:
             raise ValueError(

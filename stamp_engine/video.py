@@ -891,7 +891,7 @@ def write_spectrum_video(
                 progress("video", done, n_frames)
         proc.stdin.close()
     except (BrokenPipeError, OSError):
-        pass
+        pass  # ffmpeg quit early: its exit code and stderr, read below, say why
     finally:
         code = proc.wait()
         reader.join(timeout=10)
