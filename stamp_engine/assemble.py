@@ -168,7 +168,7 @@ def _read_all(inputs, problems: list[Problem], report: Progress) -> tuple[list[S
         try:
             entry = registry.identify_format(item.path)
             info["format"] = entry.name
-            found = registry.read(item.path, item.source)
+            found = registry.read(item.path, item.source, entry)
         except ReadError as exc:
             problems.append(Problem(item.source, str(exc)))
             continue

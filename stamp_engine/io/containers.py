@@ -28,12 +28,12 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterable
 
 from ..problems import Problem, ReadError, UnsafeArchiveError
-from .registry import FITS_MAGIC, HDF5_MAGIC, describe_unknown
+from .registry import EMPTY_ZIP_MAGIC, FITS_MAGIC, HDF5_MAGIC, ZIP_MAGIC, describe_unknown
 
 GiB = 1024**3
 _CHUNK = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+_ZIP_MAGICS = (ZIP_MAGIC, EMPTY_ZIP_MAGIC)
 
 #: Endings of files worth handing to a reader even before looking inside them.
 DATA_SUFFIXES = (
@@ -305,7 +305,7 @@ class _Expander:
                 seen_names.add(name.lower())
                 wanted.append(info)
             elif kind == "archive":
-                self.problems.append(Problem(member_source, describe_unknown(b"PK\x03\x04")))
+                self.problems.append(Problem(member_source, describe_unknown(ZIP_MAGIC)))
             else:
                 ignored.append(PurePosixPath(info.filename).name)
         if not wanted:

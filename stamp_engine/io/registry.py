@@ -133,7 +133,7 @@ def describe_unknown(head: bytes) -> str:
     return "is neither FITS nor HDF5 (unrecognised content)"
 
 
-def read(path: str | Path, source: str | None = None) -> list[SpectralBlock]:
+def read(path: str | Path, source: str | None = None, entry: ReaderEntry | None = None) -> list[SpectralBlock]:
     """Read one file with the reader its content calls for.
 
     Parameters
@@ -142,6 +142,8 @@ def read(path: str | Path, source: str | None = None) -> list[SpectralBlock]:
         The file.
     source : str, optional
         Name to show the user; defaults to the file name.
+    entry : ReaderEntry, optional
+        The reader :func:`identify_format` already chose for this file (saves a second look).
 
     Returns
     -------
@@ -154,7 +156,7 @@ def read(path: str | Path, source: str | None = None) -> list[SpectralBlock]:
     """
     path = Path(path)
     source = source or path.name
-    entry = identify_format(path)
+    entry = entry or identify_format(path)
     try:
         blocks = list(entry.read(path, source))
     except ReadError:
