@@ -32,6 +32,7 @@ import plotly.graph_objects as go
 
 from .bands import Band
 from .cube import Cube
+from .processing import nanmedian_over_time
 
 if TYPE_CHECKING:
     from astropy.time import Time
@@ -549,14 +550,17 @@ def light_curve_figure(
 
 
 # ---------------------------------------------------------------------- spectra
-def _visit_reference(cube: Cube) -> np.ndarray:
-    """Reference spectrum per visit (n_visits, n_wave) in the flux unit: the stored one
-    when normalized, else each visit's median spectrum."""
+def _reference_of_visit(cube: Cube, visit: int) -> np.ndarray:
+    """Reference spectrum of one visit in the flux unit: the stored one when normalized,
+    else the visit's median spectrum (all-NaN columns stay NaN)."""
     if cube.is_normalized:
-        return np.asarray(cube.reference, dtype=float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-        return np.vstack([np.nanmedian(cube.flux[cube.visit == v], axis=0) for v in range(cube.n_visits)])
+        return np.asarray(cube.reference[min(visit, len(cube.reference) - 1)], dtype=float)
+    return nanmedian_over_time(cube.flux, np.flatnonzero(cube.visit == visit))
+
+
+def _visit_reference(cube: Cube) -> np.ndarray:
+    """Reference spectrum per visit, (n_visits, n_wave), in the flux unit."""
+    return np.vstack([_reference_of_visit(cube, v) for v in range(cube.n_visits)])
 
 
 def _in_flux(cube: Cube, values: np.ndarray, errors: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
@@ -640,12 +644,7 @@ def spectrum_figure(cube: Cube, index: int) -> go.Figure:
         raise IndexError(f"integration row {index} is outside 0…{cube.n_integrations - 1}")
     row = index % cube.n_integrations
     visit = int(cube.visit[row])
-    if cube.is_normalized:
-        reference = np.asarray(cube.reference[min(visit, len(cube.reference) - 1)], dtype=float)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-            reference = np.nanmedian(cube.flux[cube.visit == visit], axis=0)
+    reference = _reference_of_visit(cube, visit)
     flux, error, unit = _in_flux(cube, cube.flux[row], cube.error[row], reference)
     fig = go.Figure(_spectrum_traces(cube.wavelength, flux, error, reference, unit))
     fig.update_layout(title={"text": _spectrum_title(cube, row, float(cube.hours[row]))}, **_spectrum_layout(unit))
