@@ -50,5 +50,40 @@ def build_background_manager(config: Config):
 
     import diskcache
 
+    class ForkServerDiskcacheManager(DiskcacheManager):
+        """Starts each job from a fork server instead of forking the threaded web server.
+
+        A fork taken while another server thread holds SQLite's locks (diskcache's job
+        and cube stores) leaves the child waiting on them forever: seen as a job that
+        never starts when several sessions press Process at once.
+        """
+
+        def call_job_fn(self, key, job_fn, args, context):
+            from multiprocess import get_context
+
+            process = get_context("forkserver").Process(
+                target=job_fn, args=(key, self._make_progress_key(key), args, context)
+            )
+            process.start()
+            return process.pid
+
+        # The fork server reaps a finished job at once, so its pid can vanish between
+        # Dash's "does it exist" and "look at it" (psutil.NoSuchProcess): it has ended.
+        def terminate_job(self, job):
+            import psutil
+
+            try:
+                super().terminate_job(job)
+            except psutil.NoSuchProcess:
+                pass
+
+        def job_running(self, job):
+            import psutil
+
+            try:
+                return super().job_running(job)
+            except psutil.NoSuchProcess:
+                return False
+
     config.jobs_dir.mkdir(parents=True, exist_ok=True)
-    return DiskcacheManager(diskcache.Cache(str(config.jobs_dir)), expire=JOB_RESULT_EXPIRE_S)
+    return ForkServerDiskcacheManager(diskcache.Cache(str(config.jobs_dir)), expire=JOB_RESULT_EXPIRE_S)
