@@ -7,6 +7,7 @@ chromedriver are used (``/usr/bin/chromium``, ``/usr/bin/chromedriver`` on PATH)
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -26,6 +27,25 @@ def pytest_setup_options():
     ):
         options.add_argument(argument)
     return options
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _private_dash_port():
+    """Each test's dash server on a port the OS just handed out.
+
+    dash.testing numbers ports from 8050 in every process, so two test runs on one
+    machine (CI beside a developer's run) would otherwise fight over the same port.
+    """
+    from dash.testing.application_runners import BaseDashRunner
+
+    BaseDashRunner._next_port = _free_port()
+    yield
 
 
 class RequestLog:
