@@ -16,7 +16,7 @@ from PIL import Image
 
 def screenshot(driver: Any, element: Any | None = None) -> np.ndarray:
     """RGB screenshot (height × width × 3, uint8) of the page or of one element."""
-    png = (element or driver).screenshot_as_png if element is not None else driver.get_screenshot_as_png()
+    png = element.screenshot_as_png if element is not None else driver.get_screenshot_as_png()
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
