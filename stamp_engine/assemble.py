@@ -306,6 +306,7 @@ def _stitch_group(exposure: str, element: str, members: list[SpectralBlock], pro
         usable.append(b)
     if not usable:
         return None
+    usable = _align_time_standards(usable, problems)
     # Row identity = integration number; order all rows of all segments by it.
     block_of_row = np.concatenate([np.full(b.n_integrations, k) for k, b in enumerate(usable)])
     row_in_block = np.concatenate([np.arange(b.n_integrations) for b in usable])
@@ -356,6 +357,64 @@ def _stitch_group(exposure: str, element: str, members: list[SpectralBlock], pro
     time_final = np.concatenate([np.asarray(b.time_mjd, dtype=np.float64)[rows] for b, rows in pieces])
     return _Stitched(exposure, element, pieces, integration_final, time_final, wavelength,
                      first.time_standard, first.flux_unit)
+
+
+#: Time standard a reader gives when the file has no integration times (the EXPSTART + cadence estimate).
+CADENCE_FALLBACK = "MJD_UTC (from EXPSTART + cadence)"
+
+
+def _align_time_standards(members: list[SpectralBlock], problems: list[Problem]) -> list[SpectralBlock]:
+    """Put every segment of one exposure and element on the time standard of its measured times.
+
+    A segment whose file had no times for its integrations carries the EXPSTART + cadence
+    estimate (UTC, not barycentric: minutes off a BJD_TDB axis).  When other segments of the
+    exposure have measured times, its times are instead extended from theirs along the integration
+    numbers (one exposure has one cadence); otherwise times in another standard are converted
+    between astropy time scales.
+    """
+    measured = [b for b in members if b.time_standard != CADENCE_FALLBACK]
+    standard = (measured or members)[0].time_standard
+    if all(b.time_standard == standard for b in members):
+        return members
+    reference = [b for b in measured if b.time_standard == standard]
+    numbers = np.concatenate([np.asarray(b.integration, dtype=np.float64) for b in reference])
+    times = np.concatenate([np.asarray(b.time_mjd, dtype=np.float64) for b in reference])
+    known = np.isfinite(times)
+    numbers, times = numbers[known], times[known]
+    fit = None
+    if np.unique(numbers).size >= 2:
+        t_first = float(times[np.argmin(numbers)])
+        slope, intercept = np.polyfit(numbers, (times - t_first) * 86400.0, 1)
+        fit = (t_first, slope, intercept)
+    aligned = []
+    for b in members:
+        if b.time_standard == standard:
+            aligned.append(b)
+            continue
+        integration = np.asarray(b.integration, dtype=np.int64)
+        span = f"integrations {integration.min()}–{integration.max()}"
+        if b.time_standard == CADENCE_FALLBACK and fit is not None:
+            t_first, slope, intercept = fit
+            time_mjd = t_first + (intercept + slope * integration) / 86400.0
+            problems.append(Problem(b.source, (
+                f"no measured times for {span}: their {standard} times were extended from the other "
+                f"segments' times of the exposure (integrations {int(numbers.min())}–{int(numbers.max())}, "
+                f"one every {slope:.4g} s) instead of the EXPSTART + cadence estimate (UTC)"), "warning"))
+        else:
+            time_mjd = _convert_times(np.asarray(b.time_mjd, dtype=np.float64), b.time_standard, standard)
+            problems.append(Problem(b.source, (
+                f"times of {span} are {b.time_standard}, the other segments' {standard}: converted to the "
+                f"{standard} time scale (no barycentric correction applied)"), "warning"))
+        aligned.append(replace(b, time_mjd=time_mjd, time_standard=standard))
+    return aligned
+
+
+def _convert_times(time_mjd: np.ndarray, source: str, target: str) -> np.ndarray:
+    """MJD-style numbers in one time standard's astropy scale → another's (no barycentric correction)."""
+    if TIME_STANDARDS[source] == TIME_STANDARDS[target]:
+        return time_mjd
+    converted = Time(time_mjd, format="mjd", scale=TIME_STANDARDS[source])
+    return getattr(converted, TIME_STANDARDS[target]).mjd
 
 
 def _row_runs(order, block_of_row, row_in_block, usable):
@@ -578,8 +637,7 @@ def _common_time_standard(series: list[_Series], problems: list[Problem]) -> str
     first = series[0].time_standard
     for s in series[1:]:
         if s.time_standard != first:
-            converted = Time(s.time_mjd, format="mjd", scale=TIME_STANDARDS[s.time_standard])
-            s.time_mjd = getattr(converted, TIME_STANDARDS[first]).mjd
+            s.time_mjd = _convert_times(s.time_mjd, s.time_standard, first)
             problems.append(Problem(_sources([b for p in s.parts for b, _ in p.pieces]),
                                     f"times are {s.time_standard}, others {first}: converted to the {first} "
                                     "time scale (no barycentric correction applied)", "warning"))

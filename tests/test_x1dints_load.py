@@ -6,10 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 import stamp_engine
 from stamp_engine.synthetic import make_observation
-from stamp_engine.synthetic.x1dints import make_mode_observation, write_segments
+from stamp_engine.synthetic.x1dints import make_mode_observation, stage2_filename, write_segments, write_x1dints
 
 SNR = 1000.0
 N_INT = 80
@@ -85,3 +86,70 @@ def test_times_from_expstart_when_time_columns_are_empty(tmp_path):
     np.testing.assert_array_equal(cube.integration, np.arange(1, N_INT + 1))
     np.testing.assert_allclose(cube.time.mjd, obs.time_mjd_utc, rtol=0, atol=1e-7)
     assert_depth(cube, obs.wavelength, obs.truth["depth"])
+
+
+# ------------------------------------------------- a later segment counting INT_NUM from 1 (issue 9.1)
+def restarted_segments(tmp_path, layout: str, int_times: str, mode: str | None = None):
+    """seg001 (integrations 1–30) as the pipeline writes it, seg002 (31–55) with file-local INT_NUM 1–25."""
+    if mode is None:
+        obs, extra = make_observation(n_integrations=55, wavelength=np.linspace(1, 3, 20), seed=4), []
+    else:
+        obs, extra = make_mode_observation(mode, 55, n_wavelengths=20, seed=4)
+    seg1 = write_x1dints(tmp_path / stage2_filename(obs.meta, 1, "nrs1"), obs, layout=layout, rows=slice(0, 30),
+                         segment=1, segment_total=2, extra_spectra=extra)
+    seg2 = write_x1dints(tmp_path / stage2_filename(obs.meta, 2, "nrs1"), obs, layout=layout, rows=slice(30, 55),
+                         segment=2, segment_total=2, extra_spectra=extra, int_times=int_times, local_int_num=True)
+    with fits.open(seg2) as hdul:  # the case as filed: INTSTART says 31, EXTRACT1D says 1
+        assert hdul[0].header["INTSTART"] == 31
+        numbers = (hdul["EXTRACT1D"].data["INT_NUM"] if layout == "new"
+                   else [h.header["INT_NUM"] for h in hdul if h.name == "EXTRACT1D"])
+        assert min(numbers) == 1 and max(numbers) == 25
+    return obs, seg1, seg2
+
+
+def messages(cube, source) -> list[str]:
+    return [p.message for p in cube.problems if p.source == source.name]
+
+
+@pytest.mark.parametrize("layout", ["old", "new"])
+def test_later_segment_counting_from_one_is_renumbered_from_intstart(tmp_path, layout):
+    obs, seg1, seg2 = restarted_segments(tmp_path, layout, int_times="segment")
+    renumbered = "INT_NUM counts within this segment file (1–25) although it starts at integration 31 " \
+                 "of the exposure (INTSTART): renumbered 31–55"
+    alone = stamp_engine.load([seg2])
+    np.testing.assert_array_equal(alone.integration, np.arange(31, 56))
+    np.testing.assert_allclose(alone.time.mjd, obs.time_bjd_tdb[30:], rtol=0, atol=1e-9)  # not 30 min early
+    assert alone.time_standard == "BJD_TDB" and renumbered in messages(alone, seg2)
+    both = stamp_engine.load([seg1, seg2])
+    np.testing.assert_array_equal(both.integration, np.arange(1, 56))  # nothing dropped as a duplicate
+    np.testing.assert_allclose(both.time.mjd, obs.time_bjd_tdb, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(both.flux, obs.flux, rtol=1e-12, equal_nan=True)
+    assert renumbered in messages(both, seg2)
+    assert not any("more than once" in p.message or "time order" in p.message for p in both.problems)
+
+
+@pytest.mark.parametrize("layout", ["old", "new"])
+def test_segment_int_times_does_not_cover_says_which_fallback_time(tmp_path, layout):
+    obs, seg1, seg2 = restarted_segments(tmp_path, layout, int_times="elsewhere")
+    alone = stamp_engine.load([seg2])
+    np.testing.assert_array_equal(alone.integration, np.arange(31, 56))
+    assert alone.time_standard == "MJD_UTC (from EXPSTART + cadence)"
+    np.testing.assert_allclose(alone.time.mjd, obs.time_mjd_utc[30:], rtol=0, atol=1e-7)
+    assert ("no integration times for INT_NUM 31–55: INT_TIMES lists only integrations 1–30, so the fallback "
+            "EXPSTART + (INT_NUM − 1) × cadence + half an integration was used (MJD UTC") in " ".join(messages(alone, seg2))
+    # With segment 1 the exposure's measured BJD_TDB times carry on: no UTC rows minutes off the axis.
+    both = stamp_engine.load([seg1, seg2])
+    np.testing.assert_array_equal(both.integration, np.arange(1, 56))
+    assert both.time_standard == "BJD_TDB"
+    np.testing.assert_allclose(both.time.mjd, obs.time_bjd_tdb, rtol=0, atol=1e-8)
+    assert any("no measured times for integrations 31–55: their BJD_TDB times were extended from the other "
+               "segments' times of the exposure (integrations 1–30, one every 60 s)" in m for m in messages(both, seg2))
+    assert not any("time order" in p.message for p in both.problems)
+
+
+def test_soss_old_layout_restarted_segment_renumbers_every_order(tmp_path):
+    obs, seg1, seg2 = restarted_segments(tmp_path, "old", int_times="segment", mode="niriss_soss")
+    for order in (1, 2):
+        cube = stamp_engine.load([seg1, seg2], order=order)
+        np.testing.assert_array_equal(cube.integration, np.arange(1, 56))
+        np.testing.assert_allclose(cube.time.mjd, obs.time_bjd_tdb, rtol=0, atol=1e-9)

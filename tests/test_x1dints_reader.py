@@ -316,7 +316,9 @@ def test_int_times_matching_nothing_falls_back_to_cadence(tmp_path, obs):
         hdul["INT_TIMES"].data["integration_number"] += 1000
     block = read_one(path)
     assert block.time_standard == "MJD_UTC (from EXPSTART + cadence)"
-    assert any("does not list these integrations" in note for note in block.notes)
+    n = obs.n_integrations
+    assert any(f"no integration times for INT_NUM 1–{n}: INT_TIMES lists only integrations 1001–{1000 + n}, "
+               "so the fallback EXPSTART + (INT_NUM − 1) × cadence" in note for note in block.notes)
     np.testing.assert_allclose(block.time_mjd, obs.time_mjd_utc, rtol=0, atol=1e-7)
 
 

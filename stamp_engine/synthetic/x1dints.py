@@ -574,6 +574,7 @@ def write_x1dints(
     extra_spectra: Iterable[tuple[Element | Mapping[str, Any], Observation]] = (),
     element_order: str = "auto",
     nan_time_columns: bool = False,
+    local_int_num: bool = False,
     time_keywords: bool = True,
     pad: bool = True,
     flux_unit: str | None = None,
@@ -603,11 +604,13 @@ def write_x1dints(
     input_segments : int, optional
         Stage 3: how many input segments ``rows`` came from (new layout: one EXTRACT1D per
         segment and element, ``SEGMENT`` column set).  Default ``segment_total``.
-    int_times : {"segment", "all", "none", "short"}
+    int_times : {"segment", "all", "none", "short", "elsewhere"}
         ``INT_TIMES`` rows: this file's integrations; all ``NINTS`` (early simulations; stage 3
         always); no ``INT_TIMES`` HDU (INT_NUM then counts within the file and no time is
-        written, as the pipeline does); or only the first half of this file's integrations
-        (time keywords/columns are written only where INT_TIMES has them).
+        written, as the pipeline does); only the first half of this file's integrations;
+        or only integrations *before* this file's (the earlier segments' rows: an INT_TIMES
+        that does not cover the segment).  Time keywords/columns are written only where
+        INT_TIMES has them.
     descending : bool, optional
         Store wavelengths descending; default as the instrument does (SOSS, MIRI LRS).
     cal_ver : str, optional
@@ -627,6 +630,10 @@ def write_x1dints(
     nan_time_columns : bool
         New layout: write the six time columns as NaN and ``INT_NUM = 1..n`` within the
         file, as extract_1d does when INT_TIMES does not cover the segment.
+    local_int_num : bool
+        ``INT_NUM = 1..n`` counted within the file while the primary ``INTSTART`` stays
+        exposure-global (1.18 SOSS writes this when INT_TIMES does not cover the segment);
+        both layouts.
     time_keywords : bool
         Old layout: write the per-integration ``MJD-*``/``TDB-*`` keywords.
     pad : bool
@@ -647,8 +654,8 @@ def write_x1dints(
     """
     if layout not in ("new", "old"):
         raise ValueError(f"layout must be 'new' or 'old', not {layout!r}")
-    if int_times not in ("segment", "all", "none", "short"):
-        raise ValueError(f"int_times must be 'segment', 'all', 'none' or 'short', not {int_times!r}")
+    if int_times not in ("segment", "all", "none", "short", "elsewhere"):
+        raise ValueError(f"int_times must be 'segment', 'all', 'none', 'short' or 'elsewhere', not {int_times!r}")
     path = Path(path)
     meta = obs.meta
     rows = _as_rows(rows, obs.n_integrations)
@@ -683,6 +690,11 @@ def write_x1dints(
             filled = np.isin(listed, numbers) if stage == 3 else np.ones(listed.size, dtype=bool)
         elif int_times == "short":
             listed = numbers[: max(1, rows.size // 2)]
+            filled = np.ones(listed.size, dtype=bool)
+        elif int_times == "elsewhere":
+            listed = np.arange(1, int(numbers.min()))
+            if listed.size == 0:
+                raise ValueError("int_times='elsewhere' needs a file that does not start at integration 1")
             filled = np.ones(listed.size, dtype=bool)
         else:
             listed = numbers
@@ -719,13 +731,13 @@ def write_x1dints(
     times = _time_values(obs, rows, timing)
     if layout == "new":
         hdus += _new_layout_tables(elements, tables, units, numbers, times, covered, chunks, segment,
-                                   stage, nan_time_columns, meta)
+                                   stage, nan_time_columns, local_int_num, meta)
     else:
         if element_order == "auto":
             by_order = len({e.sporder for e, _ in elements}) > 1
             element_order = "interleaved" if by_order else "grouped"
-        hdus += _old_layout_tables(elements, tables, units, numbers, times, covered, int_times,
-                                   time_keywords, element_order, meta)
+        hdus += _old_layout_tables(elements, tables, units, numbers, times, covered,
+                                   int_times == "none" or local_int_num, time_keywords, element_order, meta)
     for extra in ([_hdrtab_table(path.name, numbers, chunks)] if hdrtab else []) + [_asdf_table(meta)]:
         hdus.append((_header_string(extra.header), extra.data))
     _write_file(path, hdus)
@@ -748,7 +760,7 @@ def _time_cards(times: Mapping[str, np.ndarray], i: int) -> list[tuple[str, floa
 
 
 def _new_layout_tables(elements, tables, units, numbers, times, covered, chunks, segment, stage,
-                       nan_time_columns, meta) -> list[tuple[str, np.ndarray]]:
+                       nan_time_columns, local_int_num, meta) -> list[tuple[str, np.ndarray]]:
     """One EXTRACT1D per (segment, element), one row per integration (TSOMultiSpecModel)."""
     hdus = []
     extver = 0
@@ -763,11 +775,12 @@ def _new_layout_tables(elements, tables, units, numbers, times, covered, chunks,
                 # extract.py appends a lone spectrum as a plain SpecModel table (rows = wavelengths)
                 cols = _spectral_cols({name: v[0, :valid] for name, v in part.items()}, units, None)
                 table = _table("EXTRACT1D", cols, valid)
-                extra_cards.append(("INT_NUM", int(numbers[chunk.start]), "Integration number"))
+                extra_cards.append(("INT_NUM", 1 if local_int_num else int(numbers[chunk.start]),
+                                    "Integration number"))
                 if covered[chunk.start]:
                     extra_cards += _time_cards(times, chunk.start)
             else:
-                int_num = numbers[chunk]
+                int_num = np.arange(1, n_rows + 1) if local_int_num else numbers[chunk]
                 seg_times = {key: np.where(covered[chunk], v[chunk], np.nan) for key, v in times.items()}
                 if nan_time_columns:
                     int_num = np.arange(1, n_rows + 1)
@@ -787,11 +800,11 @@ def _new_layout_tables(elements, tables, units, numbers, times, covered, chunks,
     return hdus
 
 
-def _old_layout_tables(elements, tables, units, numbers, times, covered, int_times, time_keywords,
+def _old_layout_tables(elements, tables, units, numbers, times, covered, local_int_num, time_keywords,
                        element_order, meta) -> list[tuple[str, np.ndarray]]:
     """One EXTRACT1D per integration and element (MultiSpecModel), INT_NUM/times in the header."""
     n = numbers.size
-    int_num = np.arange(1, n + 1) if int_times == "none" else numbers  # 1.18 counts within the file
+    int_num = np.arange(1, n + 1) if local_int_num else numbers  # 1.18 counts within the file
     # All integrations of an element as one (n, n_wave) structured array: HDU i is row i.
     blocks, templates = [], []
     for (element, obs_el), columns in zip(elements, tables):

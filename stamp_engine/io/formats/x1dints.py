@@ -687,11 +687,16 @@ def _times(piece: _Piece, numbers: np.ndarray, int_times: dict[str, np.ndarray] 
             "has no usable integration times (no INT_TIMES rows for its integrations, "
             "no time columns and no EXPSTART/cadence keywords)"
         )
-    why = ("its INT_TIMES table does not list these integrations" if int_times
-           else "it has no INT_TIMES table")
+    if int_times and np.any(int_times.get("integration_number", np.zeros(0)) > 0):
+        listed = int_times["integration_number"]
+        listed = listed[listed > 0].astype(np.int64)
+        why = f"INT_TIMES lists only {_describe_numbers(listed).replace('INT_NUM', 'integrations', 1)}"
+    else:
+        why = "the file has no INT_TIMES table listing an integration"
     notes.append(
-        f"no integration times: {why}, so times were computed as EXPSTART + integration × "
-        "cadence (UTC, approximate; not barycentric)"
+        f"no integration times for {_describe_numbers(numbers)}: {why}, so the fallback "
+        "EXPSTART + (INT_NUM − 1) × cadence + half an integration was used (MJD UTC from the read "
+        "pattern keywords; approximate, not barycentric)"
     )
     return cadence, "MJD_UTC (from EXPSTART + cadence)"
 
@@ -913,24 +918,48 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
 
 def _renumber(piece: _Piece, primary: fits.Header, int_times: dict[str, np.ndarray] | None,
               stage: int, notes: list[str]) -> _Piece:
-    """Make INT_NUM exposure-global when the pipeline counted within the file."""
+    """Make INT_NUM exposure-global when the pipeline counted within the file.
+
+    A segment file counts from 1 when extract_1d found no INT_TIMES rows for it (1.18 SOSS,
+    both layouts): its numbers are exactly 1..n while the primary ``INTSTART`` (or, without
+    it, an INT_TIMES listing exactly n integrations) says the segment starts later.  Left as
+    they are, such numbers collide with segment 1's and join segment 1's times.
+    """
     numbers = piece.int_num
     n = numbers.size
     if (numbers <= 0).any():
         # no INT_NUM at all: file order, starting at this segment's first integration
-        start = int(primary.get("INTSTART", 1) or 1) if stage != 3 else 1
+        start = _segment_start(primary, int_times, n) if stage != 3 else 1
         numbers = np.arange(start, start + n)
-        notes.append("no integration numbers in the file: counted in file order")
+        notes.append("no integration numbers in the file: counted in file order"
+                     + (f" from INTSTART = {start}" if start > 1 else ""))
         return _with_numbers(piece, numbers)
-    local = piece.local_numbers or (int_times is None and stage != 3)
-    start = int(primary.get("INTSTART", 1) or 1)
-    if local and stage != 3 and start > 1 and numbers.min() == 1 and numbers.max() == n:
-        notes.append(f"INT_NUM counts within this segment; shifted to start at INTSTART = {start}")
+    start = _segment_start(primary, int_times, n)
+    counts_from_one = numbers.min() == 1 and numbers.max() == n and np.unique(numbers).size == n
+    if stage != 3 and start > 1 and counts_from_one:
+        notes.append(
+            f"INT_NUM counts within this segment file (1–{n}) although it starts at integration {start} "
+            f"of the exposure (INTSTART): renumbered {start}–{start + n - 1}"
+        )
         return _with_numbers(piece, numbers + (start - 1))
     if numbers.size != np.unique(numbers).size and int_times is None:
         notes.append("INT_NUM restarts inside the file (segments without INT_TIMES): counted in file order")
         return _with_numbers(piece, np.arange(1, n + 1))
     return piece
+
+
+def _segment_start(primary: fits.Header, int_times: dict[str, np.ndarray] | None, n: int) -> int:
+    """The exposure-global number of this file's first integration: ``INTSTART``, else the first
+    number of an INT_TIMES table listing exactly ``n`` consecutive integrations, else 1."""
+    start = primary.get("INTSTART")
+    if isinstance(start, (int, np.integer)) and not isinstance(start, bool) and start >= 1:
+        return int(start)
+    listed = np.unique(int_times["integration_number"]) if int_times and "integration_number" in int_times else None
+    if listed is not None:
+        listed = listed[listed > 0]
+        if listed.size == n and n and listed[-1] - listed[0] == n - 1:
+            return int(listed[0])
+    return 1
 
 
 def _with_numbers(piece: _Piece, numbers: np.ndarray) -> _Piece:
