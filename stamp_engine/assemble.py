@@ -18,6 +18,7 @@ The rules (see FORMATS.md in the project history for the evidence behind each):
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -246,22 +247,125 @@ def _element_sort_key(element: str) -> tuple:
     return (1, 0, element)
 
 
-def _prefer_latest_stage(blocks: list[SpectralBlock], files: list[dict], problems: list[Problem]) -> list[SpectralBlock]:
-    """Keep stage-3 products over stage-2 segments of the same exposure."""
-    stages_by_exposure: dict[str, set[int]] = defaultdict(set)
-    for b in blocks:
-        stages_by_exposure[b.exposure].add(b.stage)
-    kept, dropped = [], set()
-    for b in blocks:
-        best = max(stages_by_exposure[b.exposure])
-        if b.stage and best > b.stage:
-            dropped.add(b.source)
-        else:
-            kept.append(b)
-    for source in sorted(dropped - {b.source for b in kept}):
-        problems.append(Problem(source, "not used: a stage-3 product of the same exposure was also given "
-                                        "(the two are different reductions of the same integrations)", "warning"))
-    return kept
+@dataclass
+class _Reduction:
+    """The blocks of one reduction of one exposure: same exposure key, stage, pipeline and layout."""
+
+    blocks: list[SpectralBlock]
+    first_given: int  # position of its first block in the inputs
+    times: np.ndarray  # sorted finite mid-times
+    integrations: np.ndarray  # sorted unique integration numbers
+
+    @property
+    def exposure(self) -> str:
+        return self.blocks[0].exposure
+
+    @property
+    def stage(self) -> int:
+        return int(self.blocks[0].stage or 0)
+
+    @property
+    def pipeline(self) -> str:
+        return str(self.blocks[0].meta.get("pipeline") or "unknown pipeline")
+
+    @property
+    def layout(self) -> str:
+        return self.blocks[0].layout
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        match = re.search(r"\d+(?:\.\d+)*", self.pipeline)  # "jwst 1.19.1", "Eureka! 1.5.dev24+g45ab…"
+        return tuple(int(d) for d in match.group().split(".")) if match else ()
+
+    def describe(self) -> str:
+        stage = f"stage {self.stage}, " if self.stage else ""
+        return f"{stage}{self.pipeline}, {self.layout} layout"
+
+    def preference(self) -> tuple:
+        """Higher stage (tso3 re-extracts after outlier detection), then newer pipeline, then the
+        new layout, then more integrations, then the one given first."""
+        software = self.pipeline.split()[0] if self.pipeline else ""
+        return (self.stage, software, self.version, self.layout == "x1dints-new", self.times.size, -self.first_given)
+
+
+def _reductions(blocks: list[SpectralBlock]) -> list[_Reduction]:
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for k, b in enumerate(blocks):
+        groups[(b.exposure, b.stage, b.meta.get("pipeline"), b.layout)].append(k)
+    out = []
+    for members in groups.values():
+        chosen = [blocks[k] for k in members]
+        times = np.concatenate([np.asarray(b.time_mjd, dtype=np.float64) for b in chosen])
+        out.append(_Reduction(chosen, members[0], np.sort(times[np.isfinite(times)]),
+                              np.unique(np.concatenate([np.asarray(b.integration) for b in chosen]))))
+    return out
+
+
+def _overlap(a: _Reduction, b: _Reduction) -> bool:
+    """Whether two reductions hold the same integrations: shared integration numbers of one
+    exposure, or most of one's mid-times inside the other's time span (exposures one after
+    the other, such as visits, never are)."""
+    if a.exposure == b.exposure and np.intersect1d(a.integrations, b.integrations).size:
+        return True
+    if not (a.times.size and b.times.size):
+        return False
+    short, long = (a, b) if a.times.size <= b.times.size else (b, a)
+    inside = np.searchsorted(short.times, long.times[-1], side="right") - np.searchsorted(short.times, long.times[0])
+    return inside >= 0.5 * short.times.size
+
+
+def _one_reduction_per_time(blocks: list[SpectralBlock], problems: list[Problem]) -> list[SpectralBlock]:
+    """Keep one reduction of integrations given more than once (stage 2 and 3, two pipeline
+    versions, old and new layout): reductions of the same integrations differ (tso3
+    re-extracts after outlier detection, versions change the extraction), so stacking or
+    interleaving them would put two values at one time.  Every dropped file is reported
+    with the one kept and why."""
+    reductions = _reductions(blocks)
+    if len(reductions) < 2:
+        return blocks
+    # connected groups of mutually overlapping reductions (a handful of reductions: pairs are cheap)
+    group = list(range(len(reductions)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i in range(len(reductions)):
+        for j in range(i + 1, len(reductions)):
+            if _overlap(reductions[i], reductions[j]):
+                group[root(j)] = root(i)
+    members: dict[int, list[_Reduction]] = defaultdict(list)
+    for i, r in enumerate(reductions):
+        members[root(i)].append(r)
+    dropped: set[int] = set()
+    for clash in members.values():
+        if len(clash) < 2:
+            continue
+        kept = max(clash, key=_Reduction.preference)
+        for other in clash:
+            if other is kept:
+                continue
+            dropped.update(id(b) for b in other.blocks)
+            message = (f"not used: {_sources(kept.blocks)} holds another reduction of the same integrations "
+                       f"({kept.describe()}; this file: {other.describe()}) and was kept because "
+                       f"{_why_preferred(kept, other)}; two reductions of one observation are never mixed")
+            for source in sorted({b.source for b in other.blocks}):
+                problems.append(Problem(source, message, "warning"))
+    return [b for b in blocks if id(b) not in dropped]
+
+
+def _why_preferred(kept: _Reduction, other: _Reduction) -> str:
+    if kept.stage != other.stage:
+        return (f"stage {kept.stage} is preferred over stage {other.stage}"
+                + (" (calwebb_tso3 re-extracts after outlier detection)" if kept.stage == 3 else ""))
+    if kept.pipeline.split()[:1] == other.pipeline.split()[:1] and kept.version != other.version:
+        return f"{kept.pipeline} is newer than {other.pipeline}"
+    if kept.layout != other.layout and kept.layout == "x1dints-new":
+        return "the new (TSOMultiSpecModel) layout is preferred for the same pipeline version"
+    if kept.times.size != other.times.size:
+        return f"it has more integrations ({kept.times.size} against {other.times.size})"
+    return "it was given first"
 
 
 # ---------------------------------------------------------------- stitching
@@ -493,7 +597,7 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
     if not blocks:
         raise NoUsableData(problems)
     blocks, available, element_used = _choose_elements(blocks, options, problems)
-    blocks = _prefer_latest_stage(blocks, files, problems)
+    blocks = _one_reduction_per_time(blocks, problems)
     series = _join_detectors(_stitch(blocks, problems), problems)
     series = _common_units(series, problems)
     if not series:

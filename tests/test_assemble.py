@@ -138,7 +138,8 @@ def test_stage3_product_wins_over_stage2_segments_of_the_same_exposure(obs):
     cube = assemble([s2, s3])
     assert cube.sources == ("o001_x1dints.fits",)
     np.testing.assert_allclose(cube.flux, obs.flux * 1.01)
-    assert any(p.source == "seg001_x1dints.fits" and "stage-3" in p.message for p in cube.problems)
+    assert any(p.source == "seg001_x1dints.fits" and "stage 3 is preferred over stage 2" in p.message
+               for p in cube.problems)
 
 
 def test_two_visits_on_one_grid_are_stacked_and_split_on_the_time_gap():

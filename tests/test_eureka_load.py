@@ -86,7 +86,11 @@ def test_real_s3_and_s4_specdata_of_one_run_are_not_doubled():
     cube = stamp_engine.load([REAL / "tests_data" / "S3_NIRSpec_ap5_bg10_SpecData.h5",
                               REAL / "regression_refs" / "Stage4" / "nirspec_spectroscopy" / "SpecData.h5"])
     assert cube.flux.shape == (24, 511)
-    assert any("more than once" in p.message for p in cube.problems)
+    # S4 rewrites the spectra after drift correction, here with a newer Eureka!: one of the two is used
+    assert cube.sources == ("SpecData.h5",)
+    assert any(p.source == "S3_NIRSpec_ap5_bg10_SpecData.h5" and "another reduction of the same integrations"
+               in p.message and "Eureka! 1.5.dev24+g45abe7c80 is newer than Eureka! 1.4" in p.message
+               for p in cube.problems)
 
 
 def test_photometry_next_to_spectra_is_reported_not_fatal():

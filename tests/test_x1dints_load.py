@@ -10,7 +10,8 @@ from astropy.io import fits
 
 import stamp_engine
 from stamp_engine.synthetic import make_observation
-from stamp_engine.synthetic.x1dints import make_mode_observation, stage2_filename, write_segments, write_x1dints
+from stamp_engine.synthetic.x1dints import (make_mode_observation, stage2_filename, write_reductions, write_segments,
+                                          write_x1dints)
 
 SNR = 1000.0
 N_INT = 80
@@ -153,3 +154,53 @@ def test_soss_old_layout_restarted_segment_renumbers_every_order(tmp_path):
         cube = stamp_engine.load([seg1, seg2], order=order)
         np.testing.assert_array_equal(cube.integration, np.arange(1, 56))
         np.testing.assert_allclose(cube.time.mjd, obs.time_bjd_tdb, rtol=0, atol=1e-9)
+
+
+# ------------------------------------------------- one observation reduced twice (issue 9.4)
+def reduction_files(cube, folder: str) -> list[dict]:
+    """``cube.meta["files"]`` entries of one reduction's folder, each with the messages about it."""
+    files = [dict(f) for f in cube.meta["files"] if f["source"].split("/")[1].startswith(folder)]
+    for f in files:
+        f["problems"] = [p.message for p in cube.problems if p.source == f["source"]]
+    return files
+
+
+@pytest.mark.parametrize("stage", [2, 3])
+def test_two_reductions_of_one_exposure_are_never_mixed_the_newer_is_kept(tmp_path, stage):
+    obs = make_observation(n_integrations=N_INT, wavelength=np.linspace(1, 3, 20), snr=SNR, seed=5)
+    (old, _), (new, _) = write_reductions(tmp_path / "uploads", obs, (
+        {"layout": "old", "cal_ver": "1.18.1", "n_segments": 2},
+        {"layout": "new", "cal_ver": "1.19.1", "n_segments": 3}), stage=stage)
+    cube = stamp_engine.load([tmp_path / "uploads"])
+    np.testing.assert_array_equal(cube.integration, np.arange(1, N_INT + 1))
+    np.testing.assert_allclose(cube.time.mjd, obs.time_bjd_tdb, rtol=0, atol=1e-9)  # one row per time
+    np.testing.assert_array_equal(cube.flux, new.flux)  # every value from the kept reduction
+    assert all(f["used"] for f in reduction_files(cube, "reduction2"))
+    dropped = reduction_files(cube, "reduction1")
+    assert dropped and not any(f["used"] for f in dropped)
+    for f in dropped:
+        assert any("another reduction of the same integrations" in m and "this file: " in m
+                   and "jwst 1.19.1 is newer than jwst 1.18.1" in m for m in f["problems"])
+    assert not any("more than once" in p.message or "time order" in p.message for p in cube.problems)
+
+
+def test_reductions_with_different_exposure_keys_are_told_apart_by_time(tmp_path):
+    """The same times under two exposure keys used to be interleaved: 2 × N rows, duplicate times."""
+    obs = make_observation(n_integrations=N_INT, wavelength=np.linspace(1, 3, 20), snr=SNR, seed=6)
+    (old, _), (new, _) = write_reductions(tmp_path / "uploads", obs, (
+        {"layout": "new", "cal_ver": "1.19.1", "stage": 3},
+        {"layout": "old", "cal_ver": "1.18.1", "stage": 2, "n_segments": 2, "meta": {"exposure_number": 2}}))
+    cube = stamp_engine.load([tmp_path / "uploads"])
+    assert cube.n_integrations == N_INT and np.all(np.diff(cube.time.mjd) > 0)
+    np.testing.assert_array_equal(cube.flux, old.flux)  # stage 3 is kept over stage 2 whatever the versions
+    assert any("stage 3 is preferred over stage 2" in m for f in reduction_files(cube, "reduction2")
+               for m in f["problems"])
+
+
+def test_exposures_one_after_the_other_are_both_kept(tmp_path):
+    obs = make_observation(n_integrations=N_INT, n_visits=2, wavelength=np.linspace(1, 3, 20), snr=SNR,
+                           visit_gap_hours=0.2, seed=7)
+    paths = write_segments(tmp_path, obs, 1, layout="old")
+    assert len(paths) == 2  # two exposures, 12 min apart
+    cube = stamp_engine.load(paths)
+    assert cube.n_integrations == N_INT and not any("reduction" in p.message for p in cube.problems)

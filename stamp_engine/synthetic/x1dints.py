@@ -42,6 +42,7 @@ __all__ = [
     "make_mode_observation",
     "stage2_filename",
     "stage3_filename",
+    "write_reductions",
     "write_segments",
     "write_x1dints",
 ]
@@ -915,3 +916,59 @@ def _write_exposure(directory, obs, n_segments, layout, stage, extra, kwargs) ->
                           stage=2, detector=det, sporder=sporder, extra_spectra=others, **kwargs)
             paths.append(path)
     return paths
+
+
+def write_reductions(
+    directory: str | Path,
+    obs: Observation,
+    reductions: Sequence[Mapping[str, Any]] = ({"layout": "old", "cal_ver": "1.18.1"},
+                                               {"layout": "new", "cal_ver": "1.19.1"}),
+    n_segments: int = 1,
+    *,
+    noise: float = 0.2,
+    seed: int = 0,
+    **kwargs: Any,
+) -> list[tuple[Observation, list[Path]]]:
+    """The same exposure reduced several times (pipeline versions, layouts, stages), as users upload them.
+
+    Each reduction is written by :func:`write_segments` into its own sub-folder (their MAST
+    names are the same).  A re-extraction gives slightly different values for the same
+    integrations: reduction ``k > 0`` adds ``noise`` × the error of Gaussian noise to the
+    flux, so a reader that mixes reductions can be caught.
+
+    Parameters
+    ----------
+    directory : str or Path
+    obs : Observation
+        The first reduction's values exactly.
+    reductions : sequence of mappings
+        Per reduction, :func:`write_segments` keywords (``layout``, ``cal_ver``, ``stage``,
+        ``int_times`` …), plus ``"n_segments"`` and ``"meta"`` (header changes, e.g. another
+        ``exposure_number`` so that the exposure keys differ).
+    n_segments : int
+        Default segments per reduction.
+    noise : float
+        Extra noise of the later reductions, in units of the flux error.
+    seed : int
+    **kwargs
+        Passed to every :func:`write_segments` call.
+
+    Returns
+    -------
+    list of (Observation, list of Path)
+        Each reduction's values and files, in the order of ``reductions``.
+    """
+    directory = Path(directory)
+    rng = np.random.default_rng(seed)
+    written = []
+    for k, spec in enumerate(reductions):
+        spec = dict(spec)
+        segments = int(spec.pop("n_segments", n_segments))
+        version = obs if k == 0 else Observation(
+            obs.wavelength, obs.time_bjd_tdb, obs.flux + noise * obs.error * rng.standard_normal(obs.flux.shape),
+            obs.error, obs.model, obs.visit, obs.flux_unit, obs.truth, obs.meta)
+        version = _with_meta(version, **dict(spec.pop("meta", {})))
+        label = f"reduction{k + 1}_{spec.get('layout', 'new')}_{spec.get('cal_ver', 'default')}"
+        paths = write_segments(directory / label, version, segments, **{**kwargs, **spec})
+        written.append((version, paths))
+    return written
