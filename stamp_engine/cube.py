@@ -218,10 +218,17 @@ class Cube:
 
         return processing.limit(self, n_integrations)
 
-    def interpolate_gaps(self, cadence_hours: float | None = None) -> "Cube":
+    def interpolate_gaps(
+        self,
+        cadence_hours: float | None = None,
+        max_integrations: int | None = None,
+        *,
+        across_visits: bool = False,
+    ) -> "Cube":
         from . import processing
 
-        return processing.interpolate_gaps(self, cadence_hours=cadence_hours)
+        return processing.interpolate_gaps(self, cadence_hours=cadence_hours, max_integrations=max_integrations,
+                                           across_visits=across_visits)
 
     def bin(self, time: int = 1, wavelength: int = 1, method: str = "mean") -> "Cube":
         from . import processing

@@ -526,110 +526,138 @@ def interpolate_gaps(
     cube: "Cube",
     cadence_hours: float | None = None,
     max_integrations: int | None = None,
+    *,
+    across_visits: bool = False,
 ) -> "Cube":
-    """Resample onto a uniform time grid from the first to the last integration, filling gaps linearly.
+    """Fill time gaps with linearly interpolated rows; every measured integration is kept exactly.
 
-    The grid has ``round(span / cadence) + 1`` points spread exactly from the first to
-    the last integration (so the cadence is adjusted by less than half a step to fit,
-    and nothing is ever extrapolated).  A grid point within 0.1 % of a cadence of an
-    integration takes that integration unchanged; any other point is the linear
-    interpolation of its two neighbours in time — NaN if either is NaN.  Errors are
-    interpolated linearly as well, a conservative choice: the propagated
-    ``√((1−w)²σ₁² + w²σ₂²)`` would credit an interpolated point with a precision no
-    measurement had.
+    A step between consecutive integrations of ``k = round(step / cadence) ≥ 2`` cadences
+    (a missing integration, a failed segment) gets ``k − 1`` rows spread evenly inside it, so the
+    measured rows keep their values, errors and times bit for bit and only rows are added.  An
+    added row is the linear interpolation in time of its two measured neighbours (NaN where
+    either is NaN); its error is NaN: an interpolated value is not a measurement, and crediting
+    it with the neighbours' precision would be false.
 
-    All rows get ``visit = 0`` (one surface across the former gaps); interpolated
-    rows get ``integration = 0``, and ``meta["interpolated"]`` flags them.
+    Gaps between visits are left as they are unless ``across_visits``: then they are filled
+    too and the cube becomes one visit (one surface across the former gaps).
+
+    Added rows get ``integration = 0``, the source file of their nearer neighbour, and
+    ``meta["interpolated"]`` flags them.
 
     Parameters
     ----------
     cadence_hours : float, optional
-        Grid step in hours; default the median spacing between integrations.
+        Spacing of the added rows, hours; default the median spacing of consecutive
+        integrations within visits.
     max_integrations : int, optional
-        Refuse to build more rows than this (default ``20 × n_integrations + 1000``),
+        Refuse to return more rows than this (default ``20 × n_integrations + 1000``),
         e.g. visits days apart at a seconds cadence.
+    across_visits : bool
+        Also fill the gaps between visits, joining them into one.
 
     Raises
     ------
     ValueError
-        Bad cadence, or the grid would be larger than ``max_integrations``.
+        Bad cadence, or filling would make more than ``max_integrations`` rows.
     """
     n = cube.n_integrations
     hours = cube.hours
     steps = np.diff(hours)
+    fillable = np.ones(steps.size, dtype=bool) if across_visits else cube.visit[1:] == cube.visit[:-1]
     if cadence_hours is None:
-        positive = steps[steps > 0]
+        positive = steps[fillable & (steps > 0)]
+        if positive.size == 0:
+            positive = steps[steps > 0]
         if positive.size == 0:
             return cube.replace()
         cadence_hours = float(np.median(positive))
     cadence_hours = float(cadence_hours)
     if not (np.isfinite(cadence_hours) and cadence_hours > 0):
         raise ValueError(f"cadence_hours must be a positive number of hours, not {cadence_hours!r}")
-    span = float(hours[-1] - hours[0]) if n else 0.0
-    n_grid = int(round(span / cadence_hours)) + 1
+    # floor(x + 0.5): a step of 1.5 cadences holds one missing integration, not round-half-even's choice
+    added = np.where(fillable, np.floor(steps / cadence_hours + 0.5).astype(np.int64) - 1, 0).clip(min=0)
+    n_added = int(added.sum())
     limit_rows = 20 * n + 1000 if max_integrations is None else int(max_integrations)
-    if n_grid > limit_rows:
+    if n + n_added > limit_rows:
+        where = "between and inside visits" if across_visits else "inside visits"
         raise ValueError(
-            f"filling the gaps every {cadence_hours * 3600:.4g} s over {span:.4g} h would make {n_grid} "
-            f"integrations from {n} (limit {limit_rows}); choose a larger cadence_hours "
-            f"or select one visit"
+            f"filling the gaps {where} every {cadence_hours * 3600:.4g} s would make {n + n_added} "
+            f"integrations from {n} (limit {limit_rows}); choose a larger cadence_hours or select one visit"
         )
-    if n < 2 or n_grid < 2:
-        return cube.replace()
-    grid = np.linspace(hours[0], hours[-1], n_grid)
-    left = np.clip(np.searchsorted(hours, grid, side="right") - 1, 0, n - 2)
-    right = left + 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        weight = (grid - hours[left]) / (hours[right] - hours[left])
-    tolerance = 1e-3 * cadence_hours
-    on_left = np.abs(grid - hours[left]) <= tolerance
-    on_right = ~on_left & (np.abs(grid - hours[right]) <= tolerance)
-    exact = on_left | on_right
-    source = np.where(on_right, right, left)  # original row of an exact point, else the left neighbour
-    grid[exact] = hours[source[exact]]
-    made = ~exact
+    if n_added == 0 and not (across_visits and cube.n_visits > 1):
+        return cube.replace(history=(*cube.history, "interpolate gaps: no gap to fill"))
 
-    flux = np.empty((n_grid, cube.n_wavelengths))
+    # where each measured row lands, and for each added row its left neighbour and weight
+    measured_at = np.arange(n) + np.concatenate(([0], np.cumsum(added)))
+    left = np.repeat(np.arange(n - 1), added)
+    first_of_gap = np.repeat(np.cumsum(added) - added, added)
+    step_in_gap = np.arange(n_added) - first_of_gap + 1
+    weight = step_in_gap / (added[left] + 1.0)
+    added_at = measured_at[left] + step_in_gap
+    n_out = n + n_added
+
+    flux = np.empty((n_out, cube.n_wavelengths))
     error = np.empty_like(flux)
-    flux[exact] = cube.flux[source[exact]]
-    error[exact] = cube.error[source[exact]]
-    if made.any():
-        a, w = left[made], weight[made][:, None]
-        for out, values in ((flux, cube.flux), (error, cube.error)):
-            filled = values[a + 1] - values[a]
-            filled *= w
-            filled += values[a]
-            out[made] = filled
+    flux[measured_at] = cube.flux
+    error[measured_at] = cube.error
+    if n_added:
+        filled = cube.flux[left + 1] - cube.flux[left]
+        filled *= weight[:, None]
+        filled += cube.flux[left]
+        flux[added_at] = filled
+        error[added_at] = np.nan
 
+    # times from the two-part Julian dates, so the measured rows keep theirs exactly
+    jd1, jd2 = cube.time.jd1, cube.time.jd2
+    out_jd1, out_jd2 = np.empty(n_out), np.empty(n_out)
+    out_jd1[measured_at], out_jd2[measured_at] = jd1, jd2
+    out_jd1[added_at] = jd1[left]
+    out_jd2[added_at] = jd2[left] + weight * ((jd1[left + 1] - jd1[left]) + (jd2[left + 1] - jd2[left]))
+    time = Time(out_jd1, out_jd2, format="jd", scale=cube.time.scale)
+    time.format = cube.time.format
+
+    made = np.zeros(n_out, dtype=bool)
+    made[added_at] = True
     old_flags = _row_flags(cube)
     flags = made.copy()
     if old_flags is not None:
-        flags[exact] = old_flags[source[exact]]
-    integration = np.where(made, 0, cube.integration[source])
-    nearest = np.where(weight > 0.5, right, left)
-    source_index = np.where(exact, cube.source_index[source], cube.source_index[nearest])
+        flags[measured_at] = old_flags
+    integration = np.zeros(n_out, dtype=cube.integration.dtype)
+    integration[measured_at] = cube.integration
+    nearer = np.where(weight > 0.5, left + 1, left)
+    source_index = np.empty(n_out, dtype=cube.source_index.dtype)
+    source_index[measured_at] = cube.source_index
+    source_index[added_at] = cube.source_index[nearer]
+    visit = np.empty(n_out, dtype=cube.visit.dtype)
+    visit[measured_at] = cube.visit
+    visit[added_at] = cube.visit[left]
 
+    n_gaps = int(np.count_nonzero(added))
     history = [
-        f"interpolate gaps: uniform grid every {span / (n_grid - 1) * 3600:.4g} s from the first to the last "
-        f"integration, {int(made.sum())} of {n_grid} rows interpolated linearly (errors too); one visit"
+        f"interpolate gaps: {n_added} row(s) added in {n_gaps} gap(s) "
+        f"{'between and inside visits' if across_visits else 'inside visits'}, every "
+        f"{cadence_hours * 3600:.4g} s, linear in time with no error; the {n} measured integrations unchanged"
     ]
     reference = cube.reference
-    if reference is not None and len(reference) > 1:
-        if not all(np.array_equal(r, reference[0], equal_nan=True) for r in reference[1:]):
-            history.append(
-                "reference = mean of the per-visit references (the variability keeps its per-visit normalization)"
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                reference = np.nanmean(reference, axis=0)[None, :]
-        else:
-            reference = reference[:1]
+    if across_visits:
+        visit = np.zeros(n_out, dtype=np.int32)
+        history[0] += "; one visit"
+        if reference is not None and len(reference) > 1:
+            if not all(np.array_equal(r, reference[0], equal_nan=True) for r in reference[1:]):
+                history.append(
+                    "reference = mean of the per-visit references (the variability keeps its per-visit normalization)"
+                )
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    reference = np.nanmean(reference, axis=0)[None, :]
+            else:
+                reference = reference[:1]
 
     return cube.replace(
-        time=cube.t0 + grid * u.hour,
+        time=time,
         flux=flux,
         error=error,
-        visit=np.zeros(n_grid, dtype=np.int32),
+        visit=visit,
         integration=integration,
         source_index=source_index,
         reference=reference,

@@ -317,8 +317,10 @@ def test_processing_steps_follow_the_controls(tmp_path, server_data):
     out = process(cube, ProcessOptions(wavelength=(1.0, 3.0), n_integrations=50, bin_wavelength=2))
     assert out.n_integrations == 50 and out.wavelength[0] >= 1.0 and out.wavelength[-1] <= 3.0
     assert out.n_wavelengths == int(np.sum((cube.wavelength >= 1) & (cube.wavelength <= 3))) // 2
-    joined = process(cube, ProcessOptions(interpolate_gaps=True))
-    assert joined.n_visits == 1 and joined.n_integrations > cube.n_integrations
+    gappy = cube.take(np.r_[0:10, 15:cube.n_integrations])  # 5 integrations missing inside the first visit
+    filled = process(gappy, ProcessOptions(interpolate_gaps=True, zaxis="flux"))
+    assert filled.n_integrations == cube.n_integrations and filled.n_visits == cube.n_visits == 2
+    assert np.array_equal(filled.flux[~filled.meta["interpolated"]], gappy.flux, equal_nan=True)
     split = process(cube, ProcessOptions(gap_hours=5.0))  # the 2 h gap no longer splits
     assert split.n_visits == 1
     baseline = process(cube, ProcessOptions(normalization="baseline", baseline=(0.0, 1.0)))

@@ -331,32 +331,90 @@ def linear_cube_with_gaps(cadence_min: float = 1.0):
     return cube, hours, flux, error, keep
 
 
-def test_interpolate_gaps_reproduces_a_linear_signal_exactly():
+def assert_measured_rows_kept(filled, cube):
+    """Every integration of ``cube`` is in ``filled`` bit for bit (values, errors, times), in order."""
+    real = ~filled.meta["interpolated"]
+    assert np.count_nonzero(real) == cube.n_integrations
+    np.testing.assert_array_equal(filled.flux[real], cube.flux)
+    np.testing.assert_array_equal(filled.error[real], cube.error)
+    np.testing.assert_array_equal(filled.time.jd1[real], cube.time.jd1)
+    np.testing.assert_array_equal(filled.time.jd2[real], cube.time.jd2)
+    np.testing.assert_array_equal(filled.integration[real], cube.integration)
+    assert np.all(filled.integration[~real] == 0) and np.isnan(filled.error[~real]).all()
+    assert np.all(np.diff(filled.time.mjd) > 0)
+
+
+def test_interpolate_gaps_fills_only_inside_visits_by_default():
     cube, hours, flux, error, keep = linear_cube_with_gaps()
-    assert cube.n_visits == 3
+    assert cube.n_visits == 3  # the 15- and 40-integration gaps split visits, the single one does not
     filled = processing.interpolate_gaps(cube)
-    assert filled.n_integrations == 200
+    assert filled.n_integrations == cube.n_integrations + 1 and filled.n_visits == 3
+    assert_measured_rows_kept(filled, cube)
+    made = filled.meta["interpolated"]
+    np.testing.assert_allclose(filled.hours[made], [hours[120]], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(filled.flux[made], flux[120:121], rtol=0, atol=2e-9)
+    assert "1 row(s) added in 1 gap(s) inside visits" in filled.history[-1]
+
+
+def test_interpolate_gaps_across_visits_reproduces_a_linear_signal():
+    cube, hours, flux, error, keep = linear_cube_with_gaps()
+    filled = processing.interpolate_gaps(cube, across_visits=True)
+    assert filled.n_integrations == 200 and filled.n_visits == 1
     np.testing.assert_allclose(filled.hours, hours, atol=1e-9)
     # exact up to the time resolution of an MJD float64 (~1e-10 h)
     np.testing.assert_allclose(filled.flux, flux, rtol=0, atol=2e-9)
-    np.testing.assert_allclose(filled.error, error, rtol=0, atol=2e-9)  # errors interpolated linearly too
+    assert np.array_equal(filled.meta["interpolated"], ~keep)
+    assert_measured_rows_kept(filled, cube)
+    assert "one visit" in filled.history[-1]
+
+
+def test_interpolate_gaps_keeps_real_integrations_when_the_visit_gap_is_not_whole_cadences():
+    """Issue 9.2: 824 integrations in two visits; the old uniform grid kept only 185 of them."""
+    obs = make_observation("transit", n_integrations=824, n_visits=2, visit_gap_hours=3.01234,
+                           wavelength=np.linspace(1, 2, 8), seed=11)
+    drop = np.array([100, 101, 102, 500, 700])  # missing integrations inside the visits
+    cube = cube_from(obs).take(np.setdiff1d(np.arange(824), drop))
+    filled = processing.interpolate_gaps(cube)
+    assert filled.n_integrations == 824 and filled.n_visits == 2
+    assert_measured_rows_kept(filled, cube)
     made = filled.meta["interpolated"]
-    assert np.array_equal(made, ~keep)
-    assert np.array_equal(filled.flux[~made], cube.flux)  # measured rows untouched
-    assert np.all(filled.visit == 0) and filled.n_visits == 1
-    assert np.all(filled.integration[made] == 0)
-    assert "interpolate gaps" in filled.history[-1]
+    np.testing.assert_allclose(filled.hours[made], obs.hours[drop], rtol=0, atol=1e-8)
+    np.testing.assert_array_equal(filled.visit, obs.visit)
+    joined = processing.interpolate_gaps(cube, across_visits=True)
+    cadence = 60.0 / 3600
+    gap = obs.hours[412] - obs.hours[411]
+    n_between = int(np.floor(gap / cadence + 0.5)) - 1
+    assert joined.n_integrations == 824 + n_between and joined.n_visits == 1
+    assert_measured_rows_kept(joined, cube)
+    between = joined.meta["interpolated"] & (joined.hours > obs.hours[411]) & (joined.hours < obs.hours[412])
+    assert np.count_nonzero(between) == n_between
+    steps = np.diff(joined.hours[(joined.hours >= obs.hours[411]) & (joined.hours <= obs.hours[412])])
+    assert steps.max() - steps.min() < 1e-6 and abs(steps.mean() - cadence) < cadence / n_between
+    # max_integrations is a limit on the rows returned
+    assert processing.interpolate_gaps(cube, max_integrations=824 + n_between, across_visits=True).n_integrations \
+        == 824 + n_between
+    with pytest.raises(ValueError, match=f"would make {824 + n_between} integrations from 819 \\(limit 900\\)"):
+        processing.interpolate_gaps(cube, max_integrations=900, across_visits=True)
+
+
+def test_cube_and_processing_interpolate_gaps_share_one_signature():
+    import inspect
+
+    ours = list(inspect.signature(Cube.interpolate_gaps).parameters.values())[1:]
+    engine = list(inspect.signature(processing.interpolate_gaps).parameters.values())[1:]
+    assert [(p.name, p.kind, p.default) for p in ours] == [(p.name, p.kind, p.default) for p in engine]
+    cube, *_ = linear_cube_with_gaps()
+    via_method = cube.interpolate_gaps(None, 500, across_visits=True)
+    assert np.array_equal(via_method.flux, processing.interpolate_gaps(cube, None, 500, across_visits=True).flux)
 
 
 def test_interpolate_gaps_never_extrapolates():
     cube, *_ = linear_cube_with_gaps()
     for cadence in (0.7 / 60, 1.3 / 60, 0.25):
-        filled = processing.interpolate_gaps(cube, cadence_hours=cadence)
-        assert filled.time.mjd[0] == pytest.approx(cube.time.mjd[0], abs=1e-12)
-        assert filled.time.mjd[-1] == pytest.approx(cube.time.mjd[-1], abs=1e-12)
-        steps = np.diff(filled.hours)
-        assert np.all(steps > 0)
-        assert steps.max() - steps.min() < 2e-3 * cadence
+        filled = processing.interpolate_gaps(cube, cadence_hours=cadence, across_visits=True)
+        assert filled.time.mjd[0] == cube.time.mjd[0] and filled.time.mjd[-1] == cube.time.mjd[-1]
+        assert_measured_rows_kept(filled, cube)
+        assert np.all(np.diff(filled.hours) > 0)
         lo, hi = cube.flux.min(axis=0), cube.flux.max(axis=0)
         assert np.all((filled.flux >= lo - 1e-9) & (filled.flux <= hi + 1e-9))
     with pytest.raises(ValueError, match="larger cadence_hours"):
@@ -367,7 +425,7 @@ def test_interpolate_gaps_keeps_nan_neighbours_missing():
     cube, *_ = linear_cube_with_gaps()
     flux = cube.flux.copy()
     flux[39, 2] = np.nan  # last row before the first gap
-    filled = processing.interpolate_gaps(cube.replace(flux=flux))
+    filled = processing.interpolate_gaps(cube.replace(flux=flux), across_visits=True)
     assert np.isnan(filled.flux[39:55, 2]).all()
     assert np.isfinite(filled.flux[39:55, 3]).all()
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from astropy.table import QTable
 
+import stamp_engine
 from stamp_engine import cli, export
 from stamp_engine.render import parse_bands, parse_size, read_bands_file
 from stamp_engine.synthetic import make_observation
@@ -104,3 +105,27 @@ def test_band_and_size_parsing(tmp_path):
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(ValueError, match="not valid JSON"):
         read_bands_file(tmp_path / "bad.json")
+
+
+def test_render_interpolate_gaps_keeps_every_measured_integration(tmp_path, capsys):
+    """Issue 9.2 through ``stamp render``: gaps inside visits are filled, measured rows kept, visits kept."""
+    obs = make_observation("transit", n_integrations=120, n_visits=2, visit_gap_hours=1.01234,
+                           wavelength=np.linspace(1.0, 3.0, 30), seed=22)
+    missing = np.arange(30, 35)
+    kept = np.setdiff1d(np.arange(120), missing)
+    path = write_eureka_s3(tmp_path / "S3_gaps_ap5_bg10_SpecData.h5", obs.take(kept))
+    out = tmp_path / "out"
+    status = cli.main(["render", str(path), "-o", str(out), "--interpolate-gaps", "--z", "flux", "--no-video",
+                       "--unpacked"])
+    assert status == 0, capsys.readouterr().err
+    cube = export.read_cube_fits(next(out.glob("stamp_package_*/stamp_cube_*.fits")))
+    assert cube.n_integrations == 120 and cube.n_visits == 2  # 5 rows added, none across the 1 h gap
+    loaded = stamp_engine.load([path])
+    measured = cube.integration > 0
+    np.testing.assert_array_equal(cube.integration[measured], loaded.integration)
+    np.testing.assert_array_equal(cube.flux[measured], loaded.flux)
+    np.testing.assert_array_equal(cube.error[measured], loaded.error)
+    np.testing.assert_allclose(cube.time.mjd[measured], obs.time_bjd_tdb[kept], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(cube.time.mjd[~measured], obs.time_bjd_tdb[missing], rtol=0, atol=1e-9)
+    assert np.isnan(cube.error[~measured]).all()
+    assert any("5 row(s) added in 1 gap(s) inside visits" in step for step in cube.history)
