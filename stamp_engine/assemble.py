@@ -184,21 +184,31 @@ def _read_all(inputs, problems: list[Problem], report: Progress) -> tuple[list[S
             usable.append(block)
         if not usable:
             continue
+        elements = sorted({b.element for b in usable if b.element})
+        ranges = [_wavelength_range(b) for b in usable]
+        warnings = sorted({n for b in usable for n in b.notes})
+        notices = sorted({n for b in usable for n in b.info} - set(warnings))
         info.update(
             layout=usable[0].layout,
-            elements=sorted({b.element for b in usable if b.element}),
+            elements=elements if len(elements) > 1 else [],  # the README's contract: empty when there is one
             integrations=max(b.n_integrations for b in usable),
             wavelengths=sum(b.n_wavelengths for b in usable),
-            wavelength_range=[float(min(np.nanmin(b.wavelength) for b in usable)),
-                              float(max(np.nanmax(b.wavelength) for b in usable))],
+            wavelength_range=[min(r[0] for r in ranges), max(r[1] for r in ranges)],
             stage=usable[0].stage or None,
-            notes=sorted({n for b in usable for n in b.notes}),
+            notes=warnings + notices,
         )
-        for note in info["notes"]:
-            problems.append(Problem(item.source, note, severity="warning"))
+        problems.extend(Problem(item.source, note, severity="warning") for note in warnings)
+        problems.extend(Problem(item.source, note, severity="info") for note in notices)
         blocks.extend(usable)
     report("Read files", len(inputs), len(inputs))
     return blocks, files
+
+
+def _wavelength_range(block: SpectralBlock) -> tuple[float, float]:
+    """What the block covers, µm: its channels' edges when known, else its samples."""
+    if block.wavelength_edges is not None:
+        return block.wavelength_edges
+    return float(np.nanmin(block.wavelength)), float(np.nanmax(block.wavelength))
 
 
 def _check_block(block: SpectralBlock) -> None:
@@ -444,7 +454,8 @@ def _stitch_group(exposure: str, element: str, members: list[SpectralBlock], pro
     if gaps:
         listed = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in gaps[:5])
         more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
-        problems.append(Problem(_sources(usable), f"integrations {listed}{more} are missing (a segment not uploaded?)", "warning"))
+        problems.append(Problem(_sources(usable), f"integrations {listed}{more} are missing "
+                                                  f"{_why_missing(usable, problems)}", "warning"))
     pieces = []
     for k, b in enumerate(usable):
         mine = order[block_of_row[order] == k]
@@ -519,6 +530,23 @@ def _convert_times(time_mjd: np.ndarray, source: str, target: str) -> np.ndarray
         return time_mjd
     converted = Time(time_mjd, format="mjd", scale=TIME_STANDARDS[source])
     return getattr(converted, TIME_STANDARDS[target]).mjd
+
+
+_SEGMENT_PART = re.compile(r"-seg\d+(_[a-z0-9]+)?(?=_x1dints)", re.IGNORECASE)
+
+
+def _why_missing(members: list[SpectralBlock], problems: list[Problem]) -> str:
+    """The likely reason integrations of one exposure are missing, for the gap message."""
+    if all(b.stage == 3 for b in members):
+        # tso3 fills INT_TIMES from each input segment it extracted; a failed one leaves its rows empty
+        return ("from the stage-3 product: the pipeline did not extract them (a segment that failed "
+                "in calwebb_tso3; its INT_TIMES rows are empty)")
+    exposures = {_SEGMENT_PART.sub("", Path(b.source).name) for b in members if _SEGMENT_PART.search(b.source)}
+    unreadable = sorted({p.source for p in problems if p.severity == "error" and _SEGMENT_PART.search(p.source)
+                         and _SEGMENT_PART.sub("", Path(p.source).name) in exposures})
+    if unreadable:
+        return f"(segment file {', '.join(unreadable)} of this exposure failed to read)"
+    return "(a segment file of this exposure was not given)"
 
 
 def _row_runs(order, block_of_row, row_in_block, usable):

@@ -41,7 +41,7 @@ INSPECT_JSON_KEYS = """\
 | `files[].wavelength_range_um` | [float, float] | Shortest and longest wavelength, µm. |
 | `files[].stage` | int | JWST pipeline stage (2 or 3); `null` when unknown. |
 | `files[].used` | bool | Whether the file contributed integrations to the cube. |
-| `files[].notes` | list of string | Caveats about how the file was read. |
+| `files[].notes` | list of string | How the file was read: caveats (also `warning` problems) and notes (`info`). |
 | `files[].problems` | list of string | Problems about this file (also in the top-level `problems`). |
 | `cube` | object | The combined cube; `null` when nothing usable was found. |
 | `cube.integrations` | int | Integrations (time rows). |
@@ -69,7 +69,7 @@ INSPECT_JSON_KEYS = """\
 | `problems` | list | Everything that went wrong or needs attention. |
 | `problems[].source` | string | File, archive member or part of the cube the problem is about. |
 | `problems[].message` | string | What is wrong, in words. |
-| `problems[].severity` | string | `error` (the file was skipped) or `warning` (loaded with a caveat). |
+| `problems[].severity` | string | `error` (the file was skipped), `warning` (loaded with a caveat) or `info` (how it was read; nothing to act on). |
 """
 
 
@@ -393,8 +393,10 @@ def format_report(report: dict[str, Any]) -> str:
             f"  integrations   {cube['integrations']} in {len(visits)} visit{'s' if len(visits) != 1 else ''}",
             f"  wavelengths    {cube['wavelengths']} points{_um(cube['wavelength_range_um'], ', ')}",
             f"  time           {cube['time_standard']} ({cube['time_scale'].upper()} scale)",
-            f"    start        {cube['time_start_iso']}  MJD {_fmt(cube['time_start_mjd'], '.6f')}",
-            f"    end          {cube['time_end_iso']}  MJD {_fmt(cube['time_end_mjd'], '.6f')}",
+            f"    start        {cube['time_start_iso']}  {_mjd_label(cube['time_standard'])} "
+            f"{_fmt(cube['time_start_mjd'], '.6f')}",
+            f"    end          {cube['time_end_iso']}  {_mjd_label(cube['time_standard'])} "
+            f"{_fmt(cube['time_end_mjd'], '.6f')}",
             f"    duration     {_fmt(cube['duration_hours'], '.3f')} h",
         ]
         for visit in visits:
@@ -417,6 +419,16 @@ def format_report(report: dict[str, Any]) -> str:
             f"  pipeline       {cube['pipeline'] or 'unknown'}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _mjd_label(standard: str) -> str:
+    """What an MJD-style number (JD − 2400000.5) in ``standard`` is called: ``BMJD_TDB`` for a
+    barycentric BJD_TDB (Eureka!'s name for it), ``MJD_UTC``, …"""
+    if standard.startswith("BJD_TDB"):
+        return "BMJD_TDB" + standard[len("BJD_TDB"):]
+    if standard.startswith("MJD_"):
+        return standard
+    return f"{standard} (JD − 2400000.5)"
 
 
 def _um(pair, prefix: str = "") -> str:

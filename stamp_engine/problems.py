@@ -34,7 +34,8 @@ class Problem:
     message : str
         What is wrong, in words a user understands.
     severity : str
-        ``"error"`` when the file was skipped, ``"warning"`` when it loaded with a caveat.
+        ``"error"`` when the file was skipped, ``"warning"`` when it loaded with a caveat,
+        ``"info"`` for a note on how it was read that asks nothing of the user.
     """
 
     source: str
@@ -43,6 +44,10 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.source}: {self.message}"
+
+
+#: Every severity a :class:`Problem` can have, most serious first.
+SEVERITIES = ("error", "warning", "info")
 
 
 class NoUsableData(StampError):

@@ -310,8 +310,14 @@ def split_visits(cube: "Cube", gap_hours: float = 0.5) -> "Cube":
                 "this cube was normalized per visit; splitting it into different visits would "
                 "mismatch the reference spectra — split the visits first, then normalize"
             )
-    changes["history"] = (*cube.history, f"split visits at time gaps > {gap_hours:g} h: {n_visits} visit(s)")
+    history = cube.history
+    if history and history[-1].startswith(_SPLIT_VISITS):
+        history = history[:-1]  # splitting again replaces the split just before: one line, not two
+    changes["history"] = (*history, f"{_SPLIT_VISITS} > {gap_hours:g} h: {n_visits} visit(s)")
     return cube.replace(**changes)
+
+
+_SPLIT_VISITS = "split visits at time gaps"
 
 
 # --------------------------------------------------------------------------- normalize

@@ -181,7 +181,8 @@ def test_nrs1_nrs2_stage3(tmp_path, layout):
     assert_matches(blocks[1], extra[0][1], np.arange(12))
     assert blocks[1].wavelength.min() > 3.8 > blocks[0].wavelength.max()
     if layout == "old":  # INT_NUM repeats with no DETECTOR keyword: split by wavelength range
-        assert any("wavelength range" in note for note in blocks[0].notes)
+        assert any("told apart by wavelength range" in note for note in blocks[0].info)  # severity info
+        assert not any("wavelength range" in note for note in blocks[0].notes)
 
 
 def test_descending_miri_wavelengths_as_stored(tmp_path):

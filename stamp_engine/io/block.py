@@ -60,7 +60,13 @@ class SpectralBlock:
     meta : dict
         Metadata from the headers (target, instrument, detector, filter, …).
     notes : list of str
-        Non-fatal observations the user should see (assumptions, repaired traps).
+        Non-fatal observations the user should see (assumptions, repaired traps): warnings.
+    info : list of str
+        How the file was read where nothing was assumed or repaired (a layout told apart,
+        channels described): reported with severity ``info``.
+    wavelength_edges : (float, float) or None
+        Shortest and longest wavelength covered, µm, when the samples are channels whose
+        edges are known (Eureka! S4 ``wave_low``/``wave_hi``); None: the samples themselves.
     """
 
     source: str
@@ -78,6 +84,8 @@ class SpectralBlock:
     meta: dict[str, Any] = field(default_factory=dict)
     bad: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    info: list[str] = field(default_factory=list)
+    wavelength_edges: tuple[float, float] | None = None
 
     @property
     def n_integrations(self) -> int:

@@ -593,18 +593,26 @@ def _read_light_curves(h5: h5py.File, keys: set[str], source: str) -> list[Spect
     meta["light_curve_channels"] = int(centres.size)
     for name in ("wave_low", "wave_hi"):
         if name in keys and h5[name].size == centres.size:
-            meta[name] = [float(v) for v in np.asarray(h5[name][()], dtype=np.float64).reshape(-1)]
+            # the channel edges in µm, converted with the centres' units
+            edges, _ = wavelength_to_micron(np.asarray(_float_array(h5[name]), dtype=np.float64).reshape(-1),
+                                            _attr_from([h5[name], wave_ds, data_ds], h5.attrs, "wave_units"))
+            meta[name] = [float(v) for v in edges]
+    edges = None
+    if "wave_low" in meta and "wave_hi" in meta:
+        low, high = np.asarray(meta["wave_low"]), np.asarray(meta["wave_hi"])
+        if np.isfinite(low).any() and np.isfinite(high).any():
+            edges = (float(np.nanmin(low)), float(np.nanmax(high)))
     if unit_assumed:
         meta["flux_unit_assumed"] = True
-    notes.append(f"Eureka! Stage 4 light curves: {centres.size} wavelength channel(s), "
-                 "each the mean of the spectrum over its channel")
+    info = [f"Eureka! Stage 4 light curves: {centres.size} wavelength channel(s), "
+            "each the mean of the spectrum over its channel"]
 
     spec = _with_columns_checked(_Spectra("", centres, flux, error, bad), "data", wave_key, n_time)
     return [SpectralBlock(
         source=source, layout="eureka-s4", wavelength=spec.wavelength, flux=spec.flux, error=spec.error,
         flux_unit=flux_unit, integration=np.arange(1, n_time + 1), time_mjd=time_mjd,
         time_standard=time_standard, element="", exposure=_exposure_key(meta, time_mjd, "light curves"),
-        stage=0, meta=meta, bad=spec.bad, notes=notes + spec.notes,
+        stage=0, meta=meta, bad=spec.bad, notes=notes + spec.notes, info=info, wavelength_edges=edges,
     )]
 
 

@@ -813,6 +813,7 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
     if not layout.groups:
         raise ReadError("has no EXTRACT1D spectra")
     file_notes: list[str] = []
+    file_info: list[str] = []
     int_times = layout.int_times
     if int_times is not None and not np.any(int_times.get("integration_number", np.zeros(0)) > 0):
         int_times = None
@@ -859,7 +860,7 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
             if len(parts) > 1:
                 names = (["NRS1", "NRS2"] if instrument == "NIRSPEC" and len(parts) == 2
                          else [f"{group.detector} part {k + 1}" for k in range(len(parts))])
-                file_notes.append(
+                file_info.append(
                     f"{' and '.join(names)} spectra share integration numbers; told apart by "
                     "wavelength range (old-layout stage-3 file)"
                 )
@@ -908,6 +909,7 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
             meta=meta,
             bad=piece.bad if piece.bad is not None and piece.bad.any() else None,
             notes=notes,
+            info=list(file_info),
         ))
     if not blocks:
         raise ReadError("every FLUX value is NaN: nothing was extracted")
