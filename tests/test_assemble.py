@@ -6,7 +6,7 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from stamp_engine.assemble import LoadOptions, _assemble
+from stamp_engine.assemble import LoadOptions, _assemble, load
 from stamp_engine.io.block import SpectralBlock
 from stamp_engine.problems import NoUsableData, Problem
 from stamp_engine.synthetic import make_observation
@@ -189,3 +189,21 @@ def test_a_refused_archive_is_listed_among_the_files_as_unused(tmp_path):
     assert set(by_source) == {"evil.zip", "good_SpecData.h5"}
     assert by_source["good_SpecData.h5"]["used"] and not by_source["evil.zip"]["used"]
     assert any(p.source == "evil.zip" and p.severity == "error" for p in cube.problems)
+
+
+def test_gap_messages_say_why_integrations_are_missing(obs, tmp_path):
+    """Issue 9.7: a stage-3 gap is a segment the pipeline failed on; a stage-2 gap names the unreadable file."""
+    from stamp_engine.synthetic.x1dints import write_segments
+
+    s3 = [block_from(obs, np.r_[0:40, 80:120], source="o001_x1dints.fits", stage=3)]
+    cube = assemble(s3)
+    [gap] = [p.message for p in cube.problems if "41–80" in p.message]
+    assert "did not extract them (a segment that failed in calwebb_tso3" in gap and "uploaded" not in gap
+    paths = write_segments(tmp_path, obs, 3, layout="new")
+    paths[1].write_bytes(paths[1].read_bytes()[:5000])  # segment 2 cut short
+    cube = load(paths)
+    [gap] = [p.message for p in cube.problems if "are missing" in p.message]
+    assert f"(segment file {paths[1].name} of this exposure failed to read)" in gap
+    cube = load([paths[0], paths[2]])
+    [gap] = [p.message for p in cube.problems if "are missing" in p.message]
+    assert "(a segment file of this exposure was not given)" in gap

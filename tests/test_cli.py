@@ -386,3 +386,25 @@ def test_subprocess_serve_help_does_not_import_dash():
     assert done.returncode == 0, done.stderr
     assert "--production" in done.stdout and "--workers" in done.stdout
     assert done.stdout.strip().endswith("EXIT 0 DASH False DASHBOARD False")
+
+
+def test_inspect_labels_times_and_elements_as_documented(capsys, tmp_path):
+    """Issue 9.7: a BJD_TDB time is not labelled MJD; one element is an empty list; info is its own severity."""
+    from stamp_engine.synthetic.x1dints import make_mode_observation, write_segments
+
+    prism, _ = make_mode_observation("nirspec_prism", 12, n_wavelengths=20)
+    g395h, extra = make_mode_observation("nirspec_g395h", 12, n_wavelengths=20)
+    [single] = write_segments(tmp_path / "prism", prism, 1, layout="new")
+    [both] = write_segments(tmp_path / "g395h", g395h, 1, layout="old", stage=3, extra_spectra=extra)
+    code, out, err = run(capsys, "inspect", str(single))
+    assert code == 0
+    start = next(line for line in out.splitlines() if line.strip().startswith("start"))
+    assert start.split()[-2] == "BMJD_TDB" and " MJD " not in start
+    assert float(start.split()[-1]) == pytest.approx(prism.time_bjd_tdb[0], abs=1e-6)
+    code, report, err = run_json(capsys, str(single))
+    assert report["files"][0]["elements"] == []  # one element: empty, as the README says
+    code, report, err = run_json(capsys, str(both))
+    assert report["files"][0]["elements"] == ["NRS1", "NRS2"]
+    told_apart = [p for p in report["problems"] if "told apart by wavelength range" in p["message"]]
+    assert [p["severity"] for p in told_apart] == ["info"]
+    assert "stamp: info: " in err

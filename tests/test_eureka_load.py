@@ -101,3 +101,14 @@ def test_photometry_next_to_spectra_is_reported_not_fatal():
     assert f"{photometry.name}: is Eureka! photometry (aplev), not spectroscopy: no optspec" in messages
     with pytest.raises(NoUsableData, match="photometry"):
         stamp_engine.load([photometry])
+
+
+def test_light_curve_channels_report_their_edges_and_an_info_note(tmp_path, transit):
+    """Issue 9.7: the file's range is its channels' edges (0.8–5.2 µm), not their centres (1.4–4.35 µm)."""
+    channels = [(0.8, 2.0), (2.0, 3.5), (3.5, 5.2)]
+    path = write_eureka_s4_lc(tmp_path / "S4_LCData.h5", transit, channels)
+    cube = stamp_engine.load([path])
+    [info] = cube.meta["files"]
+    np.testing.assert_allclose(info["wavelength_range"], [0.8, 5.2])
+    [note] = [p for p in cube.problems if "Stage 4 light curves" in p.message]
+    assert note.severity == "info" and note.message in info["notes"]

@@ -430,6 +430,16 @@ def test_interpolate_gaps_keeps_nan_neighbours_missing():
     assert np.isfinite(filled.flux[39:55, 3]).all()
 
 
+def test_splitting_visits_again_replaces_the_history_line():
+    """Issue 9.7: load splits visits and the dashboard/render split again: the package README listed both."""
+    cube = cube_from(make_observation("transit", n_integrations=40, n_visits=2, seed=2))
+    twice = processing.split_visits(processing.split_visits(cube, 0.5), 0.5)
+    assert [h for h in twice.history if h.startswith("split visits")] == ["split visits at time gaps > 0.5 h: 2 visit(s)"]
+    after_a_step = processing.split_visits(processing.normalize(processing.split_visits(cube, 0.5)), 30.0)
+    assert [h for h in after_a_step.history if h.startswith("split visits")] == [
+        "split visits at time gaps > 0.5 h: 2 visit(s)", "split visits at time gaps > 30 h: 1 visit(s)"]
+
+
 # --------------------------------------------------------------------------- bin
 def test_bin_conserves_mean_and_scales_errors_as_inverse_sqrt_n():
     rng = np.random.default_rng(4)

@@ -129,3 +129,5 @@ def test_render_interpolate_gaps_keeps_every_measured_integration(tmp_path, caps
     np.testing.assert_allclose(cube.time.mjd[~measured], obs.time_bjd_tdb[missing], rtol=0, atol=1e-9)
     assert np.isnan(cube.error[~measured]).all()
     assert any("5 row(s) added in 1 gap(s) inside visits" in step for step in cube.history)
+    readme = next(out.glob("stamp_package_*/README.txt")).read_text(encoding="utf-8")
+    assert readme.count("split visits at time gaps") == 1  # load and the processing both split: said once
