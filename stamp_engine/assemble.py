@@ -6,8 +6,12 @@ The rules (see FORMATS.md in the project history for the evidence behind each):
   segments are joined on integration numbers, never on row or file position;
 * segments of one exposure are stitched in integration order; exact duplicates are
   dropped, gaps in integration numbers are reported;
-* a stage-3 product and stage-2 segments of the same exposure are different reductions
-  of the same integrations: the stage-3 one is kept, the others are reported unused;
+* two reductions of the same integrations (stage 2 and stage 3, two pipeline versions, old
+  and new layout — found by exposure and integration number, or by overlapping times) are
+  never stacked or interleaved: one is kept (higher stage, then newer pipeline, then the new
+  layout), the others are reported unused with the reason;
+* segments of one exposure share one time standard: a segment without measured times takes
+  the exposure's measured times extended along the integration numbers;
 * orders of a multi-order instrument (NIRISS SOSS) overlap in wavelength and are never
   merged: one is chosen (the first by default); detectors of one exposure (NIRSpec
   NRS1 + NRS2) cover different wavelengths and are joined side by side;
@@ -31,7 +35,7 @@ from astropy.time import Time
 
 from .cube import Cube
 from .io import registry
-from .io.block import TIME_STANDARDS, SpectralBlock
+from .io.block import CADENCE_FALLBACK, TIME_STANDARDS, SpectralBlock
 from .io.containers import ArchiveLimits, expand_inputs
 from .problems import NoUsableData, Problem, ReadError
 
@@ -472,10 +476,6 @@ def _stitch_group(exposure: str, element: str, members: list[SpectralBlock], pro
     time_final = np.concatenate([np.asarray(b.time_mjd, dtype=np.float64)[rows] for b, rows in pieces])
     return _Stitched(exposure, element, pieces, integration_final, time_final, wavelength,
                      first.time_standard, first.flux_unit)
-
-
-#: Time standard a reader gives when the file has no integration times (the EXPSTART + cadence estimate).
-CADENCE_FALLBACK = "MJD_UTC (from EXPSTART + cadence)"
 
 
 def _align_time_standards(members: list[SpectralBlock], problems: list[Problem]) -> list[SpectralBlock]:

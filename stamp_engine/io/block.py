@@ -8,13 +8,16 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
+#: Time standard of times estimated from EXPSTART and the read pattern (the file had none).
+CADENCE_FALLBACK = "MJD_UTC (from EXPSTART + cadence)"
+
 #: Time standards a block can carry, with the astropy scale each one uses.
 TIME_STANDARDS = {
     "BJD_TDB": "tdb",  # barycentric, TDB scale, stored as MJD (BJD - 2400000.5)
     "MJD_UTC": "utc",
     "HJD_UTC": "utc",
     "BJD_TDB (assumed)": "tdb",
-    "MJD_UTC (from EXPSTART + cadence)": "utc",
+    CADENCE_FALLBACK: "utc",
 }
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from astropy.io import fits
 
 from ...problems import ReadError
-from ..block import SpectralBlock
+from ..block import CADENCE_FALLBACK, SpectralBlock
 from ..registry import FITS_MAGIC, register_reader
 
 BLOCK = 2880
@@ -698,7 +698,7 @@ def _times(piece: _Piece, numbers: np.ndarray, int_times: dict[str, np.ndarray] 
         "EXPSTART + (INT_NUM − 1) × cadence + half an integration was used (MJD UTC from the read "
         "pattern keywords; approximate, not barycentric)"
     )
-    return cadence, "MJD_UTC (from EXPSTART + cadence)"
+    return cadence, CADENCE_FALLBACK
 
 
 # --------------------------------------------------------------------------- metadata
