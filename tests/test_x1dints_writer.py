@@ -15,6 +15,7 @@ from stamp_engine.synthetic.x1dints import (
     make_mode_observation,
     stage2_filename,
     stage3_filename,
+    write_reductions,
     write_segments,
     write_x1dints,
 )
@@ -189,6 +190,38 @@ def test_int_times_options(tmp_path, obs):
     with fits.open(path) as hdul:
         assert len(hdul["INT_TIMES"].data) == 5
         assert ["TDB-MID" in t.header for t in extract1d(hdul)] == [True] * 5 + [False] * 5
+
+
+@pytest.mark.parametrize("layout", ["old", "new"])
+def test_local_int_num_and_int_times_elsewhere(tmp_path, obs, layout):
+    """A later segment numbering its integrations from 1, with an INT_TIMES that lists only earlier ones."""
+    path = write_x1dints(tmp_path / "seg2.fits", obs, layout=layout, rows=slice(10, 20), segment=2, segment_total=3,
+                         int_times="elsewhere", local_int_num=True)
+    with fits.open(path) as hdul:
+        assert (hdul[0].header["INTSTART"], hdul[0].header["INTEND"]) == (11, 20)
+        np.testing.assert_array_equal(hdul["INT_TIMES"].data["integration_number"], np.arange(1, 11))
+        if layout == "old":
+            assert [t.header["INT_NUM"] for t in extract1d(hdul)] == list(range(1, 11))
+            assert not any("TDB-MID" in t.header for t in extract1d(hdul))  # INT_TIMES does not cover them
+        else:
+            data = hdul["EXTRACT1D"].data
+            np.testing.assert_array_equal(data["INT_NUM"], np.arange(1, 11))
+            assert np.isnan(data["TDB-MID"]).all()
+    with pytest.raises(ValueError, match="elsewhere"):
+        write_x1dints(tmp_path / "seg1.fits", obs, layout=layout, rows=slice(0, 10), int_times="elsewhere")
+
+
+def test_reductions_differ_in_version_layout_and_values(tmp_path, obs):
+    (first, [old]), (second, [new]) = write_reductions(tmp_path, obs, stage=3)
+    with fits.open(old) as a, fits.open(new) as b:
+        assert (a[0].header["CAL_VER"], a[0].header["DATAMODL"]) == ("1.18.1", "MultiSpecModel")
+        assert (b[0].header["CAL_VER"], b[0].header["DATAMODL"]) == ("1.19.1", "TSOMultiSpecModel")
+        assert old.name == new.name and old.parent != new.parent  # one MAST name, two folders
+    np.testing.assert_array_equal(first.flux, obs.flux)  # the first reduction is the observation itself
+    np.testing.assert_array_equal(second.time_bjd_tdb, obs.time_bjd_tdb)
+    difference = (second.flux - obs.flux) / obs.error
+    finite = np.isfinite(difference)
+    assert 0.1 < np.std(difference[finite]) < 0.3  # a re-extraction: the same integrations, other values
 
 
 def test_miri_surface_brightness_and_dn_units(tmp_path):
