@@ -318,7 +318,11 @@ def _reductions(blocks: list[SpectralBlock]) -> list[_Reduction]:
 def _overlap(a: _Reduction, b: _Reduction) -> bool:
     """Whether two reductions hold the same integrations: shared integration numbers of one
     exposure, or most of one's mid-times inside the other's time span (exposures one after
-    the other, such as visits, never are)."""
+    the other, such as visits, never are).  Reductions of different named elements (NRS1 of
+    one, NRS2 of the other) hold different spectra and are joined, not chosen between."""
+    elements_a, elements_b = {x.element for x in a.blocks}, {x.element for x in b.blocks}
+    if "" not in elements_a | elements_b and not elements_a & elements_b:
+        return False
     if a.exposure == b.exposure and np.intersect1d(a.integrations, b.integrations).size:
         return True
     if not (a.times.size and b.times.size):
@@ -371,7 +375,8 @@ def _one_reduction_per_time(blocks: list[SpectralBlock], problems: list[Problem]
 
 def _why_preferred(kept: _Reduction, other: _Reduction) -> str:
     if kept.stage != other.stage:
-        return (f"stage {kept.stage} is preferred over stage {other.stage}"
+        lower = f"stage {other.stage}" if other.stage else f"a file without a JWST pipeline stage ({other.pipeline})"
+        return (f"stage {kept.stage} is preferred over {lower}"
                 + (" (calwebb_tso3 re-extracts after outlier detection)" if kept.stage == 3 else ""))
     if kept.pipeline.split()[:1] == other.pipeline.split()[:1] and kept.version != other.version:
         return f"{kept.pipeline} is newer than {other.pipeline}"

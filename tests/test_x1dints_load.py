@@ -204,3 +204,25 @@ def test_exposures_one_after_the_other_are_both_kept(tmp_path):
     assert len(paths) == 2  # two exposures, 12 min apart
     cube = stamp_engine.load(paths)
     assert cube.n_integrations == N_INT and not any("reduction" in p.message for p in cube.problems)
+
+
+def test_detectors_from_two_reductions_are_joined_not_chosen_between(tmp_path):
+    nrs1, extra = make_mode_observation("nirspec_g395h", N_INT, n_wavelengths=20, snr=SNR)
+    nrs2 = extra[0][1]
+    [a] = write_segments(tmp_path / "r1", nrs1, 1, layout="old", cal_ver="1.18.1")
+    [b] = write_segments(tmp_path / "r2", nrs2, 1, layout="new", cal_ver="1.19.1", detector="NRS2")
+    cube = stamp_engine.load([a, b])
+    assert cube.meta["element_used"] == "NRS1, NRS2" and cube.n_integrations == N_INT
+    assert not any("another reduction" in p.message for p in cube.problems)
+
+
+def test_eureka_and_pipeline_spectra_of_the_same_times_are_not_interleaved(tmp_path):
+    from stamp_engine.synthetic.eureka import write_eureka_s3
+
+    obs = make_observation(n_integrations=N_INT, wavelength=np.linspace(1, 3, 20), snr=SNR, seed=8)
+    [x1d] = write_segments(tmp_path, obs, 2, layout="new", stage=3)
+    eureka = write_eureka_s3(tmp_path / "S3_wasp_ap5_bg10_SpecData.h5", obs)
+    cube = stamp_engine.load([eureka, x1d])
+    assert cube.n_integrations == N_INT and np.all(np.diff(cube.time.mjd) > 0)
+    assert cube.sources == (x1d.name,)
+    assert any(p.source == eureka.name and "stage 3 is preferred over" in p.message for p in cube.problems)
