@@ -377,7 +377,7 @@ def _why_preferred(kept: _Reduction, other: _Reduction) -> str:
     if kept.stage != other.stage:
         lower = f"stage {other.stage}" if other.stage else f"a file without a JWST pipeline stage ({other.pipeline})"
         return (f"stage {kept.stage} is preferred over {lower}"
-                + (" (calwebb_tso3 re-extracts after outlier detection)" if kept.stage == 3 else ""))
+                + (" (calwebb_tso3 re-extracts after outlier detection)" if (kept.stage, other.stage) == (3, 2) else ""))
     if kept.pipeline.split()[:1] == other.pipeline.split()[:1] and kept.version != other.version:
         return f"{kept.pipeline} is newer than {other.pipeline}"
     if kept.layout != other.layout and kept.layout == "x1dints-new":
