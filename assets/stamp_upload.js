@@ -55,7 +55,14 @@
       what = names.slice(0, 3).join(", ") + (names.length > 3 ? " and " + (names.length - 3) + " more" : "") +
         " together are";
     }
-    return what + " " + formatSize(total) + "; the limit is " + formatSize(limit);
+    var size = formatSize(total);
+    var limitText = formatSize(limit);
+    if (size === limitText) {
+      /* just over the limit: rounded, both would read the same */
+      size = total + " bytes";
+      limitText = limit + " bytes";
+    }
+    return what + " " + size + "; the limit is " + limitText;
   }
 
   function alertOf(text, color) {

@@ -115,7 +115,10 @@ def oversize_message(names: Sequence[str], sizes: Sequence[int], limit_bytes: in
         what = f"{names[0]} is"
     else:
         what = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "") + " together are"
-    return f"{what} {format_size(total)}; the limit is {format_size(limit_bytes)}"
+    size, limit = format_size(total), format_size(limit_bytes)
+    if size == limit:  # just over the limit: rounded, both would read the same
+        size, limit = f"{total} bytes", f"{limit_bytes} bytes"
+    return f"{what} {size}; the limit is {limit}"
 
 
 def _check_session(session: Any) -> str:
