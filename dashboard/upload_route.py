@@ -238,7 +238,8 @@ def write_chunk(
         raise UploadRefused("a chunk must say its length (Content-Length)", 411)
     if length > UPLOAD_CHUNK_BYTES:
         raise UploadRefused(
-            f"a chunk may hold at most {format_size(UPLOAD_CHUNK_BYTES)}; this one is {format_size(length)}", 413
+            f"a chunk may hold at most {format_size(UPLOAD_CHUNK_BYTES)} ({UPLOAD_CHUNK_BYTES} bytes); "
+            f"this one declares {length} bytes", 413
         )
     try:
         offset = int(offset)
