@@ -28,7 +28,7 @@ from dashboard.server import gunicorn_settings
 from dashboard.services import build_services
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from upload_helpers import upload_files
+from upload_helpers import CountingInput, upload_files
 
 SESSION_A = "a" * 32
 SESSION_B = "b" * 32
@@ -176,22 +176,6 @@ def test_frame_ancestors_under_a_prefix(tmp_path):
 
 
 # --------------------------------------------------------------------- limits
-class CountingInput(io.RawIOBase):
-    """A request body that records how much of it the server read."""
-
-    def __init__(self, size: int):
-        self.size, self.read_bytes = size, 0
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        n = min(len(buffer), self.size - self.read_bytes, 65536)
-        buffer[:n] = b"x" * n
-        self.read_bytes += n
-        return n
-
-
 def test_upload_limit_refuses_before_reading_the_body(tmp_path):
     app = create_app(Config(cache_dir=tmp_path, demo_path=None, max_upload_mb=1))
     body = CountingInput(50 * 2**20)

@@ -16,25 +16,10 @@ from dashboard.client import DashClient, flask_transport
 from dashboard.config import UPLOAD_CHUNK_BYTES, Config, format_size
 from dashboard.datasets import INCOMING_IDLE_S, prune_uploads
 from dashboard.upload_route import SESSION_HEADER, oversize_message
+from upload_helpers import CountingInput
 
 SESSION_A = "a1" * 16
 SESSION_B = "b2" * 16
-
-
-class CountingInput(io.RawIOBase):
-    """A request body that records how much of it the server read."""
-
-    def __init__(self, size: int):
-        self.size, self.read_bytes = size, 0
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        n = min(len(buffer), self.size - self.read_bytes, 65536)
-        buffer[:n] = b"x" * n
-        self.read_bytes += n
-        return n
 
 
 class DroppingInput(io.RawIOBase):

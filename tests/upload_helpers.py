@@ -3,6 +3,7 @@
 Server-side tests use :func:`upload_files` where a page would upload: the same
 begin → chunks → finish steps as ``assets/stamp_upload.js``, so every test that
 processes an "upload" exercises the code that real uploads go through.
+:class:`CountingInput` is a request body that shows whether a refusal came before reading it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,22 @@ from typing import Sequence
 
 from dashboard.config import UPLOAD_CHUNK_BYTES, Config
 from dashboard.upload_route import begin_upload, finish_upload, write_chunk
+
+
+class CountingInput(io.RawIOBase):
+    """A request body of ``size`` bytes that records how much of it the server read."""
+
+    def __init__(self, size: int):
+        self.size, self.read_bytes = size, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = min(len(buffer), self.size - self.read_bytes, 65536)
+        buffer[:n] = b"x" * n
+        self.read_bytes += n
+        return n
 
 
 def upload_files(config: Config, session: str, files: Sequence[Path | tuple[str, bytes]]) -> dict:

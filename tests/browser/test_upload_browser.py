@@ -26,6 +26,7 @@ from dashboard.config import UPLOAD_CHUNK_BYTES, format_size
 from dashboard.upload_route import SESSION_HEADER, oversize_message
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.x1dints import write_segments
+from test_hostile_browser import open_on_heatmap, upload as choose_files
 
 pytestmark = pytest.mark.browser
 
@@ -77,18 +78,6 @@ def sha256(path: Path) -> str:
         while block := handle.read(2**22):
             digest.update(block)
     return digest.hexdigest()
-
-
-def open_on_heatmap(duo, app) -> str:
-    duo.start_server(app, navigate=False)
-    base = duo.server.url.rstrip("/")
-    duo.server_url = base + "/?view=heatmap"
-    duo.wait_for_contains_text(f"#{ids.JOB_MESSAGE}", "Upload files", timeout=WAIT)
-    return base
-
-
-def choose_files(duo, *paths: Path) -> None:
-    duo.find_element(f"#{ids.UPLOAD} input[type=file]").send_keys("\n".join(str(p) for p in paths))
 
 
 def stored_files(cache: Path) -> list[Path]:
