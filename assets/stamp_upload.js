@@ -173,7 +173,7 @@
     setProps(s.progress_box, { hidden: false });
     setProps(s.progress, { value: percent, label: Math.floor(percent) + " %" });
     setProps(s.progress_text, {
-      children: note || "Uploading " + this.label() + ": " + formatSize(done) + " of " + formatSize(total) + rate,
+      children: note || formatSize(done) + " of " + formatSize(total) + " sent" + rate,
     });
   };
 

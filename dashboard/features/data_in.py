@@ -37,7 +37,7 @@ def layout(services: Services) -> dbc.Card:
     )
     progress = html.Div(id=ids.UPLOAD_PROGRESS_BOX, hidden=True, className="mt-2", children=[
         dbc.Progress(id=ids.UPLOAD_PROGRESS, value=0, label="", style={"height": "1rem"}),
-        html.Div(id=ids.UPLOAD_PROGRESS_TEXT, className="small text-muted text-truncate"),
+        html.Div(id=ids.UPLOAD_PROGRESS_TEXT, className="small text-muted"),
     ])
     body = [
         html.Div(id=ids.DATASET_LABEL, className="small mb-2 text-truncate"),

@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pixels
 import psutil
 import pytest
 import requests
@@ -96,6 +97,23 @@ def wait_for_heatmap(duo) -> None:
     raise AssertionError("timed out waiting for the heatmap")
 
 
+def bar_while_uploading(duo) -> tuple[float, float]:
+    """(value the upload bar states, % of its width painted blue) once it is between 15 and 85 %."""
+    end = time.monotonic() + WAIT
+    script = ("var bar = document.querySelector('#' + arguments[0] + ' .progress-bar');"
+              "return bar ? parseFloat(bar.getAttribute('aria-valuenow')) : null;")
+    while time.monotonic() < end:
+        before = duo.driver.execute_script(script, ids.UPLOAD_PROGRESS)
+        if before is not None and 15 < before < 85:
+            image = pixels.screenshot(duo.driver, duo.find_element(f"#{ids.UPLOAD_PROGRESS}"))
+            after = duo.driver.execute_script(script, ids.UPLOAD_PROGRESS)
+            row = image[image.shape[0] // 2: image.shape[0] // 2 + 1]
+            blue = pixels.saturation(row)[0] > 0.5
+            return (before + after) / 2, 100.0 * blue.mean()
+        time.sleep(0.05)
+    raise AssertionError("the upload bar never showed an intermediate value")
+
+
 class RssSampler:
     """Peak resident memory of this process (the test's web server runs in it) while sampling."""
 
@@ -135,6 +153,7 @@ def test_a_1_gb_observation_uploads_with_progress_in_bounded_memory_into_a_view(
     with RssSampler() as rss:
         started = time.monotonic()
         choose_files(dash_duo, source)
+        shown, filled = bar_while_uploading(dash_duo)
         dash_duo.wait_for_contains_text(f"#{ids.UPLOAD_MESSAGE}", f"Received {source.name}", timeout=WAIT)
         elapsed = time.monotonic() - started
     seen = dash_duo.driver.execute_script("return window.uploadSeen;")
@@ -143,6 +162,8 @@ def test_a_1_gb_observation_uploads_with_progress_in_bounded_memory_into_a_view(
     throughput = source.stat().st_size / elapsed
     print(f"\n1 GB upload: {elapsed:.1f} s, {throughput / 2**20:.0f} MB/s, "
           f"server RSS growth {rss.growth / 2**20:.1f} MB (peak {rss.peak / 2**20:.0f} MB)")
+    # The bar is painted as far as it says: its blue fill covers that share of its width.
+    assert abs(filled - shown) < 8, (filled, shown)
     # The bar moved through intermediate values and said how much of how much had arrived.
     assert any(5 < v < 95 for v in values), values
     assert any(f"of {format_size(source.stat().st_size)}" in t and "MB/s" in t for t in texts), texts[-5:]
