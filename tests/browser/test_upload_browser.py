@@ -250,6 +250,13 @@ def test_an_upload_over_the_limit_is_refused_before_reading_and_by_the_server(da
     dash_duo.wait_for_contains_text(f"#{ids.UPLOAD_MESSAGE}", f"Upload refused: {expected}.", timeout=20)
     time.sleep(0.5)
     assert log.paths[before:] == []  # not one request: the file never left the browser
+    # The browser words every refusal as the server does (one wording, two languages).
+    cases = [(["x.zip"], [int(3.1 * 2**30)], 2 * 2**30), (list("abcde"), [2**30] * 5, 2**32),
+             (["x.fits"], [2**20 + 1], 2**20), (["a", "b"], [700, 12 * 2**10], 2**10), (["ok.h5"], [10], 10)]
+    in_browser = dash_duo.driver.execute_script(
+        "return arguments[0].map(function (c) {"
+        " return window.dash_clientside.stampUpload.oversizeMessage(c[0], c[1], c[2]); });", cases)
+    assert in_browser == [oversize_message(*case) for case in cases]
     # The server refuses the same on its own: a forged start, and a forged chunk past a declared size.
     forged_session = "f0" * 16
     start = requests.post(f"{base}/upload/", json={"files": [{"name": big.name, "size": big.stat().st_size}]},
