@@ -11,8 +11,6 @@
 (function () {
   "use strict";
 
-  /* Waits between retries after a failed request (~31 s in all), then the upload gives up. */
-  var RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 8000, 8000];
   /* Progress is redrawn at most this often. */
   var PROGRESS_EVERY_MS = 250;
   /* Answers after which retrying cannot help: say the server's reason instead. */
@@ -294,14 +292,15 @@
       this.stop("Upload refused: " + (reason || "the server answered " + status) + ".", "danger");
       return;
     }
-    if (this.attempt >= RETRY_DELAYS_MS.length) {
+    var delays = this.settings.retry_ms;
+    if (this.attempt >= delays.length) {
       var total = this.total();
       var percent = total ? Math.floor((100 * this.held()) / total) : 0;
       this.stop("Upload of " + this.label() + " stopped at " + percent + " % (" +
         (reason || "the server cannot be reached") + "). Choose the same files again to resume.", "warning");
       return;
     }
-    var delay = RETRY_DELAYS_MS[this.attempt];
+    var delay = delays[this.attempt];
     this.attempt += 1;
     this.draw(true, "Connection lost; retrying in " + Math.round(delay / 1000) + " s (" +
       formatSize(this.held()) + " of " + formatSize(this.total()) + " on the server)…");

@@ -18,6 +18,9 @@ from ..services import Services
 from ..upload_route import SESSION_HEADER, finish_upload
 
 ACCEPT = ".fits,.fit,.gz,.h5,.hdf5,.zip,.tar,.tgz"
+#: Pauses (ms) of the browser between retries after a failed upload request (~31 s), then it gives up
+#: and says that choosing the same files again resumes the upload.
+RETRY_DELAYS_MS = (1000, 2000, 4000, 8000, 8000, 8000)
 
 
 def layout(services: Services) -> dbc.Card:
@@ -74,6 +77,7 @@ def upload_settings(services: Services) -> dict:
         "progress": ids.UPLOAD_PROGRESS,
         "progress_text": ids.UPLOAD_PROGRESS_TEXT,
         "done": ids.UPLOAD_DONE,
+        "retry_ms": list(RETRY_DELAYS_MS),
     }
 
 

@@ -237,6 +237,44 @@ def test_a_dropped_connection_resumes_where_the_server_stopped(dash_duo, make_ap
     wait_for_heatmap(dash_duo)
 
 
+def test_after_giving_up_choosing_the_same_files_again_resumes(dash_duo, make_app, tmp_path, monkeypatch):
+    from flask import request
+
+    from dashboard.features import data_in
+
+    monkeypatch.setattr(data_in, "RETRY_DELAYS_MS", (200, 200))  # give up within a second
+    source = padded_zip(tmp_path / "offline_MAST.zip", small_observation(tmp_path / "obs"), 4 * UPLOAD_CHUNK_BYTES)
+    app, log = make_app(demo_path=None)
+    server_down = {"after": 2, "chunks": []}
+
+    @app.server.before_request
+    def _server_goes_away():
+        if "/upload/" not in request.path:
+            return None
+        if request.method == "PUT":
+            server_down["chunks"].append(int(request.args["offset"]))
+        if server_down["after"] is not None and len(server_down["chunks"]) > server_down["after"]:
+            return "gateway down", 503  # every upload request fails until the "network" is back
+        return None
+
+    open_on_heatmap(dash_duo, app)
+    choose_files(dash_duo, source)
+    dash_duo.wait_for_contains_text(f"#{ids.UPLOAD_MESSAGE}", "Choose the same files again to resume", timeout=WAIT)
+    message = dash_duo.find_element(f"#{ids.UPLOAD_MESSAGE}").text
+    assert f"Upload of {source.name} stopped at 50 %" in message
+    held = 2 * UPLOAD_CHUNK_BYTES
+    begun = log.count("/upload/") - len(server_down["chunks"])
+    server_down["after"] = None
+    tried = len(server_down["chunks"])
+    choose_files(dash_duo, source)
+    dash_duo.wait_for_contains_text(f"#{ids.UPLOAD_MESSAGE}", f"Received {source.name}", timeout=WAIT)
+    # The second choice went on from the bytes the server held: no chunk of the first half twice.
+    assert server_down["chunks"][tried:] == [held, held + UPLOAD_CHUNK_BYTES]
+    assert log.count("/upload/") - len(server_down["chunks"]) == begun + 1  # one status request, no new start
+    (stored,) = stored_files(tmp_path / "cache")
+    assert sha256(stored) == sha256(source)
+
+
 def test_an_upload_over_the_limit_is_refused_before_reading_and_by_the_server(dash_duo, make_app, tmp_path):
     big = tmp_path / "too_big_x1dints.fits"
     big.write_bytes(np.random.default_rng(0).bytes(int(1.5 * 2**20)))
