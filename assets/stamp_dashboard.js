@@ -10,58 +10,8 @@
     return window.dash_clientside.no_update;
   };
 
-  /* Bytes of a data URL's payload, without decoding it. */
-  function dataUrlBytes(dataUrl) {
-    var comma = dataUrl.indexOf(",");
-    var b64 = comma >= 0 ? dataUrl.length - comma - 1 : dataUrl.length;
-    var padding = dataUrl.endsWith("==") ? 2 : dataUrl.endsWith("=") ? 1 : 0;
-    return Math.floor((b64 * 3) / 4) - padding;
-  }
-
-  function alertDiv(text, color) {
-    return {
-      namespace: "dash_bootstrap_components",
-      type: "Alert",
-      props: { children: text, color: color, className: "py-2 small mb-0" },
-    };
-  }
-
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     stampDashboard: {
-      /* Refuse an upload over the server's limit before it is sent; else pass it on. */
-      checkUpload: function (contents, filenames, limitBytes) {
-        if (!contents) {
-          return [noUpdate(), noUpdate()];
-        }
-        var list = Array.isArray(contents) ? contents : [contents];
-        var names = Array.isArray(filenames) ? filenames : [filenames];
-        var total = 0;
-        for (var i = 0; i < list.length; i++) {
-          total += dataUrlBytes(list[i]);
-        }
-        if (limitBytes && total > limitBytes) {
-          var mb = function (b) {
-            return (b / 1048576).toFixed(1);
-          };
-          return [
-            noUpdate(),
-            alertDiv(
-              "Upload refused: " + names.join(", ") + " total " + mb(total) +
-                " MB, above this server's limit of " + mb(limitBytes) + " MB.",
-              "danger"
-            ),
-          ];
-        }
-        return [
-          { contents: list, filename: names },
-          alertDiv(
-            "Uploading " + (names.length === 1 ? names[0] : names.length + " files") +
-              " (" + (total / 1048576).toFixed(1) + " MB)…",
-            "light"
-          ),
-        ];
-      },
-
       /* The band whose button was clicked ("All" for the All button). */
       selectBand: function () {
         var ctx = window.dash_clientside.callback_context;

@@ -10,9 +10,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from flask import jsonify
 
-from . import download_route, ids
+from . import download_route, ids, upload_route
 from .background import build_background_manager
-from .config import Config
+from .config import UPLOAD_CHUNK_BYTES, Config, format_size
 from .features import bands, controls, data_in, downloads, job, views
 from .security import install_access_control, install_security_headers
 from .services import Services, build_services
@@ -63,6 +63,7 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     install_access_control(server, config)
     _add_routes(server, config, services, manager)
     download_route.register(server, services)
+    upload_route.register(server, services)
 
     app.layout = lambda: page(services)
     for feature in (data_in, controls, bands, job, views, downloads):
@@ -82,7 +83,9 @@ def _add_routes(server, config: Config, services: Services, manager) -> None:
 
     @server.errorhandler(413)
     def too_large(_):
-        return jsonify(error=f"Request larger than this server's upload limit of {config.max_upload_mb} MB"), 413
+        # Files arrive in chunks (dashboard.upload_route), so no legitimate request is larger.
+        return jsonify(error=f"Request larger than this server's limit of {format_size(config.max_request_bytes)} "
+                             f"(files are uploaded in chunks of {format_size(UPLOAD_CHUNK_BYTES)})"), 413
 
 
 def health_checks(services: Services, manager) -> dict[str, str]:

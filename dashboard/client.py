@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
-#: ``transport(method, path, body, params) -> (status, json or None)``; ``path`` is relative to the app's prefix.
-Transport = Callable[[str, str, Any, Mapping[str, str] | None], tuple[int, Any]]
+from .ids import SESSION, UPLOAD_DONE, UPLOAD_PROGRESS_BOX
+
+#: ``transport(method, path, body, params, headers=None) -> (status, json or None)``; ``path`` is relative
+#: to the app's prefix; ``body`` is sent as JSON, or as it is when it is ``bytes`` (upload chunks).
+Transport = Callable[..., tuple[int, Any]]
 
 
 class CallbackFailed(RuntimeError):
@@ -35,8 +39,11 @@ def http_transport(base_url: str, *, timeout: float = 60.0, headers: Mapping[str
     http.headers.update(headers or {})
     base = base_url if base_url.endswith("/") else base_url + "/"
 
-    def send(method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None):
-        response = http.request(method, base + path, json=body, params=params, timeout=timeout)
+    def send(method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None,
+             extra: Mapping[str, str] | None = None):
+        raw = isinstance(body, bytes)
+        response = http.request(method, base + path, json=None if raw else body, data=body if raw else None,
+                                params=params, headers=dict(extra or {}), timeout=timeout)
         data = response.json() if response.content and "json" in response.headers.get("Content-Type", "") else None
         return response.status_code, data
 
@@ -46,9 +53,13 @@ def http_transport(base_url: str, *, timeout: float = 60.0, headers: Mapping[str
 def flask_transport(test_client, prefix: str = "/", headers: Mapping[str, str] | None = None) -> Transport:
     """A transport through a Flask test client (no sockets)."""
 
-    def send(method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None):
-        response = test_client.open(prefix + path, method=method, json=body, query_string=dict(params or {}),
-                                    headers=dict(headers or {}))
+    def send(method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None,
+             extra: Mapping[str, str] | None = None):
+        raw = isinstance(body, bytes)
+        response = test_client.open(prefix + path, method=method, json=None if raw else body,
+                                    data=body if raw else None, query_string=dict(params or {}),
+                                    headers={**(headers or {}), **(extra or {})},
+                                    content_type="application/octet-stream" if raw else None)
         data = response.get_json(silent=True)
         return response.status_code, data
 
@@ -116,6 +127,40 @@ class DashClient:
             if output in names:
                 return dep
         raise KeyError(f"no callback outputs {output}")
+
+    def upload(self, paths: Sequence[Path], session: str) -> dict[str, dict[str, Any]]:
+        """Upload files as the page does: chunks to ``upload/`` (:mod:`dashboard.upload_route`),
+        then the callback that turns the finished upload into the dataset.
+
+        Returns
+        -------
+        dict
+            The callback's outputs (``["dataset"]["data"]`` is the descriptor, or
+            ``["upload-message"]`` says why the upload was refused).
+
+        Raises
+        ------
+        CallbackFailed
+            When the server refuses a chunk (the message is the server's).
+        """
+        from .upload_route import SESSION_HEADER
+
+        headers = {SESSION_HEADER: session}
+        files = [{"name": Path(p).name, "size": Path(p).stat().st_size} for p in paths]
+        status, started = self.transport("POST", "upload/", {"files": files}, None, headers)
+        if status != 201:
+            raise CallbackFailed(f"upload/: the server answered {status}: {json.dumps(started)[:300]}")
+        for index, path in enumerate(paths):
+            with open(path, "rb") as handle:
+                offset = 0
+                while chunk := handle.read(started["chunk_bytes"]):
+                    status, answer = self.transport("PUT", f"upload/{started['upload']}/{index}", chunk,
+                                                    {"offset": str(offset)}, headers)
+                    if status != 200:
+                        raise CallbackFailed(f"upload chunk: the server answered {status}: {json.dumps(answer)[:300]}")
+                    offset = answer["received"]
+        return self.call(f"{UPLOAD_PROGRESS_BOX}.hidden", {f"{UPLOAD_DONE}.data": {"upload": started["upload"]},
+                                                           f"{SESSION}.data": session})
 
     def call(
         self,

@@ -17,8 +17,10 @@ Variable                    Meaning                                     Default
                             background-job results.                     ``~/.cache/stamp``
 ``STAMP_CACHE_SIZE_MB``     Size limit of the processed-cube cache;     ``2048``
                             least recently used cubes are evicted.
-``STAMP_MAX_UPLOAD_MB``     Largest upload accepted (all files of one   ``200``
-                            upload together).
+``STAMP_MAX_UPLOAD_MB``     Largest upload accepted (all files of one   ``8192`` (8 GB)
+                            upload together), checked in the browser
+                            before any byte is sent and by the server
+                            per chunk.
 ``STAMP_UPLOAD_TTL_HOURS``  Uploaded files older than this are          ``24``
                             deleted.
 ``STAMP_FRAME_ANCESTORS``   Origins allowed to show the app in an       empty: framing refused
@@ -58,7 +60,8 @@ Variable                    Meaning                                     Default
                             processes.
 ``STAMP_THREADS``           Threads per web worker.                     ``4``
 ``STAMP_TIMEOUT_S``         Seconds a web request may take (uploads     ``300``
-                            arrive in one request).
+                            arrive in chunks of 8 MB, one request
+                            each).
 ==========================  ==========================================  =====================================
 """
 
@@ -77,6 +80,12 @@ BACKGROUNDS = ("diskcache", "celery")
 
 # An origin as CSP accepts it: scheme://host[:port], optionally with a leading "*." wildcard, or 'self'.
 _ORIGIN = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$")
+
+
+#: Most bytes of one upload request: files travel in chunks of this size (see dashboard.upload_route).
+UPLOAD_CHUNK_BYTES = 8 * 2**20
+#: Default ``STAMP_MAX_UPLOAD_MB``: room for a real JWST time series (e.g. 10,000 × 2,040 in 5 segments, ~2.8 GB).
+DEFAULT_MAX_UPLOAD_MB = 8192
 
 
 class ConfigError(ValueError):
@@ -112,7 +121,7 @@ class Config:
     data_dir: Path | None = None
     cache_dir: Path = field(default_factory=lambda: default_cache_dir({}))
     cache_size_mb: int = 2048
-    max_upload_mb: int = 200
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     upload_ttl_hours: float = 24.0
     frame_ancestors: tuple[str, ...] = ()
     background: str = "diskcache"
@@ -201,7 +210,7 @@ class Config:
             data_dir=data_dir,
             cache_dir=Path(cache_dir).expanduser().resolve() if cache_dir else default_cache_dir(env),
             cache_size_mb=_number(env, "STAMP_CACHE_SIZE_MB", 2048, int),
-            max_upload_mb=_number(env, "STAMP_MAX_UPLOAD_MB", 200, int),
+            max_upload_mb=_number(env, "STAMP_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, int),
             upload_ttl_hours=_number(env, "STAMP_UPLOAD_TTL_HOURS", 24.0, float),
             frame_ancestors=tuple(o for o in re.split(r"[\s,]+", get("STAMP_FRAME_ANCESTORS") or "") if o),
             background=(get("STAMP_BACKGROUND") or "diskcache").lower(),
@@ -227,8 +236,8 @@ class Config:
 
     @property
     def max_request_bytes(self) -> int:
-        """Largest HTTP request body: an upload travels base64-encoded (×4/3) inside JSON."""
-        return int(self.max_upload_bytes * 4 / 3) + 1024 * 1024
+        """Largest HTTP request body: one upload chunk and a little (callbacks never carry file contents)."""
+        return UPLOAD_CHUNK_BYTES + 1024 * 1024
 
     @property
     def display_limits(self) -> dict[str, int]:
@@ -255,6 +264,21 @@ class Config:
     def scratch_dir(self) -> Path:
         """Per-job scratch folders (archive expansion); removed when the job ends or its process died."""
         return self.cache_dir / "scratch"
+
+
+def format_size(n_bytes: int) -> str:
+    """``"3.1 GB"``, ``"1.5 MB"``, ``"200 MB"``, ``"12 KB"``, ``"5 bytes"`` (1 MB = 2**20 bytes, as ``STAMP_MAX_UPLOAD_MB``).
+
+    Three significant digits at most, trailing zeros dropped; ``assets/stamp_upload.js``
+    (``formatSize``) words sizes the same way.
+    """
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n_bytes >= scale:
+            value = n_bytes / scale
+            decimals = 2 if value < 10 else 1 if value < 100 else 0
+            text = f"{value:.{decimals}f}"
+            return (text.rstrip("0").rstrip(".") if "." in text else text) + f" {unit}"
+    return f"{n_bytes} bytes"
 
 
 def parse_basic_auth(raw: str) -> tuple[tuple[str, str], ...]:

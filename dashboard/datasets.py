@@ -4,7 +4,7 @@ The browser only holds a small *descriptor* of the dataset it shows:
 
 * ``{"kind": "demo"}`` — the demo observation (``Config.demo_path``);
 * ``{"kind": "upload", "session": <hex>, "digest": <hex>, "names": [...]}`` —
-  files uploaded by one browser session, saved under
+  files uploaded by one browser session (:mod:`dashboard.upload_route`), saved under
   ``<cache>/uploads/<session>/<digest>/``;
 * ``{"kind": "server", "paths": [...]}`` — files picked from ``STAMP_DATA_DIR``,
   relative to it.
@@ -15,19 +15,23 @@ no path outside the upload or data folder.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from .config import Config, UnsafePath, safe_data_path
 
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")
+#: A page's session id as the upload folders accept it (hex only: it names a folder).
+SESSION_PATTERN = _HEX
+#: Folder (inside a session's upload folder) of uploads still arriving (see :mod:`dashboard.upload_route`).
+INCOMING = ".incoming"
+#: An incomplete upload untouched this long is removed (its page can no longer resume it).
+INCOMING_IDLE_S = 3600.0
 
 
 class UploadRejected(ValueError):
@@ -69,80 +73,26 @@ def safe_filename(name: str) -> str:
     return base[:200] or "upload"
 
 
-def decode_upload(contents: Sequence[str], names: Sequence[str]) -> list[tuple[str, bytes]]:
-    """(safe name, bytes) of each ``dcc.Upload`` file (``data:…;base64,…`` strings).
-
-    Raises
-    ------
-    UploadRejected
-        When a file's content is not what a browser sends.
-    """
-    files = []
-    used: set[str] = set()
-    for content, name in zip(contents, names):
-        try:
-            _, encoded = content.split(",", 1)
-            data = base64.b64decode(encoded, validate=True)
-        except (ValueError, binascii.Error, AttributeError):
-            raise UploadRejected(f"{name}: the browser did not send the file's content") from None
-        safe = safe_filename(name)
-        stem, dot, ext = safe.partition(".")
-        k = 1
-        while safe in used:  # two files of the same name from different folders
-            k += 1
-            safe = f"{stem}-{k}{dot}{ext}"
-        used.add(safe)
-        files.append((safe, data))
-    return files
-
-
-def save_upload(config: Config, session: str, contents: Sequence[str], names: Sequence[str]) -> dict[str, Any]:
-    """Write uploaded files to the session's folder; returns the dataset descriptor.
-
-    Files with the same content are stored once per session (the folder is named by
-    the hash of names and bytes), and that hash is the content key of the cache.
-
-    Raises
-    ------
-    UploadRejected
-        When nothing was sent, the upload is over ``STAMP_MAX_UPLOAD_MB``, or a file
-        is garbled.
-    """
-    if not _HEX.match(session or ""):
-        raise UploadRejected("the page's session has expired; reload the page")
-    if not contents:
-        raise UploadRejected("no file was received")
-    files = decode_upload(contents, names)
-    total = sum(len(data) for _, data in files)
-    if total > config.max_upload_bytes:
-        raise UploadRejected(
-            f"the upload is {total / 2**20:.1f} MB, above this server's limit of {config.max_upload_mb} MB"
-        )
-    digest = hashlib.sha256()
-    for name, data in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    key = digest.hexdigest()[:32]
-    folder = config.uploads_dir / session / key
-    if not folder.is_dir():
-        tmp = folder.with_name(f".{key}.partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True, mode=0o700)
-        for name, data in files:
-            (tmp / name).write_bytes(data)
-        tmp.rename(folder)
-    return {"kind": "upload", "session": session, "digest": key, "names": [name for name, _ in files]}
-
-
 def prune_uploads(config: Config, now: float | None = None) -> int:
-    """Delete session upload folders untouched for ``upload_ttl_hours``; returns how many."""
+    """Delete session upload folders untouched for ``upload_ttl_hours``, and incomplete
+    uploads untouched for :data:`INCOMING_IDLE_S`; returns how many folders went."""
     now = time.time() if now is None else now
     removed = 0
     if not config.uploads_dir.is_dir():
         return 0
     for session in config.uploads_dir.iterdir():
-        if session.is_dir() and now - session.stat().st_mtime > config.upload_ttl_hours * 3600:
-            shutil.rmtree(session, ignore_errors=True)
-            removed += 1
+        try:
+            if session.is_dir() and now - session.stat().st_mtime > config.upload_ttl_hours * 3600:
+                shutil.rmtree(session, ignore_errors=True)
+                removed += 1
+                continue
+            for incoming in (session / INCOMING).glob("*") if session.is_dir() else ():
+                touched = max(p.stat().st_mtime for p in [incoming, *incoming.rglob("*")])
+                if now - touched > INCOMING_IDLE_S:
+                    shutil.rmtree(incoming, ignore_errors=True)
+                    removed += 1
+        except OSError:
+            continue  # another process pruned it meanwhile
     return removed
 
 

@@ -6,12 +6,17 @@ DATASET = "dataset"               # descriptor of the files shown (see dashboard
 RESULT = "job-result"             # key of the processed cube + data limits + problems
 BANDS = "valid-bands"             # usable bands from the editor
 SELECTED_BAND = "selected-band"   # band highlighted in the browser ("All" or a name)
-UPLOAD_PENDING = "upload-pending" # upload that passed the size check in the browser
-UPLOAD_LIMIT = "upload-limit"     # STAMP_MAX_UPLOAD_MB in bytes, for the browser-side check
+UPLOAD_REQUEST = "upload-request" # names and sizes of the files just chosen (set by stamp_upload.js)
+UPLOAD_DONE = "upload-done"       # id of an upload whose bytes are all on the server (set by stamp_upload.js)
+UPLOAD_SETTINGS = "upload-settings"  # limit, route URL and component ids for stamp_upload.js
 
 # --- data in
-UPLOAD = "upload"
+UPLOAD = "upload"                 # drop zone holding the file input
+UPLOAD_INPUT = "upload-input"
 UPLOAD_MESSAGE = "upload-message"
+UPLOAD_PROGRESS_BOX = "upload-progress-box"
+UPLOAD_PROGRESS = "upload-progress"
+UPLOAD_PROGRESS_TEXT = "upload-progress-text"
 SERVER_FILES = "server-files"
 SERVER_OPEN = "server-open"
 DEMO_OPEN = "demo-open"

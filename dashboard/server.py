@@ -78,8 +78,8 @@ def gunicorn_settings(config: Config, host: str, port: int, workers: int | None 
     """gunicorn settings of ``stamp serve --production``: ``workers`` argument, else ``STAMP_WORKERS``,
     else :func:`default_workers`; ``STAMP_THREADS`` per worker; ``STAMP_TIMEOUT_S``.
 
-    The timeout is per request: uploads arrive in one request, processing runs in
-    background jobs (not bounded by it).
+    The timeout is per request: uploads arrive in chunks of 8 MB (one request each),
+    processing runs in background jobs (not bounded by it).
     """
     return {
         "bind": f"{host}:{port}",
@@ -88,7 +88,7 @@ def gunicorn_settings(config: Config, host: str, port: int, workers: int | None 
         "timeout": config.timeout_s,
         "graceful_timeout": 30,
         "accesslog": "-",
-        # Uploads are held in memory while they are checked; recycle workers now and then.
+        # Recycle workers now and then; an upload loses nothing (each chunk is its own request).
         "max_requests": 2000,
         "max_requests_jitter": 200,
     }

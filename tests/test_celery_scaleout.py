@@ -8,7 +8,6 @@ installed: this test fails, never skips, without them.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -120,10 +119,6 @@ def celery_setup(tmp_path, redis_url):
         _stop(worker)
 
 
-def _data_url(data: bytes) -> str:
-    return "data:application/octet-stream;base64," + base64.b64encode(data).decode()
-
-
 def test_job_runs_on_the_celery_worker_and_the_result_is_shared(tmp_path, celery_setup):
     config, log, worker, redis_process = celery_setup
     obs = make_observation(kind="variability", n_integrations=120, n_visits=1, wavelength=np.linspace(0.8, 5.0, 60),
@@ -136,9 +131,8 @@ def test_job_runs_on_the_celery_worker_and_the_result_is_shared(tmp_path, celery
     client = DashClient(flask_transport(app.server.test_client()))
     session = client.store("session-id")
 
-    # Upload (a plain callback in the web process), then process (a background callback).
-    pending = {"contents": [_data_url(source.read_bytes())], "filename": [source.name]}
-    received = client.call("dataset.data", {"upload-pending.data": pending, "session-id.data": session})
+    # Upload (chunks to the web process's upload route, then a plain callback), then process (a background callback).
+    received = client.upload([source], session)
     descriptor = received["dataset"]["data"]
     assert descriptor["kind"] == "upload" and descriptor["names"] == [source.name]
 

@@ -10,6 +10,7 @@ import pytest
 from dashboard.app import create_app
 from dashboard.config import (
     SHIPPED_DEMO,
+    UPLOAD_CHUNK_BYTES,
     Config,
     ConfigError,
     UnsafePath,
@@ -26,7 +27,7 @@ def test_defaults_without_any_variable(tmp_path):
     assert config.url_prefix == "/"
     assert config.data_dir is None
     assert config.cache_dir == tmp_path / "stamp"
-    assert config.max_upload_mb == 200 and config.cache_size_mb == 2048
+    assert config.max_upload_mb == 8192 and config.cache_size_mb == 2048  # a real TSO (~2.8 GB) fits
     assert config.frame_ancestors == ()
     assert config.background == "diskcache"
     assert config.demo_path == SHIPPED_DEMO and SHIPPED_DEMO.is_file()
@@ -55,8 +56,9 @@ def test_every_variable_is_read(tmp_path):
     assert config.cache_dir == (tmp_path / "cache").resolve()
     assert (config.cache_size_mb, config.max_upload_mb, config.upload_ttl_hours) == (64, 5, 1.5)
     assert config.max_upload_bytes == 5 * 2**20
-    # an upload travels base64-encoded: the request limit leaves room for it
-    assert config.max_request_bytes > config.max_upload_bytes * 4 / 3
+    # an upload travels in chunks: the request limit is one chunk (and a little), whatever the upload limit
+    assert UPLOAD_CHUNK_BYTES < config.max_request_bytes <= UPLOAD_CHUNK_BYTES + 2**20
+    assert Config.from_env({"STAMP_MAX_UPLOAD_MB": "20000"}).max_request_bytes == config.max_request_bytes
     assert config.frame_ancestors == ("https://portal.example.org", "https://*.example.net:8443")
     assert config.demo_path == demo.resolve()
     assert config.display_limits == {"max_time": 100, "max_wavelength": 80}
@@ -184,13 +186,15 @@ def test_everything_moves_under_the_url_prefix(app_factory):
     assert client.get("/_dash-layout").status_code == 404
 
 
-def test_request_over_the_upload_limit_is_refused(app_factory):
+def test_request_over_the_request_limit_is_refused(app_factory):
     app = app_factory(max_upload_mb=1)
     client = app.server.test_client()
+    assert app.server.config["MAX_CONTENT_LENGTH"] == UPLOAD_CHUNK_BYTES + 2**20
     body = b"x" * (app.server.config["MAX_CONTENT_LENGTH"] + 1)
-    response = client.post("/_dash-update-component", data=body, content_type="application/json")
-    assert response.status_code == 413
-    assert "1 MB" in response.get_json()["error"]
+    for path in ("/_dash-update-component", "/upload/"):
+        response = client.post(path, data=body, content_type="application/json")
+        assert response.status_code == 413
+        assert "this server's limit of 9 MB" in response.get_json()["error"]
 
 
 def test_wsgi_module_exposes_a_server(monkeypatch, tmp_path):

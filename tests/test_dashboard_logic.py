@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import time
@@ -15,7 +14,7 @@ import pytest
 import stamp_engine
 from dashboard.band_rows import check_band_rows, error_styles, error_tooltips, preset_rows
 from dashboard.config import Config, UnsafePath
-from dashboard.datasets import UploadRejected, prune_uploads, resolve, safe_filename, save_upload
+from dashboard.datasets import UploadRejected, prune_uploads, resolve, safe_filename
 from dashboard.features.controls import PROCESS_ORDER, raw_options
 from dashboard.features.job import problems_alert, progress_update
 from dashboard.jobs import run_job
@@ -32,10 +31,12 @@ from dashboard.pipeline import ThrottledProgress
 from stamp_engine.recipe import process
 from dashboard.render import grid_figure, light_curves, slider_marks, spectrum, summarize
 from dashboard.services import build_services
+from dashboard.upload_route import begin_upload, finish_upload, write_chunk
 from stamp_engine.bands import PRESETS, Band
 from stamp_engine.figures import COLORSCALES, FIGURE_BUDGET_BYTES, figure_nbytes
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
+from upload_helpers import upload_files
 
 REAL = Path(__file__).parent / "data" / "real"
 SESSION = "0123456789abcdef0123456789abcdef"
@@ -150,20 +151,16 @@ def test_presets_fill_the_editor():
 
 
 # ---------------------------------------------------------------- uploads
-def _data_url(data: bytes) -> str:
-    return "data:application/octet-stream;base64," + base64.b64encode(data).decode()
-
-
 def test_upload_is_saved_on_the_server_under_the_session(tmp_path):
     config = Config(cache_dir=tmp_path)
-    descriptor = save_upload(config, SESSION, [_data_url(b"one"), _data_url(b"two")], ["../../etc/a.fits", "b.h5"])
+    descriptor = upload_files(config, SESSION, [("../../etc/a.fits", b"one"), ("b.h5", b"two")])
     assert descriptor["kind"] == "upload" and descriptor["names"] == ["a.fits", "b.h5"]
     folder = tmp_path / "uploads" / SESSION / descriptor["digest"]
     assert (folder / "a.fits").read_bytes() == b"one" and (folder / "b.h5").read_bytes() == b"two"
     # same content → same key; different content → different key
-    again = save_upload(config, SESSION, [_data_url(b"one"), _data_url(b"two")], ["a.fits", "b.h5"])
+    again = upload_files(config, SESSION, [("a.fits", b"one"), ("b.h5", b"two")])
     assert again["digest"] == descriptor["digest"]
-    other = save_upload(config, SESSION, [_data_url(b"one!")], ["a.fits"])
+    other = upload_files(config, SESSION, [("a.fits", b"one!")])
     assert other["digest"] != descriptor["digest"]
     dataset = resolve(config, descriptor)
     assert [p.name for p in dataset.paths] == ["a.fits", "b.h5"] and dataset.content_key.endswith(descriptor["digest"])
@@ -171,13 +168,18 @@ def test_upload_is_saved_on_the_server_under_the_session(tmp_path):
 
 def test_upload_limits_and_bad_uploads(tmp_path):
     config = Config(cache_dir=tmp_path, max_upload_mb=1)
-    with pytest.raises(UploadRejected, match="above this server's limit of 1 MB"):
-        save_upload(config, SESSION, [_data_url(b"x" * (2**20 + 1))], ["big.fits"])
+    # just over the limit: both sizes in bytes, since rounded they would read the same
+    with pytest.raises(UploadRejected, match="big.fits is 1048577 bytes; the limit is 1048576 bytes"):
+        upload_files(config, SESSION, [("big.fits", b"x" * (2**20 + 1))])
     with pytest.raises(UploadRejected, match="session"):
-        save_upload(config, "../../etc", [_data_url(b"x")], ["a.fits"])
-    with pytest.raises(UploadRejected, match="did not send"):
-        save_upload(config, SESSION, ["not a data url"], ["a.fits"])
-    assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").rglob("*.fits"))
+        upload_files(config, "../../etc", [("a.fits", b"x")])
+    # an upload whose bytes did not all arrive is never turned into a dataset
+    incoming = begin_upload(config, SESSION, [{"name": "a.fits", "size": 3}])
+    write_chunk(config, SESSION, incoming.upload_id, 0, 0, 2, io.BytesIO(b"ab"))
+    with pytest.raises(UploadRejected, match="a.fits: 2 of 3 bytes arrived"):
+        finish_upload(config, SESSION, incoming.upload_id)
+    assert not (tmp_path / "uploads").exists() or not any(
+        p for p in (tmp_path / "uploads").rglob("*.fits") if ".incoming" not in p.parts)
 
 
 def test_file_names_are_reduced_to_plain_names():
@@ -200,7 +202,7 @@ def test_descriptors_from_the_browser_are_rechecked(tmp_path):
 
 def test_old_upload_sessions_are_pruned(tmp_path):
     config = Config(cache_dir=tmp_path, upload_ttl_hours=1)
-    save_upload(config, SESSION, [_data_url(b"x")], ["a.fits"])
+    upload_files(config, SESSION, [("a.fits", b"x")])
     assert prune_uploads(config) == 0
     old = time.time() - 7200
     os.utime(tmp_path / "uploads" / SESSION, (old, old))
@@ -406,7 +408,7 @@ def test_upload_zip_of_x1dints_runs_end_to_end(tmp_path):
         for f in files:
             archive.write(f, f"MAST_download/{f.name}")
     config = Config(cache_dir=tmp_path / "cache")
-    descriptor = save_upload(config, SESSION, [_data_url(buffer.getvalue())], ["mast.zip"])
+    descriptor = upload_files(config, SESSION, [("mast.zip", buffer.getvalue())])
     services = build_services(config)
     outcome = run_job(services, descriptor, {})
     assert outcome.message is None and outcome.problems == []

@@ -7,7 +7,6 @@ next job on good data succeeds.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import zipfile
@@ -19,9 +18,8 @@ import pytest
 from astropy.io import fits
 
 from dashboard.app import create_app
-from dashboard.client import DashClient, flask_transport
+from dashboard.client import CallbackFailed, DashClient, flask_transport
 from dashboard.config import Config
-from dashboard.datasets import UploadRejected, save_upload
 from dashboard.features.views import summary_table
 from dashboard.jobs import run_job
 from dashboard.services import build_services
@@ -32,6 +30,7 @@ from stamp_engine.problems import NoUsableData
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 from stamp_engine.synthetic.x1dints import write_segments
+from upload_helpers import upload_files
 
 SESSION = "5e55" * 8
 EVIL = "</script><script>alert('stamp')</script><img src=x onerror=alert(1)>"
@@ -134,27 +133,21 @@ def test_dashboard_job_reports_the_file_and_keeps_working(corpus, tmp_path, case
     config = Config(cache_dir=tmp_path / "cache", demo_path=None)
     services = build_services(config)
     path = corpus[case]
-    descriptor = save_upload(config, SESSION, [_data_url(path.read_bytes())], [path.name])
+    descriptor = upload_files(config, SESSION, [path])
     outcome = run_job(services, descriptor, {}, session=SESSION)
     assert outcome.result is None and outcome.message.startswith("No usable time-series spectra")
     assert [p["source"] for p in outcome.problems] == [path.name]
     assert REFUSED[case] in outcome.problems[0]["message"]
     good = corpus["good_eureka"]
-    after = run_job(services, save_upload(config, SESSION, [_data_url(good.read_bytes())], [good.name]), {},
-                    session=SESSION)
+    after = run_job(services, upload_files(config, SESSION, [good]), {}, session=SESSION)
     assert after.result is not None and after.message is None
-
-
-def _data_url(data: bytes) -> str:
-    return "data:application/octet-stream;base64," + base64.b64encode(data).decode()
 
 
 def test_html_in_targname_is_text_in_the_summary_and_in_exported_html(corpus, tmp_path):
     config = Config(cache_dir=tmp_path / "cache", demo_path=None)
     services = build_services(config)
     path = corpus["good_new"]
-    outcome = run_job(services, save_upload(config, SESSION, [_data_url(path.read_bytes())], [path.name]), {},
-                      session=SESSION)
+    outcome = run_job(services, upload_files(config, SESSION, [path]), {}, session=SESSION)
     rows = dict(outcome.result["summary"])
     assert rows["Target"] == EVIL
     # The summary card holds the value as a plain text child: React renders it as text, never as markup.
@@ -179,30 +172,28 @@ def test_hostile_uploads_through_http_leave_the_server_up(corpus, tmp_path):
     session = client.store("session-id")
     for case in ("not_fits", "zip_traversal", "truncated"):
         path = corpus[case]
-        pending = {"contents": [_data_url(path.read_bytes())], "filename": [path.name]}
-        descriptor = client.call("dataset.data", {"upload-pending.data": pending, "session-id.data": session})
+        descriptor = client.upload([path], session)
         answer = client.call("job-result.data", {"dataset.data": descriptor["dataset"]["data"],
                                                  "session-id.data": session}, changed=["dataset.data"])
         shown = json.dumps(answer["problems"]["children"])
         assert path.name in shown and REFUSED[case] in shown
         assert "No usable time-series spectra" in json.dumps(answer["job-message"]["children"])
-    # A huge upload is refused from its Content-Length (413), with the limit named.
-    huge = http.post("/_dash-update-component", data=b"{" + b" " * (3 * 2**20) + b"}",
+    # A huge request is refused from its Content-Length (413), with the limit named.
+    huge = http.post("/_dash-update-component", data=b"{" + b" " * (9 * 2**20) + b"}",
                      content_type="application/json")
-    assert huge.status_code == 413 and "1 MB" in huge.get_json()["error"]
-    # A forged upload that passes the size check but is not a browser upload.
-    refused = client.call("upload-message.children", {"upload-pending.data": {"contents": ["garbage"],
-                                                                             "filename": ["x.fits"]},
+    assert huge.status_code == 413 and "9 MB" in huge.get_json()["error"]
+    # A forged "upload finished" naming no upload of this page.
+    refused = client.call("upload-message.children", {"upload-done.data": {"upload": "0" * 32},
                                                       "session-id.data": session})
-    assert "did not send the file" in json.dumps(refused)
-    with pytest.raises(UploadRejected, match="above this server's limit of 1 MB"):
-        save_upload(app.server.extensions["stamp_services"].config, session,
-                    [_data_url(bytes(2**20 + 10))], ["big.fits"])
+    assert "Upload refused: this upload is not on the server" in json.dumps(refused)
+    big = tmp_path / "big.fits"
+    big.write_bytes(bytes(2**20 + 2**19))
+    with pytest.raises(CallbackFailed, match="big.fits is 1.5 MB; the limit is 1 MB"):
+        client.upload([big], session)
     # …and the server still serves pages and jobs.
     assert http.get("/healthz").get_json() == {"status": "ok"} and http.get("/").status_code == 200
     good = corpus["good_eureka"]
-    pending = {"contents": [_data_url(good.read_bytes())], "filename": [good.name]}
-    descriptor = client.call("dataset.data", {"upload-pending.data": pending, "session-id.data": session})
+    descriptor = client.upload([good], session)
     answer = client.call("job-result.data", {"dataset.data": descriptor["dataset"]["data"], "session-id.data": session},
                          changed=["dataset.data"])
     assert answer["job-result"]["data"]["ticket"]

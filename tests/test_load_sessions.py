@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import socket
 import subprocess
@@ -83,9 +82,7 @@ def test_eight_concurrent_sessions_each_get_their_own_result(tmp_path):
             path, n = datasets[index]
             client = DashClient(http_transport(base))
             session = client.store("session-id")
-            data = "data:application/octet-stream;base64," + base64.b64encode(path.read_bytes()).decode()
-            pending = {"contents": [data], "filename": [path.name]}
-            descriptor = client.call("dataset.data", {"upload-pending.data": pending, "session-id.data": session})
+            descriptor = client.upload([path], session)
             answer = client.call("job-result.data", {"dataset.data": descriptor["dataset"]["data"],
                                                      "session-id.data": session}, changed=["dataset.data"],
                                  timeout_s=TIME_BOUND_S)

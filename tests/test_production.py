@@ -21,7 +21,6 @@ from dashboard.app import create_app
 from dashboard.cache import CubeCache, session_hash
 from dashboard.client import DashClient, flask_transport
 from dashboard.config import Config, ConfigError
-from dashboard.datasets import save_upload
 from dashboard.jobs import run_job
 from dashboard.limits import JobRefused
 from dashboard.security import hash_password, password_matches
@@ -29,13 +28,10 @@ from dashboard.server import gunicorn_settings
 from dashboard.services import build_services
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
+from upload_helpers import CountingInput, upload_files
 
 SESSION_A = "a" * 32
 SESSION_B = "b" * 32
-
-
-def _data_url(data: bytes) -> str:
-    return "data:application/octet-stream;base64," + base64.b64encode(data).decode()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +43,7 @@ def eureka_file(tmp_path_factory) -> tuple[Path, object]:
 
 
 def _upload(config: Config, session: str, path: Path) -> dict:
-    return save_upload(config, session, [_data_url(path.read_bytes())], [path.name])
+    return upload_files(config, session, [path])
 
 
 # -------------------------------------------------------------------- health
@@ -180,22 +176,6 @@ def test_frame_ancestors_under_a_prefix(tmp_path):
 
 
 # --------------------------------------------------------------------- limits
-class CountingInput(io.RawIOBase):
-    """A request body that records how much of it the server read."""
-
-    def __init__(self, size: int):
-        self.size, self.read_bytes = size, 0
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        n = min(len(buffer), self.size - self.read_bytes, 65536)
-        buffer[:n] = b"x" * n
-        self.read_bytes += n
-        return n
-
-
 def test_upload_limit_refuses_before_reading_the_body(tmp_path):
     app = create_app(Config(cache_dir=tmp_path, demo_path=None, max_upload_mb=1))
     body = CountingInput(50 * 2**20)
@@ -207,7 +187,9 @@ def test_upload_limit_refuses_before_reading_the_body(tmp_path):
     statuses = []
     chunks = app.server.wsgi_app(environ, lambda status, headers, exc_info=None: statuses.append(status))
     payload = b"".join(chunks)
-    assert statuses[0].startswith("413") and b"upload limit of 1 MB" in payload
+    # files travel in chunks, so a request is refused at one chunk's size, whatever the upload limit
+    assert statuses[0].startswith("413") and b"this server's limit of 9 MB" in payload
+    assert b"uploaded in chunks of 8 MB" in payload
     assert body.read_bytes == 0
 
 

@@ -39,3 +39,11 @@ def test_the_start_command_names_a_real_console_script():
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'stamp = "stamp_engine.cli:main"' in pyproject
     assert callable(cli.main)
+
+
+def test_the_upload_limit_default_in_the_readme_is_the_codes():
+    from dashboard.config import DEFAULT_MAX_UPLOAD_MB, Config
+
+    row = next(line for line in README.splitlines() if line.startswith("| `STAMP_MAX_UPLOAD_MB`"))
+    assert f"`{DEFAULT_MAX_UPLOAD_MB}`" in row and Config().max_upload_mb == DEFAULT_MAX_UPLOAD_MB
+    assert f"`STAMP_MAX_UPLOAD_MB` ({DEFAULT_MAX_UPLOAD_MB})" in README  # the limits table

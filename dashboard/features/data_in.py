@@ -1,4 +1,10 @@
-"""Data in: upload (one ZIP or several FITS/HDF5), the server data folder, the demo."""
+"""Data in: upload (one ZIP or several FITS/HDF5), the server data folder, the demo.
+
+Uploads travel in chunks straight to the session's folder on disk
+(``assets/stamp_upload.js`` → :mod:`dashboard.upload_route`), with a progress bar;
+when every byte has arrived, :func:`register`'s ``receive_upload`` turns the upload
+into the dataset the page shows, as any other data source.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +12,40 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from .. import ids
-from ..config import list_data_files
-from ..datasets import UploadRejected, prune_uploads, save_upload
+from ..config import format_size, list_data_files
+from ..datasets import UploadRejected
 from ..services import Services
+from ..upload_route import SESSION_HEADER, finish_upload
 
 ACCEPT = ".fits,.fit,.gz,.h5,.hdf5,.zip,.tar,.tgz"
+#: Pauses (ms) of the browser between retries after a failed upload request (~31 s), then it gives up
+#: and says that choosing the same files again resumes the upload.
+RETRY_DELAYS_MS = (1000, 2000, 4000, 8000, 8000, 8000)
 
 
 def layout(services: Services) -> dbc.Card:
     config = services.config
-    upload = dcc.Upload(
+    limit = format_size(config.max_upload_bytes)
+    # Dash has no file input that leaves files unread: stamp_upload.js adds a plain
+    # <input type="file" multiple> (id and accepted types from these attributes) to the label.
+    upload = html.Div(
         id=ids.UPLOAD,
-        multiple=True,
-        accept=ACCEPT,
         className="stamp-upload",
-        className_active="stamp-upload stamp-upload-active",
-        children=html.Div([
-            html.Strong("Drop files here"), " or ", html.A("choose files", href="#", className="link-primary"),
-            html.Div(f"One ZIP, or several x1dints FITS / Eureka! HDF5 files · up to {config.max_upload_mb} MB",
+        **{"data-request-store": ids.UPLOAD_REQUEST, "data-input-id": ids.UPLOAD_INPUT, "data-accept": ACCEPT},
+        children=html.Label([
+            html.Strong("Drop files here"), " or ", html.Span("choose files", className="link-primary"),
+            html.Div(f"One ZIP, or several x1dints FITS / Eureka! HDF5 files · up to {limit}",
                      className="small text-muted"),
-        ]),
+        ], className="d-block mb-0", style={"cursor": "pointer"}),
     )
+    progress = html.Div(id=ids.UPLOAD_PROGRESS_BOX, hidden=True, className="mt-2", children=[
+        dbc.Progress(id=ids.UPLOAD_PROGRESS, value=0, label="", style={"height": "1rem"}),
+        html.Div(id=ids.UPLOAD_PROGRESS_TEXT, className="small text-muted"),
+    ])
     body = [
         html.Div(id=ids.DATASET_LABEL, className="small mb-2 text-truncate"),
         upload,
+        progress,
         html.Div(id=ids.UPLOAD_MESSAGE, className="mt-2"),
     ]
     if config.data_dir is not None:
@@ -42,45 +58,61 @@ def layout(services: Services) -> dbc.Card:
     if config.demo_path is not None:
         body.append(dbc.Button("Back to the demo", id=ids.DEMO_OPEN, size="sm", color="link", className="mt-2 px-0"))
     stores = [
-        dcc.Store(id=ids.UPLOAD_LIMIT, data=config.max_upload_bytes),
-        dcc.Store(id=ids.UPLOAD_PENDING),
+        dcc.Store(id=ids.UPLOAD_SETTINGS, data=upload_settings(services)),
+        dcc.Store(id=ids.UPLOAD_REQUEST),
+        dcc.Store(id=ids.UPLOAD_DONE),
     ]
     return dbc.Card([dbc.CardHeader("Data"), dbc.CardBody(body + stores)], className="mb-3")
+
+
+def upload_settings(services: Services) -> dict:
+    """What ``stamp_upload.js`` needs: the limit (checked before any byte is read), the route, the ids it updates."""
+    config = services.config
+    return {
+        "limit": config.max_upload_bytes,
+        "url": f"{config.url_prefix}upload/",
+        "header": SESSION_HEADER,
+        "message": ids.UPLOAD_MESSAGE,
+        "progress_box": ids.UPLOAD_PROGRESS_BOX,
+        "progress": ids.UPLOAD_PROGRESS,
+        "progress_text": ids.UPLOAD_PROGRESS_TEXT,
+        "done": ids.UPLOAD_DONE,
+        "retry_ms": list(RETRY_DELAYS_MS),
+    }
 
 
 def register(app, services: Services) -> None:
     config = services.config
 
-    # Size check in the browser first: an upload over the limit never leaves it.
+    # In the browser: refuse a choice over the limit before reading it, else send it in chunks.
     app.clientside_callback(
-        ClientsideFunction(namespace="stampDashboard", function_name="checkUpload"),
-        Output(ids.UPLOAD_PENDING, "data"),
+        ClientsideFunction(namespace="stampUpload", function_name="start"),
         Output(ids.UPLOAD_MESSAGE, "children"),
-        Input(ids.UPLOAD, "contents"),
-        State(ids.UPLOAD, "filename"),
-        State(ids.UPLOAD_LIMIT, "data"),
+        Input(ids.UPLOAD_REQUEST, "data"),
+        State(ids.SESSION, "data"),
+        State(ids.UPLOAD_SETTINGS, "data"),
         prevent_initial_call=True,
     )
 
     @app.callback(
         Output(ids.DATASET, "data", allow_duplicate=True),
         Output(ids.UPLOAD_MESSAGE, "children", allow_duplicate=True),
-        Input(ids.UPLOAD_PENDING, "data"),
+        Output(ids.UPLOAD_PROGRESS_BOX, "hidden"),
+        Input(ids.UPLOAD_DONE, "data"),
         State(ids.SESSION, "data"),
         prevent_initial_call=True,
     )
-    def receive_upload(pending, session):
-        if not pending or not pending.get("contents"):
-            return no_update, no_update
-        prune_uploads(config)
+    def receive_upload(done, session):
+        if not isinstance(done, dict) or not done.get("upload"):
+            return no_update, no_update, no_update
         try:
-            descriptor = save_upload(config, session, pending["contents"], pending["filename"])
+            descriptor = finish_upload(config, session, done["upload"])
         except UploadRejected as exc:
-            return no_update, dbc.Alert(f"Upload refused: {exc}", color="danger", className="py-2 small mb-0")
+            return no_update, dbc.Alert(f"Upload refused: {exc}", color="danger", className="py-2 small mb-0"), True
         names = descriptor["names"]
         text = f"Received {names[0]}" if len(names) == 1 else f"Received {len(names)} files"
         return descriptor, dbc.Alert(html.Span(text, title=", ".join(names)), color="light",
-                                     className="py-1 small mb-0 text-truncate")
+                                     className="py-1 small mb-0 text-truncate"), True
 
     if config.data_dir is not None:
         @app.callback(
