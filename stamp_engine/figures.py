@@ -32,9 +32,9 @@ import plotly.graph_objects as go
 
 from .bands import Band
 from .colour import STRETCHES, asinh_softening, centred_colorscale, robust_colour_limits, stretch_ticks, stretch_values
-from .timeaxis import TimeRows, time_rows, visits_side_by_side
+from .timeaxis import TimeRows, time_gaps, time_rows, visits_side_by_side
 from .cube import Cube
-from .processing import INTERPOLATED_KEY, nanmedian_over_time
+from .processing import _row_flags, nanmedian_over_time
 
 if TYPE_CHECKING:
     from astropy.time import Time
@@ -399,7 +399,7 @@ def _grid_figure(
     pieces = band_pieces(shown.wavelength, bands)
     n_visits = shown.n_visits
     panels = kind == "heatmap" and visits_side_by_side(hours, shown.visit, visits)
-    interpolated = _interpolated_rows(shown)
+    interpolated = interpolated_rows(shown)
     wavelength32 = _f32(shown.wavelength)
     # Heatmap pieces are given cell edges, so neighbours tile exactly (no duplicated
     # column, which would show as a darker line where greyed pieces overlap).
@@ -496,11 +496,10 @@ GAP_COLOUR = "rgb(205,205,205)"
 INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
 
 
-def _interpolated_rows(cube: Cube) -> np.ndarray:
-    """Per row: made by ``interpolate_gaps`` (or a bin holding such a row)."""
-    flags = cube.meta.get(INTERPOLATED_KEY)
-    flags = np.asarray(flags, dtype=bool) if flags is not None else np.zeros(0, dtype=bool)
-    return flags if flags.shape == (cube.n_integrations,) else np.zeros(cube.n_integrations, dtype=bool)
+def interpolated_rows(cube: Cube) -> np.ndarray:
+    """Per row, True when ``interpolate_gaps`` made it (or it is a bin holding such a row)."""
+    flags = _row_flags(cube)
+    return flags if flags is not None else np.zeros(cube.n_integrations, dtype=bool)
 
 
 def _interpolated_veils(rows: TimeRows, interpolated: np.ndarray, axes: Mapping[str, str]) -> list[dict]:
@@ -571,21 +570,44 @@ def _block_mean(values: np.ndarray, errors: np.ndarray, hours: np.ndarray, facto
     return centre, np.where(count > 0, mean, np.nan), np.where(count > 0, error, np.nan)
 
 
-def _curve_segments(curve: "LightCurve", max_points: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(hours, value, error) per visit, block-averaged so the curve has at most ~``max_points`` points."""
+def _curve_segments(curve: "LightCurve", max_points: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+    """(hours, value, error, interpolated) per run of the curve, block-averaged to at most ~``max_points`` points.
+
+    A run ends at a change of visit, at a time gap (:func:`stamp_engine.timeaxis.time_gaps`)
+    and where points switch between measured and interpolated, so no line is drawn
+    across a gap and interpolated points are drawn apart.
+    """
     hours = np.asarray(curve.hours, dtype=float)
     value = np.asarray(curve.value, dtype=float)
     error = np.asarray(curve.error, dtype=float)
     visit = np.broadcast_to(np.asarray(curve.visit if curve.visit is not None else 0), hours.shape)
+    made = np.zeros(hours.shape, dtype=bool) if curve.interpolated is None else np.asarray(curve.interpolated, dtype=bool)
     factor = max(1, math.ceil(hours.size / max_points))
+    breaks = time_gaps(hours, visit) | (made[1:] != made[:-1])
+    bounds = np.concatenate([[0], np.flatnonzero(breaks) + 1, [hours.size]]) if hours.size else np.zeros(1, dtype=int)
     segments = []
-    for v in np.unique(visit):
-        rows = np.flatnonzero(visit == v)
-        h, val, err = hours[rows], value[rows], error[rows]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        h, val, err = hours[a:b], value[a:b], error[a:b]
         if factor > 1:
             h, val, err = _block_mean(val, err, h, factor)
-        segments.append((h, val, err))
+        segments.append((h, val, err, bool(made[a])))
     return segments
+
+
+def _interpolated_curve_trace(name: str, colour: str, unit_text: str, parts, group: str) -> go.Scatter:
+    """Interpolated stretches of a light curve: dotted and lighter, no error ribbon, no error in hover."""
+    return go.Scatter(
+        x=_f32(_join_with_gaps([p[0] for p in parts])),
+        y=_f32(_join_with_gaps([p[1] for p in parts])),
+        mode="lines",
+        line={"width": 1.2, "color": _rgba(colour, 0.45), "dash": "dot"},
+        connectgaps=False,
+        legendgroup=group,
+        showlegend=False,
+        name=f"{name} (interpolated)",
+        hovertemplate=f"t = %{{x:.4f}} h<br>%{{y:.4g}}{unit_text} (interpolated, no error)<extra>{name}</extra>",
+        meta={"role": "interpolated", "curve": name},
+    )
 
 
 def _join_with_gaps(parts: Sequence[np.ndarray]) -> np.ndarray:
@@ -641,15 +663,20 @@ def light_curve_figure(
     -------
     plotly.graph_objects.Figure
         Per curve a ``fill="toself"`` ribbon trace (meta role "error-ribbon") and a
-        line trace (meta role "light-curve"); visits are separated by NaN breaks, so no
-        line or ribbon bridges a visit gap.
+        line trace (meta role "light-curve") of the measured points; visits and time
+        gaps longer than a few cadences (:func:`stamp_engine.timeaxis.time_gaps`) are
+        separated by NaN breaks, so no line or ribbon bridges a gap.  Points made by
+        ``interpolate_gaps`` form a dotted, lighter trace (meta role "interpolated")
+        without ribbon or error.
     """
     fig = go.Figure()
     y_label, _ = _curve_unit_label(curves[0]) if curves else ("Variability (%)", "%")
     for i, curve in enumerate(curves):
         colour = _WHITE_LIGHT_COLOUR if i == 0 else _CURVE_COLOURS[(i - 1) % len(_CURVE_COLOURS)]
         _, unit = _curve_unit_label(curve)
-        segments = _curve_segments(curve, max_points)
+        all_segments = _curve_segments(curve, max_points)
+        segments = [s[:3] for s in all_segments if not s[3]]
+        filled = [s[:3] for s in all_segments if s[3]]
         ribbon_parts = []
         for h, val, err in segments:
             ok = np.isfinite(h) & np.isfinite(val) & np.isfinite(err)
@@ -687,6 +714,8 @@ def light_curve_figure(
                 meta={"role": "light-curve", "curve": curve.name},
             )
         )
+        if filled:
+            fig.add_trace(_interpolated_curve_trace(curve.name, colour, unit_text, filled, group))
     if time_label is None:
         time_label = _curves_time_label(curves)
     fig.update_layout(
