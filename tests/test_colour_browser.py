@@ -4,7 +4,6 @@ manual range, gaps drawn as gaps, interpolated rows marked, visits side by side.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -214,20 +213,3 @@ def test_two_visits_side_by_side_each_fill_their_panel(page):
     for subplot in ("xy", "x2y2"):
         _, mask = on_scale(plot_area(page, image, subplot), bar)
         assert mask.mean() > 0.9, f"panel {subplot}: only {mask.mean():.0%} data colour"
-
-
-def test_gap_rows_of_real_data_are_not_stretched(page):
-    """The old code stretched rows across gaps: a figure's rows must end half a cadence after their time."""
-    hours = np.array([0.0, 0.1, 0.2, 0.3, 2.0, 2.1, 2.2])
-    fig = figures.heatmap_figure(_cube(hours, np.ones((7, 5))), visits="one axis")
-    edges = np.asarray(fig.data[0].y, dtype=float)
-    np.testing.assert_allclose(edges, [-0.05, 0.05, 0.15, 0.25, 0.35, 1.95, 2.05, 2.15, 2.25], atol=1e-6)
-    z = np.asarray(fig.data[0].z, dtype=float)
-    assert np.isnan(z[4]).all() and np.isfinite(np.delete(z, 4, axis=0)).all()
-
-
-def test_fig_json_is_valid():
-    # the figures above go to the page as JSON: a figure with a stretch must serialize too
-    cube = _cube(np.arange(10) * 0.1, np.abs(np.random.default_rng(1).normal(5, 1, (10, 20))), normalized=False)
-    fig = figures.heatmap_figure(cube, stretch="log")
-    assert json.loads(fig.to_json())["layout"]["coloraxis"]["colorbar"]["ticktext"]
