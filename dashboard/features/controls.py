@@ -94,8 +94,9 @@ def processing_layout(services: Services) -> dbc.Card:
     return dbc.Card([dbc.CardHeader("Processing"), dbc.CardBody(body)], className="mb-3")
 
 
-def _select(control: str, value: str, choices: dict[str, str]) -> dbc.Select:
-    return dbc.Select(id=control, value=value, size="sm", options=[{"label": v, "value": k} for k, v in choices.items()])
+def _select(control: str, value: str, choices: dict[str, str], disabled: bool = False) -> dbc.Select:
+    return dbc.Select(id=control, value=value, size="sm", disabled=disabled,
+                      options=[{"label": v, "value": k} for k, v in choices.items()])
 
 
 def display_layout(services: Services) -> dbc.Card:
@@ -111,7 +112,8 @@ def display_layout(services: Services) -> dbc.Card:
         _row("Colour range", _number(ids.Z_MIN, "auto", ""), _number(ids.Z_MAX, "auto", ""),
              help_text="In the z-axis unit (variability % or flux); empty for automatic (from the "
                        "well-measured wavelengths). Reset when the Z axis changes."),
-        _row("Stretch (raw flux only)", _select(ids.STRETCH, "linear", STRETCHES)),
+        _row("Stretch (raw flux only)", _select(ids.STRETCH, "linear", STRETCHES,
+                                                     disabled=ProcessOptions().zaxis == "variability")),
         _row("Visits in the heatmap", _select(ids.VISIT_LAYOUT, "auto", VISIT_LAYOUTS)),
         html.Div(id=ids.DISPLAY_MESSAGE),
     ]
