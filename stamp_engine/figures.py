@@ -482,6 +482,8 @@ def _grid_figure(
         fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=veils)  # gaps read as empty, not as data
         fig.update_layout(_visit_panels_layout(shown, hours, cube.time_standard) if panels else
                           {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": {"title": {"text": cube.time_label}}})
+        fig.update_xaxes(showgrid=False)  # grid lines would stripe the gaps
+        fig.update_yaxes(showgrid=False)
         if veils:
             fig.add_annotation(text="lighter rows: interpolated for display (no error)", showarrow=False,
                                xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
