@@ -46,6 +46,8 @@ CANCEL = "cancel"
 COLORSCALE = "colorscale"
 Z_MIN = "z-min"
 Z_MAX = "z-max"
+STRETCH = "stretch"               # log / asinh stretch of raw flux
+VISIT_LAYOUT = "visit-layout"     # visits on one time axis or side by side
 DISPLAY_MESSAGE = "display-message"
 
 # --- band editor and highlighting

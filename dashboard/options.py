@@ -61,11 +61,15 @@ class DisplayOptions:
     """Options that only change how a cube is drawn.
 
     ``colorscale`` None lets the figures choose (RdBu_r centred on 0 for variability,
-    Viridis for flux).
+    Viridis for flux).  ``stretch`` (:data:`stamp_engine.colour.STRETCHES`) applies to
+    raw flux only; ``visits`` is the maps' visit layout
+    (:data:`stamp_engine.timeaxis.VISIT_LAYOUTS`).
     """
 
     colorscale: str | None = None
     zrange: tuple[float, float] | None = None
+    stretch: str = "linear"
+    visits: str = "auto"
 
 
 class OptionErrors(dict):
@@ -188,9 +192,24 @@ def parse_process_options(raw: Mapping[str, Any], limits: DataLimits | None = No
     return options, errors
 
 
-def parse_display_options(colorscale: Any, zrange: Any, colorscales: Mapping[str, Any] | tuple) -> tuple[DisplayOptions, OptionErrors]:
-    """Validated :class:`DisplayOptions`; an unknown colour scale falls back to automatic."""
+def parse_display_options(
+    colorscale: Any, zrange: Any, colorscales: Mapping[str, Any] | tuple, stretch: Any = None, visits: Any = None
+) -> tuple[DisplayOptions, OptionErrors]:
+    """Validated :class:`DisplayOptions`; an unknown colour scale, stretch or visit layout falls back to the default."""
+    from stamp_engine.colour import STRETCHES
+    from stamp_engine.timeaxis import VISIT_LAYOUTS
+
     errors = OptionErrors()
+    if stretch in (None, ""):
+        stretch = "linear"
+    elif stretch not in STRETCHES:
+        errors["stretch"] = f"Unknown stretch {stretch!r}; linear is used"
+        stretch = "linear"
+    if visits in (None, ""):
+        visits = "auto"
+    elif visits not in VISIT_LAYOUTS:
+        errors["visits"] = f"Unknown visit layout {visits!r}; automatic is used"
+        visits = "auto"
     if colorscale in (None, "", AUTO_COLORSCALE):
         colorscale = None
     elif colorscale not in colorscales:
@@ -200,7 +219,7 @@ def parse_display_options(colorscale: Any, zrange: Any, colorscales: Mapping[str
     if "zrange" not in errors and (lo is None) != (hi is None):
         errors["zrange"] = "Colour range needs both ends, or neither for automatic"
     z = (lo, hi) if "zrange" not in errors and lo is not None and hi is not None else None
-    return DisplayOptions(colorscale=colorscale, zrange=z), errors
+    return DisplayOptions(colorscale=colorscale, zrange=z, stretch=stretch, visits=visits), errors
 
 
 def _digest(payload: Any) -> str:

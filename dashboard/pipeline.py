@@ -155,9 +155,11 @@ class CubeService:
 
 
 def describe_shape(cube: Cube) -> str:
-    """``"600 integrations × 430 wavelengths, 2 visit(s), variability %"``."""
+    """``"600 integrations × 430 wavelengths, 2 visit(s), variability %"`` (interpolated rows counted apart)."""
+    from .render import integrations_text
+
     kind = "variability %" if cube.is_normalized else f"flux ({cube.flux_unit.to_string() or 'dimensionless'})"
-    return f"{cube.n_integrations} integrations × {cube.n_wavelengths} wavelengths, {cube.n_visits} visit(s), {kind}"
+    return f"{integrations_text(cube)} × {cube.n_wavelengths} wavelengths, {cube.n_visits} visit(s), {kind}"
 
 
 def _is_cube_key(key: Any) -> bool:

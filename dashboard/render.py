@@ -33,12 +33,21 @@ def grid_figure(display: Cube, bands: Sequence[Band], options: DisplayOptions, k
     """The 3D surface (``kind="surface"``, one per visit) or the heatmap of a display-resolution cube.
 
     Both are split at the bands' edges so the browser can highlight a band; ``limits``
-    (``max_time``, ``max_wavelength``) are the display resolution.
+    (``max_time``, ``max_wavelength``) are the display resolution.  The stretch applies
+    to raw flux only (variability stays linear, centred on 0); the visit layout to the
+    heatmap.  Options the figure cannot draw (a log stretch of a range below 0) give a
+    figure saying why.
     """
     from stamp_engine import figures
 
+    extra: dict[str, Any] = {"stretch": "linear" if display.is_normalized else options.stretch}
+    if kind == "heatmap":
+        extra["visits"] = options.visits
     build = {"surface": figures.surface_figure, "heatmap": figures.heatmap_figure}[kind]
-    return build(display, bands=tuple(bands), colorscale=options.colorscale, zrange=options.zrange, **limits)
+    try:
+        return build(display, bands=tuple(bands), colorscale=options.colorscale, zrange=options.zrange, **extra, **limits)
+    except ValueError as error:
+        return empty_figure(f"Cannot draw this: {error}")
 
 
 def light_curves(processed: Cube, bands: Sequence[Band]) -> go.Figure:
@@ -63,6 +72,16 @@ def slider_marks(display: Cube, n_marks: int = 6) -> dict[int, str]:
     hours = display.hours
     positions = np.unique(np.linspace(0, n - 1, min(n, n_marks)).round().astype(int))
     return {int(i): f"{hours[i]:.2f} h" for i in positions}
+
+
+def integrations_text(cube: Cube) -> str:
+    """``"520 integrations"``, or ``"520 integrations (+179 interpolated for display)"`` when rows were
+    made by ``interpolate_gaps``: interpolated rows are not integrations."""
+    from stamp_engine.figures import interpolated_rows
+
+    made = int(np.count_nonzero(interpolated_rows(cube)))
+    text = f"{cube.n_integrations - made} integrations"
+    return f"{text} (+{made} interpolated for display)" if made else text
 
 
 def _fmt_range(lo: float, hi: float, unit: str, digits: int = 3) -> str:

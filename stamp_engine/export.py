@@ -696,13 +696,10 @@ def _static_figures(cube: Cube, curves: Sequence["LightCurve"], folder: Path, st
     written: dict[str, str] = {}
     hours = cube.hours
     fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
-    finite = cube.flux[np.isfinite(cube.flux)]
-    lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
-    if cube.is_normalized:
-        lim = max(abs(lo), abs(hi))
-        lo, hi, cmap = -lim, lim, "RdBu_r"
-    else:
-        cmap = "viridis"
+    from .colour import robust_colour_limits
+
+    lo, hi = robust_colour_limits(cube.flux, cube.is_normalized) or (0.0, 1.0)  # the same limits as the HTML maps
+    cmap = "RdBu_r" if cube.is_normalized else "viridis"
     mesh = ax.pcolormesh(cube.wavelength, hours, cube.flux, shading="nearest", cmap=cmap, vmin=lo, vmax=hi, rasterized=True)
     fig.colorbar(mesh, ax=ax, label=cube.value_label)
     ax.set_xlabel("Wavelength (µm)")

@@ -31,8 +31,10 @@ import plotly.colors as pcolors
 import plotly.graph_objects as go
 
 from .bands import Band
+from .colour import STRETCHES, asinh_softening, centred_colorscale, robust_colour_limits, stretch_ticks, stretch_values
+from .timeaxis import TimeRows, time_gaps, time_rows, visits_side_by_side
 from .cube import Cube
-from .processing import nanmedian_over_time
+from .processing import _row_flags, nanmedian_over_time
 
 if TYPE_CHECKING:
     from astropy.time import Time
@@ -203,47 +205,97 @@ def _value_name_and_unit(cube: Cube) -> tuple[str, str]:
     return "Flux", unit
 
 
+@dataclass(frozen=True)
+class _ValueScale:
+    """What the colour (and a surface's height) stands for: the values, stretched for raw flux."""
+
+    name: str
+    unit: str
+    stretch: str = "linear"
+    softening: float = 1.0
+
+    @property
+    def label(self) -> str:
+        """Colour-bar / z-axis title, naming the stretch."""
+        text = f"{self.name} ({self.unit})" if self.unit else self.name
+        return text if self.stretch == "linear" else f"{text}, {self.stretch} stretch"
+
+    @property
+    def hover_name(self) -> str:
+        unit = f" / {self.unit}" if self.unit else ""
+        if self.stretch == "log":
+            return f"log₁₀({self.name}{unit})"
+        if self.stretch == "asinh":
+            return f"asinh({self.name} / {self.softening:.3g}{' ' + self.unit if self.unit else ''})"
+        return self.name
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        return stretch_values(values, self.stretch, self.softening)
+
+
+def _value_scale(cube: Cube, shown: Cube, stretch: str) -> _ValueScale:
+    name, unit = _value_name_and_unit(cube)
+    if stretch not in STRETCHES:
+        raise ValueError(f"stretch must be one of {', '.join(STRETCHES)}, not {stretch!r}")
+    if stretch != "linear" and cube.is_normalized:
+        raise ValueError(f"a {stretch} stretch is for raw flux; variability (%) is drawn linearly, centred on 0")
+    softening = asinh_softening(shown.flux) if stretch == "asinh" else 1.0
+    return _ValueScale(name, unit, stretch, softening)
+
+
 def _colour_range(values: np.ndarray, centred: bool, zrange: tuple[float, float] | None) -> tuple[float, float] | None:
-    """Colour limits: ``zrange`` if given, else robust limits (0.5–99.5 percentile; symmetric about 0 when centred)."""
+    """Colour limits: ``zrange`` if given, else :func:`stamp_engine.colour.robust_colour_limits`."""
     if zrange is not None:
         lo, hi = float(zrange[0]), float(zrange[1])
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ValueError(f"zrange must be two increasing numbers, not {zrange!r}")
         return lo, hi
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return None
-    if centred:
-        limit = float(np.percentile(np.abs(finite), 99.5))
-        limit = limit if limit > 0 else 1.0
-        return -limit, limit
-    lo, hi = (float(v) for v in np.percentile(finite, [0.5, 99.5]))
-    if lo == hi:
-        lo, hi = lo - 0.5, hi + 0.5
-    return lo, hi
+    return robust_colour_limits(values, centred)
 
 
-def _coloraxis(cube: Cube, scale_name: str, limits: tuple[float, float] | None) -> dict:
-    name, unit = _value_name_and_unit(cube)
-    axis: dict = {
-        "colorscale": colorscale(scale_name),
-        "colorbar": {"title": {"text": f"{name} ({unit})" if unit else name, "side": "right"}},
-    }
+def _stretched_range(zrange: tuple[float, float] | None, scale: _ValueScale) -> tuple[float, float] | None:
+    """A manual range given in flux, in the stretched values the figure draws."""
+    if zrange is None or scale.stretch == "linear":
+        return zrange
+    _colour_range(np.empty((0, 0)), False, zrange)  # the same check of the numbers
+    if scale.stretch == "log" and not zrange[0] > 0:
+        raise ValueError(f"a log stretch needs a colour range above 0, not {zrange[0]:g}…{zrange[1]:g}")
+    lo, hi = scale.apply(np.asarray(zrange, dtype=float))
+    return float(lo), float(hi)
+
+
+def zero_is_centred(cube: Cube, scale_name: str, limits: tuple[float, float] | None) -> bool:
+    """Whether 0 % gets the centre colour of a diverging scale: the range must contain 0."""
+    return not (cube.is_normalized and scale_name in DIVERGING_COLORSCALES and limits is not None and not limits[0] < 0 < limits[1])
+
+
+def _coloraxis(cube: Cube, scale_name: str, limits: tuple[float, float] | None, scale: _ValueScale | None = None) -> dict:
+    scale = scale or _ValueScale(*_value_name_and_unit(cube))
+    colours = colorscale(scale_name)
+    if cube.is_normalized and scale_name in DIVERGING_COLORSCALES and limits is not None:
+        # Plotly ignores cmid once cmin/cmax are set: move the centre colour to 0 instead
+        colours = centred_colorscale(colours, *limits)
+    axis: dict = {"colorscale": colours, "colorbar": {"title": {"text": scale.label, "side": "right"}}}
     if limits is not None:
         axis.update(cmin=limits[0], cmax=limits[1])
+        tickvals, ticktext = stretch_ticks(limits[0], limits[1], scale.stretch, scale.softening)
+        if tickvals:
+            axis["colorbar"].update(tickvals=tickvals, ticktext=ticktext)
     if cube.is_normalized:
-        axis["cmid"] = 0.0
+        axis["cmid"] = 0.0  # only used while no limits are known; the colour scale itself is centred
     return axis
 
 
-def _hover_template(cube: Cube, visit_label: str) -> str:
-    name, unit = _value_name_and_unit(cube)
-    unit = f" {unit}" if unit else ""
+def _hover_template(cube: Cube, visit_label: str, scale: _ValueScale | None = None, since_visit_start: bool = False) -> str:
+    scale = scale or _ValueScale(*_value_name_and_unit(cube))
+    unit = f" {scale.unit}" if scale.unit and scale.stretch == "linear" else ""
+    error_unit = f" {scale.unit}" if scale.unit else ""
+    since = "since visit start" if since_visit_start else f"({cube.time_standard} − t0)"
     return (
         "λ = %{x:.4f} µm<br>"
-        f"t = %{{y:.4f}} h ({cube.time_standard} − t0)<br>"
-        f"{name} = %{{z:.4g}}{unit}<br>"
-        f"error = ± %{{customdata:.3g}}{unit}"
+        f"t = %{{y:.4f}} h {since}<br>"
+        f"{scale.hover_name} = %{{z:.4g}}{unit}<br>"
+        f"error = ± %{{customdata:.3g}}{error_unit}"
         f"<extra>{visit_label}</extra>"
     )
 
@@ -262,6 +314,7 @@ def surface_figure(
     *,
     max_time: int = MAX_DISPLAY_TIME,
     max_wavelength: int = MAX_DISPLAY_WAVELENGTH,
+    stretch: str = "linear",
 ) -> go.Figure:
     """3D surface: wavelength × time × (variability % or flux), one surface per visit.
 
@@ -275,8 +328,14 @@ def surface_figure(
         A name from :data:`COLORSCALES`; default RdBu_r for variability (centred on 0),
         Viridis for flux.
     zrange : (float, float), optional
-        Fixed z and colour range; default robust limits of the data.
+        Fixed z and colour range (in the cube's unit); default robust limits of the
+        well-measured wavelengths (:func:`stamp_engine.colour.robust_colour_limits`).
+        On a diverging scale 0 % keeps the centre colour
+        (:func:`stamp_engine.colour.centred_colorscale`) as long as the range contains 0.
     title : str, optional
+    stretch : {"linear", "log", "asinh"}
+        Colour (and height) stretch of raw flux (:data:`stamp_engine.colour.STRETCHES`);
+        the colour bar is labelled in flux.  Variability is always linear.
 
     Returns
     -------
@@ -284,7 +343,7 @@ def surface_figure(
         Traces are ``go.Surface`` pieces (see module docstring) on one shared
         colour axis; hover shows time, wavelength, value and error.
     """
-    return _grid_figure(cube, bands, colorscale, zrange, title, max_time, max_wavelength, kind="surface")
+    return _grid_figure(cube, bands, colorscale, zrange, title, max_time, max_wavelength, kind="surface", stretch=stretch)
 
 
 def heatmap_figure(
@@ -296,13 +355,27 @@ def heatmap_figure(
     *,
     max_time: int = MAX_DISPLAY_TIME,
     max_wavelength: int = MAX_DISPLAY_WAVELENGTH,
+    stretch: str = "linear",
+    visits: str = "auto",
 ) -> go.Figure:
     """2D map (x wavelength, y time) of the same data as :func:`surface_figure`.
 
-    Each visit is its own set of traces, so the time gap between visits shows as
-    empty space on the hours axis instead of stretched cells.
+    Each visit is its own set of traces. Nothing is drawn across a time gap: a step
+    longer than a few cadences (:data:`stamp_engine.timeaxis.GAP_CADENCES`) gets an
+    empty row in :data:`GAP_COLOUR`, whatever the visit threshold.  Rows made by
+    ``interpolate_gaps`` are drawn lighter and show no error.
+
+    Parameters
+    ----------
+    visits : {"auto", "one axis", "side by side"}
+        One time axis for all visits, or one panel per visit (hours since its start);
+        ``"auto"`` puts visits side by side when one axis would be mostly empty
+        (:func:`stamp_engine.timeaxis.visits_side_by_side`).
+
+    Other parameters as :func:`surface_figure`.
     """
-    return _grid_figure(cube, bands, colorscale, zrange, title, max_time, max_wavelength, kind="heatmap")
+    return _grid_figure(cube, bands, colorscale, zrange, title, max_time, max_wavelength, kind="heatmap",
+                        stretch=stretch, visits=visits)
 
 
 def _grid_figure(
@@ -314,26 +387,38 @@ def _grid_figure(
     max_time: int,
     max_wavelength: int,
     kind: str,
+    stretch: str = "linear",
+    visits: str = "one axis",
 ) -> go.Figure:
     scale_name = _colorscale_name(cube, scale)
     shown = display_cube(cube, max_time=max_time, max_wavelength=max_wavelength)
     hours = _hours_since(shown.time, cube.t0) if cube.n_integrations else np.empty(0)
-    limits = _colour_range(shown.flux, cube.is_normalized, zrange)
+    values = _value_scale(cube, shown, stretch)
+    drawn = values.apply(shown.flux)
+    limits = _colour_range(drawn, cube.is_normalized, _stretched_range(zrange, values))
     pieces = band_pieces(shown.wavelength, bands)
     n_visits = shown.n_visits
+    panels = kind == "heatmap" and visits_side_by_side(hours, shown.visit, visits)
+    interpolated = interpolated_rows(shown)
     wavelength32 = _f32(shown.wavelength)
     # Heatmap pieces are given cell edges, so neighbours tile exactly (no duplicated
     # column, which would show as a darker line where greyed pieces overlap).
     edges32 = _f32(_cell_edges(shown.wavelength))
     traces = []
+    veils: list[dict] = []
     for v in range(n_visits):
         rows = np.flatnonzero(shown.visit == v)
         if rows.size == 0:
             continue
         visit_label = f"Visit {v + 1}" if n_visits > 1 else ""
-        template = _hover_template(cube, visit_label)
-        flux = shown.flux[rows]
-        error = shown.error[rows]
+        template = _hover_template(cube, visit_label, values, since_visit_start=panels)
+        visit_hours = hours[rows] - hours[rows[0]] if panels else hours[rows]
+        drawn_rows = time_rows(visit_hours)  # an empty row in every gap: nothing stretched across it
+        flux = drawn_rows.expand(drawn[rows])
+        error = drawn_rows.expand(np.where(interpolated[rows, None], np.nan, shown.error[rows]))
+        axes = _panel_axes(v) if panels else {}
+        if kind == "heatmap":
+            veils += _interpolated_veils(drawn_rows, interpolated[rows], axes)
         for piece in pieces:
             if kind == "surface":
                 cols = piece.trace_columns(shown.n_wavelengths)
@@ -343,12 +428,13 @@ def _grid_figure(
                 x = edges32[piece.start:piece.stop + 1]
             common = dict(
                 x=x,
-                y=_f32(hours[rows]),
+                y=_f32(drawn_rows.centres if kind == "surface" else drawn_rows.edges),
                 z=_f32(flux[:, cols]),
                 coloraxis=COLORAXIS,
                 hovertemplate=template,
                 name=_piece_name(piece, v, n_visits),
                 meta=_piece_meta(piece, v, scale_name),
+                **axes,
             )
             if kind == "surface":
                 # Plotly.js looks up a surface's customdata as customdata[x index][y index],
@@ -362,21 +448,25 @@ def _grid_figure(
                     )
                 )
             else:
-                traces.append(go.Heatmap(**common, customdata=_f32(error[:, cols]), zsmooth=False, showlegend=False))
+                traces.append(go.Heatmap(**common, customdata=_f32(error[:, cols]), zsmooth=False, showlegend=False,
+                                         hoverongaps=False))
     fig = go.Figure(data=traces)
-    value_label = cube.value_label
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": _title(cube, title, "3D view" if kind == "surface" else "map")},
-        coloraxis=_coloraxis(cube, scale_name, limits),
+        coloraxis=_coloraxis(cube, scale_name, limits, values),
         margin={"l": 10 if kind == "surface" else 70, "r": 10, "t": 50, "b": 10 if kind == "surface" else 60},
         uirevision="stamp",
-        meta={"stamp_figure": kind, "time_standard": cube.time_standard, "t0_mjd": float(cube.t0.mjd) if cube.n_integrations else None},
+        meta={"stamp_figure": kind, "time_standard": cube.time_standard, "t0_mjd": float(cube.t0.mjd) if cube.n_integrations else None,
+              "visits_side_by_side": bool(panels)},
     )
     if kind == "surface":
-        zaxis = {"title": {"text": value_label}}
+        zaxis = {"title": {"text": values.label}}
         if zrange is not None:
             zaxis["range"] = list(limits)  # type: ignore[arg-type]
+        tickvals, ticktext = stretch_ticks(*(limits or (0.0, 0.0)), values.stretch, values.softening)
+        if tickvals:
+            zaxis.update(tickvals=tickvals, ticktext=ticktext)
         fig.update_layout(
             scene={
                 "xaxis": {"title": {"text": WAVELENGTH_LABEL}},
@@ -389,12 +479,76 @@ def _grid_figure(
             }
         )
     else:
-        fig.update_layout(
-            xaxis={"title": {"text": WAVELENGTH_LABEL}},
-            yaxis={"title": {"text": cube.time_label}},
-            plot_bgcolor="rgb(235,235,235)",  # the visit gap reads as empty, not as data
-        )
+        fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=veils)  # gaps read as empty, not as data
+        fig.update_layout(_visit_panels_layout(shown, hours, cube.time_standard) if panels else
+                          {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": {"title": {"text": cube.time_label}}})
+        fig.update_xaxes(showgrid=False)  # grid lines would stripe the gaps
+        fig.update_yaxes(showgrid=False)
+        if veils:
+            fig.add_annotation(text="lighter rows: interpolated for display (no error)", showarrow=False,
+                               xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
+                               font={"size": 11, "color": "#555"})
     return fig
+
+
+# ------------------------------------------------------- gaps, interpolated rows, visit panels
+#: Colour of map cells without data (gaps in time, NaN values): the plot background.
+GAP_COLOUR = "rgb(205,205,205)"
+#: Veil over interpolated rows of a map: they look lighter than measured ones.
+INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
+
+
+def interpolated_rows(cube: Cube) -> np.ndarray:
+    """Per row, True when ``interpolate_gaps`` made it (or it is a bin holding such a row)."""
+    flags = _row_flags(cube)
+    return flags if flags is not None else np.zeros(cube.n_integrations, dtype=bool)
+
+
+def _interpolated_veils(rows: TimeRows, interpolated: np.ndarray, axes: Mapping[str, str]) -> list[dict]:
+    """Layout rectangles lightening each run of interpolated rows of one visit panel."""
+    made = np.zeros(rows.take.size, dtype=bool)
+    made[rows.take >= 0] = interpolated[rows.take[rows.take >= 0]]
+    if not made.any():
+        return []
+    padded = np.concatenate([[False], made, [False]]).astype(np.int8)
+    starts = np.flatnonzero(np.diff(padded) == 1)
+    stops = np.flatnonzero(np.diff(padded) == -1)
+    xref = axes.get("xaxis", "x")
+    yref = axes.get("yaxis", "y")
+    return [
+        {"type": "rect", "xref": f"{xref} domain", "yref": yref, "x0": 0, "x1": 1,
+         "y0": float(rows.edges[a]), "y1": float(rows.edges[b]), "fillcolor": INTERPOLATED_VEIL,
+         "line": {"width": 0}, "layer": "above", "name": "interpolated"}
+        for a, b in zip(starts, stops)
+    ]
+
+
+def _panel_axes(visit: int) -> dict[str, str]:
+    """Trace axes of a visit's panel when visits are side by side (visit 0 on x / y)."""
+    suffix = "" if visit == 0 else str(visit + 1)
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
+def _visit_panels_layout(shown: Cube, hours: np.ndarray, time_standard: str) -> dict:
+    """Axes of a map with one panel per visit, side by side, each in hours since its visit's start."""
+    n = shown.n_visits
+    gap = 0.04
+    width = (1.0 - gap * (n - 1)) / n
+    layout: dict = {}
+    annotations = []
+    for v in range(n):
+        suffix = "" if v == 0 else str(v + 1)
+        left = v * (width + gap)
+        layout[f"xaxis{suffix}"] = {"domain": [left, left + width], "anchor": f"y{suffix}",
+                                    "title": {"text": WAVELENGTH_LABEL}}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}",
+                                    "title": {"text": f"Time since visit start ({time_standard}), hours" if v == 0 else ""}}
+        start = float(hours[np.flatnonzero(shown.visit == v)[0]])
+        annotations.append({"text": f"Visit {v + 1}: starts {start:.2f} h after t0", "showarrow": False,
+                            "xref": f"x{suffix} domain", "yref": "paper", "x": 0.5, "y": 1.0,
+                            "xanchor": "center", "yanchor": "bottom", "font": {"size": 12}})
+    layout["annotations"] = annotations
+    return layout
 
 
 # ------------------------------------------------------------------ light curves
@@ -418,21 +572,44 @@ def _block_mean(values: np.ndarray, errors: np.ndarray, hours: np.ndarray, facto
     return centre, np.where(count > 0, mean, np.nan), np.where(count > 0, error, np.nan)
 
 
-def _curve_segments(curve: "LightCurve", max_points: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(hours, value, error) per visit, block-averaged so the curve has at most ~``max_points`` points."""
+def _curve_segments(curve: "LightCurve", max_points: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+    """(hours, value, error, interpolated) per run of the curve, block-averaged to at most ~``max_points`` points.
+
+    A run ends at a change of visit, at a time gap (:func:`stamp_engine.timeaxis.time_gaps`)
+    and where points switch between measured and interpolated, so no line is drawn
+    across a gap and interpolated points are drawn apart.
+    """
     hours = np.asarray(curve.hours, dtype=float)
     value = np.asarray(curve.value, dtype=float)
     error = np.asarray(curve.error, dtype=float)
     visit = np.broadcast_to(np.asarray(curve.visit if curve.visit is not None else 0), hours.shape)
+    made = np.zeros(hours.shape, dtype=bool) if curve.interpolated is None else np.asarray(curve.interpolated, dtype=bool)
     factor = max(1, math.ceil(hours.size / max_points))
+    breaks = time_gaps(hours, visit) | (made[1:] != made[:-1])
+    bounds = np.concatenate([[0], np.flatnonzero(breaks) + 1, [hours.size]]) if hours.size else np.zeros(1, dtype=int)
     segments = []
-    for v in np.unique(visit):
-        rows = np.flatnonzero(visit == v)
-        h, val, err = hours[rows], value[rows], error[rows]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        h, val, err = hours[a:b], value[a:b], error[a:b]
         if factor > 1:
             h, val, err = _block_mean(val, err, h, factor)
-        segments.append((h, val, err))
+        segments.append((h, val, err, bool(made[a])))
     return segments
+
+
+def _interpolated_curve_trace(name: str, colour: str, unit_text: str, parts, group: str) -> go.Scatter:
+    """Interpolated stretches of a light curve: dotted and lighter, no error ribbon, no error in hover."""
+    return go.Scatter(
+        x=_f32(_join_with_gaps([p[0] for p in parts])),
+        y=_f32(_join_with_gaps([p[1] for p in parts])),
+        mode="lines",
+        line={"width": 1.2, "color": _rgba(colour, 0.45), "dash": "dot"},
+        connectgaps=False,
+        legendgroup=group,
+        showlegend=False,
+        name=f"{name} (interpolated)",
+        hovertemplate=f"t = %{{x:.4f}} h<br>%{{y:.4g}}{unit_text} (interpolated, no error)<extra>{name}</extra>",
+        meta={"role": "interpolated", "curve": name},
+    )
 
 
 def _join_with_gaps(parts: Sequence[np.ndarray]) -> np.ndarray:
@@ -488,15 +665,20 @@ def light_curve_figure(
     -------
     plotly.graph_objects.Figure
         Per curve a ``fill="toself"`` ribbon trace (meta role "error-ribbon") and a
-        line trace (meta role "light-curve"); visits are separated by NaN breaks, so no
-        line or ribbon bridges a visit gap.
+        line trace (meta role "light-curve") of the measured points; visits and time
+        gaps longer than a few cadences (:func:`stamp_engine.timeaxis.time_gaps`) are
+        separated by NaN breaks, so no line or ribbon bridges a gap.  Points made by
+        ``interpolate_gaps`` form a dotted, lighter trace (meta role "interpolated")
+        without ribbon or error.
     """
     fig = go.Figure()
     y_label, _ = _curve_unit_label(curves[0]) if curves else ("Variability (%)", "%")
     for i, curve in enumerate(curves):
         colour = _WHITE_LIGHT_COLOUR if i == 0 else _CURVE_COLOURS[(i - 1) % len(_CURVE_COLOURS)]
         _, unit = _curve_unit_label(curve)
-        segments = _curve_segments(curve, max_points)
+        all_segments = _curve_segments(curve, max_points)
+        segments = [s[:3] for s in all_segments if not s[3]]
+        filled = [s[:3] for s in all_segments if s[3]]
         ribbon_parts = []
         for h, val, err in segments:
             ok = np.isfinite(h) & np.isfinite(val) & np.isfinite(err)
@@ -534,6 +716,8 @@ def light_curve_figure(
                 meta={"role": "light-curve", "curve": curve.name},
             )
         )
+        if filled:
+            fig.add_trace(_interpolated_curve_trace(curve.name, colour, unit_text, filled, group))
     if time_label is None:
         time_label = _curves_time_label(curves)
     fig.update_layout(

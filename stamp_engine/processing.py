@@ -971,6 +971,8 @@ class LightCurve:
     visit : ndarray of int, shape (n_int,)
     time_label : str
         Axis label of ``hours`` naming the time standard (the cube's ``time_label``).
+    interpolated : ndarray of bool, shape (n_int,), optional
+        Points made by :func:`interpolate_gaps` (figures draw them apart, without error).
     """
 
     name: str
@@ -982,6 +984,7 @@ class LightCurve:
     unit: u.UnitBase
     visit: np.ndarray
     time_label: str = "Time, hours"
+    interpolated: np.ndarray | None = None
 
 
 def _band_average(flux: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1022,6 +1025,7 @@ def _light_curve(cube: "Cube", name: str, columns: slice | np.ndarray, band: tup
         unit=cube.flux_unit,
         visit=cube.visit,
         time_label=cube.time_label,
+        interpolated=_row_flags(cube),
     )
 
 

@@ -175,7 +175,7 @@ def test_zrange_fixes_colour_and_z_axis(var_cube):
 
 # ------------------------------------------------------------------------ heatmap
 def test_heatmap_separates_visits_and_hovers_with_the_error(var_cube):
-    fig = figures.heatmap_figure(var_cube, bands=BANDS)
+    fig = figures.heatmap_figure(var_cube, bands=BANDS, visits="one axis")
     assert {t.type for t in fig.data} == {"heatmap"}
     assert fig.layout.xaxis.title.text == "Wavelength (µm)"
     assert fig.layout.yaxis.title.text == "Time (BJD_TDB − t0), hours"

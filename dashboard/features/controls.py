@@ -94,8 +94,15 @@ def processing_layout(services: Services) -> dbc.Card:
     return dbc.Card([dbc.CardHeader("Processing"), dbc.CardBody(body)], className="mb-3")
 
 
+def _select(control: str, value: str, choices: dict[str, str], disabled: bool = False) -> dbc.Select:
+    return dbc.Select(id=control, value=value, size="sm", disabled=disabled,
+                      options=[{"label": v, "value": k} for k, v in choices.items()])
+
+
 def display_layout(services: Services) -> dbc.Card:
+    from stamp_engine.colour import STRETCHES
     from stamp_engine.figures import COLORSCALES, DIVERGING_COLORSCALES
+    from stamp_engine.timeaxis import VISIT_LAYOUTS
 
     choices = [{"label": "Automatic (RdBu_r for variability, Viridis for flux)", "value": AUTO_COLORSCALE}]
     choices += [{"label": name + (" (diverging, centred on 0)" if name in DIVERGING_COLORSCALES else ""), "value": name}
@@ -103,7 +110,11 @@ def display_layout(services: Services) -> dbc.Card:
     body = [
         _row("Colour scale", dbc.Select(id=ids.COLORSCALE, value=AUTO_COLORSCALE, size="sm", options=choices)),
         _row("Colour range", _number(ids.Z_MIN, "auto", ""), _number(ids.Z_MAX, "auto", ""),
-             help_text="In the z-axis unit (variability % or flux); empty for automatic."),
+             help_text="In the z-axis unit (variability % or flux); empty for automatic (from the "
+                       "well-measured wavelengths). Reset when the Z axis changes."),
+        _row("Stretch (raw flux only)", _select(ids.STRETCH, "linear", STRETCHES,
+                                                     disabled=ProcessOptions().zaxis == "variability")),
+        _row("Visits in the heatmap", _select(ids.VISIT_LAYOUT, "auto", VISIT_LAYOUTS)),
         html.Div(id=ids.DISPLAY_MESSAGE),
     ]
     return dbc.Card([dbc.CardHeader("Display"), dbc.CardBody(body)], className="mb-3")
@@ -141,15 +152,48 @@ def register(app, services: Services) -> None:
         return baseline_off, baseline_off, not variability
 
     @app.callback(
+        Output(ids.Z_MIN, "value"),
+        Output(ids.Z_MAX, "value"),
+        Output(ids.STRETCH, "disabled"),
+        Input(ids.ZAXIS, "value"),
+        prevent_initial_call=True,
+    )
+    def reset_colour_range(zaxis):
+        # a range in % means nothing in mJy (and back): the new z axis starts automatic
+        return None, None, zaxis == "variability"
+
+    @app.callback(
         Output(ids.Z_MIN, "invalid"),
         Output(ids.Z_MAX, "invalid"),
         Output(ids.DISPLAY_MESSAGE, "children"),
         Input(ids.Z_MIN, "value"),
         Input(ids.Z_MAX, "value"),
-        State(ids.COLORSCALE, "value"),
+        Input(ids.COLORSCALE, "value"),
+        Input(ids.STRETCH, "value"),
+        State(ids.ZAXIS, "value"),
     )
-    def check_display_options(z_min, z_max, colorscale):
-        _, errors = parse_display_options(colorscale, [z_min, z_max], COLORSCALES)
+    def check_display_options(z_min, z_max, colorscale, stretch, zaxis):
+        options, errors = parse_display_options(colorscale, [z_min, z_max], COLORSCALES, stretch)
         bad = "zrange" in errors
-        message = dbc.Alert(errors["zrange"], color="warning", className="py-1 small") if bad else None
+        notes = [errors["zrange"]] if bad else []
+        notes += display_notes(options, zaxis)
+        message = dbc.Alert([html.Div(n) for n in notes], color="warning", className="py-1 small") if notes else None
         return bad, bad, message
+
+
+def display_notes(options, zaxis: str) -> list[str]:
+    """What the display options will not do as asked, said plainly."""
+    from stamp_engine.figures import DIVERGING_COLORSCALES
+
+    notes = []
+    variability = zaxis != "flux"
+    if variability and options.zrange and (options.colorscale or "RdBu_r") in DIVERGING_COLORSCALES:
+        lo, hi = options.zrange
+        if not lo < 0 < hi:
+            notes.append(f"0 % is outside the colour range {lo:g}…{hi:g}: the scale's centre colour "
+                         "is not drawn, so no colour means 0 %.")
+    if variability and options.stretch != "linear":
+        notes.append("The stretch applies to raw flux only; variability is drawn linearly, centred on 0.")
+    if not variability and options.stretch == "log" and options.zrange and options.zrange[0] <= 0:
+        notes.append("A log stretch needs a colour range above 0.")
+    return notes

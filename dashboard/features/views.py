@@ -110,19 +110,20 @@ def register(app, services: Services) -> None:
         _draw.__name__ = f"draw_{graph.replace('-', '_')}"
 
     def maps(kind: str):
-        def draw(key, colorscale, z_min, z_max, bands):
+        def draw(key, colorscale, z_min, z_max, bands, stretch, visits=None):
             display = cubes.display(key)
             if display is None:
                 return empty_figure(EVICTED)
-            options, _ = parse_display_options(colorscale, [z_min, z_max], COLORSCALES)
+            options, _ = parse_display_options(colorscale, [z_min, z_max], COLORSCALES, stretch, visits)
             return grid_figure(display, _bands(bands), options, kind, **services.config.display_limits)
 
         return draw
 
     display_inputs = [Input(ids.RESULT, "data"), Input(ids.COLORSCALE, "value"), Input(ids.Z_MIN, "value"),
-                      Input(ids.Z_MAX, "value"), Input(ids.BANDS, "data")]
+                      Input(ids.Z_MAX, "value"), Input(ids.BANDS, "data"), Input(ids.STRETCH, "value")]
     lazy_graph(ids.SURFACE, ids.TAB_SURFACE, display_inputs, maps("surface"), reset_band=True)
-    lazy_graph(ids.HEATMAP, ids.TAB_HEATMAP, display_inputs, maps("heatmap"), reset_band=True)
+    lazy_graph(ids.HEATMAP, ids.TAB_HEATMAP, [*display_inputs, Input(ids.VISIT_LAYOUT, "value")], maps("heatmap"),
+               reset_band=True)
 
     def draw_light_curves(key, bands):
         cube = cubes.processed(key)
