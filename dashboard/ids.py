@@ -5,6 +5,7 @@ SESSION = "session-id"            # random hex per page load: names the upload f
 DATASET = "dataset"               # descriptor of the files shown (see dashboard.datasets)
 RESULT = "job-result"             # key of the processed cube + data limits + problems
 BANDS = "valid-bands"             # usable bands from the editor
+BANDS_FITTED = "bands-fitted"     # dataset whose wavelengths last chose the band preset
 SELECTED_BAND = "selected-band"   # band highlighted in the browser ("All" or a name)
 UPLOAD_PENDING = "upload-pending" # upload that passed the size check in the browser
 UPLOAD_LIMIT = "upload-limit"     # STAMP_MAX_UPLOAD_MB in bytes, for the browser-side check

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from stamp_engine.bands import Band
+from stamp_engine.bands import Band, usable_bands
 from stamp_engine.cube import Cube
 
 from .options import DisplayOptions
@@ -45,8 +45,7 @@ def light_curves(processed: Cube, bands: Sequence[Band]) -> go.Figure:
     """White light and one curve per band, measured on the full-resolution processed cube."""
     from stamp_engine import figures
 
-    inside = [b for b in bands if b.overlaps(float(processed.wavelength[0]), float(processed.wavelength[-1]))]
-    return figures.light_curve_figure(processed.light_curves(inside))
+    return figures.light_curve_figure(processed.light_curves(usable_bands(processed, bands)))
 
 
 def spectrum(display: Cube, index: int | None) -> go.Figure:
