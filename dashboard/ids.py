@@ -72,6 +72,9 @@ SPECTRUM = "spectrum-graph"
 SPECTRUM_SLIDER = "spectrum-slider"
 PLAY = "spectrum-play"
 PLAY_INTERVAL = "spectrum-interval"
+SPECTRUM_SPEED = "spectrum-speed"     # frames per second of Play
+SPECTRUM_MODE = "spectrum-mode"       # variability % or flux
+SPECTRUM_FRAMES = "spectrum-frames"   # every frame, sent once; the browser animates them
 SUMMARY = "summary"
 LOCATION = "location"             # page URL: ?view=heatmap opens on that tab (deep links)
 #: Small stores holding a signature of what each graph currently shows (graphs are

@@ -390,7 +390,7 @@ def test_views_of_the_demo(tmp_path):
     pieces = [t for t in surface.data if t.meta and t.meta.get("role") == "band-piece"]
     assert any("H2O 1.4" in t.meta["bands"] for t in pieces) and any(not t.meta["bands"] for t in pieces)
     marks = slider_marks(display)
-    assert 0 in marks and display.n_integrations - 1 in marks and marks[0] == "0.00 h"
+    assert 1 in marks and display.n_integrations in marks and marks[1] == "0.00 h"  # 1-based, as the title
     assert summarize(stamp_engine.load([Config().demo_path]))[0] == ("Target", rows["Target"])
 
 
