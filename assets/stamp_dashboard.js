@@ -28,6 +28,9 @@
     return new Float32Array(buffer.buffer);
   }
 
+  /* Id of the spectrum player's graph (dashboard/ids.py SPECTRUM). */
+  var SPECTRUM_GRAPH = "spectrum-graph";
+
   /* The spectrum player's frames, decoded once per frames object. */
   var decodedFrames = new WeakMap();
   function decodeFrames(frames) {
@@ -160,6 +163,9 @@
       /*
        * Draw frame `position` (from 1) of the spectrum player from the frames sent once
        * (base64 float32, decoded once per frames object); no request to the server.
+       * A slider move (or Play) restyles the drawn plot in place, which is much cheaper
+       * than handing Dash a new figure; new frames from the server come with a new figure,
+       * so that one is returned instead.
        */
       showFrame: function (position, frames, figure) {
         if (!frames || !frames.n || !figure || !Array.isArray(figure.data) || figure.data.length < 3) {
@@ -177,6 +183,18 @@
           ribbon[2 * w - 1 - k] = value[k] - error[k];
         }
         var ys = [ribbon, value, decoded.reference.subarray(visit * w, (visit + 1) * w)];
+        var triggered = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
+          return t.prop_id;
+        });
+        var onlySlider = triggered.length > 0 && triggered.every(function (p) {
+          return p.indexOf(".value") >= 0;
+        });
+        var gd = document.querySelector("#" + SPECTRUM_GRAPH + " .js-plotly-plot");
+        if (onlySlider && gd && window.Plotly && gd.data && gd.data.length >= 3) {
+          window.Plotly.update(gd, { y: ys, customdata: [error, error, error] },
+            { "title.text": frames.titles[i] }, [0, 1, 2]);
+          return noUpdate();
+        }
         var data = figure.data.map(function (trace, t) {
           if (t > 2) {
             return trace;
