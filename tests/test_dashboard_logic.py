@@ -439,3 +439,21 @@ def test_upload_zip_of_x1dints_runs_end_to_end(tmp_path):
     cube = services.cubes.processed(outcome.result["key"])
     assert cube.n_visits == 2 and cube.n_integrations == 160
     assert dict(outcome.result["summary"])["Files"] == f"{len(files)} used of {len(files)}"
+
+
+def test_dataset_label_is_what_process_loads_and_names_only_files_that_loaded():
+    from dashboard.features.job import dataset_label
+    from dashboard.jobs import loaded_label
+
+    upload = {"kind": "upload", "session": SESSION, "digest": "ab" * 8, "names": ["a_bad.fits", "b.fits", "c.fits"]}
+    shown = {"dataset": {"kind": "demo"}, "label": "Demo: demo_brown_dwarf.h5"}
+    assert dataset_label({"kind": "demo"}, shown) == "Demo: demo_brown_dwarf.h5"
+    # an upload whose job was cancelled: the demo is still shown, but Process loads the upload
+    pending = dataset_label(upload, shown)
+    assert pending.startswith("Upload: a_bad.fits, b.fits, c.fits") and "not processed yet" in pending
+
+    class Loaded:
+        meta = {"files": [{"source": "a_bad.fits", "used": False}, {"source": "b.fits", "used": True},
+                          {"source": "up.zip/dir/c.fits", "used": True}]}
+
+    assert loaded_label("Upload: a_bad.fits, b.fits, c.fits", Loaded) == "Upload: b.fits, c.fits (2 of 3 files used)"

@@ -386,3 +386,19 @@ def test_display_binning_averages_a_spike_instead_of_dropping_it(big_cube):
     # and the binned mean of real data equals the mean of the samples it covers
     real = figures.display_cube(big_cube)
     np.testing.assert_allclose(real.flux[3, 7], big_cube.flux[51:68, 35:40].mean(), rtol=1e-12)
+
+
+def test_titles_without_a_target_say_what_is_known(tmp_path):
+    from stamp_engine import load
+    from stamp_engine.synthetic.eureka import write_eureka_s3
+
+    obs = make_observation("transit", n_integrations=20, wavelength=np.linspace(1.0, 2.0, 30), seed=2, meta={"target": ""})
+    cube = load([write_eureka_s3(tmp_path / "S3_wasp_ap5_SpecData.h5", obs)])
+    assert not cube.meta.get("target")
+    for fig in (figures.heatmap_figure(cube), figures.spectrum_figure(cube, 0)):
+        text = fig.layout.title.text
+        assert "unknown target" not in text
+        assert "S3_wasp_ap5_SpecData.h5" in text and "no target name" in text
+    instrument = " ".join(str(cube.meta[k]) for k in ("instrument", "detector") if cube.meta.get(k))
+    assert instrument  # the Eureka! file says which instrument
+    assert figures.heatmap_figure(cube).layout.title.text == f"{instrument}, S3_wasp_ap5_SpecData.h5 (no target name) — map"
