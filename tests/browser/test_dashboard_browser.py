@@ -73,6 +73,21 @@ def upload(duo, *paths: Path):
     duo.find_element(f"#{ids.UPLOAD} input[type=file]").send_keys("\n".join(str(p) for p in paths))
 
 
+def record_progress(duo) -> None:
+    """From now on, note every (bar width, text) the progress bar shows in ``window.progressSeen``."""
+    duo.driver.execute_script("""
+        window.progressSeen = [];
+        var bar = document.getElementById(arguments[0]);
+        var text = document.getElementById(arguments[1]);
+        var note = function () {
+          var inner = bar.querySelector('.progress-bar');
+          window.progressSeen.push([inner ? inner.style.width : '', text.innerText]);
+        };
+        new MutationObserver(note).observe(bar, {attributes: true, subtree: true, childList: true});
+        new MutationObserver(note).observe(text, {characterData: true, subtree: true, childList: true});
+    """, ids.PROGRESS, ids.PROGRESS_TEXT)
+
+
 def visits_of(surface_traces) -> set[int]:
     return {t["meta"]["visit"] for t in surface_traces}
 
@@ -148,18 +163,7 @@ def test_zip_upload_shows_progress_then_one_map_per_visit(dash_duo, make_app, tm
     app, _ = make_app(demo_path=None, loader=slow_disk_loader)
     dash_duo.start_server(app)
     dash_duo.wait_for_contains_text(f"#{ids.JOB_MESSAGE}", "Upload files", timeout=20)
-    # record every state the progress bar goes through
-    dash_duo.driver.execute_script("""
-        window.progressSeen = [];
-        var bar = document.getElementById(arguments[0]);
-        var text = document.getElementById(arguments[1]);
-        var note = function () {
-          var inner = bar.querySelector('.progress-bar');
-          window.progressSeen.push([inner ? inner.style.width : '', text.innerText]);
-        };
-        new MutationObserver(note).observe(bar, {attributes: true, subtree: true, childList: true});
-        new MutationObserver(note).observe(text, {characterData: true, subtree: true, childList: true});
-    """, ids.PROGRESS, ids.PROGRESS_TEXT)
+    record_progress(dash_duo)
     upload(dash_duo, archive)
     heatmaps = wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
     assert visits_of(heatmaps) == {0, 1}

@@ -22,7 +22,7 @@ from dashboard.features.views import DEFAULT_FPS
 from stamp_engine import figures
 from stamp_engine.recipe import ProcessOptions, process
 import pixels  # tests/pixels.py (tests/ is on sys.path through its conftest.py)
-from test_dashboard_browser import open_tab, traces, two_visit_files, upload, wait_for_traces, wait_until
+from test_dashboard_browser import open_tab, record_progress, traces, two_visit_files, upload, wait_for_traces, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -154,17 +154,7 @@ def test_job_feedback_says_waiting_cancelled_and_what_is_loaded(dash_duo, make_a
     dash_duo.start_server(app)
     dash_duo.wait_for_contains_text(f"#{ids.DATASET_LABEL}", "Demo", timeout=60)
     wait_until(lambda: dash_duo.find_element(f"#{ids.PROCESS}").is_enabled(), what="the first job to end")
-    dash_duo.driver.execute_script("""
-        window.progressSeen = [];
-        var bar = document.getElementById(arguments[0]);
-        var text = document.getElementById(arguments[1]);
-        var note = function () {
-          var inner = bar.querySelector('.progress-bar');
-          window.progressSeen.push([inner ? inner.style.width : '', text.innerText]);
-        };
-        new MutationObserver(note).observe(bar, {attributes: true, subtree: true, childList: true});
-        new MutationObserver(note).observe(text, {characterData: true, subtree: true, childList: true});
-    """, ids.PROGRESS, ids.PROGRESS_TEXT)
+    record_progress(dash_duo)
 
     files = two_visit_files(tmp_path / "mast", n_integrations=60, n_wave=40)
     upload(dash_duo, *files)
