@@ -184,3 +184,31 @@ def test_dataset_label_names_the_files_that_loaded_not_a_rejected_one(dash_duo, 
     label = dash_duo.find_element(f"#{ids.DATASET_LABEL} span").get_attribute("title")
     assert broken.name not in label and files[0].name in label
     assert f"{len(files)} of {len(files) + 1} files used" in label
+
+
+def test_miri_data_get_the_mid_ir_band_preset_and_a_band_between_samples_is_refused(dash_duo, make_app, tmp_path):
+    from stamp_engine.synthetic import make_observation
+    from stamp_engine.synthetic.eureka import write_eureka_s3
+
+    obs = make_observation("variability", n_integrations=40, wavelength=np.linspace(5.0, 12.0, 71), seed=5,
+                           meta={"target": "MIRI-UX"})
+    path = write_eureka_s3(tmp_path / "S3_miri_SpecData.h5", obs)
+    app, _ = make_app(demo_path=None)
+    dash_duo.start_server(app)
+    upload(dash_duo, path)
+    dash_duo.wait_for_contains_text(f"#{ids.BAND_BUTTONS}", "Silicates 10", timeout=90)
+    names = [b.text for b in dash_duo.find_elements(f"#{ids.BAND_BUTTONS} button")]
+    assert "H2O 6.3" in names and "CH4 2.3" not in names
+    assert dash_duo.find_elements(f"#{ids.BAND_MESSAGE} .alert") == []  # no band "outside the data"
+    # samples are 0.1 µm apart: 6.02–6.07 µm holds none
+    dash_duo.find_element(f"#{ids.BAND_ADD}").click()
+    cells = lambda column: dash_duo.find_elements(f"#{ids.BAND_TABLE} td[data-dash-column={column}]")  # noqa: E731
+    wait_until(lambda: len(cells("name")) == len(names) + 1, timeout=20, what="the new row")
+    for column, text in (("name", "narrow"), ("start", "6.02"), ("end", "6.07")):
+        cell = cells(column)[-1]
+        cell.click()
+        dash_duo.driver.switch_to.active_element.send_keys(text, Keys.ENTER)
+    dash_duo.wait_for_contains_text(f"#{ids.BAND_MESSAGE}", "no wavelength sample", timeout=20)
+    message = dash_duo.find_element(f"#{ids.BAND_MESSAGE}").text
+    assert "narrow" in message and "6 µm" in message and "6.1 µm" in message
+    assert "narrow" not in [b.text for b in dash_duo.find_elements(f"#{ids.BAND_BUTTONS} button")]
