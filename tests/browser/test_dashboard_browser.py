@@ -70,7 +70,8 @@ def open_tab(duo, label: str):
 
 
 def upload(duo, *paths: Path):
-    duo.find_element(f"#{ids.UPLOAD} input[type=file]").send_keys("\n".join(str(p) for p in paths))
+    # the page may still be rendering its layout right after start_server
+    duo.wait_for_element(f"#{ids.UPLOAD} input[type=file]", timeout=30).send_keys("\n".join(str(p) for p in paths))
 
 
 def record_progress(duo) -> None:
