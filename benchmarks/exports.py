@@ -140,13 +140,13 @@ def measure_package(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     import zipfile
 
     import stamp_engine
-    from stamp_engine.bands import PRESETS, bands_in_range
+    from stamp_engine.bands import PRESETS, usable_bands
     from stamp_engine.export import build_package
 
     t0 = time.perf_counter()
     cube = stamp_engine.normalize(stamp_engine.load(params["paths"]))
     load_s = time.perf_counter() - t0
-    bands = bands_in_range(PRESETS["Molecules (near-IR)"], float(cube.wavelength[0]), float(cube.wavelength[-1]))
+    bands = usable_bands(cube, PRESETS["Molecules (near-IR)"])
     first: dict[str, float] = {}
 
     def progress(stage: str, done: int, total: int) -> None:

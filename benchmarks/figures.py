@@ -82,7 +82,7 @@ def measure_figures(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
     import stamp_engine
     from stamp_engine import figures as stamp_figures
-    from stamp_engine.bands import PRESETS, bands_in_range
+    from stamp_engine.bands import PRESETS, usable_bands
     from stamp_engine.processing import band_light_curve, white_light_curve
 
     t0 = time.perf_counter()
@@ -90,8 +90,7 @@ def measure_figures(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     t1 = time.perf_counter()
     display = stamp_figures.display_cube(cube)
     t2 = time.perf_counter()
-    lo, hi = float(cube.wavelength[0]), float(cube.wavelength[-1])
-    bands = bands_in_range(PRESETS["Molecules (near-IR)"], lo, hi)
+    bands = usable_bands(cube, PRESETS["Molecules (near-IR)"])
 
     builders = {
         "surface": lambda: stamp_figures.surface_figure(display, bands=bands),

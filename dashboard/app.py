@@ -117,7 +117,7 @@ def page(services: Services) -> html.Div:
             dbc.NavbarBrand("STAMP"),
             html.Span("Spectral Time-series Analysis and Mapping Program", className="navbar-text small text-light ms-2"),
         ], fluid=True),
-        color="dark", dark=True, className="stamp-navbar mb-3",
+        color="dark", dark=True, className="stamp-navbar mb-2",
     )
     sidebar = dbc.Col([
         data_in.layout(services),
@@ -131,10 +131,12 @@ def page(services: Services) -> html.Div:
         job.layout(services),
         bands.buttons_layout(services),
         views.layout(services),
-    ], lg=9, md=8)
+    ], lg=9, md=8, className="stamp-main")
     stores = [
         dcc.Store(id=ids.SESSION, data=secrets.token_hex(16)),
         dcc.Store(id=ids.DATASET, data={"kind": "demo"} if config.demo_path is not None else None),
         dcc.Store(id=ids.RESULT),
     ]
-    return html.Div([navbar, dbc.Container(dbc.Row([sidebar, main]), fluid=True), *stores])
+    # stamp.css: sidebar and views scroll independently, so the plot stays in view (see .stamp-page).
+    return html.Div([navbar, dbc.Container(dbc.Row([sidebar, main]), fluid=True, className="stamp-body"), *stores],
+                    className="stamp-page")

@@ -5,12 +5,25 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from stamp_engine.bands import PRESETS, Band
+import numpy as np
+
+from stamp_engine.bands import PRESETS, Band, preset_for
 
 
 def preset_rows(preset: str) -> list[dict[str, Any]]:
     """Editor rows of a preset in :data:`stamp_engine.bands.PRESETS` (empty for an unknown name)."""
     return [band.to_dict() for band in PRESETS.get(preset, ())]
+
+
+def fitted_rows(rows: Sequence[Mapping[str, Any]] | None, wavelength: np.ndarray) -> list[dict[str, Any]] | None:
+    """The rows of the preset that fits ``wavelength`` (:func:`stamp_engine.bands.preset_for`),
+    when ``rows`` are a preset as loaded (not edited) and another preset fits better; else None.
+    """
+    current = [{"name": r.get("name"), "start": _as_float(r.get("start")), "end": _as_float(r.get("end"))} for r in rows or ()]
+    if not any(current == preset_rows(name) for name in PRESETS):
+        return None  # the user's own bands are never replaced
+    best = preset_rows(preset_for(wavelength))
+    return best if best != current else None
 
 
 def _as_float(value: Any) -> float | None:
@@ -24,14 +37,15 @@ def _as_float(value: Any) -> float | None:
 
 
 def check_band_rows(
-    rows: Sequence[Mapping[str, Any]] | None, wavelength: tuple[float, float] | None = None
+    rows: Sequence[Mapping[str, Any]] | None, wavelength: Sequence[float] | np.ndarray | None = None
 ) -> tuple[list[Band], dict[int, str]]:
     """Usable bands from the editor rows, and a message for each row that is not.
 
     A row is flagged when its start or end is missing or not a number, start ≥ end,
-    it lies entirely outside ``wavelength`` (µm, the data's extent), or its name
-    repeats an earlier row's (band buttons are keyed by name).  Rows left entirely
-    empty (just added) are skipped without a message.
+    its band holds no sample of ``wavelength`` (µm, the data's wavelength samples;
+    the engine's rule :meth:`stamp_engine.bands.Band.unusable_reason`, which names the
+    nearest samples), or its name repeats an earlier row's (band buttons are keyed by
+    name).  Rows left entirely empty (just added) are skipped without a message.
 
     Returns
     -------
@@ -57,10 +71,13 @@ def check_band_rows(
             errors[i] = "Start and end must be numbers (µm)"
         elif start >= end:
             errors[i] = f"Start ({start:g} µm) must be below end ({end:g} µm)"
-        elif wavelength is not None and not (start < wavelength[1] and end > wavelength[0]):
-            errors[i] = f"Outside the data ({wavelength[0]:.3g}–{wavelength[1]:.3g} µm)"
         else:
-            bands.append(Band(name, start, end))
+            band = Band(name, start, end)
+            reason = band.unusable_reason(wavelength) if wavelength is not None else None
+            if reason:
+                errors[i] = reason
+            else:
+                bands.append(band)
         seen.add(name)
     return bands, errors
 

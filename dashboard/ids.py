@@ -5,6 +5,7 @@ SESSION = "session-id"            # random hex per page load: names the upload f
 DATASET = "dataset"               # descriptor of the files shown (see dashboard.datasets)
 RESULT = "job-result"             # key of the processed cube + data limits + problems
 BANDS = "valid-bands"             # usable bands from the editor
+BANDS_FITTED = "bands-fitted"     # dataset whose wavelengths last chose the band preset
 SELECTED_BAND = "selected-band"   # band highlighted in the browser ("All" or a name)
 UPLOAD_REQUEST = "upload-request" # names and sizes of the files just chosen (set by stamp_upload.js)
 UPLOAD_DONE = "upload-done"       # id of an upload whose bytes are all on the server (set by stamp_upload.js)
@@ -78,6 +79,9 @@ SPECTRUM = "spectrum-graph"
 SPECTRUM_SLIDER = "spectrum-slider"
 PLAY = "spectrum-play"
 PLAY_INTERVAL = "spectrum-interval"
+SPECTRUM_SPEED = "spectrum-speed"     # frames per second of Play
+SPECTRUM_MODE = "spectrum-mode"       # variability % or flux
+SPECTRUM_FRAMES = "spectrum-frames"   # every frame, sent once; the browser animates them
 SUMMARY = "summary"
 LOCATION = "location"             # page URL: ?view=heatmap opens on that tab (deep links)
 #: Small stores holding a signature of what each graph currently shows (graphs are

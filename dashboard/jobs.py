@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
@@ -133,6 +134,20 @@ def _describe_files(dataset: Dataset) -> dict[str, int]:
     return {"files": len(dataset.paths), "bytes": total}
 
 
+def loaded_label(label: str, loaded) -> str:
+    """The dataset's label naming the files that loaded, not the ones that were refused.
+
+    ``"Upload: b.fits (1 of 2 files used)"`` when some files could not be used.
+    """
+    files = [f for f in loaded.meta.get("files") or [] if isinstance(f, Mapping)]
+    used = [PurePath(str(f.get("source"))).name for f in files if f.get("used")]
+    if not files or len(used) == len(files):
+        return label
+    kind = label.split(":", 1)[0]
+    names = ", ".join(used[:3]) + (f" and {len(used) - 3} more" if len(used) > 3 else "")
+    return f"{kind}: {names} ({len(used)} of {len(files)} files used)"
+
+
 def process_dataset(
     services: Services,
     descriptor: Mapping[str, Any] | None,
@@ -195,7 +210,7 @@ def process_dataset(
         "dataset": dict(descriptor),
         "limits": limits,
         "problems": problems,
-        "label": dataset.label,
+        "label": loaded_label(dataset.label, loaded),
         "summary": [list(row) for row in summarize(loaded, services.cubes.shape(key))],
         "normalized": options.zaxis == "variability",
     }

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from stamp_engine.cube import Cube
 from stamp_engine.recipe import ProcessOptions, _no_progress, process
 
@@ -116,6 +118,7 @@ class CubeService:
 
             self.cache.set(key, processed)
             self.cache.set(key + "/shape", describe_shape(processed))
+            self.cache.set(key + "/wavelength", np.asarray(processed.wavelength, dtype=float))
             self.cache.set(self._display_key(key), display_cube(processed, **self.display_limits))
             self._evict()
         return key, loaded
@@ -140,6 +143,10 @@ class CubeService:
     def shape(self, key: str) -> str:
         """One line describing the processed cube (for the summary card)."""
         return self.cache.get(key + "/shape", "") if _is_cube_key(key) else ""
+
+    def wavelength(self, key: str) -> np.ndarray | None:
+        """The processed cube's wavelength samples (µm), small enough to read on every band edit."""
+        return self.cache.get(key + "/wavelength") if _is_cube_key(key) else None
 
     def processed(self, key: str) -> Cube | None:
         """The processed cube at full resolution, or None if evicted."""

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from stamp_engine.bands import Band
+from stamp_engine.bands import Band, usable_bands
 from stamp_engine.cube import Cube
 
 from .options import DisplayOptions
@@ -54,24 +54,31 @@ def light_curves(processed: Cube, bands: Sequence[Band]) -> go.Figure:
     """White light and one curve per band, measured on the full-resolution processed cube."""
     from stamp_engine import figures
 
-    inside = [b for b in bands if b.overlaps(float(processed.wavelength[0]), float(processed.wavelength[-1]))]
-    return figures.light_curve_figure(processed.light_curves(inside))
+    return figures.light_curve_figure(processed.light_curves(usable_bands(processed, bands)))
 
 
-def spectrum(display: Cube, index: int | None) -> go.Figure:
-    """The spectrum of one (display-resolution) integration with its error band and reference."""
+def spectrum(display: Cube, index: int | None, mode: str = "variability") -> go.Figure:
+    """The spectrum of one (display-resolution) row, from 0, with its error band (variability % by default)."""
     from stamp_engine import figures
 
     index = int(np.clip(index or 0, 0, display.n_integrations - 1))
-    return figures.spectrum_figure(display, index)
+    return figures.spectrum_figure(display, index, mode)
+
+
+def spectrum_player(display: Cube, mode: str = "variability") -> tuple[go.Figure, dict]:
+    """The player's first frame and every frame for the browser, which animates them without the server."""
+    from stamp_engine import figures
+
+    frames = figures.spectrum_frames(display, mode)
+    return figures.spectrum_figure(display, 0, mode, frames=frames), frames.to_browser()
 
 
 def slider_marks(display: Cube, n_marks: int = 6) -> dict[int, str]:
-    """Slider marks at a few integrations, labelled by their time in hours."""
+    """Slider marks at a few frames (numbered from 1, as in the player's title), labelled by their time in hours."""
     n = display.n_integrations
     hours = display.hours
     positions = np.unique(np.linspace(0, n - 1, min(n, n_marks)).round().astype(int))
-    return {int(i): f"{hours[i]:.2f} h" for i in positions}
+    return {int(i) + 1: f"{hours[i]:.2f} h" for i in positions}
 
 
 def integrations_text(cube: Cube) -> str:

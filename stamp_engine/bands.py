@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .cube import Cube
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,36 @@ class Band:
 
     def overlaps(self, lo: float, hi: float) -> bool:
         return self.start < hi and self.end > lo
+
+    def has_samples(self, wavelength: np.ndarray) -> bool:
+        """True when at least one wavelength sample (µm) lies inside the band.
+
+        This is the rule for a band being *usable*: a light curve integrates the band's
+        samples, so a band between two samples (or outside the data) has nothing to show.
+        """
+        return bool(np.any(self.mask(np.asarray(wavelength, dtype=float))))
+
+    def unusable_reason(self, wavelength: np.ndarray) -> str | None:
+        """Why the band holds no sample of ``wavelength`` (µm, ascending), or None when it does.
+
+        The reason names the band and the samples nearest to it, so the user can widen it.
+        """
+        wavelength = np.asarray(wavelength, dtype=float)
+        if self.has_samples(wavelength):
+            return None
+        span = f"{self.name} ({self.start:g}–{self.end:g} µm)"
+        finite = wavelength[np.isfinite(wavelength)]
+        if finite.size == 0:
+            return f"{span}: the data have no wavelengths"
+        lo, hi = float(finite.min()), float(finite.max())
+        if self.end < lo or self.start > hi:
+            return f"{span} is outside the data ({lo:.4g}–{hi:.4g} µm)"
+        below = finite[finite < self.start]
+        above = finite[finite > self.end]
+        return (
+            f"{span} holds no wavelength sample: the nearest are {below.max():.5g} µm and "
+            f"{above.min():.5g} µm; widen the band to include one"
+        )
 
     def to_dict(self) -> dict:
         return {"name": self.name, "start": self.start, "end": self.end}
@@ -80,6 +113,36 @@ def bands_from_records(records: Iterable[Mapping]) -> list[Band]:
     return bands
 
 
-def bands_in_range(bands: Sequence[Band], lo: float, hi: float) -> list[Band]:
-    """The bands that overlap ``[lo, hi]`` µm."""
-    return [b for b in bands if b.overlaps(lo, hi)]
+def _wavelength_of(cube_or_wavelength: "Cube | np.ndarray | Sequence[float]") -> np.ndarray:
+    return np.asarray(getattr(cube_or_wavelength, "wavelength", cube_or_wavelength), dtype=float)
+
+
+def usable_bands(cube_or_wavelength: "Cube | np.ndarray | Sequence[float]", bands: Iterable[Band]) -> list[Band]:
+    """The bands holding at least one wavelength sample of a cube (or of a wavelength array, µm).
+
+    The one rule every front end applies (band editor, light curves, downloads,
+    ``stamp render``): see :meth:`Band.has_samples`.
+    """
+    wavelength = _wavelength_of(cube_or_wavelength)
+    return [b for b in bands if b.has_samples(wavelength)]
+
+
+def preset_for(cube_or_wavelength: "Cube | np.ndarray | Sequence[float]", presets: Mapping[str, Sequence[Band]] | None = None) -> str:
+    """The name of the band preset that fits the data's wavelengths best.
+
+    The preset with the most usable bands (:func:`usable_bands`) wins; ties go to the
+    larger fraction of the preset's bands that are usable, then to the order of
+    ``presets`` (default :data:`PRESETS`). Near-IR data get the near-IR molecules,
+    MIRI data the mid-IR preset.
+    """
+    presets = PRESETS if presets is None else presets
+    if not presets:
+        raise ValueError("no band presets to choose from")
+    wavelength = _wavelength_of(cube_or_wavelength)
+
+    def score(item: tuple[int, tuple[str, Sequence[Band]]]) -> tuple[int, float, int]:
+        order, (_, bands) = item
+        usable = len(usable_bands(wavelength, bands))
+        return usable, usable / max(len(bands), 1), -order
+
+    return max(enumerate(presets.items()), key=score)[1][0]

@@ -32,7 +32,7 @@ from astropy.table import QTable, Table
 from astropy.time import Time
 
 from . import __version__
-from .bands import Band
+from .bands import Band, usable_bands
 from .cube import Cube
 from .problems import Problem
 
@@ -825,10 +825,8 @@ def build_package(
         destination.mkdir(parents=True, exist_ok=True)
         zip_path = destination / f"stamp_package_{stamp}.zip"
     options = dict(options or {})
-    usable, skipped = [], []
-    for band in bands:
-        has_samples = cube.n_wavelengths and bool(np.any(band.mask(cube.wavelength)))
-        (usable if has_samples else skipped).append(band)
+    usable = usable_bands(cube, bands)
+    skipped = [band for band in bands if band not in usable]
     if skipped:
         options["bands not in the data"] = skipped
     files = package_files(stamp, video=video)

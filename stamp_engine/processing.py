@@ -49,6 +49,7 @@ __all__ = [
     "limit",
     "nanmedian_over_time",
     "normalize",
+    "row_spans",
     "select",
     "smooth",
     "split_visits",
@@ -57,6 +58,10 @@ __all__ = [
 
 #: Key in ``Cube.meta`` of the per-integration "made by interpolation" flags.
 INTERPOLATED_KEY = "interpolated"
+
+#: Key in ``Cube.meta`` of what each row spans once binned: (n, 4) floats, per row the first and
+#: last integration number it averages and their mid-times (MJD in the cube's time scale).
+ROW_SPAN_KEY = "row_span"
 
 #: Efficiency of the median relative to the mean for Gaussian noise: σ_median ≈ √(π/2)·σ_mean.
 MEDIAN_ERROR_FACTOR = float(np.sqrt(np.pi / 2.0))  # 1.2533
@@ -123,6 +128,22 @@ def _row_flags(cube: "Cube") -> np.ndarray | None:
         return None
     flags = np.asarray(flags, dtype=bool)
     return flags if flags.shape == (cube.n_integrations,) else None
+
+
+def row_spans(cube: "Cube") -> np.ndarray:
+    """What each row of ``cube`` stands for: (n, 4) = first and last integration number,
+    first and last mid-time (MJD). An unbinned row spans one integration.
+
+    Read from ``meta[ROW_SPAN_KEY]`` (written by :func:`bin`) when it matches the rows.
+    """
+    stored = cube.meta.get(ROW_SPAN_KEY)
+    if stored is not None:
+        stored = np.asarray(stored, dtype=float)
+        if stored.shape == (cube.n_integrations, 4):
+            return stored
+    integration = np.asarray(cube.integration, dtype=float)
+    mjd = np.asarray(cube.time.mjd, dtype=float) if cube.n_integrations else np.empty(0)
+    return np.column_stack([integration, integration, mjd, mjd]).reshape(-1, 4)
 
 
 def _with_row_flags(meta: dict, flags: np.ndarray | None) -> dict:
@@ -799,8 +820,13 @@ def bin(cube: "Cube", time: int = 1, wavelength: int = 1, method: str = "mean") 
                 np.where(finite, cube.reference, 0.0), column_starts, axis=1
             ) / np.add.reduceat(finite.astype(np.int32), column_starts, axis=1)
     flags = _row_flags(cube)
-    if flags is not None:
-        changes["meta"] = _with_row_flags(cube.meta, np.logical_or.reduceat(flags, row_starts))
+    meta = _with_row_flags(cube.meta, np.logical_or.reduceat(flags, row_starts)) if flags is not None else dict(cube.meta)
+    if time > 1:
+        meta.setdefault("t0_mjd", float(cube.t0_mjd))  # hours keep their origin, as for a loaded cube
+        spans = row_spans(cube)
+        row_ends = row_starts + row_sizes - 1
+        meta[ROW_SPAN_KEY] = np.column_stack([spans[row_starts, 0], spans[row_ends, 1], spans[row_starts, 2], spans[row_ends, 3]])
+    changes["meta"] = meta
     changes["history"] = (
         *cube.history,
         f"bin {time} integration(s) × {wavelength} wavelength(s) ({method}, NaN-aware; time bins within a visit)",

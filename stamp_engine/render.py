@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from .bands import PRESETS, Band, bands_from_records
+from .bands import PRESETS, Band, bands_from_records, preset_for, usable_bands
 from .cli import number_type
 from .problems import NoUsableData, StampError
 from .recipe import ProcessOptions, process
@@ -186,7 +186,9 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     views.add_argument("--bands-file", metavar="FILE",
                        help="bands from a JSON file ([{name, start, end}, …] or {name: [start, end]}); "
                             "YAML (.yaml/.yml) when PyYAML is installed")
-    views.add_argument("--preset", metavar="NAME", help=f"add a band preset: {', '.join(repr(k) for k in PRESETS)}")
+    views.add_argument("--preset", metavar="NAME",
+                       help=f"add a band preset: {', '.join(repr(k) for k in PRESETS)}; without --preset, --bands "
+                            "or --bands-file, the preset that fits the data's wavelengths is used (as in the dashboard)")
     views.add_argument("--colorscale", metavar="NAME", default=None,
                        help="colour scale of the surface and heatmap (default RdBu_r for variability, Viridis for flux)")
     views.add_argument("--zrange", nargs=2, type=number_type(float, what="--zrange"), metavar=("LO", "HI"),
@@ -344,9 +346,16 @@ def run_render(args: argparse.Namespace) -> int:
             bar.close()
             _error(f"cannot process the data: {exc}")
             return EXIT_UNUSABLE
+        options = recorded_options(args, bands)
+        if not bands:
+            # As the dashboard does: the band preset that fits the data's wavelengths.
+            chosen = preset_for(processed)
+            bands = usable_bands(processed, PRESETS[chosen])
+            options["preset"] = f"{chosen} (chosen from the data's wavelengths)"
+            options["bands"] = list(bands)
         started = time.perf_counter()
         zip_path = build_package(
-            processed, outdir, bands=bands, options=recorded_options(args, bands), video=not args.no_video,
+            processed, outdir, bands=bands, options=options, video=not args.no_video,
             fps=args.fps, size=args.size, max_video_frames=args.max_frames or None,
             colorscale=args.colorscale, zrange=tuple(args.zrange) if args.zrange else None,
             progress=bar, unpacked=args.unpacked,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import stamp_engine
-from dashboard.band_rows import check_band_rows, error_styles, error_tooltips, preset_rows
+from dashboard.band_rows import check_band_rows, error_styles, error_tooltips, fitted_rows, preset_rows
 from dashboard.config import Config, UnsafePath
 from dashboard.datasets import UploadRejected, prune_uploads, resolve, safe_filename
 from dashboard.features.controls import PROCESS_ORDER, raw_options
@@ -131,10 +131,10 @@ def test_band_rows_flag_bad_rows_in_place():
         {"name": "", "start": 1, "end": 2},
         {"name": "CO", "start": "4.5", "end": "4.9"},
     ]
-    bands, errors = check_band_rows(rows, (0.6, 5.3))
+    bands, errors = check_band_rows(rows, np.linspace(0.6, 5.3, 100))
     assert bands == [Band("H2O", 1.3, 1.5), Band("CO", 4.5, 4.9)]
     assert set(errors) == {1, 2, 4, 5, 6}
-    assert "must be below end" in errors[1] and "Outside the data" in errors[2]
+    assert "must be below end" in errors[1] and "outside the data" in errors[2]
     assert "already called" in errors[4] and "numbers" in errors[5] and "name" in errors[6]
     styles = error_styles(errors)
     assert [s["if"]["row_index"] for s in styles] == [1, 2, 4, 5, 6]
@@ -145,9 +145,37 @@ def test_band_rows_flag_bad_rows_in_place():
 def test_presets_fill_the_editor():
     rows = preset_rows("Molecules (near-IR)")
     assert rows == [b.to_dict() for b in PRESETS["Molecules (near-IR)"]]
-    bands, errors = check_band_rows(rows, (0.6, 5.3))
+    bands, errors = check_band_rows(rows, np.linspace(0.6, 5.3, 100))
     assert errors == {} and len(bands) == len(rows)
     assert preset_rows("nope") == []
+
+
+def test_editor_refuses_a_band_between_two_samples_naming_the_nearest():
+    samples = np.round(np.arange(1.0, 2.01, 0.1), 6)
+    rows = [{"name": "narrow", "start": 1.42, "end": 1.47}, {"name": "ok", "start": 1.35, "end": 1.45}]
+    bands, errors = check_band_rows(rows, samples)
+    assert bands == [Band("ok", 1.35, 1.45)]
+    assert set(errors) == {0}
+    assert "narrow" in errors[0] and "no wavelength sample" in errors[0]
+    assert "1.4 µm" in errors[0] and "1.5 µm" in errors[0]
+
+
+def test_light_curve_view_skips_a_band_between_samples_instead_of_failing():
+    from dashboard.render import light_curves
+
+    cube = make_observation("transit", n_integrations=20, wavelength=np.round(np.arange(1.0, 2.01, 0.1), 6)).to_cube()
+    fig = light_curves(cube.normalize(), [Band("narrow", 1.42, 1.47), Band("ok", 1.35, 1.45)])
+    names = {t.name for t in fig.data}
+    assert "ok" in names and "narrow" not in names
+
+
+def test_loading_other_data_swaps_an_unedited_preset_for_the_one_that_fits():
+    miri = np.linspace(5.0, 12.0, 200)
+    rows = preset_rows("Molecules (near-IR)")
+    assert fitted_rows(rows, miri) == preset_rows("Mid-IR (MIRI)")
+    assert fitted_rows(rows, np.linspace(0.6, 5.3, 100)) is None  # already the best
+    edited = [*rows[:2], {"name": "mine", "start": 6.0, "end": 6.5}]
+    assert fitted_rows(edited, miri) is None  # the user's own bands stay
 
 
 # ---------------------------------------------------------------- uploads
@@ -366,7 +394,7 @@ def test_views_of_the_demo(tmp_path):
     pieces = [t for t in surface.data if t.meta and t.meta.get("role") == "band-piece"]
     assert any("H2O 1.4" in t.meta["bands"] for t in pieces) and any(not t.meta["bands"] for t in pieces)
     marks = slider_marks(display)
-    assert 0 in marks and display.n_integrations - 1 in marks and marks[0] == "0.00 h"
+    assert 1 in marks and display.n_integrations in marks and marks[1] == "0.00 h"  # 1-based, as the title
     assert summarize(stamp_engine.load([Config().demo_path]))[0] == ("Target", rows["Target"])
 
 
@@ -415,3 +443,21 @@ def test_upload_zip_of_x1dints_runs_end_to_end(tmp_path):
     cube = services.cubes.processed(outcome.result["key"])
     assert cube.n_visits == 2 and cube.n_integrations == 160
     assert dict(outcome.result["summary"])["Files"] == f"{len(files)} used of {len(files)}"
+
+
+def test_dataset_label_is_what_process_loads_and_names_only_files_that_loaded():
+    from dashboard.features.job import dataset_label
+    from dashboard.jobs import loaded_label
+
+    upload = {"kind": "upload", "session": SESSION, "digest": "ab" * 8, "names": ["a_bad.fits", "b.fits", "c.fits"]}
+    shown = {"dataset": {"kind": "demo"}, "label": "Demo: demo_brown_dwarf.h5"}
+    assert dataset_label({"kind": "demo"}, shown) == "Demo: demo_brown_dwarf.h5"
+    # an upload whose job was cancelled: the demo is still shown, but Process loads the upload
+    pending = dataset_label(upload, shown)
+    assert pending.startswith("Upload: a_bad.fits, b.fits, c.fits") and "not processed yet" in pending
+
+    class Loaded:
+        meta = {"files": [{"source": "a_bad.fits", "used": False}, {"source": "b.fits", "used": True},
+                          {"source": "up.zip/dir/c.fits", "used": True}]}
+
+    assert loaded_label("Upload: a_bad.fits, b.fits, c.fits", Loaded) == "Upload: b.fits, c.fits (2 of 3 files used)"

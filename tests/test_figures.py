@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import base64
 import json
 
@@ -252,7 +254,7 @@ def test_long_light_curves_are_block_averaged_not_decimated(var_cube):
 # ------------------------------------------------------------------------ spectra
 def test_spectrum_of_a_normalized_cube_is_shown_back_in_flux(flux_cube, var_cube):
     row = 200  # in the second visit
-    fig = figures.spectrum_figure(var_cube, row)
+    fig = figures.spectrum_figure(var_cube, row, mode="flux")
     spectrum = next(t for t in fig.data if t.meta["role"] == "spectrum")
     reference = next(t for t in fig.data if t.meta["role"] == "reference")
     np.testing.assert_allclose(np.asarray(spectrum.y, dtype=float), flux_cube.flux[row], rtol=1e-5)
@@ -261,15 +263,50 @@ def test_spectrum_of_a_normalized_cube_is_shown_back_in_flux(flux_cube, var_cube
     assert fig.layout.yaxis.title.text == "Flux (Jy)"
     assert fig.layout.xaxis.title.text == "Wavelength (µm)"
     title = fig.layout.title.text
-    assert f"integration {var_cube.integration[row]}" in title and "visit 2" in title
-    assert f"{var_cube.hours[row]:.4f} h" in title and "BJD_TDB" in title
+    assert f"frame {row + 1} of {var_cube.n_integrations}: integration {var_cube.integration[row]}," in title
+    assert "visit 2" in title
+    shown_hours = float(re.search(r"integration \d+, ([-\d.]+) h", title).group(1))
+    assert shown_hours == pytest.approx(var_cube.hours[row], abs=0.001)
     ribbon = next(t for t in fig.data if t.meta["role"] == "error-ribbon")
     n = WAVELENGTH.size
     np.testing.assert_allclose(np.asarray(ribbon.y, dtype=float)[:n], flux_cube.flux[row] + flux_cube.error[row], rtol=1e-5)
 
 
+def test_spectrum_shows_variability_by_default_as_the_video_does(flux_cube, var_cube):
+    row = 200
+    fig = figures.spectrum_figure(var_cube, row)
+    spectrum = next(t for t in fig.data if t.meta["role"] == "spectrum")
+    reference = next(t for t in fig.data if t.meta["role"] == "reference")
+    np.testing.assert_allclose(np.asarray(spectrum.y, dtype=float), var_cube.flux[row], rtol=1e-5)
+    assert np.all(np.asarray(reference.y, dtype=float) == 0)
+    assert fig.layout.yaxis.title.text == "Variability (%)"
+    # one y range for all frames, tight enough that a 1–3 % change fills a good part of it
+    lo, hi = fig.layout.yaxis.range
+    assert lo == -hi and 1 < hi < 50
+    # a flux cube is shown as variability of its visit's median spectrum
+    flux_fig = figures.spectrum_figure(flux_cube, 10)
+    median = np.median(flux_cube.flux[flux_cube.visit == 0], axis=0)
+    y = np.asarray(next(t for t in flux_fig.data if t.meta["role"] == "spectrum").y, dtype=float)
+    np.testing.assert_allclose(y, (flux_cube.flux[10] / median - 1) * 100, rtol=1e-4, atol=1e-5)
+
+
+def test_binned_frames_say_which_integrations_and_hours_they_average(var_cube):
+    binned = var_cube.bin(time=4)
+    labels = figures.frame_labels(binned)
+    first, last = var_cube.integration[8], var_cube.integration[11]
+    h0, h1 = var_cube.hours[8], var_cube.hours[11]
+    assert labels[2].startswith(f"bin 3 of {binned.n_integrations}: integrations {first}–{last}, ")
+    spanned = re.search(r", ([-\d.]+)–([-\d.]+) h", labels[2]).groups()
+    assert [float(v) for v in spanned] == pytest.approx([h0, h1], abs=0.001)
+    # binned again for display: the spans of the spans
+    shown = figures.display_cube(binned, max_time=binned.n_integrations // 2)
+    label = figures.frame_labels(shown)[0]
+    assert f"integrations {var_cube.integration[0]}–{var_cube.integration[7]}," in label
+    assert figures.spectrum_figure(binned, 2).layout.title.text.endswith(labels[2])
+
+
 def test_spectrum_of_flux_is_compared_with_the_visit_median(flux_cube):
-    fig = figures.spectrum_figure(flux_cube, 10)
+    fig = figures.spectrum_figure(flux_cube, 10, mode="flux")
     reference = next(t for t in fig.data if t.meta["role"] == "reference")
     median = np.median(flux_cube.flux[flux_cube.visit == 0], axis=0)
     np.testing.assert_allclose(np.asarray(reference.y, dtype=float), median, rtol=1e-6)
@@ -289,9 +326,11 @@ def test_spectrum_player_frames_are_binned_float32_and_driven_by_slider_and_butt
     assert frame["traces"] == [0, 1, 2]
     line = _decode(frame["data"][1]["y"])
     assert frame["data"][1]["y"]["dtype"] == "f4"
+    np.testing.assert_allclose(line, shown.flux[5], rtol=1e-5)  # variability %, as the dashboard and the MP4
+    assert f"bin 6 of {shown.n_integrations}: integrations" in frame["layout"]["title"]["text"]
+    flux = _json(figures.spectrum_player_figure(var_cube, max_frames=40, max_wavelength=100, mode="flux"))
     reference = shown.reference[shown.visit[5]]
-    np.testing.assert_allclose(line, reference * (1 + shown.flux[5] / 100), rtol=1e-5)
-    assert "integration" in frame["layout"]["title"]["text"]
+    np.testing.assert_allclose(_decode(flux["frames"][5]["data"][1]["y"]), reference * (1 + shown.flux[5] / 100), rtol=1e-5)
 
 
 # ----------------------------------------------------------- display resolution
@@ -347,3 +386,19 @@ def test_display_binning_averages_a_spike_instead_of_dropping_it(big_cube):
     # and the binned mean of real data equals the mean of the samples it covers
     real = figures.display_cube(big_cube)
     np.testing.assert_allclose(real.flux[3, 7], big_cube.flux[51:68, 35:40].mean(), rtol=1e-12)
+
+
+def test_titles_without_a_target_say_what_is_known(tmp_path):
+    from stamp_engine import load
+    from stamp_engine.synthetic.eureka import write_eureka_s3
+
+    obs = make_observation("transit", n_integrations=20, wavelength=np.linspace(1.0, 2.0, 30), seed=2, meta={"target": ""})
+    cube = load([write_eureka_s3(tmp_path / "S3_wasp_ap5_SpecData.h5", obs)])
+    assert not cube.meta.get("target")
+    for fig in (figures.heatmap_figure(cube), figures.spectrum_figure(cube, 0)):
+        text = fig.layout.title.text
+        assert "unknown target" not in text
+        assert "S3_wasp_ap5_SpecData.h5" in text and "no target name" in text
+    instrument = " ".join(str(cube.meta[k]) for k in ("instrument", "detector") if cube.meta.get(k))
+    assert instrument  # the Eureka! file says which instrument
+    assert figures.heatmap_figure(cube).layout.title.text == f"{instrument}, S3_wasp_ap5_SpecData.h5 (no target name) — map"

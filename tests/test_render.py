@@ -131,3 +131,20 @@ def test_render_interpolate_gaps_keeps_every_measured_integration(tmp_path, caps
     assert any("5 row(s) added in 1 gap(s) inside visits" in step for step in cube.history)
     readme = next(out.glob("stamp_package_*/README.txt")).read_text(encoding="utf-8")
     assert readme.count("split visits at time gaps") == 1  # load and the processing both split: said once
+
+
+def test_render_without_bands_uses_the_preset_that_fits_the_data(tmp_path, capsys):
+    # MIRI LRS-like wavelengths: the near-IR molecules would be "outside the data"
+    obs = make_observation("variability", n_integrations=30, wavelength=np.linspace(5.0, 12.0, 120), seed=3,
+                           meta={"target": "MIRI-RENDER"})
+    path = write_eureka_s3(tmp_path / "S3_miri_SpecData.h5", obs)
+    out = tmp_path / "out"
+    status = cli.main(["render", str(path), "-o", str(out), "--no-video", "--unpacked"])
+    assert status == 0, capsys.readouterr().err
+    folder = next(p for p in out.iterdir() if p.is_dir())
+    table = QTable.read(next(folder.glob("lightcurves_*.ecsv")))
+    assert {"H2O_6.3", "CH4_7.7", "Silicates_10"} <= set(table.colnames)
+    readme = (folder / "README.txt").read_text(encoding="utf-8")
+    assert "Mid-IR (MIRI) (chosen from the data's wavelengths)" in readme
+    html_page = next(folder.glob("heatmap_plot_*.html")).read_text(encoding="utf-8")
+    assert 'data-band="Silicates 10"' in html_page  # band buttons, as in the dashboard's package

@@ -15,7 +15,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dash_table,
 from stamp_engine.bands import PRESETS
 
 from .. import ids
-from ..band_rows import check_band_rows, error_styles, error_tooltips, preset_rows
+from ..band_rows import check_band_rows, error_styles, error_tooltips, fitted_rows, preset_rows
 from ..services import Services
 
 DEFAULT_PRESET = "Molecules (near-IR)"
@@ -57,21 +57,35 @@ def buttons_layout(services: Services) -> html.Div:
         html.Span(id=ids.BAND_BUTTONS),
         dcc.Store(id=ids.SELECTED_BAND, data="All"),
         dcc.Store(id=ids.BANDS, data=[]),
+        dcc.Store(id=ids.BANDS_FITTED),
     ], className="stamp-band-bar mb-2")
 
 
 def register(app, services: Services) -> None:
     @app.callback(
         Output(ids.BAND_TABLE, "data"),
+        Output(ids.BANDS_FITTED, "data"),
         Input(ids.BAND_ADD, "n_clicks"),
         Input(ids.BAND_PRESET, "value"),
+        Input(ids.RESULT, "data"),
         State(ids.BAND_TABLE, "data"),
+        State(ids.BANDS_FITTED, "data"),
+        State(ids.SESSION, "data"),
         prevent_initial_call=True,
     )
-    def edit_rows(_, preset, rows):
+    def edit_rows(_, preset, result, rows, fitted, session):
         if ctx.triggered_id == ids.BAND_PRESET:
-            return preset_rows(preset) if preset else no_update
-        return [*(rows or []), {"name": "", "start": None, "end": None}]
+            return (preset_rows(preset) if preset else no_update), no_update
+        if ctx.triggered_id == ids.RESULT:
+            # New data: a preset left as it was (not edited) gives way to the one that fits the data.
+            dataset = (result or {}).get("dataset")
+            key = services.cubes.redeem(result.get("ticket"), session) if result else None
+            wavelength = services.cubes.wavelength(key) if key is not None else None
+            if wavelength is None or dataset == fitted:
+                return no_update, no_update
+            rows = fitted_rows(rows, wavelength)
+            return (rows if rows is not None else no_update), dataset
+        return [*(rows or []), {"name": "", "start": None, "end": None}], no_update
 
     @app.callback(
         Output(ids.BAND_TABLE, "style_data_conditional"),
@@ -80,10 +94,12 @@ def register(app, services: Services) -> None:
         Output(ids.BANDS, "data"),
         Input(ids.BAND_TABLE, "data"),
         Input(ids.RESULT, "data"),
+        State(ids.SESSION, "data"),
     )
-    def check_rows(rows, result):
-        extent = (result or {}).get("limits", {}).get("wavelength")
-        bands, errors = check_band_rows(rows, tuple(extent) if extent else None)
+    def check_rows(rows, result, session):
+        key = services.cubes.redeem(result.get("ticket"), session) if result else None
+        wavelength = services.cubes.wavelength(key) if key is not None else None
+        bands, errors = check_band_rows(rows, wavelength)
         message = None
         if errors:
             message = dbc.Alert(

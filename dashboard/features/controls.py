@@ -50,9 +50,12 @@ def raw_options(values) -> dict:
     return raw
 
 
-def _number(control: str, placeholder: str, unit: str, *, value=None, step="any", min_=None, tooltip: str = ""):
+def _number(control: str, placeholder: str, unit: str, *, value=None, tooltip: str = ""):
+    # No step or min for the browser: a value it finds invalid (2.5 for a step of 1, below a min)
+    # reaches Dash as None and would silently become the default. parse_process_options checks
+    # every value and says what is wrong instead.
     group = dbc.InputGroup([
-        dbc.Input(id=control, type="number", value=value, step=step, min=min_, placeholder=placeholder,
+        dbc.Input(id=control, type="number", value=value, step="any", placeholder=placeholder,
                   debounce=True, size="sm"),
         dbc.InputGroupText(unit, className="small") if unit else None,
     ], size="sm")
@@ -78,16 +81,16 @@ def processing_layout(services: Services) -> dbc.Card:
              help_text="Hours since the first integration; used by the baseline normalization."),
         _row("Wavelength range", _number(ids.WAVE_MIN, "min", "µm"), _number(ids.WAVE_MAX, "max", "µm")),
         _row("Time range", _number(ids.TIME_MIN, "min", "h"), _number(ids.TIME_MAX, "max", "h")),
-        _row("Integrations to plot", _number(ids.N_INTEGRATIONS, "0 = all", "", value=0, step=1, min_=0),
+        _row("Integrations to plot", _number(ids.N_INTEGRATIONS, "0 = all", "", value=0),
              help_text="Evenly spaced; 0 plots all."),
         _row("Visits", dbc.Switch(id=ids.INTERPOLATE_GAPS, label="Interpolate gaps", value=defaults.interpolate_gaps,
                                   className="small"),
-             _number(ids.GAP_HOURS, "gap", "h", value=defaults.gap_hours, min_=0,
+             _number(ids.GAP_HOURS, "gap", "h", value=defaults.gap_hours,
                      tooltip="A gap longer than this starts a new visit")),
-        _row("Smoothing σ", _number(ids.SIGMA_TIME, "time", "int.", value=0, min_=0),
-             _number(ids.SIGMA_WAVE, "wavelength", "px", value=0, min_=0)),
-        _row("Binning", _number(ids.BIN_TIME, "time", "int.", value=1, step=1, min_=1),
-             _number(ids.BIN_WAVE, "wavelength", "px", value=1, step=1, min_=1)),
+        _row("Smoothing σ", _number(ids.SIGMA_TIME, "time", "int.", value=0),
+             _number(ids.SIGMA_WAVE, "wavelength", "px", value=0)),
+        _row("Binning", _number(ids.BIN_TIME, "time", "int.", value=1),
+             _number(ids.BIN_WAVE, "wavelength", "px", value=1)),
         html.Div(id=ids.OPTIONS_MESSAGE),
         dbc.Button("Process", id=ids.PROCESS, color="primary", size="sm", className="mt-2"),
     ]

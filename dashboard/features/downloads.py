@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import dash_bootstrap_components as dbc
-import numpy as np
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from stamp_engine.bands import Band
+from stamp_engine.bands import Band, usable_bands
 from stamp_engine.cube import Cube
 from stamp_engine.export import (
     DEFAULT_MAX_VIDEO_FRAMES,
@@ -176,19 +175,14 @@ def display_options_of(colorscale: Any, z_min: Any, z_max: Any) -> DisplayOption
 
 
 def bands_of(rows: Sequence[Mapping[str, Any]] | None, result: Mapping[str, Any] | None) -> tuple[Band, ...]:
-    """Usable bands of the band editor's rows, checked against the data as the editor checks them.
+    """Well-formed bands of the band editor's rows (flagged rows left out, as from the band buttons).
 
-    Flagged rows are left out, as they are left out of the page's band buttons.
+    Whether each holds a wavelength sample is decided on the cube itself, by the
+    engine's :func:`stamp_engine.bands.usable_bands` (the package lists those that do not).
     """
-    limits = DataLimits.from_dict(result.get("limits")) if isinstance(result, Mapping) else None
     rows = [row for row in rows if isinstance(row, Mapping)] if isinstance(rows, (list, tuple)) else []
-    bands, _ = check_band_rows(rows, limits.wavelength if limits else None)
+    bands, _ = check_band_rows(rows)
     return tuple(bands)
-
-
-def bands_in(cube: Cube, bands: Sequence[Band]) -> list[Band]:
-    """The bands with at least one wavelength sample in ``cube`` (those the package tabulates)."""
-    return [b for b in bands if cube.n_wavelengths and bool(np.any(b.mask(cube.wavelength)))]
 
 
 _NORMALIZED = re.compile(r"^normalize \((\w+)\)")
@@ -359,7 +353,7 @@ def single_file(
     cube = request.cube
     stamp = package_stamp(when)
     path = folder / EXPORTS[kind].filename.format(stamp=stamp)
-    bands = bands_in(cube, request.bands)
+    bands = usable_bands(cube, request.bands)
     title = f"{cube.target} — STAMP"
 
     def grid(which: str):

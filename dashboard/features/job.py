@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, html, no_update
+from dash import ClientsideFunction, Input, Output, State, html, no_update
 
 from .. import ids
 from ..jobs import run_job
@@ -12,6 +12,8 @@ from .controls import process_states, raw_options
 
 #: Milliseconds between the browser's polls of a running job's progress.
 PROGRESS_POLL_MS = 400
+#: Shown from the moment a job is asked for until a worker starts it (can take seconds).
+WAITING = "Waiting for a worker…"
 
 
 def layout(services: Services) -> html.Div:
@@ -48,6 +50,25 @@ def problems_alert(problems: list[dict] | None, loaded: bool = True):
                      color=color, dismissable=True, className="py-2 stamp-problems")
 
 
+def _pending_label(descriptor: dict | None) -> str:
+    kind = (descriptor or {}).get("kind")
+    if kind == "demo":
+        return "Demo"
+    names = [str(n) for n in (descriptor or {}).get("names") or (descriptor or {}).get("paths") or []]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return {"upload": "Upload", "server": "Server"}.get(kind, "Data") + (f": {shown}" if shown else "")
+
+
+def dataset_label(descriptor: dict | None, result: dict | None) -> str:
+    """What the sidebar calls the data: the files that loaded when the views show the chosen
+    dataset; else the chosen dataset (the one Process will load) and that it is not shown yet."""
+    if not descriptor:
+        return ""
+    if result and result.get("dataset") == descriptor:
+        return str(result.get("label") or _pending_label(descriptor))
+    return f"{_pending_label(descriptor)} — not processed yet: press Process"
+
+
 def browser_result(result: dict) -> dict:
     """What the page keeps of a job's result: its session-bound ``ticket``, never the cache key."""
     return {k: v for k, v in result.items() if k != "key"}
@@ -71,6 +92,9 @@ def register(app, services: Services) -> None:
             (Output(ids.PROCESS, "disabled"), True, False),
             (Output(ids.CANCEL, "disabled"), False, True),
             (Output(ids.PROGRESS, "animated"), True, False),
+            # Until the worker reports, the bar is empty and says so (not full and "Ready").
+            (Output(ids.PROGRESS, "value"), 0, 100),
+            (Output(ids.PROGRESS_TEXT, "children"), WAITING, "Ready"),
         ],
         interval=PROGRESS_POLL_MS,
     )
@@ -87,3 +111,16 @@ def register(app, services: Services) -> None:
         message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
         result = browser_result(outcome.result) if outcome.result is not None else no_update
         return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)
+
+    # Cancel ends the job without an answer from it: the browser says what happened.
+    app.clientside_callback(
+        ClientsideFunction(namespace="stampDashboard", function_name="cancelled"),
+        Output(ids.JOB_MESSAGE, "children", allow_duplicate=True),
+        Input(ids.CANCEL, "n_clicks"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(Output(ids.DATASET_LABEL, "children"), Input(ids.DATASET, "data"), Input(ids.RESULT, "data"))
+    def show_dataset_label(descriptor, result):
+        label = dataset_label(descriptor, result)
+        return html.Span(label, title=label)

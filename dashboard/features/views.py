@@ -6,46 +6,62 @@ import hashlib
 import json
 
 import dash_bootstrap_components as dbc
-from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
 
 from stamp_engine.bands import Band
 
 from .. import ids
 from ..options import parse_display_options
-from ..render import empty_figure, grid_figure, light_curves, slider_marks, spectrum
+from ..render import empty_figure, grid_figure, light_curves, slider_marks, spectrum_player
 from ..services import Services
 
-#: Milliseconds between frames of the spectrum player.
-PLAY_INTERVAL_MS = 600
+#: Speeds offered by the spectrum player (frames per second; frames are drawn in the browser).
+PLAY_SPEEDS = (2, 5, 10, 20, 30)
+DEFAULT_FPS = 10
 
 WAITING = "Processing…"
 EVICTED = "This result is no longer on the server (or belongs to another page): press Process again."
 
 
-def _graph(graph_id: str, height: str) -> dcc.Graph:
+def _graph(graph_id: str, class_name: str = "stamp-graph") -> dcc.Graph:
+    # Heights come from stamp.css: the plot fits the window (1280×720 included) beside the scrolling controls.
     return dcc.Graph(
-        id=graph_id, figure=empty_figure(WAITING), style={"height": height},
+        id=graph_id, figure=empty_figure(WAITING), className=class_name,
         config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}},
     )
 
 
-def layout(services: Services) -> html.Div:
-    player = html.Div([
+def player_layout() -> html.Div:
+    """Play/Pause, speed, what is shown, and the frame slider (frames numbered from 1, as in the title)."""
+    from stamp_engine.figures import SPECTRUM_MODES
+
+    return html.Div([
         dbc.Row([
             dbc.Col(dbc.Button("▶ Play", id=ids.PLAY, size="sm", color="secondary"), width="auto"),
-            dbc.Col(dcc.Slider(id=ids.SPECTRUM_SLIDER, min=0, max=0, step=1, value=0, updatemode="drag",
+            dbc.Col(html.Div(dbc.Select(id=ids.SPECTRUM_SPEED, value=str(DEFAULT_FPS), size="sm",
+                                        options=[{"label": f"{fps} frames/s", "value": str(fps)} for fps in PLAY_SPEEDS]),
+                             title="Playback speed"), width="auto"),
+            dbc.Col(dbc.RadioItems(id=ids.SPECTRUM_MODE, value="variability", inline=True, className="small",
+                                   options=[{"label": label, "value": mode} for mode, label in SPECTRUM_MODES.items()]),
+                    width="auto"),
+            dbc.Col(dcc.Slider(id=ids.SPECTRUM_SLIDER, min=1, max=1, step=1, value=1, updatemode="drag",
                                marks=None, tooltip={"placement": "bottom"})),
         ], className="g-2 align-items-center mt-2"),
-        dcc.Interval(id=ids.PLAY_INTERVAL, interval=PLAY_INTERVAL_MS, disabled=True),
-        _graph(ids.SPECTRUM, "62vh"),
+        dcc.Interval(id=ids.PLAY_INTERVAL, interval=round(1000 / DEFAULT_FPS), disabled=True),
+        dcc.Store(id=ids.SPECTRUM_FRAMES),
+        _graph(ids.SPECTRUM, "stamp-graph stamp-graph-player"),
     ])
+
+
+def layout(services: Services) -> html.Div:
     drawn = [dcc.Store(id=store) for store in ids.DRAWN.values()]
+    # Opens on the heatmap: it draws in seconds everywhere; the 3D surface (slow without a GPU) is one click away.
     return html.Div([*drawn, dcc.Location(id=ids.LOCATION, refresh=False), dbc.Tabs([
-        dbc.Tab(_graph(ids.SURFACE, "72vh"), label="3D surface", tab_id=ids.TAB_SURFACE),
-        dbc.Tab(_graph(ids.HEATMAP, "72vh"), label="Heatmap", tab_id=ids.TAB_HEATMAP),
-        dbc.Tab(_graph(ids.LIGHTCURVES, "72vh"), label="Light curves", tab_id=ids.TAB_LIGHTCURVES),
-        dbc.Tab(player, label="Spectrum player", tab_id=ids.TAB_SPECTRUM),
-    ], id=ids.TABS, active_tab=ids.TAB_SURFACE)])
+        dbc.Tab(_graph(ids.HEATMAP), label="Heatmap", tab_id=ids.TAB_HEATMAP),
+        dbc.Tab(_graph(ids.SURFACE), label="3D surface", tab_id=ids.TAB_SURFACE),
+        dbc.Tab(_graph(ids.LIGHTCURVES), label="Light curves", tab_id=ids.TAB_LIGHTCURVES),
+        dbc.Tab(player_layout(), label="Spectrum player", tab_id=ids.TAB_SPECTRUM),
+    ], id=ids.TABS, active_tab=ids.TAB_HEATMAP)])
 
 
 def summary_layout(services: Services) -> dbc.Card:
@@ -136,29 +152,51 @@ def register(app, services: Services) -> None:
     lazy_graph(ids.LIGHTCURVES, ids.TAB_LIGHTCURVES, [Input(ids.RESULT, "data"), Input(ids.BANDS, "data")],
                draw_light_curves)
 
-    def draw_spectrum(key, index):
-        display = cubes.display(key)
-        if display is None:
-            return empty_figure(EVICTED)
-        return spectrum(display, index)
-
-    lazy_graph(ids.SPECTRUM, ids.TAB_SPECTRUM, [Input(ids.RESULT, "data"), Input(ids.SPECTRUM_SLIDER, "value")],
-               draw_spectrum)
-
     @app.callback(
+        Output(ids.SPECTRUM, "figure"),
+        Output(ids.SPECTRUM_FRAMES, "data"),
+        Output(ids.DRAWN[ids.SPECTRUM], "data"),
         Output(ids.SPECTRUM_SLIDER, "max"),
         Output(ids.SPECTRUM_SLIDER, "marks"),
         Output(ids.SPECTRUM_SLIDER, "value"),
+        Input(ids.TABS, "active_tab"),
         Input(ids.RESULT, "data"),
+        Input(ids.SPECTRUM_MODE, "value"),
+        State(ids.DRAWN[ids.SPECTRUM], "data"),
         State(ids.SESSION, "data"),
+        State(ids.SPECTRUM_SLIDER, "value"),
         prevent_initial_call=True,
     )
-    def reset_player(result, session):
-        key = cubes.redeem(result.get("ticket"), session) if result else None
+    def draw_spectrum_player(active_tab, result, mode, drawn, session, position):
+        # Every frame goes to the browser once; playing and sliding then never ask the server.
+        skip = [no_update] * 6
+        if active_tab != ids.TAB_SPECTRUM or not result:
+            return skip
+        signature = drawn_signature(result, mode)
+        if signature == drawn:
+            return skip
+        key = cubes.redeem(result.get("ticket"), session)
         display = cubes.display(key) if key is not None else None
-        if display is None:
-            return 0, None, 0
-        return display.n_integrations - 1, slider_marks(display), 0
+        if display is None or display.n_integrations == 0:
+            return empty_figure(EVICTED), None, signature, 1, None, 1
+        figure, frames = spectrum_player(display, mode or "variability")
+        same_data = drawn is not None and ctx.triggered_id == ids.SPECTRUM_MODE
+        value = min(int(position or 1), display.n_integrations) if same_data else 1
+        return figure, frames, signature, display.n_integrations, slider_marks(display), value
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="stampDashboard", function_name="showFrame"),
+        Output(ids.SPECTRUM, "figure", allow_duplicate=True),
+        Input(ids.SPECTRUM_SLIDER, "value"),
+        Input(ids.SPECTRUM_FRAMES, "data"),
+        State(ids.SPECTRUM, "figure"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="stampDashboard", function_name="playInterval"),
+        Output(ids.PLAY_INTERVAL, "interval"),
+        Input(ids.SPECTRUM_SPEED, "value"),
+    )
 
     # ?view=heatmap (or surface, lightcurves, spectrum) opens on that tab: links from a portal.
     app.clientside_callback(
@@ -167,7 +205,7 @@ def register(app, services: Services) -> None:
         Input(ids.LOCATION, "search"),
     )
 
-    # Playing only moves the slider (in the browser); each position draws one spectrum.
+    # Playing only moves the slider (in the browser); showFrame draws that frame from the frames store.
     app.clientside_callback(
         ClientsideFunction(namespace="stampDashboard", function_name="togglePlay"),
         Output(ids.PLAY_INTERVAL, "disabled"),
@@ -185,12 +223,8 @@ def register(app, services: Services) -> None:
         prevent_initial_call=True,
     )
 
-    @app.callback(
-        Output(ids.SUMMARY, "children"),
-        Output(ids.DATASET_LABEL, "children"),
-        Input(ids.RESULT, "data"),
-    )
+    @app.callback(Output(ids.SUMMARY, "children"), Input(ids.RESULT, "data"))
     def show_summary(result):
         if not result:
-            return html.Div("No data yet.", className="text-muted"), ""
-        return summary_table(result.get("summary", [])), html.Span(result.get("label", ""), title=result.get("label", ""))
+            return html.Div("No data yet.", className="text-muted")
+        return summary_table(result.get("summary", []))

@@ -70,7 +70,23 @@ def open_tab(duo, label: str):
 
 
 def upload(duo, *paths: Path):
-    duo.find_element(f"#{ids.UPLOAD} input[type=file]").send_keys("\n".join(str(p) for p in paths))
+    # the page may still be rendering its layout right after start_server
+    duo.wait_for_element(f"#{ids.UPLOAD} input[type=file]", timeout=30).send_keys("\n".join(str(p) for p in paths))
+
+
+def record_progress(duo) -> None:
+    """From now on, note every (bar width, text) the progress bar shows in ``window.progressSeen``."""
+    duo.driver.execute_script("""
+        window.progressSeen = [];
+        var bar = document.getElementById(arguments[0]);
+        var text = document.getElementById(arguments[1]);
+        var note = function () {
+          var inner = bar.querySelector('.progress-bar');
+          window.progressSeen.push([inner ? inner.style.width : '', text.innerText]);
+        };
+        new MutationObserver(note).observe(bar, {attributes: true, subtree: true, childList: true});
+        new MutationObserver(note).observe(text, {characterData: true, subtree: true, childList: true});
+    """, ids.PROGRESS, ids.PROGRESS_TEXT)
 
 
 def visits_of(surface_traces) -> set[int]:
@@ -84,16 +100,16 @@ def two_visit_files(directory: Path, n_integrations: int = 240, n_wave: int = 12
     return write_segments(directory, obs, n_segments=2)
 
 
-def test_opens_on_the_demo_with_surface_and_heatmap(dash_duo, make_app):
+def test_opens_on_the_demo_with_heatmap_then_surface(dash_duo, make_app):
     app, _ = make_app()
     dash_duo.start_server(app)
+    heatmaps = wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")  # opens on the heatmap (fast everywhere)
+    assert visits_of(heatmaps) == {0, 1}
+    dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "STAMP-BD-1", timeout=10)
+    wait_until(lambda: "Ready" in dash_duo.find_element(f"#{ids.PROGRESS_TEXT}").text, timeout=20, what="Ready")
+    open_tab(dash_duo, "3D surface")  # one click away
     surfaces = wait_for_traces(dash_duo, ids.SURFACE, "surface")
     assert visits_of(surfaces) == {0, 1}  # the demo has two visits: one surface each
-    dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "STAMP-BD-1", timeout=10)
-    assert "Ready" in dash_duo.find_element(f"#{ids.PROGRESS_TEXT}").text
-    open_tab(dash_duo, "Heatmap")
-    heatmaps = wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
-    assert visits_of(heatmaps) == {0, 1}
     assert dash_duo.find_elements(".stamp-problems") == []
     assert dash_duo.get_logs() == []
 
@@ -129,7 +145,7 @@ def test_band_click_restyles_without_any_server_request(dash_duo, make_app):
     assert log.count("_dash-update-component") == before
 
 
-def test_zip_upload_shows_progress_then_one_surface_per_visit(dash_duo, make_app, tmp_path):
+def test_zip_upload_shows_progress_then_one_map_per_visit(dash_duo, make_app, tmp_path):
     files = two_visit_files(tmp_path / "mast", n_integrations=1600, n_wave=200)
     archive = tmp_path / "MAST_download.zip"
     with zipfile.ZipFile(archive, "w") as z:
@@ -148,21 +164,10 @@ def test_zip_upload_shows_progress_then_one_surface_per_visit(dash_duo, make_app
     app, _ = make_app(demo_path=None, loader=slow_disk_loader)
     dash_duo.start_server(app)
     dash_duo.wait_for_contains_text(f"#{ids.JOB_MESSAGE}", "Upload files", timeout=20)
-    # record every state the progress bar goes through
-    dash_duo.driver.execute_script("""
-        window.progressSeen = [];
-        var bar = document.getElementById(arguments[0]);
-        var text = document.getElementById(arguments[1]);
-        var note = function () {
-          var inner = bar.querySelector('.progress-bar');
-          window.progressSeen.push([inner ? inner.style.width : '', text.innerText]);
-        };
-        new MutationObserver(note).observe(bar, {attributes: true, subtree: true, childList: true});
-        new MutationObserver(note).observe(text, {characterData: true, subtree: true, childList: true});
-    """, ids.PROGRESS, ids.PROGRESS_TEXT)
+    record_progress(dash_duo)
     upload(dash_duo, archive)
-    surfaces = wait_for_traces(dash_duo, ids.SURFACE, "surface")
-    assert visits_of(surfaces) == {0, 1}
+    heatmaps = wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+    assert visits_of(heatmaps) == {0, 1}
     seen = dash_duo.driver.execute_script("return window.progressSeen;")
     widths = {float(w.rstrip("%")) for w, _ in seen if w}
     texts = [t for _, t in seen]
