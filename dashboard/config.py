@@ -50,8 +50,12 @@ Variable                    Meaning                                     Default
                             whole server; more are refused with a
                             "server busy" message.
 ``STAMP_MAX_SESSION_JOBS``  Jobs one browser tab may run at once.       ``2``
-``STAMP_JOB_TIMEOUT_S``     A job running longer than this no longer    ``3600``
-                            counts against the limits above.
+``STAMP_JOB_TIMEOUT_S``     A job running longer than this is killed    ``600``
+                            (its whole process group) and its page
+                            told why.
+``STAMP_JOB_MEMORY_MB``     Memory one job may allocate beyond the      ``3072``
+                            server's own (an OS limit on the job's
+                            process).
 ``STAMP_PIN_MINUTES``       A cube viewed in the last N minutes is      ``30``
                             never evicted from the cache.
 ``STAMP_WORKERS``           ``stamp serve --production``: web worker    2 per core, at most 8
@@ -124,7 +128,8 @@ class Config:
     basic_auth: tuple[tuple[str, str], ...] = ()
     max_jobs: int = 8
     max_session_jobs: int = 2
-    job_timeout_s: float = 3600.0
+    job_timeout_s: float = 600.0
+    job_memory_mb: int = 3072
     pin_minutes: float = 30.0
     workers: int | None = None
     threads: int = 4
@@ -156,9 +161,9 @@ class Config:
                 raise ConfigError("STAMP_BASIC_AUTH: each entry must be user:password or user:<hash>")
         if min(self.max_jobs, self.max_session_jobs, self.threads, self.timeout_s) <= 0 or (
             self.workers is not None and self.workers <= 0
-        ) or self.job_timeout_s <= 0 or self.pin_minutes <= 0:
+        ) or self.job_timeout_s <= 0 or self.pin_minutes <= 0 or self.job_memory_mb <= 0:
             raise ConfigError(
-                "STAMP_MAX_JOBS, STAMP_MAX_SESSION_JOBS, STAMP_JOB_TIMEOUT_S, STAMP_PIN_MINUTES, "
+                "STAMP_MAX_JOBS, STAMP_MAX_SESSION_JOBS, STAMP_JOB_TIMEOUT_S, STAMP_JOB_MEMORY_MB, STAMP_PIN_MINUTES, "
                 "STAMP_WORKERS, STAMP_THREADS and STAMP_TIMEOUT_S must be positive"
             )
         if not (10 <= self.display_max_time <= 5000 and 10 <= self.display_max_wavelength <= 5000):
@@ -213,7 +218,8 @@ class Config:
             basic_auth=parse_basic_auth(get("STAMP_BASIC_AUTH") or ""),
             max_jobs=_number(env, "STAMP_MAX_JOBS", 8, int),
             max_session_jobs=_number(env, "STAMP_MAX_SESSION_JOBS", 2, int),
-            job_timeout_s=_number(env, "STAMP_JOB_TIMEOUT_S", 3600.0, float),
+            job_timeout_s=_number(env, "STAMP_JOB_TIMEOUT_S", 600.0, float),
+            job_memory_mb=_number(env, "STAMP_JOB_MEMORY_MB", 3072, int),
             pin_minutes=_number(env, "STAMP_PIN_MINUTES", 30.0, float),
             workers=_number(env, "STAMP_WORKERS", None, int),
             threads=_number(env, "STAMP_THREADS", 4, int),

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
 
+from .budget import run_in_budget
 from .cache import session_hash
 from .config import UnsafePath
 from .datasets import Dataset, resolve
@@ -72,7 +73,9 @@ def run_job(
         limit, may only open files uploaded by that session, and the result gets a
         ``ticket`` redeemable only by that session (:meth:`CubeService.redeem`).
 
-    Never raises: an unexpected error becomes a message (and a logged traceback).
+    Never raises, except ``MemoryError`` (which :func:`run_job_in_budget` turns into
+    a message naming the memory limit): an unexpected error becomes a message (and a
+    logged traceback).
     """
     started = time.monotonic()
     record: dict[str, Any] = {
@@ -104,6 +107,9 @@ def run_job(
     except JobRefused as exc:
         outcome, status = JobOutcome(message=f"Not started: {exc}"), "refused"
         return outcome
+    except MemoryError:
+        status = "out-of-memory"
+        raise
     except Exception as exc:  # noqa: BLE001 — a job must never take the page (or the worker) down
         record["error"] = type(exc).__name__
         job_log.exception("job failed unexpectedly")
@@ -113,6 +119,53 @@ def run_job(
         if outcome.message:
             record["message"] = outcome.message
         job_log.info(json.dumps(record, default=str, sort_keys=True))
+
+
+def run_job_in_budget(
+    services: Services,
+    descriptor: Mapping[str, Any] | None,
+    raw_options: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+    report: Report | None = None,
+    *,
+    session: str | None = None,
+    heartbeat: Callable[[], None] | None = None,
+    on_child: Callable[[int], None] | None = None,
+) -> JobOutcome:
+    """:func:`run_job` in a child process held to ``services.budget`` (see :mod:`dashboard.budget`).
+
+    A child that is killed, crashes, runs out of memory or past the deadline becomes
+    a :class:`JobOutcome` whose message says so (and a job log line); its scratch
+    folder is removed at once.
+    """
+    if services.budget is None:
+        return run_job(services, descriptor, raw_options, previous, report, session=session)
+    started = time.monotonic()
+    answer = in_budget(
+        services,
+        lambda child_report: run_job(services, descriptor, raw_options, previous, child_report, session=session),
+        report=report, heartbeat=heartbeat, on_child=on_child,
+    )
+    if isinstance(answer, JobOutcome):
+        return answer
+    job_log.info(json.dumps({
+        "event": "job", "session": session_hash(session) if session else None, "outcome": answer.reason,
+        "message": answer.message, "duration_s": round(time.monotonic() - started, 3),
+    }, sort_keys=True))
+    return JobOutcome(message=answer.message)
+
+
+def in_budget(services: Services, work: Callable[[Report], Any], *, report: Report | None = None,
+              heartbeat: Callable[[], None] | None = None, on_child: Callable[[int], None] | None = None) -> Any:
+    """``work(report)`` in a child held to ``services.budget`` whose scratch folder is removed when it ends.
+
+    Returns what ``work`` returned, or a :class:`dashboard.budget.JobStopped`
+    (see :func:`dashboard.budget.run_in_budget`).
+    """
+    return run_in_budget(
+        work, services.budget, report=report, heartbeat=heartbeat, on_child=on_child,
+        after_child=services.scratch.remove if services.scratch is not None else None,
+    )
 
 
 class _no_slot:

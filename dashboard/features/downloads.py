@@ -44,10 +44,12 @@ from stamp_engine.export import (
 from stamp_engine.problems import StampError
 
 from .. import download_route, ids
+from ..background import job_error_message, job_heartbeat
 from ..band_rows import check_band_rows
 from ..cache import session_hash
 from ..config import UnsafePath
 from ..datasets import resolve
+from ..jobs import in_budget
 from ..limits import JobRefused
 from ..options import DataLimits, DisplayOptions, parse_display_options, parse_process_options, processed_key
 from ..pipeline import ThrottledProgress
@@ -580,6 +582,8 @@ def register(app, services: Services) -> None:
         ],
         interval=PROGRESS_POLL_MS,
         prevent_initial_call=True,
+        on_error=lambda error: (no_update, dbc.Alert(job_error_message(error), color="danger", dismissable=True,
+                                                     className="py-1 small mb-0")),
     )
     def download_job(set_progress, *args):
         result, session, colorscale, z_min, z_max, band_rows, *process_values = args[len(buttons):]
@@ -591,10 +595,18 @@ def register(app, services: Services) -> None:
             set_progress(progress_update(kind, stage, done, total))
 
         set_progress((0, f"Preparing the {EXPORTS[kind].what}…"))
-        outcome = run_download(
-            services, kind, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max, band_rows=band_rows,
-            process_values=process_values, report=ThrottledProgress(report),
-        )
+
+        def build(child_report):
+            return run_download(
+                services, kind, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max,
+                band_rows=band_rows, process_values=process_values, report=ThrottledProgress(child_report),
+            )
+
+        if services.budget is None:
+            return job_outputs(build(report))
+        outcome = in_budget(services, build, report=report, heartbeat=job_heartbeat())
+        if not isinstance(outcome, DownloadOutcome):
+            outcome = DownloadOutcome(message=outcome.message)
         return job_outputs(outcome)
 
     # In the browser: prove the page's session to the route (a cookie scoped to this one

@@ -6,7 +6,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, html, no_update
 
 from .. import ids
-from ..jobs import run_job
+from ..background import job_error_message, job_heartbeat
+from ..jobs import run_job_in_budget
 from ..services import Services
 from .controls import process_states, raw_options
 
@@ -73,6 +74,9 @@ def register(app, services: Services) -> None:
             (Output(ids.PROGRESS, "animated"), True, False),
         ],
         interval=PROGRESS_POLL_MS,
+        # A job that ended without an answer (killed, crashed, its worker lost) still ends with a message.
+        on_error=lambda error: (no_update, dbc.Alert(job_error_message(error), color="danger", className="py-2"),
+                                None),
     )
     def process_job(set_progress, _clicks, dataset, *args):
         *values, previous, session = args
@@ -83,7 +87,8 @@ def register(app, services: Services) -> None:
             set_progress(progress_update(stage, done, total))
 
         set_progress((0, "Starting…"))
-        outcome = run_job(services, dataset, raw_options(values), previous, report, session=session)
+        outcome = run_job_in_budget(services, dataset, raw_options(values), previous, report, session=session,
+                                    heartbeat=job_heartbeat())
         message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
         result = browser_result(outcome.result) if outcome.result is not None else no_update
         return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)
