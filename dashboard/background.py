@@ -15,6 +15,7 @@ progress and the small job results travel through Redis.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from .config import Config, ConfigError
@@ -42,6 +43,7 @@ def job_error_message(error: Exception) -> str:
     text = str(error)
     if ENDED_MARK in text:
         return text.split(ENDED_MARK, 1)[1].split("\n", 1)[0]
+    logging.getLogger("stamp.jobs").error("job failed unexpectedly: %s", text)
     return UNEXPECTED
 
 

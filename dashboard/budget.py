@@ -23,13 +23,13 @@ limits recognise its dead process).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import signal
 import sys
 import time
 import traceback
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any, Callable
 
 log = logging.getLogger("stamp.jobs")
@@ -155,17 +155,24 @@ def run_in_budget(
     after_child : callable, optional
         Called with the child's pid once it is gone, whatever the end (removes its scratch folder).
     """
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_child_main, args=(work, budget.memory_mb * 1024 * 1024, os.getpid(), sender), daemon=False,
-    )
+    # os.fork, not multiprocessing: a Celery pool process is "daemonic", and multiprocessing
+    # refuses children there.  The runner is small and its fork is the job's only one.
+    read_fd, write_fd = os.pipe()
     started = time.monotonic()
-    child.start()
-    sender.close()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into the runner's stack
+        try:
+            os.close(read_fd)
+            _child_main(work, budget.memory_mb * 1024 * 1024, parent, Connection(write_fd, readable=False))
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    receiver = Connection(read_fd, writable=False)
+    child = _Child(pid)
     stage = "starting"
     if on_child is not None:
-        on_child(child.pid)
+        on_child(pid)
     next_beat = 0.0
     try:
         while True:
@@ -174,14 +181,14 @@ def run_in_budget(
                 heartbeat()
                 next_beat = now + HEARTBEAT_S
             if now - started > budget.timeout_s:
-                _kill_group(child.pid)
+                _kill_group(pid)
                 return JobStopped(
                     f"Stopped after {budget.timeout_s:.0f} s (the job time limit, STAMP_JOB_TIMEOUT_S) "
                     f"at: {stage}. The file may be damaged or too large for this server.",
                     "timeout",
                 )
             if not receiver.poll(poll_s):
-                if child.is_alive():
+                if child.alive():
                     continue
                 if receiver.poll(0):  # the last messages arrived as it ended
                     continue
@@ -206,12 +213,36 @@ def run_in_budget(
                 log.error("job failed unexpectedly in its process:\n%s", payload)
                 return JobStopped("Processing failed unexpectedly; the server log has the details", "error")
     finally:
-        if child.is_alive():
-            _kill_group(child.pid)
-        child.join(5)
+        if child.alive():
+            _kill_group(pid)
+        child.wait(5)
         receiver.close()
         if after_child is not None:
-            after_child(child.pid)
+            after_child(pid)
+
+
+class _Child:
+    """A forked child's end: alive until reaped, then its exit code (negative: killed by that signal)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.exitcode: int | None = None
+
+    def alive(self) -> bool:
+        if self.exitcode is None:
+            try:
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.exitcode = -1
+                return False
+            if done:
+                self.exitcode = os.waitstatus_to_exitcode(status)
+        return self.exitcode is None
+
+    def wait(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def _kill_group(pid: int) -> None:
@@ -222,8 +253,8 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def _ended_silently(child, stage: str) -> JobStopped:
-    child.join(5)
+def _ended_silently(child: _Child, stage: str) -> JobStopped:
+    child.wait(5)
     code = child.exitcode
     if code is not None and code < 0:
         name = signal_name(-code)

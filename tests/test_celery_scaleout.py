@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -90,30 +91,48 @@ def redis_url(tmp_path):
         _stop(server)
 
 
+def readme_worker_command() -> list[str]:
+    """The README's scale-out worker command (``stamp worker …``), as the test runs it."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    line = re.search(r"^(stamp worker [^#\n]*)", readme, re.MULTILINE)
+    assert line, "the README shows no `stamp worker` command"
+    words = line.group(1).split()
+    assert words[:2] == ["stamp", "worker"]
+    # `stamp` is the console script of stamp_engine.cli:main; run that module from this checkout.
+    return [sys.executable, "-m", "stamp_engine.cli", *words[1:]]
+
+
+def start_worker(tmp_path: Path, url: str, cache: Path, log: Path, *, env_extra: dict | None = None):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*(env_extra or {}).pop("PYTHONPATH_FIRST", []), str(REPO),
+                                       os.environ.get("PYTHONPATH", "")]),
+        "STAMP_BACKGROUND": "celery",
+        "STAMP_REDIS_URL": url,
+        "STAMP_CACHE_DIR": str(cache),
+        "STAMP_DEMO": "none",
+        **(env_extra or {}),
+    }
+    start = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as sink:
+        worker = subprocess.Popen(
+            [*readme_worker_command(), "--without-gossip", "--without-mingle", "--hostname", "stamp-test@%h"],
+            env=env, cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    _wait(lambda: "ready" in log.read_bytes()[start:].decode(errors="replace") or worker.poll() is not None, 90,
+          "the Celery worker starting", log)
+    assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+    return worker
+
+
 @pytest.fixture
 def celery_setup(tmp_path, redis_url):
     """(config, worker log) with a Celery worker process running against the test Redis."""
     url, redis_process = redis_url
     cache = tmp_path / "shared-cache"
     log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-        "STAMP_BACKGROUND": "celery",
-        "STAMP_REDIS_URL": url,
-        "STAMP_CACHE_DIR": str(cache),
-        "STAMP_DEMO": "none",
-    }
-    with log.open("wb") as sink:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "dashboard.worker", "--pool", "solo", "--concurrency", "1",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", "stamp-test@%h"],
-            env=env, cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT,
-        )
+    worker = start_worker(tmp_path, url, cache, log)
     try:
-        _wait(lambda: "ready" in log.read_text(errors="replace") or worker.poll() is not None, 60,
-              "the Celery worker starting", log)
-        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
         config = Config(cache_dir=cache, background="celery", redis_url=url, demo_path=None)
         yield config, log, worker, redis_process
     finally:
@@ -147,6 +166,7 @@ def test_job_runs_on_the_celery_worker_and_the_result_is_shared(tmp_path, celery
                                              "normalization.value": "median", "zaxis.value": "variability"},
                          changed=["dataset.data"], timeout_s=90)
     assert time.monotonic() - started < 90
+    assert "job-result" in answer, answer
     result = answer["job-result"]["data"]
     assert "key" not in result, "the browser must never hold a cache key"
 
