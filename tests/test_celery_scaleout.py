@@ -203,3 +203,121 @@ def test_job_runs_on_the_celery_worker_and_the_result_is_shared(tmp_path, celery
     down = http.get("/healthz")
     assert down.status_code == 503 and down.get_json()["broker"].startswith("unreachable")
     assert http.get("/_dash-layout").status_code == 200
+
+
+# ------------------------------------------------------------------ lost jobs end visibly
+#: Imported by the worker's Python at start-up (PYTHONPATH): the real loader behind a slow disk,
+#: recording which process reads, so the test can kill the job while it runs.
+SLOW_DISK = '''
+import os, time
+from pathlib import Path
+import stamp_engine
+
+_real_load = stamp_engine.load
+
+def _slow_load(paths, progress=None):
+    Path(os.environ["STAMP_TEST_READER_PID"]).write_text(str(os.getpid()))
+    for i in range(600):
+        if progress:
+            progress("Waiting for a slow disk", i, 600)
+        time.sleep(0.1)
+    return _real_load(paths, progress=progress)
+
+stamp_engine.load = _slow_load
+'''
+
+
+def _slow_worker(tmp_path: Path, url: str, cache: Path, log: Path, pid_file: Path):
+    hook = tmp_path / "slow-disk"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(SLOW_DISK)
+    return start_worker(tmp_path, url, cache, log,
+                        env_extra={"PYTHONPATH_FIRST": [str(hook)], "STAMP_TEST_READER_PID": str(pid_file)})
+
+
+def _start(client: DashClient, descriptor: dict, session: str):
+    dep = client.callback("job-result.data")
+    values = {"dataset.data": descriptor, "session-id.data": session}
+
+    def items(specs):
+        return [{"id": s["id"], "property": s["property"], "value": values.get(f"{s['id']}.{s['property']}")}
+                for s in specs]
+
+    from dashboard.client import _outputs
+
+    body = {"output": dep["output"], "outputs": _outputs(dep["output"]), "inputs": items(dep["inputs"]),
+            "state": items(dep.get("state", [])), "changedPropIds": ["dataset.data"]}
+    status, data = client.transport("POST", "_dash-update-component", body, None)
+    assert status == 200 and "cacheKey" in data, data
+    return body, {"cacheKey": data["cacheKey"], "job": data["job"]}
+
+
+def _answer(client: DashClient, body: dict, handles: dict, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status, data = client.transport("POST", "_dash-update-component", body, handles)
+        assert status in (200, 204), (status, data)
+        if status == 204:
+            return {}
+        if "response" in data:
+            return data["response"]
+        time.sleep(0.3)
+    raise AssertionError(f"the page got no answer within {timeout_s:.0f} s (it would poll forever)")
+
+
+def _kill_tree(pid: int) -> None:
+    import psutil
+
+    victims = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    for victim in victims:
+        try:
+            victim.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(victims, timeout=10)
+
+
+@pytest.mark.parametrize("victim", ["pool process", "whole worker"])
+def test_a_job_lost_with_its_celery_worker_ends_with_a_message(tmp_path, redis_url, victim):
+    import psutil
+
+    url, _ = redis_url
+    cache, log, pid_file = tmp_path / "shared-cache", tmp_path / "worker.log", tmp_path / "reader.pid"
+    worker = _slow_worker(tmp_path, url, cache, log, pid_file)
+    try:
+        obs = make_observation(kind="variability", n_integrations=40, n_visits=1, wavelength=np.linspace(1, 4, 20),
+                               seed=5)
+        source = tmp_path / "lost_SpecData.h5"
+        write_eureka_s3(source, obs, flux_units="mJy")
+        app = create_app(Config(cache_dir=cache, background="celery", redis_url=url, demo_path=None))
+        client = DashClient(flask_transport(app.server.test_client()))
+        session = client.store("session-id")
+        pending = {"contents": [_data_url(source.read_bytes())], "filename": [source.name]}
+        descriptor = client.call("dataset.data", {"upload-pending.data": pending,
+                                                  "session-id.data": session})["dataset"]["data"]
+        body, handles = _start(client, descriptor, session)
+        _wait(pid_file.exists, 60, "the job reading on the worker", log)
+        reader = int(pid_file.read_text())
+        pool_process = psutil.Process(reader).ppid()
+        assert pool_process != worker.pid
+        if victim == "pool process":
+            os.kill(pool_process, 9)
+            expected = "worker process running the job died"
+        else:
+            _kill_tree(worker.pid)
+            expected = "worker was lost"
+        killed = time.monotonic()
+        response = _answer(client, body, handles, timeout_s=40)
+        text = json.dumps(response.get("job-message", {}))
+        assert expected in text and "press Process again" in text, response
+        assert time.monotonic() - killed < 25
+        _wait(lambda: not psutil.pid_exists(reader) or psutil.Process(reader).status() == psutil.STATUS_ZOMBIE,
+              10, "the reader ending with its runner")
+        if victim == "whole worker":
+            # a restarted worker serves the next job; the lost one is not run again
+            pid_file.unlink()
+            worker = _slow_worker(tmp_path, url, cache, log, pid_file)
+            time.sleep(3)
+            assert not pid_file.exists(), "the lost job must not be re-run"
+    finally:
+        _stop(worker)
