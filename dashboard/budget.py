@@ -206,7 +206,7 @@ def run_in_budget(
             elif kind == "memory":
                 return JobStopped(
                     f"Stopped at: {stage}: the job needed more than its memory limit of {budget.memory_mb} MB "
-                    "(STAMP_JOB_MEMORY_MB). The file may declare more data than it holds.",
+                    "(STAMP_JOB_MEMORY_MB).",
                     "memory",
                 )
             else:

@@ -21,7 +21,7 @@ from .config import UnsafePath
 from .datasets import Dataset, resolve
 from .limits import JobRefused
 from .options import DataLimits, parse_process_options
-from .pipeline import ThrottledProgress
+from .pipeline import CacheTooSmall, ThrottledProgress
 from .render import limits_of, problem_records, summarize
 from .services import Services
 
@@ -73,9 +73,9 @@ def run_job(
         limit, may only open files uploaded by that session, and the result gets a
         ``ticket`` redeemable only by that session (:meth:`CubeService.redeem`).
 
-    Never raises, except ``MemoryError`` (which :func:`run_job_in_budget` turns into
-    a message naming the memory limit): an unexpected error becomes a message (and a
-    logged traceback).
+    Never raises: running out of memory (the job's budget, :mod:`dashboard.budget`)
+    becomes a message naming what was being done; an unexpected error becomes a
+    message (and a logged traceback).
     """
     started = time.monotonic()
     record: dict[str, Any] = {
@@ -86,6 +86,12 @@ def run_job(
     }
     outcome = JobOutcome(message="Processing failed unexpectedly; the server log has the details")
     status = "error"
+    stage = ["starting"]
+
+    def noted(name: str, done: int, total: int) -> None:
+        stage[0] = name
+        if report is not None:
+            report(name, done, total)
     try:
         if services.scratch is not None:
             services.scratch.sweep()
@@ -100,7 +106,7 @@ def run_job(
         gate = services.gate.slot(record["session"]) if services.gate is not None else _no_slot()
         scratch = services.scratch.job() if services.scratch is not None else _no_slot()
         with gate, scratch:
-            outcome, status = process_dataset(services, descriptor, raw_options, previous, report, record)
+            outcome, status = process_dataset(services, descriptor, raw_options, previous, noted, record)
         if outcome.result is not None and session is not None:
             outcome.result["ticket"] = services.cubes.issue(outcome.result["key"], session)
         return outcome
@@ -108,8 +114,8 @@ def run_job(
         outcome, status = JobOutcome(message=f"Not started: {exc}"), "refused"
         return outcome
     except MemoryError:
-        status = "out-of-memory"
-        raise
+        outcome, status = JobOutcome(message=out_of_memory(stage[0], services)), "out-of-memory"
+        return outcome
     except Exception as exc:  # noqa: BLE001 — a job must never take the page (or the worker) down
         record["error"] = type(exc).__name__
         job_log.exception("job failed unexpectedly")
@@ -166,6 +172,12 @@ def in_budget(services: Services, work: Callable[[Report], Any], *, report: Repo
         work, services.budget, report=report, heartbeat=heartbeat, on_child=on_child,
         after_child=services.scratch.remove if services.scratch is not None else None,
     )
+
+
+def out_of_memory(stage: str, services: Services) -> str:
+    limit = f" of {services.budget.memory_mb} MB" if services.budget is not None else ""
+    return (f"Stopped at: {stage}: the job needed more than its memory limit{limit} (STAMP_JOB_MEMORY_MB). "
+            "The file may declare more data than it holds.")
 
 
 class _no_slot:
@@ -226,6 +238,8 @@ def process_dataset(
     record.update(_describe_files(dataset))
     try:
         loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report)
+    except CacheTooSmall as exc:
+        return JobOutcome(message=f"Processing failed: {exc}"), "failed"
     except NoUsableData as exc:
         problems = [{"source": p.source, "message": p.message, "severity": p.severity} for p in exc.problems]
         message = "No usable time-series spectra were found in " + dataset.label

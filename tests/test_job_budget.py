@@ -216,3 +216,16 @@ def test_kill_9_of_a_running_job_ends_with_a_message_on_the_page(tmp_path, eurek
     while not _gone(reader) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _gone(reader), "the reader must not outlive its job"
+
+
+def test_a_dashboard_job_over_its_memory_budget_names_the_file_and_the_limit(tmp_path, eureka_file):
+    config = Config(cache_dir=tmp_path / "cache", demo_path=None, job_memory_mb=300)
+
+    def greedy_loader(paths, progress=None):
+        progress(f"Reading {paths[0].name}", 0, 1)
+        return np.ones((30000, 30000))  # 7.2 GB: what a 2 kB HDF5 declaring that shape asks for
+
+    outcome = run_job_in_budget(build_services(config, loader=greedy_loader), _upload(config, eureka_file), {},
+                                session=SESSION)
+    assert outcome.result is None
+    assert f"Reading {eureka_file.name}" in outcome.message and "memory limit of 300 MB" in outcome.message

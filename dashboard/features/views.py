@@ -104,6 +104,8 @@ def register(app, services: Services) -> None:
                 return skip
             key = cubes.redeem(result.get("ticket"), session)
             figure = draw(key, *values[1:]) if key is not None else empty_figure(EVICTED)
+            if key is not None and cubes.why_gone(key):
+                figure = empty_figure(cubes.why_gone(key))
             # A new figure arrives unhighlighted: reset the selection so buttons and figures agree.
             return [figure, signature, "All"] if reset_band else [figure, signature]
 
