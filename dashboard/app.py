@@ -16,6 +16,7 @@ from .config import Config
 from .features import bands, controls, data_in, downloads, job, views
 from .security import install_access_control, install_security_headers
 from .services import Services, build_services
+from .storage import disk_health
 
 #: CSS and browser-side JavaScript (Bootstrap is vendored there: no CDN, works offline).
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -86,11 +87,12 @@ def _add_routes(server, config: Config, services: Services, manager) -> None:
 
 
 def health_checks(services: Services, manager) -> dict[str, str]:
-    """``{"cache": "ok", "broker": "ok"}``, or the failure of each in a few words.
+    """``{"cache": "ok", "disk": "ok", "broker": "ok"}``, or the failure of each in a few words.
 
-    The cube cache is written and read back; with Celery the broker (Redis) is pinged.
+    The cube cache is written and read back; the cache disk must have ``STAMP_MIN_FREE_MB``
+    free; with Celery the broker (Redis) is pinged.
     """
-    checks: dict[str, str] = {}
+    checks: dict[str, str] = {"disk": disk_health(services.config)}
     try:
         services.cubes.cache.check()
         checks["cache"] = "ok"

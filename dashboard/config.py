@@ -57,7 +57,16 @@ Variable                    Meaning                                     Default
                             server's own (an OS limit on the job's
                             process).
 ``STAMP_PIN_MINUTES``       A cube viewed in the last N minutes is      ``30``
-                            never evicted from the cache.
+                            evicted only after every other cube
+                            (oldest view first) when the cache is at
+                            its limit.
+``STAMP_SESSION_QUOTA_MB``  Uploads and downloads one page may store.   ``2048``
+``STAMP_STORAGE_QUOTA_MB``  Uploads and downloads of all pages.         ``20480``
+``STAMP_MIN_FREE_MB``       Free space kept on the cache disk (nothing  ``512``
+                            is written below it; ``/healthz`` answers
+                            503).
+``STAMP_MAX_UPLOAD_FILES``  Most files in one upload or server pick     ``1000``
+                            (ZIP entries: ``STAMP_ZIP_MAX_FILES``).
 ``STAMP_WORKERS``           ``stamp serve --production``: web worker    2 per core, at most 8
                             processes.
 ``STAMP_THREADS``           Threads per web worker.                     ``4``
@@ -131,6 +140,10 @@ class Config:
     job_timeout_s: float = 600.0
     job_memory_mb: int = 3072
     pin_minutes: float = 30.0
+    session_quota_mb: int = 2048
+    storage_quota_mb: int = 20480
+    min_free_mb: int = 512
+    max_upload_files: int = 1000
     workers: int | None = None
     threads: int = 4
     timeout_s: int = 300
@@ -165,6 +178,11 @@ class Config:
             raise ConfigError(
                 "STAMP_MAX_JOBS, STAMP_MAX_SESSION_JOBS, STAMP_JOB_TIMEOUT_S, STAMP_JOB_MEMORY_MB, STAMP_PIN_MINUTES, "
                 "STAMP_WORKERS, STAMP_THREADS and STAMP_TIMEOUT_S must be positive"
+            )
+        if min(self.session_quota_mb, self.storage_quota_mb, self.max_upload_files) <= 0 or self.min_free_mb < 0:
+            raise ConfigError(
+                "STAMP_SESSION_QUOTA_MB, STAMP_STORAGE_QUOTA_MB and STAMP_MAX_UPLOAD_FILES must be positive, "
+                "STAMP_MIN_FREE_MB zero or more"
             )
         if not (10 <= self.display_max_time <= 5000 and 10 <= self.display_max_wavelength <= 5000):
             raise ConfigError("STAMP_DISPLAY_MAX_TIME and STAMP_DISPLAY_MAX_WAVE must be between 10 and 5000")
@@ -221,6 +239,10 @@ class Config:
             job_timeout_s=_number(env, "STAMP_JOB_TIMEOUT_S", 600.0, float),
             job_memory_mb=_number(env, "STAMP_JOB_MEMORY_MB", 3072, int),
             pin_minutes=_number(env, "STAMP_PIN_MINUTES", 30.0, float),
+            session_quota_mb=_number(env, "STAMP_SESSION_QUOTA_MB", 2048, int),
+            storage_quota_mb=_number(env, "STAMP_STORAGE_QUOTA_MB", 20480, int),
+            min_free_mb=_number(env, "STAMP_MIN_FREE_MB", 512, int),
+            max_upload_files=_number(env, "STAMP_MAX_UPLOAD_FILES", 1000, int),
             workers=_number(env, "STAMP_WORKERS", None, int),
             threads=_number(env, "STAMP_THREADS", 4, int),
             timeout_s=_number(env, "STAMP_TIMEOUT_S", 300, int),
@@ -256,6 +278,11 @@ class Config:
     @property
     def jobs_dir(self) -> Path:
         return self.cache_dir / "jobs"
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Built downloads waiting to be fetched (:mod:`dashboard.download_route`)."""
+        return self.cache_dir / "downloads"
 
     @property
     def scratch_dir(self) -> Path:

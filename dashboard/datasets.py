@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .config import Config, UnsafePath, safe_data_path
+from .storage import StorageFull, check_room
 
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")
 
@@ -112,12 +113,17 @@ def save_upload(config: Config, session: str, contents: Sequence[str], names: Se
         raise UploadRejected("the page's session has expired; reload the page")
     if not contents:
         raise UploadRejected("no file was received")
+    check_file_count(config, len(contents))
     files = decode_upload(contents, names)
     total = sum(len(data) for _, data in files)
     if total > config.max_upload_bytes:
         raise UploadRejected(
             f"the upload is {total / 2**20:.1f} MB, above this server's limit of {config.max_upload_mb} MB"
         )
+    try:
+        check_room(config, session, total)
+    except StorageFull as exc:
+        raise UploadRejected(str(exc)) from None
     digest = hashlib.sha256()
     for name, data in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
@@ -131,6 +137,15 @@ def save_upload(config: Config, session: str, contents: Sequence[str], names: Se
             (tmp / name).write_bytes(data)
         tmp.rename(folder)
     return {"kind": "upload", "session": session, "digest": key, "names": [name for name, _ in files]}
+
+
+def check_file_count(config: Config, count: int) -> None:
+    """Refuse more files in one upload or server pick than ``STAMP_MAX_UPLOAD_FILES`` (ZIPs have their own limit)."""
+    if count > config.max_upload_files:
+        raise UploadRejected(
+            f"{count} files were sent; this server takes at most {config.max_upload_files} in one upload "
+            "(STAMP_MAX_UPLOAD_FILES) — put them in a ZIP"
+        )
 
 
 def prune_uploads(config: Config, now: float | None = None) -> int:
@@ -173,6 +188,9 @@ def resolve(config: Config, descriptor: Mapping[str, Any] | None) -> Dataset:
         relative = descriptor.get("paths") or []
         if not isinstance(relative, list) or not relative:
             raise UnsafePath("no file was picked")
+        if len(relative) > config.max_upload_files:
+            raise UnsafePath(f"{len(relative)} files were picked; at most {config.max_upload_files} may be "
+                             "processed at once (STAMP_MAX_UPLOAD_FILES)")
         paths = [safe_data_path(config.data_dir, str(r)) for r in relative]
         names = ", ".join(str(r) for r in relative[:3]) + (f" and {len(relative) - 3} more" if len(relative) > 3 else "")
         return Dataset(paths, _hash([_file_stamp(p) for p in paths]), f"Server: {names}")

@@ -53,7 +53,7 @@ _FILENAME = re.compile(r"^[A-Za-z0-9_]{1,100}(" + "|".join(re.escape(s) for s in
 
 def downloads_dir(config: Config) -> Path:
     """``<cache>/downloads``: one folder per session hash, one per token inside."""
-    return config.cache_dir / "downloads"
+    return config.downloads_dir
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from .options import DataLimits, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
 from .render import limits_of, problem_records, summarize
 from .services import Services
+from .storage import disk_health
 
 Report = Callable[[str, int, int], None]
 
@@ -102,6 +103,10 @@ def run_job(
             and descriptor.get("session") != session
         ):
             outcome, status = JobOutcome(message="Cannot open the data: it was uploaded from another page"), "refused"
+            return outcome
+        disk = disk_health(services.config)
+        if disk != "ok":
+            outcome, status = JobOutcome(message=f"Not started: the server's cache disk is {disk}"), "refused"
             return outcome
         gate = services.gate.slot(record["session"]) if services.gate is not None else _no_slot()
         scratch = services.scratch.job() if services.scratch is not None else _no_slot()

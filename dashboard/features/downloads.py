@@ -55,6 +55,7 @@ from ..options import DataLimits, DisplayOptions, parse_display_options, parse_p
 from ..pipeline import ThrottledProgress
 from ..render import grid_figure
 from ..services import Services
+from ..storage import StorageFull, check_room
 from .controls import process_states, raw_options
 
 Progress = Callable[[str, int, int], None]
@@ -436,6 +437,13 @@ class Download:
         return self.path.stat().st_size
 
 
+def _check_room(services: Services, session: str | None, size: int) -> None:
+    try:
+        check_room(services.config, session, size)
+    except StorageFull as exc:
+        raise DownloadRefused(f"Not built: {exc}.") from None
+
+
 def build_download(
     services: Services,
     kind: str,
@@ -451,11 +459,13 @@ def build_download(
     The temporary folder goes whatever happens; only the finished file is moved to
     the session's download folder (:func:`dashboard.download_route.publish`).
     """
+    _check_room(services, session, 0)  # a full disk or quota refuses before any work
     with export_folder(services) as folder:
         if kind == "package":
             path = package_for(request, folder, progress, video_size=video_size, when=when)
         else:
             path = single_file(services, kind, request, folder, progress, video_size=video_size, when=when)
+        _check_room(services, session, path.stat().st_size)
         published = download_route.publish(services.config, session, path)
     return Download(path=published.path, url=published.url, token=published.token, mime=EXPORTS[kind].mime)
 
