@@ -39,3 +39,18 @@ def test_the_start_command_names_a_real_console_script():
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'stamp = "stamp_engine.cli:main"' in pyproject
     assert callable(cli.main)
+
+
+def test_the_configuration_table_shows_each_numeric_default_the_code_uses():
+    code = (ROOT / "dashboard" / "config.py").read_text(encoding="utf-8")
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `STAMP_")]
+    defaults = re.findall(r'_number\(env, "(STAMP_[A-Z0-9_]+)", ([^,]+),', code)
+    assert len(defaults) >= 15
+    for name, default in defaults:
+        row = [r for r in rows if f"`{name}`" in r.split("|")[1]]
+        assert row, f"{name} has no row in the README's configuration table"
+        if default == "None":
+            continue
+        shown = default[:-2] if default.endswith(".0") else default
+        assert f"`{shown}`" in row[0].split("|")[-2], f"{name}: the README's default is not {shown}: {row[0]}"
