@@ -92,6 +92,21 @@ BACKGROUNDS = ("diskcache", "celery")
 _ORIGIN = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$")
 
 
+#: Headers a client sends or controls itself: never proof of who the user is (STAMP_AUTH_HEADER).
+CLIENT_HEADERS = frozenset({
+    "host", "cookie", "authorization", "proxy-authorization", "user-agent", "accept", "accept-encoding",
+    "accept-language", "accept-charset", "connection", "content-type", "content-length", "content-encoding",
+    "origin", "referer", "cache-control", "pragma", "upgrade", "upgrade-insecure-requests", "te", "trailer",
+    "transfer-encoding", "expect", "range", "dnt", "priority", "keep-alive", "via", "forwarded", "x-forwarded-for",
+    "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "x-requested-with",
+})
+
+
+def _client_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in CLIENT_HEADERS or lowered.startswith(("sec-", "if-", "access-control-"))
+
+
 class ConfigError(ValueError):
     """An environment variable has a value the dashboard cannot use."""
 
@@ -168,6 +183,11 @@ class Config:
             raise ConfigError("STAMP_CACHE_SIZE_MB, STAMP_MAX_UPLOAD_MB and STAMP_UPLOAD_TTL_HOURS must be positive")
         if self.auth_header is not None and not re.fullmatch(r"[A-Za-z0-9-]+", self.auth_header):
             raise ConfigError(f"STAMP_AUTH_HEADER: {self.auth_header!r} is not a header name like X-Remote-User")
+        if self.auth_header is not None and _client_header(self.auth_header):
+            raise ConfigError(
+                f"STAMP_AUTH_HEADER={self.auth_header}: browsers send (or set) this header themselves, so it "
+                "proves nothing about the user; name the header only your proxy sets, e.g. X-Remote-User"
+            )
         object.__setattr__(self, "basic_auth", tuple(tuple(pair) for pair in self.basic_auth))
         for user, secret in self.basic_auth:
             if not user or not secret or ":" in user:

@@ -147,7 +147,8 @@ def test_trusted_user_header_from_the_portal_proxy(tmp_path):
 def test_basic_auth_from_the_environment(tmp_path, secret):
     assert password_matches(secret, "s3cret pass") and not password_matches(secret, "s3cret pas")
     config = Config(cache_dir=tmp_path, demo_path=None, basic_auth=(("carol", secret), ("dave", "other")))
-    client = create_app(config).server.test_client()
+    # without cookies: each request is checked on its credentials alone (the sign-in cookie is tested below)
+    client = create_app(config).server.test_client(use_cookies=False)
 
     def auth(user, password):
         return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
@@ -418,3 +419,74 @@ def test_job_gate_counts_across_instances_sharing_the_cache(tmp_path):
                 pass
     with second.slot("y"):
         assert len(second.running()) == 1 and len(JobGate(cache.disk, 1, 1, 60).running()) == 1
+
+
+def _basic(user: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_after_one_password_check_each_request_costs_one_hmac(tmp_path, monkeypatch):
+    import hashlib
+    import hmac
+
+    secret = hash_password("s3cret pass", iterations=2000)
+    config = Config(cache_dir=tmp_path, demo_path=None, basic_auth=(("carol", secret), ("dave", "other")))
+    client = create_app(config).server.test_client()
+    calls = {"pbkdf2": 0, "hmac": 0}
+    real_pbkdf2, real_hmac = hashlib.pbkdf2_hmac, hmac.new
+
+    def counted_pbkdf2(*args, **kwargs):
+        calls["pbkdf2"] += 1
+        return real_pbkdf2(*args, **kwargs)
+
+    def counted_hmac(*args, **kwargs):
+        calls["hmac"] += 1
+        return real_hmac(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", counted_pbkdf2)
+    monkeypatch.setattr(hmac, "new", counted_hmac)
+    first = client.get("/_dash-layout", headers=_basic("carol", "s3cret pass"))
+    assert first.status_code == 200 and calls["pbkdf2"] == 1  # one hash, not one per configured user
+    cookie = first.headers["Set-Cookie"]
+    assert cookie.startswith("stamp_login=") and "HttpOnly" in cookie and "Secure" in cookie
+    assert "SameSite=Lax" in cookie
+    calls.update(pbkdf2=0, hmac=0)
+    for _ in range(10):  # the browser keeps sending its basic credentials and the cookie
+        assert client.get("/_dash-layout", headers=_basic("carol", "s3cret pass")).status_code == 200
+    assert calls == {"pbkdf2": 0, "hmac": 10}
+    # a forged or tampered cookie is worth nothing
+    other = create_app(config).server.test_client()
+    other.set_cookie("stamp_login", cookie.split(";")[0].split("=", 1)[1][:-2] + "xx")
+    assert other.get("/_dash-layout").status_code == 401
+    # a changed password ends old sign-ins
+    changed = Config(cache_dir=tmp_path, demo_path=None, basic_auth=(("carol", hash_password("new", iterations=2000)),))
+    again = create_app(changed).server.test_client()
+    again.set_cookie("stamp_login", cookie.split(";")[0].split("=", 1)[1])
+    assert again.get("/_dash-layout").status_code == 401
+
+
+def test_failed_sign_ins_are_limited_per_address_without_hashing(tmp_path, monkeypatch):
+    import hashlib
+
+    config = Config(cache_dir=tmp_path, demo_path=None,
+                    basic_auth=(("carol", hash_password("right", iterations=2000)),))
+    client = create_app(config).server.test_client(use_cookies=False)
+    hashes = []
+    real = hashlib.pbkdf2_hmac
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", lambda *a, **k: hashes.append(1) or real(*a, **k))
+    for _ in range(10):
+        assert client.get("/", headers=_basic("carol", "wrong")).status_code == 401
+    assert len(hashes) == 10
+    blocked = client.get("/", headers=_basic("carol", "right"))
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert "Too many failed sign-ins" in blocked.get_json()["error"] and len(hashes) == 10
+    # another address is not held up
+    elsewhere = client.get("/", headers=_basic("carol", "right"), environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert elsewhere.status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Host", "cookie", "User-Agent", "X-Forwarded-For", "Sec-Fetch-Site", "Origin"])
+def test_a_header_every_client_sends_is_refused_as_the_user_header(header):
+    with pytest.raises(ConfigError, match=f"STAMP_AUTH_HEADER={header}: browsers send"):
+        Config.from_env({"STAMP_AUTH_HEADER": header, "STAMP_DEMO": "none"})
+    assert Config.from_env({"STAMP_AUTH_HEADER": "X-Remote-User", "STAMP_DEMO": "none"}).auth_header == "X-Remote-User"
