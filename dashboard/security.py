@@ -94,9 +94,10 @@ def _unknown_user_secret() -> str:
     return hash_password(secrets.token_hex(8))
 
 
-def login_secret(config: Config) -> bytes:
-    """The key that signs sign-in cookies: random, made once, shared by every process through the cache folder."""
-    path = config.cache_dir / "login-secret"
+def server_secret(config: Config) -> bytes:
+    """The key that signs sign-in cookies and download links: random, made once, shared by every process
+    through the cache folder."""
+    path = config.cache_dir / "server-secret"
     config.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -137,7 +138,7 @@ class LoginCookies:
     def __init__(self, config: Config):
         from itsdangerous import URLSafeTimedSerializer
 
-        self.serializer = URLSafeTimedSerializer(login_secret(config), salt="stamp-login")
+        self.serializer = URLSafeTimedSerializer(server_secret(config), salt="stamp-login")
         self.fingerprints = {user: hashlib.sha256(secret.encode()).hexdigest()[:16] for user, secret in config.basic_auth}
 
     def issue(self, user: str) -> str:

@@ -619,13 +619,12 @@ def register(app, services: Services) -> None:
             outcome = DownloadOutcome(message=outcome.message)
         return job_outputs(outcome)
 
-    # In the browser: prove the page's session to the route (a cookie scoped to this one
-    # download's URL folder) and fetch the file as an attachment.
+    # In the browser: fetch the file as an attachment from its signed link (no cookie: a
+    # portal's iframe on another site would drop it).
     app.clientside_callback(
         FETCH_JS,
         Output(DOWNLOAD_STARTED, "data"),
         Input(DOWNLOAD_LINK, "data"),
-        State(ids.SESSION, "data"),
         prevent_initial_call=True,
     )
 
@@ -641,11 +640,8 @@ def job_outputs(outcome: DownloadOutcome) -> tuple[Any, dbc.Alert]:
 
 #: The browser side of a download (see :func:`register`).
 FETCH_JS = """
-function (link, session) {
-    if (!link || !link.url || !session) { return window.dash_clientside.no_update; }
-    var folder = link.url.slice(0, link.url.lastIndexOf("/") + 1);
-    document.cookie = "%(cookie)s=" + encodeURIComponent(session) + "; path=" + folder
-        + "; max-age=%(max_age)d; SameSite=Strict" + (window.location.protocol === "https:" ? "; Secure" : "");
+function (link) {
+    if (!link || !link.url) { return window.dash_clientside.no_update; }
     var anchor = document.createElement("a");
     anchor.href = link.url;
     anchor.download = link.filename;
@@ -655,4 +651,4 @@ function (link, session) {
     anchor.remove();
     return link.token;
 }
-""" % {"cookie": download_route.SESSION_COOKIE, "max_age": int(download_route.TOKEN_TTL_S)}
+"""
