@@ -248,8 +248,17 @@ def _hover_template(cube: Cube, visit_label: str) -> str:
     )
 
 
+def plain_text(text: str) -> str:
+    """``text`` from a file or a user, made safe for Plotly's text: markup shows as typed, never as a link.
+
+    Plotly renders a subset of HTML in titles, legends and hover labels (``<a href>``
+    becomes a clickable link); its entities ``&lt; &gt; &amp;`` show as the characters.
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _title(cube: Cube, title: str | None, what: str) -> str:
-    return title if title is not None else f"{cube.target} — {what}"
+    return title if title is not None else f"{plain_text(cube.target)} — {what}"
 
 
 # --------------------------------------------------------------------- 3D surface
@@ -515,7 +524,7 @@ def light_curve_figure(
                 hoverinfo="skip",
                 showlegend=False,
                 legendgroup=group,
-                name=f"{curve.name} ±1σ",
+                name=f"{plain_text(curve.name)} ±1σ",
                 meta={"role": "error-ribbon", "curve": curve.name},
             )
         )
@@ -529,8 +538,9 @@ def light_curve_figure(
                 line={"width": 1.5, "color": colour},
                 connectgaps=False,
                 legendgroup=group,
-                name=curve.name,
-                hovertemplate=f"t = %{{x:.4f}} h<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}<extra>{curve.name}</extra>",
+                name=plain_text(curve.name),
+                hovertemplate=(f"t = %{{x:.4f}} h<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}"
+                               f"<extra>{plain_text(curve.name)}</extra>"),
                 meta={"role": "light-curve", "curve": curve.name},
             )
         )
@@ -582,7 +592,7 @@ def _in_flux(cube: Cube, values: np.ndarray, errors: np.ndarray, reference: np.n
 def _spectrum_title(cube: Cube, row: int, hours: float) -> str:
     visit = f", visit {int(cube.visit[row]) + 1}" if cube.n_visits > 1 else ""
     return (
-        f"{cube.target} — integration {int(cube.integration[row])}{visit}, "
+        f"{plain_text(cube.target)} — integration {int(cube.integration[row])}{visit}, "
         f"t = {hours:.4f} h ({cube.time_standard} {cube.time[row].mjd:.6f})"
     )
 
@@ -687,7 +697,7 @@ def spectrum_player_figure(cube: Cube, max_frames: int = 200, *, max_wavelength:
         layout["yaxis"]["range"] = [float(lo - pad), float(hi + pad)]
     frame_args = {"frame": {"duration": 80, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     fig.update_layout(
-        title={"text": _spectrum_title(shown, 0, float(hours[0])) if shown.n_integrations else cube.target},
+        title={"text": _spectrum_title(shown, 0, float(hours[0])) if shown.n_integrations else plain_text(cube.target)},
         updatemenus=[
             {
                 "type": "buttons",
