@@ -60,7 +60,7 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     server.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     server.extensions["stamp_background_manager"] = manager  # dashboard.wsgi exposes Celery's app from it
     server.extensions["stamp_services"] = services  # operators' scripts and tests reach the cube cache here
-    install_security_headers(server, config)
+    install_security_headers(server, config, app)
     install_access_control(server, config)
     _add_routes(server, config, services, manager)
     download_route.register(server, services)

@@ -10,23 +10,30 @@ import secrets
 import threading
 import time
 from collections import deque
+from typing import Sequence
 
 from flask import Response
 
 from .config import Config, ConfigError
 
 
-def security_headers(config: Config) -> dict[str, str]:
+def security_headers(config: Config, script_hashes: Sequence[str] = ()) -> dict[str, str]:
     """The headers every response carries under ``config``.
 
     Framing is refused unless ``config.frame_ancestors`` names the origins allowed to
     embed the app (CSP ``frame-ancestors``; ``X-Frame-Options`` cannot express a list,
-    so it is only sent when framing is refused).  Scripts are not restricted by CSP:
-    Dash's page bootstraps itself with an inline script.
+    so it is only sent when framing is refused).  Scripts run only from the app's own
+    origin and the inline scripts Dash itself writes (``script_hashes``, from
+    :meth:`dash.Dash.csp_hashes`): an injected inline script or handler never runs.
+    ``'unsafe-eval'`` stays because Plotly's WebGL traces (the 3D surface) compile
+    their shaders' helpers with ``new Function``.
     """
     ancestors = " ".join(config.frame_ancestors) if config.frame_ancestors else "'none'"
+    scripts = " ".join(["'self'", "'unsafe-eval'", *script_hashes])  # csp_hashes() are quoted already
     headers = {
-        "Content-Security-Policy": f"frame-ancestors {ancestors}; object-src 'none'; base-uri 'self'",
+        "Content-Security-Policy": (
+            f"script-src {scripts}; frame-ancestors {ancestors}; object-src 'none'; base-uri 'self'"
+        ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
         "Cross-Origin-Opener-Policy": "same-origin",
@@ -36,13 +43,19 @@ def security_headers(config: Config) -> dict[str, str]:
     return headers
 
 
-def install_security_headers(server, config: Config) -> None:
-    """Add :func:`security_headers` to every response of the Flask ``server``."""
-    headers = security_headers(config)
+def install_security_headers(server, config: Config, dash_app=None) -> None:
+    """Add :func:`security_headers` to every response of the Flask ``server``.
+
+    With ``dash_app`` the CSP names the hashes of its inline scripts, computed at the
+    first request (after every clientside callback has been registered).
+    """
+    cached: dict[str, dict[str, str]] = {}
 
     @server.after_request
     def _add_headers(response: Response) -> Response:
-        for name, value in headers.items():
+        if "headers" not in cached:
+            cached["headers"] = security_headers(config, dash_app.csp_hashes() if dash_app is not None else ())
+        for name, value in cached["headers"].items():
             response.headers.setdefault(name, value)
         return response
 

@@ -89,3 +89,50 @@ def test_a_download_works_from_an_allowed_cross_site_portal_frame(dash_duo, make
         assert log.count("/download/") >= 1
     finally:
         driver.switch_to.default_content()
+
+
+VIOLATIONS_JS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+    window.__cspViolations.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' + (e.sample || ''));
+});
+"""
+
+
+def _graph_kinds(driver, graph: str) -> list[str]:
+    try:
+        return driver.execute_script(
+            "var g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+            "return g && g.data ? g.data.map(t => t.type) : [];", graph) or []
+    except Exception:  # noqa: BLE001 — a busy page (building the surface) counts as not drawn yet
+        return []
+
+
+def test_the_content_security_policy_lets_the_app_run_and_stops_injected_scripts(dash_duo, make_app):
+    app, _ = make_app()
+    policy = app.server.test_client().get("/").headers["Content-Security-Policy"]
+    assert "script-src 'self' 'unsafe-eval' 'sha256-" in policy and "'unsafe-inline'" not in policy
+    dash_duo.start_server(app, navigate=False)
+    driver = dash_duo.driver
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": VIOLATIONS_JS})
+    driver.get(dash_duo.server.url.rstrip("/") + "/?view=heatmap")
+    dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "STAMP-BD-1", timeout=WAIT)
+    end = time.monotonic() + WAIT
+    while "heatmap" not in _graph_kinds(driver, ids.HEATMAP) and time.monotonic() < end:
+        time.sleep(0.3)
+    assert "heatmap" in _graph_kinds(driver, ids.HEATMAP)
+    # the 3D surface (WebGL) draws under the policy too
+    dash_duo.find_element(f"#{ids.TABS}").find_element("link text", "3D surface").click()
+    end = time.monotonic() + 90
+    while "surface" not in _graph_kinds(driver, ids.SURFACE) and time.monotonic() < end:
+        time.sleep(0.5)
+    assert "surface" in _graph_kinds(driver, ids.SURFACE)
+    assert driver.execute_script("return window.__cspViolations;") == []
+    # a script a file or a user managed to put into the page does not run
+    driver.execute_script("var s = document.createElement('script'); s.textContent = 'window.__injected = 1;';"
+                          "document.body.appendChild(s);"
+                          "var i = document.createElement('img'); i.setAttribute('onerror', 'window.__injected = 2');"
+                          "i.src = 'data:,x'; document.body.appendChild(i);")
+    time.sleep(0.5)
+    assert driver.execute_script("return typeof window.__injected;") == "undefined"
+    assert any("script-src" in v for v in driver.execute_script("return window.__cspViolations;"))
