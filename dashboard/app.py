@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import dash
@@ -16,6 +15,7 @@ from .config import Config
 from .features import bands, controls, data_in, downloads, job, views
 from .security import install_access_control, install_security_headers
 from .services import Services, build_services
+from .sessions import issue_session
 from .storage import disk_health
 
 #: CSS and browser-side JavaScript (Bootstrap is vendored there: no CDN, works offline).
@@ -132,7 +132,7 @@ def page(services: Services) -> html.Div:
         views.layout(services),
     ], lg=9, md=8)
     stores = [
-        dcc.Store(id=ids.SESSION, data=secrets.token_hex(16)),
+        dcc.Store(id=ids.SESSION, data=issue_session(config)),
         dcc.Store(id=ids.DATASET, data={"kind": "demo"} if config.demo_path is not None else None),
         dcc.Store(id=ids.RESULT),
     ]

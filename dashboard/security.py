@@ -107,6 +107,7 @@ def _unknown_user_secret() -> str:
     return hash_password(secrets.token_hex(8))
 
 
+@functools.lru_cache(maxsize=16)
 def server_secret(config: Config) -> bytes:
     """The key that signs sign-in cookies and download links: random, made once, shared by every process
     through the cache folder."""

@@ -452,7 +452,7 @@ def test_after_one_password_check_each_request_costs_one_hmac(tmp_path, monkeypa
     assert "SameSite=Lax" in cookie
     calls.update(pbkdf2=0, hmac=0)
     for _ in range(10):  # the browser keeps sending its basic credentials and the cookie
-        assert client.get("/_dash-layout", headers=_basic("carol", "s3cret pass")).status_code == 200
+        assert client.get("/_dash-dependencies", headers=_basic("carol", "s3cret pass")).status_code == 200
     assert calls == {"pbkdf2": 0, "hmac": 10}
     # a forged or tampered cookie is worth nothing
     other = create_app(config).server.test_client()

@@ -8,6 +8,7 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from .. import ids
 from ..config import list_data_files
 from ..datasets import UploadRejected, prune_uploads, save_upload
+from ..sessions import NOT_ISSUED, is_issued
 from ..services import Services
 
 ACCEPT = ".fits,.fit,.gz,.h5,.hdf5,.zip,.tar,.tgz"
@@ -72,6 +73,8 @@ def register(app, services: Services) -> None:
     def receive_upload(pending, session):
         if not pending or not pending.get("contents"):
             return no_update, no_update
+        if not is_issued(config, session):
+            return no_update, dbc.Alert(f"Upload refused: {NOT_ISSUED}", color="danger", className="py-2 small mb-0")
         prune_uploads(config)
         try:
             descriptor = save_upload(config, session, pending["contents"], pending["filename"])

@@ -55,6 +55,7 @@ from ..options import DataLimits, DisplayOptions, parse_display_options, parse_p
 from ..pipeline import ThrottledProgress
 from ..render import grid_figure
 from ..services import Services
+from ..sessions import NOT_ISSUED, is_issued
 from ..storage import StorageFull, check_room
 from .controls import process_states, raw_options
 
@@ -604,6 +605,8 @@ def register(app, services: Services) -> None:
         def report(stage: str, done: int, total: int) -> None:
             set_progress(progress_update(kind, stage, done, total))
 
+        if not is_issued(services.config, session):
+            return job_outputs(DownloadOutcome(message=NOT_ISSUED))
         set_progress((0, f"Preparing the {EXPORTS[kind].what}…"))
 
         def build(child_report):

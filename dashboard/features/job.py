@@ -9,6 +9,7 @@ from .. import ids
 from ..background import job_error_message, job_heartbeat
 from ..jobs import run_job_in_budget
 from ..services import Services
+from ..sessions import NOT_ISSUED, is_issued
 from .controls import process_states, raw_options
 
 #: Milliseconds between the browser's polls of a running job's progress.
@@ -82,6 +83,8 @@ def register(app, services: Services) -> None:
         *values, previous, session = args
         if not dataset:
             return no_update, dbc.Alert("Upload files or pick some to start.", color="info", className="py-2"), None
+        if not is_issued(services.config, session):
+            return no_update, dbc.Alert(NOT_ISSUED, color="danger", className="py-2"), None
 
         def report(stage: str, done: int, total: int) -> None:
             set_progress(progress_update(stage, done, total))

@@ -1,0 +1,62 @@
+"""Page sessions are issued (signed) by the server; made-up, foreign-format or missing sessions are refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from dashboard.app import create_app
+from dashboard.client import DashClient, flask_transport
+from dashboard.config import Config
+from dashboard.sessions import NOT_ISSUED, is_issued, issue_session
+from stamp_engine.synthetic import make_observation
+from stamp_engine.synthetic.eureka import write_eureka_s3
+
+
+@pytest.fixture
+def page(tmp_path):
+    config = Config(cache_dir=tmp_path / "cache")
+    app = create_app(config)
+    return config, app, DashClient(flask_transport(app.server.test_client()))
+
+
+def test_each_page_load_gets_a_session_signed_by_this_server(page, tmp_path):
+    config, app, client = page
+    session = client.store("session-id")
+    assert is_issued(config, session) and len(session) == 64
+    assert client.store("session-id") == session
+    assert DashClient(flask_transport(app.server.test_client())).store("session-id") != session
+    # another server (another key) did not issue it; tampering breaks it
+    assert not is_issued(Config(cache_dir=tmp_path / "elsewhere"), session)
+    assert not is_issued(config, session[:-1] + ("0" if session[-1] != "0" else "1"))
+    for forged in (None, "", "a" * 32, "a" * 64, 42, ["x"], session.upper()):
+        assert not is_issued(config, forged)
+    assert is_issued(config, issue_session(config))
+
+
+@pytest.mark.parametrize("session", [None, "a" * 32, "0" * 64])
+def test_a_job_with_a_missing_or_made_up_session_is_refused(page, session):
+    config, _, client = page
+    answer = client.call("job-result.data", {"dataset.data": {"kind": "demo"}, "session-id.data": session},
+                         changed=["dataset.data"])
+    assert NOT_ISSUED in json.dumps(answer.get("job-message")) and "job-result" not in answer
+    # the same request with the page's own session runs
+    ok = client.call("job-result.data", {"dataset.data": {"kind": "demo"}, "session-id.data": client.store("session-id")},
+                     changed=["dataset.data"], timeout_s=120)
+    assert "ticket" in ok["job-result"]["data"]
+
+
+def test_an_upload_with_a_made_up_session_is_refused(page, tmp_path):
+    config, _, client = page
+    obs = make_observation(kind="variability", n_integrations=20, wavelength=np.linspace(1, 4, 10), seed=1)
+    path = tmp_path / "s_SpecData.h5"
+    write_eureka_s3(path, obs)
+    pending = {"contents": ["data:application/octet-stream;base64," + base64.b64encode(path.read_bytes()).decode()],
+               "filename": [path.name]}
+    refused = client.call("dataset.data", {"upload-pending.data": pending, "session-id.data": "f" * 64})
+    assert NOT_ISSUED in json.dumps(refused) and not config.uploads_dir.joinpath("f" * 64).exists()
+    received = client.call("dataset.data", {"upload-pending.data": pending, "session-id.data": client.store("session-id")})
+    assert received["dataset"]["data"]["session"] == client.store("session-id")
