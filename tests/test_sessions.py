@@ -60,3 +60,35 @@ def test_an_upload_with_a_made_up_session_is_refused(page, tmp_path):
     assert NOT_ISSUED in json.dumps(refused) and not config.uploads_dir.joinpath("f" * 64).exists()
     received = client.call("dataset.data", {"upload-pending.data": pending, "session-id.data": client.store("session-id")})
     assert received["dataset"]["data"]["session"] == client.store("session-id")
+
+
+def test_views_refuse_hostile_band_lists_with_a_message_never_an_http_500(page):
+    config, _, client = page
+    session = client.store("session-id")
+    done = client.call("job-result.data", {"dataset.data": {"kind": "demo"}, "session-id.data": session},
+                       changed=["dataset.data"], timeout_s=120)
+    result = done["job-result"]["data"]
+    good = [{"name": "H2O", "start": 1.3, "end": 1.5}]
+    hostile = {
+        "NaN edge": ([{"name": "x", "start": float("nan"), "end": 2.0}], "Band 1 sent by the page is not usable"),
+        "string edge": ([*good, {"name": "x", "start": "abc", "end": 2.0}], "Band 2 sent by the page is not usable"),
+        "no end": ([{"name": "x", "start": 1.0}], "Band 1"),
+        "reversed": ([{"name": "x", "start": 3.0, "end": 2.0}], "Band 1"),
+        "name not text": ([{"name": {"a": 1}, "start": 1.0, "end": 2.0}], "Band 1"),
+        "300 bands": ([{"name": f"b{i}", "start": 1 + i / 1000, "end": 1.001 + i / 1000} for i in range(300)],
+                      "300 bands were sent; at most 40"),
+        "not a list": ({"name": "x"}, "not a list"),
+    }
+    for graph, tab in (("heatmap-graph", "tab-heatmap"), ("lightcurve-graph", "tab-lightcurves")):
+        for what, (bands, message) in hostile.items():
+            answer = client.call(f"{graph}.figure", {"view-tabs.active_tab": tab, "job-result.data": result,
+                                                     "session-id.data": session, "valid-bands.data": bands})
+            text = json.dumps(answer[graph]["figure"]["layout"])
+            assert message in text, (graph, what, text[:300])
+            assert len(json.dumps(answer)) < 20_000
+        drawn = client.call(f"{graph}.figure", {"view-tabs.active_tab": tab, "job-result.data": result,
+                                                "session-id.data": session, "valid-bands.data": good})
+        assert drawn[graph]["figure"]["data"], graph
+    # a result that is not an object draws nothing and does not fail
+    assert client.call("heatmap-graph.figure", {"view-tabs.active_tab": "tab-heatmap", "job-result.data": "x",
+                                                "session-id.data": session}) == {}

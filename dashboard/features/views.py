@@ -60,8 +60,42 @@ def summary_table(rows) -> html.Table:
     )
 
 
+#: Most bands a view draws (each is a trace set: hundreds made a 13.7 MB response).
+MAX_VIEW_BANDS = 40
+
+
+class BandsRefused(ValueError):
+    """The band list the browser sent cannot be drawn; the message says why."""
+
+
 def _bands(data) -> list[Band]:
-    return [Band(b["name"], float(b["start"]), float(b["end"])) for b in data or []]
+    """The browser's band list as bands, checked: it comes from the client and may be anything.
+
+    Raises
+    ------
+    BandsRefused
+        For a list that is not one, too long, or holds an entry without a name and
+        finite start < end in µm.
+    """
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise BandsRefused("The band list sent by the page is not a list: reload the page.")
+    if len(data) > MAX_VIEW_BANDS:
+        raise BandsRefused(f"{len(data)} bands were sent; at most {MAX_VIEW_BANDS} are drawn. Remove some bands.")
+    bands = []
+    for number, entry in enumerate(data, 1):
+        try:
+            name, start, end = entry["name"], entry["start"], entry["end"]
+            if not isinstance(name, str) or len(name) > 80 or isinstance(start, bool) or isinstance(end, bool):
+                raise TypeError
+            bands.append(Band(name, float(start), float(end)))
+        except (TypeError, KeyError, ValueError):
+            raise BandsRefused(
+                f"Band {number} sent by the page is not usable (it needs a name and numeric start < end in µm): "
+                "fix it in the band editor."
+            ) from None
+    return bands
 
 
 def drawn_signature(*values) -> str:
@@ -97,13 +131,16 @@ def register(app, services: Services) -> None:
             *values, drawn, session = args
             result = values[0]
             skip = [no_update] * len(outputs)
-            if active_tab != tab or not result:
+            if active_tab != tab or not result or not isinstance(result, dict):
                 return skip
             signature = drawn_signature(*values)
             if signature == drawn:
                 return skip
             key = cubes.redeem(result.get("ticket"), session)
-            figure = draw(key, *values[1:]) if key is not None else empty_figure(EVICTED)
+            try:
+                figure = draw(key, *values[1:]) if key is not None else empty_figure(EVICTED)
+            except BandsRefused as exc:
+                figure = empty_figure(str(exc))
             if key is not None and cubes.why_gone(key):
                 figure = empty_figure(cubes.why_gone(key))
             # A new figure arrives unhighlighted: reset the selection so buttons and figures agree.
@@ -155,7 +192,7 @@ def register(app, services: Services) -> None:
         prevent_initial_call=True,
     )
     def reset_player(result, session):
-        key = cubes.redeem(result.get("ticket"), session) if result else None
+        key = cubes.redeem(result.get("ticket"), session) if isinstance(result, dict) else None
         display = cubes.display(key) if key is not None else None
         if display is None:
             return 0, None, 0
@@ -192,6 +229,6 @@ def register(app, services: Services) -> None:
         Input(ids.RESULT, "data"),
     )
     def show_summary(result):
-        if not result:
+        if not result or not isinstance(result, dict):
             return html.Div("No data yet.", className="text-muted"), ""
         return summary_table(result.get("summary", [])), html.Span(result.get("label", ""), title=result.get("label", ""))
