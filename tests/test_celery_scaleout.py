@@ -235,36 +235,6 @@ def _slow_worker(tmp_path: Path, url: str, cache: Path, log: Path, pid_file: Pat
                         env_extra={"PYTHONPATH_FIRST": [str(hook)], "STAMP_TEST_READER_PID": str(pid_file)})
 
 
-def _start(client: DashClient, descriptor: dict, session: str):
-    dep = client.callback("job-result.data")
-    values = {"dataset.data": descriptor, "session-id.data": session}
-
-    def items(specs):
-        return [{"id": s["id"], "property": s["property"], "value": values.get(f"{s['id']}.{s['property']}")}
-                for s in specs]
-
-    from dashboard.client import _outputs
-
-    body = {"output": dep["output"], "outputs": _outputs(dep["output"]), "inputs": items(dep["inputs"]),
-            "state": items(dep.get("state", [])), "changedPropIds": ["dataset.data"]}
-    status, data = client.transport("POST", "_dash-update-component", body, None)
-    assert status == 200 and "cacheKey" in data, data
-    return body, {"cacheKey": data["cacheKey"], "job": data["job"]}
-
-
-def _answer(client: DashClient, body: dict, handles: dict, timeout_s: float) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status, data = client.transport("POST", "_dash-update-component", body, handles)
-        assert status in (200, 204), (status, data)
-        if status == 204:
-            return {}
-        if "response" in data:
-            return data["response"]
-        time.sleep(0.3)
-    raise AssertionError(f"the page got no answer within {timeout_s:.0f} s (it would poll forever)")
-
-
 def _kill_tree(pid: int) -> None:
     import psutil
 
@@ -295,7 +265,9 @@ def test_a_job_lost_with_its_celery_worker_ends_with_a_message(tmp_path, redis_u
         pending = {"contents": [_data_url(source.read_bytes())], "filename": [source.name]}
         descriptor = client.call("dataset.data", {"upload-pending.data": pending,
                                                   "session-id.data": session})["dataset"]["data"]
-        body, handles = _start(client, descriptor, session)
+        body, status, first = client.submit("job-result.data", {"dataset.data": descriptor,
+                                                                "session-id.data": session}, changed=["dataset.data"])
+        assert status == 200 and "cacheKey" in first, first
         _wait(pid_file.exists, 60, "the job reading on the worker", log)
         reader = int(pid_file.read_text())
         pool_process = psutil.Process(reader).ppid()
@@ -307,7 +279,7 @@ def test_a_job_lost_with_its_celery_worker_ends_with_a_message(tmp_path, redis_u
             _kill_tree(worker.pid)
             expected = "worker was lost"
         killed = time.monotonic()
-        response = _answer(client, body, handles, timeout_s=40)
+        response = client.follow("job-result.data", body, status, first, poll_s=0.3, timeout_s=40)
         text = json.dumps(response.get("job-message", {}))
         assert expected in text and "press Process again" in text, response
         assert time.monotonic() - killed < 25

@@ -147,37 +147,6 @@ def test_a_timed_out_job_frees_its_slot_and_scratch_and_says_why(tmp_path, eurek
     assert ok.result is not None and ok.message is None
 
 
-def _start_job(client: DashClient, descriptor: dict, session: str):
-    """Send the Process request the way the browser does; return (request body, signed job handles)."""
-    dep = client.callback("job-result.data")
-    values = {"dataset.data": descriptor, "session-id.data": session}
-
-    def items(specs):
-        return [{"id": s["id"], "property": s["property"], "value": values.get(f"{s['id']}.{s['property']}")}
-                for s in specs]
-
-    from dashboard.client import _outputs
-
-    body = {"output": dep["output"], "outputs": _outputs(dep["output"]), "inputs": items(dep["inputs"]),
-            "state": items(dep.get("state", [])), "changedPropIds": ["dataset.data"]}
-    status, data = client.transport("POST", "_dash-update-component", body, None)
-    assert status == 200 and "cacheKey" in data, data
-    return body, {"cacheKey": data["cacheKey"], "job": data["job"]}
-
-
-def _poll_until_answer(client: DashClient, body: dict, handles: dict, timeout_s: float) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status, data = client.transport("POST", "_dash-update-component", body, handles)
-        assert status in (200, 204), (status, data)
-        if status == 200 and "response" in data:
-            return data["response"]
-        if status == 204:
-            return {}
-        time.sleep(0.2)
-    raise AssertionError(f"no answer within {timeout_s} s")
-
-
 def _message_text(response: dict) -> str:
     return json.dumps(response.get("job-message", {}))
 
@@ -200,7 +169,9 @@ def test_kill_9_of_a_running_job_ends_with_a_message_on_the_page(tmp_path, eurek
     descriptor = save_upload(config, session, [
         "data:application/octet-stream;base64," + base64.b64encode(eureka_file.read_bytes()).decode()],
         [eureka_file.name])
-    body, handles = _start_job(client, descriptor, session)
+    body, status, first = client.submit("job-result.data", {"dataset.data": descriptor, "session-id.data": session},
+                                        changed=["dataset.data"])
+    assert status == 200 and "cacheKey" in first, first
     deadline = time.monotonic() + 30
     while not pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -208,7 +179,7 @@ def test_kill_9_of_a_running_job_ends_with_a_message_on_the_page(tmp_path, eurek
     victim_pid = psutil.Process(reader).ppid() if victim == "job process" else reader
     os.kill(victim_pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    response = _poll_until_answer(client, body, handles, timeout_s=20)
+    response = client.follow("job-result.data", body, status, first, timeout_s=20)
     assert time.monotonic() - killed_at < 10
     text = _message_text(response)
     assert "killed" in text and "press Process again" in text, response
