@@ -293,3 +293,15 @@ def test_a_job_lost_with_its_celery_worker_ends_with_a_message(tmp_path, redis_u
             assert not pid_file.exists(), "the lost job must not be re-run"
     finally:
         _stop(worker)
+
+
+def test_stamp_worker_hands_celery_options_through_and_other_commands_still_refuse_unknown_ones(monkeypatch):
+    from stamp_engine import cli
+    import dashboard.worker
+
+    seen = []
+    monkeypatch.setattr(dashboard.worker, "run_worker", lambda args: seen.append(args))
+    words = readme_worker_command()[3:]  # after "python -m stamp_engine.cli"
+    assert cli.main([*words, "--pool", "solo", "-Q", "jobs"]) == 0
+    assert seen == [[*words[1:], "--pool", "solo", "-Q", "jobs"]] and "--concurrency" in words
+    assert cli.main(["serve", "--concurrency", "4"]) != 0
