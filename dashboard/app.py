@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import dash
@@ -16,6 +15,8 @@ from .config import UPLOAD_CHUNK_BYTES, Config, format_size
 from .features import bands, controls, data_in, downloads, job, views
 from .security import install_access_control, install_security_headers
 from .services import Services, build_services
+from .sessions import issue_session
+from .storage import disk_health
 
 #: CSS and browser-side JavaScript (Bootstrap is vendored there: no CDN, works offline).
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -59,7 +60,7 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     server.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     server.extensions["stamp_background_manager"] = manager  # dashboard.wsgi exposes Celery's app from it
     server.extensions["stamp_services"] = services  # operators' scripts and tests reach the cube cache here
-    install_security_headers(server, config)
+    install_security_headers(server, config, app)
     install_access_control(server, config)
     _add_routes(server, config, services, manager)
     download_route.register(server, services)
@@ -89,11 +90,12 @@ def _add_routes(server, config: Config, services: Services, manager) -> None:
 
 
 def health_checks(services: Services, manager) -> dict[str, str]:
-    """``{"cache": "ok", "broker": "ok"}``, or the failure of each in a few words.
+    """``{"cache": "ok", "disk": "ok", "broker": "ok"}``, or the failure of each in a few words.
 
-    The cube cache is written and read back; with Celery the broker (Redis) is pinged.
+    The cube cache is written and read back; the cache disk must have ``STAMP_MIN_FREE_MB``
+    free; with Celery the broker (Redis) is pinged.
     """
-    checks: dict[str, str] = {}
+    checks: dict[str, str] = {"disk": disk_health(services.config)}
     try:
         services.cubes.cache.check()
         checks["cache"] = "ok"
@@ -133,7 +135,7 @@ def page(services: Services) -> html.Div:
         views.layout(services),
     ], lg=9, md=8, className="stamp-main")
     stores = [
-        dcc.Store(id=ids.SESSION, data=secrets.token_hex(16)),
+        dcc.Store(id=ids.SESSION, data=issue_session(config)),
         dcc.Store(id=ids.DATASET, data={"kind": "demo"} if config.demo_path is not None else None),
         dcc.Store(id=ids.RESULT),
     ]

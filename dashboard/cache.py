@@ -11,10 +11,13 @@ turn a ticket back into a cube only for that same session (:meth:`CubeCache.rede
 so a forged ticket, or another session's, shows nothing.
 
 Eviction: diskcache's own culling cannot skip entries, so it is switched off
-(``cull_limit=0``) and :meth:`CubeCache.evict` removes least recently used entries
-itself, skipping every cube a session viewed within ``pin_seconds`` (each view renews
-the pin).  When only pinned cubes remain the cache may exceed its limit until pins
-expire — a live view is never broken.
+(``cull_limit=0``) and :meth:`CubeCache.evict` removes whole cubes itself: least
+recently used first, sparing every cube a session viewed within ``pin_seconds`` (each
+view renews the pin) — until only pinned cubes are left.  Then pins yield to the
+limit, oldest pin first: the cache never stays over its size, and a page whose cube
+was dropped is told why (:meth:`CubeCache.why_gone`).  Last use is kept in small
+``used-`` entries of the cache itself (diskcache has no public way to list keys by
+access time).
 """
 
 from __future__ import annotations
@@ -32,8 +35,16 @@ log = logging.getLogger("stamp.cache")
 
 _PIN = "pin-"
 _TICKET = "ticket-"
+_USED = "used-"
+_DROPPED = "dropped-"
 #: Keys of small bookkeeping entries that eviction leaves alone.
-_BOOKKEEPING = (_PIN, _TICKET, "jobs-", "health-")
+_BOOKKEEPING = (_PIN, _TICKET, _USED, _DROPPED, "jobs-", "health-")
+
+#: What a page is told when its cube was dropped to keep the cache within its size.
+DROPPED_FOR_SPACE = (
+    "This result was dropped from the server's cube cache to keep it within its size limit "
+    "(STAMP_CACHE_SIZE_MB) while newer results were made: press Process again."
+)
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -75,10 +86,19 @@ class CubeCache:
 
     # ------------------------------------------------------------ mapping
     def get(self, key: str, default: Any = None) -> Any:
-        return self.disk.get(key, default)
+        value = self.disk.get(key, default)
+        if value is not default and isinstance(key, str) and not key.startswith(_BOOKKEEPING):
+            self._used(key)
+        return value
 
     def set(self, key: str, value: Any) -> None:
         self.disk.set(key, value)
+        if isinstance(key, str) and not key.startswith(_BOOKKEEPING):
+            self._used(key)
+            self.disk.delete(_DROPPED + cube_group(key))
+
+    def _used(self, key: str) -> None:
+        self.disk.set(_USED + cube_group(key), time.time())
 
     def __contains__(self, key: str) -> bool:
         return key in self.disk
@@ -95,8 +115,12 @@ class CubeCache:
     def pinned(self, key: str) -> bool:
         return self.disk.get(_PIN + cube_group(key)) is not None
 
-    def evict(self) -> list[str]:
-        """Remove least recently used unpinned entries until the cache is under its size limit.
+    def evict(self, protect: str | None = None) -> list[str]:
+        """Remove whole cubes until the cache is under its size limit.
+
+        Unpinned cubes go first, least recently used first; then pinned ones, oldest
+        pin first (their pages are told, see :meth:`why_gone`).  The cube of
+        ``protect`` (the one a job has just made) goes last of all.
 
         Returns
         -------
@@ -106,29 +130,36 @@ class CubeCache:
         self.disk.expire()
         if self.disk.volume() <= self.size_limit:
             return []
-        # diskcache keeps access times (updated by every get under this policy) in its
-        # SQLite index; it has no public way to list keys in that order.
-        rows = self.disk._sql("SELECT key FROM Cache ORDER BY access_time").fetchall()
-        # A cube's entries (full resolution, display copy, shape line) go together, ranked by
-        # the most recent use of any of them.
         members: dict[str, list[str]] = {}
-        last_use: dict[str, int] = {}
-        for position, (key,) in enumerate(rows):
+        for key in self.disk:  # a few entries per cube: listing them all is cheap
             if isinstance(key, str) and not key.startswith(_BOOKKEEPING):
                 members.setdefault(cube_group(key), []).append(key)
-                last_use[cube_group(key)] = position
+        now = time.time()
+        protected = cube_group(protect) if protect else None
+
+        def rank(group: str) -> tuple[int, int, float]:
+            pinned_at = self.disk.get(_PIN + group)
+            last_use = self.disk.get(_USED + group, 0.0)
+            # unpinned by last use, then pinned by pin time, the protected cube last
+            return (group == protected, pinned_at is not None, pinned_at if pinned_at is not None else last_use)
+
         removed: list[str] = []
-        for group in sorted(members, key=last_use.__getitem__):
-            if self.pinned(group):
-                continue
+        for group in sorted(members, key=rank):
+            if self.disk.volume() <= self.size_limit:
+                break
+            if self.disk.get(_PIN + group) is not None:
+                self.disk.set(_DROPPED + group, now, expire=self.ticket_seconds)
+                log.warning("cube cache at its %d-byte limit: dropping %s, which a page viewed", self.size_limit, group)
             for key in members[group]:
                 if self.disk.delete(key):
                     removed.append(key)
-            if self.disk.volume() <= self.size_limit:
-                break
-        if self.disk.volume() > self.size_limit:
-            log.warning("cube cache over its %d-byte limit: every remaining cube is being viewed", self.size_limit)
+            self.disk.delete(_PIN + group)
+            self.disk.delete(_USED + group)
         return removed
+
+    def why_gone(self, key: str) -> str | None:
+        """Why the cube of ``key`` is no longer here, when it was dropped for space; else None."""
+        return DROPPED_FOR_SPACE if self.disk.get(_DROPPED + cube_group(key)) is not None else None
 
     # ------------------------------------------------------------- tickets
     def issue(self, key: str, session: str | None) -> str:

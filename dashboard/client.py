@@ -183,6 +183,15 @@ class DashClient:
         CallbackFailed
             On an error status, or when a background job has not finished in ``timeout_s``.
         """
+        body, status, data = self.submit(output, values, changed=changed)
+        return self.follow(output, body, status, data, poll_s=poll_s, timeout_s=timeout_s)
+
+    def submit(self, output: str, values: Mapping[str, Any], *, changed: list[str] | None = None):
+        """Send the first request of the callback of ``output``; returns (request body, status, answer).
+
+        For a background callback the answer holds the signed ``cacheKey``/``job``
+        handles; :meth:`follow` polls them (tests kill the job in between).
+        """
         dep = self.callback(output)
 
         def items(specs):
@@ -198,6 +207,11 @@ class DashClient:
             "changedPropIds": changed or [f"{inputs[0]['id']}.{inputs[0]['property']}"],
         }
         status, data = self.transport("POST", "_dash-update-component", body, None)
+        return body, status, data
+
+    def follow(self, output: str, body: dict, status: int, data: Any, *, poll_s: float = 0.2,
+               timeout_s: float = 120.0) -> dict[str, dict[str, Any]]:
+        """The outputs of a submitted callback, polling a background job until it answers (see :meth:`call`)."""
         deadline = time.monotonic() + timeout_s
         handles: dict[str, str] | None = None
         while True:

@@ -52,10 +52,23 @@ Variable                    Meaning                                     Default
                             whole server; more are refused with a
                             "server busy" message.
 ``STAMP_MAX_SESSION_JOBS``  Jobs one browser tab may run at once.       ``2``
-``STAMP_JOB_TIMEOUT_S``     A job running longer than this no longer    ``3600``
-                            counts against the limits above.
+``STAMP_JOB_TIMEOUT_S``     A job running longer than this is killed    ``600``
+                            (its whole process group) and its page
+                            told why.
+``STAMP_JOB_MEMORY_MB``     Memory one job may allocate beyond the      ``3072``
+                            server's own (an OS limit on the job's
+                            process).
 ``STAMP_PIN_MINUTES``       A cube viewed in the last N minutes is      ``30``
-                            never evicted from the cache.
+                            evicted only after every other cube
+                            (oldest view first) when the cache is at
+                            its limit.
+``STAMP_SESSION_QUOTA_MB``  Uploads and downloads one page may store.   ``2048``
+``STAMP_STORAGE_QUOTA_MB``  Uploads and downloads of all pages.         ``20480``
+``STAMP_MIN_FREE_MB``       Free space kept on the cache disk (nothing  ``512``
+                            is written below it; ``/healthz`` answers
+                            503).
+``STAMP_MAX_UPLOAD_FILES``  Most files in one upload or server pick     ``1000``
+                            (ZIP entries: ``STAMP_ZIP_MAX_FILES``).
 ``STAMP_WORKERS``           ``stamp serve --production``: web worker    2 per core, at most 8
                             processes.
 ``STAMP_THREADS``           Threads per web worker.                     ``4``
@@ -86,6 +99,19 @@ _ORIGIN = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)
 UPLOAD_CHUNK_BYTES = 8 * 2**20
 #: Default ``STAMP_MAX_UPLOAD_MB``: room for a real JWST time series (e.g. 10,000 × 2,040 in 5 segments, ~2.8 GB).
 DEFAULT_MAX_UPLOAD_MB = 8192
+#: Headers a client sends or controls itself: never proof of who the user is (STAMP_AUTH_HEADER).
+CLIENT_HEADERS = frozenset({
+    "host", "cookie", "authorization", "proxy-authorization", "user-agent", "accept", "accept-encoding",
+    "accept-language", "accept-charset", "connection", "content-type", "content-length", "content-encoding",
+    "origin", "referer", "cache-control", "pragma", "upgrade", "upgrade-insecure-requests", "te", "trailer",
+    "transfer-encoding", "expect", "range", "dnt", "priority", "keep-alive", "via", "forwarded", "x-forwarded-for",
+    "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "x-requested-with",
+})
+
+
+def _client_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in CLIENT_HEADERS or lowered.startswith(("sec-", "if-", "access-control-"))
 
 
 class ConfigError(ValueError):
@@ -133,8 +159,13 @@ class Config:
     basic_auth: tuple[tuple[str, str], ...] = ()
     max_jobs: int = 8
     max_session_jobs: int = 2
-    job_timeout_s: float = 3600.0
+    job_timeout_s: float = 600.0
+    job_memory_mb: int = 3072
     pin_minutes: float = 30.0
+    session_quota_mb: int = 2048
+    storage_quota_mb: int = 20480
+    min_free_mb: int = 512
+    max_upload_files: int = 1000
     workers: int | None = None
     threads: int = 4
     timeout_s: int = 300
@@ -159,16 +190,26 @@ class Config:
             raise ConfigError("STAMP_CACHE_SIZE_MB, STAMP_MAX_UPLOAD_MB and STAMP_UPLOAD_TTL_HOURS must be positive")
         if self.auth_header is not None and not re.fullmatch(r"[A-Za-z0-9-]+", self.auth_header):
             raise ConfigError(f"STAMP_AUTH_HEADER: {self.auth_header!r} is not a header name like X-Remote-User")
+        if self.auth_header is not None and _client_header(self.auth_header):
+            raise ConfigError(
+                f"STAMP_AUTH_HEADER={self.auth_header}: browsers send (or set) this header themselves, so it "
+                "proves nothing about the user; name the header only your proxy sets, e.g. X-Remote-User"
+            )
         object.__setattr__(self, "basic_auth", tuple(tuple(pair) for pair in self.basic_auth))
         for user, secret in self.basic_auth:
             if not user or not secret or ":" in user:
                 raise ConfigError("STAMP_BASIC_AUTH: each entry must be user:password or user:<hash>")
         if min(self.max_jobs, self.max_session_jobs, self.threads, self.timeout_s) <= 0 or (
             self.workers is not None and self.workers <= 0
-        ) or self.job_timeout_s <= 0 or self.pin_minutes <= 0:
+        ) or self.job_timeout_s <= 0 or self.pin_minutes <= 0 or self.job_memory_mb <= 0:
             raise ConfigError(
-                "STAMP_MAX_JOBS, STAMP_MAX_SESSION_JOBS, STAMP_JOB_TIMEOUT_S, STAMP_PIN_MINUTES, "
+                "STAMP_MAX_JOBS, STAMP_MAX_SESSION_JOBS, STAMP_JOB_TIMEOUT_S, STAMP_JOB_MEMORY_MB, STAMP_PIN_MINUTES, "
                 "STAMP_WORKERS, STAMP_THREADS and STAMP_TIMEOUT_S must be positive"
+            )
+        if min(self.session_quota_mb, self.storage_quota_mb, self.max_upload_files) <= 0 or self.min_free_mb < 0:
+            raise ConfigError(
+                "STAMP_SESSION_QUOTA_MB, STAMP_STORAGE_QUOTA_MB and STAMP_MAX_UPLOAD_FILES must be positive, "
+                "STAMP_MIN_FREE_MB zero or more"
             )
         if not (10 <= self.display_max_time <= 5000 and 10 <= self.display_max_wavelength <= 5000):
             raise ConfigError("STAMP_DISPLAY_MAX_TIME and STAMP_DISPLAY_MAX_WAVE must be between 10 and 5000")
@@ -222,8 +263,13 @@ class Config:
             basic_auth=parse_basic_auth(get("STAMP_BASIC_AUTH") or ""),
             max_jobs=_number(env, "STAMP_MAX_JOBS", 8, int),
             max_session_jobs=_number(env, "STAMP_MAX_SESSION_JOBS", 2, int),
-            job_timeout_s=_number(env, "STAMP_JOB_TIMEOUT_S", 3600.0, float),
+            job_timeout_s=_number(env, "STAMP_JOB_TIMEOUT_S", 600.0, float),
+            job_memory_mb=_number(env, "STAMP_JOB_MEMORY_MB", 3072, int),
             pin_minutes=_number(env, "STAMP_PIN_MINUTES", 30.0, float),
+            session_quota_mb=_number(env, "STAMP_SESSION_QUOTA_MB", 2048, int),
+            storage_quota_mb=_number(env, "STAMP_STORAGE_QUOTA_MB", 20480, int),
+            min_free_mb=_number(env, "STAMP_MIN_FREE_MB", 512, int),
+            max_upload_files=_number(env, "STAMP_MAX_UPLOAD_FILES", 1000, int),
             workers=_number(env, "STAMP_WORKERS", None, int),
             threads=_number(env, "STAMP_THREADS", 4, int),
             timeout_s=_number(env, "STAMP_TIMEOUT_S", 300, int),
@@ -259,6 +305,11 @@ class Config:
     @property
     def jobs_dir(self) -> Path:
         return self.cache_dir / "jobs"
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Built downloads waiting to be fetched (:mod:`dashboard.download_route`)."""
+        return self.cache_dir / "downloads"
 
     @property
     def scratch_dir(self) -> Path:

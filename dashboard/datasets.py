@@ -73,6 +73,15 @@ def safe_filename(name: str) -> str:
     return base[:200] or "upload"
 
 
+def check_file_count(config: Config, count: int) -> None:
+    """Refuse more files in one upload or server pick than ``STAMP_MAX_UPLOAD_FILES`` (ZIPs have their own limit)."""
+    if count > config.max_upload_files:
+        raise UploadRejected(
+            f"{count} files were sent; this server takes at most {config.max_upload_files} in one upload "
+            "(STAMP_MAX_UPLOAD_FILES) — put them in a ZIP"
+        )
+
+
 def prune_uploads(config: Config, now: float | None = None) -> int:
     """Delete session upload folders untouched for ``upload_ttl_hours``, and incomplete
     uploads untouched for :data:`INCOMING_IDLE_S`; returns how many folders went."""
@@ -123,6 +132,9 @@ def resolve(config: Config, descriptor: Mapping[str, Any] | None) -> Dataset:
         relative = descriptor.get("paths") or []
         if not isinstance(relative, list) or not relative:
             raise UnsafePath("no file was picked")
+        if len(relative) > config.max_upload_files:
+            raise UnsafePath(f"{len(relative)} files were picked; at most {config.max_upload_files} may be "
+                             "processed at once (STAMP_MAX_UPLOAD_FILES)")
         paths = [safe_data_path(config.data_dir, str(r)) for r in relative]
         names = ", ".join(str(r) for r in relative[:3]) + (f" and {len(relative) - 3} more" if len(relative) > 3 else "")
         return Dataset(paths, _hash([_file_stamp(p) for p in paths]), f"Server: {names}")

@@ -2,16 +2,22 @@
 
 A download job moves its finished file to
 ``<cache>/downloads/<session hash>/<token>/<file name>`` (:func:`publish`) and hands
-the page only the URL ``<prefix>download/<token>/<file name>``.  The page then sets a
-cookie holding its session id, scoped to exactly that URL's folder, and navigates to
-it; :func:`register` adds the route that streams the file (``flask.send_file``:
-conditional, as attachment) only when
+the page only the URL ``<prefix>download/<token>/<file name>?k=<key>``, where the key
+is the token and the session hash signed by the server (itsdangerous, timestamped).
+The page navigates to it; :func:`register` adds the route that streams the file
+(``flask.send_file``: conditional, as attachment) only when
 
 * the token is one :func:`publish` could have made and the file name one the
   dashboard writes (nothing else is ever joined to a path),
-* the file lies in the folder of the session named by the cookie — another page's
-  token, a forged one or one without the page's session finds nothing, and
-* the token is younger than :data:`TOKEN_TTL_S`.
+* the key's signature holds, it names this token, and the file lies in the folder of
+  the session it names — another page's token, a forged one or one without its key
+  finds nothing, and
+* the key and the token folder are younger than :data:`TOKEN_TTL_S`.
+
+The link carries its own proof, not a cookie: inside a portal's iframe on another
+site, browsers drop the page's cookies (third-party), which used to leave the route
+answering 404 while the page said "Sent".  Within its hour the link can be fetched
+again (a retry, a resumed range request).
 
 Every answer that serves nothing is the same 404.  Access control
 (:func:`dashboard.security.install_access_control`) covers this route like every
@@ -31,8 +37,6 @@ from pathlib import Path
 from .cache import session_hash
 from .config import Config
 
-#: Cookie the page sets (scoped to one download's URL folder) to prove which session asks.
-SESSION_COOKIE = "stamp_download_session"
 #: A token older than this is refused (the page asks for its file at once).
 TOKEN_TTL_S = 3600.0
 #: The route's endpoint name (its URL is ``<prefix>download/<token>/<file name>``).
@@ -53,7 +57,7 @@ _FILENAME = re.compile(r"^[A-Za-z0-9_]{1,100}(" + "|".join(re.escape(s) for s in
 
 def downloads_dir(config: Config) -> Path:
     """``<cache>/downloads``: one folder per session hash, one per token inside."""
-    return config.cache_dir / "downloads"
+    return config.downloads_dir
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,31 @@ def publish(config: Config, session: str | None, built: Path) -> Published:
     folder.mkdir(parents=True, mode=0o700)
     target = folder / built.name
     shutil.move(str(built), target)  # a rename: both lie under the cache folder
-    return Published(path=target, token=token, url=f"{config.url_prefix}download/{token}/{built.name}")
+    key = _signer(config).dumps([token, session_hash(session)])
+    return Published(path=target, token=token, url=f"{config.url_prefix}download/{token}/{built.name}?k={key}")
+
+
+def _signer(config: Config):
+    from itsdangerous import URLSafeTimedSerializer
+
+    from .security import server_secret
+
+    return URLSafeTimedSerializer(server_secret(config), salt="stamp-download")
+
+
+def session_of_key(config: Config, token: str, key: str | None) -> str | None:
+    """The session hash a download ``key`` was signed for, if it is genuine, fresh and names ``token``."""
+    from itsdangerous import BadSignature
+
+    if not isinstance(key, str) or not 0 < len(key) <= 300:
+        return None
+    try:
+        signed_token, owner = _signer(config).loads(key, max_age=TOKEN_TTL_S)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not (isinstance(signed_token, str) and isinstance(owner, str) and signed_token == token):
+        return None
+    return owner if re.fullmatch(r"[0-9a-f]{16}", owner) else None
 
 
 def prune(config: Config, now: float | None = None) -> list[Path]:
@@ -113,14 +141,15 @@ def prune(config: Config, now: float | None = None) -> list[Path]:
     return removed
 
 
-def locate(config: Config, token: str, filename: str, session: str | None, now: float | None = None) -> Path | None:
-    """The published file behind ``token``/``filename`` if it belongs to ``session`` and is fresh, else None."""
+def locate(config: Config, token: str, filename: str, key: str | None, now: float | None = None) -> Path | None:
+    """The published file behind ``token``/``filename`` if ``key`` was signed for it and it is fresh, else None."""
     if not (isinstance(token, str) and _TOKEN.match(token) and isinstance(filename, str) and _FILENAME.match(filename)):
         return None
-    if not (isinstance(session, str) and 0 < len(session) <= 128):
+    owner = session_of_key(config, token, key)
+    if owner is None:
         return None
     root = downloads_dir(config).resolve()
-    folder = root / session_hash(session) / token
+    folder = root / owner / token
     path = folder / filename
     try:
         if path.is_symlink() or not path.is_file() or path.resolve().parent != folder:
@@ -139,7 +168,7 @@ def register(server, services) -> None:
 
     def serve(token: str, filename: str):
         prune(config)
-        path = locate(config, token, filename, request.cookies.get(SESSION_COOKIE))
+        path = locate(config, token, filename, request.args.get("k"))
         if path is None:
             abort(404)
         response = send_file(

@@ -16,14 +16,16 @@ from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
 
+from .budget import run_in_budget
 from .cache import session_hash
 from .config import UnsafePath
 from .datasets import Dataset, resolve
 from .limits import JobRefused
 from .options import DataLimits, parse_process_options
-from .pipeline import ThrottledProgress
+from .pipeline import CacheTooSmall, ThrottledProgress
 from .render import limits_of, problem_records, summarize
 from .services import Services
+from .storage import disk_health
 
 Report = Callable[[str, int, int], None]
 
@@ -73,7 +75,9 @@ def run_job(
         limit, may only open files uploaded by that session, and the result gets a
         ``ticket`` redeemable only by that session (:meth:`CubeService.redeem`).
 
-    Never raises: an unexpected error becomes a message (and a logged traceback).
+    Never raises: running out of memory (the job's budget, :mod:`dashboard.budget`)
+    becomes a message naming what was being done; an unexpected error becomes a
+    message (and a logged traceback).
     """
     started = time.monotonic()
     record: dict[str, Any] = {
@@ -84,6 +88,12 @@ def run_job(
     }
     outcome = JobOutcome(message="Processing failed unexpectedly; the server log has the details")
     status = "error"
+    stage = ["starting"]
+
+    def noted(name: str, done: int, total: int) -> None:
+        stage[0] = name
+        if report is not None:
+            report(name, done, total)
     try:
         if services.scratch is not None:
             services.scratch.sweep()
@@ -95,15 +105,22 @@ def run_job(
         ):
             outcome, status = JobOutcome(message="Cannot open the data: it was uploaded from another page"), "refused"
             return outcome
+        disk = disk_health(services.config)
+        if disk != "ok":
+            outcome, status = JobOutcome(message=f"Not started: the server's cache disk is {disk}"), "refused"
+            return outcome
         gate = services.gate.slot(record["session"]) if services.gate is not None else _no_slot()
         scratch = services.scratch.job() if services.scratch is not None else _no_slot()
         with gate, scratch:
-            outcome, status = process_dataset(services, descriptor, raw_options, previous, report, record)
+            outcome, status = process_dataset(services, descriptor, raw_options, previous, noted, record)
         if outcome.result is not None and session is not None:
             outcome.result["ticket"] = services.cubes.issue(outcome.result["key"], session)
         return outcome
     except JobRefused as exc:
         outcome, status = JobOutcome(message=f"Not started: {exc}"), "refused"
+        return outcome
+    except MemoryError:
+        outcome, status = JobOutcome(message=out_of_memory(stage[0], services)), "out-of-memory"
         return outcome
     except Exception as exc:  # noqa: BLE001 — a job must never take the page (or the worker) down
         record["error"] = type(exc).__name__
@@ -114,6 +131,59 @@ def run_job(
         if outcome.message:
             record["message"] = outcome.message
         job_log.info(json.dumps(record, default=str, sort_keys=True))
+
+
+def run_job_in_budget(
+    services: Services,
+    descriptor: Mapping[str, Any] | None,
+    raw_options: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+    report: Report | None = None,
+    *,
+    session: str | None = None,
+    heartbeat: Callable[[], None] | None = None,
+    on_child: Callable[[int], None] | None = None,
+) -> JobOutcome:
+    """:func:`run_job` in a child process held to ``services.budget`` (see :mod:`dashboard.budget`).
+
+    A child that is killed, crashes, runs out of memory or past the deadline becomes
+    a :class:`JobOutcome` whose message says so (and a job log line); its scratch
+    folder is removed at once.
+    """
+    if services.budget is None:
+        return run_job(services, descriptor, raw_options, previous, report, session=session)
+    started = time.monotonic()
+    answer = in_budget(
+        services,
+        lambda child_report: run_job(services, descriptor, raw_options, previous, child_report, session=session),
+        report=report, heartbeat=heartbeat, on_child=on_child,
+    )
+    if isinstance(answer, JobOutcome):
+        return answer
+    job_log.info(json.dumps({
+        "event": "job", "session": session_hash(session) if session else None, "outcome": answer.reason,
+        "message": answer.message, "duration_s": round(time.monotonic() - started, 3),
+    }, sort_keys=True))
+    return JobOutcome(message=answer.message)
+
+
+def in_budget(services: Services, work: Callable[[Report], Any], *, report: Report | None = None,
+              heartbeat: Callable[[], None] | None = None, on_child: Callable[[int], None] | None = None) -> Any:
+    """``work(report)`` in a child held to ``services.budget`` whose scratch folder is removed when it ends.
+
+    Returns what ``work`` returned, or a :class:`dashboard.budget.JobStopped`
+    (see :func:`dashboard.budget.run_in_budget`).
+    """
+    return run_in_budget(
+        work, services.budget, report=report, heartbeat=heartbeat, on_child=on_child,
+        after_child=services.scratch.remove if services.scratch is not None else None,
+    )
+
+
+def out_of_memory(stage: str, services: Services) -> str:
+    limit = f" of {services.budget.memory_mb} MB" if services.budget is not None else ""
+    return (f"Stopped at: {stage}: the job needed more than its memory limit{limit} (STAMP_JOB_MEMORY_MB). "
+            "The file may declare more data than it holds.")
 
 
 class _no_slot:
@@ -188,6 +258,8 @@ def process_dataset(
     record.update(_describe_files(dataset))
     try:
         loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report)
+    except CacheTooSmall as exc:
+        return JobOutcome(message=f"Processing failed: {exc}"), "failed"
     except NoUsableData as exc:
         problems = [{"source": p.source, "message": p.message, "severity": p.severity} for p in exc.problems]
         message = "No usable time-series spectra were found in " + dataset.label

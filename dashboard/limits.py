@@ -119,7 +119,14 @@ class ScratchSpace:
         self.timeout_s = timeout_s
 
     def own_folder(self) -> Path:
-        return self.root / f"{socket.gethostname()}-{os.getpid()}"
+        return self.folder_of(os.getpid())
+
+    def folder_of(self, pid: int) -> Path:
+        return self.root / f"{socket.gethostname()}-{pid}"
+
+    def remove(self, pid: int) -> None:
+        """Remove the scratch folder of process ``pid`` of this host (a job process that has ended)."""
+        shutil.rmtree(self.folder_of(pid), ignore_errors=True)
 
     def sweep(self) -> list[Path]:
         """Remove scratch folders of dead processes on this host (or older than the job timeout)."""

@@ -51,6 +51,10 @@ class ThrottledProgress:
             self._sink(stage, done, total)
 
 
+class CacheTooSmall(ValueError):
+    """One result is larger than the whole cube cache (``STAMP_CACHE_SIZE_MB``)."""
+
+
 @dataclass(frozen=True)
 class JobResult:
     """What a processing job leaves for the views (small; goes to the browser)."""
@@ -101,7 +105,7 @@ class CubeService:
         if cube is None:
             cube = self._load(paths, progress)
             self.cache.set(key, cube)
-            self._evict()
+            self._evict(key)
         return cube
 
     def run(
@@ -120,16 +124,28 @@ class CubeService:
             self.cache.set(key + "/shape", describe_shape(processed))
             self.cache.set(key + "/wavelength", np.asarray(processed.wavelength, dtype=float))
             self.cache.set(self._display_key(key), display_cube(processed, **self.display_limits))
-            self._evict()
+            self._evict(key)
         return key, loaded
 
     def _pin(self, key: str) -> None:
         if hasattr(self.cache, "pin"):
             self.cache.pin(key)
 
-    def _evict(self) -> None:
-        if hasattr(self.cache, "evict"):
+    def _evict(self, made: str) -> None:
+        """Keep the cache within its size; the cube just ``made`` goes last, and if it alone is too big, fails."""
+        if not hasattr(self.cache, "evict"):
+            return
+        self.cache.evict(protect=made)
+        if self.cache.volume() > self.cache.size_limit:
             self.cache.evict()
+            raise CacheTooSmall(
+                f"the result needs more room than the server's cube cache has "
+                f"({self.cache.size_limit / 2**20:.0f} MB, STAMP_CACHE_SIZE_MB); ask for coarser binning"
+            )
+
+    def why_gone(self, key: str) -> str | None:
+        """Why a cube a page held is gone, when the cache dropped it for space (see :meth:`CubeCache.why_gone`)."""
+        return self.cache.why_gone(key) if hasattr(self.cache, "why_gone") and _is_cube_key(key) else None
 
     # ----------------------------------------------------- session tickets
     def issue(self, key: str, session: str | None) -> str:

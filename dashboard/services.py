@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .budget import JobBudget
 from .cache import CubeCache
 from .config import Config
 from .limits import JobGate, ScratchSpace
@@ -18,6 +19,8 @@ class Services:
     cubes: CubeService
     gate: JobGate | None = None
     scratch: ScratchSpace | None = None
+    #: Memory and time of one job (:func:`dashboard.jobs.run_job_in_budget`); None runs jobs in-process.
+    budget: JobBudget | None = None
 
 
 def build_services(config: Config, loader=None) -> Services:
@@ -36,4 +39,5 @@ def build_services(config: Config, loader=None) -> Services:
         cubes=CubeService(cache, loader=loader, display_limits=config.display_limits),
         gate=JobGate(cache.disk, config.max_jobs, config.max_session_jobs, config.job_timeout_s),
         scratch=ScratchSpace(config.scratch_dir, config.job_timeout_s),
+        budget=JobBudget(memory_mb=config.job_memory_mb, timeout_s=config.job_timeout_s),
     )

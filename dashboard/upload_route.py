@@ -47,12 +47,12 @@ from typing import Any, BinaryIO, Sequence
 from werkzeug.exceptions import ClientDisconnected
 
 from .config import UPLOAD_CHUNK_BYTES, Config, format_size
-from .datasets import INCOMING, SESSION_PATTERN, UploadRejected, prune_uploads, safe_filename
+from .datasets import INCOMING, SESSION_PATTERN, UploadRejected, check_file_count, prune_uploads, safe_filename
+from .sessions import NOT_ISSUED, is_issued
+from .storage import StorageFull, check_room
 
 #: Request header holding the page's session id.
 SESSION_HEADER = "X-Stamp-Session"
-#: Most files in one upload (a MAST bundle of many segments fits easily).
-MAX_FILES = 1000
 #: Bytes moved from the request to the file per read: the only buffer an upload needs.
 COPY_BYTES = 2**20
 #: The route's endpoint names start with this.
@@ -147,8 +147,10 @@ def begin_upload(config: Config, session: Any, files: Any) -> Incoming:
     session = _check_session(session)
     if not isinstance(files, list) or not files:
         raise UploadRefused("no file was chosen", 400)
-    if len(files) > MAX_FILES:
-        raise UploadRefused(f"{len(files)} files were chosen; at most {MAX_FILES} can be uploaded at once", 413)
+    try:
+        check_file_count(config, len(files))
+    except UploadRejected as exc:
+        raise UploadRefused(str(exc), 413) from None
     names, sizes, used = [], [], set()
     for entry in files:
         name, size = (entry.get("name"), entry.get("size")) if isinstance(entry, dict) else (None, None)
@@ -169,12 +171,11 @@ def begin_upload(config: Config, session: Any, files: Any) -> Incoming:
     prune_uploads(config)
     root = _incoming_root(config, session)
     shutil.rmtree(root, ignore_errors=True)
+    try:
+        check_room(config, session, sum(sizes))
+    except StorageFull as exc:
+        raise UploadRefused(str(exc), 507) from None
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    free = shutil.disk_usage(root).free
-    if sum(sizes) > free:
-        raise UploadRefused(
-            f"the server has {format_size(free)} of free disk space; this upload needs {format_size(sum(sizes))}", 507
-        )
     upload_id = secrets.token_hex(16)
     folder = root / upload_id
     (folder / _FILES).mkdir(parents=True, mode=0o700)
@@ -355,24 +356,29 @@ def register(server, services) -> None:
             payload["received"] = exc.received
         return answer(payload, exc.status)
 
+    def issued_session() -> str:
+        session = request.headers.get(SESSION_HEADER)
+        if not is_issued(config, session):
+            raise UploadRefused(NOT_ISSUED, 403)
+        return session
+
     def begin():
         body = request.get_json(silent=True)
         try:
-            incoming = begin_upload(config, request.headers.get(SESSION_HEADER),
-                                    body.get("files") if isinstance(body, dict) else None)
+            incoming = begin_upload(config, issued_session(), body.get("files") if isinstance(body, dict) else None)
         except UploadRefused as exc:
             return refused(exc)
         return answer(incoming.state(), 201)
 
     def status(upload_id: str):
         try:
-            return answer(upload_status(config, request.headers.get(SESSION_HEADER), upload_id))
+            return answer(upload_status(config, issued_session(), upload_id))
         except UploadRefused as exc:
             return refused(exc)
 
     def chunk(upload_id: str, index: int):
         try:
-            held = write_chunk(config, request.headers.get(SESSION_HEADER), upload_id, index,
+            held = write_chunk(config, issued_session(), upload_id, index,
                                request.args.get("offset"), request.content_length, request.stream)
         except UploadRefused as exc:
             return refused(exc)

@@ -128,7 +128,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         description="Run a Celery worker (needs STAMP_BACKGROUND=celery, STAMP_REDIS_URL and the web "
                     "servers' STAMP_CACHE_DIR); extra arguments go to `celery worker`.",
     )
-    worker.add_argument("celery_args", nargs=argparse.REMAINDER, help="extra `celery worker` options, e.g. --concurrency 4")
+    # Every other option (--concurrency 4, --pool solo, --hostname …) goes to `celery worker`
+    # unchanged: see :func:`parse_command_line`.
     worker.set_defaults(handler=run_worker)
 
     render = commands.add_parser(
@@ -196,13 +197,27 @@ def _port(text: str) -> int:
 
 
 # -------------------------------------------------------------------------------- main
+def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse ``argv``; only ``stamp worker`` accepts options it does not know (``celery worker``'s own).
+
+    argparse's ``REMAINDER`` cannot take options that start with ``--`` after a
+    sub-command, which is what refused the README's ``stamp worker --concurrency 4``.
+    """
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "worker":
+        args.celery_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``stamp`` with ``argv`` (default: the command line); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         try:
             parser = build_parser(argv)
-            args = parser.parse_args(argv)
+            args = parse_command_line(parser, argv)
         except SystemExit as exc:  # --help, --version and usage errors
             return exc.code if isinstance(exc.code, int) else EXIT_UNUSABLE
         if args.command is None:

@@ -300,14 +300,23 @@ def _hover_template(cube: Cube, visit_label: str, scale: _ValueScale | None = No
     )
 
 
+def plain_text(text: str) -> str:
+    """``text`` from a file or a user, made safe for Plotly's text: markup shows as typed, never as a link.
+
+    Plotly renders a subset of HTML in titles, legends and hover labels (``<a href>``
+    becomes a clickable link); its entities ``&lt; &gt; &amp;`` show as the characters.
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _display_name(cube: Cube) -> str:
     """What to call the data in a title: the target, else what is known (instrument, file)."""
     if cube.meta.get("target"):
-        return cube.target
+        return plain_text(cube.target)
     instrument = " ".join(str(cube.meta[k]) for k in ("instrument", "detector") if cube.meta.get(k))
     source = cube.sources[0] if len(cube.sources) == 1 else (f"{cube.sources[0]} and {len(cube.sources) - 1} more" if cube.sources else "")
     known = ", ".join(part for part in (instrument, source) if part)
-    return f"{known} (no target name)" if known else "Unnamed observation (no target name)"
+    return plain_text(f"{known} (no target name)") if known else "Unnamed observation (no target name)"
 
 
 def _title(cube: Cube, title: str | None, what: str) -> str:
@@ -707,7 +716,7 @@ def light_curve_figure(
                 hoverinfo="skip",
                 showlegend=False,
                 legendgroup=group,
-                name=f"{curve.name} ±1σ",
+                name=f"{plain_text(curve.name)} ±1σ",
                 meta={"role": "error-ribbon", "curve": curve.name},
             )
         )
@@ -721,8 +730,9 @@ def light_curve_figure(
                 line={"width": 1.5, "color": colour},
                 connectgaps=False,
                 legendgroup=group,
-                name=curve.name,
-                hovertemplate=f"t = %{{x:.4f}} h<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}<extra>{curve.name}</extra>",
+                name=plain_text(curve.name),
+                hovertemplate=(f"t = %{{x:.4f}} h<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}"
+                               f"<extra>{plain_text(curve.name)}</extra>"),
                 meta={"role": "light-curve", "curve": curve.name},
             )
         )

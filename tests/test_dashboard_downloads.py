@@ -111,7 +111,7 @@ def test_package_holds_every_file_with_the_current_options(demo):
     # kept in this session's download folder for the route, behind an unguessable token
     folder = download_route.downloads_dir(services.config) / session_hash(SESSION) / outcome.download.token
     assert outcome.download.path == folder / f"stamp_package_{STAMP}.zip"
-    assert outcome.download.url == f"/download/{outcome.download.token}/stamp_package_{STAMP}.zip"
+    assert outcome.download.url.startswith(f"/download/{outcome.download.token}/stamp_package_{STAMP}.zip?k=")
     assert len(outcome.download.token) == 43
     archive = zipfile.ZipFile(outcome.download.path)
     names = set(archive.namelist())
@@ -345,10 +345,10 @@ def test_layout_and_callback_register_on_the_app(tmp_path):
     (output,) = [o for o in app.callback_map if f"{downloads.DOWNLOAD_LINK}.data" in _outputs(o)]
     inputs = {i["id"] for i in app.callback_map[output]["inputs"]}
     assert {e.button for e in downloads.EXPORTS.values()} <= inputs
-    # the browser fetches the link the job returns (clientside), with the page's session
+    # the browser fetches the link the job returns (clientside); the link's signed key is the only proof
     (fetch,) = [o for o in app.callback_map if _outputs(o) == [f"{downloads.DOWNLOAD_STARTED}.data"]]
     assert [i["id"] for i in app.callback_map[fetch]["inputs"]] == [downloads.DOWNLOAD_LINK]
-    assert [s["id"] for s in app.callback_map[fetch]["state"]] == [ids.SESSION]
+    assert app.callback_map[fetch]["state"] == [] and "cookie" not in downloads.FETCH_JS
 
 
 def _outputs(key: str) -> list[str]:
@@ -390,16 +390,21 @@ def served(tmp_path_factory):
 
 
 def fetch(app, url, session=SESSION, **kwargs):
+    """GET a download link as published for SESSION, or re-signed for ``session`` (None: without its key)."""
     client = app.server.test_client()
-    if session is not None:
-        client.set_cookie(download_route.SESSION_COOKIE, session, path=url.rsplit("/", 1)[0] + "/")
+    if session != SESSION:
+        base = url.partition("?k=")[0]
+        token = base.split("/")[-2]
+        config = app.server.extensions["stamp_services"].config
+        key = download_route._signer(config).dumps([token, session_hash(session)]) if session else ""
+        url = base if session is None else f"{base}?k={key}"
     return client.get(url, **kwargs)
 
 
 def test_route_streams_the_package_to_its_session(served):
     app, _, outcome = served
     url = outcome.download.url
-    assert url == f"{PREFIX}download/{outcome.download.token}/stamp_package_{STAMP}.zip"
+    assert url.startswith(f"{PREFIX}download/{outcome.download.token}/stamp_package_{STAMP}.zip?k=")
     expected = outcome.download.path.read_bytes()
     assert len(expected) > 1_000_000  # mostly the float64 cube FITS and the video
     response = fetch(app, url)
@@ -440,12 +445,14 @@ def test_route_refuses_another_session(served, session):
 def test_route_refuses_forged_expired_and_wrong_files(served):
     app, services, outcome = served
     token, name = outcome.download.token, outcome.download.filename
+    key = "?k=" + outcome.download.url.partition("?k=")[2]
     forged = ("A" * 43, secrets.token_urlsafe(32), token[:-1], token + "A", token.swapcase())
     for bad in forged:
-        assert fetch(app, f"{PREFIX}download/{bad}/{name}").status_code == 404
+        assert fetch(app, f"{PREFIX}download/{bad}/{name}{key}").status_code == 404
     for other in (f"stamp_cube_{STAMP}.fits", "README.txt", name.replace(".zip", ".html"), name + ".zip"):
-        assert fetch(app, f"{PREFIX}download/{token}/{other}").status_code == 404
-    assert fetch(app, f"/download/{token}/{name}").status_code == 404  # routes live under the prefix only
+        assert fetch(app, f"{PREFIX}download/{token}/{other}{key}").status_code == 404
+    assert fetch(app, f"/download/{token}/{name}{key}").status_code == 404  # routes live under the prefix only
+    assert fetch(app, f"{PREFIX}download/{token}/{name}{key[:-3]}abc").status_code == 404  # a tampered key
 
     # an hour later the token is refused (and the folder stays until STAMP_UPLOAD_TTL_HOURS)
     folder = outcome.download.path.parent
@@ -475,15 +482,16 @@ def test_route_cannot_reach_outside_the_download_folder(served, tmp_path):
         f"{PREFIX}download/{token}/.%2E/{name}",
         f"{PREFIX}download/{session_hash(SESSION)}/{token}/{name}",
     ]
+    key = "?k=" + outcome.download.url.partition("?k=")[2]  # the genuine key: only the path is forged
     for url in tricks:
-        response = fetch(app, url, session=SESSION)
+        response = fetch(app, url + key, session=SESSION)
         assert response.status_code == 404, url
         assert b"do not serve" not in response.data
     # a link planted in a token folder (any file name the route accepts) is not followed
     planted = outcome.download.path.parent / "lightcurves_20250304_050607.csv"
     planted.symlink_to(secret)
     try:
-        response = fetch(app, f"{PREFIX}download/{token}/{planted.name}")
+        response = fetch(app, f"{PREFIX}download/{token}/{planted.name}{key}")
         assert response.status_code == 404 and b"do not serve" not in response.data
     finally:
         planted.unlink()

@@ -21,7 +21,8 @@ from stamp_engine.synthetic.eureka import write_eureka_s3
 
 REPO = Path(__file__).resolve().parents[1]
 SESSIONS = 8
-#: Resident memory of the server and its job processes together, at any moment.
+#: Memory of the server and its job processes together, at any moment (proportional set size:
+#: a page shared by a job process and the child it forked counts once, not once per process).
 RSS_BOUND_MB = 1500
 TIME_BOUND_S = 60
 
@@ -35,7 +36,13 @@ def _free_port() -> int:
 def _rss_mb(pid: int) -> float:
     try:
         process = psutil.Process(pid)
-        return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20
+        total = 0
+        for member in [process, *process.children(recursive=True)]:
+            try:
+                total += member.memory_full_info().pss
+            except psutil.NoSuchProcess:
+                continue  # a job that just ended
+        return total / 2**20
     except psutil.Error:
         return 0.0
 

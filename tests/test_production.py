@@ -18,7 +18,7 @@ import pytest
 
 import stamp_engine
 from dashboard.app import create_app
-from dashboard.cache import CubeCache, session_hash
+from dashboard.cache import DROPPED_FOR_SPACE, CubeCache, cube_group, session_hash
 from dashboard.client import DashClient, flask_transport
 from dashboard.config import Config, ConfigError
 from dashboard.jobs import run_job
@@ -103,14 +103,14 @@ def test_an_unexpected_error_becomes_a_message_and_a_logged_traceback(tmp_path, 
     path, _ = eureka_file
 
     def crashing_loader(paths, progress=None):
-        raise MemoryError("simulated")
+        raise RuntimeError("simulated bug")
 
     config = Config(cache_dir=tmp_path / "cache", demo_path=None)
     services = build_services(config, loader=crashing_loader)
     caplog.set_level(logging.INFO, logger="stamp.jobs")
     outcome = run_job(services, _upload(config, SESSION_A, path), {}, session=SESSION_A)
     assert outcome.result is None and "unexpectedly" in outcome.message
-    assert _job_lines(caplog)[-1]["outcome"] == "error" and _job_lines(caplog)[-1]["error"] == "MemoryError"
+    assert _job_lines(caplog)[-1]["outcome"] == "error" and _job_lines(caplog)[-1]["error"] == "RuntimeError"
     assert any(r.levelno == logging.ERROR and r.exc_info for r in caplog.records)
 
 
@@ -143,7 +143,8 @@ def test_trusted_user_header_from_the_portal_proxy(tmp_path):
 def test_basic_auth_from_the_environment(tmp_path, secret):
     assert password_matches(secret, "s3cret pass") and not password_matches(secret, "s3cret pas")
     config = Config(cache_dir=tmp_path, demo_path=None, basic_auth=(("carol", secret), ("dave", "other")))
-    client = create_app(config).server.test_client()
+    # without cookies: each request is checked on its credentials alone (the sign-in cookie is tested below)
+    client = create_app(config).server.test_client(use_cookies=False)
 
     def auth(user, password):
         return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
@@ -276,34 +277,62 @@ def test_eviction_is_least_recently_used_and_spares_viewed_cubes(tmp_path):
     removed = cache.evict()
     assert "processed-c" in removed and "processed-a" not in removed and "processed-b" not in removed
     assert cache.get("processed-a") is not None and cache.volume() <= 1_200_000
-    # with everything pinned the cache may exceed its limit rather than break a view
+    # with everything pinned, pins yield to the limit: the oldest pin goes first, and its page is told
     for name in ("processed-a", "processed-b", "processed-d"):
         cache.pin(name)
+        time.sleep(0.01)
     cache.set("processed-e", block)
     cache.pin("processed-e")
-    assert cache.evict() == [] and all(cache.get(n) is not None for n in ("processed-a", "processed-b", "processed-e"))
+    removed = cache.evict()
+    assert {cube_group(k) for k in removed} == {"processed-a"} and cache.volume() <= 1_200_000
+    assert cache.why_gone("processed-a/display/10x10") == DROPPED_FOR_SPACE
+    assert cache.why_gone("processed-b") is None and cache.get("processed-e") is not None
     # pins expire: the least recently used goes first again
     time.sleep(1.1)
-    cache.get("processed-a")
+    cache.get("processed-b")
+    cache.set("processed-f", block)
     removed = cache.evict()
-    assert removed and "processed-a" not in removed and cache.volume() <= 1_200_000
+    assert removed and "processed-b" not in removed and cache.volume() <= 1_200_000
+    assert not any(k.startswith("processed-f") for k in removed)
 
 
-def test_a_job_keeps_the_cache_under_its_limit_but_never_drops_what_a_page_views(tmp_path):
+def test_the_cube_cache_never_exceeds_its_limit_and_a_dropped_page_is_told(tmp_path):
     config = Config(cache_dir=tmp_path / "cache", demo_path=None, cache_size_mb=1, pin_minutes=30)
     services = build_services(config)
+    limit = config.cache_size_mb * 2**20
     tickets = []
-    for seed in range(3):
+    for seed in range(4):
         obs = make_observation(kind="variability", n_integrations=150, wavelength=np.linspace(1.0, 4.0, 120), seed=seed)
         path = tmp_path / f"obs{seed}_SpecData.h5"
         write_eureka_s3(path, obs)
         session = f"{seed:032x}"
         outcome = run_job(services, _upload(config, session, path), {}, session=session)
+        assert outcome.result is not None, outcome.message
         tickets.append((outcome.result["ticket"], session, outcome.result["key"]))
-    # each processed cube is ~150 kB and its loaded cube as much: far over 1 MB in all without eviction
-    for ticket, session, key in tickets:
-        assert services.cubes.redeem(ticket, session) == key
-        assert services.cubes.display(key) is not None and services.cubes.processed(key) is not None
+        # each processed cube is ~150 kB and its loaded cube as much: over 1 MB in all without eviction
+        assert services.cubes.cache.volume() <= limit
+    # every page still viewing (pinned) — the newest results are there, the oldest was dropped and says so
+    ticket, session, key = tickets[-1]
+    assert services.cubes.redeem(ticket, session) == key and services.cubes.display(key) is not None
+    ticket, session, key = tickets[0]
+    assert services.cubes.display(key) is None
+    assert services.cubes.why_gone(key) == DROPPED_FOR_SPACE
+    # and the page shows that message where the heatmap was
+    app = create_app(config)
+    client = DashClient(flask_transport(app.server.test_client()))
+    drawn = client.call("heatmap-graph.figure", {"view-tabs.active_tab": "tab-heatmap", "session-id.data": session,
+                                                 "job-result.data": {"ticket": ticket}})
+    assert "dropped from the server's cube cache" in json.dumps(drawn["heatmap-graph"]["figure"]["layout"])
+
+
+def test_a_result_larger_than_the_whole_cache_is_refused_with_a_message(tmp_path, eureka_file):
+    path, _ = eureka_file
+    config = Config(cache_dir=tmp_path / "cache", demo_path=None, cache_size_mb=1)
+    services = build_services(config)
+    services.cubes.cache.size_limit = 20_000  # smaller than one cube
+    outcome = run_job(services, _upload(config, SESSION_A, path), {}, session=SESSION_A)
+    assert outcome.result is None and "more room than the server's cube cache has" in outcome.message
+    assert services.cubes.cache.volume() <= 20_000 + 200_000  # only the SQLite index is left
 
 
 def _killed_job(cache_dir: str, ready) -> None:
@@ -372,3 +401,74 @@ def test_job_gate_counts_across_instances_sharing_the_cache(tmp_path):
                 pass
     with second.slot("y"):
         assert len(second.running()) == 1 and len(JobGate(cache.disk, 1, 1, 60).running()) == 1
+
+
+def _basic(user: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_after_one_password_check_each_request_costs_one_hmac(tmp_path, monkeypatch):
+    import hashlib
+    import hmac
+
+    secret = hash_password("s3cret pass", iterations=2000)
+    config = Config(cache_dir=tmp_path, demo_path=None, basic_auth=(("carol", secret), ("dave", "other")))
+    client = create_app(config).server.test_client()
+    calls = {"pbkdf2": 0, "hmac": 0}
+    real_pbkdf2, real_hmac = hashlib.pbkdf2_hmac, hmac.new
+
+    def counted_pbkdf2(*args, **kwargs):
+        calls["pbkdf2"] += 1
+        return real_pbkdf2(*args, **kwargs)
+
+    def counted_hmac(*args, **kwargs):
+        calls["hmac"] += 1
+        return real_hmac(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", counted_pbkdf2)
+    monkeypatch.setattr(hmac, "new", counted_hmac)
+    first = client.get("/_dash-layout", headers=_basic("carol", "s3cret pass"))
+    assert first.status_code == 200 and calls["pbkdf2"] == 1  # one hash, not one per configured user
+    cookie = first.headers["Set-Cookie"]
+    assert cookie.startswith("stamp_login=") and "HttpOnly" in cookie and "Secure" in cookie
+    assert "SameSite=Lax" in cookie
+    calls.update(pbkdf2=0, hmac=0)
+    for _ in range(10):  # the browser keeps sending its basic credentials and the cookie
+        assert client.get("/_dash-dependencies", headers=_basic("carol", "s3cret pass")).status_code == 200
+    assert calls == {"pbkdf2": 0, "hmac": 10}
+    # a forged or tampered cookie is worth nothing
+    other = create_app(config).server.test_client()
+    other.set_cookie("stamp_login", cookie.split(";")[0].split("=", 1)[1][:-2] + "xx")
+    assert other.get("/_dash-layout").status_code == 401
+    # a changed password ends old sign-ins
+    changed = Config(cache_dir=tmp_path, demo_path=None, basic_auth=(("carol", hash_password("new", iterations=2000)),))
+    again = create_app(changed).server.test_client()
+    again.set_cookie("stamp_login", cookie.split(";")[0].split("=", 1)[1])
+    assert again.get("/_dash-layout").status_code == 401
+
+
+def test_failed_sign_ins_are_limited_per_address_without_hashing(tmp_path, monkeypatch):
+    import hashlib
+
+    config = Config(cache_dir=tmp_path, demo_path=None,
+                    basic_auth=(("carol", hash_password("right", iterations=2000)),))
+    client = create_app(config).server.test_client(use_cookies=False)
+    hashes = []
+    real = hashlib.pbkdf2_hmac
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", lambda *a, **k: hashes.append(1) or real(*a, **k))
+    for _ in range(10):
+        assert client.get("/", headers=_basic("carol", "wrong")).status_code == 401
+    assert len(hashes) == 10
+    blocked = client.get("/", headers=_basic("carol", "right"))
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert "Too many failed sign-ins" in blocked.get_json()["error"] and len(hashes) == 10
+    # another address is not held up
+    elsewhere = client.get("/", headers=_basic("carol", "right"), environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert elsewhere.status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Host", "cookie", "User-Agent", "X-Forwarded-For", "Sec-Fetch-Site", "Origin"])
+def test_a_header_every_client_sends_is_refused_as_the_user_header(header):
+    with pytest.raises(ConfigError, match=f"STAMP_AUTH_HEADER={header}: browsers send"):
+        Config.from_env({"STAMP_AUTH_HEADER": header, "STAMP_DEMO": "none"})
+    assert Config.from_env({"STAMP_AUTH_HEADER": "X-Remote-User", "STAMP_DEMO": "none"}).auth_header == "X-Remote-User"

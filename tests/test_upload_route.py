@@ -16,10 +16,11 @@ from dashboard.client import DashClient, flask_transport
 from dashboard.config import UPLOAD_CHUNK_BYTES, Config, format_size
 from dashboard.datasets import INCOMING_IDLE_S, prune_uploads
 from dashboard.upload_route import SESSION_HEADER, oversize_message
+from dashboard.sessions import issue_session
 from upload_helpers import CountingInput
 
-SESSION_A = "a1" * 16
-SESSION_B = "b2" * 16
+#: Two page sessions, issued anew by each test's server (see the ``app`` fixture).
+SESSION_A = SESSION_B = ""
 
 
 class DroppingInput(io.RawIOBase):
@@ -42,7 +43,10 @@ class DroppingInput(io.RawIOBase):
 
 @pytest.fixture
 def app(tmp_path):
-    return create_app(Config(cache_dir=tmp_path / "cache", demo_path=None, max_upload_mb=20))
+    global SESSION_A, SESSION_B
+    config = Config(cache_dir=tmp_path / "cache", demo_path=None, max_upload_mb=20)
+    SESSION_A, SESSION_B = issue_session(config), issue_session(config)
+    return create_app(config)
 
 
 @pytest.fixture
@@ -50,17 +54,20 @@ def http(app):
     return app.server.test_client()
 
 
-def begin(http, files, session=SESSION_A):
+def begin(http, files, session=None):
+    session = session or SESSION_A
     return http.post("/upload/", json={"files": files}, headers={SESSION_HEADER: session})
 
 
-def put(http, upload_id, index, offset, data, session=SESSION_A):
+def put(http, upload_id, index, offset, data, session=None):
+    session = session or SESSION_A
     return http.put(f"/upload/{upload_id}/{index}?offset={offset}", data=data,
                     headers={SESSION_HEADER: session}, content_type="application/octet-stream")
 
 
-def raw_put(app, upload_id, offset, body, length, session=SESSION_A):
+def raw_put(app, upload_id, offset, body, length, session=None):
     """A PUT whose body is any stream (to see how much of it the server reads)."""
+    session = session or SESSION_A
     environ = {
         "REQUEST_METHOD": "PUT", "PATH_INFO": f"/upload/{upload_id}/0", "QUERY_STRING": f"offset={offset}",
         "SERVER_NAME": "localhost", "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": body,
@@ -190,10 +197,10 @@ def test_file_names_are_sanitised_and_nothing_lands_outside_the_session_folder(a
     # malformed ids and sessions never reach the file system
     for bad_id in ("..", "../" + started["upload"], started["upload"].upper(), "0" * 31):
         assert http.get(f"/upload/{bad_id}", headers={SESSION_HEADER: SESSION_A}).status_code == 404
-    for bad_session in (None, "", "../../x", "A1" * 16, "zz" * 16):
+    for bad_session in (None, "", "../../x", "A1" * 16, "zz" * 16, "ab" * 32):  # the last: well formed, not issued
         headers = {SESSION_HEADER: bad_session} if bad_session is not None else {}
         response = http.post("/upload/", json={"files": [{"name": "a.fits", "size": 1}]}, headers=headers)
-        assert response.status_code == 400 and "session" in response.get_json()["error"]
+        assert response.status_code == 403 and "session" in response.get_json()["error"]
     assert http.delete(f"/upload/{started['upload']}").status_code == 404  # not Dash's page either
 
 
@@ -202,7 +209,7 @@ def test_another_session_cannot_see_write_or_finish_an_upload(app, http):
     upload_id = begin(http, [{"name": "mine.fits", "size": 4}]).get_json()["upload"]
     assert put(http, upload_id, 0, 0, b"my").status_code == 200
     assert http.get(f"/upload/{upload_id}", headers={SESSION_HEADER: SESSION_B}).status_code == 404
-    assert http.get(f"/upload/{upload_id}").status_code == 400  # no session at all
+    assert http.get(f"/upload/{upload_id}").status_code == 403  # no session at all
     theirs = put(http, upload_id, 0, 2, b"xx", session=SESSION_B)
     assert theirs.status_code == 404
     client = DashClient(flask_transport(http))
@@ -239,4 +246,4 @@ def test_a_full_disk_is_said_before_any_byte(app, http, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=5 * 2**20))
     refused = begin(http, [{"name": "a.zip", "size": 10 * 2**20}])
     assert refused.status_code == 507
-    assert refused.get_json()["error"] == "the server has 5 MB of free disk space; this upload needs 10 MB"
+    assert refused.get_json()["error"].startswith("the server's disk is almost full (5 MB free, and it keeps 512 MB free")

@@ -14,6 +14,7 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from .. import ids
 from ..config import format_size, list_data_files
 from ..datasets import UploadRejected
+from ..sessions import NOT_ISSUED, is_issued
 from ..services import Services
 from ..upload_route import SESSION_HEADER, finish_upload
 
@@ -105,6 +106,9 @@ def register(app, services: Services) -> None:
     def receive_upload(done, session):
         if not isinstance(done, dict) or not done.get("upload"):
             return no_update, no_update, no_update
+        if not is_issued(config, session):
+            return no_update, dbc.Alert(f"Upload refused: {NOT_ISSUED}", color="danger",
+                                        className="py-2 small mb-0"), True
         try:
             descriptor = finish_upload(config, session, done["upload"])
         except UploadRejected as exc:

@@ -43,15 +43,19 @@ from stamp_engine.export import (
 from stamp_engine.problems import StampError
 
 from .. import download_route, ids
+from ..background import job_error_message, job_heartbeat
 from ..band_rows import check_band_rows
 from ..cache import session_hash
 from ..config import UnsafePath
 from ..datasets import resolve
+from ..jobs import in_budget
 from ..limits import JobRefused
 from ..options import DataLimits, DisplayOptions, parse_display_options, parse_process_options, processed_key
 from ..pipeline import ThrottledProgress
 from ..render import grid_figure
 from ..services import Services
+from ..sessions import NOT_ISSUED, is_issued
+from ..storage import StorageFull, check_room
 from .controls import process_states, raw_options
 
 Progress = Callable[[str, int, int], None]
@@ -428,6 +432,13 @@ class Download:
         return self.path.stat().st_size
 
 
+def _check_room(services: Services, session: str | None, size: int) -> None:
+    try:
+        check_room(services.config, session, size)
+    except StorageFull as exc:
+        raise DownloadRefused(f"Not built: {exc}.") from None
+
+
 def build_download(
     services: Services,
     kind: str,
@@ -443,11 +454,13 @@ def build_download(
     The temporary folder goes whatever happens; only the finished file is moved to
     the session's download folder (:func:`dashboard.download_route.publish`).
     """
+    _check_room(services, session, 0)  # a full disk or quota refuses before any work
     with export_folder(services) as folder:
         if kind == "package":
             path = package_for(request, folder, progress, video_size=video_size, when=when)
         else:
             path = single_file(services, kind, request, folder, progress, video_size=video_size, when=when)
+        _check_room(services, session, path.stat().st_size)
         published = download_route.publish(services.config, session, path)
     return Download(path=published.path, url=published.url, token=published.token, mime=EXPORTS[kind].mime)
 
@@ -574,6 +587,8 @@ def register(app, services: Services) -> None:
         ],
         interval=PROGRESS_POLL_MS,
         prevent_initial_call=True,
+        on_error=lambda error: (no_update, dbc.Alert(job_error_message(error), color="danger", dismissable=True,
+                                                     className="py-1 small mb-0")),
     )
     def download_job(set_progress, *args):
         result, session, colorscale, z_min, z_max, band_rows, *process_values = args[len(buttons):]
@@ -584,20 +599,29 @@ def register(app, services: Services) -> None:
         def report(stage: str, done: int, total: int) -> None:
             set_progress(progress_update(kind, stage, done, total))
 
+        if not is_issued(services.config, session):
+            return job_outputs(DownloadOutcome(message=NOT_ISSUED))
         set_progress((0, f"Preparing the {EXPORTS[kind].what}…"))
-        outcome = run_download(
-            services, kind, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max, band_rows=band_rows,
-            process_values=process_values, report=ThrottledProgress(report),
-        )
+
+        def build(child_report):
+            return run_download(
+                services, kind, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max,
+                band_rows=band_rows, process_values=process_values, report=ThrottledProgress(child_report),
+            )
+
+        if services.budget is None:
+            return job_outputs(build(report))
+        outcome = in_budget(services, build, report=report, heartbeat=job_heartbeat())
+        if not isinstance(outcome, DownloadOutcome):
+            outcome = DownloadOutcome(message=outcome.message)
         return job_outputs(outcome)
 
-    # In the browser: prove the page's session to the route (a cookie scoped to this one
-    # download's URL folder) and fetch the file as an attachment.
+    # In the browser: fetch the file as an attachment from its signed link (no cookie: a
+    # portal's iframe on another site would drop it).
     app.clientside_callback(
         FETCH_JS,
         Output(DOWNLOAD_STARTED, "data"),
         Input(DOWNLOAD_LINK, "data"),
-        State(ids.SESSION, "data"),
         prevent_initial_call=True,
     )
 
@@ -613,11 +637,8 @@ def job_outputs(outcome: DownloadOutcome) -> tuple[Any, dbc.Alert]:
 
 #: The browser side of a download (see :func:`register`).
 FETCH_JS = """
-function (link, session) {
-    if (!link || !link.url || !session) { return window.dash_clientside.no_update; }
-    var folder = link.url.slice(0, link.url.lastIndexOf("/") + 1);
-    document.cookie = "%(cookie)s=" + encodeURIComponent(session) + "; path=" + folder
-        + "; max-age=%(max_age)d; SameSite=Strict" + (window.location.protocol === "https:" ? "; Secure" : "");
+function (link) {
+    if (!link || !link.url) { return window.dash_clientside.no_update; }
     var anchor = document.createElement("a");
     anchor.href = link.url;
     anchor.download = link.filename;
@@ -627,4 +648,4 @@ function (link, session) {
     anchor.remove();
     return link.token;
 }
-""" % {"cookie": download_route.SESSION_COOKIE, "max_age": int(download_route.TOKEN_TTL_S)}
+"""

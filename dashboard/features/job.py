@@ -6,8 +6,10 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, html, no_update
 
 from .. import ids
-from ..jobs import run_job
+from ..background import job_error_message, job_heartbeat
+from ..jobs import run_job_in_budget
 from ..services import Services
+from ..sessions import NOT_ISSUED, is_issued
 from .controls import process_states, raw_options
 
 #: Milliseconds between the browser's polls of a running job's progress.
@@ -97,17 +99,23 @@ def register(app, services: Services) -> None:
             (Output(ids.PROGRESS_TEXT, "children"), WAITING, "Ready"),
         ],
         interval=PROGRESS_POLL_MS,
+        # A job that ended without an answer (killed, crashed, its worker lost) still ends with a message.
+        on_error=lambda error: (no_update, dbc.Alert(job_error_message(error), color="danger", className="py-2"),
+                                None),
     )
     def process_job(set_progress, _clicks, dataset, *args):
         *values, previous, session = args
         if not dataset:
             return no_update, dbc.Alert("Upload files or pick some to start.", color="info", className="py-2"), None
+        if not is_issued(services.config, session):
+            return no_update, dbc.Alert(NOT_ISSUED, color="danger", className="py-2"), None
 
         def report(stage: str, done: int, total: int) -> None:
             set_progress(progress_update(stage, done, total))
 
         set_progress((0, "Starting…"))
-        outcome = run_job(services, dataset, raw_options(values), previous, report, session=session)
+        outcome = run_job_in_budget(services, dataset, raw_options(values), previous, report, session=session,
+                                    heartbeat=job_heartbeat())
         message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
         result = browser_result(outcome.result) if outcome.result is not None else no_update
         return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)

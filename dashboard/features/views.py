@@ -76,8 +76,42 @@ def summary_table(rows) -> html.Table:
     )
 
 
+#: Most bands a view draws (each is a trace set: hundreds made a 13.7 MB response).
+MAX_VIEW_BANDS = 40
+
+
+class BandsRefused(ValueError):
+    """The band list the browser sent cannot be drawn; the message says why."""
+
+
 def _bands(data) -> list[Band]:
-    return [Band(b["name"], float(b["start"]), float(b["end"])) for b in data or []]
+    """The browser's band list as bands, checked: it comes from the client and may be anything.
+
+    Raises
+    ------
+    BandsRefused
+        For a list that is not one, too long, or holds an entry without a name and
+        finite start < end in µm.
+    """
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise BandsRefused("The band list sent by the page is not a list: reload the page.")
+    if len(data) > MAX_VIEW_BANDS:
+        raise BandsRefused(f"{len(data)} bands were sent; at most {MAX_VIEW_BANDS} are drawn. Remove some bands.")
+    bands = []
+    for number, entry in enumerate(data, 1):
+        try:
+            name, start, end = entry["name"], entry["start"], entry["end"]
+            if not isinstance(name, str) or len(name) > 80 or isinstance(start, bool) or isinstance(end, bool):
+                raise TypeError
+            bands.append(Band(name, float(start), float(end)))
+        except (TypeError, KeyError, ValueError):
+            raise BandsRefused(
+                f"Band {number} sent by the page is not usable (it needs a name and numeric start < end in µm): "
+                "fix it in the band editor."
+            ) from None
+    return bands
 
 
 def drawn_signature(*values) -> str:
@@ -113,13 +147,18 @@ def register(app, services: Services) -> None:
             *values, drawn, session = args
             result = values[0]
             skip = [no_update] * len(outputs)
-            if active_tab != tab or not result:
+            if active_tab != tab or not result or not isinstance(result, dict):
                 return skip
             signature = drawn_signature(*values)
             if signature == drawn:
                 return skip
             key = cubes.redeem(result.get("ticket"), session)
-            figure = draw(key, *values[1:]) if key is not None else empty_figure(EVICTED)
+            try:
+                figure = draw(key, *values[1:]) if key is not None else empty_figure(EVICTED)
+            except BandsRefused as exc:
+                figure = empty_figure(str(exc))
+            if key is not None and cubes.why_gone(key):
+                figure = empty_figure(cubes.why_gone(key))
             # A new figure arrives unhighlighted: reset the selection so buttons and figures agree.
             return [figure, signature, "All"] if reset_band else [figure, signature]
 
@@ -170,7 +209,7 @@ def register(app, services: Services) -> None:
     def draw_spectrum_player(active_tab, result, mode, drawn, session, position):
         # Every frame goes to the browser once; playing and sliding then never ask the server.
         skip = [no_update] * 6
-        if active_tab != ids.TAB_SPECTRUM or not result:
+        if active_tab != ids.TAB_SPECTRUM or not isinstance(result, dict):
             return skip
         signature = drawn_signature(result, mode)
         if signature == drawn:
@@ -225,6 +264,6 @@ def register(app, services: Services) -> None:
 
     @app.callback(Output(ids.SUMMARY, "children"), Input(ids.RESULT, "data"))
     def show_summary(result):
-        if not result:
+        if not result or not isinstance(result, dict):
             return html.Div("No data yet.", className="text-muted")
         return summary_table(result.get("summary", []))

@@ -143,3 +143,20 @@ def test_empty_file_is_named_and_the_server_keeps_answering(dash_duo, make_app, 
     assert "is empty (0 bytes)" in problems["empty.fits"]
     dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "1 used of 2", timeout=WAIT)
     assert requests.get(base + "/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def test_a_link_in_targname_is_shown_as_text_in_the_plot_title_never_as_a_link(dash_duo, make_app, tmp_path):
+    phishing = '<a href="https://evil.example/login">Sign in again</a>'
+    good = good_x1dints(tmp_path / "upload", target=phishing, name="jw09999001001_04101_00001-seg001_nrs1_x1dints.fits")
+    app, _ = make_app(demo_path=None)
+    open_on_heatmap(dash_duo, app)
+    upload(dash_duo, good)
+    wait_for_heatmap(dash_duo)
+    title = dash_duo.driver.execute_script(
+        "var t = document.querySelector('#' + arguments[0] + ' .gtitle'); return t ? t.textContent : null;",
+        ids.HEATMAP)
+    assert title is not None and title.startswith(phishing), title  # the markup, as typed
+    links = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#' + arguments[0] + ' a')).map(a => a.getAttribute('href'));",
+        ids.HEATMAP)
+    assert not [href for href in links if href and "evil.example" in href], links
