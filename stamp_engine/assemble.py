@@ -32,6 +32,7 @@ from .cube import Cube
 from .io import registry
 from .io.block import TIME_STANDARDS, SpectralBlock
 from .io.containers import ArchiveLimits, expand_inputs
+from .observations import DEFAULT_GAP_DAYS, find_observation, group_observations
 from .problems import NoUsableData, Problem, ReadError
 
 Progress = Callable[[str, int, int], None]
@@ -61,6 +62,12 @@ class LoadOptions:
     archive_limits : ArchiveLimits
         Limits applied to ZIP uploads before anything is extracted
         (default: from ``STAMP_ZIP_MAX_*`` environment variables, else safe defaults).
+    observation : str or int or None
+        Which observation to load when the inputs hold several (see
+        :mod:`stamp_engine.observations`): its id (``"jw02783-o002"``), its label or its
+        1-based number in ``cube.meta["observations"]``.  None: the largest one.
+    observation_gap_days : float
+        Exposures further apart in time than this are different observations.
     """
 
     element: str | None = None
@@ -68,6 +75,8 @@ class LoadOptions:
     detectors: tuple[str, ...] | None = None
     visit_gap_hours: float = 0.5
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits.from_env)
+    observation: str | int | None = None
+    observation_gap_days: float = DEFAULT_GAP_DAYS
 
     def wanted_element(self) -> str | None:
         if self.element:
@@ -149,7 +158,51 @@ def load(
         blocks, files = _read_all(inputs, problems, report)
         # Blocks may be memory maps of extracted files: copy into the cube before
         # the extraction folder goes away.
-        return _assemble(blocks, files, problems, options, report)
+        return _assemble_observation(blocks, files, problems, options, report)
+
+
+def _assemble_observation(blocks, files, problems: list[Problem], options: LoadOptions, report: Progress) -> Cube:
+    """The cube of one observation: the one asked for, else the largest one that can be assembled.
+
+    Every file and every observation found stay described in ``cube.meta`` (and in
+    :class:`NoUsableData` when nothing is usable); a problem says which observation was
+    loaded when there were several.
+    """
+    groups = group_observations(blocks, options.observation_gap_days)
+    group_of = {source: g.id for g in groups for source in g.sources}
+    for info in files:
+        info["observation"] = group_of.get(info["source"])
+    described = [g.describe() for g in groups]
+    candidates = groups
+    if options.observation is not None:
+        chosen = find_observation(groups, options.observation)
+        if chosen is None:
+            found = ", ".join(g.id for g in groups) or "none"
+            candidates = []
+            problems.append(Problem("options", f"observation {str(options.observation)!r} is not in the data "
+                                               f"(found: {found})"))
+        else:
+            candidates = [chosen]
+    failure = NoUsableData(problems)
+    for group in candidates:
+        try:
+            cube = _assemble(group.blocks, files, problems, options, report)
+        except NoUsableData as exc:
+            failure = exc
+            continue
+        meta = {**cube.meta, "files": files, "observations": described, "observation": group.id}
+        extra = ()
+        if len(groups) > 1:
+            others = "; ".join(f"{g.id} ({g.label}, {len(g.sources)} file(s))" for g in groups if g is not group)
+            how = "as asked" if options.observation is not None else "the largest that could be assembled"
+            extra = (Problem("observations", f"the input holds {len(groups)} observations; loaded {group.id} "
+                                             f"({group.label}, {len(group.sources)} file(s); {how}); not used: {others}. "
+                                             "Choose one with --observation ID (load(..., observation=ID))",
+                             "warning"),)
+        return cube.replace(meta=meta, problems=cube.problems + extra)
+    failure.files = tuple(files)
+    failure.observations = tuple(described)
+    raise failure
 
 
 def _file_info(source: str) -> dict[str, Any]:
