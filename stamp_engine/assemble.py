@@ -29,9 +29,9 @@ import numpy as np
 from astropy.time import Time
 
 from .cube import Cube
-from .io import registry
 from .io.block import TIME_STANDARDS, SpectralBlock
 from .io.containers import ArchiveLimits, expand_inputs
+from .io.sandbox import ReadLimits, read_files
 from .observations import DEFAULT_GAP_DAYS, find_observation, group_observations
 from .problems import NoUsableData, Problem, ReadError
 
@@ -68,6 +68,10 @@ class LoadOptions:
         1-based number in ``cube.meta["observations"]``.  None: the largest one.
     observation_gap_days : float
         Exposures further apart in time than this are different observations.
+    read_limits : ReadLimits
+        Deadline and memory cap of the child process that reads each file
+        (default: from ``STAMP_READ_*`` environment variables; ``ReadLimits(isolate=False)``
+        reads in this process, for trusted local files).
     """
 
     element: str | None = None
@@ -77,6 +81,7 @@ class LoadOptions:
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits.from_env)
     observation: str | int | None = None
     observation_gap_days: float = DEFAULT_GAP_DAYS
+    read_limits: ReadLimits = field(default_factory=ReadLimits.from_env)
 
     def wanted_element(self) -> str | None:
         if self.element:
@@ -155,7 +160,7 @@ def load(
         paths = [paths]
     with tempfile.TemporaryDirectory(prefix="stamp-inputs-") as workdir:
         inputs, problems = expand_inputs(list(paths), Path(workdir), options.archive_limits)
-        blocks, files = _read_all(inputs, problems, report)
+        blocks, files = _read_all(inputs, problems, report, options.read_limits, Path(workdir) / "read")
         # Blocks may be memory maps of extracted files: copy into the cube before
         # the extraction folder goes away.
         return _assemble_observation(blocks, files, problems, options, report)
@@ -210,21 +215,22 @@ def _file_info(source: str) -> dict[str, Any]:
             "wavelengths": 0, "wavelength_range": None, "stage": None, "used": False, "notes": []}
 
 
-def _read_all(inputs, problems: list[Problem], report: Progress) -> tuple[list[SpectralBlock], list[dict]]:
+def _read_all(inputs, problems: list[Problem], report: Progress, limits: ReadLimits,
+              scratch: Path) -> tuple[list[SpectralBlock], list[dict]]:
+    """Read every input (in a child process, see :mod:`stamp_engine.io.sandbox`); ``scratch`` must
+    outlive the blocks, which may be memory maps of files in it."""
     blocks: list[SpectralBlock] = []
     # Inputs refused before reading (an unsafe archive, a missing path) are files the user gave too.
     files: list[dict] = [_file_info(p.source) for p in problems if p.severity == "error"]
-    for i, item in enumerate(inputs):
-        report(f"Reading {item.source}", i, len(inputs))
+    outcomes = read_files(inputs, limits, scratch, lambda i: report(f"Reading {inputs[i].source}", i, len(inputs)))
+    for item, outcome in zip(inputs, outcomes):
         info = _file_info(item.source)
         files.append(info)
-        try:
-            entry = registry.identify_format(item.path)
-            info["format"] = entry.name
-            found = registry.read(item.path, item.source, entry)
-        except ReadError as exc:
-            problems.append(Problem(item.source, str(exc)))
+        info["format"] = outcome.format
+        if outcome.error is not None:
+            problems.append(Problem(item.source, outcome.error))
             continue
+        found = outcome.blocks
         usable = []
         for block in found:
             try:
