@@ -5,9 +5,15 @@ Every hostile file is generated here, tiny.
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import shutil
+import signal
+import struct
+import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +21,9 @@ import pytest
 
 from dashboard.features.job import problems_alert
 from stamp_engine import cli, load
-from stamp_engine.io.containers import ArchiveLimits
+from stamp_engine.io import registry
+from stamp_engine.io.containers import ArchiveLimits, expand_inputs
+from stamp_engine.io.sandbox import ReadLimits
 from stamp_engine.problem_summary import group_problems, summary_lines
 from stamp_engine.problems import NoUsableData, Problem
 from stamp_engine.synthetic import make_observation
@@ -157,3 +165,185 @@ def test_visits_of_one_observation_days_apart_still_stack(tmp_path):
     cube = load(tmp_path)
     assert cube.n_integrations == 40 and cube.n_visits == 2 and len(cube.meta["observations"]) == 1
     assert not any(p.source == "observations" for p in cube.problems)
+
+
+# ------------------------------------------------------------------ 9.6 / 13.4 hangs, crashes, memory
+HOSTILE_MAGIC = b"STAMP-TEST-HOSTILE "
+
+
+def _hostile_read(path, source):
+    action = Path(path).read_bytes()[len(HOSTILE_MAGIC):].strip()
+    if action == b"hang":
+        while True:  # as libhdf5 does on some corrupted files: never returns, ignores nothing
+            time.sleep(1)
+    if action == b"crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if action == b"memory":
+        return [np.ones(2**31, dtype=np.uint8)]  # 2 GiB, far above the cap of the test
+    raise AssertionError(action)
+
+
+@pytest.fixture
+def hostile_reader():
+    """A reader that hangs, crashes or eats memory on files starting with HOSTILE_MAGIC."""
+    registry.register_reader("hostile-test", lambda path, head: head.startswith(HOSTILE_MAGIC), _hostile_read,
+                             priority=100)
+    yield
+    del registry._READERS["hostile-test"]
+
+
+def _hostile(folder: Path, action: str) -> Path:
+    path = folder / f"{action}_SpecData.h5"
+    path.write_bytes(HOSTILE_MAGIC + action.encode())
+    return path
+
+
+TIGHT = ReadLimits(timeout_s=2.0, max_memory_bytes=512 * 2**20)
+
+
+@pytest.mark.parametrize("action, words", [
+    ("hang", "reading was stopped after 2 s (STAMP_READ_TIMEOUT_S): the file makes the reader hang"),
+    ("crash", "made the reader crash (SIGSEGV)"),
+    ("memory", "needs more memory than a reader may use (512.0 MiB, STAMP_READ_MAX_MEMORY)"),
+])
+def test_a_reader_that_hangs_crashes_or_eats_memory_is_a_problem_and_the_rest_loads(hostile_reader, tmp_path,
+                                                                                    action, words):
+    bad = _hostile(tmp_path, action)
+    good = write_eureka_s3(tmp_path / "good_SpecData.h5", make_observation(n_integrations=12, seed=1))
+    began = time.monotonic()
+    cube = load([bad, good], read_limits=TIGHT)
+    assert time.monotonic() - began < 15
+    assert cube.n_integrations == 12 and cube.sources == (good.name,)
+    problem = next(p for p in cube.problems if p.source == bad.name)
+    assert words in problem.message and problem.severity == "error"
+
+
+def test_after_a_hang_the_files_after_it_are_read_by_a_fresh_reader(hostile_reader, tmp_path):
+    first = write_eureka_s3(tmp_path / "a_SpecData.h5", make_observation(n_integrations=12, seed=1))
+    bad = _hostile(tmp_path, "hang")
+    last = write_eureka_s3(tmp_path / "z_SpecData.h5", make_observation(n_integrations=12, seed=1,
+                                                                           t_start_bjd_mjd=60200.5))
+    cube = load([first, bad, last], read_limits=TIGHT)
+    assert set(cube.sources) == {first.name, last.name} and cube.n_integrations == 24
+
+
+def test_stamp_inspect_reports_a_hanging_file_instead_of_hanging(hostile_reader, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STAMP_READ_TIMEOUT_S", "1.5")
+    bad = _hostile(tmp_path, "hang")
+    crash = _hostile(tmp_path, "crash")
+    began = time.monotonic()
+    code, out, err = run(capsys, "inspect", str(bad), str(crash), str(MIRI))
+    assert code == 0 and time.monotonic() - began < 15
+    assert f"stamp: error: {bad.name}: reading was stopped after 1.5 s" in err
+    assert f"stamp: error: {crash.name}: made the reader crash (SIGSEGV)" in err
+
+
+@pytest.mark.parametrize("layout", ["new", "old", "eureka"])
+def test_isolated_reading_gives_the_same_cube_and_maps_new_layout_columns_from_the_file(tmp_path, layout):
+    obs = make_observation(kind="transit", n_integrations=600, wavelength=np.linspace(1.0, 3.0, 600), seed=2)
+    if layout == "eureka":
+        paths = [write_eureka_s3(tmp_path / "x_SpecData.h5", obs)]
+    else:
+        paths = write_segments(tmp_path, obs, n_segments=2, layout=layout)
+    isolated = load(paths, read_limits=ReadLimits())
+    in_process = load(paths, read_limits=ReadLimits(isolate=False))
+    np.testing.assert_array_equal(isolated.flux, in_process.flux)
+    np.testing.assert_array_equal(isolated.error, in_process.error)
+    np.testing.assert_array_equal(isolated.time.mjd, in_process.time.mjd)
+    assert isolated.problems == in_process.problems
+    if layout == "new":  # 2.9 MB of FLUX (per segment) came back as a view of the input file, not as a copy
+        from stamp_engine.io.containers import InputFile
+        from stamp_engine.io.sandbox import read_files
+
+        [outcome] = read_files([InputFile(paths[0], paths[0].name)], ReadLimits(), tmp_path / "scratch")
+        flux = outcome.blocks[0].flux
+        root = flux
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        assert isinstance(root, np.memmap) and Path(root.filename) == paths[0].resolve()
+
+
+def test_read_limits_from_the_environment():
+    limits = ReadLimits.from_env({"STAMP_READ_TIMEOUT_S": "30", "STAMP_READ_MAX_MEMORY": "2GiB",
+                                  "STAMP_READ_ISOLATE": "0"})
+    assert limits == ReadLimits(isolate=False, timeout_s=30.0, max_memory_bytes=2 * 2**30)
+    assert ReadLimits.from_env({}) == ReadLimits(isolate=True, timeout_s=300.0, max_memory_bytes=8 * 2**30)
+    with pytest.warns(UserWarning, match="STAMP_READ_TIMEOUT_S"):
+        assert ReadLimits.from_env({"STAMP_READ_TIMEOUT_S": "-1"}).timeout_s == 300.0
+
+
+# ------------------------------------------------------------------ 13.1 one decompression budget
+def _stored_entry(name: bytes, data: bytes) -> bytes:
+    """A local header (stored, no compression) followed by the data."""
+    crc = zlib.crc32(data)
+    return struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0x21, crc, len(data), len(data), len(name), 0) \
+        + name + data
+
+
+def _central(name: bytes, data: bytes, offset: int) -> bytes:
+    crc = zlib.crc32(data)
+    return struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0, 0x21, crc, len(data), len(data),
+                       len(name), 0, 0, 0, 0, 0, offset) + name
+
+
+def overlapping_zip(path: Path, inner_payload: bytes) -> Path:
+    """``outer.fits``'s data *contains* the whole entry ``inner.fits``: two entries sharing bytes.
+
+    Python 3.11.7's zipfile extracts both; repeated with DEFLATE this is how 33 KB wrote 2.1 GB.
+    """
+    inner = _stored_entry(b"inner.fits", inner_payload)
+    outer = _stored_entry(b"outer.fits", inner)
+    inner_offset = len(outer) - len(inner)
+    directory = _central(b"outer.fits", inner, 0) + _central(b"inner.fits", inner_payload, inner_offset)
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 2, 2, len(directory), len(outer), 0)
+    path.write_bytes(outer + directory + end)
+    return path
+
+
+def test_overlapping_zip_entries_are_refused_before_anything_is_written(tmp_path):
+    archive = overlapping_zip(tmp_path / "overlap.zip", b"SIMPLE  =" + bytes(3000))
+    with zipfile.ZipFile(archive) as check:  # a valid archive as far as this Python's zipfile goes
+        assert check.read("outer.fits").endswith(check.read("inner.fits"))
+    work = tmp_path / "work"
+    files, problems = expand_inputs([archive], work)
+    assert files == []
+    assert problems == [Problem("overlap.zip", "was refused, nothing was extracted: entries 'outer.fits' and "
+                                               "'inner.fits' overlap in the file: a crafted archive "
+                                               "(an overlapping-entry ZIP bomb)")]
+    assert not [p for p in work.rglob("*") if p.is_file()]
+
+
+def _gz(path: Path, n_bytes: int) -> Path:
+    path.write_bytes(gzip.compress(b"SIMPLE  =" + bytes(n_bytes - 9)))
+    return path
+
+
+def test_gzip_members_of_an_archive_share_one_budget(tmp_path):
+    limits = ArchiveLimits(max_total_bytes=100_000)
+    archive = tmp_path / "up.zip"
+    with zipfile.ZipFile(archive, "w") as handle:  # stored: the members are small gzip files
+        for name in ("a_x1dints.fits.gz", "b_x1dints.fits.gz"):
+            handle.writestr(name, _gz(tmp_path / name, 55_000).read_bytes())
+    work = tmp_path / "work"
+    files, problems = expand_inputs([archive], work, limits)
+    assert [f.source for f in files] == ["up.zip/a_x1dints.fits.gz"]  # each got 100,000 bytes before
+    assert [p.source for p in problems] == ["up.zip/b_x1dints.fits.gz"]
+    assert "the upload expands to more than 97.7 KiB (STAMP_ZIP_MAX_BYTES, shared by every" in problems[0].message
+    written = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
+    assert written <= 100_000
+
+
+def test_bare_gzip_files_and_archives_of_one_upload_share_one_budget(tmp_path):
+    limits = ArchiveLimits(max_total_bytes=100_000)
+    first, second = _gz(tmp_path / "a.fits.gz", 60_000), _gz(tmp_path / "b.fits.gz", 60_000)
+    archive = tmp_path / "c.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
+        handle.writestr("c.fits", b"SIMPLE  =" + bytes(30_000))
+    files, problems = expand_inputs([first, second, archive], tmp_path / "work", limits)
+    assert [f.source for f in files] == ["a.fits.gz"]  # each bare .gz had its own limit, the ZIP another
+    assert problems[0].source == "b.fits.gz" and "was refused: the upload expands to more than" in problems[0].message
+    # Decompressing b spent the rest of the budget (counted while writing): nothing is left for c.zip.
+    assert problems[1].source == "c.zip" and "more than the 0 bytes left of the upload's limit" in problems[1].message
+    files, problems = expand_inputs([first, archive, archive], tmp_path / "work2", limits)
+    assert [f.source for f in files] == ["a.fits.gz", "c.zip/c.fits"]
+    assert "more than the 9.8 KiB left of the upload's limit of 97.7 KiB" in problems[0].message

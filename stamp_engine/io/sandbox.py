@@ -23,6 +23,7 @@ local files).
 
 from __future__ import annotations
 
+import faulthandler
 import mmap
 import os
 import pickle
@@ -266,6 +267,7 @@ def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, fd: i
     status = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops the child at once, the parent reports it
+        faulthandler.disable()  # a crash is reported by the parent, naming the file, not as a C stack dump
         with os.fdopen(fd, "wb", buffering=0) as pipe:
             for index in todo:
                 item = items[index]
