@@ -347,3 +347,41 @@ def test_bare_gzip_files_and_archives_of_one_upload_share_one_budget(tmp_path):
     files, problems = expand_inputs([first, archive, archive], tmp_path / "work2", limits)
     assert [f.source for f in files] == ["a.fits.gz", "c.zip/c.fits"]
     assert "more than the 9.8 KiB left of the upload's limit of 97.7 KiB" in problems[0].message
+
+
+# ------------------------------------------------------------------ 13.3 FITS header fields vs the file
+def _patch_card(path: Path, extname: bytes, keyword: bytes, value: int) -> Path:
+    """Set an integer card of the HDU named ``extname`` in place (the file keeps its length)."""
+    data = bytearray(path.read_bytes())
+    header_start = data.rfind(b"XTENSION=", 0, data.find(b"EXTNAME = '" + extname))
+    header_end = data.find(b"END" + b" " * 77, header_start)
+    where = data.find(keyword.ljust(8) + b"= ", header_start, header_end)
+    assert where > 0 and where % 80 == 0
+    data[where + 10:where + 30] = str(value).rjust(20).encode()
+    patched = path.with_name("patched_" + path.name)
+    patched.write_bytes(bytes(data))
+    return patched
+
+
+@pytest.fixture(scope="module")
+def small_x1dints(tmp_path_factory) -> Path:
+    obs = make_observation(kind="transit", n_integrations=6, wavelength=np.linspace(1.0, 3.0, 8), seed=3)
+    return write_segments(tmp_path_factory.mktemp("fits"), obs, n_segments=1)[0]
+
+
+@pytest.mark.parametrize("keyword, value, words", [
+    (b"TFIELDS", 20_000_000, "declares TFIELDS = 20000000 columns; the FITS standard allows 0 to 999"),
+    (b"TFIELDS", 999_999_999, "declares TFIELDS = 999999999 columns"),
+    (b"NAXIS2", 10**12, "declares 1,180,000,000,000,000 bytes of data in EXTRACT1D table 2"),
+    (b"NAXIS", 5000, "has no valid BITPIX/NAXIS"),
+])
+def test_structural_fits_header_fields_are_checked_before_anything_is_allocated(small_x1dints, keyword, value,
+                                                                                  words):
+    hostile = _patch_card(small_x1dints, b"EXTRACT1D", keyword, value)
+    assert hostile.stat().st_size < 40_000
+    began = time.monotonic()
+    with pytest.raises(NoUsableData) as caught:
+        load([hostile], read_limits=ReadLimits(isolate=False))  # in this process: the reader itself must be safe
+    assert time.monotonic() - began < 3  # TFIELDS = 20000000 took 61 s and 1.6 GB
+    [problem] = caught.value.problems
+    assert problem.source == hostile.name and words in problem.message, problem.message
