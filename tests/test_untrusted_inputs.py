@@ -16,6 +16,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -385,3 +386,40 @@ def test_structural_fits_header_fields_are_checked_before_anything_is_allocated(
     assert time.monotonic() - began < 3  # TFIELDS = 20000000 took 61 s and 1.6 GB
     [problem] = caught.value.problems
     assert problem.source == hostile.name and words in problem.message, problem.message
+
+
+# ------------------------------------------------------------------ 13.2 HDF5 declared shapes vs the file
+def _eureka_like(path: Path, **flux_options) -> Path:
+    """A tiny HDF5 file whose ``optspec`` is declared by ``flux_options`` (shape, compression …)."""
+    with h5py.File(path, "w") as h5:
+        h5["time"] = np.linspace(60200.0, 60200.1, 20000)
+        h5["wave_1d"] = np.linspace(1.0, 3.0, 20000)
+        h5.create_dataset("optspec", dtype="f8", **flux_options)
+    return path
+
+
+def test_an_hdf5_declaring_gigabytes_with_no_data_stored_is_refused_from_its_header(tmp_path):
+    path = _eureka_like(tmp_path / "empty_SpecData.h5", shape=(20000, 20000))  # 3.2 GB declared
+    assert path.stat().st_size < 400_000
+    with pytest.raises(NoUsableData) as caught:  # was 12.5 GB and a MemoryError "internal error"
+        load([path], read_limits=ReadLimits(timeout_s=20, max_memory_bytes=1024**3))
+    [problem] = caught.value.problems
+    assert problem.message.startswith("declares a 20000 × 20000 float64 dataset 'optspec' (3,200,000,000 bytes) "
+                                      f"but the whole file has {path.stat().st_size:,} bytes")
+
+
+def test_a_compressed_hdf5_dataset_is_held_to_a_ratio_and_a_ceiling(tmp_path, monkeypatch):
+    bomb = _eureka_like(tmp_path / "bomb_SpecData.h5", shape=(20000, 20000), chunks=(1000, 1000), compression="gzip")
+    with pytest.raises(NoUsableData) as caught:
+        load([bomb], read_limits=ReadLimits(isolate=False))
+    assert "a compression ratio above 1,000 (STAMP_ZIP_MAX_RATIO): a compression bomb" in str(caught.value)
+    good = tmp_path / "good_SpecData.h5"
+    obs = make_observation(n_integrations=300, wavelength=np.linspace(1.0, 3.0, 600), seed=1)
+    with h5py.File(good, "w") as h5:
+        h5["time"], h5["wave_1d"] = obs.time_bjd_tdb, obs.wavelength
+        h5.create_dataset("optspec", data=obs.flux, compression="gzip")
+    assert load([good], read_limits=ReadLimits(isolate=False)).n_integrations == 300
+    monkeypatch.setenv("STAMP_HDF5_MAX_BYTES", "1M")
+    with pytest.raises(NoUsableData, match=r"more than the 1,048,576 bytes a compressed dataset may expand to "
+                                           r"\(STAMP_HDF5_MAX_BYTES\)"):
+        load([good], read_limits=ReadLimits(isolate=False))
