@@ -32,6 +32,7 @@ from .cube import Cube
 from .io.block import TIME_STANDARDS, SpectralBlock
 from .io.containers import ArchiveLimits, expand_inputs
 from .io.sandbox import ReadLimits, read_files
+from .io.sanity import drop_absurd_values
 from .observations import DEFAULT_GAP_DAYS, find_observation, group_observations
 from .problems import NoUsableData, Problem, ReadError
 
@@ -234,6 +235,7 @@ def _read_all(inputs, problems: list[Problem], report: Progress, limits: ReadLim
         usable = []
         for block in found:
             try:
+                block = drop_absurd_values(block)
                 _check_block(block)
             except ReadError as exc:
                 label = f" ({block.element})" if block.element else ""

@@ -19,6 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from dashboard.features.job import problems_alert
 from stamp_engine import cli, load
@@ -423,3 +424,65 @@ def test_a_compressed_hdf5_dataset_is_held_to_a_ratio_and_a_ceiling(tmp_path, mo
     with pytest.raises(NoUsableData, match=r"more than the 1,048,576 bytes a compressed dataset may expand to "
                                            r"\(STAMP_HDF5_MAX_BYTES\)"):
         load([good], read_limits=ReadLimits(isolate=False))
+
+
+# ------------------------------------------------------------------ 13.8 absurd times and wavelengths
+@pytest.fixture
+def absurd_fits(tmp_path) -> tuple[Path, Path]:
+    """A good new-layout file, and a copy with one time of 1e300 and one NaN wavelength column."""
+    obs = make_observation(kind="transit", n_integrations=20, wavelength=np.linspace(1.0, 3.0, 12), seed=1,
+                           meta={"target": "WASP-39"})
+    [good] = write_segments(tmp_path / "good", obs, n_segments=1)
+    bad = tmp_path / "absurd_x1dints.fits"
+    with fits.open(good) as hdus:
+        hdus["INT_TIMES"].data["int_mid_BJD_TDB"][5] = 1e300
+        hdus["EXTRACT1D"].data["TDB-MID"][5] = 1e300
+        hdus["EXTRACT1D"].data["WAVELENGTH"][:, 3] = np.nan
+        hdus.writeto(bad)
+    return good, bad
+
+
+def test_one_absurd_time_and_a_nan_wavelength_drop_one_row_and_one_column_not_the_load(capsys, absurd_fits):
+    good, bad = absurd_fits
+    code, out, err = run(capsys, "inspect", "--json", str(bad))
+    report = json.loads(out)
+    assert code == 0  # was exit 1: "internal error (ErfaError …)"
+    cube = report["cube"]
+    assert cube["integrations"] == 19 and cube["wavelengths"] == 11
+    assert cube["duration_hours"] < 1 and cube["wavelength_range_um"] == [1.0, 3.0]
+    messages = [p["message"] for p in report["problems"]]
+    assert "1 integration(s) of NRS1 with a missing or absurd time (e.g. 1e+300) were left out" in messages
+    assert "1 wavelength column(s) of NRS1 with a missing, negative or absurd wavelength were left out" in messages
+    reference = load([good])
+    loaded = load([bad])
+    np.testing.assert_array_equal(loaded.flux, np.delete(np.delete(reference.flux, 5, axis=0), 3, axis=1))
+
+
+def test_an_absurd_time_never_stretches_the_dashboard_summary(tmp_path):
+    from dashboard.render import summarize
+
+    obs = make_observation(n_integrations=30, wavelength=np.linspace(1.0, 3.0, 10), seed=2)
+    path = write_eureka_s3(tmp_path / "x_SpecData.h5", obs)
+    with h5py.File(path, "r+") as h5:
+        h5["time"][7] = 1e300
+        h5["time"][8] = 99999.0  # plausible as a date, 100 years from the others
+        h5["wave_1d"][2] = np.nan
+        h5["wave_1d"][4] = -1.0
+    cube = load([path])
+    assert cube.n_integrations == 28 and cube.n_wavelengths == 8
+    assert float(cube.hours[-1] - cube.hours[0]) < 1  # the dashboard showed a span of 2.4e301 h
+    text = " ".join(value for _, value in summarize(cube))
+    assert "nan" not in text.lower() and "e+" not in text
+
+
+def test_a_file_whose_every_wavelength_is_nan_is_a_problem_and_the_other_file_loads(tmp_path, absurd_fits):
+    good, _ = absurd_fits
+    nan = tmp_path / "nanwave_x1dints.fits"
+    with fits.open(good) as hdus:
+        hdus["EXTRACT1D"].data["WAVELENGTH"][:] = np.nan
+        hdus[0].header["OBSERVTN"] = "002"
+        hdus.writeto(nan)
+    cube = load([nan, good])
+    assert cube.sources == (good.name,) and np.isfinite(cube.wavelength).all()
+    problem = next(p for p in cube.problems if p.source == nan.name)
+    assert problem.message == "has no usable wavelengths (every value is missing, negative or absurd) (NRS1)"
