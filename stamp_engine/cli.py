@@ -267,7 +267,7 @@ def run_inspect(args: argparse.Namespace) -> int:
                   "problems": [_problem_json(p) for p in exc.problems]}
         if args.json:
             _print_json(report)
-        _print_problems(exc.problems, sys.stderr)
+        print_problems(exc.problems, sys.stderr)
         print("stamp: error: no usable time-series spectra were found", file=sys.stderr)
         return EXIT_UNUSABLE
     report = inspect_report(cube)
@@ -275,7 +275,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         _print_json(report)
     else:
         print(format_report(report), end="")
-    _print_problems(cube.problems, sys.stderr)
+    print_problems(cube.problems, sys.stderr)
     return EXIT_OK
 
 
@@ -388,7 +388,7 @@ def _print_json(report: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
-def _print_problems(problems: Sequence[Problem], stream: TextIO) -> None:
+def print_problems(problems: Sequence[Problem], stream: TextIO) -> None:
     """Problems for a person: repeated ones grouped, the list capped (``--json`` keeps every one)."""
     for severity, text in summary_lines(problems):
         print(f"stamp: {severity}: {text}", file=stream)
