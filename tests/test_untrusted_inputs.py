@@ -176,6 +176,7 @@ HOSTILE_MAGIC = b"STAMP-TEST-HOSTILE "
 def _hostile_read(path, source):
     action = Path(path).read_bytes()[len(HOSTILE_MAGIC):].strip()
     if action == b"hang":
+        Path(path).with_suffix(".pid").write_text(str(os.getpid()))
         while True:  # as libhdf5 does on some corrupted files: never returns, ignores nothing
             time.sleep(1)
     if action == b"crash":
@@ -238,6 +239,37 @@ def test_stamp_inspect_reports_a_hanging_file_instead_of_hanging(hostile_reader,
     assert code == 0 and time.monotonic() - began < 15
     assert f"stamp: error: {bad.name}: reading was stopped after 1.5 s" in err
     assert f"stamp: error: {crash.name}: made the reader crash (SIGSEGV)" in err
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_a_reader_never_outlives_its_killed_parent(hostile_reader, tmp_path):
+    """A job killed from outside (kill -9 of the job process) must not leave its reader spinning."""
+    bad = _hostile(tmp_path, "hang")
+    parent = os.fork()
+    if parent == 0:
+        try:
+            load([bad], read_limits=ReadLimits(timeout_s=600))
+        finally:
+            os._exit(0)
+    pid_file = bad.with_suffix(".pid")
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    reader = int(pid_file.read_text())
+    assert _alive(reader)
+    os.kill(parent, signal.SIGKILL)
+    os.waitpid(parent, 0)
+    deadline = time.monotonic() + 5
+    while _alive(reader) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(reader)
 
 
 @pytest.mark.parametrize("layout", ["new", "old", "eureka"])

@@ -267,12 +267,17 @@ def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, fd: i
     status = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops the child at once, the parent reports it
+        _die_with_parent()
         faulthandler.disable()  # a crash is reported by the parent, naming the file, not as a C stack dump
         with os.fdopen(fd, "wb", buffering=0) as pipe:
             for index in todo:
                 item = items[index]
                 pipe.write(f"S {index}\n".encode())
                 _cap_memory(limits.max_memory_bytes, item.path)
+                # The child's own deadline, should the parent be gone: SIGALRM's default action ends
+                # the process even inside a C loop of libhdf5, where no Python handler would run.
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                signal.alarm(int(limits.timeout_s) + 10)
                 outcome = _read_one_capped(item, limits)
                 if outcome.blocks:
                     outcome.blocks = [_export_block(b, item.path, scratch, index, k)
@@ -286,6 +291,16 @@ def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, fd: i
         status = 3
     finally:
         os._exit(status)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this child when its parent dies (a killed job leaves no reader spinning)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the alarm set for each file still ends the child
 
 
 def _read_one_capped(item: InputFile, limits: ReadLimits) -> ReadOutcome:
