@@ -5,7 +5,9 @@ a time limit.  libhdf5 itself can loop forever or crash on some corrupted files 
 by this test: an attribute read in ``h5py`` never returns; two files segfault h5py);
 ``load`` reads every file in a child of its own with a deadline and a memory cap
 (:mod:`stamp_engine.io.sandbox`), so here no example may hang, crash or exceed
-memory: each must end as a cube or as a StampError naming the problem.
+memory: each must end as a cube or as a StampError naming the problem.  The structural
+fields (FITS TFIELDS, NAXISn, PCOUNT, GCOUNT, BITPIX; HDF5 dataset shapes, chunks and
+filters) are fuzzed too, with huge and negative values, each load bounded in time.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import faulthandler
 import multiprocessing
 import os
+import time
 
+import h5py
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -108,3 +112,56 @@ def test_mutated_files_load_or_raise_stamp_error(seeds, tmp_path, kind, name):
     run()
     # Hangs and crashes caught by the loader are HDF5's only, and each names the file.
     assert all(name in message for message in stopped) and (not stopped or name.endswith(".h5")), stopped
+
+
+# ----------------------------------------------------------------------- structural header fields
+STRUCTURE = settings(max_examples=40, deadline=None, database=None, derandomize=True,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+huge_ints = st.one_of(st.integers(-10, 3000), st.integers(-2**40, 2**62), st.sampled_from([0, 999, 1000, 2**31, 2**63 - 1]))
+
+
+def _set_card(data: bytes, extname: bytes, keyword: bytes, value: int) -> bytes:
+    buffer = bytearray(data)
+    start = buffer.rfind(b"XTENSION=", 0, buffer.find(b"EXTNAME = '" + extname))
+    where = buffer.find(keyword.ljust(8) + b"= ", start, buffer.find(b"END" + b" " * 77, start))
+    buffer[where + 10:where + 30] = str(value).rjust(20).encode()[-20:]
+    return bytes(buffer)
+
+
+def _bounded(path, seconds: float = 15.0) -> None:
+    """load() ends as a cube or a StampError within ``seconds``, whatever the header declares."""
+    began = time.monotonic()
+    try:
+        load([path], read_limits=READ_LIMITS)
+    except StampError as exc:
+        assert str(exc)
+    assert time.monotonic() - began < seconds
+
+
+@pytest.mark.parametrize("extname", [b"EXTRACT1D", b"INT_TIMES"])
+def test_declared_fits_table_structure_is_bounded(seeds, tmp_path, extname):
+    @STRUCTURE
+    @given(keyword=st.sampled_from([b"TFIELDS", b"NAXIS", b"NAXIS1", b"NAXIS2", b"PCOUNT", b"GCOUNT", b"BITPIX"]),
+           value=huge_ints)
+    def run(keyword, value):
+        path = tmp_path / "structure_x1dints.fits"
+        path.write_bytes(_set_card(seeds["x1dints_new"], extname, keyword, value))
+        _bounded(path)
+
+    run()
+
+
+def test_declared_hdf5_shapes_chunks_and_filters_are_bounded(tmp_path):
+    @STRUCTURE
+    @given(rows=st.integers(1, 10**6), columns=st.integers(1, 10**6), chunked=st.booleans(),
+           compression=st.sampled_from([None, "gzip", "lzf"]), dtype=st.sampled_from(["f4", "f8", "i2"]))
+    def run(rows, columns, chunked, compression, dtype):
+        path = tmp_path / "structure_SpecData.h5"
+        with h5py.File(path, "w") as h5:
+            h5["time"] = np.linspace(60200.0, 60200.1, min(rows, 1000))
+            h5["wave_1d"] = np.linspace(1.0, 3.0, min(columns, 1000))
+            chunks = (min(rows, 64), min(columns, 64)) if chunked or compression else None
+            h5.create_dataset("optspec", shape=(rows, columns), dtype=dtype, chunks=chunks, compression=compression)
+        _bounded(path)
+
+    run()
