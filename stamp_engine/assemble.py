@@ -34,9 +34,11 @@ import numpy as np
 from astropy.time import Time
 
 from .cube import Cube
-from .io import registry
 from .io.block import CADENCE_FALLBACK, TIME_STANDARDS, SpectralBlock
 from .io.containers import ArchiveLimits, expand_inputs
+from .io.sandbox import ReadLimits, read_files
+from .io.sanity import drop_absurd_values
+from .observations import DEFAULT_GAP_DAYS, find_observation, group_observations
 from .problems import NoUsableData, Problem, ReadError
 
 Progress = Callable[[str, int, int], None]
@@ -66,6 +68,16 @@ class LoadOptions:
     archive_limits : ArchiveLimits
         Limits applied to ZIP uploads before anything is extracted
         (default: from ``STAMP_ZIP_MAX_*`` environment variables, else safe defaults).
+    observation : str or int or None
+        Which observation to load when the inputs hold several (see
+        :mod:`stamp_engine.observations`): its id (``"jw02783-o002"``), its label or its
+        1-based number in ``cube.meta["observations"]``.  None: the largest one.
+    observation_gap_days : float
+        Exposures further apart in time than this are different observations.
+    read_limits : ReadLimits
+        Deadline and memory cap of the child process that reads each file
+        (default: from ``STAMP_READ_*`` environment variables; ``ReadLimits(isolate=False)``
+        reads in this process, for trusted local files).
     """
 
     element: str | None = None
@@ -73,6 +85,9 @@ class LoadOptions:
     detectors: tuple[str, ...] | None = None
     visit_gap_hours: float = 0.5
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits.from_env)
+    observation: str | int | None = None
+    observation_gap_days: float = DEFAULT_GAP_DAYS
+    read_limits: ReadLimits = field(default_factory=ReadLimits.from_env)
 
     def wanted_element(self) -> str | None:
         if self.element:
@@ -151,10 +166,54 @@ def load(
         paths = [paths]
     with tempfile.TemporaryDirectory(prefix="stamp-inputs-") as workdir:
         inputs, problems = expand_inputs(list(paths), Path(workdir), options.archive_limits)
-        blocks, files = _read_all(inputs, problems, report)
+        blocks, files = _read_all(inputs, problems, report, options.read_limits, Path(workdir) / "read")
         # Blocks may be memory maps of extracted files: copy into the cube before
         # the extraction folder goes away.
-        return _assemble(blocks, files, problems, options, report)
+        return _assemble_observation(blocks, files, problems, options, report)
+
+
+def _assemble_observation(blocks, files, problems: list[Problem], options: LoadOptions, report: Progress) -> Cube:
+    """The cube of one observation: the one asked for, else the largest one that can be assembled.
+
+    Every file and every observation found stay described in ``cube.meta`` (and in
+    :class:`NoUsableData` when nothing is usable); a problem says which observation was
+    loaded when there were several.
+    """
+    groups = group_observations(blocks, options.observation_gap_days)
+    group_of = {source: g.id for g in groups for source in g.sources}
+    for info in files:
+        info["observation"] = group_of.get(info["source"])
+    described = [g.describe() for g in groups]
+    candidates = groups
+    if options.observation is not None:
+        chosen = find_observation(groups, options.observation)
+        if chosen is None:
+            found = ", ".join(g.id for g in groups) or "none"
+            candidates = []
+            problems.append(Problem("options", f"observation {str(options.observation)!r} is not in the data "
+                                               f"(found: {found})"))
+        else:
+            candidates = [chosen]
+    failure = NoUsableData(problems)
+    for group in candidates:
+        try:
+            cube = _assemble(group.blocks, files, problems, options, report)
+        except NoUsableData as exc:
+            failure = exc
+            continue
+        meta = {**cube.meta, "files": files, "observations": described, "observation": group.id}
+        extra = ()
+        if len(groups) > 1:
+            others = "; ".join(f"{g.id} ({g.label}, {len(g.sources)} file(s))" for g in groups if g is not group)
+            how = "as asked" if options.observation is not None else "the largest that could be assembled"
+            extra = (Problem("observations", f"the input holds {len(groups)} observations; loaded {group.id} "
+                                             f"({group.label}, {len(group.sources)} file(s); {how}); not used: {others}. "
+                                             "Choose one with --observation ID (load(..., observation=ID))",
+                             "warning"),)
+        return cube.replace(meta=meta, problems=cube.problems + extra)
+    failure.files = tuple(files)
+    failure.observations = tuple(described)
+    raise failure
 
 
 def _file_info(source: str) -> dict[str, Any]:
@@ -162,24 +221,26 @@ def _file_info(source: str) -> dict[str, Any]:
             "wavelengths": 0, "wavelength_range": None, "stage": None, "used": False, "notes": []}
 
 
-def _read_all(inputs, problems: list[Problem], report: Progress) -> tuple[list[SpectralBlock], list[dict]]:
+def _read_all(inputs, problems: list[Problem], report: Progress, limits: ReadLimits,
+              scratch: Path) -> tuple[list[SpectralBlock], list[dict]]:
+    """Read every input (in a child process, see :mod:`stamp_engine.io.sandbox`); ``scratch`` must
+    outlive the blocks, which may be memory maps of files in it."""
     blocks: list[SpectralBlock] = []
     # Inputs refused before reading (an unsafe archive, a missing path) are files the user gave too.
     files: list[dict] = [_file_info(p.source) for p in problems if p.severity == "error"]
-    for i, item in enumerate(inputs):
-        report(f"Reading {item.source}", i, len(inputs))
+    outcomes = read_files(inputs, limits, scratch, lambda i: report(f"Reading {inputs[i].source}", i, len(inputs)))
+    for item, outcome in zip(inputs, outcomes):
         info = _file_info(item.source)
         files.append(info)
-        try:
-            entry = registry.identify_format(item.path)
-            info["format"] = entry.name
-            found = registry.read(item.path, item.source, entry)
-        except ReadError as exc:
-            problems.append(Problem(item.source, str(exc)))
+        info["format"] = outcome.format
+        if outcome.error is not None:
+            problems.append(Problem(item.source, outcome.error))
             continue
+        found = outcome.blocks
         usable = []
         for block in found:
             try:
+                block = drop_absurd_values(block)
                 _check_block(block)
             except ReadError as exc:
                 label = f" ({block.element})" if block.element else ""

@@ -20,6 +20,7 @@ import sys
 from typing import Any, Sequence, TextIO
 
 from . import __version__
+from .problem_summary import ProblemGroup, summary_lines
 from .problems import NoUsableData, Problem, StampError
 
 EXIT_OK = 0
@@ -43,6 +44,17 @@ INSPECT_JSON_KEYS = """\
 | `files[].used` | bool | Whether the file contributed integrations to the cube. |
 | `files[].notes` | list of string | How the file was read: caveats (also `warning` problems) and notes (`info`). |
 | `files[].problems` | list of string | Problems about this file (also in the top-level `problems`). |
+| `files[].observation` | string | Id of the observation the file belongs to (see `observations`); `null` if unreadable. |
+| `observations` | list | The observations found (grouped by program, target, instrument mode and time; exposures more than 10 days apart are separate). Only one is loaded: `--observation` chooses it, else the largest. |
+| `observations[].id` | string | Name to pass to `--observation`, e.g. `jw02783-o002`. |
+| `observations[].label` | string | Target · instrument mode · program and observation numbers · start MJD. |
+| `observations[].program`, `observations[].target`, `observations[].instrument`, `observations[].exp_type`, `observations[].filter`, `observations[].grating`, `observations[].pupil` | string | What the files record (`null` when none does). |
+| `observations[].product` | string | `spectra`, or `light curves` for Eureka! Stage 4 `LCData` (never stacked with spectra). |
+| `observations[].observations` | list of string | JWST observation numbers (`OBSERVTN`) of its files. |
+| `observations[].sources` | list of string | Its files. |
+| `observations[].integrations` | int | Integrations in its files. |
+| `observations[].time_start_mjd`, `observations[].time_end_mjd` | float | First and last mid-integration time, MJD-style. |
+| `observations[].used` | bool | Whether this observation is the one in the cube. |
 | `cube` | object | The combined cube; `null` when nothing usable was found. |
 | `cube.integrations` | int | Integrations (time rows). |
 | `cube.wavelengths` | int | Wavelength points (columns). |
@@ -66,6 +78,7 @@ INSPECT_JSON_KEYS = """\
 | `cube.flux_unit_assumed` | bool | True when the files did not state the unit. |
 | `cube.pipeline` | string | Software that wrote the files (e.g. `jwst 1.10.1`, `Eureka! 1.4`). |
 | `cube.sources` | list of string | Files that contributed integrations. |
+| `cube.observation` | string | Id of the observation in the cube. |
 | `problems` | list | Everything that went wrong or needs attention. |
 | `problems[].source` | string | File, archive member or part of the cube the problem is about. |
 | `problems[].message` | string | What is wrong, in words. |
@@ -98,6 +111,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     inspect.add_argument(
         "--order", type=_positive_int, default=None, metavar="N",
         help="spectral order to use for multi-order data such as NIRISS SOSS (default: the first)",
+    )
+    inspect.add_argument(
+        "--observation", default=None, metavar="ID",
+        help="observation to load when the inputs hold several (its id or number as listed; default: the largest)",
     )
     inspect.add_argument(
         "--gap-hours", type=_positive_float, default=0.5, metavar="H",
@@ -257,13 +274,15 @@ def run_inspect(args: argparse.Namespace) -> int:
             order=args.order,
             visit_gap_hours=args.gap_hours,
             archive_limits=ArchiveLimits.from_env(),
+            observation=args.observation,
         )
     except NoUsableData as exc:
-        report = {"stamp_version": __version__, "files": [], "cube": None,
+        report = {"stamp_version": __version__, "files": files_json(exc.files, exc.problems),
+                  "observations": _observations_json(exc.observations, None), "cube": None,
                   "problems": [_problem_json(p) for p in exc.problems]}
         if args.json:
             _print_json(report)
-        _print_problems(exc.problems, sys.stderr)
+        print_problems(exc.problems, sys.stderr)
         print("stamp: error: no usable time-series spectra were found", file=sys.stderr)
         return EXIT_UNUSABLE
     report = inspect_report(cube)
@@ -271,23 +290,34 @@ def run_inspect(args: argparse.Namespace) -> int:
         _print_json(report)
     else:
         print(format_report(report), end="")
-    _print_problems(cube.problems, sys.stderr)
+    print_problems(cube.problems, sys.stderr)
     return EXIT_OK
 
 
 def inspect_report(cube) -> dict[str, Any]:
     """Everything ``stamp inspect`` says about a loaded cube, as the JSON-ready dict of :data:`INSPECT_JSON_KEYS`."""
     problems = list(cube.problems)
-    files = [_file_json(info, problems) for info in cube.meta.get("files", [])]
+    files = files_json(cube.meta.get("files", []), problems)
     return {
         "stamp_version": __version__,
         "files": files,
+        "observations": _observations_json(cube.meta.get("observations", []), cube.meta.get("observation")),
         "cube": _cube_json(cube),
         "problems": [_problem_json(p) for p in problems],
     }
 
 
-def _file_json(info: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+def files_json(files: Sequence[dict[str, Any]], problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    """``files`` of the report; each file's problems found by name in one pass (uploads can hold thousands)."""
+    about: dict[str, list[str]] = {}
+    for problem in problems:
+        # The assembler names a group of files "first.fits (+2 more)".
+        source = problem.source.split(" (+", 1)[0] if problem.source.endswith(" more)") else problem.source
+        about.setdefault(source, []).append(problem.message)
+    return [_file_json(info, about.get(info.get("source"), [])) for info in files]
+
+
+def _file_json(info: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     source = info.get("source")
     return {
         "source": source,
@@ -300,13 +330,14 @@ def _file_json(info: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
         "stage": info.get("stage") or None,
         "used": bool(info.get("used")),
         "notes": list(info.get("notes") or []),
-        "problems": [p.message for p in problems if _is_about(p, source)],
+        "problems": list(problems),
+        "observation": info.get("observation"),
     }
 
 
-def _is_about(problem: Problem, source: str | None) -> bool:
-    # The assembler names a group of files "first.fits (+2 more)".
-    return source is not None and (problem.source == source or problem.source.startswith(f"{source} (+"))
+def _observations_json(observations: Sequence[dict[str, Any]], used: str | None) -> list[dict[str, Any]]:
+    return [{**group, "time_start_mjd": _number(group["time_start_mjd"]), "time_end_mjd": _number(group["time_end_mjd"]),
+             "used": group["id"] == used} for group in observations]
 
 
 def _cube_json(cube) -> dict[str, Any]:
@@ -348,6 +379,7 @@ def _cube_json(cube) -> dict[str, Any]:
         "flux_unit_assumed": bool(meta.get("flux_unit_assumed", False)),
         "pipeline": meta.get("pipeline"),
         "sources": list(cube.sources),
+        "observation": meta.get("observation"),
     }
 
 
@@ -371,16 +403,20 @@ def _print_json(report: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
-def _print_problems(problems: Sequence[Problem], stream: TextIO) -> None:
-    for problem in problems:
-        print(f"stamp: {problem.severity}: {problem}", file=stream)
+def print_problems(problems: Sequence[Problem], stream: TextIO) -> None:
+    """Problems for a person: repeated ones grouped, the list capped (``--json`` keeps every one)."""
+    for severity, text in summary_lines(problems):
+        print(f"stamp: {severity}: {text}", file=stream)
 
 
 # ------------------------------------------------------------------------ text report
 def format_report(report: dict[str, Any]) -> str:
     """The human-readable ``stamp inspect`` output of an :func:`inspect_report` dict."""
     lines = ["Files"]
+    readable, unreadable = [], []
     for info in report["files"]:
+        (unreadable if info["format"] is None and not info["used"] else readable).append(info)
+    for info in readable:
         lines.append(f"  {info['source']}")
         if info["format"] is None:
             lines.append("    not readable")
@@ -397,8 +433,22 @@ def format_report(report: dict[str, Any]) -> str:
         for problem in info["problems"]:
             if problem not in info["notes"]:
                 lines.append(f"    problem: {problem}")
+    # Unreadable files with the same problems are one entry: an archive of 5,000 empty files is one line.
+    same_problems: dict[tuple[str, ...], list[str]] = {}
+    for info in unreadable:
+        same_problems.setdefault(tuple(info["problems"]), []).append(info["source"])
+    for problems, sources in same_problems.items():
+        label = str(ProblemGroup("", "error", tuple(sources)).source)
+        lines += [f"  {label}", "    not readable"] + [f"    problem: {problem}" for problem in problems]
     if not report["files"]:
         lines.append("  (none could be read)")
+    observations = report.get("observations") or []
+    if len(observations) > 1:
+        lines += ["", "Observations (one is loaded; choose with --observation ID)"]
+        for group in observations:
+            state = "loaded" if group["used"] else "not used"
+            lines.append(f"  {group['id']:<16} {group['label']}, {len(group['sources'])} file(s), "
+                         f"{group['integrations']} integrations ({state})")
     cube = report["cube"]
     if cube is not None:
         visits = cube["visits"]

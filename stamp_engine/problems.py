@@ -51,7 +51,14 @@ SEVERITIES = ("error", "warning", "info")
 
 
 class NoUsableData(StampError):
-    """Nothing usable was found in any input; ``problems`` says why for each file."""
+    """Nothing usable was found in any input; ``problems`` says why for each file.
+
+    ``files`` and ``observations`` describe what was read, as in ``Cube.meta`` (empty when
+    the error came before the files were read).
+    """
+
+    files: tuple = ()
+    observations: tuple = ()
 
     def __init__(self, problems: list[Problem] | tuple[Problem, ...]):
         self.problems = tuple(problems)

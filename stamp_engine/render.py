@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from .bands import PRESETS, Band, bands_from_records, preset_for, usable_bands
-from .cli import number_type
+from .cli import number_type, print_problems
 from .problems import NoUsableData, StampError
 from .recipe import ProcessOptions, process
 
@@ -159,6 +159,9 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unpacked", action="store_true", help="also leave the package's files unpacked in OUTDIR")
     data = parser.add_argument_group("data")
     data.add_argument("--order", type=int, default=None, metavar="N", help="spectral order of NIRISS SOSS data (default: 1)")
+    data.add_argument("--observation", default=None, metavar="ID",
+                      help="observation to use when the inputs hold several (id or number as `stamp inspect` lists "
+                           "them; default: the largest)")
     data.add_argument("--gap-hours", type=_positive, default=0.5, metavar="H",
                       help="a gap longer than H hours between integrations starts a new visit (default 0.5)")
     data.add_argument("--wavelength", nargs=2, type=number_type(float, what="--wavelength"), metavar=("LO", "HI"),
@@ -331,15 +334,14 @@ def run_render(args: argparse.Namespace) -> int:
             cube = stamp_engine.load(
                 args.paths, order=args.order, visit_gap_hours=args.gap_hours,
                 archive_limits=ArchiveLimits.from_env(), progress=lambda s, d, t: bar(f"loading: {s}", d, t),
+                observation=args.observation,
             )
         except NoUsableData as exc:
             bar.close()
-            for p in exc.problems:
-                print(f"stamp: {p}", file=sys.stderr)
+            print_problems(exc.problems, sys.stderr)
             _error("no usable time-series spectra were found")
             return EXIT_UNUSABLE
-        for p in cube.problems:
-            print(f"stamp: {p.severity}: {p}", file=sys.stderr)
+        print_problems(cube.problems, sys.stderr)
         try:
             processed = process(cube, process_options(args), progress=bar)
         except ValueError as exc:

@@ -257,7 +257,9 @@ def test_bad_files_json_still_prints_a_report(capsys, bad_files):
     code, report, err = run_json(capsys, *map(str, bad_files))
     assert code == 2
     assert report["cube"] is None
-    assert report["files"] == []
+    # README: `files` lists every file read, also when none was usable (it was `[]`).
+    assert [(f["source"], f["used"], f["format"]) for f in report["files"]] == [(f.name, False, None) for f in bad_files]
+    assert report["files"][0]["problems"] == ["is empty (0 bytes)"] and report["observations"] == []
     assert [p["source"] for p in report["problems"]] == [f.name for f in bad_files]
     assert all(p["severity"] == "error" for p in report["problems"])
     assert "is empty (0 bytes)" in err

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, html, no_update
 
+from stamp_engine.problem_summary import summary_groups
+from stamp_engine.problems import Problem
+
 from .. import ids
 from ..background import job_error_message, job_heartbeat
 from ..jobs import run_job_in_budget
@@ -46,8 +49,10 @@ def problems_alert(problems: list[dict] | None, loaded: bool = True):
         return None
     errors = [p for p in problems if p.get("severity") == "error"]
     color = "warning" if loaded else "danger"
-    items = [html.Li([html.Strong(p["source"]), ": ", p["message"]]) for p in problems]
-    title = f"{len(errors)} file(s) could not be used" if errors else "Notes on the data"
+    # Repeated problems (an archive of 5,000 empty entries) are one line each, capped: the engine's rule.
+    grouped = summary_groups([Problem(p["source"], p["message"], p.get("severity", "error")) for p in problems])
+    items = [html.Li([html.Strong(g.source), ": ", g.message]) for g in grouped]
+    title = f"{len(errors):,} file(s) could not be used" if errors else "Notes on the data"
     return dbc.Alert([html.Div(title, className="fw-semibold"), html.Ul(items, className="mb-0 small")],
                      color=color, dismissable=True, className="py-2 stamp-problems")
 

@@ -8,8 +8,11 @@ returns only the files a reader might want, each with the name to show the user
 
 Archives come from strangers on a web page, so they are treated as hostile: every
 entry is checked *before* anything is written (path escapes, symbolic links, entry
-count, declared size, per-member compression ratio) and extraction streams each
-member through a byte counter that stops at the size its header declared.
+count, declared size, per-member compression ratio, entries overlapping in the file)
+and extraction streams each member through a byte counter that stops at the size its
+header declared.  One decompression budget (``STAMP_ZIP_MAX_BYTES``) is shared by
+everything one call expands — every archive member, ``.gz`` members inside archives
+and bare ``.gz`` files — and is counted as bytes are written.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -56,7 +60,7 @@ class ArchiveLimits:
     max_files : int
         Most entries (files and folders) one ZIP may list.
     max_total_bytes : int
-        Most bytes one ZIP (or one gzip file) may expand to.
+        Most bytes everything one upload holds (archives, gzip files) may expand to, together.
     max_ratio : float
         Highest uncompressed / compressed size of any member; DEFLATE cannot exceed
         about 1030, so a higher ratio means a crafted archive (a "ZIP bomb").
@@ -177,6 +181,7 @@ class _Expander:
         self.files: list[InputFile] = []
         self.problems: list[Problem] = []
         self._seen: set[Path] = set()
+        self.budget = DecompressionBudget(limits.max_total_bytes)
 
     # ---------------------------------------------------------------- inputs
     def add_input(self, path: Path) -> None:
@@ -248,7 +253,11 @@ class _Expander:
         target = dest / name
         try:
             with gzip.open(path, "rb") as src, open(target, "xb") as out:
-                _copy_limited(src, out, cap, what="the gzip data")
+                _copy_limited(src, out, cap, what="the gzip data", budget=self.budget)
+        except UploadBudgetExceeded as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            self.problems.append(Problem(source, f"was refused: {exc}"))
+            return
         except UnsafeArchiveError:
             shutil.rmtree(dest, ignore_errors=True)
             self.problems.append(Problem(
@@ -267,6 +276,7 @@ class _Expander:
     def add_zip(self, path: Path, source: str) -> None:
         try:
             with zipfile.ZipFile(path) as archive:
+                check_overlaps(path, archive)
                 self._expand_zip(archive, source)
         except UnsafeArchiveError as exc:
             self.problems.append(Problem(source, f"was refused, nothing was extracted: {exc}"))
@@ -279,7 +289,7 @@ class _Expander:
         entries = archive.infolist()
         if not entries:
             raise ReadError("is an empty ZIP archive")
-        check_archive(entries, self.limits)
+        check_archive(entries, self.limits, self.budget.remaining)
 
         wanted: list[zipfile.ZipInfo] = []
         ignored: list[str] = []
@@ -321,13 +331,12 @@ class _Expander:
             )
         dest = Path(tempfile.mkdtemp(prefix=_folder_prefix(source), dir=self._workdir()))
         extracted: list[InputFile] = []
-        budget = self.limits.max_total_bytes
         try:
             for info in wanted:
                 member_source = f"{source}/{_normalized_member_name(info.filename)}"
                 target = _member_target(dest, info.filename)
                 try:
-                    written = _extract_member(archive, info, target, min(info.file_size, budget))
+                    _extract_member(archive, info, target, info.file_size, self.budget)
                 except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
                     _remove_file(target)
                     self.problems.append(Problem(member_source, f"is damaged inside the archive and was skipped ({exc})"))
@@ -338,7 +347,6 @@ class _Expander:
                         Problem(member_source, f"could not be extracted and was skipped ({exc.strerror or exc})")
                     )
                     continue
-                budget -= written
                 extracted.append(InputFile(target, member_source))
         except UnsafeArchiveError:
             # A lying header means the whole archive is untrustworthy: keep none of it.
@@ -374,8 +382,11 @@ class _Expander:
 
 
 # ------------------------------------------------------------------------ archive checks
-def check_archive(entries: list[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
+def check_archive(entries: list[zipfile.ZipInfo], limits: ArchiveLimits, remaining: int | None = None) -> None:
     """Refuse an archive before extraction if any entry is unsafe.
+
+    ``remaining`` is what is left of the upload's decompression budget (default: all of
+    ``limits.max_total_bytes``).
 
     Raises
     ------
@@ -397,6 +408,49 @@ def check_archive(entries: list[zipfile.ZipInfo], limits: ArchiveLimits) -> None
             f"it would expand to {_format_bytes(total)}, more than the limit of "
             f"{_format_bytes(limits.max_total_bytes)} (STAMP_ZIP_MAX_BYTES)"
         )
+    if remaining is not None and total > remaining:
+        raise UnsafeArchiveError(
+            f"it would expand to {_format_bytes(total)}, more than the {_format_bytes(max(remaining, 0))} left of "
+            f"the upload's limit of {_format_bytes(limits.max_total_bytes)} (STAMP_ZIP_MAX_BYTES, shared by every "
+            "archive and compressed file of one upload)"
+        )
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature … file name length, extra field length
+
+
+def check_overlaps(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse an archive whose entries share bytes of the file.
+
+    An entry's local header and data must end before the next entry begins, and the last
+    one before the central directory.  Overlapping entries are how a few kilobytes expand
+    to gigabytes (each entry re-reads the compressed data of the others); Python's own
+    check exists only in recent patch releases, so it is made here for every version.
+
+    Raises
+    ------
+    UnsafeArchiveError
+        Naming the two entries that overlap.
+    """
+    entries = sorted(archive.infolist(), key=lambda i: i.header_offset)
+    previous: zipfile.ZipInfo | None = None
+    previous_end = 0
+    with open(path, "rb") as handle:
+        for info in entries:
+            if previous is not None and info.header_offset < previous_end:
+                raise UnsafeArchiveError(
+                    f"entries {previous.filename!r} and {info.filename!r} overlap in the file: a crafted archive "
+                    "(an overlapping-entry ZIP bomb)"
+                )
+            handle.seek(info.header_offset)
+            header = handle.read(_LOCAL_HEADER.size)
+            if len(header) < _LOCAL_HEADER.size or header[:4] != ZIP_MAGIC:
+                raise UnsafeArchiveError(f"entry {info.filename!r} points to no entry header: a crafted or damaged archive")
+            _, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+            previous = info
+            previous_end = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+    if previous is not None and previous_end > archive.start_dir:
+        raise UnsafeArchiveError(f"entry {previous.filename!r} overlaps the archive's directory: a crafted archive")
 
 
 def unsafe_member_reason(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
@@ -434,20 +488,45 @@ def _member_target(dest: Path, filename: str) -> Path:
     return target
 
 
-def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limit: int) -> int:
+def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limit: int,
+                    budget: "DecompressionBudget | None" = None) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     # "xb": never write through something already at that path (the folder is fresh anyway).
     with archive.open(info) as src, open(target, "xb") as out:
-        return _copy_limited(src, out, limit, what=f"entry {info.filename!r}")
+        return _copy_limited(src, out, limit, what=f"entry {info.filename!r}", budget=budget)
 
 
-def _copy_limited(src: BinaryIO, out: BinaryIO, limit: int, *, what: str) -> int:
-    """Stream ``src`` into ``out`` in chunks; raise as soon as more than ``limit`` bytes arrive.
+class UploadBudgetExceeded(UnsafeArchiveError):
+    """Everything one upload expands to went over ``STAMP_ZIP_MAX_BYTES``."""
+
+
+class DecompressionBudget:
+    """Bytes one upload may still expand to, spent as they are written (archive members and gzip data)."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.remaining = total
+
+    def spend(self, n_bytes: int) -> None:
+        self.remaining -= n_bytes
+        if self.remaining < 0:
+            raise UploadBudgetExceeded(
+                f"the upload expands to more than {_format_bytes(self.total)} (STAMP_ZIP_MAX_BYTES, shared by every "
+                "archive member and compressed file of one upload); extraction was stopped"
+            )
+
+
+def _copy_limited(src: BinaryIO, out: BinaryIO, limit: int, *, what: str,
+                  budget: DecompressionBudget | None = None) -> int:
+    """Stream ``src`` into ``out`` in chunks; raise as soon as more than ``limit`` bytes arrive
+    or the upload's ``budget`` is spent.
 
     Raises
     ------
     UnsafeArchiveError
         ``src`` produced more bytes than ``limit`` (a header that under-declares its size).
+    UploadBudgetExceeded
+        The upload as a whole expanded to more than its budget.
     """
     written = 0
     while True:
@@ -460,6 +539,8 @@ def _copy_limited(src: BinaryIO, out: BinaryIO, limit: int, *, what: str) -> int
             raise UnsafeArchiveError(
                 f"{what} holds more data than its header declares ({limit} bytes); extraction was stopped"
             )
+        if budget is not None:
+            budget.spend(len(chunk))
         out.write(chunk)
 
 

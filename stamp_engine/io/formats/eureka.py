@@ -17,6 +17,7 @@ attributes.  The traps handled here:
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import numpy as np
 
 from ...problems import ReadError
 from ..block import SpectralBlock
+from ..containers import ArchiveLimits, _env_value, parse_size
 from ..registry import HDF5_MAGIC, register_reader
 
 #: Flux datasets in order of preference: Eureka's optimal spectrum, the flux-calibrated
@@ -54,6 +56,9 @@ JD_MINUS_MJD = 2400000.5
 FULL_JD_THRESHOLD = 2.4e6
 #: MJD-style dates of any plausible observation are above this (MJD 10000 is 1886).
 MJD_LIKE_THRESHOLD = 1.0e4
+
+#: Default of ``STAMP_HDF5_MAX_BYTES``: most bytes one compressed dataset may declare.
+HDF5_MAX_BYTES = 4 * 1024**3
 
 #: HDF5 files may start with a user block of 512·2ⁿ bytes before the superblock.
 _SUPERBLOCK_OFFSETS = (0, 512, 1024, 2048)
@@ -120,9 +125,48 @@ def _dim_names(dataset: h5py.Dataset) -> tuple[str | None, ...] | None:
     return names if any(names) else None
 
 
+def declared_size_problem(dataset: h5py.Dataset, file_size: int, max_bytes: int, max_ratio: float) -> str | None:
+    """Why a dataset must not be read, judged from its declared shape × dtype alone, or None.
+
+    Uncompressed data cannot exceed the file that holds it (a dataset with nothing stored
+    reads as gigabytes of fill values); compressed data must stay under ``max_bytes`` and
+    expand at most ``max_ratio`` times what is stored (the archive guard's ratio).
+    """
+    declared = int(np.prod(dataset.shape, dtype=np.float64)) * dataset.dtype.itemsize if dataset.shape else \
+        dataset.dtype.itemsize
+    what = f"declares a {' × '.join(map(str, dataset.shape)) or 'scalar'} {dataset.dtype} dataset " \
+           f"{dataset.name.lstrip('/')!r} ({declared:,} bytes)"
+    try:
+        filtered = dataset.id.get_create_plist().get_nfilters() > 0
+        stored = dataset.id.get_storage_size()
+    except (RuntimeError, ValueError, OSError):
+        filtered, stored = True, 0
+    if not filtered and declared > file_size:
+        return f"{what} but the whole file has {file_size:,} bytes: a corrupt or crafted file; it was not read"
+    if filtered and declared > max_bytes:
+        return (f"{what}, more than the {max_bytes:,} bytes a compressed dataset may expand to "
+                "(STAMP_HDF5_MAX_BYTES); it was not read")
+    if filtered and declared > max_ratio * max(stored, 1) and declared > 1 << 20:
+        return (f"{what} from {stored:,} stored bytes, a compression ratio above {max_ratio:,.0f} "
+                "(STAMP_ZIP_MAX_RATIO): a compression bomb; it was not read")
+    return None
+
+
+def _read_checked(dataset: h5py.Dataset) -> np.ndarray:
+    """``dataset[()]``, once its declared size is known to fit the file and the configured ceilings."""
+    reason = declared_size_problem(
+        dataset, Path(dataset.file.filename).stat().st_size,
+        _env_value(os.environ, "STAMP_HDF5_MAX_BYTES", parse_size, HDF5_MAX_BYTES),
+        ArchiveLimits.from_env().max_ratio,
+    )
+    if reason:
+        raise ReadError(reason)
+    return dataset[()]
+
+
 def _float_array(dataset: h5py.Dataset) -> np.ndarray:
     """The dataset as read (dtype and byte order kept), with a non-NaN _FillValue made NaN."""
-    values = dataset[()]
+    values = _read_checked(dataset)
     values = np.asarray(values)
     if values.dtype.kind not in "fiu":
         raise ReadError(f"has a non-numeric {dataset.name.lstrip('/')!r} dataset ({values.dtype})")
@@ -415,7 +459,7 @@ def _read_spectra(h5: h5py.File, keys: set[str], flux_key: str, source: str) -> 
     bad = None
     if mask_key is not None and h5[mask_key].shape == h5[flux_key].shape:
         mask_ds = h5[mask_key]
-        bad = _orient(np.asarray(mask_ds[()]) != 0, _dim_names(mask_ds), n_time, mask_key, flux.ndim == 3)[0]
+        bad = _orient(np.asarray(_read_checked(mask_ds)) != 0, _dim_names(mask_ds), n_time, mask_key, flux.ndim == 3)[0]
 
     wavelength, wave_unit_note = wavelength_to_micron(
         wavelength, _attr_from([wave_ds], h5.attrs, "wave_units"))
@@ -462,7 +506,7 @@ def _read_spectra(h5: h5py.File, keys: set[str], flux_key: str, source: str) -> 
 def _order_values(h5: h5py.File, keys: set[str], flux: np.ndarray, dims) -> list[int] | None:
     """Spectral orders of a NIRISS file: from an ``order`` coordinate, or None."""
     if "order" in keys:
-        values = np.asarray(h5["order"][()]).reshape(-1)
+        values = np.asarray(_read_checked(h5["order"])).reshape(-1)
         if values.dtype.kind in "iuf" and values.size:
             return [int(v) for v in values]
     if flux.ndim == 3:
@@ -581,7 +625,7 @@ def _read_light_curves(h5: h5py.File, keys: set[str], source: str) -> list[Spect
     error = _orient_light_curve(_float_array(h5["err"]), _dim_names(h5["err"]), n_time, centres.size, "err")
     bad = None
     if "mask" in keys and h5["mask"].shape == data_ds.shape:
-        bad = _orient_light_curve(np.asarray(h5["mask"][()]) != 0, _dim_names(h5["mask"]), n_time,
+        bad = _orient_light_curve(np.asarray(_read_checked(h5["mask"])) != 0, _dim_names(h5["mask"]), n_time,
                                   centres.size, "mask")
     flux_unit, unit_assumed, flux_note = flux_unit_from_text(_attr_from([data_ds], h5.attrs, "flux_units"))
     if flux_note:
@@ -594,7 +638,7 @@ def _read_light_curves(h5: h5py.File, keys: set[str], source: str) -> list[Spect
     for name in ("wave_low", "wave_hi"):
         if name in keys and h5[name].size == centres.size:
             # the channel edges in µm, converted with the centres' units
-            edges, _ = wavelength_to_micron(np.asarray(_float_array(h5[name]), dtype=np.float64).reshape(-1),
+            edges, _ = wavelength_to_micron(np.asarray(_read_checked(h5[name]), dtype=np.float64).reshape(-1),
                                             _attr_from([h5[name], wave_ds, data_ds], h5.attrs, "wave_units"))
             meta[name] = [float(v) for v in edges]
     edges = None

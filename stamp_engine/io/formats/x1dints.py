@@ -36,6 +36,9 @@ from ..registry import FITS_MAGIC, register_reader
 
 BLOCK = 2880
 DO_NOT_USE = 1
+#: The FITS standard's ceilings (FITS 4.0 §4.4.1.1, §7.3.1): NAXIS ≤ 999 axes, TFIELDS ≤ 999 columns.
+MAX_NAXIS = 999
+MAX_TFIELDS = 999
 _MAX_HDUS_BEFORE_SPECTRA = 16
 
 _STAGE3_NAME = re.compile(r"^jw\d{5}-[a-z]\d{3,}_", re.IGNORECASE)
@@ -116,7 +119,7 @@ def _data_bytes(cards: dict[str, str]) -> int:
     """Bytes of the HDU's data (without the padding to 2880), or -1 when the header does not say."""
     naxis = _card_int(cards, "NAXIS")
     bitpix = _card_int(cards, "BITPIX")
-    if naxis is None or bitpix is None:
+    if naxis is None or bitpix is None or not 0 <= naxis <= MAX_NAXIS:
         return -1
     if naxis == 0:
         return 0
@@ -195,9 +198,7 @@ def _table_columns(cards: dict[str, str], wanted: tuple[str, ...], what: str) ->
     leaves bit 0 (DO_NOT_USE) as stored, so ``low & 1`` is the flag without converting the
     column (a converted uint32 copy of a new-layout DQ is as large as FLUX in float32).
     """
-    n_fields = _card_int(cards, "TFIELDS")
-    if n_fields is None:
-        raise ReadError(f"{what} is not a binary table (no TFIELDS)")
+    n_fields = _n_fields(cards, what)
     offset = 0
     names: list[str] = []
     formats: list[Any] = []
@@ -232,9 +233,20 @@ def _table_columns(cards: dict[str, str], wanted: tuple[str, ...], what: str) ->
     return _Columns(dtype, columns)
 
 
-def _columns_key(cards: dict[str, str]) -> tuple[str | None, ...]:
+def _n_fields(cards: dict[str, str], what: str) -> int:
+    """``TFIELDS``, checked against the standard's ceiling before any loop runs over the columns."""
+    n_fields = _card_int(cards, "TFIELDS")
+    if n_fields is None:
+        raise ReadError(f"{what} is not a binary table (no TFIELDS)")
+    if not 0 <= n_fields <= MAX_TFIELDS:
+        raise ReadError(f"{what} declares TFIELDS = {n_fields} columns; the FITS standard allows 0 to {MAX_TFIELDS} "
+                        "(a corrupt or crafted header)")
+    return n_fields
+
+
+def _columns_key(cards: dict[str, str], what: str) -> tuple[str | None, ...]:
     """The raw cards that define a table's columns: tables with equal keys share one record dtype."""
-    n_fields = _card_int(cards, "TFIELDS") or 0
+    n_fields = _n_fields(cards, what)
     return (cards.get("NAXIS1"), *(cards.get(f"{prefix}{i}") for i in range(1, n_fields + 1)
                                    for prefix in ("TTYPE", "TFORM", "TSCAL", "TZERO", "TUNIT")))
 
@@ -363,6 +375,9 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
             extname = _card_text(cards, "EXTNAME").upper()
             if data_start + n_bytes > size:
                 where = f"{extname} table {index}" if extname else f"HDU {index}"
+                if n_bytes > 2 * size:  # far more than any cut-short download: a header that lies
+                    raise ReadError(f"declares {n_bytes:,} bytes of data in {where} (NAXIS × BITPIX, PCOUNT) but the "
+                                    f"whole file has {size:,}: a corrupt or crafted header; nothing was read")
                 raise ReadError(f"is truncated: it ends inside {where} (an incomplete download?)")
             position = data_start + _padded(n_bytes)
             if index == 0:
@@ -383,7 +398,7 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
             if extname != "EXTRACT1D":
                 continue  # ASDF, HDRTAB, INT_TIMES_STRIPE, a stray SCI …
             n_tables += 1
-            key = _columns_key(cards)
+            key = _columns_key(cards, "EXTRACT1D")
             table = tables.get(key)
             if table is None:
                 table = tables[key] = _table_columns(cards, _SPECTRAL_COLUMNS, "EXTRACT1D")

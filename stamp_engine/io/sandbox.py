@@ -1,0 +1,351 @@
+"""Reading untrusted files in a child process with a deadline and a memory cap.
+
+A damaged HDF5 file can make libhdf5 loop forever or crash the interpreter (a
+segmentation fault in C code cannot be caught), and a tiny file can declare arrays
+of many gigabytes.  :func:`read_files` identifies and reads files in a forked child
+whose address space is capped (``RLIMIT_AS``) and which is killed when one file takes
+longer than its deadline; a hang, a crash or exhausted memory becomes a problem naming
+the file, and the remaining files are read by a fresh child.
+
+One child reads all the files of a load, one after the other, so a folder of
+thousands of files costs one fork, not thousands.  Arrays come back without being
+pickled: a view of a memory map of the input file (new-layout x1dints columns) is sent
+as its byte offset, shape and strides and mapped again by the parent; any other large
+array is written by the child to a ``.npy`` file in the scratch folder and memory-mapped
+by the parent.  The parent only ever maps files read-only and copies from them once,
+into the cube.
+
+Limits come from the environment (:meth:`ReadLimits.from_env`): ``STAMP_READ_TIMEOUT_S``
+(seconds per file, default 300), ``STAMP_READ_MAX_MEMORY`` (address space a reader may
+add, default 8GiB) and ``STAMP_READ_ISOLATE`` (``0`` reads in this process, for trusted
+local files).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import mmap
+import os
+import pickle
+import resource
+import select
+import signal
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..problems import ReadError
+from . import registry
+from .block import SpectralBlock
+from .containers import GiB, InputFile, _env_value, _format_bytes, parse_size
+
+#: Arrays smaller than this travel inside the pickle; larger ones by memory map.
+_INLINE_BYTES = 1 << 20
+_ARRAY_FIELDS = ("wavelength", "flux", "error", "bad", "integration", "time_mjd")
+_TOO_LARGE = "is too large to read into memory"
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How untrusted files are read.
+
+    Attributes
+    ----------
+    isolate : bool
+        Read in a child process (True) or in this process (trusted local files only).
+    timeout_s : float
+        Seconds one file may take to be identified and read before its reader is killed.
+    max_memory_bytes : int
+        Address space the reader may use beyond what the process already had and the
+        size of the file (which readers memory-map), enforced with ``RLIMIT_AS``.
+    """
+
+    isolate: bool = True
+    timeout_s: float = 300.0
+    max_memory_bytes: int = 8 * GiB
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "ReadLimits":
+        """Limits from ``STAMP_READ_ISOLATE``, ``STAMP_READ_TIMEOUT_S``, ``STAMP_READ_MAX_MEMORY``."""
+        environ = os.environ if environ is None else environ
+        defaults = cls()
+        isolate = environ.get("STAMP_READ_ISOLATE", "").strip().lower() not in ("0", "false", "no", "off")
+        return cls(
+            isolate=isolate,
+            timeout_s=_env_value(environ, "STAMP_READ_TIMEOUT_S", float, defaults.timeout_s),
+            max_memory_bytes=_env_value(environ, "STAMP_READ_MAX_MEMORY", parse_size, defaults.max_memory_bytes),
+        )
+
+
+@dataclass
+class ReadOutcome:
+    """What reading one file gave: the reader's name (None if none claimed it) and blocks, or an error."""
+
+    format: str | None = None
+    blocks: list[SpectralBlock] | None = None
+    error: str | None = None
+
+
+Started = Callable[[int], None]
+
+
+def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
+               started: Started | None = None) -> list[ReadOutcome]:
+    """Identify and read every file, in a child process unless ``limits.isolate`` is False.
+
+    Parameters
+    ----------
+    items : sequence of InputFile
+    limits : ReadLimits
+    scratch : Path
+        A folder that outlives the returned blocks (they may be memory maps of files in it).
+    started : callable, optional
+        ``started(index)`` as each file is begun (progress reports).
+
+    Returns
+    -------
+    list of ReadOutcome
+        One per item, in order.
+    """
+    started = started or (lambda index: None)
+    outcomes: list[ReadOutcome | None] = [None] * len(items)
+    todo = []
+    for index, item in enumerate(items):
+        try:
+            empty = item.path.stat().st_size == 0
+        except OSError as exc:
+            outcomes[index] = ReadOutcome(error=f"cannot be opened ({exc.strerror or exc})")
+            continue
+        if empty:  # decided without a reader (and without a child: floods of empty entries are common)
+            outcomes[index] = ReadOutcome(error="is empty (0 bytes)")
+        elif not limits.isolate:
+            started(index)
+            outcomes[index] = _read_one(item)
+        else:
+            todo.append(index)
+    if todo:
+        scratch.mkdir(parents=True, exist_ok=True)
+        _read_isolated(items, todo, limits, scratch, started, outcomes)
+    return [o if o is not None else ReadOutcome(error="was not read") for o in outcomes]
+
+
+def _read_one(item: InputFile) -> ReadOutcome:
+    outcome = ReadOutcome()
+    try:
+        entry = registry.identify_format(item.path)
+        outcome.format = entry.name
+        outcome.blocks = registry.read(item.path, item.source, entry)
+    except ReadError as exc:
+        outcome.error = str(exc)
+    return outcome
+
+
+# ------------------------------------------------------------------------------ parent
+def _read_isolated(items, todo: list[int], limits: ReadLimits, scratch: Path, started: Started,
+                   outcomes: list) -> None:
+    """Run children over ``todo`` until every file has an outcome; a failed file is skipped by the next child."""
+    mapped: dict[Path, np.memmap] = {}
+    while todo:
+        done, stuck, why = _run_child(items, todo, limits, scratch, started)
+        for index, path in done.items():
+            outcomes[index] = _load_outcome(path, items[index].path, mapped)
+        if stuck is not None:
+            outcomes[stuck] = ReadOutcome(error=why)
+            todo = todo[todo.index(stuck) + 1:]
+        else:
+            todo = [i for i in todo if outcomes[i] is None]
+            if todo:  # the child ended without a word about these: should not happen
+                for index in todo:
+                    outcomes[index] = ReadOutcome(error=why or "was not read (the reader process stopped)")
+                todo = []
+
+
+def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, started: Started):
+    """One child reading ``todo`` in order.
+
+    Returns
+    -------
+    done : dict
+        index → result file, for every file the child finished.
+    stuck : int or None
+        The file the child was reading when it hung or died.
+    why : str or None
+        What happened to it.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        os.close(read_end)
+        _child_main(items, todo, limits, scratch, write_end)
+    os.close(write_end)
+    done: dict[int, Path] = {}
+    current: int | None = None
+    began = time.monotonic()
+    buffer = b""
+    try:
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            while True:
+                wait = limits.timeout_s - (time.monotonic() - began)
+                ready = select.select([pipe], [], [], max(wait, 0.0))[0] if wait > 0 else []
+                if not ready:
+                    _kill(pid)
+                    return done, current, (f"reading was stopped after {limits.timeout_s:g} s (STAMP_READ_TIMEOUT_S): "
+                                           "the file makes the reader hang, it is probably damaged")
+                chunk = pipe.read(4096)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    kind, index = line.split(b" ", 1)
+                    index = int(index)
+                    if kind == b"S":
+                        current, began = index, time.monotonic()
+                        started(index)
+                    else:
+                        done[index] = scratch / f"result-{index}.pickle"
+                        current = None
+    except BaseException:
+        _kill(pid)
+        raise
+    _, status = os.waitpid(pid, 0)
+    if current is None:
+        return done, None, None
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+        why = (f"made the reader crash ({name}): the file is damaged or was made to crash readers"
+               if number != signal.SIGKILL else
+               "made the reader exceed its memory (killed by the system)")
+    else:
+        why = f"made the reader stop unexpectedly (exit status {os.WEXITSTATUS(status)})"
+    return done, current, why
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def _load_outcome(path: Path, source_path: Path, mapped: dict) -> ReadOutcome:
+    with open(path, "rb") as handle:
+        outcome: ReadOutcome = pickle.load(handle)  # written by our own child, from our own types
+    path.unlink()
+    if outcome.blocks:
+        outcome.blocks = [_import_block(b, source_path, mapped) for b in outcome.blocks]
+    return outcome
+
+
+def _import_block(block: SpectralBlock, source_path: Path, mapped: dict) -> SpectralBlock:
+    changes = {}
+    for name in _ARRAY_FIELDS:
+        value = getattr(block, name)
+        if isinstance(value, tuple) and value and value[0] in ("file", "npy"):
+            changes[name] = _import_array(value, source_path, mapped)
+    return replace(block, **changes)
+
+
+def _import_array(ref: tuple, source_path: Path, mapped: dict) -> np.ndarray:
+    if ref[0] == "npy":
+        return np.load(ref[1], mmap_mode="r", allow_pickle=False)
+    _, offset, shape, strides, dtype = ref
+    raw = mapped.get(source_path)
+    if raw is None:
+        raw = mapped[source_path] = np.memmap(source_path, dtype=np.uint8, mode="r")
+    # ndarray() checks that offset, shape and strides stay inside the mapped file.
+    return np.ndarray(shape, dtype=dtype, buffer=raw, offset=offset, strides=strides)
+
+
+# ------------------------------------------------------------------------------- child
+def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, fd: int) -> None:
+    status = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops the child at once, the parent reports it
+        _die_with_parent()
+        faulthandler.disable()  # a crash is reported by the parent, naming the file, not as a C stack dump
+        with os.fdopen(fd, "wb", buffering=0) as pipe:
+            for index in todo:
+                item = items[index]
+                pipe.write(f"S {index}\n".encode())
+                _cap_memory(limits.max_memory_bytes, item.path)
+                # The child's own deadline, should the parent be gone: SIGALRM's default action ends
+                # the process even inside a C loop of libhdf5, where no Python handler would run.
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                signal.alarm(int(limits.timeout_s) + 10)
+                outcome = _read_one_capped(item, limits)
+                if outcome.blocks:
+                    outcome.blocks = [_export_block(b, item.path, scratch, index, k)
+                                      for k, b in enumerate(outcome.blocks)]
+                target = scratch / f"result-{index}.pickle"
+                with open(target.with_suffix(".partial"), "wb") as handle:
+                    pickle.dump(outcome, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(target.with_suffix(".partial"), target)
+                pipe.write(f"D {index}\n".encode())
+    except BaseException:  # noqa: BLE001 — the parent reports the file the child stopped on
+        status = 3
+    finally:
+        os._exit(status)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this child when its parent dies (a killed job leaves no reader spinning)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the alarm set for each file still ends the child
+
+
+def _read_one_capped(item: InputFile, limits: ReadLimits) -> ReadOutcome:
+    try:
+        outcome = _read_one(item)
+    except MemoryError:
+        outcome = ReadOutcome(error=_TOO_LARGE)
+    if outcome.error == _TOO_LARGE:
+        outcome.error = (f"needs more memory than a reader may use ({_format_bytes(limits.max_memory_bytes)}, "
+                         "STAMP_READ_MAX_MEMORY): it is too large or declares more data than it holds")
+    return outcome
+
+
+def _cap_memory(budget: int, path: Path) -> None:
+    """Let this process grow by ``budget`` bytes plus the file's size (readers memory-map it)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            in_use = int(handle.read().split()[0]) * mmap.PAGESIZE
+    except (OSError, ValueError, IndexError):
+        return  # not Linux: no cap, the deadline still applies
+    limit = in_use + budget + path.stat().st_size
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _export_block(block: SpectralBlock, source_path: Path, scratch: Path, index: int, k: int) -> SpectralBlock:
+    changes: dict[str, Any] = {}
+    for name in _ARRAY_FIELDS:
+        value = getattr(block, name)
+        if isinstance(value, np.ndarray) and value.nbytes >= _INLINE_BYTES:
+            changes[name] = _export_array(value, source_path, scratch / f"block-{index}-{k}-{name}.npy")
+    return replace(block, **changes) if changes else block
+
+
+def _export_array(array: np.ndarray, source_path: Path, target: Path) -> tuple:
+    """A reference to ``array``: where it lies in the input file, else a ``.npy`` file written now."""
+    root = array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if (isinstance(root, np.memmap) and isinstance(root.base, mmap.mmap) and root.filename
+            and Path(root.filename) == source_path.resolve()):
+        offset = array.__array_interface__["data"][0] - root.__array_interface__["data"][0] + root.offset
+        return ("file", offset, array.shape, array.strides, array.dtype)
+    np.save(target, np.asarray(array), allow_pickle=False)
+    return ("npy", str(target))
+
