@@ -95,6 +95,18 @@ def test_xarray_round_trip_is_exact(normalized):
     np.testing.assert_allclose(back.hours, cube.hours, atol=1e-8)
 
 
+def test_xarray_round_trip_survives_netcdf(tmp_path):
+    import xarray
+
+    cube = awkward_cube().normalize("visit")
+    path = tmp_path / "cube.nc"
+    cube.to_xarray().to_netcdf(path, engine="scipy")  # SciPy is a core dependency: no netCDF library needed
+    with xarray.open_dataset(path, engine="scipy") as ds:
+        back = Cube.from_xarray(ds.load())
+    assert_same_cube(cube, back)
+    np.testing.assert_array_equal(back.meta["interpolated"].astype(bool), cube.meta["interpolated"])
+
+
 def test_from_xarray_converts_wavelength_units_and_keeps_a_utc_scale():
     cube = awkward_cube(scale="utc", standard="MJD_UTC")
     ds = cube.to_xarray()
