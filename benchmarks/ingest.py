@@ -33,7 +33,7 @@ TARGET_MEMORY = 3.0
 #: fixed allocations of reading (astropy tables, headers, index arrays: about a MiB) dominate it.
 MEMORY_TARGET_MIN_CUBE_BYTES = 4 * MB
 
-QUOTED_FLASK = ("Original Flask STAMP (quoted from its authors' report, not measured here — it is not on PyPI): "
+QUOTED_FLASK = ("Original Flask STAMP (quoted from the project's earlier measurement, not re-measured here — it is not on PyPI): "
                 "about 22–37× the floor in time and 26× the cube bytes in memory on the same data.")
 
 CHROMATIC_PACKAGE = "chromatic-lightcurves"
