@@ -126,22 +126,26 @@ def test_from_xarray_says_what_is_missing():
         Cube.from_xarray(ds.rename({"wavelength": "lam"}))
 
 
-def test_to_xarray_without_xarray_says_what_to_install():
-    # A child interpreter in which importing xarray fails, as on a machine without it.
+@pytest.mark.parametrize("module, method, install", [
+    ("xarray", "to_xarray", "pip install 'stamp[interop]'"),
+    ("chromatic", "to_rainbow", "pip install chromatic-lightcurves"),
+])
+def test_a_missing_optional_library_is_named_with_its_install_command(module, method, install):
+    # A child interpreter in which importing the library fails, as on a machine without it.
     code = (
-        "import sys; sys.modules['xarray'] = None\n"
+        f"import sys; sys.modules[{module!r}] = None\n"
         "from stamp_engine import Cube\n"
         "import numpy as np, astropy.units as u\n"
         "from astropy.time import Time\n"
         "cube = Cube(wavelength=np.array([1.0, 2.0]), time=Time([60000.0], format='mjd', scale='tdb'),\n"
         "            flux=np.ones((1, 2)), error=np.ones((1, 2)), flux_unit=u.Jy)\n"
         "try:\n"
-        "    cube.to_xarray()\n"
+        f"    cube.{method}()\n"
         "except ImportError as exc:\n"
         "    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert "Cube.to_xarray needs xarray" in out.stdout and "pip install" in out.stdout
+    assert f"Cube.{method} needs {module}" in out.stdout and install in out.stdout, out.stdout + out.stderr
 
 
 # --------------------------------------------------------------------------- TimeSeries
@@ -196,23 +200,6 @@ def test_to_rainbow_converts_or_says_what_to_install():
     np.testing.assert_allclose(rainbow.time.to_value(u.day), cube.time.tdb.jd, rtol=0, atol=1e-9)
     assert rainbow.metadata["time_scale"] == "tdb" and rainbow.metadata["time_is_barycentric"] is True
     np.testing.assert_array_equal(rainbow.timelike["visit"], cube.visit)
-
-
-def test_to_rainbow_without_chromatic_says_what_to_install():
-    code = (
-        "import sys; sys.modules['chromatic'] = None\n"
-        "from stamp_engine import Cube\n"
-        "import numpy as np, astropy.units as u\n"
-        "from astropy.time import Time\n"
-        "cube = Cube(wavelength=np.array([1.0, 2.0]), time=Time([60000.0], format='mjd', scale='tdb'),\n"
-        "            flux=np.ones((1, 2)), error=np.ones((1, 2)), flux_unit=u.Jy)\n"
-        "try:\n"
-        "    cube.to_rainbow()\n"
-        "except ImportError as exc:\n"
-        "    print(exc)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert "Cube.to_rainbow needs chromatic" in out.stdout and "pip install chromatic-lightcurves" in out.stdout
 
 
 # ---------------------------------------------------------------------------------- FITS
