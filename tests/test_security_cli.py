@@ -141,3 +141,13 @@ def test_from_a_terminal_the_password_is_asked_twice(again, ok):
         assert password_matches(printed_secret(stdout, "alice"), "correct horse")
     else:
         assert proc.returncode == 1 and stdout == ""
+
+
+def test_the_wsgi_entry_point_refuses_to_start_with_one_clear_line(tmp_path):
+    # gunicorn imports dashboard.wsgi in every worker: the refusal must be a message, not a traceback
+    env = {**ENV, "STAMP_BASIC_AUTH": shell_expanded('"'), "STAMP_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", "import dashboard.wsgi"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.strip().startswith("STAMP cannot start: STAMP_BASIC_AUTH"), run.stderr
+    assert "single quotes" in run.stderr and "Traceback" not in run.stderr
