@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".ci" / "constraints.txt"
 #: The extras .ci/run installs (test run and wheel smoke test).
 EXTRAS = ("test", "interop", "chromatic", "bench", "server", "celery")
+BUILD_TOOLS = ("pip", "setuptools", "wheel")
 
 
 def closure(requirements: list[Requirement]) -> dict[str, str]:
@@ -70,6 +71,10 @@ def main() -> int:
         requirements += [Requirement(text) for text in project["optional-dependencies"][extra]]
     pinned = closure(requirements)
     pinned.pop(canonicalize_name(project["name"]), None)
+    # Build tools stay out: a pin here would clash with pyproject's build requirement
+    # (setuptools>=68) wherever pip applies constraints to build environments too.
+    for tool in BUILD_TOOLS:
+        pinned.pop(tool, None)
     lines = [
         "# Exact versions CI installs (pip install -c .ci/constraints.txt …), pinned from a green environment.",
         f"# Python {sys.version_info.major}.{sys.version_info.minor}. Refresh: python3 .ci/constraints.py",

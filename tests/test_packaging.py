@@ -94,3 +94,19 @@ def test_the_dashboard_serves_the_engines_band_script(tmp_path):
         assert served.get_data(as_text=True) == web.bands_script()
         # before the app's own scripts, so stamp_dashboard.js finds stamp.highlight
         assert page.index("stamp_bands.js") < page.index("stamp_dashboard.js")
+
+
+def test_the_ci_constraints_pin_every_requirement():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lines = (ROOT / ".ci" / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    pinned = {re.split(r"==", line)[0] for line in lines if line and not line.startswith("#")}
+    assert all("==" in line for line in lines if line and not line.startswith("#"))
+
+    def name(requirement: str) -> str:
+        return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", requirement).group(0)).lower()
+
+    wanted = {name(r) for r in project["dependencies"]}
+    for extra in ("test", "interop", "chromatic", "bench", "server", "celery"):
+        wanted |= {name(r) for r in project["optional-dependencies"][extra]}
+    missing = sorted(wanted - pinned)
+    assert not missing, f"not pinned in .ci/constraints.txt (refresh: python3 .ci/constraints.py): {missing}"
