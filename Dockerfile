@@ -17,13 +17,19 @@ RUN useradd --create-home --uid 10001 stamp \
     && mkdir -p /var/cache/stamp /data /app \
     && chown -R stamp:stamp /var/cache/stamp /data /app
 
+# Build the wheel, install it and delete the sources: the image runs the installed wheel (as
+# `pip install stamp-*.whl` would anywhere), not an editable checkout.
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY .ci/constraints.txt ./.ci/constraints.txt
+COPY stamp_engine ./stamp_engine
+COPY dashboard ./dashboard
+COPY assets ./assets
+# server: gunicorn; celery: celery + redis client, for STAMP_BACKGROUND=celery workers. Pinned like CI.
+RUN pip wheel --no-deps -w /tmp/dist . \
+    && pip install -c .ci/constraints.txt "$(ls /tmp/dist/stamp-*.whl)[server,celery]" \
+    && rm -rf /tmp/dist /src
 WORKDIR /app
-COPY --chown=stamp:stamp pyproject.toml README.md ./
-COPY --chown=stamp:stamp stamp_engine ./stamp_engine
-COPY --chown=stamp:stamp dashboard ./dashboard
-COPY --chown=stamp:stamp assets ./assets
-# server: gunicorn; celery: celery + redis client, for STAMP_BACKGROUND=celery workers.
-RUN pip install -e ".[server,celery]"
 
 USER stamp
 VOLUME ["/var/cache/stamp"]

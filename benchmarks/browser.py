@@ -158,7 +158,7 @@ def _check_browser() -> None:
     try:
         import selenium  # noqa: F401
     except ImportError:
-        raise SectionNotRun("selenium is not installed (pip install 'dash[testing]')") from None
+        raise SectionNotRun("selenium is not installed: pip install -e '.[bench]'") from None
 
 
 def _free_port() -> int:

@@ -34,24 +34,36 @@ class Target:
     limit: float
     op: str = "<="  # "<=" or ">="
     unit: str = ""
+    #: Why the number is only reported, not judged (e.g. a cube so small that fixed
+    #: overhead dominates); None: the target applies.
+    report_only: str | None = None
 
     @property
-    def passed(self) -> bool | None:
+    def met(self) -> bool | None:
+        """Whether the value meets the limit (None when not measured), judged or not."""
         if self.value is None:
             return None
         return self.value <= self.limit if self.op == "<=" else self.value >= self.limit
 
     @property
+    def passed(self) -> bool | None:
+        """The verdict: None when not measured or only reported."""
+        return None if self.report_only else self.met
+
+    @property
     def verdict(self) -> str:
+        if self.report_only and self.value is not None:
+            return "REPORT"
         return {True: "PASS", False: "FAIL", None: "NOT RUN"}[self.passed]
 
     def line(self) -> str:
         value = "—" if self.value is None else f"{self.value:.3g}{self.unit}"
         op = "≤" if self.op == "<=" else "≥"
-        return f"  [{self.verdict:7}] {self.name}: {value}  (target {op} {self.limit:g}{self.unit})"
+        why = f"; not judged: {self.report_only}" if self.report_only and self.value is not None else ""
+        return f"  [{self.verdict:7}] {self.name}: {value}  (target {op} {self.limit:g}{self.unit}{why})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed}
+        return {**asdict(self), "passed": self.passed, "met": self.met}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Section "exports" (issue 4): video encoding speed, package build time and size.
+"""Section "exports": video encoding speed, package build time and size.
 
 1. **Video** — ``stamp_engine.video.write_spectrum_video`` on a normalized synthetic cube of
    300 integrations × 2,040 wavelengths (built in memory, no file reading), 1280×720,
@@ -7,7 +7,7 @@
 2. **Package** — ``stamp_engine.export.build_package`` (its defaults: video on, near-IR
    molecular bands) for the 10,000 × 2,040 dataset of the ingest section after load +
    normalize: wall time, time per stage (from its progress callback), ZIP size and what
-   is inside.  No target in the issue: reported for scale.
+   is inside.  No target: reported for scale.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ VIDEO_SIZE = (1280, 720)
 
 def run(quick: bool, regenerate: bool = False) -> SectionResult:
     result = SectionResult("exports", quick)
-    heading("Exports (issue 4): video frames per second, package build time and size")
+    heading("Exports: MP4 frames per second, download package build time and size")
     _video(result, quick)
     _package(result, quick, regenerate)
     result.print_verdicts()

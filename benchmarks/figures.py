@@ -1,4 +1,4 @@
-"""Section "figures" (issue 3): bytes of every figure sent to the browser, and time to plots.
+"""Section "figures": bytes of every figure sent to the browser, and time to plots.
 
 1. **Figure bytes** — the 10,000 × 2,040 new-layout dataset of the ingest section is loaded
    and normalized, reduced with ``stamp_engine.figures.display_cube`` (its defaults), and
@@ -28,7 +28,7 @@ FIGURE_LIMIT_BYTES = 5_000_000
 
 def run(quick: bool, browser: bool = True, regenerate: bool = False) -> SectionResult:
     result = SectionResult("figures", quick)
-    heading("Figures (issue 3): bytes sent per figure, time from 'process' to plots")
+    heading("Figures: bytes sent to the browser per figure, time from 'process' to drawn plots")
     spec = datasets.ingest_specs(quick)[0]
     data = None
     missing = [m for m in ("stamp_engine.synthetic.x1dints", "stamp_engine.figures")

@@ -1,4 +1,4 @@
-"""Section "ingest" (issue 2): stamp_engine.load + normalize against the astropy read floor.
+"""Section "ingest": stamp_engine.load + normalize against the astropy read floor.
 
 For each dataset (new layout 10,000 × 2,040 in 5 segment files; old layout 1,200 × 430):
 
@@ -29,8 +29,11 @@ from .common import (
 
 TARGET_RATIO = {"new": 1.5, "old": 1.3}
 TARGET_MEMORY = 3.0
+#: Below this cube size (flux + error) the memory ratio is reported, not judged: the
+#: fixed allocations of reading (astropy tables, headers, index arrays: about a MiB) dominate it.
+MEMORY_TARGET_MIN_CUBE_BYTES = 4 * MB
 
-QUOTED_FLASK = ("Original Flask STAMP (QUOTED from issue 2, not measured here — it is not on PyPI): "
+QUOTED_FLASK = ("Original Flask STAMP (quoted from the project's earlier measurement, not re-measured here — it is not on PyPI): "
                 "about 22–37× the floor in time and 26× the cube bytes in memory on the same data.")
 
 CHROMATIC_PACKAGE = "chromatic-lightcurves"
@@ -38,7 +41,7 @@ CHROMATIC_PACKAGE = "chromatic-lightcurves"
 
 def run(quick: bool, peers: bool = True, install_peers: bool = True, regenerate: bool = False) -> SectionResult:
     result = SectionResult("ingest", quick)
-    heading("Ingest (issue 2): stamp_engine.load + normalize vs the astropy read floor")
+    heading("Ingest: stamp_engine.load + normalize time and memory vs the astropy read floor")
     print(f"Wall: best of {1 if quick else 3} after 1 warm-up (page cache warm), each method in a fresh process.")
     print("peak/cube: tracemalloc peak ÷ flux+error bytes.  RSS/cube: RSS high-water (VmHWM) growth ÷ the same.")
     if importlib.util.find_spec("stamp_engine.synthetic.x1dints") is None:
@@ -112,9 +115,18 @@ def _measure_dataset(data: datasets.Dataset, result: SectionResult, chromatic_py
 
     result.targets.append(Target(f"{spec.layout} layout: load+normalize ÷ floor",
                                  engine.get("ratio_to_floor"), TARGET_RATIO[spec.layout], "<=", "×"))
-    result.targets.append(Target(f"{spec.layout} layout: peak memory (tracemalloc) ÷ cube bytes",
-                                 engine.get("peak_over_cube"), TARGET_MEMORY, "<=", "×"))
+    result.targets.append(memory_target(spec.layout, engine.get("peak_over_cube"), spec.cube_bytes))
     return measured
+
+
+def memory_target(layout: str, peak_over_cube: float | None, cube_bytes: int) -> Target:
+    """The peak-memory ÷ cube target, only reported for cubes below :data:`MEMORY_TARGET_MIN_CUBE_BYTES`."""
+    small = cube_bytes < MEMORY_TARGET_MIN_CUBE_BYTES
+    return Target(
+        f"{layout} layout: peak memory (tracemalloc) ÷ cube bytes", peak_over_cube, TARGET_MEMORY, "<=", "×",
+        report_only=(f"a {cube_bytes / MB:.1f} MiB cube, where fixed overhead dominates "
+                     f"(judged from {MEMORY_TARGET_MIN_CUBE_BYTES / MB:.0f} MiB)") if small else None,
+    )
 
 
 def _measure_method(method: str, params: dict[str, Any], cube_bytes: int, *, python: str | None = None,

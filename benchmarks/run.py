@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     heading("Summary")
     for name, result, elapsed, path in summary:
         verdicts = [t.verdict for t in result.targets]
-        counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("PASS", "FAIL", "NOT RUN") if verdicts.count(v))
+        counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("PASS", "FAIL", "REPORT", "NOT RUN") if verdicts.count(v))
         not_run = f"; not run: {', '.join(result.not_run)}" if result.not_run else ""
         print(f"  {name:8} {elapsed:6.1f} s  {counts or 'no targets measured'}{not_run}  → {path.relative_to(path.parents[2])}")
     return 1 if crashed else 0

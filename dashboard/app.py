@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
-from flask import jsonify
+from flask import Response, jsonify
+
+from stamp_engine import web
 
 from . import download_route, ids, upload_route
 from .background import build_background_manager
@@ -18,8 +21,21 @@ from .services import Services, build_services
 from .sessions import issue_session
 from .storage import disk_health
 
-#: CSS and browser-side JavaScript (Bootstrap is vendored there: no CDN, works offline).
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+#: URL path (under the prefix) of the engine's band-highlighting script, the same file
+#: exported HTML pages inline (package data of ``stamp_engine.web``).
+BANDS_SCRIPT_ROUTE = "_stamp/stamp_bands.js"
+
+
+def assets_folder() -> Path:
+    """Dash's assets folder: CSS and browser-side JavaScript (Bootstrap vendored: works offline).
+
+    The repository keeps them in the top-level ``assets/``; a wheel ships that folder
+    inside the package as ``dashboard/assets`` (setuptools ``package-dir`` mapping in
+    pyproject.toml), which is preferred when present.
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "assets"
+    return installed if installed.is_dir() else here.parent / "assets"
 
 TITLE = "STAMP — Spectral Time-series Analysis and Mapping Program"
 
@@ -47,7 +63,8 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     app = dash.Dash(
         __name__,
         title=TITLE,
-        assets_folder=str(ASSETS),
+        assets_folder=str(assets_folder()),
+        external_scripts=[_bands_script_url(config)],
         serve_locally=True,
         requests_pathname_prefix=config.url_prefix,
         routes_pathname_prefix=config.url_prefix,
@@ -72,7 +89,19 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     return app
 
 
+def _bands_script_url(config: Config) -> str:
+    # the content hash in the query makes browsers fetch a changed script after an upgrade
+    digest = hashlib.sha256(web.bands_script().encode("utf-8")).hexdigest()[:12]
+    return f"{config.url_prefix}{BANDS_SCRIPT_ROUTE}?v={digest}"
+
+
 def _add_routes(server, config: Config, services: Services, manager) -> None:
+    def bands_script():
+        return Response(web.bands_script(), mimetype="text/javascript",
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+    server.add_url_rule(f"{config.url_prefix}{BANDS_SCRIPT_ROUTE}", "stamp_bands_script", bands_script)
+
     def healthz():
         # Healthy: {"status": "ok"}; otherwise 503 naming what failed (load balancers read the code).
         problems = {name: value for name, value in health_checks(services, manager).items() if value != "ok"}

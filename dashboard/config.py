@@ -89,6 +89,8 @@ from typing import Mapping
 #: The demo observation shipped inside the package (written by ``python -m stamp_engine.synthetic.demo``).
 from stamp_engine.synthetic.demo import DEMO_PATH as SHIPPED_DEMO
 
+from .security import secret_problem
+
 BACKGROUNDS = ("diskcache", "celery")
 
 # An origin as CSP accepts it: scheme://host[:port], optionally with a leading "*." wildcard, or 'self'.
@@ -199,6 +201,9 @@ class Config:
         for user, secret in self.basic_auth:
             if not user or not secret or ":" in user:
                 raise ConfigError("STAMP_BASIC_AUTH: each entry must be user:password or user:<hash>")
+            problem = secret_problem(secret)
+            if problem is not None:
+                raise ConfigError(f"STAMP_BASIC_AUTH: the secret of user {user!r} {problem}")
         if min(self.max_jobs, self.max_session_jobs, self.threads, self.timeout_s) <= 0 or (
             self.workers is not None and self.workers <= 0
         ) or self.job_timeout_s <= 0 or self.pin_minutes <= 0 or self.job_memory_mb <= 0:

@@ -6,15 +6,17 @@ import functools
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import threading
 import time
 from collections import deque
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from flask import Response
 
-from .config import Config, ConfigError
+if TYPE_CHECKING:
+    from .config import Config
 
 
 def security_headers(config: Config, script_hashes: Sequence[str] = ()) -> dict[str, str]:
@@ -77,6 +79,32 @@ def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS, salt: s
     return f"pbkdf2_sha256${iterations}${salt}${digest}"
 
 
+_HEX_DIGEST = r"[0-9a-fA-F]{64}"
+#: Secrets of the hash kinds :func:`password_matches` checks, in full.
+_HASH_FORMATS = {
+    "pbkdf2_sha256": re.compile(rf"pbkdf2_sha256\$[0-9]+\$[^$\s]+\${_HEX_DIGEST}"),
+    "sha256": re.compile(rf"sha256\${_HEX_DIGEST}"),
+}
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why a ``STAMP_BASIC_AUTH`` secret cannot be what its writer meant, or None.
+
+    A value that starts like a hash (``pbkdf2_sha256``, ``sha256``) but lacks its
+    ``$``-separated parts is almost always a hash the shell expanded inside double
+    quotes (``$600000`` → ``00000``, ``$salt`` → empty).  Accepting it as a plain
+    password would make every login fail with no hint, so the server refuses it.
+    """
+    for kind, pattern in _HASH_FORMATS.items():
+        if secret.lower().startswith(kind) and not pattern.fullmatch(secret):
+            expected = "pbkdf2_sha256$<iterations>$<salt>$<64 hex digits>" if kind == "pbkdf2_sha256" \
+                else "sha256$<64 hex digits>"
+            return (f"looks like a {kind} hash with its $ parts missing or cut (expected {expected}); "
+                    "a shell expands $… inside double quotes: put the whole value in single quotes, "
+                    "e.g. STAMP_BASIC_AUTH='alice:pbkdf2_sha256$600000$…'")
+    return None
+
+
 def password_matches(secret: str, password: str) -> bool:
     """Whether ``password`` matches a ``STAMP_BASIC_AUTH`` secret (plain, ``sha256$hex`` or PBKDF2), in constant time."""
     kind, _, rest = secret.partition("$")
@@ -125,6 +153,8 @@ def server_secret(config: Config) -> bytes:
         if len(key) == 64:
             return key.encode()
         time.sleep(0.01)
+    from .config import ConfigError  # config imports this module for secret_problem
+
     raise ConfigError(f"{path} does not hold a usable key: delete it and restart")
 
 
@@ -262,15 +292,45 @@ def install_access_control(server, config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m dashboard.security``: print a ``STAMP_BASIC_AUTH`` hash of a password typed twice."""
+    """``python -m dashboard.security [USER]``: print a ``STAMP_BASIC_AUTH`` entry for a new password.
+
+    From a terminal the password is asked twice without echo; from a pipe the first line
+    of standard input is the password.  Returns the exit status (0 success, 1 refused or
+    interrupted, 2 usage error); problems are one line on stderr, never a traceback.
+    """
+    import argparse
     import getpass
     import sys
 
-    args = sys.argv[1:] if argv is None else argv
-    user = args[0] if args else "stamp"
-    password = getpass.getpass(f"Password for {user}: ")
-    if password != getpass.getpass("Again: "):
-        print("The two passwords differ.", file=sys.stderr)
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboard.security",
+        description="Make a STAMP_BASIC_AUTH entry (user:pbkdf2_sha256$…) for a password. "
+                    "From a terminal the password is asked twice; otherwise the first line of "
+                    "standard input is read (e.g. printf '%s\\n' \"$PW\" | python -m dashboard.security alice).",
+        epilog="Paste the printed line as it is: the single quotes keep the shell from expanding the $ parts.",
+    )
+    parser.add_argument("user", nargs="?", default="stamp", help="user name (default: stamp); no ':' or spaces")
+    args = parser.parse_args(argv)
+    user = args.user
+    if not user or ":" in user or any(ch.isspace() for ch in user):
+        print(f"python -m dashboard.security: the user name {user!r} may not be empty or hold ':' or spaces",
+              file=sys.stderr)
+        return 2
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {user}: ")
+            if password != getpass.getpass("Again: "):
+                print("The two passwords differ; nothing was printed.", file=sys.stderr)
+                return 1
+        else:
+            line = sys.stdin.readline() if sys.stdin is not None else ""
+            password = line[:-1] if line.endswith("\n") else line
+            password = password[:-1] if password.endswith("\r") else password
+    except (KeyboardInterrupt, EOFError):
+        print("\nInterrupted; nothing was printed.", file=sys.stderr)
+        return 1
+    if not password:
+        print("Empty password (nothing on standard input?); nothing was printed.", file=sys.stderr)
         return 1
     print(f"STAMP_BASIC_AUTH='{user}:{hash_password(password)}'")
     return 0

@@ -12,6 +12,7 @@ import sys
 from dash import CeleryManager
 
 from .app import create_app
+from .config import ConfigError
 
 
 def configure_logging() -> None:
@@ -25,7 +26,10 @@ def configure_logging() -> None:
 
 
 configure_logging()
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as exc:  # one clear line (which variable, what is wrong), not a traceback per worker
+    raise SystemExit(f"STAMP cannot start: {exc}") from None
 server = app.server
 
 _manager = server.extensions["stamp_background_manager"]

@@ -259,6 +259,15 @@ class Cube:
         """White light first, then one curve per band."""
         return [self.white_light(), *(self.light_curve(b) for b in bands)]
 
+    # ---------------------------------------------------------------- interop
+    # The conversions live in stamp_engine.interop; binding them here makes each method
+    # the function itself (one signature, no forwarding layer).
+    from .interop import light_curve_timeseries, to_rainbow, to_timeseries, to_xarray
+    from .interop import from_xarray as _from_xarray
+
+    from_xarray = staticmethod(_from_xarray)
+    del _from_xarray
+
     def __repr__(self) -> str:
         lo, hi = (self.wavelength[0], self.wavelength[-1]) if self.n_wavelengths else (np.nan, np.nan)
         return (

@@ -6,7 +6,8 @@ Everything here works offline and is self-describing:
   network; every string that came from a file (target names…) is escaped;
 * light curves are written as ECSV (units, time scale and band ranges in the header,
   readable with ``astropy.table.QTable.read``) and as CSV with a commented header;
-* the processed cube is written as FITS with units (``BUNIT``), the time standard
+* the processed cube is written as FITS with units (``BUNIT``), WCS axes (``-TAB``
+  lookup of wavelength and time, readable by ``astropy.wcs``), the time standard
   (``TIMESYS``/``MJDREF``/``TIMEUNIT``/``TREFPOS``) and provenance (source files,
   options, processing history), and :func:`read_cube_fits` reads it back;
 * :func:`build_package` puts all of it, the spectrum video and a README in one ZIP.
@@ -35,9 +36,9 @@ from . import __version__
 from .bands import Band, usable_bands
 from .cube import Cube
 from .problems import Problem
+from .web import bands_script
 
 if TYPE_CHECKING:
-    import plotly.graph_objects as go
 
     from .processing import LightCurve
     from .video import VideoResult
@@ -243,7 +244,9 @@ def write_cube_fits(cube: Cube, path: str | Path, options: Mapping[str, Any] | N
     ``HISTORY``), ``FLUX`` and ``ERROR`` (n_int × n_wave, float64, ``BUNIT``),
     ``WAVELENGTH`` (µm), ``TIME`` (binary table: ``TIME`` in days since ``MJDREF`` with
     ``TIMESYS``/``TIMEUNIT``/``TREFPOS``, plus ``HOURS``, ``INTEGRATION``, ``VISIT``,
-    ``SOURCE``), ``REFERENCE`` (normalized cubes: each visit's reference spectrum),
+    ``SOURCE``), ``WCS-TAB`` (the coordinate arrays the ``-TAB`` WCS axes of ``FLUX`` and
+    ``ERROR`` point to: ``CTYPE1 = 'WAVE-TAB'`` in µm, ``CTYPE2 = 'TIME-TAB'`` in s since
+    ``MJDREF``), ``REFERENCE`` (normalized cubes: each visit's reference spectrum),
     ``SOURCES`` (input files), ``PROBLEMS`` and ``PROVENANCE`` (metadata, options and
     history as JSON).
     """
@@ -277,18 +280,21 @@ def write_cube_fits(cube: Cube, path: str | Path, options: Mapping[str, Any] | N
         hdu.header["BUNIT"] = (_unit_string(unit), comment)
         return hdu
 
+    mjdref = float(np.floor(cube.time[0].mjd)) if cube.n_integrations else 0.0
+    ref_time = Time(mjdref, format="mjd", scale=scale)
+    days = (cube.time - ref_time).to_value(u.day) if cube.n_integrations else np.zeros(0)
+
     value_comment = "variability, % of the reference" if cube.is_normalized else "flux"
     hdus: list[fits.hdu.base.ExtensionHDU] = [
         image("FLUX", cube.flux, cube.flux_unit, value_comment),
         image("ERROR", cube.error, cube.flux_unit, "1-sigma error of FLUX"),
     ]
+    for hdu in hdus:
+        _add_axis_wcs(hdu.header, timesys=timesys, trefpos=trefpos, mjdref=mjdref)
     wave = fits.ImageHDU(np.ascontiguousarray(cube.wavelength, dtype=np.float64), name="WAVELENGTH")
     wave.header["BUNIT"] = ("um", "wavelength, ascending")
     hdus.append(wave)
-
-    mjdref = float(np.floor(cube.time[0].mjd)) if cube.n_integrations else 0.0
-    ref_time = Time(mjdref, format="mjd", scale=scale)
-    days = (cube.time - ref_time).to_value(u.day) if cube.n_integrations else np.zeros(0)
+    hdus.append(_wcs_table(cube.wavelength, days))
     columns = [
         fits.Column("TIME", "D", unit="d", array=np.asarray(days, dtype=np.float64)),
         fits.Column("HOURS", "D", unit="h", array=np.asarray(cube.hours, dtype=np.float64)),
@@ -359,6 +365,47 @@ def write_cube_fits(cube: Cube, path: str | Path, options: Mapping[str, Any] | N
     return path
 
 
+#: EXTNAME of the lookup table the FLUX/ERROR axes point to (FITS WCS paper III, ``-TAB``).
+WCS_TABLE = "WCS-TAB"
+
+
+def _add_axis_wcs(header: fits.Header, *, timesys: str, trefpos: str, mjdref: float) -> None:
+    """World coordinates of a FLUX-shaped image: axis 1 wavelength, axis 2 time.
+
+    Neither grid need be uniform, so both axes use the ``-TAB`` algorithm: pixel ``p``
+    (1-based) maps to row ``p`` of the ``WAVELENGTH`` / ``TIME`` coordinate arrays in
+    the :data:`WCS_TABLE` extension; ``astropy.wcs.WCS(header, fobj=hdulist)`` reads it.
+    Time is in seconds there (the ``TIME`` extension keeps days): astropy's high-level
+    ``pixel_to_world`` reads a ``-TAB`` time axis in days as if it were seconds.
+    """
+    axes = (("WAVE-TAB", "um", "WAVELENGTH", "wavelength, vacuum (as read)"),
+            ("TIME-TAB", "s", "TIME", f"mid-integration time since MJDREF, {timesys}"))
+    for i, (ctype, cunit, column, name) in enumerate(axes, start=1):
+        header[f"CTYPE{i}"] = (ctype, "coordinate from a lookup table")
+        header[f"CUNIT{i}"] = (cunit, f"unit of axis {i}")
+        header[f"CNAME{i}"] = name[:68]
+        header[f"CRPIX{i}"] = 1.0
+        header[f"CRVAL{i}"] = (1.0, "first row of the coordinate array")
+        header[f"CDELT{i}"] = 1.0
+        header[f"PS{i}_0"] = (WCS_TABLE, "EXTNAME of the coordinate table")
+        header[f"PS{i}_1"] = (column, "column of the coordinate array")
+    header["TIMESYS"] = (timesys, "time scale of axis 2")
+    header["MJDREFI"] = (int(mjdref), "integer part of the reference MJD")
+    header["MJDREFF"] = (0.0, "fractional part of the reference MJD")
+    header["TIMEUNIT"] = ("s", "unit of axis 2")
+    header["TREFPOS"] = (trefpos, "where the times are measured")
+
+
+def _wcs_table(wavelength: np.ndarray, days: np.ndarray) -> fits.BinTableHDU:
+    """One row holding the wavelength (µm) and time (s since MJDREF) coordinate arrays."""
+    columns = []
+    for name, values, unit in (("WAVELENGTH", wavelength, "um"), ("TIME", np.asarray(days) * 86400.0, "s")):
+        values = np.asarray(values, dtype=np.float64).reshape(1, -1, 1)  # (row, K, M=1)
+        columns.append(fits.Column(name, f"{max(values.shape[1], 1)}D", unit=unit, array=values,
+                                   dim=f"(1,{values.shape[1]})"))
+    return fits.BinTableHDU.from_columns(columns, name=WCS_TABLE)
+
+
 def _string_column(name: str, values: Sequence[str]) -> fits.Column:
     encoded = [str(v).encode("utf-8") for v in values]
     width = max([len(v) for v in encoded] + [1])
@@ -423,18 +470,6 @@ def read_cube_fits(path: str | Path) -> Cube:
 
 
 # ------------------------------------------------------------------------------------ HTML
-def bands_script() -> str:
-    """The band-highlighting script shared with the dashboard (``assets/stamp_bands.js``)."""
-    candidates = [
-        Path(__file__).resolve().parent / "data" / "stamp_bands.js",
-        Path(__file__).resolve().parent.parent / "assets" / "stamp_bands.js",
-    ]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    raise FileNotFoundError("stamp_bands.js (the band-highlighting script) is missing from this installation")
-
-
 def _inline_script(source: str) -> str:
     # a literal "</script" inside inlined JavaScript would end the element early
     return "<script>\n" + re.sub(r"</(script)", r"<\\/\1", source, flags=re.IGNORECASE) + "\n</script>"
@@ -672,7 +707,8 @@ def readme_text(cube: Cube, options: Mapping[str, Any] | None, files: Mapping[st
         "Light curves (Python):  from astropy.table import QTable; t = QTable.read('lightcurves_….ecsv')",
         "  (the time column is an astropy Time in the scale above; units are in the header).",
         "Cube (Python):          from stamp_engine.export import read_cube_fits; cube = read_cube_fits('stamp_cube_….fits')",
-        "  or with astropy.io.fits: extensions FLUX, ERROR (BUNIT), WAVELENGTH (µm), TIME (days since MJDREF, TIMESYS).",
+        "  or with astropy.io.fits: extensions FLUX, ERROR (BUNIT), WAVELENGTH (µm), TIME (days since MJDREF, TIMESYS);",
+        "  FLUX/ERROR carry WCS axes (WAVE-TAB, TIME-TAB): astropy.wcs.WCS(hdul['FLUX'].header, fobj=hdul).",
         "HTML plots open in any web browser without a network connection.",
     ]
     code_lines = ("Light curves (Python)", "Cube (Python)")

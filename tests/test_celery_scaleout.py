@@ -256,9 +256,7 @@ def test_a_job_lost_with_its_celery_worker_ends_with_a_message(tmp_path, redis_u
         app = create_app(Config(cache_dir=cache, background="celery", redis_url=url, demo_path=None))
         client = DashClient(flask_transport(app.server.test_client()))
         session = client.store("session-id")
-        pending = {"contents": [_data_url(source.read_bytes())], "filename": [source.name]}
-        descriptor = client.call("dataset.data", {"upload-pending.data": pending,
-                                                  "session-id.data": session})["dataset"]["data"]
+        descriptor = client.upload([source], session)["dataset"]["data"]
         body, status, first = client.submit("job-result.data", {"dataset.data": descriptor,
                                                                 "session-id.data": session}, changed=["dataset.data"])
         assert status == 200 and "cacheKey" in first, first

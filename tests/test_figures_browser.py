@@ -1,4 +1,4 @@
-"""assets/stamp_bands.js in a real headless Chromium: highlighting figure dicts, rendered
+"""stamp_engine/web/stamp_bands.js in a real headless Chromium: highlighting figure dicts, rendered
 graphs (Plotly.restyle), the Dash clientside functions, and surface hover showing the error."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from stamp_engine.synthetic import make_observation
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
-BANDS_JS = REPO / "assets" / "stamp_bands.js"
+BANDS_JS = REPO / "stamp_engine" / "web" / "stamp_bands.js"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 BANDS = (Band("H2O 1.4", 1.30, 1.50), Band("Wide", 1.40, 2.50), Band("CH4 2.3", 2.20, 2.40))
 GRAY = [[0, "rgb(160,160,160)"], [1, "rgb(160,160,160)"]]

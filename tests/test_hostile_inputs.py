@@ -7,7 +7,6 @@ next job on good data succeeds.
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path

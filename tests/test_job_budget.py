@@ -7,7 +7,6 @@ started by the dashboard's own background manager from a Flask test client.
 
 from __future__ import annotations
 
-import base64
 import ctypes
 import json
 import os

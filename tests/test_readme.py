@@ -34,6 +34,24 @@ def test_ci_runs_the_test_command_the_readme_shows():
     assert re.search(r"^python -m pytest\b", ci, re.MULTILINE)
 
 
+#: The README's first command: a venv first (PEP 668), python3 (a stock Debian has no `python`).
+SETUP = "python3 -m venv .venv && . .venv/bin/activate"
+
+
+def test_the_first_command_makes_a_venv_and_ci_runs_that_very_line():
+    first_block = re.search(r"```bash\n(.*?)```", README, re.DOTALL).group(1).splitlines()
+    assert first_block == [SETUP, "pip install -e . && stamp serve"]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(rf"^{re.escape(SETUP)}$", ci, re.MULTILINE)
+    assert not re.search(r"^\s*python\s+-m\s+pip\b", ci.split(SETUP)[0], re.MULTILINE), \
+        ".ci/run must not pip-install before making the venv"
+
+
+def test_basic_auth_examples_are_single_quoted():
+    assignments = re.findall(r"STAMP_BASIC_AUTH=(\S)", README)
+    assert assignments and set(assignments) == {"'"}, assignments
+
+
 def test_the_start_command_names_a_real_console_script():
     assert "pip install -e . && stamp serve" in README
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")

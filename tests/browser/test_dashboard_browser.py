@@ -8,7 +8,6 @@ the surface only when that is what it checks; the others work on the heatmap tab
 
 from __future__ import annotations
 
-import io
 import os
 import time
 import zipfile
