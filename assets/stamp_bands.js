@@ -30,7 +30,7 @@
  *     A NEW figure when something changes (input untouched; unchanged traces, arrays and
  *     frames shared), the SAME object when the figure already shows `bandName`.
  * window.stampHighlightDiv(graphDiv, bandName, bands) -> Promise
- *     The same on a drawn graph div (or its id), applied with one Plotly.react.
+ *     The same on a drawn graph div (or its id), applied in place (Plotly.update).
  * window.dash_clientside.stamp.*: the dashboard's clientside callbacks (see each).
  */
 (function () {
@@ -267,14 +267,85 @@
     return assign({}, figure, { data: newData, layout: newLayout });
   }
 
+  /*
+   * On a drawn graph: the same change as stampHighlight, applied with Plotly.update
+   * of only what changed (shapes, the colour axis, surfacecolor, opacity).
+   * Plotly.react with the new figure would be simpler but costs ~0.6 s on a 600 × 500
+   * heatmap (it re-derives every trace); a shapes relayout takes ~20 ms.
+   */
   function stampHighlightDiv(graphDiv, bandName, bands) {
     var gd = typeof graphDiv === "string" ? document.getElementById(graphDiv) : graphDiv;
-    if (!gd || !gd.data || typeof Plotly === "undefined") {
+    if (!gd || !gd.data || !gd.layout || typeof Plotly === "undefined") {
       return Promise.resolve(gd);
     }
     var figure = { data: gd.data, layout: gd.layout };
     var out = stampHighlight(figure, bandName, bands);
-    return out === figure ? Promise.resolve(gd) : Plotly.react(gd, out.data, out.layout);
+    if (out === figure) {
+      return Promise.resolve(gd);
+    }
+    var layoutUpdate = {};
+    ["shapes", "coloraxis"].forEach(function (key) {
+      if (out.layout[key] !== gd.layout[key]) {
+        layoutUpdate[key] = out.layout[key];
+      }
+    });
+    var surfaces = { idx: [], values: [] };
+    var curves = { idx: [], values: [] };
+    out.data.forEach(function (trace, i) {
+      if (trace === gd.data[i]) {
+        return;
+      }
+      if (trace.type === "surface") {
+        surfaces.idx.push(i);
+        surfaces.values.push(trace.surfacecolor === undefined ? null : trace.surfacecolor);
+      } else {
+        curves.idx.push(i);
+        curves.values.push(trace.opacity === undefined ? null : trace.opacity);
+      }
+    });
+    /* first, so that the plotly_afterplot these calls fire finds the graph up to date */
+    gd.layout._stampHighlight = out.layout._stampHighlight;
+    /* Plotly.update only: dcc.Graph copies what a plotly_relayout event changed back into
+       its figure prop and then redraws the whole figure (~0.7 s); it ignores plotly_update. */
+    var done = Plotly.update(gd, surfaces.idx.length ? { surfacecolor: surfaces.values } : {}, layoutUpdate,
+      surfaces.idx.length ? surfaces.idx : undefined);
+    return curves.idx.length
+      ? Promise.resolve(done).then(function () { return Plotly.update(gd, { opacity: curves.values }, {}, curves.idx); })
+      : done;
+  }
+
+  /* ------------------------------------------------------------ dashboard graphs */
+  /*
+   * dcc.Graph draws each new figure with Plotly.react, which would cost the same ~0.6 s
+   * for a highlight; so the dashboard highlights the drawn graph in place and re-applies
+   * the selection after every plot (plotly_afterplot), e.g. when the server sends a new
+   * figure.  views[graphId] = {band, bands, shown}.
+   */
+  var views = {};
+
+  function graphDivOf(graphId) {
+    return document.querySelector("#" + graphId + " .js-plotly-plot");
+  }
+
+  function syncView(graphId) {
+    var view = views[graphId];
+    var gd = graphDivOf(graphId);
+    if (view && view.shown && gd && gd.data) {
+      stampHighlightDiv(gd, view.band, view.bands);
+    }
+  }
+
+  function watchView(graphId, triesLeft) {
+    var gd = graphDivOf(graphId);
+    if (gd && typeof gd.on === "function") {
+      if (gd._stampWatched !== graphId) {
+        gd._stampWatched = graphId;
+        gd.on("plotly_afterplot", function () { syncView(graphId); });
+      }
+      syncView(graphId);
+    } else if (triesLeft > 0) {
+      setTimeout(function () { watchView(graphId, triesLeft - 1); }, 100);
+    }
   }
 
   /* ------------------------------------------------------------ Dash clientside callbacks */
@@ -352,15 +423,18 @@
     },
 
     /*
-     * Highlight `figure` (of the graph on tab `tab`) when the selection, the open tab or
-     * the figure changes; a graph whose tab is closed is left alone until it is shown.
+     * Inputs: the selected band, the open tab, the signature of the graph's figure (it
+     * changes when the server sends a new one); States: the bands
+     * ({name, start, end}); then the graph's tab and id.  The drawn graph follows the
+     * selection while its tab is open (a closed one catches up when opened).  Returns
+     * no_update: the figure prop stays as the server sent it.
      */
-    highlight_shown: function (selected, activeTab, figure, bands, tab) {
-      if (activeTab !== tab || !figure || !Array.isArray(figure.data)) {
-        return noUpdate();
+    highlight_shown: function (selected, activeTab, drawn, bands, tab, graphId) {
+      views[graphId] = { band: bandOf(selected), bands: bands || [], shown: activeTab === tab };
+      if (activeTab === tab) {
+        watchView(graphId, 300);
       }
-      var out = stampHighlight(figure, selected, bands);
-      return out === figure ? noUpdate() : out;
+      return noUpdate();
     },
   };
 

@@ -126,12 +126,15 @@ def register(app, services: Services) -> None:
     )
     for graph, tab in VIEW_TABS.items():
         app.clientside_callback(
-            f"function (band, tab, figure, bands) {{"
-            f" return window.dash_clientside.stamp.highlight_shown(band, tab, figure, bands, {json.dumps(tab)}); }}",
+            f"function (band, tab, drawn, bands) {{"
+            f" return window.dash_clientside.stamp.highlight_shown(band, tab, drawn, bands,"
+            f" {json.dumps(tab)}, {json.dumps(graph)}); }}",
             Output(graph, "figure", allow_duplicate=True),
             Input(ids.SELECTED_BAND, "data"),
             Input(ids.TABS, "active_tab"),
-            Input(graph, "figure"),
+            # the server's signature of each figure it sends: the figure itself as an
+            # input would make Dash copy megabytes on every click
+            Input(ids.DRAWN[graph], "data"),
             State(ids.BANDS, "data"),
             prevent_initial_call=True,
         )
