@@ -33,7 +33,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 #: 3D surfaces are drawn from a coarser grid: software WebGL takes seconds per surface.
 SURFACE_GRID = {"max_time": 200, "max_wavelength": 200}
-WINDOW = (1280, 820)
+#: Plot size (CSS px); the browser window is larger so no screenshot is clipped.
+WINDOW = (1240, 720)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _driver():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--no-first-run", f"--window-size={WINDOW[0]},{WINDOW[1] + 100}",
+                "--disable-background-networking", "--no-first-run", f"--window-size={WINDOW[0] + 60},{WINDOW[1] + 240}",
                 "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
