@@ -13,18 +13,7 @@ from __future__ import annotations
 import json
 
 import dash_bootstrap_components as dbc
-from dash import (
-    ALL,
-    ClientsideFunction,
-    Input,
-    Output,
-    State,
-    ctx,
-    dash_table,
-    dcc,
-    html,
-    no_update,
-)
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dash_table, dcc, html, no_update
 
 from stamp_engine.bands import PRESETS
 
