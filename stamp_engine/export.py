@@ -506,11 +506,31 @@ _PAGE_SCRIPT = """
     });
     divs.push(div);
   });
-  function highlight(name) {
-    divs.forEach(function (div) {
-      if (typeof window.stampHighlightDiv === "function") { window.stampHighlightDiv(div, name); }
-      else if (typeof window.stampHighlight === "function") { window.stampHighlight(div, name); }
+  // Band ranges (µm) for views that shade them (the spectrum); maps carry their own.
+  var nav = document.querySelector(".stamp-bands");
+  var bands = nav ? JSON.parse(nav.getAttribute("data-bands") || "[]") : [];
+  var selected = "All";
+  // A view off screen is not redrawn on a click (a 3D surface costs seconds in software
+  // WebGL): it follows the selection when it scrolls into view.
+  var visible = divs.map(function () { return typeof IntersectionObserver === "undefined"; });
+  function follow(i) {
+    if (visible[i] && typeof window.stampHighlightDiv === "function") {
+      window.stampHighlightDiv(divs[i], selected, bands);
+    }
+  }
+  if (typeof IntersectionObserver !== "undefined") {
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        var i = divs.indexOf(entry.target);
+        visible[i] = entry.isIntersecting;
+        follow(i);
+      });
     });
+    divs.forEach(function (div) { observer.observe(div); });
+  }
+  function highlight(name) {
+    selected = name;
+    divs.forEach(function (div, i) { follow(i); });
     Array.prototype.forEach.call(document.querySelectorAll(".stamp-band"), function (button) {
       button.setAttribute("aria-pressed", button.getAttribute("data-band") === name ? "true" : "false");
     });
@@ -522,7 +542,7 @@ _PAGE_SCRIPT = """
 })();
 """
 
-#: Band name the "All" button sends: every piece back in colour.
+#: Band name the "All" button sends: every view back as drawn.
 ALL_BANDS = "All"
 
 
@@ -545,7 +565,11 @@ def _page(sections: Sequence[tuple[str | None, Any, int]], bands: Sequence[Band]
                 f'<button type="button" class="stamp-band" data-band="{html.escape(band.name, quote=True)}"'
                 f' title="{html.escape(label, quote=True)}" aria-pressed="false">{html.escape(band.name)}</button>'
             )
-        band_buttons = '<nav class="stamp-bands" aria-label="Highlight a band"><span>Highlight band:</span>' + "".join(buttons) + "</nav>"
+        ranges = json.dumps([{"name": b.name, "start": b.start, "end": b.end} for b in bands])
+        band_buttons = (
+            f'<nav class="stamp-bands" aria-label="Highlight a band" data-bands="{html.escape(ranges, quote=True)}">'
+            '<span>Highlight band:</span>' + "".join(buttons) + "</nav>"
+        )
     body = []
     for i, (heading, fig, height) in enumerate(sections):
         if heading:

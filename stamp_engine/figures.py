@@ -9,12 +9,14 @@ figure as float32, which Plotly serializes as a base64 typed array
 (``{"dtype": "f4", "bdata": …}``): a 10,000 × 2,040 two-visit cube becomes figures of
 a few MB that rotate and hover smoothly.
 
-Band highlighting: with ``bands`` given, :func:`surface_figure` and :func:`heatmap_figure`
-cut the wavelength axis at every band edge inside the data (:func:`band_pieces`); each
-piece of each visit is its own trace carrying
-``meta = {"role": "band-piece", "bands": [names], "visit": v, "colorscale": name,
-"coloraxis": "coloraxis"}``. ``assets/stamp_bands.js`` greys out the pieces outside a
-chosen band by restyling those traces only (no data is resent).
+Band highlighting: surfaces and heatmaps are ONE trace per visit (no seams where bands
+meet); each carries ``meta = {"role": "band-map", "visit": v, "extent": [x0, x1],
+"bands": [{"name", "columns": [start, stop], "x": [x0, x1]}, …]}`` — the display columns
+and the wavelength span (cell edges, µm) of every band inside the data
+(:func:`band_columns`). ``stamp_engine/web/stamp_bands.js`` highlights a band in the browser: opaque
+light-grey layout shapes over the other columns of a heatmap (a relayout, no trace
+redraw) and, on a surface, a ``surfacecolor`` that sends the other columns to a grey
+stop added below the colour axis's scale.
 """
 
 from __future__ import annotations
@@ -65,7 +67,6 @@ FIGURE_BUDGET_BYTES = 5 * 1024 * 1024
 
 WAVELENGTH_LABEL = "Wavelength (µm)"
 COLORAXIS = "coloraxis"
-GRAY_COLORSCALE = ((0.0, "rgb(160,160,160)"), (1.0, "rgb(160,160,160)"))
 #: Line colours of band light curves (white light is drawn in near-black).
 _CURVE_COLOURS = pcolors.qualitative.D3
 _WHITE_LIGHT_COLOUR = "#222222"
@@ -124,19 +125,14 @@ def _f32(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float32)
 
 
-# ------------------------------------------------------------------ band pieces
+# ------------------------------------------------------------------ band columns
 @dataclass(frozen=True)
-class Piece:
-    """Columns ``start:stop`` of the wavelength axis and the bands covering all of them."""
+class BandColumns:
+    """Display columns ``start:stop`` of the band ``name`` (wavelength ascending)."""
 
+    name: str
     start: int
     stop: int
-    bands: tuple[str, ...]
-
-    def trace_columns(self, n_wave: int) -> slice:
-        """Columns a trace of this piece draws: its own plus the next piece's first
-        (the duplicated boundary), so neighbouring surfaces meet without a gap."""
-        return slice(self.start, min(self.stop + 1, n_wave))
 
 
 def _cell_edges(centres: np.ndarray) -> np.ndarray:
@@ -161,8 +157,8 @@ def _band_columns(wavelength: np.ndarray, band: Band) -> tuple[int, int]:
     return start, stop
 
 
-def band_pieces(wavelength: np.ndarray, bands: Sequence[Band] = ()) -> list[Piece]:
-    """Split the wavelength axis at every band edge inside the data.
+def band_columns(wavelength: np.ndarray, bands: Sequence[Band] = ()) -> list[BandColumns]:
+    """The display columns of each band that holds at least one of them.
 
     Parameters
     ----------
@@ -172,29 +168,55 @@ def band_pieces(wavelength: np.ndarray, bands: Sequence[Band] = ()) -> list[Piec
 
     Returns
     -------
-    list of Piece
-        Consecutive, non-overlapping column ranges covering every column once; each
-        lists the names of the bands containing it (in the order of ``bands``).
+    list of BandColumns
+        In the order of ``bands``; bands outside the data are left out.
     """
-    n_wave = int(np.size(wavelength))
-    if n_wave == 0:
-        return []
-    ranges = [(band.name, *_band_columns(wavelength, band)) for band in bands]
-    ranges = [(name, start, stop) for name, start, stop in ranges if start < stop]
-    cuts = sorted({0, n_wave, *(c for _, start, stop in ranges for c in (start, stop))})
-    return [
-        Piece(a, b, tuple(name for name, start, stop in ranges if start <= a and b <= stop))
-        for a, b in zip(cuts[:-1], cuts[1:])
-    ]
+    spans = [BandColumns(band.name, *_band_columns(np.asarray(wavelength), band)) for band in bands]
+    return [span for span in spans if span.start < span.stop]
 
 
-def _piece_meta(piece: Piece, visit: int, scale_name: str) -> dict:
-    return {"role": "band-piece", "bands": list(piece.bands), "visit": int(visit), "colorscale": scale_name, "coloraxis": COLORAXIS}
+def surface_vertex_columns(n_wave: int, spans: Sequence[BandColumns]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Columns of a surface's vertices, with every band edge drawn twice, and each band's vertex range.
+
+    A surface colours the quad between two vertices by interpolating their values, so a
+    band edge between an in-band and a greyed vertex would show every colour of the scale
+    in between. Each inner band edge column ``c`` is therefore repeated: the first copy
+    ends the quad on its left, the second starts the one on its right (a zero-width
+    quad joins them). The quad between columns ``j`` and ``j + 1`` belongs to the band
+    holding ``j``, as the heatmap cell ``j`` does.
+
+    Returns
+    -------
+    columns : ndarray of int
+        Display column of each vertex column (ascending, edges repeated).
+    ranges : list of (int, int)
+        Per span, the vertex columns ``[start, stop)`` drawn in the band's colours.
+    """
+    cuts = np.unique([c for s in spans for c in (s.start, s.stop) if 0 < c < n_wave]).astype(int)
+    every = np.arange(n_wave)
+    columns = np.repeat(every, 1 + np.isin(every, cuts))
+    first_copy = every + np.searchsorted(cuts, every, side="left")  # vertex index of column c's first copy
+
+    def vertex_range(span: BandColumns) -> tuple[int, int]:
+        start = int(first_copy[span.start]) + (1 if span.start > 0 else 0)
+        stop = int(first_copy[span.stop]) + 1 if span.stop < n_wave else int(columns.size)
+        return start, stop
+
+    return columns, [vertex_range(s) for s in spans]
 
 
-def _piece_name(piece: Piece, visit: int, n_visits: int) -> str:
-    name = f"Visit {visit + 1}" if n_visits > 1 else "Data"
-    return f"{name} · {', '.join(piece.bands)}" if piece.bands else name
+def _band_map_meta(visit: int, edges: np.ndarray, spans: Sequence[BandColumns], ranges: Sequence[tuple[int, int]]) -> dict:
+    """The trace meta ``stamp_engine/web/stamp_bands.js`` highlights from (see the module docstring);
+    ``ranges`` are the z columns drawn in each band's colours."""
+    return {
+        "role": "band-map",
+        "visit": int(visit),
+        "extent": [float(edges[0]), float(edges[-1])],
+        "bands": [
+            {"name": s.name, "columns": [int(a), int(b)], "x": [float(edges[s.start]), float(edges[s.stop])]}
+            for s, (a, b) in zip(spans, ranges)
+        ],
+    }
 
 
 # ------------------------------------------------------------------ value labels
@@ -342,7 +364,7 @@ def surface_figure(
     cube : Cube
         Any resolution; binned to ``max_time`` × ``max_wavelength`` for display.
     bands : sequence of Band
-        Split the surfaces at these bands' edges so they can be highlighted.
+        Bands the browser can highlight (their display columns go into the trace meta).
     colorscale : str, optional
         A name from :data:`COLORSCALES`; default RdBu_r for variability (centred on 0),
         Viridis for flux.
@@ -359,7 +381,7 @@ def surface_figure(
     Returns
     -------
     plotly.graph_objects.Figure
-        Traces are ``go.Surface`` pieces (see module docstring) on one shared
+        One ``go.Surface`` per visit (see module docstring) on one shared
         colour axis; hover shows time, wavelength, value and error.
     """
     return _grid_figure(cube, bands, colorscale, zrange, title, max_time, max_wavelength, kind="surface", stretch=stretch)
@@ -379,7 +401,8 @@ def heatmap_figure(
 ) -> go.Figure:
     """2D map (x wavelength, y time) of the same data as :func:`surface_figure`.
 
-    Each visit is its own set of traces. Nothing is drawn across a time gap: a step
+    Each visit is one trace (one panel when visits are side by side). Nothing is drawn
+    across a time gap: a step
     longer than a few cadences (:data:`stamp_engine.timeaxis.GAP_CADENCES`) gets an
     empty row in :data:`GAP_COLOUR`, whatever the visit threshold.  Rows made by
     ``interpolate_gaps`` are drawn lighter and show no error.
@@ -415,14 +438,19 @@ def _grid_figure(
     values = _value_scale(cube, shown, stretch)
     drawn = values.apply(shown.flux)
     limits = _colour_range(drawn, cube.is_normalized, _stretched_range(zrange, values))
-    pieces = band_pieces(shown.wavelength, bands)
+    spans = band_columns(shown.wavelength, bands)
     n_visits = shown.n_visits
     panels = kind == "heatmap" and visits_side_by_side(hours, shown.visit, visits)
     interpolated = interpolated_rows(shown)
-    wavelength32 = _f32(shown.wavelength)
-    # Heatmap pieces are given cell edges, so neighbours tile exactly (no duplicated
-    # column, which would show as a darker line where greyed pieces overlap).
-    edges32 = _f32(_cell_edges(shown.wavelength))
+    edges = _cell_edges(shown.wavelength) if shown.n_wavelengths else np.zeros(2)
+    if kind == "surface":
+        columns, ranges = surface_vertex_columns(shown.n_wavelengths, spans)
+        x = _f32(shown.wavelength[columns])
+    else:
+        # A heatmap is given cell edges: its cells tile the axis exactly, one trace per
+        # visit, so nothing anti-aliases inside the map.
+        columns, ranges = np.arange(shown.n_wavelengths), [(s.start, s.stop) for s in spans]
+        x = _f32(edges)
     traces = []
     veils: list[dict] = []
     for v in range(n_visits):
@@ -438,37 +466,30 @@ def _grid_figure(
         axes = _panel_axes(v) if panels else {}
         if kind == "heatmap":
             veils += _interpolated_veils(drawn_rows, interpolated[rows], axes)
-        for piece in pieces:
-            if kind == "surface":
-                cols = piece.trace_columns(shown.n_wavelengths)
-                x = wavelength32[cols]
-            else:
-                cols = slice(piece.start, piece.stop)
-                x = edges32[piece.start:piece.stop + 1]
-            common = dict(
-                x=x,
-                y=_f32(drawn_rows.centres if kind == "surface" else drawn_rows.edges),
-                z=_f32(flux[:, cols]),
-                coloraxis=COLORAXIS,
-                hovertemplate=template,
-                name=_piece_name(piece, v, n_visits),
-                meta=_piece_meta(piece, v, scale_name),
-                **axes,
-            )
-            if kind == "surface":
-                # Plotly.js looks up a surface's customdata as customdata[x index][y index],
-                # the transpose of z (see the gl3d scene hover), hence error.T.
-                traces.append(
-                    go.Surface(
-                        **common,
-                        customdata=_f32(error[:, cols].T),
-                        lighting={"ambient": 0.85, "diffuse": 0.3, "specular": 0.05, "roughness": 0.9},
-                        showlegend=False,
-                    )
+        common = dict(
+            x=x,
+            y=_f32(drawn_rows.centres if kind == "surface" else drawn_rows.edges),
+            z=_f32(flux[:, columns]),
+            coloraxis=COLORAXIS,
+            hovertemplate=template,
+            name=visit_label or "Data",
+            meta=_band_map_meta(v, edges, spans, ranges),
+            **axes,
+        )
+        if kind == "surface":
+            # Plotly.js looks up a surface's customdata as customdata[x index][y index],
+            # the transpose of z (see the gl3d scene hover), hence error.T.
+            traces.append(
+                go.Surface(
+                    **common,
+                    customdata=_f32(error[:, columns].T),
+                    lighting={"ambient": 0.85, "diffuse": 0.3, "specular": 0.05, "roughness": 0.9},
+                    showlegend=False,
                 )
-            else:
-                traces.append(go.Heatmap(**common, customdata=_f32(error[:, cols]), zsmooth=False, showlegend=False,
-                                         hoverongaps=False))
+            )
+        else:
+            traces.append(go.Heatmap(**common, customdata=_f32(error), zsmooth=False, showlegend=False,
+                                     hoverongaps=False))
     fig = go.Figure(data=traces)
     fig.update_layout(
         template=_TEMPLATE,

@@ -225,7 +225,7 @@ def test_band_highlighting_is_wired_only_in_the_browser(app_factory):
     client = [c for c in app._callback_list if c.get("clientside_function")]
     assert all(not (input_ids(c) & browser_only) for c in server)
     highlight = [c for c in client if ids.SELECTED_BAND in input_ids(c) and "figure" in c["output"]]
-    assert {c["output"].split(".")[0] for c in highlight} == {ids.SURFACE, ids.HEATMAP}
+    assert {c["output"].split(".")[0] for c in highlight} == {ids.SURFACE, ids.HEATMAP, ids.LIGHTCURVES, ids.SPECTRUM}
     # the job runs in the background with progress, cancel and a disabled Process button
     job = next(c for c in server if ids.PROCESS in input_ids(c))
     assert job["background"] and job["running"]["running"][f"{ids.PROCESS}.disabled"] is True

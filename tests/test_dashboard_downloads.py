@@ -167,8 +167,8 @@ def test_single_html_page_shows_what_the_page_shows(demo, kind):
     (fig,) = figure_jsons(page)
     assert_colour_axis(fig, "Plasma", (-1.5, 3.0))
     assert {t["type"] for t in fig["data"]} == {kind}
-    pieces = [t for t in fig["data"] if (t.get("meta") or {}).get("role") == "band-piece"]
-    assert any("CH4 2.3" in t["meta"]["bands"] for t in pieces)
+    maps = [t for t in fig["data"] if (t.get("meta") or {}).get("role") == "band-map"]
+    assert maps and all("CH4 2.3" in [b["name"] for b in t["meta"]["bands"]] for t in maps)
     assert re.search(r"<script[^>]*\ssrc=", page) is None and "Plotly.newPlot" in page  # plotly.js inlined: offline
 
 

@@ -391,8 +391,8 @@ def test_views_of_the_demo(tmp_path):
         assert figure_nbytes(fig) <= FIGURE_BUDGET_BYTES
     visits = {t.meta["visit"] for t in surface.data if t.type == "surface"}
     assert visits == {0, 1}
-    pieces = [t for t in surface.data if t.meta and t.meta.get("role") == "band-piece"]
-    assert any("H2O 1.4" in t.meta["bands"] for t in pieces) and any(not t.meta["bands"] for t in pieces)
+    maps = [t for t in surface.data if t.meta and t.meta.get("role") == "band-map"]
+    assert len(maps) == 2 and all("H2O 1.4" in [b["name"] for b in t.meta["bands"]] for t in maps)
     marks = slider_marks(display)
     assert 1 in marks and display.n_integrations in marks and marks[1] == "0.00 h"  # 1-based, as the title
     assert summarize(stamp_engine.load([Config().demo_path]))[0] == ("Target", rows["Target"])

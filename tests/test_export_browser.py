@@ -1,5 +1,6 @@
 """The exported HTML pages in a real headless Chromium with no network: plots render from
-the embedded plotly.js, band buttons grey out the other pieces, hostile names stay text."""
+the embedded plotly.js, band buttons grey out what lies outside the band (checked on the
+pixels drawn), views off screen follow when shown, hostile names stay text."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import numpy as np
 import pytest
 from selenium.webdriver.common.by import By
 
-from stamp_engine import export
+from stamp_engine import export, figures
 from stamp_engine.bands import Band
 from stamp_engine.synthetic import make_observation
+from tests import band_pixels, pixels
 
 pytestmark = pytest.mark.browser
 
@@ -43,10 +45,9 @@ def _wait(driver, script: str, timeout: float = 30.0):
     raise AssertionError(f"timed out waiting for: {script}")
 
 
-_PIECES = """
+_STATES = """
 return Array.prototype.map.call(document.querySelectorAll('.js-plotly-plot'), function (gd) {
-  return gd.data.filter(function (t) { return t.meta && t.meta.role === 'band-piece'; })
-    .map(function (t) { return {bands: t.meta.bands, opacity: t.opacity === undefined ? 1 : t.opacity}; });
+  return (gd.layout._stampHighlight || {band: 'All'}).band;
 });
 """
 
@@ -69,16 +70,9 @@ def _click_band(driver, name: str) -> None:
 
 def _check_highlight(driver, band: str) -> None:
     _click_band(driver, band)
-    for pieces in driver.execute_script(_PIECES):
-        assert pieces, "every band-split figure has band pieces"
-        inside = [p["opacity"] for p in pieces if band in p["bands"]]
-        outside = [p["opacity"] for p in pieces if band not in p["bands"]]
-        assert inside and outside
-        assert all(o == 1 for o in inside)
-        assert all(o == pytest.approx(0.35) for o in outside)
+    assert driver.execute_script(_STATES) == [band]
     _click_band(driver, "All")
-    for pieces in driver.execute_script(_PIECES):
-        assert all(p["opacity"] == 1 for p in pieces)
+    assert driver.execute_script(_STATES) == ["All"]
 
 
 @pytest.mark.parametrize("kind, band", [("surface_plot", "H2O 1.4"), ("heatmap_plot", BANDS[2].name)])
@@ -100,10 +94,100 @@ def test_combined_page_drives_every_view_with_one_set_of_buttons(driver, package
         "return Array.prototype.map.call(document.querySelectorAll('.js-plotly-plot'),"
         " function (gd) { return gd.data[0].type || 'scatter'; });")
     assert plot_types[:2] == ["surface", "heatmap"]
+    # the surface (on screen) follows the click; the views below the fold wait until shown
     _click_band(driver, "CO2 4.3")
-    split_views = [p for p in driver.execute_script(_PIECES) if p]
-    assert len(split_views) == 2  # surface and heatmap both follow the one button
-    for pieces in split_views:
-        assert {p["opacity"] for p in pieces if "CO2 4.3" not in p["bands"]} == {0.35}
-        assert {p["opacity"] for p in pieces if "CO2 4.3" in p["bands"]} == {1}
+    _wait(driver, "return (document.getElementById('stamp-plot-0').layout._stampHighlight || {}).band === 'CO2 4.3';")
+    assert driver.execute_script(_STATES)[2:] == ["All", "All"]
+    for i in (1, 2, 3):
+        driver.execute_script(f"document.getElementById('stamp-plot-{i}').scrollIntoView();")
+        _wait(driver, f"return (document.getElementById('stamp-plot-{i}').layout._stampHighlight || {{}}).band === 'CO2 4.3';")
+    curves = driver.execute_script(
+        "return document.getElementById('stamp-plot-2').data.filter(function (t) { return t.meta.role === 'light-curve'; })"
+        ".map(function (t) { return [t.meta.curve, t.opacity === undefined ? 1 : t.opacity]; });")
+    assert dict(curves)["CO2 4.3"] == 1 and all(o < 0.5 for name, o in curves if name != "CO2 4.3")
+    shade = driver.execute_script(
+        "return document.getElementById('stamp-plot-3').layout.shapes.filter(function (s) { return s.name === 'stamp-band-shade'; })"
+        ".map(function (s) { return [s.x0, s.x1]; });")
+    assert shade == [[4.20, 4.45]]
     assert driver.execute_script("return window.PWNED === undefined")
+
+
+# ------------------------------------------------------------------ what is drawn
+PIXEL_BANDS = [Band("Left", 1.40, 1.90), Band("Middle", 2.60, 3.20), Band("Right", 3.20, 3.90)]
+
+
+@pytest.fixture(scope="module")
+def pixel_pages(tmp_path_factory):
+    """Single-plot pages of a flux cube drawn in Viridis: every data pixel is strongly coloured,
+    so grey can only come from highlighting and pale columns only from seams."""
+    obs = make_observation("variability", n_integrations=120, wavelength=np.linspace(1.0, 5.0, 200), n_visits=1, seed=3)
+    cube = obs.to_cube()
+    folder = tmp_path_factory.mktemp("pixels")
+    pages = {}
+    for kind in ("heatmap", "surface"):
+        build = getattr(figures, f"{kind}_figure")
+        page = export.standalone_html(build(cube, bands=PIXEL_BANDS, colorscale="Viridis"), PIXEL_BANDS, kind, height=560)
+        pages[kind] = folder / f"{kind}.html"
+        pages[kind].write_text(page, encoding="utf-8")
+    return pages
+
+
+def _band_span(driver, name):
+    """The band's wavelengths and the drawn x range (from the axes, not from STAMP's meta)."""
+    band = next(b for b in PIXEL_BANDS if b.name == name)
+    extent = driver.execute_script("return document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range;")
+    return {"x": [band.start, band.end], "extent": extent}
+
+
+def _graph(driver):
+    return driver.find_element(By.CSS_SELECTOR, ".js-plotly-plot")
+
+
+def _settle(driver, frames: int = 3) -> None:
+    driver.execute_async_script(
+        "var n = arguments[0], done = arguments[arguments.length - 1];"
+        "(function next() { if (n-- <= 0) { done(); } else { requestAnimationFrame(next); } })();", frames)
+
+
+def test_heatmap_band_click_paints_the_rest_grey_and_all_brings_the_colour_back(driver, pixel_pages):
+    _open(driver, pixel_pages["heatmap"], 1)
+    span = _band_span(driver, "Middle")
+    _click_band(driver, "Middle")
+    _settle(driver)
+    inside, outside = band_pixels.heatmap_regions(driver, _graph(driver), span["x"], span["extent"], margin=6)
+    assert band_pixels.is_overlay_grey(outside).mean() > 0.98, "outside the band is not the flat grey"
+    assert pixels.coloured_fraction(inside) > 0.9, "the band lost its colours"
+    _click_band(driver, "All")
+    _settle(driver)
+    inside, outside = band_pixels.heatmap_regions(driver, _graph(driver), span["x"], span["extent"], margin=6)
+    assert pixels.coloured_fraction(outside) > 0.9 and pixels.coloured_fraction(inside) > 0.9
+
+
+def test_heatmap_has_no_seam_where_bands_meet(driver, pixel_pages):
+    _open(driver, pixel_pages["heatmap"], 1)
+    _settle(driver)
+    box, edges = band_pixels.heatmap_area(driver, _graph(driver), [e for b in PIXEL_BANDS for e in (b.start, b.end)])
+    image = pixels.screenshot(driver)
+    area = pixels.crop(image, (box[0] + 2, box[1] + 2, box[2] - 2, box[3] - 2))
+    assert pixels.coloured_fraction(area) > 0.95
+    seams = band_pixels.seam_columns(area)
+    assert list(seams) == [], f"pale hairlines at x = {list(seams + box[0] + 2)}; band edges at {edges}"
+
+
+def test_surface_band_click_paints_the_rest_grey_and_all_brings_the_colour_back(driver, pixel_pages):
+    _open(driver, pixel_pages["surface"], 1)
+    box = band_pixels.scene_box(driver, _graph(driver))
+
+    def drawn():
+        _settle(driver, 5)
+        scene = pixels.crop(pixels.screenshot(driver), box)
+        return pixels.coloured_fraction(scene), float(band_pixels.is_surface_grey(scene).mean())
+
+    coloured_all, grey_all = drawn()
+    assert coloured_all > 0.15 and grey_all < 0.02
+    _click_band(driver, "Left")
+    coloured_band, grey_band = drawn()
+    assert grey_band > 0.5 * coloured_all, "the surface outside the band is not grey"
+    assert 0.02 < coloured_band < 0.5 * coloured_all, "only the band should keep its colours"
+    _click_band(driver, "All")
+    assert drawn()[0] == pytest.approx(coloured_all, rel=0.05)

@@ -71,31 +71,26 @@ def test_colour_scales_offer_diverging_and_sequential_explicit_scales():
         figures.colorscale("Nope")
 
 
-# -------------------------------------------------------------------- band pieces
-def test_pieces_cover_every_column_once_and_name_the_bands_containing_them():
-    pieces = figures.band_pieces(WAVELENGTH, BANDS)
-    columns = np.concatenate([np.arange(p.start, p.stop) for p in pieces])
-    np.testing.assert_array_equal(columns, np.arange(WAVELENGTH.size))
-    for piece in pieces:
-        inside = WAVELENGTH[piece.start:piece.stop]
-        expected = tuple(b.name for b in BANDS if b.mask(inside).all())
-        assert piece.bands == expected, (piece, inside[[0, -1]])
-        for band in BANDS:  # a piece is wholly in or wholly out of each band
-            assert band.mask(inside).all() or not band.mask(inside).any()
-    named = {name for p in pieces for name in p.bands}
-    assert named == {"H2O 1.4", "CH4 1.7", "H2O 1.9", "Wide", "Red end"}
-    assert pieces[0].bands == () and pieces[0].start == 0
+# -------------------------------------------------------------------- band columns
+def test_band_columns_are_the_columns_inside_each_band():
+    spans = figures.band_columns(WAVELENGTH, BANDS)
+    assert [s.name for s in spans] == ["H2O 1.4", "CH4 1.7", "H2O 1.9", "Wide", "Red end"]  # "Beyond" holds none
+    for span, band in zip(spans, BANDS):
+        np.testing.assert_array_equal(np.arange(span.start, span.stop), np.flatnonzero(band.mask(WAVELENGTH)))
 
 
 def test_band_narrower_than_a_column_gets_the_nearest_column():
     wavelength = np.array([1.0, 1.1, 1.2, 1.3])
-    pieces = figures.band_pieces(wavelength, [Band("Na", 1.12, 1.14)])
-    assert [(p.start, p.stop, p.bands) for p in pieces] == [(0, 1, ()), (1, 2, ("Na",)), (2, 4, ())]
+    assert figures.band_columns(wavelength, [Band("Na", 1.12, 1.14)]) == [figures.BandColumns("Na", 1, 2)]
 
 
-def test_no_bands_means_one_piece():
-    pieces = figures.band_pieces(WAVELENGTH)
-    assert [(p.start, p.stop, p.bands) for p in pieces] == [(0, WAVELENGTH.size, ())]
+def test_surface_vertices_repeat_each_inner_band_edge_once():
+    spans = [figures.BandColumns("a", 2, 4), figures.BandColumns("b", 0, 2), figures.BandColumns("c", 5, 6)]
+    columns, ranges = figures.surface_vertex_columns(6, spans)
+    np.testing.assert_array_equal(columns, [0, 1, 2, 2, 3, 4, 4, 5, 5])
+    # band a colours the quads from column 2 to 4: the second copy of 2 … the first copy of 4
+    assert ranges == [(3, 6), (0, 3), (8, 9)]
+    assert figures.surface_vertex_columns(4, []) == (pytest.approx(np.arange(4)), [])
 
 
 # ------------------------------------------------------------------------ surface
@@ -103,8 +98,8 @@ def test_one_surface_per_visit_with_units_and_time_standard_in_the_axis_titles(f
     fig = figures.surface_figure(flux_cube)
     assert [t.type for t in fig.data] == ["surface", "surface"]
     assert [t.meta["visit"] for t in fig.data] == [0, 1]
-    assert all(t.meta["role"] == "band-piece" and t.meta["bands"] == [] for t in fig.data)
-    assert all(t.meta["colorscale"] == "Viridis" for t in fig.data)  # flux default
+    assert all(t.meta["role"] == "band-map" and t.meta["bands"] == [] for t in fig.data)
+    assert [list(s) for s in fig.layout.coloraxis.colorscale] == figures.colorscale("Viridis")  # flux default
     scene = fig.layout.scene
     assert scene.xaxis.title.text == "Wavelength (µm)"
     assert scene.yaxis.title.text == "Time (BJD_TDB − t0), hours"
@@ -122,25 +117,21 @@ def test_one_surface_per_visit_with_units_and_time_standard_in_the_axis_titles(f
     assert second[0] - first[-1] == pytest.approx(VISIT_GAP_HOURS, abs=0.1)
 
 
-def test_surface_pieces_split_at_band_edges_and_touch_at_duplicated_columns(var_cube):
+def test_one_surface_per_visit_whose_band_edges_are_drawn_twice(var_cube):
     fig = figures.surface_figure(var_cube, bands=BANDS, colorscale="PuOr_r")
     shown = figures.display_cube(var_cube)
-    pieces = figures.band_pieces(shown.wavelength, BANDS)
-    assert len(fig.data) == var_cube.n_visits * len(pieces)
-    for v in range(var_cube.n_visits):
-        traces = [t for t in fig.data if t.meta["visit"] == v]
-        assert [tuple(t.meta["bands"]) for t in traces] == [p.bands for p in pieces]
-        assert all(t.meta["colorscale"] == "PuOr_r" for t in traces)
-        xs = [np.asarray(t.x, dtype=float) for t in traces]
-        for left, right in zip(xs[:-1], xs[1:]):
-            assert left[-1] == right[0]  # the duplicated boundary column
-        own_columns = np.concatenate([x[:-1] for x in xs[:-1]] + [xs[-1]])
-        np.testing.assert_allclose(own_columns, shown.wavelength, rtol=1e-6)
-        for t in traces:
-            own = np.asarray(t.x, dtype=float)
-            own = own if t is traces[-1] else own[:-1]
-            for band in BANDS:
-                assert (band.name in t.meta["bands"]) == bool(band.mask(own).all()), (band.name, own[[0, -1]])
+    spans = figures.band_columns(shown.wavelength, BANDS)
+    columns, ranges = figures.surface_vertex_columns(shown.n_wavelengths, spans)
+    assert len(fig.data) == var_cube.n_visits
+    assert [list(s) for s in fig.layout.coloraxis.colorscale] == figures.colorscale("PuOr_r")
+    for v, trace in enumerate(fig.data):
+        assert trace.meta["visit"] == v and trace.coloraxis == "coloraxis"
+        np.testing.assert_allclose(np.asarray(trace.x, dtype=float), shown.wavelength[columns], rtol=1e-6)
+        assert [b["name"] for b in trace.meta["bands"]] == [s.name for s in spans]
+        for band, span, (start, stop) in zip(trace.meta["bands"], spans, ranges):
+            assert band["columns"] == [start, stop]
+            lit = columns[start:stop]  # vertex columns in colour: the band's own, up to the next column
+            assert lit[0] == span.start and lit[-1] == min(span.stop, shown.n_wavelengths - 1)
 
 
 def test_surface_json_carries_float32_binned_values_and_the_error_in_hover(var_cube):
@@ -148,19 +139,16 @@ def test_surface_json_carries_float32_binned_values_and_the_error_in_hover(var_c
     shown = figures.display_cube(var_cube, max_time=50, max_wavelength=60)
     assert shown.n_integrations <= 50 + var_cube.n_visits and shown.n_wavelengths <= 60
     payload = _json(fig)
-    pieces = figures.band_pieces(shown.wavelength, BANDS[:2])
-    assert len(payload["data"]) == len(pieces) * var_cube.n_visits
-    for i, trace in enumerate(payload["data"]):  # visit by visit, pieces in wavelength order
+    columns, _ = figures.surface_vertex_columns(shown.n_wavelengths, figures.band_columns(shown.wavelength, BANDS[:2]))
+    assert len(payload["data"]) == var_cube.n_visits
+    for trace in payload["data"]:
         for key in ("x", "y", "z", "customdata"):
             assert trace[key]["dtype"] == "f4", key
         rows = np.flatnonzero(shown.visit == trace["meta"]["visit"])
-        piece = pieces[i % len(pieces)]
-        assert tuple(trace["meta"]["bands"]) == piece.bands
-        cols = piece.trace_columns(shown.n_wavelengths)
         z, err = _decode(trace["z"]), _decode(trace["customdata"])
-        np.testing.assert_array_equal(z, shown.flux[rows][:, cols].astype(np.float32))
+        np.testing.assert_array_equal(z, shown.flux[rows][:, columns].astype(np.float32))
         # Plotly.js indexes a surface's customdata [x][y]: the transpose of z
-        np.testing.assert_array_equal(err, shown.error[rows][:, cols].T.astype(np.float32))
+        np.testing.assert_array_equal(err, shown.error[rows][:, columns].T.astype(np.float32))
         assert "%{customdata" in trace["hovertemplate"] and "error" in trace["hovertemplate"]
         assert "µm" in trace["hovertemplate"] and "BJD_TDB" in trace["hovertemplate"]
 
@@ -182,27 +170,24 @@ def test_heatmap_separates_visits_and_hovers_with_the_error(var_cube):
     assert fig.layout.xaxis.title.text == "Wavelength (µm)"
     assert fig.layout.yaxis.title.text == "Time (BJD_TDB − t0), hours"
     assert fig.layout.coloraxis.colorbar.title.text == "Variability (%)"
-    by_visit = {}
-    for t in fig.data:
-        by_visit.setdefault(t.meta["visit"], []).append(np.asarray(t.y, dtype=float))
-    (v0, *_), (v1, *_) = by_visit[0], by_visit[1]
+    assert [t.meta["visit"] for t in fig.data] == [0, 1]  # one trace per visit: no seams at band edges
+    v0, v1 = (np.asarray(t.y, dtype=float) for t in fig.data)
     assert v0.max() < v1.min() and v1.min() - v0.max() == pytest.approx(VISIT_GAP_HOURS, abs=0.1)
     payload = _json(fig)
     shown = figures.display_cube(var_cube)
-    trace = payload["data"][0]
-    rows = np.flatnonzero(shown.visit == trace["meta"]["visit"])
-    piece = figures.band_pieces(shown.wavelength, BANDS)[0]
-    cols = slice(piece.start, piece.stop)
-    np.testing.assert_array_equal(_decode(trace["customdata"]), shown.error[rows][:, cols].astype(np.float32))
-    assert "%{customdata" in trace["hovertemplate"]
-    # heatmap pieces carry cell edges: neighbours tile the axis exactly, without overlap
-    edges = [_decode(t["x"]) for t in payload["data"] if t["meta"]["visit"] == 0]
-    assert all(len(e) == piece_width + 1 for e, piece_width in
-               zip(edges, (p.stop - p.start for p in figures.band_pieces(shown.wavelength, BANDS))))
-    for left, right in zip(edges[:-1], edges[1:]):
-        assert left[-1] == right[0]
-    centres = 0.5 * (edges[0][1:] + edges[0][:-1])
-    np.testing.assert_allclose(centres, shown.wavelength[cols], rtol=1e-6)
+    for trace in payload["data"]:
+        rows = np.flatnonzero(shown.visit == trace["meta"]["visit"])
+        np.testing.assert_array_equal(_decode(trace["z"]), shown.flux[rows].astype(np.float32))
+        np.testing.assert_array_equal(_decode(trace["customdata"]), shown.error[rows].astype(np.float32))
+        assert "%{customdata" in trace["hovertemplate"]
+        # cell edges: one more than the columns, centred on the wavelengths
+        edges = _decode(trace["x"]).astype(float)
+        np.testing.assert_allclose(0.5 * (edges[1:] + edges[:-1]), shown.wavelength, rtol=1e-6)
+        assert trace["meta"]["extent"] == pytest.approx([edges[0], edges[-1]], rel=1e-6)
+        # each band's wavelength span runs over the cell edges of its columns
+        for band, span in zip(trace["meta"]["bands"], figures.band_columns(shown.wavelength, BANDS)):
+            assert band["columns"] == [span.start, span.stop]
+            assert band["x"] == pytest.approx([edges[span.start], edges[span.stop]], rel=1e-6)
 
 
 # ------------------------------------------------------------------- light curves

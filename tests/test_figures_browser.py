@@ -1,5 +1,8 @@
-"""stamp_engine/web/stamp_bands.js in a real headless Chromium: highlighting figure dicts, rendered
-graphs (Plotly.restyle), the Dash clientside functions, and surface hover showing the error."""
+"""stamp_engine/web/stamp_bands.js in a real headless Chromium: highlighting figure dicts (heatmap
+overlay shapes, surface colour, light curves, spectrum shade), rendered graphs, the Dash
+clientside functions (selection only on clicks), and surface hover showing the error.
+What these highlights look like on screen is checked on pixels in test_export_browser.py
+and tests/browser/test_highlight_browser.py."""
 
 from __future__ import annotations
 
@@ -25,7 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 BANDS_JS = REPO / "stamp_engine" / "web" / "stamp_bands.js"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 BANDS = (Band("H2O 1.4", 1.30, 1.50), Band("Wide", 1.40, 2.50), Band("CH4 2.3", 2.20, 2.40))
-GRAY = [[0, "rgb(160,160,160)"], [1, "rgb(160,160,160)"]]
 
 # hover check: a cube whose error encodes its own cell, error = column + 100·(row mod 5)
 HOVER_TIMES, HOVER_WAVES = 60, 40
@@ -51,10 +53,14 @@ def page(driver, tmp_path_factory):
     """A page with Plotly, stamp_bands.js and three figures: a rendered surface (for hover),
     a rendered heatmap (for restyle) and a figure dict (for stampHighlight)."""
     var = _variability_cube()
+    curves = var.light_curves(BANDS)
     figs = {
         "hover": figures.surface_figure(_hover_cube(), bands=[Band("A", 1.5, 2.0)]).to_json(),
-        "heatmap": figures.heatmap_figure(var, bands=BANDS).to_json(),
+        "heatmap": figures.heatmap_figure(var, bands=BANDS, visits="one axis").to_json(),
+        "panels": figures.heatmap_figure(var, bands=BANDS, visits="side by side").to_json(),
         "surface": figures.surface_figure(var, bands=BANDS).to_json(),
+        "curves": figures.light_curve_figure(curves).to_json(),
+        "spectrum": figures.spectrum_figure(var, 3).to_json(),
     }
     html = f"""<!DOCTYPE html><html><head><meta charset="utf-8">
 <script>
@@ -68,7 +74,8 @@ def page(driver, tmp_path_factory):
 <div id="hover" style="width:400px;height:320px"></div>
 <div id="heatmap" style="width:500px;height:300px"></div>
 <script>
-  window.FIGS = {{hover: {figs["hover"]}, heatmap: {figs["heatmap"]}, surface: {figs["surface"]}}};
+  window.FIGS = {{hover: {figs["hover"]}, heatmap: {figs["heatmap"]}, panels: {figs["panels"]}, surface: {figs["surface"]},
+                 curves: {figs["curves"]}, spectrum: {figs["spectrum"]}}};
   Promise.all([
     Plotly.newPlot("hover", FIGS.hover.data, FIGS.hover.layout),
     Plotly.newPlot("heatmap", FIGS.heatmap.data, FIGS.heatmap.layout),
@@ -85,124 +92,129 @@ def page(driver, tmp_path_factory):
     return driver
 
 
-SUMMARY_JS = """
-function summary(fig) {
-  return fig.data.map(function (t) {
-    return {bands: t.meta.bands, opacity: t.opacity === undefined ? null : t.opacity,
-            coloraxis: t.coloraxis === undefined ? null : t.coloraxis,
-            colorscale: t.colorscale === undefined ? null : t.colorscale,
-            showscale: t.showscale === undefined ? null : t.showscale};
-  });
-}
-"""
+BAND_RANGES = [{"name": b.name, "start": b.start, "end": b.end} for b in BANDS]
 
 
-def _check_highlighted(traces, band):
-    lit = [t for t in traces if band in t["bands"]]
-    dim = [t for t in traces if band not in t["bands"]]
-    assert lit and dim
-    for t in lit:
-        assert (t["coloraxis"], t["colorscale"], t["opacity"], t["showscale"]) == ("coloraxis", None, 1, None)
-    for t in dim:
-        assert (t["coloraxis"], t["colorscale"], t["opacity"], t["showscale"]) == (None, GRAY, 0.35, False)
-
-
-@pytest.mark.parametrize("name", ["surface", "heatmap"])
-def test_highlight_returns_a_new_figure_and_leaves_the_input_alone(page, name):
-    result = page.execute_script(SUMMARY_JS + """
-      var fig = FIGS[arguments[0]];
-      var before = JSON.stringify(fig);
-      var out = stampHighlight(fig, "Wide");
-      var sameArrays = out.data.every(function (t, i) {
-        return t.z === fig.data[i].z && t.x === fig.data[i].x && t.customdata === fig.data[i].customdata;
-      });
-      var restored = stampHighlight(out, "All");
-      return {out: summary(out), restored: summary(restored), original: summary(fig),
-              unchanged: JSON.stringify(fig) === before, newObject: out !== fig && out.data !== fig.data,
-              tracesCopied: out.data.every(function (t, i) { return t !== fig.data[i]; }),
-              layoutShared: out.layout === fig.layout, sameArrays: sameArrays,
-              typed: typeof fig.data[0].z.bdata === "string" && fig.data[0].z.dtype === "f4"};
-    """, name)
-    assert result["unchanged"] and result["newObject"] and result["tracesCopied"] and result["layoutShared"]
-    assert result["sameArrays"] and result["typed"]
-    _check_highlighted(result["out"], "Wide")
-    # the narrow band: only its own pieces stay in colour
-    narrow = page.execute_script(SUMMARY_JS + "return summary(stampHighlight(FIGS[arguments[0]], 'CH4 2.3'));", name)
-    _check_highlighted(narrow, "CH4 2.3")
-    assert sum("CH4 2.3" in t["bands"] for t in narrow) == 2  # one piece per visit
-    # "All" brings every piece back to the shared colour axis
-    for original, restored in zip(result["original"], result["restored"]):
-        assert original["coloraxis"] == restored["coloraxis"] == "coloraxis"
-        assert restored["colorscale"] is None and restored["opacity"] == 1 and restored["showscale"] is None
-
-
-def test_unknown_band_greys_everything_and_null_means_all(page):
-    result = page.execute_script(SUMMARY_JS + """
-      return {none: summary(stampHighlight(FIGS.surface, "No such band")),
-              nul: summary(stampHighlight(FIGS.surface, null))};
-    """)
-    assert all(t["opacity"] == 0.35 and t["colorscale"] == GRAY for t in result["none"])
-    assert all(t["opacity"] == 1 and t["coloraxis"] == "coloraxis" for t in result["nul"])
-
-
-def test_highlight_div_restyles_a_rendered_graph(page):
-    script = """
-      var done = arguments[arguments.length - 1];
-      var gd = document.getElementById("heatmap");
-      function full() {
-        return gd._fullData.map(function (t) {
-          return {bands: t.meta.bands, opacity: t.opacity, coloraxis: t.coloraxis || null,
-                  colorscale: t.coloraxis ? null : t.colorscale, showscale: t.coloraxis ? null : t.showscale};
-        });
+def test_heatmap_gets_grey_shapes_over_the_other_columns_and_nothing_else_changes(page):
+    result = page.execute_script("""
+      var fig = FIGS.heatmap, before = JSON.stringify(fig);
+      var out = stampHighlight(fig, "Wide"), again = stampHighlight(out, "Wide");
+      var all = stampHighlight(out, "All");
+      function grey(f) {
+        return (f.layout.shapes || []).filter(function (s) { return s.name === "stamp-band-grey"; })
+          .map(function (s) { return [s.x0, s.x1, s.fillcolor, s.opacity, s.layer]; });
       }
-      var zBefore = gd.data[0].z;
+      return {unchanged: JSON.stringify(fig) === before, same: again === out,
+              tracesShared: out.data.every(function (t, i) { return t === fig.data[i]; }),
+              grey: grey(out), allGrey: grey(all), state: out.layout._stampHighlight.band,
+              nothing: grey(stampHighlight(fig, "No such band")), span: fig.data[0].meta.bands[1].x,
+              extent: fig.data[0].meta.extent, nullIsAll: stampHighlight(fig, null) === fig};
+    """)
+    assert result["unchanged"] and result["same"] and result["tracesShared"] and result["nullIsAll"]
+    (x0, x1), (e0, e1) = result["span"], result["extent"]
+    assert result["grey"] == [[e0, x0, "rgb(222,222,222)", 1, "above"], [x1, e1, "rgb(222,222,222)", 1, "above"]]
+    assert result["state"] == "Wide" and result["allGrey"] == []
+    assert [s[:2] for s in result["nothing"]] == [[e0, e1]]  # a band without data: all grey
+
+
+def test_surface_keeps_its_colour_axis_and_greys_through_surfacecolor(page):
+    result = page.execute_script("""
+      var fig = FIGS.surface, axis = fig.layout.coloraxis;
+      var out = stampHighlight(fig, "CH4 2.3"), other = stampHighlight(out, "H2O 1.4");
+      var all = stampHighlight(other, "All");
+      var span = fig.data[0].meta.bands[2].columns, row = out.data[0].surfacecolor[5];
+      var inside = [], outside = [];
+      for (var j = 0; j < row.length; j++) { (j >= span[0] && j < span[1] ? inside : outside).push(row[j]); }
+      var ax = out.layout.coloraxis;
+      return {traceAxes: out.data.map(function (t) { return t.coloraxis; }),
+              scale: [ax.colorscale[0], ax.colorscale[1], ax.colorscale[2]], cmin: ax.cmin, cmax: ax.cmax,
+              origMin: axis.cmin, origMax: axis.cmax, inside: inside, outside: outside,
+              otherStillOriginal: other.layout._stampHighlight.coloraxis === axis,
+              allAxis: all.layout.coloraxis === axis,
+              allColour: all.data.every(function (t) { return t.surfacecolor === undefined; }),
+              zShared: out.data.every(function (t, i) { return t.z === fig.data[i].z; })};
+    """)
+    assert result["traceAxes"] == ["coloraxis", "coloraxis"] and result["zShared"]
+    (p0, c0), (p1, c1), (p2, _) = result["scale"]
+    assert c0 == c1 == "rgb(222,222,222)" and p0 == 0 and p1 == pytest.approx(p2) and 0.005 < p1 < 0.02
+    assert result["cmax"] == result["origMax"] and result["cmin"] < result["origMin"]
+    assert result["outside"] and all(v == pytest.approx(result["cmin"]) for v in result["outside"])  # on the grey stop
+    assert all(result["origMin"] <= v <= result["origMax"] for v in result["inside"])  # clipped onto the scale
+    assert result["otherStillOriginal"] and result["allAxis"] and result["allColour"]
+
+
+def test_visits_side_by_side_grey_the_same_columns_in_every_panel(page):
+    result = page.execute_script("""
+      var out = stampHighlight(FIGS.panels, "Wide");
+      return {axes: FIGS.panels.data.map(function (t) { return t.xaxis || "x"; }),
+              grey: out.layout.shapes.filter(function (s) { return s.name === "stamp-band-grey"; })
+                .map(function (s) { return [s.xref, s.x0, s.x1]; }),
+              span: FIGS.panels.data[0].meta.bands[1].x, extent: FIGS.panels.data[0].meta.extent};
+    """)
+    assert result["axes"] == ["x", "x2"]  # one panel (x axis) per visit
+    (x0, x1), (e0, e1) = result["span"], result["extent"]
+    assert result["grey"] == [["x", e0, x0], ["x", x1, e1], ["x2", e0, x0], ["x2", x1, e1]]
+
+
+def test_light_curves_dim_the_others_and_the_spectrum_shades_the_band(page):
+    result = page.execute_script("""
+      var curves = stampHighlight(FIGS.curves, "Wide");
+      var spectrum = stampHighlight(FIGS.spectrum, "Wide", arguments[0]);
+      return {curves: curves.data.map(function (t) { return [t.meta.curve, t.opacity === undefined ? 1 : t.opacity]; }),
+              back: stampHighlight(curves, "All").data.every(function (t) { return t.opacity === undefined; }),
+              shade: spectrum.layout.shapes.map(function (s) { return [s.name, s.x0, s.x1]; }),
+              unshaded: stampHighlight(spectrum, "All").layout.shapes.length};
+    """, BAND_RANGES)
+    assert {name for name, o in result["curves"] if o == 1} == {"Wide"}
+    assert all(o < 0.5 for name, o in result["curves"] if name != "Wide") and result["back"]
+    assert result["shade"] == [["stamp-band-shade", 1.40, 2.50]] and result["unshaded"] == 0
+
+
+def test_highlight_div_reacts_a_rendered_graph(page):
+    result = page.execute_async_script("""
+      var done = arguments[arguments.length - 1];
+      var gd = document.getElementById("heatmap"), zBefore = gd.data[0].z;
       stampHighlightDiv(gd, "H2O 1.4").then(function () {
-        var lit = full();
-        stampHighlight("heatmap", "All");  // an element id is handed to stampHighlightDiv
-        setTimeout(function () { done({lit: lit, all: full(), sameZ: gd.data[0].z === zBefore}); }, 300);
-      }, function (e) { done({error: String(e)}); });
-    """
-    result = page.execute_async_script(script)
+        var lit = gd._fullLayout.shapes.length;
+        return stampHighlightDiv("heatmap", "All").then(function () {
+          done({lit: lit, all: gd._fullLayout.shapes.length, sameZ: gd.data[0].z === zBefore});
+        });
+      }).catch(function (e) { done({error: String(e)}); });
+    """)
     assert "error" not in result, result
-    assert result["sameZ"]
-    lit = result["lit"]
-    assert {t["opacity"] for t in lit if "H2O 1.4" in t["bands"]} == {1}
-    for t in lit:
-        if "H2O 1.4" not in t["bands"]:
-            assert t["opacity"] == 0.35 and t["coloraxis"] is None and t["showscale"] is False
-            assert [[float(p), c] for p, c in t["colorscale"]] == [[0.0, GRAY[0][1]], [1.0, GRAY[1][1]]]
-    assert all(t["opacity"] == 1 and t["coloraxis"] == "coloraxis" for t in result["all"])
+    assert result == {"lit": 2, "all": 0, "sameZ": True}
 
 
 def test_dash_clientside_functions(page):
-    result = page.execute_script(SUMMARY_JS + """
-      var stamp = window.dash_clientside.stamp;
-      var noUpdate = window.dash_clientside.no_update;
-      var out = {};
-      window.dash_clientside.callback_context = {triggered_id: {type: "band-button", band: "CH4 2.3"}};
-      out.button = stamp.select_band(null, [null, 1, null]);
-      window.dash_clientside.callback_context = {triggered_id: "band-all"};
-      out.all = stamp.select_band(2, [null, null]);
-      window.dash_clientside.callback_context = {triggered: [{prop_id: '{"band":"Wide","type":"band-button"}.n_clicks', value: 1}]};
-      out.parsed = stamp.select_band(null, [1]);
-      window.dash_clientside.callback_context = {triggered_id: null, triggered: [{prop_id: ".", value: null}]};
+    result = page.execute_script("""
+      var stamp = window.dash_clientside.stamp, noUpdate = window.dash_clientside.no_update, out = {};
+      function ctx(triggered) { window.dash_clientside.callback_context = {triggered: triggered}; }
+      ctx([{prop_id: '{"band":"CH4 2.3","type":"band-button"}.n_clicks', value: 1}]);
+      out.button = stamp.select_band(null, [null, 1]);
+      ctx([{prop_id: "band-all.n_clicks", value: 2}]);
+      out.all = stamp.select_band(2, [null]);
+      // buttons rebuilt by a new result or by "Add band": triggered, but nobody clicked
+      ctx([{prop_id: '{"band":"H2O 1.4","type":"band-button"}.n_clicks', value: null},
+           {prop_id: '{"band":"Wide","type":"band-button"}.n_clicks', value: undefined}]);
+      out.rebuilt = stamp.select_band(null, [null, null]) === noUpdate;
+      ctx([{prop_id: ".", value: null}]);
       out.nothing = stamp.select_band(null, [null]) === noUpdate;
-      out.noFigure = stamp.highlight("Wide", null) === noUpdate;
-      out.viaHighlight = summary(stamp.highlight("Wide", FIGS.surface));
-      out.viaStore = summary(stamp.highlight_from_store("Wide", FIGS.heatmap));
-      var many = stamp.highlight_many("Wide", FIGS.surface, null, FIGS.heatmap);
-      out.many = [many.length, many[1] === noUpdate, summary(many[2])];
+      var bands = [{name: "Wide", start: 1.4, end: 2.5}, {name: "CH4 2.3", start: 2.2, end: 2.4}];
+      var bar = stamp.band_bar(bands, "Wide");
+      out.bar = [bar[0].map(function (b) { return [b.props.children, b.props.active, b.props.id.band, b.props.title]; }),
+                 bar[1] === noUpdate];
+      out.gone = stamp.band_bar(bands.slice(1), "Wide")[1];
+      out.marked = stamp.mark_selected("Wide", [{band: "CH4 2.3"}, {band: "Wide"}]);
+      out.returns = stamp.highlight_shown("Wide", "tab-heatmap", FIGS.heatmap, bands, "tab-surface", "x") === noUpdate;
       out.kept = stamp.other();
       return out;
     """)
-    assert result["button"] == "CH4 2.3"
-    assert result["all"] == "All"
-    assert result["parsed"] == "Wide"
-    assert result["nothing"] and result["noFigure"]
-    _check_highlighted(result["viaHighlight"], "Wide")
-    _check_highlighted(result["viaStore"], "Wide")
-    assert result["many"][:2] == [3, True]
-    _check_highlighted(result["many"][2], "Wide")
+    assert result["button"] == "CH4 2.3" and result["all"] == "All"
+    assert result["rebuilt"] and result["nothing"]
+    assert result["bar"] == [[["Wide", True, "Wide", "1.4–2.5 µm"], ["CH4 2.3", False, "CH4 2.3", "2.2–2.4 µm"]], True]
+    assert result["gone"] == "All"  # the selected band was removed from the editor
+    assert result["marked"] == [False, [False, True]]
+    assert result["returns"]  # the dashboard's graphs are highlighted in place (tests/browser)
     assert result["kept"] == "kept"  # other functions of the namespace survive
 
 

@@ -1,13 +1,16 @@
 """Band editor (rows of name/start/end, presets) and the highlight buttons.
 
-Highlighting runs in the browser only: a click stores the band name
-(``stampDashboard.selectBand`` in ``assets/stamp_dashboard.js``) and
-``stamp.highlight`` (``assets/stamp_bands.js``, through ``stampDashboard.highlight``,
-which skips figures with nothing to change) restyles the surface and the heatmap,
-with no request to the server.
+Highlighting runs in the browser only (``stamp_engine/web/stamp_bands.js``, namespace ``stamp``):
+the buttons are built from the usable bands, a click (and only a click) stores the band
+name, and each view follows the stored band when its tab is open — the heatmap and the
+surface grey out the other wavelengths, the light curves dim the other curves, the
+spectrum shades the band. A figure redrawn by the server (new result, tab shown) gets
+the stored band again, so the selection survives reprocessing and tab switches.
 """
 
 from __future__ import annotations
+
+import json
 
 import dash_bootstrap_components as dbc
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dash_table, dcc, html, no_update
@@ -19,6 +22,13 @@ from ..band_rows import check_band_rows, error_styles, error_tooltips, fitted_ro
 from ..services import Services
 
 DEFAULT_PRESET = "Molecules (near-IR)"
+#: Each view that follows the selected band, and the tab it is on.
+VIEW_TABS = {
+    ids.SURFACE: ids.TAB_SURFACE,
+    ids.HEATMAP: ids.TAB_HEATMAP,
+    ids.LIGHTCURVES: ids.TAB_LIGHTCURVES,
+    ids.SPECTRUM: ids.TAB_SPECTRUM,
+}
 
 
 def editor_layout(services: Services) -> dbc.Card:
@@ -108,33 +118,39 @@ def register(app, services: Services) -> None:
             )
         return error_styles(errors), error_tooltips(len(rows or []), errors), message, [b.to_dict() for b in bands]
 
-    @app.callback(Output(ids.BAND_BUTTONS, "children"), Input(ids.BANDS, "data"))
-    def band_buttons(bands):
-        return [
-            dbc.Button(b["name"], id=ids.band_button(b["name"]), size="sm", color="primary", outline=True,
-                       className="me-1 mb-1", title=f"{b['start']:g}–{b['end']:g} µm")
-            for b in bands or []
-        ]
-
     app.clientside_callback(
-        ClientsideFunction(namespace="stampDashboard", function_name="selectBand"),
+        ClientsideFunction(namespace="stamp", function_name="band_bar"),
+        Output(ids.BAND_BUTTONS, "children"),
+        Output(ids.SELECTED_BAND, "data", allow_duplicate=True),
+        Input(ids.BANDS, "data"),
+        State(ids.SELECTED_BAND, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="stamp", function_name="select_band"),
         Output(ids.SELECTED_BAND, "data"),
         Input(ids.BAND_ALL, "n_clicks"),
         Input({"type": ids.BAND_BUTTON_TYPE, "band": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
-        ClientsideFunction(namespace="stampDashboard", function_name="markSelected"),
+        ClientsideFunction(namespace="stamp", function_name="mark_selected"),
         Output(ids.BAND_ALL, "active"),
         Output({"type": ids.BAND_BUTTON_TYPE, "band": ALL}, "active"),
         Input(ids.SELECTED_BAND, "data"),
         State({"type": ids.BAND_BUTTON_TYPE, "band": ALL}, "id"),
     )
-    for graph in (ids.SURFACE, ids.HEATMAP):
+    for graph, tab in VIEW_TABS.items():
         app.clientside_callback(
-            ClientsideFunction(namespace="stampDashboard", function_name="highlight"),
+            f"function (band, tab, drawn, bands) {{"
+            f" return window.dash_clientside.stamp.highlight_shown(band, tab, drawn, bands,"
+            f" {json.dumps(tab)}, {json.dumps(graph)}); }}",
             Output(graph, "figure", allow_duplicate=True),
             Input(ids.SELECTED_BAND, "data"),
-            State(graph, "figure"),
+            Input(ids.TABS, "active_tab"),
+            # the server's signature of each figure it sends: the figure itself as an
+            # input would make Dash copy megabytes on every click
+            Input(ids.DRAWN[graph], "data"),
+            State(ids.BANDS, "data"),
             prevent_initial_call=True,
         )

@@ -125,15 +125,13 @@ def register(app, services: Services) -> None:
 
     cubes = services.cubes
 
-    def lazy_graph(graph: str, tab: str, inputs: list, draw, reset_band: bool = False) -> None:
+    def lazy_graph(graph: str, tab: str, inputs: list, draw) -> None:
         """Draw ``graph`` only while its tab is open and only when its inputs changed.
 
         Each figure can be a few MB: sending the ones nobody looks at would slow every
         change down, and a 3D surface costs the browser seconds to build.
         """
         outputs = [Output(graph, "figure"), Output(ids.DRAWN[graph], "data")]
-        if reset_band:
-            outputs.append(Output(ids.SELECTED_BAND, "data", allow_duplicate=True))
 
         @app.callback(
             *outputs,
@@ -159,8 +157,8 @@ def register(app, services: Services) -> None:
                 figure = empty_figure(str(exc))
             if key is not None and cubes.why_gone(key):
                 figure = empty_figure(cubes.why_gone(key))
-            # A new figure arrives unhighlighted: reset the selection so buttons and figures agree.
-            return [figure, signature, "All"] if reset_band else [figure, signature]
+            # It arrives unhighlighted; features/bands.py highlights it in the browser.
+            return [figure, signature]
 
         _draw.__name__ = f"draw_{graph.replace('-', '_')}"
 
@@ -176,9 +174,8 @@ def register(app, services: Services) -> None:
 
     display_inputs = [Input(ids.RESULT, "data"), Input(ids.COLORSCALE, "value"), Input(ids.Z_MIN, "value"),
                       Input(ids.Z_MAX, "value"), Input(ids.BANDS, "data"), Input(ids.STRETCH, "value")]
-    lazy_graph(ids.SURFACE, ids.TAB_SURFACE, display_inputs, maps("surface"), reset_band=True)
-    lazy_graph(ids.HEATMAP, ids.TAB_HEATMAP, [*display_inputs, Input(ids.VISIT_LAYOUT, "value")], maps("heatmap"),
-               reset_band=True)
+    lazy_graph(ids.SURFACE, ids.TAB_SURFACE, display_inputs, maps("surface"))
+    lazy_graph(ids.HEATMAP, ids.TAB_HEATMAP, [*display_inputs, Input(ids.VISIT_LAYOUT, "value")], maps("heatmap"))
 
     def draw_light_curves(key, bands):
         cube = cubes.processed(key)

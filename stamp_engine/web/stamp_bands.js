@@ -1,168 +1,372 @@
 /*
  * STAMP band highlighting — shared by the Dash dashboard (loaded from assets/) and the
  * standalone HTML exports (inlined by stamp_engine/export.py).  Plain ES5, no build step,
- * no network.
+ * no network.  Highlighting band B, as in the original STAMP: everything outside B is flat
+ * light grey (grey at 35 % opacity over white, rgb(222,222,222)), B keeps its colours.
  *
- * Figures from stamp_engine.figures.surface_figure / heatmap_figure split the wavelength
- * axis at band edges; every piece is a trace with
- *     meta = {role: "band-piece", bands: [band names covering it], visit: v,
- *             colorscale: "<scale name>", coloraxis: "coloraxis"}
- * Highlighting band B keeps pieces whose meta.bands contains B in colour (on their shared
- * colour axis, opacity 1) and greys out the rest (flat gray colour scale, opacity 0.35,
- * no colour bar).  "All" (or null/undefined/"") restores every piece.  Only styling
- * changes: data arrays (typed arrays included) are never touched or copied.
+ * What each kind of figure gets (figures from stamp_engine.figures):
+ *   heatmap  traces with meta.role "band-map" (one per visit, meta.extent = [x0, x1] µm,
+ *            meta.bands = [{name, columns: [start, stop], x: [x0, x1]}]): opaque grey
+ *            layout shapes (name "stamp-band-grey") over the columns outside B.  Only the
+ *            layout changes, so Plotly redraws shapes, not the map.
+ *   surface  the same meta: each trace gets a `surfacecolor` (its z, clipped to the colour
+ *            axis) in which the columns outside B sit below the axis minimum, and the colour
+ *            axis gets a grey stop added below its scale (SLIVER, 1 % of the colour bar, shows
+ *            as a grey foot on the bar while a band is highlighted).  The traces never leave their colour axis: Plotly
+ *            keeps stale colour-axis state on traces that switch axes, which used to leave
+ *            the "greyed" surface in full colour.
+ *   light curves (meta.role "light-curve" / "error-ribbon", meta.curve = name): the other
+ *            curves are dimmed.
+ *   spectrum (a trace with meta.role "spectrum"): B's wavelength range is shaded (shape
+ *            "stamp-band-shade"); its range comes from the `bands` argument.
+ * "All" (or null/undefined/"") restores the figure as drawn.  Data arrays are never copied
+ * or changed; what was changed is remembered in layout._stampHighlight (Plotly ignores
+ * keys starting with "_" when it compares figures).
  *
- * Functions (exact signatures)
- * ----------------------------
- * window.stampHighlight(figure, bandName) -> figure
- *     figure: {data: [...], layout: {...}, frames?: [...]} (a Plotly figure dict).
- *     Returns a NEW figure object; the input is not mutated (the data array and each
- *     changed trace are shallow-copied; layout, frames and all arrays are shared).
- *     If `figure` is a graph div (or its id), delegates to stampHighlightDiv and returns it.
- *
- * window.stampHighlightDiv(graphDiv, bandName) -> Promise | undefined
- *     graphDiv: a Plotly graph div or its element id.  One Plotly.restyle call on the band
- *     pieces of the div (used by the band buttons of exported HTML pages).
- *
- * window.dash_clientside.stamp.highlight(bandName, figure) -> figure | no_update
- *     Clientside callback: Input(<selected band store>, "data"), State(<graph>, "figure")
- *     -> Output(<graph>, "figure").  no_update when there is no figure.
- * window.dash_clientside.stamp.highlight_from_store(selectedBand, figure)
- *     Same as highlight (name kept for wiring from a dcc.Store).
- * window.dash_clientside.stamp.highlight_many(bandName, figure1, figure2, ...) -> [figures]
- *     One callback for several graphs: Output(g1, "figure"), Output(g2, "figure"), ...
- * window.dash_clientside.stamp.select_band(...nClicks) -> bandName | no_update
- *     Inputs: any number of n_clicks, e.g. Input("band-all", "n_clicks") and
- *     Input({"type": "band-button", "band": ALL}, "n_clicks").  Returns the "band" of the
- *     triggering pattern-matching id {"type": "band-button", "band": name}, "All" for any
- *     other trigger (the All button), no_update when nothing was clicked.
+ * Functions
+ * ---------
+ * window.stampHighlight(figure, bandName, bands) -> figure
+ *     figure: {data, layout, frames?}; bands: [{name, start, end}] (µm), optional.
+ *     A NEW figure when something changes (input untouched; unchanged traces, arrays and
+ *     frames shared), the SAME object when the figure already shows `bandName`.
+ * window.stampHighlightDiv(graphDiv, bandName, bands) -> Promise
+ *     The same on a drawn graph div (or its id), applied in place (Plotly.update).
+ * window.dash_clientside.stamp.*: the dashboard's clientside callbacks (see each).
  */
 (function () {
   "use strict";
 
   var ALL = "All";
-  var GRAY_COLORSCALE = [
-    [0, "rgb(160,160,160)"],
-    [1, "rgb(160,160,160)"],
-  ];
-  var DIM_OPACITY = 0.35;
+  var GREY = "rgb(222,222,222)";
+  /* gl surfaces colour through a 256-texel colour map: the grey stop must own its first
+     two texels, so the data's minimum (at SLIVER) still gets the scale's first colour. */
+  var SLIVER = 2.5 / 255;
+  var DIM_CURVE_OPACITY = 0.2;
+  var GREY_SHAPE = "stamp-band-grey";
+  var SHADE_SHAPE = "stamp-band-shade";
+  var SHADE_COLOUR = "rgba(255,170,0,0.22)";
+  var DTYPES = {
+    f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array,
+    u2: Uint16Array, i4: Int32Array, u4: Uint32Array,
+  };
 
-  function isPiece(trace) {
-    return !!(trace && trace.meta && trace.meta.role === "band-piece");
+  function bandOf(name) {
+    return name === null || name === undefined || name === "" ? ALL : String(name);
   }
 
-  function showsAll(bandName) {
-    return bandName === null || bandName === undefined || bandName === "" || bandName === ALL;
-  }
-
-  function inBand(meta, bandName) {
-    return showsAll(bandName) || (meta.bands || []).indexOf(bandName) >= 0;
-  }
-
-  /*
-   * The style of a piece: an object of attribute -> value, where null means "remove the
-   * attribute" (back to the trace's original state, which had no such key).
-   */
-  function pieceStyle(meta, bandName) {
-    if (inBand(meta, bandName)) {
-      if (meta.coloraxis) {
-        return { coloraxis: meta.coloraxis, colorscale: null, showscale: null, opacity: 1 };
+  function assign(target) {
+    for (var i = 1; i < arguments.length; i++) {
+      var source = arguments[i] || {};
+      for (var key in source) {
+        if (Object.prototype.hasOwnProperty.call(source, key)) {
+          target[key] = source[key];
+        }
       }
-      // a trace with its own colour scale: meta.colorscale must then be an explicit scale
+    }
+    return target;
+  }
+
+  function role(trace) {
+    return trace && trace.meta ? trace.meta.role : undefined;
+  }
+
+  /* ------------------------------------------------------------ 2D arrays of a trace */
+  var decoded = typeof WeakMap === "function" ? new WeakMap() : null;
+
+  /* Rows of a 2D data array: nested arrays, or Plotly's base64 spec {dtype, bdata, shape}. */
+  function rowsOf(value) {
+    if (!value) {
+      return [];
+    }
+    if (Array.isArray(value)) {
+      return value;
+    }
+    if (decoded && decoded.has(value)) {
+      return decoded.get(value);
+    }
+    var Type = DTYPES[value.dtype];
+    if (!Type || typeof value.bdata !== "string") {
+      return [];
+    }
+    var binary = atob(value.bdata);
+    var bytes = new Uint8Array(binary.length);
+    for (var b = 0; b < binary.length; b++) {
+      bytes[b] = binary.charCodeAt(b);
+    }
+    var flat = new Type(bytes.buffer);
+    var shape = String(value.shape || flat.length).split(",").map(Number);
+    var nCols = shape.length > 1 ? shape[1] : flat.length;
+    var rows = [];
+    for (var r = 0; r * nCols < flat.length; r++) {
+      rows.push(flat.subarray(r * nCols, (r + 1) * nCols));
+    }
+    if (decoded) {
+      decoded.set(value, rows);
+    }
+    return rows;
+  }
+
+  function finiteRange(rows) {
+    var lo = Infinity;
+    var hi = -Infinity;
+    rows.forEach(function (row) {
+      for (var j = 0; j < row.length; j++) {
+        var v = row[j];
+        if (v < lo) { lo = v; }
+        if (v > hi) { hi = v; }
+      }
+    });
+    return lo <= hi ? [lo, hi] : [0, 1];
+  }
+
+  /* ------------------------------------------------------------ what the band covers */
+  function bandSpan(meta, band) {
+    var spans = (meta && meta.bands) || [];
+    for (var i = 0; i < spans.length; i++) {
+      if (spans[i].name === band) {
+        return spans[i];
+      }
+    }
+    return null; /* a band outside the data: nothing of it is shown, everything greys */
+  }
+
+  function greyShapes(meta, band, xref) {
+    var extent = meta.extent;
+    var span = bandSpan(meta, band);
+    var pieces = span ? [[extent[0], span.x[0]], [span.x[1], extent[1]]] : [[extent[0], extent[1]]];
+    return pieces.filter(function (p) { return p[1] > p[0]; }).map(function (p) {
       return {
-        colorscale: meta.colorscale,
-        showscale: meta.showscale === undefined ? null : meta.showscale,
-        opacity: 1,
+        type: "rect", name: GREY_SHAPE, xref: xref || "x", yref: "paper", x0: p[0], x1: p[1], y0: 0, y1: 1,
+        fillcolor: GREY, opacity: 1, line: { width: 0 }, layer: "above",
       };
-    }
-    return { coloraxis: null, colorscale: GRAY_COLORSCALE, showscale: false, opacity: DIM_OPACITY };
+    });
   }
 
-  function styledTrace(trace, style) {
-    var copy = Object.assign({}, trace);
-    Object.keys(style).forEach(function (key) {
-      if (style[key] === null) {
-        delete copy[key];
-      } else {
-        copy[key] = style[key];
+  function shadeShapes(bands, band) {
+    var range = (bands || []).filter(function (b) { return b && b.name === band; })[0];
+    if (!range) {
+      return [];
+    }
+    return [{
+      type: "rect", name: SHADE_SHAPE, xref: "x", yref: "paper", x0: +range.start, x1: +range.end,
+      y0: 0, y1: 1, fillcolor: SHADE_COLOUR, line: { width: 0 }, layer: "below",
+    }];
+  }
+
+  function withShapes(layout, name, shapes) {
+    var kept = (layout.shapes || []).filter(function (s) { return !s || s.name !== name; });
+    return kept.concat(shapes);
+  }
+
+  /* ------------------------------------------------------------ the surface colour trick */
+  function colourLimits(axis, traces) {
+    if (isFinite(axis.cmin) && isFinite(axis.cmax) && axis.cmax > axis.cmin) {
+      return [+axis.cmin, +axis.cmax];
+    }
+    var lo = Infinity;
+    var hi = -Infinity;
+    traces.forEach(function (t) {
+      var r = finiteRange(rowsOf(t.z));
+      lo = Math.min(lo, r[0]);
+      hi = Math.max(hi, r[1]);
+    });
+    return hi > lo ? [lo, hi] : [lo - 0.5, lo + 0.5];
+  }
+
+  /* The colour axis with a grey stop below its scale, and the value that lands on it. */
+  function greyedAxis(axis, limits) {
+    var scale = Array.isArray(axis.colorscale) ? axis.colorscale : [[0, GREY], [1, GREY]];
+    var floor = limits[0] - ((limits[1] - limits[0]) * SLIVER) / (1 - SLIVER);
+    var stops = [[0, GREY], [SLIVER, GREY]].concat(scale.map(function (stop) {
+      return [SLIVER + (1 - SLIVER) * stop[0], stop[1]];
+    }));
+    var out = assign({}, axis, { colorscale: stops, cmin: floor, cmax: limits[1], cauto: false });
+    delete out.cmid; /* cmid would move cmin back */
+    return { axis: out, floor: floor };
+  }
+
+  function greyedSurfacecolor(trace, band, limits, floor) {
+    var span = bandSpan(trace.meta, band);
+    var start = span ? span.columns[0] : 0;
+    var stop = span ? span.columns[1] : 0;
+    return rowsOf(trace.z).map(function (row) {
+      var out = new Float32Array(row.length);
+      for (var j = 0; j < row.length; j++) {
+        var v = row[j];
+        /* inside: the value, clipped so no outlier reaches the grey stop; outside: grey */
+        out[j] = j >= start && j < stop ? (v < limits[0] ? limits[0] : v > limits[1] ? limits[1] : v) : floor;
       }
+      return out;
     });
-    return copy;
   }
 
-  function resolveDiv(graphDiv) {
-    if (typeof graphDiv === "string") {
-      return document.getElementById(graphDiv);
-    }
-    return graphDiv;
-  }
-
-  function isGraphDiv(obj) {
-    return (
-      typeof obj === "string" ||
-      (typeof HTMLElement !== "undefined" && obj instanceof HTMLElement)
-    );
-  }
-
-  function stampHighlightDiv(graphDiv, bandName) {
-    var gd = resolveDiv(graphDiv);
-    if (!gd || !gd.data || typeof Plotly === "undefined") {
-      return undefined;
-    }
-    var indices = [];
-    var styles = [];
-    gd.data.forEach(function (trace, i) {
-      if (isPiece(trace)) {
-        indices.push(i);
-        styles.push(pieceStyle(trace.meta, bandName));
-      }
-    });
-    if (!indices.length) {
-      return undefined;
-    }
-    // one restyle: per-trace values as arrays aligned with `indices`; null resets a key
-    var update = {};
-    ["coloraxis", "colorscale", "showscale", "opacity"].forEach(function (key) {
-      update[key] = styles.map(function (style) {
-        return style[key] === undefined ? null : style[key];
-      });
-    });
-    return Plotly.restyle(gd, update, indices);
-  }
-
-  function stampHighlight(figure, bandName) {
-    if (isGraphDiv(figure)) {
-      stampHighlightDiv(figure, bandName);
+  /* ------------------------------------------------------------ the figure */
+  function stampHighlight(figure, bandName, bands) {
+    if (typeof figure === "string" || (typeof HTMLElement !== "undefined" && figure instanceof HTMLElement)) {
+      stampHighlightDiv(figure, bandName, bands);
       return figure;
     }
     if (!figure || !Array.isArray(figure.data)) {
       return figure;
     }
-    var data = figure.data.map(function (trace) {
-      return isPiece(trace) ? styledTrace(trace, pieceStyle(trace.meta, bandName)) : trace;
+    var band = bandOf(bandName);
+    var layout = figure.layout || {};
+    var state = layout._stampHighlight || { band: ALL };
+    if (state.band === band) {
+      return figure;
+    }
+    var all = band === ALL;
+    var newLayout = assign({}, layout);
+    var newState = { band: band };
+    var data = figure.data;
+    var maps = data.filter(function (t) { return role(t) === "band-map"; });
+    var heatmaps = maps.filter(function (t) { return t.type === "heatmap"; });
+    var surfaces = maps.filter(function (t) { return t.type === "surface"; });
+
+    if (heatmaps.length) {
+      /* one set of grey rectangles per x axis: visits side by side each have their own */
+      var seen = {};
+      var grey = [];
+      heatmaps.forEach(function (trace) {
+        var xref = trace.xaxis || "x";
+        if (!all && !seen[xref]) {
+          seen[xref] = true;
+          grey = grey.concat(greyShapes(trace.meta, band, xref));
+        }
+      });
+      newLayout.shapes = withShapes(layout, GREY_SHAPE, grey);
+    }
+    if (surfaces.length) {
+      var original = state.coloraxis || layout.coloraxis || {};
+      if (all) {
+        newLayout.coloraxis = original;
+      } else {
+        var limits = colourLimits(original, surfaces);
+        var greyed = greyedAxis(original, limits);
+        newLayout.coloraxis = greyed.axis;
+        newState.coloraxis = original;
+      }
+    }
+    if (data.some(function (t) { return role(t) === "spectrum"; })) {
+      newLayout.shapes = withShapes(layout, SHADE_SHAPE, all ? [] : shadeShapes(bands, band));
+    }
+    newLayout._stampHighlight = newState;
+
+    var newData = data.map(function (trace) {
+      var kind = role(trace);
+      if (kind === "band-map" && trace.type === "surface") {
+        var copy = assign({}, trace);
+        if (all) {
+          delete copy.surfacecolor;
+        } else {
+          copy.surfacecolor = greyedSurfacecolor(trace, band, limits, greyed.floor);
+        }
+        return copy;
+      }
+      if (kind === "light-curve" || kind === "error-ribbon") {
+        var curve = assign({}, trace);
+        if (all || trace.meta.curve === band) {
+          delete curve.opacity;
+        } else {
+          curve.opacity = DIM_CURVE_OPACITY;
+        }
+        return curve;
+      }
+      return trace;
     });
-    return Object.assign({}, figure, { data: data });
+    return assign({}, figure, { data: newData, layout: newLayout });
   }
 
+  /*
+   * On a drawn graph: the same change as stampHighlight, applied with Plotly.update
+   * of only what changed (shapes, the colour axis, surfacecolor, opacity).
+   * Plotly.react with the new figure would be simpler but costs ~0.6 s on a 600 × 500
+   * heatmap (it re-derives every trace); a shapes relayout takes ~20 ms.
+   */
+  function stampHighlightDiv(graphDiv, bandName, bands) {
+    var gd = typeof graphDiv === "string" ? document.getElementById(graphDiv) : graphDiv;
+    if (!gd || !gd.data || !gd.layout || typeof Plotly === "undefined") {
+      return Promise.resolve(gd);
+    }
+    var figure = { data: gd.data, layout: gd.layout };
+    var out = stampHighlight(figure, bandName, bands);
+    if (out === figure) {
+      return Promise.resolve(gd);
+    }
+    var layoutUpdate = {};
+    ["shapes", "coloraxis"].forEach(function (key) {
+      if (out.layout[key] !== gd.layout[key]) {
+        layoutUpdate[key] = out.layout[key];
+      }
+    });
+    var surfaces = { idx: [], values: [] };
+    var curves = { idx: [], values: [] };
+    out.data.forEach(function (trace, i) {
+      if (trace === gd.data[i]) {
+        return;
+      }
+      if (trace.type === "surface") {
+        surfaces.idx.push(i);
+        surfaces.values.push(trace.surfacecolor === undefined ? null : trace.surfacecolor);
+      } else {
+        curves.idx.push(i);
+        curves.values.push(trace.opacity === undefined ? null : trace.opacity);
+      }
+    });
+    /* first, so that the plotly_afterplot these calls fire finds the graph up to date */
+    gd.layout._stampHighlight = out.layout._stampHighlight;
+    /* Plotly.update only: dcc.Graph copies what a plotly_relayout event changed back into
+       its figure prop and then redraws the whole figure (~0.7 s); it ignores plotly_update. */
+    var done = Plotly.update(gd, surfaces.idx.length ? { surfacecolor: surfaces.values } : {}, layoutUpdate,
+      surfaces.idx.length ? surfaces.idx : undefined);
+    return curves.idx.length
+      ? Promise.resolve(done).then(function () { return Plotly.update(gd, { opacity: curves.values }, {}, curves.idx); })
+      : done;
+  }
+
+  /* ------------------------------------------------------------ dashboard graphs */
+  /*
+   * dcc.Graph draws each new figure with Plotly.react, which would cost the same ~0.6 s
+   * for a highlight; so the dashboard highlights the drawn graph in place and re-applies
+   * the selection after every plot (plotly_afterplot), e.g. when the server sends a new
+   * figure.  views[graphId] = {band, bands, shown}.
+   */
+  var views = {};
+
+  function graphDivOf(graphId) {
+    return document.querySelector("#" + graphId + " .js-plotly-plot");
+  }
+
+  function syncView(graphId) {
+    var view = views[graphId];
+    var gd = graphDivOf(graphId);
+    if (view && view.shown && gd && gd.data) {
+      stampHighlightDiv(gd, view.band, view.bands);
+    }
+  }
+
+  function watchView(graphId, triesLeft) {
+    var gd = graphDivOf(graphId);
+    if (gd && typeof gd.on === "function") {
+      if (gd._stampWatched !== graphId) {
+        gd._stampWatched = graphId;
+        gd.on("plotly_afterplot", function () { syncView(graphId); });
+      }
+      syncView(graphId);
+    } else if (triesLeft > 0) {
+      setTimeout(function () { watchView(graphId, triesLeft - 1); }, 100);
+    }
+  }
+
+  /* ------------------------------------------------------------ Dash clientside callbacks */
   function noUpdate() {
     return window.dash_clientside && window.dash_clientside.no_update !== undefined
       ? window.dash_clientside.no_update
       : null;
   }
 
-  /* The id that triggered the callback: callback_context.triggered_id, or parsed from prop_id. */
-  function triggeredId(ctx) {
-    if (!ctx) {
-      return null;
-    }
-    if (ctx.triggered_id !== undefined && ctx.triggered_id !== null) {
-      return ctx.triggered_id;
-    }
-    var triggered = ctx.triggered && ctx.triggered[0];
-    if (!triggered || !triggered.prop_id || triggered.prop_id === ".") {
-      return null;
-    }
-    var id = triggered.prop_id.slice(0, triggered.prop_id.lastIndexOf("."));
+  function parseId(propId) {
+    var id = propId.slice(0, propId.lastIndexOf("."));
     if (id.charAt(0) === "{") {
       try {
         return JSON.parse(id);
@@ -173,46 +377,80 @@
     return id;
   }
 
-  function clicked(args) {
-    for (var i = 0; i < args.length; i++) {
-      var a = args[i];
-      if (Array.isArray(a) ? a.some(function (n) { return !!n; }) : !!a) {
-        return true;
-      }
-    }
-    return false;
+  function formatMicron(value) {
+    return String(+(+value).toPrecision(6));
   }
 
   var stamp = {
-    highlight: function (bandName, figure) {
-      return figure ? stampHighlight(figure, bandName) : noUpdate();
-    },
-    highlight_from_store: function (selectedBand, figure) {
-      return figure ? stampHighlight(figure, selectedBand) : noUpdate();
-    },
-    highlight_many: function (bandName) {
-      var figures = Array.prototype.slice.call(arguments, 1);
-      return figures.map(function (figure) {
-        return figure ? stampHighlight(figure, bandName) : noUpdate();
-      });
-    },
+    /*
+     * Inputs: the All button's n_clicks and every band button's n_clicks.  Only a real
+     * click (an n_clicks that is set) selects: buttons rebuilt with every result, or
+     * added to the bar, trigger this with no clicks and must not select themselves.
+     */
     select_band: function () {
-      var args = Array.prototype.slice.call(arguments);
-      var ctx = window.dash_clientside && window.dash_clientside.callback_context;
-      var id = triggeredId(ctx);
-      if (!id || !clicked(args)) {
+      var ctx = (window.dash_clientside && window.dash_clientside.callback_context) || {};
+      var clicked = (ctx.triggered || []).filter(function (t) {
+        return t && t.value && t.prop_id && t.prop_id !== ".";
+      });
+      if (!clicked.length) {
         return noUpdate();
       }
-      if (typeof id === "object" && id.type === "band-button" && id.band !== undefined) {
+      var id = parseId(clicked[0].prop_id);
+      if (typeof id === "object" && id && id.band !== undefined) {
         return id.band;
       }
       return ALL;
+    },
+
+    /*
+     * The band buttons from the usable bands (Input), marked with the selection (State);
+     * the selection falls back to All only when its band is gone.
+     * Returns [buttons, selection or no_update].
+     */
+    band_bar: function (bands, selected) {
+      var list = bands || [];
+      var band = bandOf(selected);
+      var kept = band === ALL || list.some(function (b) { return b.name === band; });
+      var now = kept ? band : ALL;
+      var buttons = list.map(function (b) {
+        return {
+          namespace: "dash_bootstrap_components",
+          type: "Button",
+          props: {
+            children: b.name, id: { type: "band-button", band: b.name }, size: "sm", color: "primary",
+            outline: true, active: b.name === now, className: "me-1 mb-1",
+            title: formatMicron(b.start) + "–" + formatMicron(b.end) + " µm",
+          },
+        };
+      });
+      return [buttons, kept ? noUpdate() : ALL];
+    },
+
+    /* Mark the selected band's button active: [All active, [button active…]]. */
+    mark_selected: function (selected, buttonIds) {
+      var band = bandOf(selected);
+      return [band === ALL, (buttonIds || []).map(function (id) { return id.band === band; })];
+    },
+
+    /*
+     * Inputs: the selected band, the open tab, the signature of the graph's figure (it
+     * changes when the server sends a new one); States: the bands
+     * ({name, start, end}); then the graph's tab and id.  The drawn graph follows the
+     * selection while its tab is open (a closed one catches up when opened).  Returns
+     * no_update: the figure prop stays as the server sent it.
+     */
+    highlight_shown: function (selected, activeTab, drawn, bands, tab, graphId) {
+      views[graphId] = { band: bandOf(selected), bands: bands || [], shown: activeTab === tab };
+      if (activeTab === tab) {
+        watchView(graphId, 300);
+      }
+      return noUpdate();
     },
   };
 
   window.stampHighlight = stampHighlight;
   window.stampHighlightDiv = stampHighlightDiv;
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    stamp: Object.assign({}, (window.dash_clientside || {}).stamp, stamp),
+  window.dash_clientside = assign({}, window.dash_clientside, {
+    stamp: assign({}, (window.dash_clientside || {}).stamp, stamp),
   });
 })();

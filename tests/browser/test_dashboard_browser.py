@@ -113,37 +113,6 @@ def test_opens_on_the_demo_with_heatmap_then_surface(dash_duo, make_app):
     assert dash_duo.get_logs() == []
 
 
-def test_band_click_restyles_without_any_server_request(dash_duo, make_app):
-    app, log = make_app()
-    dash_duo.start_server(app, navigate=False)
-    dash_duo.server_url = dash_duo.server.url.rstrip("/") + "/?view=heatmap"
-    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
-    dash_duo.wait_for_element(f"#{ids.BAND_BUTTONS} button", timeout=10)
-    time.sleep(1.0)  # let the page settle: every callback of the first load has run
-    before = log.count("_dash-update-component")
-
-    band = "CH4 2.3"
-    dash_duo.find_element(f"#{ids.BAND_BUTTONS}").find_element(
-        "xpath", f".//button[normalize-space()='{band}']").click()
-
-    def dimmed():
-        pieces = traces(dash_duo, ids.HEATMAP)
-        return pieces if any(t["opacity"] < 1 for t in pieces) else None
-
-    pieces = wait_until(dimmed, timeout=20, what="the heatmap to be restyled")
-    for t in pieces:
-        inside = band in (t["meta"] or {}).get("bands", [])
-        assert (t["opacity"] == 1) == inside, t["meta"]
-    assert any(t["opacity"] == 1 for t in pieces)
-    time.sleep(1.0)
-    assert log.count("_dash-update-component") == before
-
-    dash_duo.find_element(f"#{ids.BAND_ALL}").click()
-    wait_until(lambda: all(t["opacity"] == 1 for t in traces(dash_duo, ids.HEATMAP)), timeout=20, what="All")
-    time.sleep(0.5)
-    assert log.count("_dash-update-component") == before
-
-
 def test_zip_upload_shows_progress_then_one_map_per_visit(dash_duo, make_app, tmp_path):
     files = two_visit_files(tmp_path / "mast", n_integrations=1600, n_wave=200)
     archive = tmp_path / "MAST_download.zip"
