@@ -95,8 +95,8 @@ def test_eight_concurrent_sessions_each_get_their_own_result(tmp_path):
                                  timeout_s=TIME_BOUND_S)
             result = answer["job-result"]["data"]
             values = {"view-tabs.active_tab": "tab-spectrum", "job-result.data": result, "session-id.data": session}
-            marks = client.call("spectrum-slider.max", values)["spectrum-slider"]["max"]
-            return client, session, result, n, marks
+            player = client.call("spectrum-slider.max", values)
+            return client, session, result, n, (player["spectrum-slider"]["max"], player["spectrum-frames"]["data"])
 
         started = time.monotonic()
         with ThreadPoolExecutor(SESSIONS) as pool:
@@ -107,17 +107,17 @@ def test_eight_concurrent_sessions_each_get_their_own_result(tmp_path):
         assert elapsed < TIME_BOUND_S, f"{SESSIONS} sessions took {elapsed:.1f} s"
         assert 50 < peak[0] < RSS_BOUND_MB, f"server and jobs peaked at {peak[0]:.0f} MB"
         assert len({o[2]["ticket"] for o in outcomes}) == SESSIONS
-        for client, session, result, n, slider_max in outcomes:
+        for client, session, result, n, (slider_max, frames) in outcomes:
             summary = dict(result["summary"])
             assert summary["Integrations"] == str(n) and f"session{(n - 40) // 4}_SpecData.h5" in result["label"]
-            assert slider_max == n - 1  # the player shows this session's own cube
+            assert slider_max == n and frames["n"] == n  # the player (1-based) shows this session's own cube
         # Another session's (or a forged) ticket returns nothing.
         client, session, result, n, _ = outcomes[0]
         other_result = outcomes[1][2]
         values = {"view-tabs.active_tab": "tab-spectrum", "job-result.data": other_result, "session-id.data": session}
-        assert client.call("spectrum-slider.max", values)["spectrum-slider"]["max"] == 0
+        assert client.call("spectrum-slider.max", values)["spectrum-frames"]["data"] is None
         forged = {**values, "job-result.data": {**result, "ticket": "0" * 32}}
-        assert client.call("spectrum-slider.max", forged)["spectrum-slider"]["max"] == 0
+        assert client.call("spectrum-slider.max", forged)["spectrum-frames"]["data"] is None
         assert requests.get(base + "healthz", timeout=5).json() == {"status": "ok"}
     finally:
         stop.set()

@@ -76,5 +76,9 @@ def test_the_configuration_table_shows_each_numeric_default_the_code_uses():
         assert row, f"{name} has no row in the README's configuration table"
         if default == "None":
             continue
+        if default.isidentifier():  # a named constant of dashboard.config
+            import dashboard.config
+
+            default = str(getattr(dashboard.config, default))
         shown = default[:-2] if default.endswith(".0") else default
         assert f"`{shown}`" in row[0].split("|")[-2], f"{name}: the README's default is not {shown}: {row[0]}"

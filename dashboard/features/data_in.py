@@ -17,6 +17,7 @@ from ..datasets import UploadRejected
 from ..sessions import NOT_ISSUED, is_issued
 from ..services import Services
 from ..upload_route import SESSION_HEADER, finish_upload
+from .job import dataset_label_span
 
 ACCEPT = ".fits,.fit,.gz,.h5,.hdf5,.zip,.tar,.tgz"
 #: Pauses (ms) of the browser between retries after a failed upload request (~31 s), then it gives up
@@ -99,24 +100,30 @@ def register(app, services: Services) -> None:
         Output(ids.DATASET, "data", allow_duplicate=True),
         Output(ids.UPLOAD_MESSAGE, "children", allow_duplicate=True),
         Output(ids.UPLOAD_PROGRESS_BOX, "hidden"),
+        Output(ids.DATASET_LABEL, "children", allow_duplicate=True),
         Input(ids.UPLOAD_DONE, "data"),
         State(ids.SESSION, "data"),
+        State(ids.RESULT, "data"),
         prevent_initial_call=True,
     )
-    def receive_upload(done, session):
+    def receive_upload(done, session, result):
         if not isinstance(done, dict) or not done.get("upload"):
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update
         if not is_issued(config, session):
             return no_update, dbc.Alert(f"Upload refused: {NOT_ISSUED}", color="danger",
-                                        className="py-2 small mb-0"), True
+                                        className="py-2 small mb-0"), True, no_update
         try:
             descriptor = finish_upload(config, session, done["upload"])
         except UploadRejected as exc:
-            return no_update, dbc.Alert(f"Upload refused: {exc}", color="danger", className="py-2 small mb-0"), True
+            return (no_update, dbc.Alert(f"Upload refused: {exc}", color="danger", className="py-2 small mb-0"),
+                    True, no_update)
         names = descriptor["names"]
         text = f"Received {names[0]}" if len(names) == 1 else f"Received {len(names)} files"
-        return descriptor, dbc.Alert(html.Span(text, title=", ".join(names)), color="light",
-                                     className="py-1 small mb-0 text-truncate"), True
+        # The label travels with the dataset: a separate label callback, started while the
+        # job this dataset starts is being set up, was seen losing its answer in the browser.
+        return (descriptor, dbc.Alert(html.Span(text, title=", ".join(names)), color="light",
+                                      className="py-1 small mb-0 text-truncate"), True,
+                dataset_label_span(descriptor, result if isinstance(result, dict) else None))
 
     if config.data_dir is not None:
         @app.callback(

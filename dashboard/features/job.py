@@ -76,6 +76,12 @@ def dataset_label(descriptor: dict | None, result: dict | None) -> str:
     return f"{_pending_label(descriptor)} — not processed yet: press Process"
 
 
+def dataset_label_span(descriptor: dict | None, result: dict | None) -> html.Span:
+    """:func:`dataset_label` as the sidebar shows it (the whole text also as a tooltip)."""
+    label = dataset_label(descriptor, result)
+    return html.Span(label, title=label)
+
+
 def browser_result(result: dict) -> dict:
     """What the page keeps of a job's result: its session-bound ``ticket``, never the cache key."""
     return {k: v for k, v in result.items() if k != "key"}
@@ -135,5 +141,4 @@ def register(app, services: Services) -> None:
 
     @app.callback(Output(ids.DATASET_LABEL, "children"), Input(ids.DATASET, "data"), Input(ids.RESULT, "data"))
     def show_dataset_label(descriptor, result):
-        label = dataset_label(descriptor, result)
-        return html.Span(label, title=label)
+        return dataset_label_span(descriptor, result)

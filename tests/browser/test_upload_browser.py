@@ -295,8 +295,12 @@ def test_an_upload_over_the_limit_is_refused_before_reading_and_by_the_server(da
         "return arguments[0].map(function (c) {"
         " return window.dash_clientside.stampUpload.oversizeMessage(c[0], c[1], c[2]); });", cases)
     assert in_browser == [oversize_message(*case) for case in cases]
-    # The server refuses the same on its own: a forged start, and a forged chunk past a declared size.
-    forged_session = "f0" * 16
+    # The server refuses the same on its own: a forged start, and a forged chunk past a declared size
+    # (sent outside the page, with a session this server issued: only the size checks are in question).
+    from dashboard.config import Config
+    from dashboard.sessions import issue_session
+
+    forged_session = issue_session(Config(cache_dir=tmp_path / "cache"))
     start = requests.post(f"{base}/upload/", json={"files": [{"name": big.name, "size": big.stat().st_size}]},
                           headers={SESSION_HEADER: forged_session}, timeout=10)
     assert start.status_code == 413 and start.json()["error"] == expected
