@@ -21,6 +21,7 @@ between a channel and the white light it is part of propagated.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -123,20 +124,22 @@ class ChannelLightCurves:
         )
 
     def offset_stacked(self, spacing: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Values shifted for an offset-stacked plot, and the offset of each channel.
+        """Values for an offset-stacked plot, and the offset of each channel.
 
-        ``spacing`` (in ``unit``) defaults to 5× the median channel scatter over time
-        (robust: 1.4826 × MAD), so neighbouring curves do not overlap; channel ``i`` is
-        moved down by ``i × spacing``.
+        Each channel is centred on its median over time (channels of raw flux have very
+        different levels) and moved down by ``i × spacing``; ``spacing`` (in ``unit``)
+        defaults to 5× the median channel scatter (robust: 1.4826 × MAD), so neighbouring
+        curves do not overlap.
         """
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN channels stay NaN
+            centred = self.flux - np.nanmedian(self.flux, axis=0)
+            scatter = 1.4826 * np.nanmedian(np.abs(centred), axis=0)
+        scatter = scatter[np.isfinite(scatter) & (scatter > 0)]
         if spacing is None:
-            with np.errstate(invalid="ignore"):
-                centre = np.nanmedian(self.flux, axis=0)
-                mad = np.nanmedian(np.abs(self.flux - centre), axis=0)
-            scatter = 1.4826 * mad[np.isfinite(mad)]
-            spacing = 5.0 * float(np.median(scatter)) if scatter.size and np.median(scatter) > 0 else 1.0
+            spacing = 5.0 * float(np.median(scatter)) if scatter.size else 1.0
         offsets = -spacing * np.arange(self.n_channels)
-        return self.flux + offsets[None, :], offsets
+        return centred + offsets[None, :], offsets
 
 
 def _pixel_edges(wavelength: np.ndarray) -> np.ndarray:
@@ -299,7 +302,8 @@ def divide_by_white(curves: ChannelLightCurves) -> ChannelLightCurves:
     channel's relative deviation from the white light, given in % around 0
     (``100 (r / median(r) − 1)``; the median's own error is neglected, as in
     :func:`~stamp_engine.processing.normalize`).  Works on raw-flux and on normalized
-    channels (variability ``v`` is first turned into relative flux ``1 + v/100``).
+    channels (variability ``v`` is first turned into relative flux ``1 + v/100``); the
+    two agree within the errors, not exactly, since the pixel weights 1/σ² differ.
     """
     flux, error = relative_flux(curves.flux, curves.error, curves.unit)
     white = curves.white_light()

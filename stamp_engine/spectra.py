@@ -181,9 +181,11 @@ def transmission_spectrum(
     * ``kind="transit"``: depth = 1 − q, σ = σ_q;
     * ``kind="eclipse"``: depth = 1/q − 1 (= F_p/F_*), σ = σ_q/q².
 
-    Raw flux and normalized cubes give the same depths: a normalized value ``v`` (%)
-    is relative flux ``1 + v/100`` (errors ÷ 100), and the reference spectrum cancels in
-    ``q``.  For several visits with different flux levels, normalize per visit first
+    Raw flux and normalized cubes both work: a normalized value ``v`` (%) is relative
+    flux ``1 + v/100`` (errors ÷ 100), and the reference spectrum cancels in ``q``, so
+    per-pixel channels give the same depths either way; binned channels agree within
+    their errors (a channel weights its pixels by 1/σ² of the values it is given:
+    flux for a raw cube, relative flux for a normalized one).  For several visits with different flux levels, normalize per visit first
     (``cube.normalize("visit")``), and give windows in every visit.
 
     Parameters
