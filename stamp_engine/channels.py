@@ -312,7 +312,9 @@ def divide_by_white(curves: ChannelLightCurves) -> ChannelLightCurves:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = flux / fw
         variance = ratio**2 * ((error / flux) ** 2 + (sw / fw) ** 2 - 2 * sw**2 / (flux * fw))
-        scale = np.nanmedian(ratio, axis=0) if curves.n_integrations else np.ones(curves.n_channels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel stays NaN
+            scale = np.nanmedian(ratio, axis=0) if curves.n_integrations else np.ones(curves.n_channels)
         residual = 100.0 * (ratio / scale - 1.0)
         residual_error = 100.0 * np.sqrt(np.clip(variance, 0.0, None)) / np.abs(scale)
     step = "divided by the white light of the same channels (covariance propagated), then by each channel's median: residual % = 100 (r/median r − 1)"
