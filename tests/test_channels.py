@@ -68,6 +68,7 @@ def test_channel_value_is_the_inverse_variance_mean_and_error_propagates():
     np.testing.assert_allclose(curves.edges[:, 1] - curves.edges[:, 0], 0.2)
 
 
+@pytest.mark.filterwarnings("error")
 def test_all_nan_channel_stays_nan_and_unknown_errors_fall_back_to_the_plain_mean():
     flux = np.ones((3, 6))
     flux[:, 0:2] = np.nan  # a channel of NaN columns (extract_1d: FLUX NaN, ERROR 0)
@@ -80,6 +81,8 @@ def test_all_nan_channel_stays_nan_and_unknown_errors_fall_back_to_the_plain_mea
     np.testing.assert_allclose(curves.flux[:, 1], 1.0)
     np.testing.assert_allclose(curves.flux[:, 2], 2.0)  # mean of 1 and 3
     assert np.all(np.isnan(curves.error[:, 2]))
+    residual = divide_by_white(curves)  # no warning (they are errors here), and NaN stays NaN
+    assert np.all(np.isnan(residual.flux[:, 0]))
 
 
 def test_default_channels_are_the_pixels_and_empty_channels_are_dropped():
