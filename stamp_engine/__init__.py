@@ -35,6 +35,7 @@ _EXPORTS = {
     "ChannelLightCurves": "channels",
     "spectroscopic_light_curves": "channels",
     "divide_by_white": "channels",
+    "ChannelSpectrum": "spectra",
     "TransmissionSpectrum": "spectra",
     "AmplitudeSpectrum": "spectra",
     "transmission_spectrum": "spectra",

@@ -24,7 +24,7 @@ from .channels import ChannelLightCurves, _weighted_mean, relative_flux, spectro
 if TYPE_CHECKING:
     from .cube import Cube
 
-__all__ = ["PPM", "AmplitudeSpectrum", "TransmissionSpectrum", "amplitude_spectrum", "transmission_spectrum", "window_rows"]
+__all__ = ["PPM", "AmplitudeSpectrum", "ChannelSpectrum", "TransmissionSpectrum", "amplitude_spectrum", "transmission_spectrum", "window_rows"]
 
 #: Parts per million, as a scaled dimensionless unit (``1e-06``): written to and read back
 #: from ECSV by astropy with no custom unit to register.
@@ -98,15 +98,43 @@ def _channels(data: "Cube | ChannelLightCurves", width: float | None, R: float |
 
 # ------------------------------------------------------------------------ transmission
 @dataclass(frozen=True, eq=False)
-class TransmissionSpectrum:
-    """Transit (or eclipse) depth per wavelength channel.
+class ChannelSpectrum:
+    """What every spectrum made from channels holds: where the channels are and how it was made.
 
     Attributes
     ----------
     wavelength : ndarray, shape (n_channels,)
         Channel centres, µm.
     edges : ndarray, shape (n_channels, 2)
-        Channel edges, µm.
+        Lower and upper channel edges, µm.
+    binning : dict
+        How the channels were made (see :class:`~stamp_engine.channels.ChannelLightCurves`).
+    description : str
+        How the spectrum was made, one paragraph (for headers).
+    history : tuple of str
+        Processing steps of the cube, then this one.
+    meta : dict
+        The cube's metadata with ``time_standard`` and ``t0_mjd``.
+    """
+
+    wavelength: np.ndarray
+    edges: np.ndarray
+    binning: dict[str, Any] = field(default_factory=dict, kw_only=True)
+    description: str = field(default="", kw_only=True)
+    history: tuple[str, ...] = field(default=(), kw_only=True)
+    meta: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.wavelength.size)
+
+
+@dataclass(frozen=True, eq=False)
+class TransmissionSpectrum(ChannelSpectrum):
+    """Transit (or eclipse) depth per wavelength channel.
+
+    Attributes (besides those of :class:`ChannelSpectrum`)
+    ----------
     depth, error : astropy.units.Quantity, shape (n_channels,)
         Depth and its 1-σ error in ppm (:data:`PPM`; ``.to(u.percent)`` for %).
         NaN for a channel with no finite value in a window.
@@ -121,17 +149,8 @@ class TransmissionSpectrum:
         Integrations with a usable value (finite, σ > 0) per channel.
     input_unit : str
         Unit of the light curves the depth was made from (``%`` for a normalized cube).
-    binning : dict
-        How the channels were made (see :class:`ChannelLightCurves`).
-    description : str
-        How the spectrum was made, one paragraph (for headers).
-    history : tuple of str
-    meta : dict
-        The cube's metadata; ``time_standard`` and ``t0_mjd`` are added.
     """
 
-    wavelength: np.ndarray
-    edges: np.ndarray
     depth: u.Quantity
     error: u.Quantity
     kind: str
@@ -142,10 +161,6 @@ class TransmissionSpectrum:
     n_in_transit_used: np.ndarray
     n_baseline_used: np.ndarray
     input_unit: str
-    binning: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-    history: tuple[str, ...] = ()
-    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def depth_percent(self) -> u.Quantity:
@@ -154,10 +169,6 @@ class TransmissionSpectrum:
     @property
     def error_percent(self) -> u.Quantity:
         return self.error.to(u.percent)
-
-    @property
-    def n_channels(self) -> int:
-        return int(self.wavelength.size)
 
 
 def transmission_spectrum(
@@ -261,17 +272,14 @@ def _unit_text(unit: u.UnitBase) -> str:
 
 # --------------------------------------------------------------------------- amplitude
 @dataclass(frozen=True, eq=False)
-class AmplitudeSpectrum:
+class AmplitudeSpectrum(ChannelSpectrum):
     """A sinusoid of fixed period fitted to every channel: amplitude and phase vs wavelength.
 
     The model of channel ``c`` is ``y(t) = c_v + A sin(2π t/P + φ)`` with ``t`` in hours
     since ``t0`` and one offset ``c_v`` per visit (or one for all).
 
-    Attributes
+    Attributes (besides those of :class:`ChannelSpectrum`)
     ----------
-    wavelength : ndarray, shape (n_channels,)
-        Channel centres, µm.
-    edges : ndarray, shape (n_channels, 2)
     period : astropy.units.Quantity
         The period used, hours.
     amplitude, amplitude_error : astropy.units.Quantity, shape (n_channels,)
@@ -286,16 +294,11 @@ class AmplitudeSpectrum:
     n_points : ndarray of int
         Integrations used per channel (finite value, σ > 0).
     per_visit_offset : bool
+        One offset per visit (True) or one for all.
     input_unit : str
-    binning : dict
-    description : str
-    history : tuple of str
-    meta : dict
-        The cube's metadata with ``time_standard`` and ``t0_mjd``.
+        Unit of the light curves fitted (``%`` for a normalized cube).
     """
 
-    wavelength: np.ndarray
-    edges: np.ndarray
     period: u.Quantity
     amplitude: u.Quantity
     amplitude_error: u.Quantity
@@ -307,14 +310,6 @@ class AmplitudeSpectrum:
     n_points: np.ndarray
     per_visit_offset: bool
     input_unit: str
-    binning: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-    history: tuple[str, ...] = ()
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_channels(self) -> int:
-        return int(self.wavelength.size)
 
 
 def _design_matrix(hours: np.ndarray, visit: np.ndarray, period_hours: float, per_visit_offset: bool) -> np.ndarray:
