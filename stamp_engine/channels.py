@@ -29,7 +29,7 @@ import astropy.units as u
 import numpy as np
 from astropy.time import Time
 
-from .processing import LightCurve
+from .processing import LightCurve, _row_blocks
 
 if TYPE_CHECKING:
     from .cube import Cube
@@ -193,8 +193,10 @@ def channel_edges(
 def _weighted_mean(flux: np.ndarray, error: np.ndarray, axis: int, starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Inverse-variance mean along ``axis`` (over runs beginning at ``starts`` when given).
 
-    Weights 1/σ² for finite values with finite σ > 0; a run with finite values but no
-    usable σ gets their plain mean and a NaN error; a run with no finite value is NaN.
+    The rule of :func:`stamp_engine.processing.band_light_curve`: weights 1/σ² for finite
+    values with finite σ > 0, value Σwf/Σw, error 1/√Σw; a run with finite values but no
+    usable σ gets their plain mean with error = sample standard deviation/√N (NaN for
+    N < 2); a run with no finite value is NaN.
     """
     finite = np.isfinite(flux)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -209,8 +211,14 @@ def _weighted_mean(flux: np.ndarray, error: np.ndarray, axis: int, starts: np.nd
         weighted = total(weight * filled) / total_weight
         count = total(finite.astype(np.float64))
         plain = total(filled) / count
+        if starts is None:
+            plain_per_value = np.expand_dims(plain, axis)
+        else:
+            plain_per_value = np.repeat(plain, np.diff(np.append(starts, flux.shape[axis])), axis=axis)
+        deviation = np.where(finite, flux - plain_per_value, 0.0)
+        standard_error = np.sqrt(total(deviation**2) / (count - 1) / count)
         value = np.where(total_weight > 0, weighted, np.where(count > 0, plain, np.nan))
-        sigma = np.where(total_weight > 0, 1.0 / np.sqrt(total_weight), np.nan)
+        sigma = np.where(total_weight > 0, 1.0 / np.sqrt(total_weight), np.where(count > 1, standard_error, np.nan))
     return value, sigma
 
 
@@ -236,7 +244,9 @@ def spectroscopic_light_curves(
     ChannelLightCurves
         Per integration and channel: value = Σwf/Σw, error = 1/√Σw with w = 1/σ² over the
         channel's finite values with σ > 0 (σ = 0 is "unknown", as ``extract_1d`` writes
-        next to NaN flux).  A channel whose columns are all NaN stays, with NaN values.
+        next to NaN flux; without any usable σ, the plain mean and standard deviation/√N,
+        as :func:`~stamp_engine.processing.band_light_curve`).  A channel whose columns
+        are all NaN stays, with NaN values.
 
     Raises
     ------
@@ -249,7 +259,10 @@ def spectroscopic_light_curves(
     # pixel → channel by its centre (a centre on an edge goes to the upper channel)
     index = np.clip(np.searchsorted(edges, cube.wavelength, side="right") - 1, 0, edges.size - 2)
     used, starts, n_pixels = np.unique(index, return_index=True, return_counts=True)
-    flux, error = _weighted_mean(cube.flux, cube.error, axis=1, starts=starts)
+    flux = np.empty((cube.n_integrations, used.size))
+    error = np.empty_like(flux)
+    for rows in _row_blocks(cube.n_integrations, cube.n_wavelengths):  # cache-sized blocks: no cube-sized temporaries
+        flux[rows], error[rows] = _weighted_mean(cube.flux[rows], cube.error[rows], axis=1, starts=starts)
     channel_edges_used = np.column_stack([edges[used], edges[used + 1]])
     dropped = int(edges.size - 1 - used.size)
     if width is not None:

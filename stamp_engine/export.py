@@ -992,10 +992,13 @@ def science_table(product: "TransmissionSpectrum | AmplitudeSpectrum | Periodogr
         table["n_in"].info.description = "Integrations with a usable value in the in-transit window(s)"
         table["n_baseline"] = np.asarray(product.n_baseline_used, dtype=np.int64)
         table["n_baseline"].info.description = "Integrations with a usable value in the baseline window(s)"
+        table["baseline_scatter"] = np.asarray(product.baseline_scatter, dtype=np.float64)
+        table["baseline_scatter"].info.description = "Baseline scatter in units of the per-integration errors (1 = as expected)"
         meta.update(
             product=f"{product.kind} spectrum", kind=product.kind,
             in_transit_hours=product.in_transit_hours, baseline_hours=product.baseline_hours,
             n_in_transit=product.n_in_transit, n_baseline=product.n_baseline, input_unit=product.input_unit,
+            errors_scaled=product.errors_scaled,
         )
     else:
         unit_text = _unit_string(product.amplitude.unit) or "input unit"

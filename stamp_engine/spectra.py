@@ -149,6 +149,12 @@ class TransmissionSpectrum(ChannelSpectrum):
         Integrations with a usable value (finite, σ > 0) per channel.
     input_unit : str
         Unit of the light curves the depth was made from (``%`` for a normalized cube).
+    baseline_scatter : ndarray, shape (n_channels,)
+        √(Σ((f − F_out)/σ)²/(N − 1)) over the baseline: the scatter in units of the
+        per-integration errors (≈ 1 when they are right; > 1: errors too small or a
+        baseline that is not flat).
+    errors_scaled : bool
+        The errors were multiplied by ``max(1, baseline_scatter)`` (``scale_errors=True``).
     """
 
     depth: u.Quantity
@@ -161,6 +167,8 @@ class TransmissionSpectrum(ChannelSpectrum):
     n_in_transit_used: np.ndarray
     n_baseline_used: np.ndarray
     input_unit: str
+    baseline_scatter: np.ndarray
+    errors_scaled: bool = False
 
     @property
     def depth_percent(self) -> u.Quantity:
@@ -180,6 +188,7 @@ def transmission_spectrum(
     R: float | None = None,
     n: int | None = None,
     kind: str = "transit",
+    scale_errors: bool = False,
 ) -> TransmissionSpectrum:
     """Transmission (transit) or emission (eclipse) spectrum from two time windows.
 
@@ -209,10 +218,16 @@ def transmission_spectrum(
         Channels to bin a cube into (:func:`~stamp_engine.channels.spectroscopic_light_curves`);
         none = one channel per wavelength sample.
     kind : {"transit", "eclipse"}
+    scale_errors : bool
+        Multiply each channel's errors by its ``baseline_scatter`` where that exceeds 1:
+        for data whose pipeline errors are too small (red noise, underestimated read
+        noise), so that the depth errors follow the scatter actually seen.
 
     Returns
     -------
     TransmissionSpectrum
+        With ``baseline_scatter`` per channel: √(Σ((f − F_out)/σ)²/(N − 1)) over the
+        baseline, ≈ 1 when the per-integration errors describe the scatter.
 
     Raises
     ------
@@ -235,6 +250,10 @@ def transmission_spectrum(
     flux, error = relative_flux(curves.flux, curves.error, curves.unit)
     f_in, s_in = _weighted_mean(flux[rows_in], error[rows_in], axis=0)
     f_out, s_out = _weighted_mean(flux[rows_out], error[rows_out], axis=0)
+    scatter = _baseline_scatter(flux[rows_out], error[rows_out], f_out)
+    if scale_errors:
+        factor = np.where(np.isfinite(scatter), np.maximum(scatter, 1.0), 1.0)
+        s_in, s_out = s_in * factor, s_out * factor
     with np.errstate(divide="ignore", invalid="ignore"):
         q = f_in / f_out
         s_q = np.abs(q) * np.hypot(s_in / f_in, s_out / f_out)
@@ -250,16 +269,27 @@ def transmission_spectrum(
         f"{kind} depth = {formula} per channel; F = inverse-variance weighted mean over the "
         f"{rows_in.size} integrations in {_windows_text(windows_in)} ({what}) and the {rows_out.size} in "
         f"{_windows_text(windows_out)} (baseline), hours since t0 ({curves.time_standard}); errors propagated "
-        f"from the per-integration errors; channels: {curves.description}"
+        f"from the per-integration errors{' × max(1, baseline scatter / error)' if scale_errors else ''}; "
+        f"channels: {curves.description}"
     )
     meta = {**curves.meta, "time_standard": curves.time_standard, "t0_mjd": curves.t0_mjd}
     return TransmissionSpectrum(
         wavelength=curves.wavelength, edges=curves.edges, depth=(depth / 1e-6) * PPM, error=(sigma / 1e-6) * PPM,
         kind=kind, in_transit_hours=windows_in, baseline_hours=windows_out, n_in_transit=int(rows_in.size),
         n_baseline=int(rows_out.size), n_in_transit_used=usable(rows_in), n_baseline_used=usable(rows_out),
-        input_unit=_unit_text(curves.unit), binning=dict(curves.binning), description=description,
+        input_unit=_unit_text(curves.unit), baseline_scatter=scatter, errors_scaled=bool(scale_errors),
+        binning=dict(curves.binning), description=description,
         history=(*curves.history, f"{kind} spectrum: {description}"), meta=meta,
     )
+
+
+def _baseline_scatter(flux: np.ndarray, error: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """√(Σ((f − mean)/σ)²/(N − 1)) per column over the usable values (NaN for N < 2)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        usable = np.isfinite(flux) & np.isfinite(error) & (error > 0)
+        z = np.where(usable, (flux - mean[None, :]) / np.where(usable, error, 1.0), 0.0)
+        n = usable.sum(axis=0)
+        return np.where(n > 1, np.sqrt((z**2).sum(axis=0) / (n - 1)), np.nan)
 
 
 def _windows_text(windows: Sequence[Window]) -> str:

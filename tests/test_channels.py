@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from astropy.time import Time
 
+import stamp_engine
 from stamp_engine import Cube
 from stamp_engine.channels import channel_edges, divide_by_white, spectroscopic_light_curves
 from stamp_engine.synthetic import make_observation
@@ -80,7 +81,10 @@ def test_all_nan_channel_stays_nan_and_unknown_errors_fall_back_to_the_plain_mea
     assert np.all(np.isnan(curves.flux[:, 0])) and np.all(np.isnan(curves.error[:, 0]))
     np.testing.assert_allclose(curves.flux[:, 1], 1.0)
     np.testing.assert_allclose(curves.flux[:, 2], 2.0)  # mean of 1 and 3
-    assert np.all(np.isnan(curves.error[:, 2]))
+    np.testing.assert_allclose(curves.error[:, 2], np.std([1.0, 3.0], ddof=1) / np.sqrt(2))  # as band_light_curve
+    band = small_cube(flux, error).light_curve(stamp_engine.Band("last", float(curves.edges[2, 0]), float(curves.edges[2, 1])))
+    np.testing.assert_allclose(band.value, curves.flux[:, 2])
+    np.testing.assert_allclose(band.error, curves.error[:, 2])
     residual = divide_by_white(curves)  # no warning (they are errors here), and NaN stays NaN
     assert np.all(np.isnan(residual.flux[:, 0]))
 
@@ -146,3 +150,29 @@ def test_channel_light_curves_keep_visits_and_gaps():
     assert np.all(np.isfinite(curves.flux))  # the NaN columns share their channel with finite ones
     lc = curves.channel(3)
     assert lc.band == tuple(curves.edges[3]) and lc.value is not None and lc.unit == u.Jy
+
+
+def test_a_channel_is_the_band_light_curve_of_its_range():
+    cube = make_observation("transit", n_integrations=50, nan_columns=(40, 41)).to_cube()
+    curves = cube.channels(width=0.2)
+    for index in (0, 3, curves.n_channels - 1):
+        lo, hi = curves.edges[index]
+        inside = (cube.wavelength >= lo) & (cube.wavelength < hi)
+        band = stamp_engine.Band("c", float(cube.wavelength[inside][0]), float(cube.wavelength[inside][-1]))
+        lc = cube.light_curve(band)
+        np.testing.assert_allclose(curves.flux[:, index], lc.value, rtol=1e-12)
+        np.testing.assert_allclose(curves.error[:, index], lc.error, rtol=1e-12)
+
+
+def test_channel_light_curves_go_to_the_light_curve_ecsv(tmp_path):
+    from astropy.table import QTable
+
+    from stamp_engine.export import light_curve_table, write_light_curves
+
+    curves = make_observation("transit", n_integrations=30).to_cube().normalize().channels(n=3)
+    write_light_curves(light_curve_table([curves.white_light(), *curves.light_curves()], curves.time_standard), tmp_path / "lc.ecsv")
+    table = QTable.read(tmp_path / "lc.ecsv")
+    assert [c["start_um"] for c in table.meta["curves"][1:]] == pytest.approx(list(curves.edges[:, 0]))
+    value_columns = [c["column"] for c in table.meta["curves"]]
+    np.testing.assert_allclose(table[value_columns[2]].to_value(u.percent), curves.flux[:, 1])
+    assert table[value_columns[0]].unit == u.percent

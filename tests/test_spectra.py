@@ -120,6 +120,23 @@ def test_a_gap_inside_the_transit_is_fine_and_an_eclipse_depth_is_f_out_over_f_i
     assert_unit_normal(pulls(eclipse.depth.to_value(u.one), d / (1 - d), eclipse.error.to_value(u.one)), "eclipse")
 
 
+def test_underestimated_errors_show_in_the_baseline_scatter_and_can_be_scaled(transit):
+    cube = transit.to_cube()
+    inside, baseline = transit_windows(transit)
+    honest = cube.transmission_spectrum(inside, baseline, width=0.5)
+    assert np.all(np.abs(honest.baseline_scatter - 1) < 0.25)
+    understated = cube.replace(error=cube.error / 3)  # a pipeline that claims 3× better data
+    naive = understated.transmission_spectrum(inside, baseline, width=0.5)
+    np.testing.assert_allclose(naive.baseline_scatter, 3 * honest.baseline_scatter, rtol=1e-9)
+    scaled = understated.transmission_spectrum(inside, baseline, width=0.5, scale_errors=True)
+    assert scaled.errors_scaled and not naive.errors_scaled and "max(1, baseline scatter" in scaled.description
+    np.testing.assert_allclose(scaled.error.value, honest.error.value * honest.baseline_scatter.clip(1 / 3), rtol=1e-6)
+    truth = transit.truth["depth"]
+    p = pulls(cube.transmission_spectrum(inside, baseline, scale_errors=True).depth.to_value(u.one), truth,
+              cube.transmission_spectrum(inside, baseline, scale_errors=True).error.to_value(u.one))
+    assert 0.8 < p.std() < 1.0  # honest errors are only ever inflated: the pulls narrow a little
+
+
 @pytest.mark.parametrize(
     "in_transit, baseline, message",
     [
