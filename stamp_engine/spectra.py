@@ -408,13 +408,15 @@ def amplitude_spectrum(
         usable = np.isfinite(y) & np.isfinite(sigma) & (sigma > 0)
         w = np.where(usable, 1.0 / np.where(usable, sigma, 1.0) ** 2, 0.0)
     yf = np.where(usable, y, 0.0)
-    normal = np.einsum("tc,ti,tj->cij", w, X, X)
-    rhs = np.einsum("tc,ti->ci", w * yf, X)
+    # XᵀWX and XᵀWy of every channel as two matrix products (BLAS), not a loop over channels
+    products = (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], k * k)
+    normal = (w.T @ products).reshape(curves.n_channels, k, k)
+    rhs = (w * yf).T @ X
     # an offset column with no data in a channel (a visit without values there) is unconstrained:
     # pin it with a unit diagonal so the system stays solvable; its coefficient comes out 0
-    diagonal = np.einsum("cii->ci", normal)
-    empty = diagonal <= 0
-    normal[empty.nonzero()[0], empty.nonzero()[1], empty.nonzero()[1]] = 1.0
+    empty = np.einsum("cii->ci", normal) <= 0
+    channel, column = np.nonzero(empty)
+    normal[channel, column, column] = 1.0
     n_points = usable.sum(axis=0)
     n_free = (~empty).sum(axis=1)
     solvable = (n_points > n_free) & ~empty[:, -1] & ~empty[:, -2]
@@ -428,7 +430,7 @@ def amplitude_spectrum(
     phase = np.arctan2(b, a)
     # mean level: offsets weighted by the integrations of each visit with data
     n_offsets = k - 2
-    counts = np.einsum("tc,ti->ci", usable.astype(float), X[:, :n_offsets])
+    counts = usable.T.astype(np.float64) @ X[:, :n_offsets]
     with np.errstate(divide="ignore", invalid="ignore"):
         share = counts / counts.sum(axis=1, keepdims=True)
         level = (share * params[:, :n_offsets]).sum(axis=1)
@@ -440,7 +442,7 @@ def amplitude_spectrum(
         jac[:, 2, :] = jac[:, 0, :] / level_rel[:, None]
         jac[:, 2, :n_offsets] -= (relative / level_rel)[:, None] * share  # ∂(A/level)
         errors = np.sqrt(np.clip(np.einsum("cri,cij,crj->cr", jac, cov, jac), 0.0, None))
-        model = np.einsum("ti,ci->tc", X, np.nan_to_num(params))
+        model = X @ np.nan_to_num(params).T
         chi2 = (w * (yf - model) ** 2).sum(axis=0) / (n_points - n_free)
     chi2[~solvable] = np.nan
     unit = curves.unit
