@@ -34,7 +34,10 @@ from .processing import LightCurve, _row_blocks
 if TYPE_CHECKING:
     from .cube import Cube
 
-__all__ = ["ChannelLightCurves", "channel_edges", "divide_by_white", "relative_flux", "spectroscopic_light_curves"]
+__all__ = [
+    "ChannelLightCurves", "channel_edges", "divide_by_white", "inverse_variance_mean", "relative_flux",
+    "spectroscopic_light_curves",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,7 +119,7 @@ class ChannelLightCurves:
 
     def white_light(self) -> LightCurve:
         """The error-weighted mean of all channels: the white light of the same pixels."""
-        value, error = _weighted_mean(self.flux, self.error, axis=1)
+        value, error = inverse_variance_mean(self.flux, self.error, axis=1)
         lo, hi = float(self.edges[0, 0]), float(self.edges[-1, 1])
         return LightCurve(
             name="White light", band=(lo, hi), time=self.time, hours=self.hours, value=value, error=error,
@@ -190,7 +193,7 @@ def channel_edges(
     return np.linspace(lo, hi, int(n) + 1)
 
 
-def _weighted_mean(flux: np.ndarray, error: np.ndarray, axis: int, starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def inverse_variance_mean(flux: np.ndarray, error: np.ndarray, axis: int, starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Inverse-variance mean along ``axis`` (over runs beginning at ``starts`` when given).
 
     The rule of :func:`stamp_engine.processing.band_light_curve`: weights 1/σ² for finite
@@ -262,7 +265,7 @@ def spectroscopic_light_curves(
     flux = np.empty((cube.n_integrations, used.size))
     error = np.empty_like(flux)
     for rows in _row_blocks(cube.n_integrations, cube.n_wavelengths):  # cache-sized blocks: no cube-sized temporaries
-        flux[rows], error[rows] = _weighted_mean(cube.flux[rows], cube.error[rows], axis=1, starts=starts)
+        flux[rows], error[rows] = inverse_variance_mean(cube.flux[rows], cube.error[rows], axis=1, starts=starts)
     channel_edges_used = np.column_stack([edges[used], edges[used + 1]])
     dropped = int(edges.size - 1 - used.size)
     if width is not None:

@@ -128,7 +128,7 @@ def periodogram(
     fine_power = model.power(fine)
     peak_frequency = float(fine[np.argmax(fine_power)])
     peak_power = float(np.max(fine_power))
-    search = dict(minimum_frequency=1.0 / hi, maximum_frequency=1.0 / lo, samples_per_peak=samples_per_peak)
+    search = {"minimum_frequency": 1.0 / hi, "maximum_frequency": 1.0 / lo, "samples_per_peak": samples_per_peak}
     fap = float(model.false_alarm_probability(peak_power, method="baluev", **search))
     level = float(model.false_alarm_level(false_alarm, method="baluev", **search))
     description = (

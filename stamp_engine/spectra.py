@@ -13,13 +13,19 @@ the ends are included.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import numpy as np
 
-from .channels import ChannelLightCurves, _weighted_mean, relative_flux, spectroscopic_light_curves
+from .channels import (
+    ChannelLightCurves,
+    inverse_variance_mean,
+    relative_flux,
+    spectroscopic_light_curves,
+)
 
 if TYPE_CHECKING:
     from .cube import Cube
@@ -31,7 +37,7 @@ __all__ = ["PPM", "AmplitudeSpectrum", "ChannelSpectrum", "TransmissionSpectrum"
 PPM = u.Unit(1e-6)
 
 Window = tuple[float, float]
-Windows = Union[Window, Sequence[Window]]
+Windows = Window | Sequence[Window]
 
 
 # ----------------------------------------------------------------------------- windows
@@ -248,8 +254,8 @@ def transmission_spectrum(
             f"share {shared.size} integration(s) (at {curves.hours[shared[0]]:.4g} h…); they must not overlap"
         )
     flux, error = relative_flux(curves.flux, curves.error, curves.unit)
-    f_in, s_in = _weighted_mean(flux[rows_in], error[rows_in], axis=0)
-    f_out, s_out = _weighted_mean(flux[rows_out], error[rows_out], axis=0)
+    f_in, s_in = inverse_variance_mean(flux[rows_in], error[rows_in], axis=0)
+    f_out, s_out = inverse_variance_mean(flux[rows_out], error[rows_out], axis=0)
     scatter = _baseline_scatter(flux[rows_out], error[rows_out], f_out)
     if scale_errors:
         factor = np.where(np.isfinite(scatter), np.maximum(scatter, 1.0), 1.0)

@@ -9,7 +9,11 @@ from astropy.time import Time
 
 import stamp_engine
 from stamp_engine import Cube
-from stamp_engine.channels import channel_edges, divide_by_white, spectroscopic_light_curves
+from stamp_engine.channels import (
+    channel_edges,
+    divide_by_white,
+    spectroscopic_light_curves,
+)
 from stamp_engine.synthetic import make_observation
 
 
