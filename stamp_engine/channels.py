@@ -30,6 +30,7 @@ import numpy as np
 from astropy.time import Time
 
 from .processing import LightCurve, _row_blocks
+from .windows import Windows, window_rows, windows_text
 
 if TYPE_CHECKING:
     from .cube import Cube
@@ -305,7 +306,7 @@ def relative_flux(values: np.ndarray, errors: np.ndarray, unit: u.UnitBase) -> t
     return np.asarray(values), np.asarray(errors)
 
 
-def divide_by_white(curves: ChannelLightCurves) -> ChannelLightCurves:
+def divide_by_white(curves: ChannelLightCurves, baseline: Windows | None = None) -> ChannelLightCurves:
     """Spectroscopic residuals: each channel divided by the white light (common-mode removal).
 
     The white light is the error-weighted mean of the same channels
@@ -314,12 +315,21 @@ def divide_by_white(curves: ChannelLightCurves) -> ChannelLightCurves:
 
         σ_r² = r² (σ_c²/f_c² + σ_w²/f_w² − 2 σ_w²/(f_c f_w)).
 
-    Each channel's ratio is then divided by its median over time, so the result is the
-    channel's relative deviation from the white light, given in % around 0
-    (``100 (r / median(r) − 1)``; the median's own error is neglected, as in
-    :func:`~stamp_engine.processing.normalize`).  Works on raw-flux and on normalized
+    Each channel's ratio is then divided by its level ``r₀``, so the result is the
+    channel's relative deviation from the white light in % around 0,
+    ``100 (r / r₀ − 1)``; ``r₀`` is the inverse-variance mean of ``r`` over the
+    ``baseline`` windows (hours since t0), or without them the median over all
+    integrations.  Give the baseline for a transit: where the channel is deeper than the
+    white light, the in-transit ratios all lie on one side and pull the median off the
+    out-of-transit level.  ``r₀``'s own error is neglected, as in
+    :func:`~stamp_engine.processing.normalize`.  Works on raw-flux and on normalized
     channels (variability ``v`` is first turned into relative flux ``1 + v/100``); the
     two agree within the errors, not exactly, since the pixel weights 1/σ² differ.
+
+    Raises
+    ------
+    ValueError
+        A baseline window that is malformed or holds no integration.
     """
     flux, error = relative_flux(curves.flux, curves.error, curves.unit)
     white = curves.white_light()
@@ -327,16 +337,27 @@ def divide_by_white(curves: ChannelLightCurves) -> ChannelLightCurves:
     fw, sw = white_flux[:, None], white_error[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = flux / fw
-        variance = ratio**2 * ((error / flux) ** 2 + (sw / fw) ** 2 - 2 * sw**2 / (flux * fw))
+        ratio_error = np.sqrt(np.clip(ratio**2 * ((error / flux) ** 2 + (sw / fw) ** 2 - 2 * sw**2 / (flux * fw)), 0.0, None))
+    if baseline is not None:
+        rows, windows = window_rows(curves.hours, curves.visit, baseline, "baseline")
+        scale, _ = inverse_variance_mean(ratio[rows], ratio_error[rows], axis=0)
+        level = f"its inverse-variance mean over the baseline {windows_text(windows)}"
+    else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel stays NaN
-            scale = np.nanmedian(ratio, axis=0) if curves.n_integrations else np.ones(curves.n_channels)
+            scale = np.nanmedian(ratio, axis=0)
+        level = "its median over all integrations"
+    with np.errstate(divide="ignore", invalid="ignore"):
         residual = 100.0 * (ratio / scale - 1.0)
-        residual_error = 100.0 * np.sqrt(np.clip(variance, 0.0, None)) / np.abs(scale)
-    step = "divided by the white light of the same channels (covariance propagated), then by each channel's median: residual % = 100 (r/median r − 1)"
+        residual_error = 100.0 * ratio_error / np.abs(scale)
+    step = (
+        f"divided by the white light of the same channels (covariance propagated), then by {level}: "
+        f"residual % = 100 (r/r0 − 1)"
+    )
     return ChannelLightCurves(
         wavelength=curves.wavelength, edges=curves.edges, time=curves.time, hours=curves.hours,
         flux=residual, error=residual_error, unit=u.percent, visit=curves.visit, n_pixels=curves.n_pixels,
-        time_label=curves.time_label, time_standard=curves.time_standard, t0_mjd=curves.t0_mjd, binning={**curves.binning, "divided_by_white": True},
+        time_label=curves.time_label, time_standard=curves.time_standard, t0_mjd=curves.t0_mjd,
+        binning={**curves.binning, "divided_by_white": True},
         description=f"{curves.description}; {step}", history=(*curves.history, step), meta=curves.meta,
     )

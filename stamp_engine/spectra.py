@@ -13,7 +13,6 @@ the ends are included.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,73 +25,16 @@ from .channels import (
     relative_flux,
     spectroscopic_light_curves,
 )
+from .windows import Window, Windows, window_rows, windows_text
 
 if TYPE_CHECKING:
     from .cube import Cube
 
-__all__ = ["PPM", "AmplitudeSpectrum", "ChannelSpectrum", "TransmissionSpectrum", "amplitude_spectrum", "transmission_spectrum", "window_rows"]
+__all__ = ["PPM", "AmplitudeSpectrum", "ChannelSpectrum", "TransmissionSpectrum", "amplitude_spectrum", "transmission_spectrum"]
 
 #: Parts per million, as a scaled dimensionless unit (``1e-06``): written to and read back
 #: from ECSV by astropy with no custom unit to register.
 PPM = u.Unit(1e-6)
-
-Window = tuple[float, float]
-Windows = Window | Sequence[Window]
-
-
-# ----------------------------------------------------------------------------- windows
-def _as_windows(windows: Windows, what: str) -> tuple[Window, ...]:
-    """``(a, b)`` or ``[(a, b), …]`` → tuple of float pairs, each checked."""
-    if windows is None:
-        raise ValueError(f"the {what} window is missing: give (start, end) in hours")
-    items = list(windows)
-    if len(items) == 2 and all(np.ndim(x) == 0 for x in items):
-        items = [tuple(items)]
-    if not items:
-        raise ValueError(f"the {what} window list is empty: give (start, end) in hours")
-    checked = []
-    for item in items:
-        try:
-            lo, hi = (float(x) for x in item)
-        except (TypeError, ValueError):
-            raise ValueError(f"the {what} window {item!r} is not (start, end) in hours") from None
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError(f"the {what} window {lo:g}–{hi:g} h must be finite")
-        if lo >= hi:
-            raise ValueError(f"the {what} window {lo:g}–{hi:g} h: start must be before end")
-        checked.append((lo, hi))
-    return tuple(checked)
-
-
-def _data_span(hours: np.ndarray, visit: np.ndarray) -> str:
-    if hours.size == 0:
-        return "no integrations"
-    parts = [f"{hours[visit == v].min():.4g}–{hours[visit == v].max():.4g} h" for v in np.unique(visit)]
-    return parts[0] if len(parts) == 1 else f"{len(parts)} visits: " + ", ".join(parts)
-
-
-def window_rows(hours: np.ndarray, visit: np.ndarray, windows: Windows, what: str) -> tuple[np.ndarray, tuple[Window, ...]]:
-    """Rows (integrations) inside any of ``windows`` (hours, ends included), and the windows.
-
-    Raises
-    ------
-    ValueError
-        A window that is malformed, or holds no integration; the message names the
-        window and the data's range (per visit).
-    """
-    checked = _as_windows(windows, what)
-    hours = np.asarray(hours, dtype=float)
-    inside = np.zeros(hours.size, dtype=bool)
-    for lo, hi in checked:
-        here = (hours >= lo) & (hours <= hi)
-        if not here.any():
-            where = "lies outside the data" if hours.size == 0 or hi < hours.min() or lo > hours.max() else "holds no integration"
-            raise ValueError(
-                f"the {what} window {lo:g}–{hi:g} h {where} (the data span {_data_span(hours, visit)} since t0)"
-            )
-        inside |= here
-    return np.flatnonzero(inside), checked
-
 
 def _channels(data: "Cube | ChannelLightCurves", width: float | None, R: float | None, n: int | None) -> ChannelLightCurves:
     if isinstance(data, ChannelLightCurves):
@@ -250,7 +192,7 @@ def transmission_spectrum(
     shared = np.intersect1d(rows_in, rows_out)
     if shared.size:
         raise ValueError(
-            f"the {what} windows {_windows_text(windows_in)} and the baseline windows {_windows_text(windows_out)} "
+            f"the {what} windows {windows_text(windows_in)} and the baseline windows {windows_text(windows_out)} "
             f"share {shared.size} integration(s) (at {curves.hours[shared[0]]:.4g} h…); they must not overlap"
         )
     flux, error = relative_flux(curves.flux, curves.error, curves.unit)
@@ -273,8 +215,8 @@ def transmission_spectrum(
     formula = "1 − F_in/F_out" if kind == "transit" else "F_out/F_in − 1"
     description = (
         f"{kind} depth = {formula} per channel; F = inverse-variance weighted mean over the "
-        f"{rows_in.size} integrations in {_windows_text(windows_in)} ({what}) and the {rows_out.size} in "
-        f"{_windows_text(windows_out)} (baseline), hours since t0 ({curves.time_standard}); errors propagated "
+        f"{rows_in.size} integrations in {windows_text(windows_in)} ({what}) and the {rows_out.size} in "
+        f"{windows_text(windows_out)} (baseline), hours since t0 ({curves.time_standard}); errors propagated "
         f"from the per-integration errors{' × max(1, baseline scatter / error)' if scale_errors else ''}; "
         f"channels: {curves.description}"
     )
@@ -296,10 +238,6 @@ def _baseline_scatter(flux: np.ndarray, error: np.ndarray, mean: np.ndarray) -> 
         z = np.where(usable, (flux - mean[None, :]) / np.where(usable, error, 1.0), 0.0)
         n = usable.sum(axis=0)
         return np.where(n > 1, np.sqrt((z**2).sum(axis=0) / (n - 1)), np.nan)
-
-
-def _windows_text(windows: Sequence[Window]) -> str:
-    return ", ".join(f"{lo:g}–{hi:g} h" for lo, hi in windows)
 
 
 def _unit_text(unit: u.UnitBase) -> str:

@@ -180,3 +180,31 @@ def test_channel_light_curves_go_to_the_light_curve_ecsv(tmp_path):
     value_columns = [c["column"] for c in table.meta["curves"]]
     np.testing.assert_allclose(table[value_columns[2]].to_value(u.percent), curves.flux[:, 1])
     assert table[value_columns[0]].unit == u.percent
+
+
+def test_residuals_of_a_chromatic_transit_are_the_depth_differences_from_the_white_light():
+    obs = make_observation("transit", n_integrations=600, seed=21)
+    cube = obs.to_cube()
+    curves = cube.channels(n=12)
+    span = cube.hours[-1]
+    residual = divide_by_white(curves, baseline=[(0, span * 0.29), (span * 0.71, span)])
+    assert "baseline 0–" in residual.description
+    bottom = np.abs(cube.hours - span / 2) < span * 0.15  # flat bottom of the injected trapezoid
+    # effective depths: pixels weighted by 1/σ² ∝ 1/F² of the flux F(1 − d) they carry
+    weight = 1.0 / np.median(cube.flux, axis=0)
+    index = np.searchsorted(curves.edges[:, 1], cube.wavelength)
+    depth = obs.truth["depth"]
+    channel_depth = np.bincount(index, weight * depth) / np.bincount(index, weight)
+    white_depth = np.sum(weight * depth) / np.sum(weight)
+    truth = 100 * ((1 - channel_depth) / (1 - white_depth) - 1)  # the out-of-transit median is 1
+    measured = residual.flux[bottom].mean(axis=0)
+    error = np.sqrt((residual.error[bottom] ** 2).sum(axis=0)) / bottom.sum()
+    assert np.ptp(truth) > 20 * error.max()  # a signal well above the noise
+    np.testing.assert_array_less(np.abs(measured - truth), 4 * error)
+    outside = np.abs(cube.hours - span / 2) > span * 0.25
+    np.testing.assert_array_less(np.abs(residual.flux[outside].mean(axis=0)), 4 * error * np.sqrt(bottom.sum() / outside.sum()) + 1e-12)
+    # the median level is pulled off by the in-transit points of a channel deeper than the white light
+    by_median = divide_by_white(curves)
+    assert np.max(np.abs(by_median.flux[outside].mean(axis=0))) > 2 * np.max(np.abs(residual.flux[outside].mean(axis=0)))
+    with pytest.raises(ValueError, match="baseline window 20–30 h lies outside the data"):
+        divide_by_white(curves, baseline=(20, 30))
