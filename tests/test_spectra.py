@@ -294,3 +294,4 @@ def test_the_readme_science_example_runs(tmp_path, monkeypatch):
     assert spectrum.n_channels > 10 and np.all(np.isfinite(spectrum.depth))
     assert (tmp_path / "transmission.ecsv").exists() and (tmp_path / "amplitude.ecsv").exists()
     assert abs(namespace["lomb"].peak_period.to_value(u.hour) - 2.4) < 0.01
+    assert namespace["residuals"].unit == u.percent and "baseline 0–2.9 h, 7.1–9.9 h" in namespace["residuals"].description
