@@ -263,6 +263,11 @@ def test_science_products_round_trip_through_ecsv_with_units_and_provenance(tmp_
     assert table.meta["in_transit_hours"] == [list(inside)] and table.meta["channels"]["R"] == 30
     assert table.meta["kind"] == "transit" and table.meta["time_standard"] == "BJD_TDB"
     assert "1 − F_in/F_out" in table.meta["description"] and table.meta["observation"]["target"] == "WASP-STAMP b"
+    np.testing.assert_allclose(table["baseline_scatter"], spectrum.baseline_scatter)
+    per_pixel = cube.transmission_spectrum(inside, baseline)  # NaN depths of the NaN columns survive the file
+    table = QTable.read(write_science_product(per_pixel, tmp_path / "per_pixel.ecsv"))
+    np.testing.assert_array_equal(np.isnan(table["depth"]), np.isnan(per_pixel.depth))
+    assert np.isnan(table["depth"]).sum() == 3 and table.meta["channels"] == {"pixels": True, "dropped_empty": 0}
 
     amplitude = variable.to_cube().amplitude_spectrum(2.4, n=6)
     table = QTable.read(write_science_product(amplitude, tmp_path / "amplitude.ecsv"))
