@@ -32,6 +32,15 @@ _EXPORTS = {
     "band_light_curve": "processing",
     "white_light_curve": "processing",
     "split_visits": "processing",
+    "ChannelLightCurves": "channels",
+    "spectroscopic_light_curves": "channels",
+    "divide_by_white": "channels",
+    "ChannelSpectrum": "spectra",
+    "TransmissionSpectrum": "spectra",
+    "AmplitudeSpectrum": "spectra",
+    "transmission_spectrum": "spectra",
+    "amplitude_spectrum": "spectra",
+    "Periodogram": "periodogram",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -259,6 +259,12 @@ class Cube:
         """White light first, then one curve per band."""
         return [self.white_light(), *(self.light_curve(b) for b in bands)]
 
+    # ---------------------------------------------------------------- science
+    # Bound like the interop conversions below: each method is the function itself.
+    from .channels import spectroscopic_light_curves as channels
+    from .periodogram import cube_periodogram as periodogram
+    from .spectra import amplitude_spectrum, transmission_spectrum
+
     # ---------------------------------------------------------------- interop
     # The conversions live in stamp_engine.interop; binding them here makes each method
     # the function itself (one signature, no forwarding layer).

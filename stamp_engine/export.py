@@ -10,6 +10,8 @@ Everything here works offline and is self-describing:
   lookup of wavelength and time, readable by ``astropy.wcs``), the time standard
   (``TIMESYS``/``MJDREF``/``TIMEUNIT``/``TREFPOS``) and provenance (source files,
   options, processing history), and :func:`read_cube_fits` reads it back;
+* science products (transmission/emission and amplitude spectra, periodograms) are
+  written as ECSV by :func:`write_science_product`, with units and how they were made;
 * :func:`build_package` puts all of it, the spectrum video and a README in one ZIP.
 """
 
@@ -40,7 +42,9 @@ from .web import bands_script
 
 if TYPE_CHECKING:
 
+    from .periodogram import Periodogram
     from .processing import LightCurve
+    from .spectra import AmplitudeSpectrum, TransmissionSpectrum
     from .video import VideoResult
 
 Progress = Callable[[str, int, int], None]
@@ -956,3 +960,102 @@ def build_package(
     if progress:
         progress("done", total, total)
     return zip_path
+
+
+# ------------------------------------------------------------------------ science products
+def science_table(product: "TransmissionSpectrum | AmplitudeSpectrum | Periodogram") -> QTable:
+    """A transmission/emission spectrum, an amplitude spectrum or a periodogram as a table.
+
+    Columns carry units (µm, ppm as the scaled unit ``1e-06``, %, rad, 1/h, h) and a
+    description; ``meta`` says how the product was made (``product``, ``description``,
+    the time windows, channel binning, period, false-alarm values, the observation,
+    ``time_standard``, ``t0_mjd``, processing ``history``) so the file stands alone.
+
+    Raises
+    ------
+    TypeError
+        For anything else.
+    """
+    from .periodogram import Periodogram
+    from .spectra import AmplitudeSpectrum, TransmissionSpectrum
+
+    table = QTable()
+    meta: dict[str, Any] = {"written_by": f"STAMP {__version__}"}
+    if isinstance(product, Periodogram):
+        table["frequency"] = product.frequency.to(1 / u.hour)
+        table["frequency"].info.description = "Frequency, cycles per hour"
+        table["period"] = product.period
+        table["period"].info.description = "Period = 1/frequency, hours"
+        table["power"] = np.asarray(product.power, dtype=np.float64)
+        table["power"].info.description = "Lomb-Scargle power (standard normalization, 0-1)"
+        meta.update(
+            product="periodogram", light_curve=product.name, band_um=list(product.band),
+            peak_period_hours=float(product.peak_period.to_value(u.hour)), peak_power=product.peak_power,
+            false_alarm_probability=product.false_alarm_probability, false_alarm_level=product.false_alarm_level,
+            false_alarm=product.false_alarm, n_points=product.n_points,
+            period_range_hours=[float(product.minimum_period.to_value(u.hour)), float(product.maximum_period.to_value(u.hour))],
+            description=product.description,
+        )
+        table.meta.update(_jsonable(meta))
+        return table
+    if not isinstance(product, (TransmissionSpectrum, AmplitudeSpectrum)):
+        raise TypeError(f"no table for a {type(product).__name__}; give a spectrum or a periodogram")
+    table["wavelength"] = np.asarray(product.wavelength, dtype=np.float64) * u.um
+    table["wavelength"].info.description = "Channel centre, micron"
+    table["wavelength_low"] = np.asarray(product.edges[:, 0], dtype=np.float64) * u.um
+    table["wavelength_low"].info.description = "Channel lower edge, micron"
+    table["wavelength_high"] = np.asarray(product.edges[:, 1], dtype=np.float64) * u.um
+    table["wavelength_high"].info.description = "Channel upper edge, micron"
+    if isinstance(product, TransmissionSpectrum):
+        what = "Transit depth 1 - F_in/F_out" if product.kind == "transit" else "Eclipse depth F_out/F_in - 1"
+        table["depth"] = product.depth
+        table["depth"].info.description = f"{what}, ppm"
+        table["depth_err"] = product.error
+        table["depth_err"].info.description = "1-sigma error of depth, ppm"
+        table["n_in"] = np.asarray(product.n_in_transit_used, dtype=np.int64)
+        table["n_in"].info.description = "Integrations with a usable value in the in-transit window(s)"
+        table["n_baseline"] = np.asarray(product.n_baseline_used, dtype=np.int64)
+        table["n_baseline"].info.description = "Integrations with a usable value in the baseline window(s)"
+        table["baseline_scatter"] = np.asarray(product.baseline_scatter, dtype=np.float64)
+        table["baseline_scatter"].info.description = "Baseline scatter in units of the per-integration errors (1 = as expected)"
+        meta.update(
+            product=f"{product.kind} spectrum", kind=product.kind,
+            in_transit_hours=product.in_transit_hours, baseline_hours=product.baseline_hours,
+            n_in_transit=product.n_in_transit, n_baseline=product.n_baseline, input_unit=product.input_unit,
+            errors_scaled=product.errors_scaled,
+        )
+    else:
+        unit_text = _unit_string(product.amplitude.unit) or "input unit"
+        for name, values, description in (
+            ("amplitude", product.amplitude, f"Sinusoid semi-amplitude A [{unit_text}]"),
+            ("amplitude_err", product.amplitude_error, "1-sigma error of amplitude"),
+            ("relative_amplitude", product.relative_amplitude, "A / mean level of the channel, %"),
+            ("relative_amplitude_err", product.relative_amplitude_error, "1-sigma error of relative_amplitude, %"),
+            ("phase", product.phase, "Phase phi of A sin(2 pi t/P + phi), t = hours since t0, rad"),
+            ("phase_err", product.phase_error, "1-sigma error of phase, rad"),
+        ):
+            table[name] = values
+            table[name].info.description = description
+        table["chi2_reduced"] = np.asarray(product.chi2_reduced, dtype=np.float64)
+        table["chi2_reduced"].info.description = "Reduced chi-square of the sinusoid fit"
+        table["n_points"] = np.asarray(product.n_points, dtype=np.int64)
+        table["n_points"].info.description = "Integrations used in the fit"
+        meta.update(
+            product="amplitude spectrum", period_hours=float(product.period.to_value(u.hour)),
+            per_visit_offset=product.per_visit_offset, input_unit=product.input_unit,
+        )
+    observation = {k: product.meta[k] for k in _META_KEYWORDS if k in product.meta}
+    meta.update(
+        description=product.description, channels=product.binning, observation=observation,
+        time_standard=product.meta.get("time_standard"), t0_mjd=product.meta.get("t0_mjd"),
+        history=list(product.history),
+    )
+    table.meta.update(_jsonable(meta))
+    return table
+
+
+def write_science_product(product: "TransmissionSpectrum | AmplitudeSpectrum | Periodogram", path: str | Path) -> Path:
+    """Write :func:`science_table` of ``product`` as ECSV (read back with ``QTable.read(path)``)."""
+    path = Path(path)
+    science_table(product).write(path, format="ascii.ecsv", overwrite=True)
+    return path

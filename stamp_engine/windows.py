@@ -1,0 +1,74 @@
+"""Time windows on the cube's hours axis: the in-transit, baseline… ranges the products use.
+
+A window is ``(start, end)`` in hours since ``t0`` (:attr:`stamp_engine.Cube.hours`), ends
+included; several windows (e.g. one per visit) are a sequence of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["Window", "Windows", "window_rows", "windows_text"]
+
+Window = tuple[float, float]
+Windows = Window | Sequence[Window]
+
+
+def _as_windows(windows: Windows, what: str) -> tuple[Window, ...]:
+    """``(a, b)`` or ``[(a, b), …]`` → tuple of float pairs, each checked."""
+    if windows is None:
+        raise ValueError(f"the {what} window is missing: give (start, end) in hours")
+    items = list(windows)
+    if len(items) == 2 and all(np.ndim(x) == 0 for x in items):
+        items = [tuple(items)]
+    if not items:
+        raise ValueError(f"the {what} window list is empty: give (start, end) in hours")
+    checked = []
+    for item in items:
+        try:
+            lo, hi = (float(x) for x in item)
+        except (TypeError, ValueError):
+            raise ValueError(f"the {what} window {item!r} is not (start, end) in hours") from None
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError(f"the {what} window {lo:g}–{hi:g} h must be finite")
+        if lo >= hi:
+            raise ValueError(f"the {what} window {lo:g}–{hi:g} h: start must be before end")
+        checked.append((lo, hi))
+    return tuple(checked)
+
+
+def _data_span(hours: np.ndarray, visit: np.ndarray) -> str:
+    if hours.size == 0:
+        return "no integrations"
+    parts = [f"{hours[visit == v].min():.4g}–{hours[visit == v].max():.4g} h" for v in np.unique(visit)]
+    return parts[0] if len(parts) == 1 else f"{len(parts)} visits: " + ", ".join(parts)
+
+
+def window_rows(hours: np.ndarray, visit: np.ndarray, windows: Windows, what: str) -> tuple[np.ndarray, tuple[Window, ...]]:
+    """Rows (integrations) inside any of ``windows`` (hours, ends included), and the windows.
+
+    Raises
+    ------
+    ValueError
+        A window that is malformed, or holds no integration; the message names the
+        window and the data's range (per visit).
+    """
+    checked = _as_windows(windows, what)
+    hours = np.asarray(hours, dtype=float)
+    inside = np.zeros(hours.size, dtype=bool)
+    for lo, hi in checked:
+        here = (hours >= lo) & (hours <= hi)
+        if not here.any():
+            where = "lies outside the data" if hours.size == 0 or hi < hours.min() or lo > hours.max() else "holds no integration"
+            raise ValueError(
+                f"the {what} window {lo:g}–{hi:g} h {where} (the data span {_data_span(hours, visit)} since t0)"
+            )
+        inside |= here
+    return np.flatnonzero(inside), checked
+
+
+def windows_text(windows: Sequence[Window]) -> str:
+    """``"1–2 h, 5–6 h"``: windows as people read them (messages, headers)."""
+    return ", ".join(f"{lo:g}–{hi:g} h" for lo, hi in windows)
