@@ -6,8 +6,6 @@ fetches it from the download route into its download folder.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from dashboard.services import build_services
 from stamp_engine.bands import PRESETS
 from stamp_engine.export import package_files
 from stamp_engine.recipe import ProcessOptions, process
+from arrivals import wait_for_file
 
 pytestmark = pytest.mark.browser
 
@@ -41,15 +40,6 @@ def with_downloads(app, config: Config):
     app.layout = lambda: html.Div([page(), downloads.layout(services)])
     return app
 
-
-def wait_for_file(folder: Path, pattern: str, timeout: float = WAIT) -> Path:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        done = [p for p in folder.glob(pattern) if not p.name.endswith(".crdownload")]
-        if done and done[0].stat().st_size > 0:
-            return done[0]
-        time.sleep(0.2)
-    raise AssertionError(f"no {pattern} arrived in {folder}: {[p.name for p in folder.iterdir()]}")
 
 
 def click(dash_duo, button_id: str) -> None:
@@ -71,7 +61,7 @@ def test_light_curves_ecsv_and_cube_fits_arrive_through_the_route(dash_duo, make
 
     click(dash_duo, downloads.DOWNLOAD_ECSV)
     dash_duo.wait_for_contains_text(f"#{downloads.DOWNLOAD_MESSAGE}", "Sent lightcurves_", timeout=WAIT)
-    path = wait_for_file(folder, "lightcurves_*.ecsv")
+    path = wait_for_file(folder, "lightcurves_*.ecsv", WAIT)
     stamp = path.stem.removeprefix("lightcurves_")
     assert path.name in package_files(stamp)
 
@@ -92,7 +82,7 @@ def test_light_curves_ecsv_and_cube_fits_arrive_through_the_route(dash_duo, make
     # the cube FITS (float64, the bulk of a package) streams the same way
     click(dash_duo, downloads.DOWNLOAD_FITS)
     dash_duo.wait_for_contains_text(f"#{downloads.DOWNLOAD_MESSAGE}", "Sent stamp_cube_", timeout=WAIT)
-    fits_path = wait_for_file(folder, "stamp_cube_*.fits")
+    fits_path = wait_for_file(folder, "stamp_cube_*.fits", WAIT)
     assert fits_path.stat().st_size > 1_000_000
     from stamp_engine.export import read_cube_fits
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import http.server
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 
 from dashboard import ids
 from dashboard.features import downloads
+from arrivals import wait_for_file
 
 pytestmark = pytest.mark.browser
 
@@ -53,15 +53,6 @@ def portal():
         server.server_close()
 
 
-def _wait_for_file(folder: Path, pattern: str, timeout: float = WAIT) -> Path | None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        done = [p for p in folder.glob(pattern) if not p.name.endswith(".crdownload")]
-        if done and done[0].stat().st_size > 0:
-            return done[0]
-        time.sleep(0.2)
-    return None
-
 
 def test_a_download_works_from_an_allowed_cross_site_portal_frame(dash_duo, make_app, tmp_path, portal):
     origin, serve_page = portal
@@ -83,8 +74,8 @@ def test_a_download_works_from_an_allowed_cross_site_portal_frame(dash_duo, make
         driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", button)
         button.click()
         dash_duo.wait_for_contains_text(f"#{downloads.DOWNLOAD_MESSAGE}", "Sent lightcurves_", timeout=WAIT)
-        arrived = _wait_for_file(folder, "lightcurves_*.ecsv", timeout=20)
-        assert arrived is not None, f"nothing arrived; the app saw {[p for p in log.paths if 'download' in p]}"
+        arrived = wait_for_file(folder, "lightcurves_*.ecsv", 20,
+                                f"; the app saw {[p for p in log.paths if 'download' in p]}")
         assert arrived.read_text(errors="replace").startswith("# %ECSV")
         assert log.count("/download/") >= 1
     finally:
