@@ -502,8 +502,10 @@ def _grid_figure(
     )
     if kind == "surface":
         zaxis = {"title": {"text": values.label}}
-        if zrange is not None:
-            zaxis["range"] = list(limits)  # type: ignore[arg-type]
+        z_range = limits if zrange is not None else _padded(limits, SURFACE_Z_PAD)
+        if z_range is not None:
+            # Not Plotly's autorange: a few noisy edge columns would flatten the surface.
+            zaxis["range"] = list(z_range)
         tickvals, ticktext = stretch_ticks(*(limits or (0.0, 0.0)), values.stretch, values.softening)
         if tickvals:
             zaxis.update(tickvals=tickvals, ticktext=ticktext)
@@ -908,17 +910,24 @@ def frame_labels(cube: Cube) -> tuple[str, ...]:
     return tuple(labels)
 
 
-def _y_range(low: np.ndarray, high: np.ndarray, symmetric: bool) -> tuple[float, float] | None:
-    """A y range holding all but the most extreme 0.5 % of the frames' values (edges of noisy columns)."""
-    values = np.concatenate([low[np.isfinite(low)], high[np.isfinite(high)]])
-    if values.size == 0:
+#: Automatic z range of a 3D surface, and y range of the spectrum player: the robust colour
+#: limits (good wavelengths only, :func:`stamp_engine.colour.robust_colour_limits`) widened by
+#: this fraction of their span on each side, so noisy edge columns do not flatten the data.
+SURFACE_Z_PAD = 0.25
+SPECTRUM_Y_PAD = 0.25
+
+
+def _padded(limits: tuple[float, float] | None, fraction: float) -> tuple[float, float] | None:
+    if limits is None:
         return None
-    if symmetric:
-        limit = float(np.percentile(np.abs(values), 99.5)) * 1.1 or 1.0
-        return -limit, limit
-    lo, hi = (float(v) for v in np.percentile(values, [0.25, 99.75]))
-    pad = 0.05 * (hi - lo or abs(hi) or 1.0)
-    return lo - pad, hi + pad
+    low, high = limits
+    pad = fraction * (high - low)
+    return low - pad, high + pad
+
+
+def _y_range(values: np.ndarray, symmetric: bool) -> tuple[float, float] | None:
+    """One y range for every frame (time × wavelength ``values``), from the good wavelengths."""
+    return _padded(robust_colour_limits(values, symmetric), SPECTRUM_Y_PAD)
 
 
 def spectrum_frames(
@@ -965,7 +974,7 @@ def spectrum_frames(
     return SpectrumFrames(
         wavelength=np.asarray(shown.wavelength, dtype=float), value=_f32(value), error=_f32(error),
         reference=_f32(reference), visit=visit, labels=frame_labels(shown), mode=mode, unit=unit,
-        y_label=y_label, y_range=_y_range(value - error, value + error, symmetric=mode == "variability"),
+        y_label=y_label, y_range=_y_range(value, symmetric=mode == "variability"),
         target=_display_name(cube),
     )
 

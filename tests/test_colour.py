@@ -3,6 +3,7 @@ figures and the dashboard use them; the pictures themselves are checked in test_
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import astropy.units as u
@@ -17,6 +18,7 @@ from dashboard.features.controls import display_notes
 from dashboard.render import grid_figure
 from stamp_engine import colour, figures, processing, timeaxis
 from stamp_engine.cube import Cube
+from stamp_engine.synthetic import make_observation
 
 RNG = np.random.default_rng(20)
 
@@ -250,3 +252,22 @@ def test_side_by_side_panels_show_hours_since_each_visit_start():
     assert "since visit start" in second.hovertemplate
     assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
     assert "Visit 2: starts 700.00 h after t0" in [a.text for a in fig.layout.annotations]
+
+
+def test_surface_z_range_and_player_y_range_ignore_noisy_edge_columns():
+    """The 3D surface's z axis and the spectrum player's y axis follow the good wavelengths
+    (as the colours do), not Plotly's autorange, which a few wild edge columns set."""
+    rng = np.random.default_rng(3)
+    n_time, n_wave = 40, 120
+    signal = 1.0 * np.sin(np.linspace(0, 4 * np.pi, n_time))[:, None] * np.ones((1, n_wave))
+    flux = 100.0 * (1 + (signal + rng.normal(0, 0.1, (n_time, n_wave))) / 100.0)
+    flux[:, :3] = 100.0 * (1 + rng.normal(0, 30.0, (n_time, 3)) / 100.0)  # ±3000 % edge columns
+    obs = make_observation("variability", n_integrations=n_time, wavelength=np.linspace(1.0, 3.0, n_wave), seed=1)
+    cube = processing.normalize(dataclasses.replace(obs.to_cube(), flux=flux, error=np.full_like(flux, 0.1)))
+    z_low, z_high = figures.surface_figure(cube).layout.scene.zaxis.range
+    assert -3.0 < z_low < -1.0 and 1.0 < z_high < 3.0  # the ±1 % signal fills the box
+    frames = figures.spectrum_frames(cube)
+    y_low, y_high = frames.y_range
+    assert -3.0 < y_low < -1.0 and 1.0 < y_high < 3.0
+    # a range the user sets is the surface's range
+    assert tuple(figures.surface_figure(cube, zrange=(-5.0, 5.0)).layout.scene.zaxis.range) == (-5.0, 5.0)
