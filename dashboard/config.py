@@ -87,6 +87,7 @@ from pathlib import Path
 from typing import Mapping
 
 #: The demo observation shipped inside the package (written by ``python -m stamp_engine.synthetic.demo``).
+from stamp_engine.io.containers import ACCEPTED_SUFFIXES
 from stamp_engine.synthetic.demo import DEMO_PATH as SHIPPED_DEMO
 
 from .security import secret_problem
@@ -409,8 +410,8 @@ def safe_data_path(data_dir: Path | None, relative: str) -> Path:
     return candidate
 
 
-#: Extensions the server file picker lists.
-DATA_EXTENSIONS = (".fits", ".fit", ".fits.gz", ".h5", ".hdf5", ".zip", ".tar", ".tar.gz", ".tgz")
+#: Extensions the server file picker lists: what the engine reads (one list, in the engine).
+DATA_EXTENSIONS = ACCEPTED_SUFFIXES
 
 
 def list_data_files(data_dir: Path | None, limit: int = 2000) -> list[str]:

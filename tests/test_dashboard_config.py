@@ -230,3 +230,17 @@ def test_band_highlighting_is_wired_only_in_the_browser(app_factory):
     job = next(c for c in server if ids.PROCESS in input_ids(c))
     assert job["background"] and job["running"]["running"][f"{ids.PROCESS}.disabled"] is True
     assert job["running"]["runningOff"][f"{ids.CANCEL}.disabled"] is True
+
+
+def test_the_chooser_and_the_server_picker_offer_only_what_the_engine_reads(tmp_path):
+    """One list of accepted endings, in the engine: a tar archive (which load() does not
+    read) is neither offered by the file chooser nor listed by the server picker."""
+    from dashboard.config import list_data_files
+    from dashboard.features.data_in import ACCEPT
+    from stamp_engine.io.containers import ACCEPTED_SUFFIXES
+
+    offered = ACCEPT.split(",")
+    assert offered == list(ACCEPTED_SUFFIXES) and not {".tar", ".tgz", ".tar.gz"} & set(offered)
+    for name in ("a_x1dints.fits", "b_SpecData.h5", "c.zip", "d_x1dints.fits.gz", "e.tar", "f.tgz", "g.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert list_data_files(tmp_path) == ["a_x1dints.fits", "b_SpecData.h5", "c.zip", "d_x1dints.fits.gz"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
+from stamp_engine.io.containers import ACCEPTED_SUFFIXES
+
 from .. import ids
 from ..config import format_size, list_data_files
 from ..datasets import UploadRejected
@@ -19,7 +21,8 @@ from ..services import Services
 from ..upload_route import SESSION_HEADER, finish_upload
 from .job import dataset_label_span
 
-ACCEPT = ".fits,.fit,.gz,.h5,.hdf5,.zip,.tar,.tgz"
+#: The file chooser's ``accept``: what the engine reads.
+ACCEPT = ",".join(ACCEPTED_SUFFIXES)
 #: Pauses (ms) of the browser between retries after a failed upload request (~31 s), then it gives up
 #: and says that choosing the same files again resumes the upload.
 RETRY_DELAYS_MS = (1000, 2000, 4000, 8000, 8000, 8000)

@@ -44,6 +44,9 @@ DATA_SUFFIXES = (
     ".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz",
     ".h5", ".hdf5", ".hdf", ".he5", ".nc",
 )
+#: What a user may hand to ``load()``: data files, ZIP archives and gzip-compressed files
+#: (tar archives are not read). The dashboard's file chooser and server picker offer exactly these.
+ACCEPTED_SUFFIXES = DATA_SUFFIXES + (".zip", ".gz")
 #: Names operating systems scatter into folders and archives.
 _JUNK_NAMES = {"__macosx", "thumbs.db", "desktop.ini"}
 # Compression methods Python's zipfile can stream; anything else (Deflate64, PPMd…) is refused
