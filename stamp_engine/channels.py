@@ -29,7 +29,7 @@ import astropy.units as u
 import numpy as np
 from astropy.time import Time
 
-from .processing import LightCurve, _row_blocks
+from .processing import LightCurve, _row_blocks, inverse_variance_mean
 from .windows import Windows, window_rows, windows_text
 
 if TYPE_CHECKING:
@@ -192,38 +192,6 @@ def channel_edges(
     if int(n) != n:
         raise ValueError(f"channel n= must be a whole number, not {n!r}")
     return np.linspace(lo, hi, int(n) + 1)
-
-
-def inverse_variance_mean(flux: np.ndarray, error: np.ndarray, axis: int, starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse-variance mean along ``axis`` (over runs beginning at ``starts`` when given).
-
-    The rule of :func:`stamp_engine.processing.band_light_curve`: weights 1/σ² for finite
-    values with finite σ > 0, value Σwf/Σw, error 1/√Σw; a run with finite values but no
-    usable σ gets their plain mean with error = sample standard deviation/√N (NaN for
-    N < 2); a run with no finite value is NaN.
-    """
-    finite = np.isfinite(flux)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        usable = finite & np.isfinite(error) & (error > 0)
-        weight = np.where(usable, 1.0 / np.where(usable, error, 1.0) ** 2, 0.0)
-        filled = np.where(finite, flux, 0.0)
-
-        def total(values: np.ndarray) -> np.ndarray:
-            return values.sum(axis=axis) if starts is None else np.add.reduceat(values, starts, axis=axis)
-
-        total_weight = total(weight)
-        weighted = total(weight * filled) / total_weight
-        count = total(finite.astype(np.float64))
-        plain = total(filled) / count
-        if starts is None:
-            plain_per_value = np.expand_dims(plain, axis)
-        else:
-            plain_per_value = np.repeat(plain, np.diff(np.append(starts, flux.shape[axis])), axis=axis)
-        deviation = np.where(finite, flux - plain_per_value, 0.0)
-        standard_error = np.sqrt(total(deviation**2) / (count - 1) / count)
-        value = np.where(total_weight > 0, weighted, np.where(count > 0, plain, np.nan))
-        sigma = np.where(total_weight > 0, 1.0 / np.sqrt(total_weight), np.where(count > 1, standard_error, np.nan))
-    return value, sigma
 
 
 def spectroscopic_light_curves(

@@ -1013,29 +1013,46 @@ class LightCurve:
     interpolated: np.ndarray | None = None
 
 
+def inverse_variance_mean(flux: np.ndarray, error: np.ndarray, axis: int, starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse-variance mean along ``axis`` (over runs beginning at ``starts`` when given).
+
+    The rule of every band and channel light curve (:func:`band_light_curve`,
+    :mod:`stamp_engine.channels`) and of the transmission spectrum's means: weights 1/σ² for finite
+    values with finite σ > 0, value Σwf/Σw, error 1/√Σw; a run with finite values but no
+    usable σ gets their plain mean with error = sample standard deviation/√N (NaN for
+    N < 2); a run with no finite value is NaN.
+    """
+    finite = np.isfinite(flux)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        usable = finite & np.isfinite(error) & (error > 0)
+        weight = np.where(usable, 1.0 / np.where(usable, error, 1.0) ** 2, 0.0)
+        filled = np.where(finite, flux, 0.0)
+
+        def total(values: np.ndarray) -> np.ndarray:
+            return values.sum(axis=axis) if starts is None else np.add.reduceat(values, starts, axis=axis)
+
+        total_weight = total(weight)
+        weighted = total(weight * filled) / total_weight
+        count = total(finite.astype(np.float64))
+        plain = total(filled) / count
+        if starts is None:
+            plain_per_value = np.expand_dims(plain, axis)
+        else:
+            plain_per_value = np.repeat(plain, np.diff(np.append(starts, flux.shape[axis])), axis=axis)
+        deviation = np.where(finite, flux - plain_per_value, 0.0)
+        standard_error = np.sqrt(total(deviation**2) / (count - 1) / count)
+        value = np.where(total_weight > 0, weighted, np.where(count > 0, plain, np.nan))
+        sigma = np.where(total_weight > 0, 1.0 / np.sqrt(total_weight), np.where(count > 1, standard_error, np.nan))
+    return value, sigma
+
+
 def _band_average(flux: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: inverse-variance weighted mean over columns and its error (see band_light_curve)."""
+    """Per row: :func:`inverse_variance_mean` over columns, a cache-sized block of rows at a time."""
     n_rows, n_columns = flux.shape
     value = np.full(n_rows, np.nan)
     sigma = np.full(n_rows, np.nan)
     for rows in _row_blocks(n_rows, n_columns):
-        f, e = flux[rows], error[rows]
-        finite = np.isfinite(f)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            usable = finite & np.isfinite(e) & (e > 0)
-            weight = np.zeros(f.shape)
-            np.divide(1.0, np.square(e, where=usable, out=weight), where=usable, out=weight)
-            total_weight = weight.sum(axis=1)
-            filled = np.where(finite, f, 0.0)
-            weighted = (weight * filled).sum(axis=1) / total_weight
-            n = finite.sum(axis=1)
-            mean = filled.sum(axis=1) / n
-            deviation = np.where(finite, f - mean[:, None], 0.0)
-            standard_error = np.sqrt((deviation**2).sum(axis=1) / (n - 1)) / np.sqrt(n)
-            weighted_error = 1.0 / np.sqrt(total_weight)
-        has_weights = total_weight > 0
-        value[rows] = np.where(has_weights, weighted, np.where(n > 0, mean, np.nan))
-        sigma[rows] = np.where(has_weights, weighted_error, np.where(n > 1, standard_error, np.nan))
+        value[rows], sigma[rows] = inverse_variance_mean(flux[rows], error[rows], axis=1)
     return value, sigma
 
 
