@@ -28,9 +28,10 @@ Stretches (:func:`stretch_values`)
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
+
+from .processing import nanmedian_over_time
 
 #: Columns with fewer finite values than this fraction (over time) are ignored by the limits.
 MIN_FINITE_FRACTION = 0.5
@@ -46,12 +47,6 @@ MAD_TO_SIGMA = 1.4826
 STRETCHES = {"linear": "Linear", "log": "Log₁₀ (flux ≤ 0 not drawn)", "asinh": "Asinh (linear below the noise)"}
 
 
-def _nanmedian(values: np.ndarray, axis: int | None = None) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices are NaN, said by the caller
-        return np.nanmedian(values, axis=axis)
-
-
 def column_scatter(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per column (wavelength) of a (time, wavelength) array: median over time and robust scatter.
 
@@ -62,8 +57,8 @@ def column_scatter(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (the standard deviation for Gaussian noise); NaN for all-NaN columns.
     """
     values = np.asarray(values, dtype=float)
-    centre = _nanmedian(values, axis=0)
-    scatter = MAD_TO_SIGMA * _nanmedian(np.abs(values - centre), axis=0)
+    centre = nanmedian_over_time(values)
+    scatter = MAD_TO_SIGMA * nanmedian_over_time(np.abs(values - centre))
     return centre, scatter
 
 
@@ -90,7 +85,7 @@ def good_columns(values: np.ndarray, centred: bool) -> np.ndarray:
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             level = np.where(centre != 0, scatter / np.abs(centre), np.inf)
-    typical = _nanmedian(level[np.isfinite(level)]) if np.isfinite(level).any() else np.nan
+    typical = np.median(level[np.isfinite(level)]) if np.isfinite(level).any() else np.nan
     good = usable.copy()
     if np.isfinite(typical):
         good[usable] = np.isfinite(level) & (level <= NOISY_COLUMN_FACTOR * typical)
@@ -186,7 +181,7 @@ def asinh_softening(values: np.ndarray) -> float:
     if finite.size == 0:
         return 1.0
     _, scatter = column_scatter(values)
-    noise = float(_nanmedian(scatter[np.isfinite(scatter)])) if np.isfinite(scatter).any() else 0.0
+    noise = float(np.median(scatter[np.isfinite(scatter)])) if np.isfinite(scatter).any() else 0.0
     if not noise > 0:
         noise = 0.01 * float(np.max(np.abs(finite)))
     return noise if noise > 0 else 1.0
