@@ -286,9 +286,11 @@ def _stretched_range(zrange: tuple[float, float] | None, scale: _ValueScale) -> 
     return float(lo), float(hi)
 
 
-def zero_is_centred(cube: Cube, scale_name: str, limits: tuple[float, float] | None) -> bool:
-    """Whether 0 % gets the centre colour of a diverging scale: the range must contain 0."""
-    return not (cube.is_normalized and scale_name in DIVERGING_COLORSCALES and limits is not None and not limits[0] < 0 < limits[1])
+def zero_is_centred(normalized: bool, scale_name: str | None, limits: tuple[float, float] | None) -> bool:
+    """Whether a map says where 0 % is: on a diverging scale (``None``: the default for
+    variability) 0 % gets the centre colour only when the colour range contains 0."""
+    diverging = (scale_name or DEFAULT_COLORSCALE) in DIVERGING_COLORSCALES
+    return not (normalized and diverging and limits is not None and not limits[0] < 0 < limits[1])
 
 
 def _coloraxis(cube: Cube, scale_name: str, limits: tuple[float, float] | None, scale: _ValueScale | None = None) -> dict:

@@ -186,15 +186,14 @@ def register(app, services: Services) -> None:
 
 def display_notes(options, zaxis: str) -> list[str]:
     """What the display options will not do as asked, said plainly."""
-    from stamp_engine.figures import DIVERGING_COLORSCALES
+    from stamp_engine.figures import zero_is_centred
 
     notes = []
     variability = zaxis != "flux"
-    if variability and options.zrange and (options.colorscale or "RdBu_r") in DIVERGING_COLORSCALES:
+    if options.zrange and not zero_is_centred(variability, options.colorscale, options.zrange):
         lo, hi = options.zrange
-        if not lo < 0 < hi:
-            notes.append(f"0 % is outside the colour range {lo:g}…{hi:g}: the scale's centre colour "
-                         "is not drawn, so no colour means 0 %.")
+        notes.append(f"0 % is outside the colour range {lo:g}…{hi:g}: the scale's centre colour "
+                     "is not drawn, so no colour means 0 %.")
     if variability and options.stretch != "linear":
         notes.append("The stretch applies to raw flux only; variability is drawn linearly, centred on 0.")
     if not variability and options.stretch == "log" and options.zrange and options.zrange[0] <= 0:
