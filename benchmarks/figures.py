@@ -83,7 +83,7 @@ def measure_figures(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     import stamp_engine
     from stamp_engine import figures as stamp_figures
     from stamp_engine.bands import PRESETS, usable_bands
-    from stamp_engine.processing import band_light_curve, white_light_curve
+    from stamp_engine.steps import band_light_curve, white_light_curve
 
     t0 = time.perf_counter()
     cube = stamp_engine.normalize(stamp_engine.load(params["paths"]))

@@ -742,7 +742,7 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
         problems=tuple(problems),
         history=(f"loaded {len(sources)} file(s)" + (f", element {element_used}" if element_used else ""),),
     )
-    from .processing import split_visits
+    from .steps.visits import split_visits
 
     return split_visits(cube, gap_hours=options.visit_gap_hours)
 

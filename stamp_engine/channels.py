@@ -2,7 +2,7 @@
 
 A channel is a wavelength range; its light curve is, per integration, the error-weighted
 mean of the cube's values whose wavelength sample lies inside it (the rule of
-:func:`stamp_engine.processing.band_light_curve`, applied to every channel at once with
+:func:`stamp_engine.steps.light_curves.band_light_curve`, applied to every channel at once with
 ``np.add.reduceat`` — no loop over integrations or channels).  Channels are made
 
 * by width in µm (``width=0.1``), equal channels from the first pixel's lower edge;
@@ -29,7 +29,8 @@ import astropy.units as u
 import numpy as np
 from astropy.time import Time
 
-from .processing import LightCurve, _row_blocks, inverse_variance_mean
+from .statistics import inverse_variance_mean, row_blocks
+from .steps.light_curves import LightCurve
 from .windows import Windows, window_rows, windows_text
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ class ChannelLightCurves:
         return self.unit == u.percent
 
     def channel(self, index: int) -> LightCurve:
-        """Channel ``index`` as a :class:`~stamp_engine.processing.LightCurve`."""
+        """Channel ``index`` as a :class:`~stamp_engine.steps.light_curves.LightCurve`."""
         lo, hi = (float(x) for x in self.edges[index])
         return LightCurve(
             name=f"{lo:.4f}–{hi:.4f} µm", band=(lo, hi), time=self.time, hours=self.hours,
@@ -115,7 +116,7 @@ class ChannelLightCurves:
         )
 
     def light_curves(self) -> list[LightCurve]:
-        """Every channel as a :class:`~stamp_engine.processing.LightCurve` (e.g. for the light-curve ECSV)."""
+        """Every channel as a :class:`~stamp_engine.steps.light_curves.LightCurve` (e.g. for the light-curve ECSV)."""
         return [self.channel(i) for i in range(self.n_channels)]
 
     def white_light(self) -> LightCurve:
@@ -217,7 +218,7 @@ def spectroscopic_light_curves(
         Per integration and channel: value = Σwf/Σw, error = 1/√Σw with w = 1/σ² over the
         channel's finite values with σ > 0 (σ = 0 is "unknown", as ``extract_1d`` writes
         next to NaN flux; without any usable σ, the plain mean and standard deviation/√N,
-        as :func:`~stamp_engine.processing.band_light_curve`).  A channel whose columns
+        as :func:`~stamp_engine.steps.light_curves.band_light_curve`).  A channel whose columns
         are all NaN stays, with NaN values.
 
     Raises
@@ -233,7 +234,7 @@ def spectroscopic_light_curves(
     used, starts, n_pixels = np.unique(index, return_index=True, return_counts=True)
     flux = np.empty((cube.n_integrations, used.size))
     error = np.empty_like(flux)
-    for rows in _row_blocks(cube.n_integrations, cube.n_wavelengths):  # cache-sized blocks: no cube-sized temporaries
+    for rows in row_blocks(cube.n_integrations, cube.n_wavelengths):  # cache-sized blocks: no cube-sized temporaries
         flux[rows], error[rows] = inverse_variance_mean(cube.flux[rows], cube.error[rows], axis=1, starts=starts)
     channel_edges_used = np.column_stack([edges[used], edges[used + 1]])
     dropped = int(edges.size - 1 - used.size)
@@ -290,7 +291,7 @@ def divide_by_white(curves: ChannelLightCurves, baseline: Windows | None = None)
     integrations.  Give the baseline for a transit: where the channel is deeper than the
     white light, the in-transit ratios all lie on one side and pull the median off the
     out-of-transit level.  ``r₀``'s own error is neglected, as in
-    :func:`~stamp_engine.processing.normalize`.  Works on raw-flux and on normalized
+    :func:`~stamp_engine.steps.normalize.normalize`.  Works on raw-flux and on normalized
     channels (variability ``v`` is first turned into relative flux ``1 + v/100``); the
     two agree within the errors, not exactly, since the pixel weights 1/σ² differ.
 

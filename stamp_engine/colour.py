@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .processing import nanmedian_over_time
+from .statistics import nanmedian_over_time
 
 #: Columns with fewer finite values than this fraction (over time) are ignored by the limits.
 MIN_FINITE_FRACTION = 0.5

@@ -10,11 +10,12 @@ import astropy.units as u
 import numpy as np
 from astropy.time import Time
 
+from .labels import interpolated_flags, take_rows
 from .problems import Problem
 
 if TYPE_CHECKING:
     from .bands import Band
-    from .processing import LightCurve
+    from .steps.light_curves import LightCurve
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,25 +163,26 @@ class Cube:
         return dataclasses.replace(self, **changes)
 
     def take(self, rows: np.ndarray | slice | None = None, columns: np.ndarray | slice | None = None) -> "Cube":
-        """Sub-cube of some integrations (rows) and wavelengths (columns)."""
+        """Sub-cube of some integrations (rows) and wavelengths (columns).
+
+        Every per-integration label (visit, integration, source, interpolated flags, row
+        spans) is sliced with the rows by :func:`stamp_engine.labels.take_rows`.
+        """
         rows = slice(None) if rows is None else rows
         columns = slice(None) if columns is None else columns
-        reference = None if self.reference is None else self.reference[:, columns]
-        meta = self.meta
-        per_row = {k: v[rows] for k, v in meta.items() if isinstance(v, np.ndarray) and v.shape[:1] == (self.n_integrations,)}
-        if per_row:  # per-integration flags (e.g. "interpolated") stay aligned with the rows
-            meta = {**meta, **per_row}
         return self.replace(
-            meta=meta,
+            **take_rows(self, rows),
             wavelength=self.wavelength[columns],
             time=self.time[rows],
             flux=self.flux[rows][:, columns],
             error=self.error[rows][:, columns],
-            visit=self.visit[rows],
-            integration=self.integration[rows],
-            source_index=self.source_index[rows],
-            reference=reference,
+            reference=None if self.reference is None else self.reference[:, columns],
         )
+
+    @property
+    def interpolated(self) -> np.ndarray | None:
+        """True for rows made by :meth:`interpolate_gaps` (None when none were recorded)."""
+        return interpolated_flags(self)
 
     def visits(self) -> list["Cube"]:
         """One cube per visit, in time order."""
@@ -193,67 +195,18 @@ class Cube:
         return self.reference[np.minimum(self.visit, len(self.reference) - 1)]
 
     # ------------------------------------------------------------- processing
-    # Thin delegations so steps chain; the science lives in stamp_engine.processing.
-    def normalize(self, method: str = "median", baseline: tuple[float, float] | None = None) -> "Cube":
-        from . import processing
-
-        return processing.normalize(self, method=method, baseline=baseline)
-
-    def split_visits(self, gap_hours: float = 0.5) -> "Cube":
-        from . import processing
-
-        return processing.split_visits(self, gap_hours=gap_hours)
-
-    def select(
-        self,
-        wavelength: tuple[float, float] | None = None,
-        hours: tuple[float, float] | None = None,
-    ) -> "Cube":
-        from . import processing
-
-        return processing.select(self, wavelength=wavelength, hours=hours)
-
-    def limit(self, n_integrations: int) -> "Cube":
-        from . import processing
-
-        return processing.limit(self, n_integrations)
-
-    def interpolate_gaps(
-        self,
-        cadence_hours: float | None = None,
-        max_integrations: int | None = None,
-        *,
-        across_visits: bool = False,
-    ) -> "Cube":
-        from . import processing
-
-        return processing.interpolate_gaps(self, cadence_hours=cadence_hours, max_integrations=max_integrations,
-                                           across_visits=across_visits)
-
-    def bin(self, time: int = 1, wavelength: int = 1, method: str = "mean") -> "Cube":
-        from . import processing
-
-        return processing.bin(self, time=time, wavelength=wavelength, method=method)
-
-    def smooth(self, sigma_time: float = 0.0, sigma_wavelength: float = 0.0) -> "Cube":
-        from . import processing
-
-        return processing.smooth(self, sigma_time=sigma_time, sigma_wavelength=sigma_wavelength)
-
-    def clip(self, sigma: float = 5.0) -> "Cube":
-        from . import processing
-
-        return processing.clip(self, sigma=sigma)
-
-    def light_curve(self, band: "Band") -> "LightCurve":
-        from . import processing
-
-        return processing.band_light_curve(self, band)
-
-    def white_light(self) -> "LightCurve":
-        from . import processing
-
-        return processing.white_light_curve(self)
+    # Each step lives in its own module of stamp_engine.steps; binding the function here makes
+    # the method the function itself (one signature, no forwarding layer, no import circle).
+    from .steps.binning import bin
+    from .steps.clip import clip
+    from .steps.gaps import interpolate_gaps
+    from .steps.light_curves import band_light_curve as light_curve
+    from .steps.light_curves import white_light_curve as white_light
+    from .steps.limit import limit
+    from .steps.normalize import normalize
+    from .steps.select import select
+    from .steps.smooth import smooth
+    from .steps.visits import split_visits
 
     def light_curves(self, bands: Sequence["Band"] = ()) -> list["LightCurve"]:
         """White light first, then one curve per band."""

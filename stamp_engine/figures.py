@@ -36,12 +36,13 @@ from .bands import Band
 from .colour import STRETCHES, asinh_softening, centred_colorscale, robust_colour_limits, stretch_ticks, stretch_values
 from .timeaxis import TimeRows, time_gaps, time_rows, visits_side_by_side
 from .cube import Cube
-from .processing import _row_flags, nanmedian_over_time
+from .labels import interpolated_flags
+from .statistics import nanmedian_over_time
 
 if TYPE_CHECKING:
     from astropy.time import Time
 
-    from .processing import LightCurve
+    from .steps.light_curves import LightCurve
 
 # ----------------------------------------------------------------- colour scales
 _DIVERGING_NAMES = ("RdBu_r", "RdBu", "PuOr_r", "BrBG", "PiYG", "Spectral_r", "balance", "curl")
@@ -100,7 +101,7 @@ def _colorscale_name(cube: Cube, name: str | None) -> str:
 def display_cube(cube: Cube, max_time: int = MAX_DISPLAY_TIME, max_wavelength: int = MAX_DISPLAY_WAVELENGTH) -> Cube:
     """The cube binned to at most about ``max_time`` × ``max_wavelength`` cells.
 
-    Uses :func:`stamp_engine.processing.bin` (mean) with integer factors
+    Uses :func:`stamp_engine.steps.binning.bin` (mean) with integer factors
     ``ceil(n / max)``: every sample contributes to a displayed value, so a one-pixel
     spike shows as spike/N rather than vanishing or dominating, and errors are
     propagated by the binning. A cube already small enough is returned as is.
@@ -111,9 +112,9 @@ def display_cube(cube: Cube, max_time: int = MAX_DISPLAY_TIME, max_wavelength: i
     wavelength_factor = max(1, math.ceil(cube.n_wavelengths / max_wavelength))
     if time_factor == 1 and wavelength_factor == 1:
         return cube
-    from . import processing
+    from .steps.binning import bin as bin_cube
 
-    return processing.bin(cube, time=time_factor, wavelength=wavelength_factor, method="mean")
+    return bin_cube(cube, time=time_factor, wavelength=wavelength_factor, method="mean")
 
 
 def _hours_since(time: "Time", t0: "Time") -> np.ndarray:
@@ -544,7 +545,7 @@ INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
 
 def interpolated_rows(cube: Cube) -> np.ndarray:
     """Per row, True when ``interpolate_gaps`` made it (or it is a bin holding such a row)."""
-    flags = _row_flags(cube)
+    flags = interpolated_flags(cube)
     return flags if flags is not None else np.zeros(cube.n_integrations, dtype=bool)
 
 
@@ -695,7 +696,7 @@ def light_curve_figure(
     Parameters
     ----------
     curves : sequence of LightCurve
-        From :func:`stamp_engine.processing.white_light_curve` / ``band_light_curve``.
+        From :func:`stamp_engine.steps.light_curves.white_light_curve` / ``band_light_curve``.
     title : str, optional
     time_label : str, optional
         x-axis label, e.g. ``cube.time_label``; default the curves' own
@@ -883,11 +884,11 @@ def frame_labels(cube: Cube) -> tuple[str, ...]:
     """One label per row of ``cube``, numbered from 1, saying which integrations and times it averages.
 
     "bin 3 of 600: integrations 9–12, 2.41–2.43 h" for a binned row (from
-    :func:`stamp_engine.processing.row_spans`), "frame 3 of 600: integration 9, 2.41 h"
+    :func:`stamp_engine.labels.row_spans`), "frame 3 of 600: integration 9, 2.41 h"
     for one integration; the visit is named when there are several, and rows made by
     interpolation say so.
     """
-    from .processing import INTERPOLATED_KEY, row_spans
+    from .labels import INTERPOLATED_KEY, row_spans
 
     n = cube.n_integrations
     if n == 0:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import astropy.units as u
 import numpy as np
 
-from .processing import LightCurve
+from .steps.light_curves import LightCurve
 
 if TYPE_CHECKING:
     from .bands import Band

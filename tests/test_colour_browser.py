@@ -15,7 +15,8 @@ import pytest
 from astropy.time import Time
 
 import stamp_engine
-from stamp_engine import figures, processing
+from stamp_engine import figures
+from stamp_engine import steps as stamp_steps
 from stamp_engine.cube import Cube
 from stamp_engine.recipe import ProcessOptions, process
 from stamp_engine.synthetic import make_observation
@@ -183,7 +184,7 @@ def test_a_light_curve_draws_no_line_across_a_gap(page):
 def test_interpolated_rows_are_drawn_lighter_and_carry_no_error(page):
     hours = np.concatenate([np.arange(40), 100 + np.arange(40)]) / 60.0
     flux = np.full((80, 30), 2.0)
-    filled = processing.interpolate_gaps(_cube(hours, flux))
+    filled = stamp_steps.interpolate_gaps(_cube(hours, flux))
     made = figures.interpolated_rows(filled)
     assert made.sum() > 40
     fig = figures.heatmap_figure(filled, zrange=(-3.0, 3.0))

@@ -17,7 +17,8 @@ import pytest
 from astropy.time import Time
 from selenium.webdriver.common.action_chains import ActionChains
 
-from stamp_engine import figures, processing
+from stamp_engine import figures
+from stamp_engine import steps as stamp_steps
 from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation
@@ -45,7 +46,7 @@ def _hover_cube() -> Cube:
 def _variability_cube() -> Cube:
     obs = make_observation("variability", n_integrations=80, wavelength=np.linspace(1.0, 3.0, 60), n_visits=2, seed=8)
     cube = obs.to_cube()
-    return processing.normalize(cube)
+    return stamp_steps.normalize(cube)
 
 
 @pytest.fixture(scope="module")

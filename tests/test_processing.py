@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from astropy.time import Time
 
-from stamp_engine import processing
+from stamp_engine import steps as stamp_steps
+from stamp_engine.statistics import nanmedian_over_time
+from stamp_engine.steps.smooth import _gaussian_kernel
 from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation
@@ -70,20 +72,20 @@ def test_nanmedian_over_time_equals_numpy_exactly(n_rows):
     values[: n_rows // 2, 9] = np.nan  # half missing
     values[:, 11] = values[0, 11]  # ties
     values[:, 13] = np.round(values[:, 13])  # many ties
-    assert np.array_equal(processing.nanmedian_over_time(values), nanmedian(values), equal_nan=True)
+    assert np.array_equal(nanmedian_over_time(values), nanmedian(values), equal_nan=True)
     mask = rng.random(n_rows) < 0.6
-    assert np.array_equal(processing.nanmedian_over_time(values, mask), nanmedian(values[mask]), equal_nan=True)
+    assert np.array_equal(nanmedian_over_time(values, mask), nanmedian(values[mask]), equal_nan=True)
     indices = np.flatnonzero(mask)
-    assert np.array_equal(processing.nanmedian_over_time(values, indices), nanmedian(values[indices]), equal_nan=True)
+    assert np.array_equal(nanmedian_over_time(values, indices), nanmedian(values[indices]), equal_nan=True)
     strided = slice(1, None, 3)
-    assert np.array_equal(processing.nanmedian_over_time(values, strided), nanmedian(values[strided]), equal_nan=True)
+    assert np.array_equal(nanmedian_over_time(values, strided), nanmedian(values[strided]), equal_nan=True)
 
 
 def test_median_normalization_reference_equals_nanmedian(transit):
     flux = transit.flux.copy()
     flux[np.random.default_rng(0).random(flux.shape) < 0.01] = np.nan
     cube = cube_from(transit, flux=flux)
-    var = processing.normalize(cube)
+    var = stamp_steps.normalize(cube)
     expected = nanmedian(flux)
     assert var.reference.shape == (1, cube.n_wavelengths)
     assert np.array_equal(var.reference[0], expected, equal_nan=True)
@@ -98,7 +100,7 @@ def test_median_normalization_reference_equals_nanmedian(transit):
 
 # --------------------------------------------------------------------------- normalize: science
 def test_baseline_normalization_recovers_transit_depth_per_wavelength(transit, transit_cube):
-    var = processing.normalize(transit_cube, method="baseline", baseline=out_of_transit_window(transit))
+    var = stamp_steps.normalize(transit_cube, method="baseline", baseline=out_of_transit_window(transit))
     bottom = flat_bottom_rows(transit)
     assert bottom.size > 50
     good = np.setdiff1d(np.arange(transit_cube.n_wavelengths), transit.truth["nan_columns"])
@@ -116,10 +118,10 @@ def test_baseline_normalization_recovers_transit_depth_per_wavelength(transit, t
 
 
 def test_band_light_curves_recover_transit_depth(transit, transit_cube):
-    var = processing.normalize(transit_cube, method="baseline", baseline=out_of_transit_window(transit))
+    var = stamp_steps.normalize(transit_cube, method="baseline", baseline=out_of_transit_window(transit))
     bottom = flat_bottom_rows(transit)
     for band in (Band("H2O 1.4", 1.3, 1.5), Band("CO2 4.3", 4.2, 4.45), Band("continuum", 3.6, 4.0)):
-        curve = processing.band_light_curve(var, band)
+        curve = stamp_steps.band_light_curve(var, band)
         inside = band.mask(var.wavelength)
         weights = 1.0 / var.error[bottom[0], inside] ** 2
         truth = 100.0 * np.sum(weights * transit.truth["depth"][inside]) / np.sum(weights)
@@ -132,8 +134,8 @@ def test_band_light_curves_recover_transit_depth(transit, transit_cube):
         assert 0.8 < np.std(curve.value[-60:]) / np.mean(curve.error[-60:]) < 1.25
         assert curve.unit == u.percent and curve.band == (band.start, band.end)
     # the CO2 band is deeper than the continuum: the injected feature is seen
-    co2 = -np.mean(processing.band_light_curve(var, Band("CO2", 4.25, 4.35)).value[bottom])
-    cont = -np.mean(processing.band_light_curve(var, Band("cont", 3.7, 3.9)).value[bottom])
+    co2 = -np.mean(stamp_steps.band_light_curve(var, Band("CO2", 4.25, 4.35)).value[bottom])
+    cont = -np.mean(stamp_steps.band_light_curve(var, Band("cont", 3.7, 3.9)).value[bottom])
     assert co2 - cont > 0.2  # % (injected ≈ 0.3 %)
 
 
@@ -150,10 +152,10 @@ def fitted_amplitude(hours, value, error, period):
 
 def test_variability_amplitude_per_band_recovered():
     obs = make_observation("variability", n_integrations=360, snr=1000.0, seed=11)
-    var = processing.normalize(cube_from(obs))
+    var = stamp_steps.normalize(cube_from(obs))
     period = obs.truth["period_hours"]
     for band in (Band("H2O 1.4", 1.3, 1.5), Band("continuum", 3.6, 4.0), Band("CO2 4.3", 4.2, 4.45)):
-        curve = processing.band_light_curve(var, band)
+        curve = stamp_steps.band_light_curve(var, band)
         amplitude, sigma = fitted_amplitude(curve.hours, curve.value, curve.error, period)
         inside = band.mask(obs.wavelength)
         # expected: the noise-free model through the same definition, averaged over the band
@@ -171,8 +173,8 @@ def test_visit_normalization_removes_level_differences_between_visits():
     flux = obs.flux.copy()
     flux[obs.visit == 1] *= 1.10  # the star (or the detector) is 10 % brighter in visit 2
     cube = cube_from(obs, flux=flux, error=obs.error * np.where(obs.visit == 1, 1.10, 1.0)[:, None])
-    per_visit = processing.normalize(cube, method="visit")
-    overall = processing.normalize(cube)
+    per_visit = stamp_steps.normalize(cube, method="visit")
+    overall = stamp_steps.normalize(cube)
     assert per_visit.reference.shape == (2, cube.n_wavelengths)
     np.testing.assert_allclose(per_visit.reference[1] / per_visit.reference[0], 1.10, rtol=2e-3)
     assert np.array_equal(overall.reference[0], overall.reference[1])
@@ -198,7 +200,7 @@ def test_normalized_errors_match_monte_carlo():
     template = plain_cube(truth.copy(), sigma)
     for _ in range(draws):
         noisy = template.replace(flux=truth + rng.standard_normal(truth.shape) * sigma)
-        var = processing.normalize(noisy)
+        var = stamp_steps.normalize(noisy)
         realizations.append(var.flux)
         propagated.append(var.error)
     scatter = np.std(realizations, axis=0, ddof=1)
@@ -209,19 +211,19 @@ def test_normalized_errors_match_monte_carlo():
 
 
 def test_normalize_refuses_bad_requests(transit_cube):
-    var = processing.normalize(transit_cube)
+    var = stamp_steps.normalize(transit_cube)
     with pytest.raises(ValueError, match="already normalized"):
-        processing.normalize(var)
+        stamp_steps.normalize(var)
     with pytest.raises(ValueError, match="holds no integrations"):
-        processing.normalize(transit_cube, method="baseline", baseline=(50.0, 60.0))
+        stamp_steps.normalize(transit_cube, method="baseline", baseline=(50.0, 60.0))
     with pytest.raises(ValueError, match="needs baseline"):
-        processing.normalize(transit_cube, method="baseline")
+        stamp_steps.normalize(transit_cube, method="baseline")
     with pytest.raises(ValueError, match="only applies"):
-        processing.normalize(transit_cube, baseline=(0.0, 1.0))
+        stamp_steps.normalize(transit_cube, baseline=(0.0, 1.0))
     with pytest.raises(ValueError, match="method must be"):
-        processing.normalize(transit_cube, method="mean")
+        stamp_steps.normalize(transit_cube, method="mean")
     with pytest.raises(ValueError, match="reversed"):
-        processing.normalize(transit_cube, method="baseline", baseline=(2.0, 1.0))
+        stamp_steps.normalize(transit_cube, method="baseline", baseline=(2.0, 1.0))
 
 
 def test_zero_or_missing_reference_gives_nan_not_infinity():
@@ -229,7 +231,7 @@ def test_zero_or_missing_reference_gives_nan_not_infinity():
     flux[:, 1] = 0.0
     flux[:, 2] = -2.0 + 0.1 * np.arange(20) / 20  # negative fluxes (background-subtracted) still work
     flux[:, 3] = np.nan
-    var = processing.normalize(plain_cube(flux))
+    var = stamp_steps.normalize(plain_cube(flux))
     assert np.isnan(var.flux[:, 1]).all() and np.isnan(var.error[:, 1]).all()
     assert np.isnan(var.flux[:, 3]).all()
     reference = np.median(flux[:, 2])
@@ -245,7 +247,7 @@ def test_normalize_allocates_only_its_two_output_arrays():
     tracemalloc.start()
     try:
         before, _ = tracemalloc.get_traced_memory()
-        var = processing.normalize(cube, method="visit")
+        var = stamp_steps.normalize(cube, method="visit")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -258,47 +260,47 @@ def test_normalize_allocates_only_its_two_output_arrays():
 def test_split_visits_at_gaps():
     hours = np.concatenate([np.arange(50) / 60.0, 3.0 + np.arange(30) / 60.0, 4.1 + np.arange(20) / 60.0])
     cube = plain_cube(np.repeat([1.0, 2.0, 3.0], [50, 30, 20])[:, None] * np.ones((1, 3)), hours=hours)
-    split = processing.split_visits(cube, gap_hours=0.5)
+    split = stamp_steps.split_visits(cube, gap_hours=0.5)
     assert np.array_equal(split.visit, np.repeat([0, 1, 2], [50, 30, 20]))
     assert split.n_visits == 3
-    coarse = processing.split_visits(cube, gap_hours=2.0)
+    coarse = stamp_steps.split_visits(cube, gap_hours=2.0)
     assert np.array_equal(coarse.visit, np.repeat([0, 1], [50, 50]))
     with pytest.raises(ValueError, match="positive"):
-        processing.split_visits(cube, gap_hours=0)
+        stamp_steps.split_visits(cube, gap_hours=0)
     # a per-visit normalization cannot be relabelled silently
-    per_visit = processing.normalize(split, method="visit")
+    per_visit = stamp_steps.normalize(split, method="visit")
     with pytest.raises(ValueError, match="normalized per visit"):
-        processing.split_visits(per_visit, gap_hours=2.0)
+        stamp_steps.split_visits(per_visit, gap_hours=2.0)
     # a global one can: the single reference applies to every new visit
-    relabelled = processing.split_visits(processing.normalize(coarse), gap_hours=0.5)
+    relabelled = stamp_steps.split_visits(stamp_steps.normalize(coarse), gap_hours=0.5)
     assert relabelled.reference.shape == (3, 3)
 
 
 def test_select_wavelength_and_time_ranges():
     obs = make_observation("transit", n_integrations=300, n_visits=2, seed=2)
     cube = cube_from(obs)
-    var = processing.normalize(cube, method="visit")
-    part = processing.select(var, wavelength=(1.0, 2.0))
+    var = stamp_steps.normalize(cube, method="visit")
+    part = stamp_steps.select(var, wavelength=(1.0, 2.0))
     inside = (obs.wavelength >= 1.0) & (obs.wavelength <= 2.0)
     assert np.array_equal(part.wavelength, obs.wavelength[inside])
     assert np.array_equal(part.flux, var.flux[:, inside])
     assert np.array_equal(part.reference, var.reference[:, inside])
     assert np.shares_memory(part.flux, var.flux)  # contiguous selections are views
     # the second visit alone: renumbered visit 0, keeping its own reference
-    second = processing.select(var, hours=(10.0, 100.0))
+    second = stamp_steps.select(var, hours=(10.0, 100.0))
     assert second.n_integrations == 150 and np.all(second.visit == 0)
     assert np.array_equal(second.reference[0], var.reference[1])
     assert np.array_equal(second.time.mjd, var.time.mjd[150:])
     with pytest.raises(ValueError, match="no wavelengths between 6 and 7 µm"):
-        processing.select(cube, wavelength=(6.0, 7.0))
+        stamp_steps.select(cube, wavelength=(6.0, 7.0))
     with pytest.raises(ValueError, match="no integrations between"):
-        processing.select(cube, hours=(2000.0, 3000.0))
+        stamp_steps.select(cube, hours=(2000.0, 3000.0))
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 99, 100, 299])
 def test_limit_keeps_evenly_spaced_integrations(transit_cube, n):
     total = transit_cube.n_integrations
-    kept = processing.limit(transit_cube, n)
+    kept = stamp_steps.limit(transit_cube, n)
     rows = kept.integration - 1
     assert kept.n_integrations == n
     assert rows[0] == 0
@@ -311,9 +313,9 @@ def test_limit_keeps_evenly_spaced_integrations(transit_cube, n):
 
 def test_limit_zero_or_large_keeps_everything(transit_cube):
     for n in (0, transit_cube.n_integrations, 10**6):
-        assert processing.limit(transit_cube, n).n_integrations == transit_cube.n_integrations
+        assert stamp_steps.limit(transit_cube, n).n_integrations == transit_cube.n_integrations
     with pytest.raises(ValueError, match="whole number"):
-        processing.limit(transit_cube, -1)
+        stamp_steps.limit(transit_cube, -1)
 
 
 # --------------------------------------------------------------------------- interpolate_gaps
@@ -347,7 +349,7 @@ def assert_measured_rows_kept(filled, cube):
 def test_interpolate_gaps_fills_only_inside_visits_by_default():
     cube, hours, flux, error, keep = linear_cube_with_gaps()
     assert cube.n_visits == 3  # the 15- and 40-integration gaps split visits, the single one does not
-    filled = processing.interpolate_gaps(cube)
+    filled = stamp_steps.interpolate_gaps(cube)
     assert filled.n_integrations == cube.n_integrations + 1 and filled.n_visits == 3
     assert_measured_rows_kept(filled, cube)
     made = filled.meta["interpolated"]
@@ -358,7 +360,7 @@ def test_interpolate_gaps_fills_only_inside_visits_by_default():
 
 def test_interpolate_gaps_across_visits_reproduces_a_linear_signal():
     cube, hours, flux, error, keep = linear_cube_with_gaps()
-    filled = processing.interpolate_gaps(cube, across_visits=True)
+    filled = stamp_steps.interpolate_gaps(cube, across_visits=True)
     assert filled.n_integrations == 200 and filled.n_visits == 1
     np.testing.assert_allclose(filled.hours, hours, atol=1e-9)
     # exact up to the time resolution of an MJD float64 (~1e-10 h)
@@ -374,13 +376,13 @@ def test_interpolate_gaps_keeps_real_integrations_when_the_visit_gap_is_not_whol
                            wavelength=np.linspace(1, 2, 8), seed=11)
     drop = np.array([100, 101, 102, 500, 700])  # missing integrations inside the visits
     cube = cube_from(obs).take(np.setdiff1d(np.arange(824), drop))
-    filled = processing.interpolate_gaps(cube)
+    filled = stamp_steps.interpolate_gaps(cube)
     assert filled.n_integrations == 824 and filled.n_visits == 2
     assert_measured_rows_kept(filled, cube)
     made = filled.meta["interpolated"]
     np.testing.assert_allclose(filled.hours[made], obs.hours[drop], rtol=0, atol=1e-8)
     np.testing.assert_array_equal(filled.visit, obs.visit)
-    joined = processing.interpolate_gaps(cube, across_visits=True)
+    joined = stamp_steps.interpolate_gaps(cube, across_visits=True)
     cadence = 60.0 / 3600
     gap = obs.hours[412] - obs.hours[411]
     n_between = int(np.floor(gap / cadence + 0.5)) - 1
@@ -391,41 +393,41 @@ def test_interpolate_gaps_keeps_real_integrations_when_the_visit_gap_is_not_whol
     steps = np.diff(joined.hours[(joined.hours >= obs.hours[411]) & (joined.hours <= obs.hours[412])])
     assert steps.max() - steps.min() < 1e-6 and abs(steps.mean() - cadence) < cadence / n_between
     # max_integrations is a limit on the rows returned
-    assert processing.interpolate_gaps(cube, max_integrations=824 + n_between, across_visits=True).n_integrations \
+    assert stamp_steps.interpolate_gaps(cube, max_integrations=824 + n_between, across_visits=True).n_integrations \
         == 824 + n_between
     with pytest.raises(ValueError, match=f"would make {824 + n_between} integrations from 819 \\(limit 900\\)"):
-        processing.interpolate_gaps(cube, max_integrations=900, across_visits=True)
+        stamp_steps.interpolate_gaps(cube, max_integrations=900, across_visits=True)
 
 
 def test_cube_and_processing_interpolate_gaps_share_one_signature():
     import inspect
 
     ours = list(inspect.signature(Cube.interpolate_gaps).parameters.values())[1:]
-    engine = list(inspect.signature(processing.interpolate_gaps).parameters.values())[1:]
+    engine = list(inspect.signature(stamp_steps.interpolate_gaps).parameters.values())[1:]
     assert [(p.name, p.kind, p.default) for p in ours] == [(p.name, p.kind, p.default) for p in engine]
     cube, *_ = linear_cube_with_gaps()
     via_method = cube.interpolate_gaps(None, 500, across_visits=True)
-    assert np.array_equal(via_method.flux, processing.interpolate_gaps(cube, None, 500, across_visits=True).flux)
+    assert np.array_equal(via_method.flux, stamp_steps.interpolate_gaps(cube, None, 500, across_visits=True).flux)
 
 
 def test_interpolate_gaps_never_extrapolates():
     cube, *_ = linear_cube_with_gaps()
     for cadence in (0.7 / 60, 1.3 / 60, 0.25):
-        filled = processing.interpolate_gaps(cube, cadence_hours=cadence, across_visits=True)
+        filled = stamp_steps.interpolate_gaps(cube, cadence_hours=cadence, across_visits=True)
         assert filled.time.mjd[0] == cube.time.mjd[0] and filled.time.mjd[-1] == cube.time.mjd[-1]
         assert_measured_rows_kept(filled, cube)
         assert np.all(np.diff(filled.hours) > 0)
         lo, hi = cube.flux.min(axis=0), cube.flux.max(axis=0)
         assert np.all((filled.flux >= lo - 1e-9) & (filled.flux <= hi + 1e-9))
     with pytest.raises(ValueError, match="larger cadence_hours"):
-        processing.interpolate_gaps(cube, cadence_hours=1e-5)
+        stamp_steps.interpolate_gaps(cube, cadence_hours=1e-5)
 
 
 def test_interpolate_gaps_keeps_nan_neighbours_missing():
     cube, *_ = linear_cube_with_gaps()
     flux = cube.flux.copy()
     flux[39, 2] = np.nan  # last row before the first gap
-    filled = processing.interpolate_gaps(cube.replace(flux=flux), across_visits=True)
+    filled = stamp_steps.interpolate_gaps(cube.replace(flux=flux), across_visits=True)
     assert np.isnan(filled.flux[39:55, 2]).all()
     assert np.isfinite(filled.flux[39:55, 3]).all()
 
@@ -433,9 +435,9 @@ def test_interpolate_gaps_keeps_nan_neighbours_missing():
 def test_splitting_visits_again_replaces_the_history_line():
     """Issue 9.7: load splits visits and the dashboard/render split again: the package README listed both."""
     cube = cube_from(make_observation("transit", n_integrations=40, n_visits=2, seed=2))
-    twice = processing.split_visits(processing.split_visits(cube, 0.5), 0.5)
+    twice = stamp_steps.split_visits(stamp_steps.split_visits(cube, 0.5), 0.5)
     assert [h for h in twice.history if h.startswith("split visits")] == ["split visits at time gaps > 0.5 h: 2 visit(s)"]
-    after_a_step = processing.split_visits(processing.normalize(processing.split_visits(cube, 0.5)), 30.0)
+    after_a_step = stamp_steps.split_visits(stamp_steps.normalize(stamp_steps.split_visits(cube, 0.5)), 30.0)
     assert [h for h in after_a_step.history if h.startswith("split visits")] == [
         "split visits at time gaps > 0.5 h: 2 visit(s)", "split visits at time gaps > 30 h: 1 visit(s)"]
 
@@ -446,7 +448,7 @@ def test_bin_conserves_mean_and_scales_errors_as_inverse_sqrt_n():
     flux = 3.0 + rng.standard_normal((120, 40))
     cube = plain_cube(flux, np.full(flux.shape, 0.2))
     for t, w in ((4, 1), (1, 4), (2, 5), (3, 8)):
-        binned = processing.bin(cube, time=t, wavelength=w)
+        binned = stamp_steps.bin(cube, time=t, wavelength=w)
         assert binned.shape == (120 // t, 40 // w)
         assert np.mean(binned.flux) == pytest.approx(np.mean(flux), rel=1e-13)
         np.testing.assert_allclose(binned.error, 0.2 / np.sqrt(t * w), rtol=1e-13)
@@ -455,18 +457,18 @@ def test_bin_conserves_mean_and_scales_errors_as_inverse_sqrt_n():
         bin_hours = (binned.time.mjd - cube.time.mjd[0]) * 24.0
         np.testing.assert_allclose(bin_hours, cube.hours.reshape(-1, t).mean(axis=1), atol=1e-9)
     # the scatter of binned noise shrinks like the propagated error
-    assert np.std(processing.bin(cube, time=4, wavelength=4).flux) == pytest.approx(1 / 4, rel=0.15)
+    assert np.std(stamp_steps.bin(cube, time=4, wavelength=4).flux) == pytest.approx(1 / 4, rel=0.15)
 
 
 def test_bins_stay_within_a_visit_and_keep_partial_bins():
     levels = np.repeat([1.0, 2.0, 4.0], [10, 7, 5])
     cube = plain_cube(levels[:, None] * np.ones((1, 5)), visit=np.repeat([0, 1, 2], [10, 7, 5]).astype(np.int32))
-    binned = processing.bin(cube, time=4)
+    binned = stamp_steps.bin(cube, time=4)
     # 10 → 4+4+2, 7 → 4+3, 5 → 4+1
     assert np.array_equal(binned.visit, [0, 0, 0, 1, 1, 2, 2])
     assert np.array_equal(binned.flux[:, 0], [1, 1, 1, 2, 2, 4, 4])  # no bin mixes visits
     np.testing.assert_allclose(binned.error[:, 0], 0.01 / np.sqrt([4, 4, 2, 4, 3, 4, 1]))
-    partial = processing.bin(cube, wavelength=3)
+    partial = stamp_steps.bin(cube, wavelength=3)
     assert partial.n_wavelengths == 2
     np.testing.assert_allclose(partial.error[0], 0.01 / np.sqrt([3, 2]))
 
@@ -482,8 +484,8 @@ def test_bin_is_nan_aware_for_mean_and_median():
     n = np.isfinite(blocks).sum(axis=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        mean = processing.bin(cube, time=3, wavelength=2, method="mean")
-        median = processing.bin(cube, time=3, wavelength=2, method="median")
+        mean = stamp_steps.bin(cube, time=3, wavelength=2, method="mean")
+        median = stamp_steps.bin(cube, time=3, wavelength=2, method="median")
         np.testing.assert_allclose(mean.flux, np.nanmean(blocks, axis=2), rtol=1e-13, equal_nan=True)
         np.testing.assert_allclose(mean.error, np.where(n > 0, 0.5 / np.sqrt(n), np.nan), rtol=1e-13)
         assert np.array_equal(median.flux, np.nanmedian(blocks, axis=2), equal_nan=True)
@@ -496,9 +498,9 @@ def test_bin_is_nan_aware_for_mean_and_median():
 def test_bin_refuses_bad_sizes(transit_cube):
     for bad in (0, -2, 1.5):
         with pytest.raises(ValueError, match="whole number"):
-            processing.bin(transit_cube, time=bad)
+            stamp_steps.bin(transit_cube, time=bad)
     with pytest.raises(ValueError, match="method"):
-        processing.bin(transit_cube, time=2, method="max")
+        stamp_steps.bin(transit_cube, time=2, method="max")
 
 
 # --------------------------------------------------------------------------- smooth, clip
@@ -509,11 +511,11 @@ def test_smooth_keeps_nan_preserves_constants_and_propagates_errors():
     holes[:, 20] = True  # a dead column
     flux[holes] = np.nan
     cube = plain_cube(flux, np.full(flux.shape, 0.3))
-    smoothed = processing.smooth(cube, sigma_time=2.0, sigma_wavelength=1.5)
+    smoothed = stamp_steps.smooth(cube, sigma_time=2.0, sigma_wavelength=1.5)
     assert np.array_equal(np.isnan(smoothed.flux), holes)
     np.testing.assert_allclose(smoothed.flux[~holes], 7.5, rtol=1e-13)
     # far from holes and edges the error shrinks by √(Σk²) along each axis
-    k_t, k_w = processing._gaussian_kernel(2.0), processing._gaussian_kernel(1.5)
+    k_t, k_w = _gaussian_kernel(2.0), _gaussian_kernel(1.5)
     expected = 0.3 * np.sqrt(np.sum(k_t**2) * np.sum(k_w**2))
     assert smoothed.error[50, 7] == pytest.approx(expected, rel=1e-12)
     assert np.all(smoothed.error[~holes] > expected * 0.999)  # edges and holes: fewer neighbours
@@ -526,7 +528,7 @@ def test_smooth_matches_scipy_gaussian_filter_within_each_visit():
     visit = np.repeat([0, 1], [70, 4]).astype(np.int32)  # the second visit is shorter than the kernel
     flux = rng.standard_normal((74, 25)) + 3.0
     cube = plain_cube(flux, np.full(flux.shape, 0.2), visit=visit)
-    smoothed = processing.smooth(cube, sigma_time=2.5, sigma_wavelength=1.2)
+    smoothed = stamp_steps.smooth(cube, sigma_time=2.5, sigma_wavelength=1.2)
     for rows in (slice(0, 70), slice(70, 74)):
         ones = np.ones_like(flux[rows])
         expected = gaussian_filter(flux[rows], (2.5, 1.2), mode="constant") / gaussian_filter(
@@ -536,7 +538,7 @@ def test_smooth_matches_scipy_gaussian_filter_within_each_visit():
     # the same answer through the NaN-aware path (one missing value far away)
     holed = flux.copy()
     holed[0, 0] = np.nan
-    other = processing.smooth(cube.replace(flux=holed), sigma_time=2.5, sigma_wavelength=1.2)
+    other = stamp_steps.smooth(cube.replace(flux=holed), sigma_time=2.5, sigma_wavelength=1.2)
     np.testing.assert_allclose(other.flux[40:70], smoothed.flux[40:70], rtol=1e-12)
     np.testing.assert_allclose(other.error[40:70], smoothed.error[40:70], rtol=1e-12)
 
@@ -547,13 +549,13 @@ def test_smooth_does_not_mix_visits_and_reduces_noise():
     level = np.where(visit == 0, 1.0, 5.0)[:, None]
     flux = level + 0.1 * rng.standard_normal((200, 20))
     cube = plain_cube(flux, np.full(flux.shape, 0.1), visit=visit)
-    smoothed = processing.smooth(cube, sigma_time=3.0)
+    smoothed = stamp_steps.smooth(cube, sigma_time=3.0)
     assert np.abs(smoothed.flux[95:100] - 1.0).max() < 0.2  # no leak of the 5.0 level
     assert np.abs(smoothed.flux[100:105] - 5.0).max() < 0.2
     assert np.std(smoothed.flux[20:80] - 1.0) < 0.5 * np.std(flux[20:80] - 1.0)
-    assert processing.smooth(cube).flux is cube.flux  # σ = 0: nothing to do
+    assert stamp_steps.smooth(cube).flux is cube.flux  # σ = 0: nothing to do
     with pytest.raises(ValueError, match="sigma_time"):
-        processing.smooth(cube, sigma_time=-1)
+        stamp_steps.smooth(cube, sigma_time=-1)
 
 
 def test_clip_removes_injected_outlier_but_not_the_transit(transit, transit_cube):
@@ -561,14 +563,14 @@ def test_clip_removes_injected_outlier_but_not_the_transit(transit, transit_cube
     flux[200, 100] += 0.5 * flux[200, 100]  # a cosmic ray
     flux[30, 300] -= 0.2 * flux[30, 300]
     cube = transit_cube.replace(flux=flux)
-    clipped = processing.clip(cube, sigma=5)
+    clipped = stamp_steps.clip(cube, sigma=5)
     assert np.isnan(clipped.flux[200, 100]) and np.isnan(clipped.flux[30, 300])
     assert np.isnan(clipped.error[200, 100])
     newly = np.isnan(clipped.flux) & np.isfinite(flux)
     assert np.array_equal(np.argwhere(newly), [[30, 300], [200, 100]])  # the transit itself survives
     assert "clip: " in clipped.history[-1]
     with pytest.raises(ValueError, match="sigma"):
-        processing.clip(cube, sigma=0)
+        stamp_steps.clip(cube, sigma=0)
 
 
 # --------------------------------------------------------------------------- light curves
@@ -576,7 +578,7 @@ def test_light_curve_weights_ignore_zero_errors_and_fall_back_without_errors():
     flux = np.array([[1.0, 2.0, 100.0, np.nan], [3.0, 5.0, np.nan, 7.0]])
     error = np.array([[1.0, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
     cube = plain_cube(flux, error)
-    curve = processing.white_light_curve(cube)
+    curve = stamp_steps.white_light_curve(cube)
     assert curve.name == "White light"
     # row 0: the 100 with σ = 0 ("unknown") carries no weight; weights 1 and 4
     assert curve.value[0] == pytest.approx((1.0 * 1 + 2.0 * 4) / 5)
@@ -588,7 +590,7 @@ def test_light_curve_weights_ignore_zero_errors_and_fall_back_without_errors():
 
 
 def test_white_light_curve_equals_weighted_mean(transit_cube):
-    curve = processing.white_light_curve(transit_cube)
+    curve = stamp_steps.white_light_curve(transit_cube)
     good = np.isfinite(transit_cube.flux[0]) & (transit_cube.error[0] > 0)
     w = 1 / transit_cube.error[:, good] ** 2
     np.testing.assert_allclose(curve.value, np.sum(w * transit_cube.flux[:, good], axis=1) / w.sum(axis=1), rtol=1e-12)
@@ -598,26 +600,26 @@ def test_white_light_curve_equals_weighted_mean(transit_cube):
 
 def test_band_outside_the_data_is_a_clear_error(transit_cube):
     with pytest.raises(ValueError, match=r"band 'MIRI' \(7–8 µm\) lies outside the data \(0.6–5.3 µm\)"):
-        processing.band_light_curve(transit_cube, Band("MIRI", 7.0, 8.0))
+        stamp_steps.band_light_curve(transit_cube, Band("MIRI", 7.0, 8.0))
     with pytest.raises(ValueError, match="no wavelength sample"):
-        processing.band_light_curve(transit_cube, Band("sliver", 1.0001, 1.0002))
+        stamp_steps.band_light_curve(transit_cube, Band("sliver", 1.0001, 1.0002))
 
 
 # --------------------------------------------------------------------------- purity
 OPERATIONS = {
-    "split_visits": lambda c: processing.split_visits(c, 0.5),
-    "normalize": lambda c: processing.normalize(c),
-    "normalize_visit": lambda c: processing.normalize(c, method="visit"),
-    "normalize_baseline": lambda c: processing.normalize(c, method="baseline", baseline=(0, 1)),
-    "select": lambda c: processing.select(c, wavelength=(1, 2), hours=(0, 2)),
-    "limit": lambda c: processing.limit(c, 17),
-    "interpolate_gaps": lambda c: processing.interpolate_gaps(c),
-    "bin_mean": lambda c: processing.bin(c, time=3, wavelength=2),
-    "bin_median": lambda c: processing.bin(c, time=3, wavelength=2, method="median"),
-    "smooth": lambda c: processing.smooth(c, 1.5, 1.0),
-    "clip": lambda c: processing.clip(c, 3.0),
-    "band_light_curve": lambda c: processing.band_light_curve(c, Band("b", 1.3, 1.5)),
-    "white_light_curve": processing.white_light_curve,
+    "split_visits": lambda c: stamp_steps.split_visits(c, 0.5),
+    "normalize": lambda c: stamp_steps.normalize(c),
+    "normalize_visit": lambda c: stamp_steps.normalize(c, method="visit"),
+    "normalize_baseline": lambda c: stamp_steps.normalize(c, method="baseline", baseline=(0, 1)),
+    "select": lambda c: stamp_steps.select(c, wavelength=(1, 2), hours=(0, 2)),
+    "limit": lambda c: stamp_steps.limit(c, 17),
+    "interpolate_gaps": lambda c: stamp_steps.interpolate_gaps(c),
+    "bin_mean": lambda c: stamp_steps.bin(c, time=3, wavelength=2),
+    "bin_median": lambda c: stamp_steps.bin(c, time=3, wavelength=2, method="median"),
+    "smooth": lambda c: stamp_steps.smooth(c, 1.5, 1.0),
+    "clip": lambda c: stamp_steps.clip(c, 3.0),
+    "band_light_curve": lambda c: stamp_steps.band_light_curve(c, Band("b", 1.3, 1.5)),
+    "white_light_curve": stamp_steps.white_light_curve,
 }
 
 
