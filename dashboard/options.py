@@ -17,39 +17,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from stamp_engine.recipe import NORMALIZATIONS, ZAXES, ProcessOptions
+from stamp_engine.recipe import FIELD_LABELS, NORMALIZATIONS, RECIPE_VERSION, ZAXES, DataLimits, ProcessOptions
 
 __all__ = ["NORMALIZATIONS", "ZAXES", "ProcessOptions", "DisplayOptions", "DataLimits",
            "parse_process_options", "parse_display_options", "loaded_key", "processed_key"]
-
-#: Bumped whenever :func:`stamp_engine.recipe.process` changes what it computes, so
-#: cubes cached by an older version are not reused.
-PIPELINE_VERSION = 1
-
-# Cap on smoothing and binning so a typo (1000 instead of 10) cannot start an hour-long job.
-MAX_SIGMA = 100.0
-MAX_BIN = 1000
-
-
-@dataclass(frozen=True)
-class DataLimits:
-    """Extent of the loaded data, to check ranges against (sent to the browser as metadata)."""
-
-    wavelength: tuple[float, float]
-    hours: tuple[float, float]
-    n_integrations: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"wavelength": list(self.wavelength), "hours": list(self.hours), "n_integrations": self.n_integrations}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "DataLimits | None":
-        if not data:
-            return None
-        try:
-            return cls(tuple(map(float, data["wavelength"])), tuple(map(float, data["hours"])), int(data["n_integrations"]))
-        except (KeyError, TypeError, ValueError):
-            return None
 
 
 #: Colour-scale choice meaning "the figures' default": diverging for variability, sequential for flux.
@@ -76,7 +47,7 @@ class OptionErrors(dict):
     """Field name → message, for fields whose value is unusable (empty when all are fine)."""
 
 
-def _number(raw: Any, field: str, errors: OptionErrors, *, integer: bool = False, label: str) -> float | int | None:
+def _number(raw: Any, field: str, errors: OptionErrors, *, label: str) -> float | None:
     """``raw`` as a finite number, None when empty; records a message when it is not a number."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
@@ -88,34 +59,14 @@ def _number(raw: Any, field: str, errors: OptionErrors, *, integer: bool = False
     if not math.isfinite(value):
         errors[field] = f"{label} must be a finite number"
         return None
-    if integer:
-        if value != int(value):
-            errors[field] = f"{label} must be a whole number"
-            return None
-        return int(value)
     return value
-
-
-def _range(
-    raw: Any, field: str, errors: OptionErrors, *, label: str, unit: str, extent: tuple[float, float] | None
-) -> tuple[float | None, float | None]:
-    raw = list(raw) if isinstance(raw, (list, tuple)) else [None, None]
-    raw = (raw + [None, None])[:2]
-    lo = _number(raw[0], field, errors, label=f"{label} start")
-    hi = _number(raw[1], field, errors, label=f"{label} end")
-    if field in errors:
-        return (None, None)
-    if lo is not None and hi is not None and lo >= hi:
-        errors[field] = f"{label}: start ({lo:g} {unit}) must be below end ({hi:g} {unit})"
-    elif extent is not None:
-        data_lo, data_hi = extent
-        if (lo is not None and lo >= data_hi) or (hi is not None and hi <= data_lo):
-            errors[field] = f"{label}: no data there; the data cover {data_lo:.4g}–{data_hi:.4g} {unit}"
-    return (lo, hi)
 
 
 def parse_process_options(raw: Mapping[str, Any], limits: DataLimits | None = None) -> tuple[ProcessOptions, OptionErrors]:
     """Validated :class:`ProcessOptions` from the controls' raw values.
+
+    The controls' values are only turned into numbers here; the rules are
+    :meth:`ProcessOptions.validate`'s, the same that ``stamp render`` applies.
 
     Parameters
     ----------
@@ -133,63 +84,31 @@ def parse_process_options(raw: Mapping[str, Any], limits: DataLimits | None = No
     """
     errors = OptionErrors()
     defaults = ProcessOptions()
-    n = _number(raw.get("n_integrations"), "n_integrations", errors, integer=True, label="Integrations to plot")
-    if n is not None and n < 0:
-        errors["n_integrations"] = "Integrations to plot must be 0 (all) or more"
-    gap = _number(raw.get("gap_hours"), "gap_hours", errors, label="Gap threshold")
-    if gap is not None and gap <= 0:
-        errors["gap_hours"] = "Gap threshold must be above 0 hours"
-    zaxis = raw.get("zaxis") or defaults.zaxis
-    if zaxis not in ZAXES:
-        errors["zaxis"] = f"Z axis must be one of {', '.join(ZAXES)}"
-    normalization = raw.get("normalization") or defaults.normalization
-    if normalization not in NORMALIZATIONS:
-        errors["normalization"] = f"Normalization must be one of {', '.join(NORMALIZATIONS)}"
-    hours_extent = limits.hours if limits else None
-    baseline = None
-    if normalization == "baseline" and zaxis == "variability":
-        lo, hi = _range(raw.get("baseline"), "baseline", errors, label="Baseline window", unit="h", extent=hours_extent)
-        if "baseline" not in errors:
-            if lo is None or hi is None:
-                errors["baseline"] = "Baseline window needs a start and an end (hours)"
-            else:
-                baseline = (lo, hi)
-    wavelength = _range(
-        raw.get("wavelength"), "wavelength", errors, label="Wavelength range", unit="µm",
-        extent=limits.wavelength if limits else None,
-    )
-    hours = _range(raw.get("hours"), "hours", errors, label="Time range", unit="h", extent=hours_extent)
-    sigmas = {}
-    for field, label in (("sigma_time", "Smoothing in time"), ("sigma_wavelength", "Smoothing in wavelength")):
-        value = _number(raw.get(field), field, errors, label=label)
-        if value is not None and not 0 <= value <= MAX_SIGMA:
-            errors[field] = f"{label} must be between 0 and {MAX_SIGMA:g} pixels"
-        sigmas[field] = value
-    bins = {}
-    for field, label in (("bin_time", "Time binning"), ("bin_wavelength", "Wavelength binning")):
-        value = _number(raw.get(field), field, errors, integer=True, label=label)
-        if value is not None and not 1 <= value <= MAX_BIN:
-            errors[field] = f"{label} must be between 1 and {MAX_BIN} pixels"
-        bins[field] = value
+    values: dict[str, Any] = {}
+    for field in ("n_integrations", "gap_hours", "sigma_time", "sigma_wavelength", "bin_time", "bin_wavelength"):
+        value = _number(raw.get(field), field, errors, label=FIELD_LABELS[field])
+        if value is not None:
+            values[field] = int(value) if isinstance(getattr(defaults, field), int) and value == int(value) else value
+    for field in ("zaxis", "normalization"):
+        values[field] = raw.get(field) or getattr(defaults, field)
+    for field in ("wavelength", "hours"):
+        values[field] = _pair(raw.get(field), field, errors, FIELD_LABELS[field])
+    if values["normalization"] == "baseline" and values["zaxis"] == "variability":
+        lo, hi = _pair(raw.get("baseline"), "baseline", errors, FIELD_LABELS["baseline"])
+        values["baseline"] = None if lo is None or hi is None else (lo, hi)
+    values["interpolate_gaps"] = bool(raw.get("interpolate_gaps"))
+    options = ProcessOptions(**{k: v for k, v in values.items() if k not in errors})
+    errors.update((k, v) for k, v in options.validate(limits).items() if k not in errors)
+    return options.with_defaults_for(errors), errors
 
-    def ok(field: str, value: Any, default: Any) -> Any:
-        return default if field in errors or value is None else value
 
-    options = ProcessOptions(
-        n_integrations=ok("n_integrations", n, defaults.n_integrations),
-        interpolate_gaps=bool(raw.get("interpolate_gaps")),
-        gap_hours=ok("gap_hours", gap, defaults.gap_hours),
-        zaxis=ok("zaxis", zaxis, defaults.zaxis),
-        normalization=ok("normalization", normalization, defaults.normalization),
-        baseline=ok("baseline", baseline, None),
-        wavelength=ok("wavelength", wavelength, defaults.wavelength),
-        hours=ok("hours", hours, defaults.hours),
-        sigma_time=ok("sigma_time", sigmas["sigma_time"], defaults.sigma_time),
-        sigma_wavelength=ok("sigma_wavelength", sigmas["sigma_wavelength"], defaults.sigma_wavelength),
-        bin_time=ok("bin_time", bins["bin_time"], defaults.bin_time),
-        bin_wavelength=ok("bin_wavelength", bins["bin_wavelength"], defaults.bin_wavelength),
-    )
-    return options, errors
+def _pair(raw: Any, field: str, errors: OptionErrors, label: str) -> tuple[float | None, float | None]:
+    """A range control's two ends as numbers (None where empty)."""
+    raw = list(raw) if isinstance(raw, (list, tuple)) else [None, None]
+    raw = (raw + [None, None])[:2]
+    lo = _number(raw[0], field, errors, label=f"{label} start")
+    hi = _number(raw[1], field, errors, label=f"{label} end")
+    return (None, None) if field in errors else (lo, hi)
 
 
 def parse_display_options(
@@ -215,7 +134,9 @@ def parse_display_options(
     elif colorscale not in colorscales:
         errors["colorscale"] = f"Unknown colour scale {colorscale!r}"
         colorscale = None
-    lo, hi = _range(zrange, "zrange", errors, label="Colour range", unit="", extent=None)
+    lo, hi = _pair(zrange, "zrange", errors, "Colour range")
+    if lo is not None and hi is not None and lo >= hi:
+        errors["zrange"] = f"Colour range: start ({lo:g}) must be below end ({hi:g})"
     if "zrange" not in errors and (lo is None) != (hi is None):
         errors["zrange"] = "Colour range needs both ends, or neither for automatic"
     z = (lo, hi) if "zrange" not in errors and lo is not None and hi is not None else None
@@ -238,5 +159,5 @@ def processed_key(content_key: str, options: ProcessOptions) -> str:
     """Cache key of the cube processed with ``options`` from files of content ``content_key``."""
     from stamp_engine import __version__
 
-    payload = {"content": content_key, "options": options.to_dict(), "engine": __version__, "pipeline": PIPELINE_VERSION}
+    payload = {"content": content_key, "options": options.to_dict(), "engine": __version__, "pipeline": RECIPE_VERSION}
     return "processed-" + _digest(payload)

@@ -23,11 +23,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from stamp_engine.cube import Cube
-from stamp_engine.recipe import ProcessOptions, _no_progress, process
+from stamp_engine.progress import Progress, no_progress
+from stamp_engine.recipe import ProcessOptions, process
 
 from .options import loaded_key, processed_key
 
-Progress = Callable[[str, int, int], None]
 Loader = Callable[..., Cube]
 
 
@@ -91,7 +91,7 @@ class CubeService:
 
         return load(list(paths), progress=progress)
 
-    def loaded(self, paths: Sequence[Path], content_key: str, progress: Progress = _no_progress) -> Cube:
+    def loaded(self, paths: Sequence[Path], content_key: str, progress: Progress = no_progress) -> Cube:
         """The loaded cube of these files, read only when not cached.
 
         Raises
@@ -109,7 +109,7 @@ class CubeService:
         return cube
 
     def run(
-        self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = _no_progress
+        self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = no_progress
     ) -> tuple[str, Cube]:
         """Load (or reuse), process (or reuse) and reduce for display; returns the key and the loaded cube."""
         loaded = self.loaded(paths, content_key, progress)

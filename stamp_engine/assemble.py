@@ -27,7 +27,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import astropy.units as u
 import numpy as np
@@ -40,8 +40,7 @@ from .io.sandbox import ReadLimits, read_files
 from .io.sanity import drop_absurd_values
 from .observations import DEFAULT_GAP_DAYS, find_observation, group_observations
 from .problems import NoUsableData, Problem, ReadError
-
-Progress = Callable[[str, int, int], None]
+from .progress import Progress
 
 #: Metadata keys copied from the blocks into ``Cube.meta`` (values that differ are joined).
 CUBE_META_KEYS = (

@@ -6,21 +6,70 @@ made in the browser and a package made from a script are the same numbers.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Callable
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Callable, Mapping
 
 from .cube import Cube
+from .progress import Progress, no_progress
+from .vocabulary import NORMALIZATIONS, ZAXES
 
-Progress = Callable[[str, int, int], None]
+__all__ = ["FIELD_LABELS", "MAX_BIN", "MAX_SIGMA", "NORMALIZATIONS", "RECIPE_VERSION", "ZAXES", "DataLimits",
+           "ProcessOptions", "process"]
 
-#: Normalizations offered, with the words the dashboard shows.
-NORMALIZATIONS = {
-    "median": "All-median (one reference for the whole observation)",
-    "visit": "Per visit (each visit's median)",
-    "baseline": "Baseline window (median over a time range)",
+#: Bumped whenever :func:`process` changes what it computes for the same options, so that
+#: cubes cached (or packages recorded) by an older version are not taken for current ones.
+RECIPE_VERSION = 1
+
+#: Caps on smoothing and binning, so that a typo (1000 instead of 10) cannot start an hour-long job.
+MAX_SIGMA = 100.0
+MAX_BIN = 1000
+
+#: What each option is called in messages (the dashboard's control labels; the CLI names its flags).
+FIELD_LABELS = {
+    "n_integrations": "Integrations to plot",
+    "interpolate_gaps": "Interpolate gaps",
+    "gap_hours": "Gap threshold",
+    "zaxis": "Z axis",
+    "normalization": "Normalization",
+    "baseline": "Baseline window",
+    "wavelength": "Wavelength range",
+    "hours": "Time range",
+    "sigma_time": "Smoothing in time",
+    "sigma_wavelength": "Smoothing in wavelength",
+    "bin_time": "Time binning",
+    "bin_wavelength": "Wavelength binning",
 }
-#: What the z axis (colour) shows.
-ZAXES = {"variability": "Variability (%)", "flux": "Raw flux (unit from the file)"}
+
+
+@dataclass(frozen=True)
+class DataLimits:
+    """Extent of the loaded data, to check ranges against (the dashboard sends it to the browser)."""
+
+    wavelength: tuple[float, float]
+    hours: tuple[float, float]
+    n_integrations: int
+
+    @classmethod
+    def of(cls, cube: Cube) -> "DataLimits":
+        """The extent of ``cube``: its first and last wavelength (µm) and hour."""
+        if cube.n_integrations == 0 or cube.n_wavelengths == 0:
+            return cls((math.nan, math.nan), (math.nan, math.nan), cube.n_integrations)
+        hours = cube.hours
+        return cls((float(cube.wavelength[0]), float(cube.wavelength[-1])), (float(hours[0]), float(hours[-1])),
+                   cube.n_integrations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"wavelength": list(self.wavelength), "hours": list(self.hours), "n_integrations": self.n_integrations}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "DataLimits | None":
+        if not data:
+            return None
+        try:
+            return cls(tuple(map(float, data["wavelength"])), tuple(map(float, data["hours"])), int(data["n_integrations"]))
+        except (KeyError, TypeError, ValueError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -66,6 +115,84 @@ class ProcessOptions:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def validate(self, limits: DataLimits | None = None, labels: Mapping[str, str] | None = None) -> dict[str, str]:
+        """What is wrong with these options: ``{field: message}``, empty when they can be processed.
+
+        The one set of rules both front ends apply (the dashboard's controls, ``stamp render``'s
+        flags); they turn widgets or argv into a :class:`ProcessOptions` and ask this.
+
+        Parameters
+        ----------
+        limits : DataLimits, optional
+            Extent of the loaded data; a range lying entirely outside it is an error.
+        labels : mapping, optional
+            What to call each field in the messages (default :data:`FIELD_LABELS`).
+        """
+        names = {**FIELD_LABELS, **(labels or {})}
+        errors: dict[str, str] = {}
+
+        def number(field: str, value: Any, *, whole: bool = False) -> bool:
+            """Record a message unless ``value`` is a finite number (whole if asked); True when it is."""
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                errors[field] = f"{names[field]} must be a finite number"
+                return False
+            if whole and value != int(value):
+                errors[field] = f"{names[field]} must be a whole number"
+                return False
+            return True
+
+        if number("n_integrations", self.n_integrations, whole=True) and self.n_integrations < 0:
+            errors["n_integrations"] = f"{names['n_integrations']} must be 0 (all) or more"
+        if number("gap_hours", self.gap_hours) and self.gap_hours <= 0:
+            errors["gap_hours"] = f"{names['gap_hours']} must be above 0 hours"
+        if self.zaxis not in ZAXES:
+            errors["zaxis"] = f"{names['zaxis']} must be one of {', '.join(ZAXES)}"
+        if self.normalization not in NORMALIZATIONS:
+            errors["normalization"] = f"{names['normalization']} must be one of {', '.join(NORMALIZATIONS)}"
+        hours_extent = limits.hours if limits else None
+        if self.normalization == "baseline" and self.zaxis == "variability":
+            baseline = tuple(self.baseline) if self.baseline is not None else (None, None)
+            if len(baseline) != 2 or None in baseline:
+                errors["baseline"] = f"{names['baseline']} needs a start and an end (hours since the first integration)"
+            else:
+                self._check_range(errors, names, "baseline", baseline, "h", hours_extent)
+        self._check_range(errors, names, "wavelength", self.wavelength, "µm", limits.wavelength if limits else None)
+        self._check_range(errors, names, "hours", self.hours, "h", hours_extent)
+        for field in ("sigma_time", "sigma_wavelength"):
+            value = getattr(self, field)
+            if number(field, value) and not 0 <= value <= MAX_SIGMA:
+                errors[field] = f"{names[field]} must be between 0 and {MAX_SIGMA:g} pixels"
+        for field in ("bin_time", "bin_wavelength"):
+            value = getattr(self, field)
+            if number(field, value, whole=True) and not 1 <= value <= MAX_BIN:
+                errors[field] = f"{names[field]} must be between 1 and {MAX_BIN} pixels"
+        return errors
+
+    @staticmethod
+    def _check_range(errors: dict[str, str], names: Mapping[str, str], field: str, bounds: Any, unit: str,
+                     extent: tuple[float, float] | None) -> None:
+        label = names[field]
+        try:
+            lo, hi = bounds
+        except (TypeError, ValueError):
+            errors[field] = f"{label} must be a pair (start, end) in {unit}"
+            return
+        for end in (lo, hi):
+            if end is not None and (isinstance(end, bool) or not isinstance(end, (int, float)) or not math.isfinite(end)):
+                errors[field] = f"{label}: start and end must be finite numbers ({unit})"
+                return
+        if lo is not None and hi is not None and lo >= hi:
+            errors[field] = f"{label}: start ({lo:g} {unit}) must be below end ({hi:g} {unit})"
+        elif extent is not None and all(math.isfinite(e) for e in extent):
+            data_lo, data_hi = extent
+            if (lo is not None and lo >= data_hi) or (hi is not None and hi <= data_lo):
+                errors[field] = f"{label}: no data there; the data cover {data_lo:.4g}–{data_hi:.4g} {unit}"
+
+    def with_defaults_for(self, names: Any) -> "ProcessOptions":
+        """These options with the fields ``names`` (e.g. the keys of :meth:`validate`) set to their defaults."""
+        defaults = ProcessOptions()
+        return replace(self, **{f.name: getattr(defaults, f.name) for f in fields(self) if f.name in names})
+
     def describe(self) -> dict[str, Any]:
         """The options that differ from "do nothing", in words, for READMEs and FITS provenance."""
         described: dict[str, Any] = {"z": self.zaxis, "visit gap hours": self.gap_hours}
@@ -88,11 +215,7 @@ class ProcessOptions:
         return described
 
 
-def _no_progress(stage: str, done: int, total: int) -> None:
-    return None
-
-
-def process(cube: Cube, options: ProcessOptions, progress: Progress = _no_progress) -> Cube:
+def process(cube: Cube, options: ProcessOptions, progress: Progress = no_progress) -> Cube:
     """The processing steps ``options`` ask for, in the order the original STAMP applies them.
 
     Visits are re-split with the gap threshold, then the cube is normalized over

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..history import append
 from ..statistics import _n_workers, _run_parallel, nanmedian_over_time, row_blocks
+from ..vocabulary import NORMALIZATIONS, one_of
 from ._common import check_range
 
 if TYPE_CHECKING:
@@ -60,8 +61,8 @@ def normalize(cube: "Cube", method: str = "median", baseline: tuple[float, float
         raise ValueError(
             "the cube is already normalized (variability in %); normalize the original flux instead"
         )
-    if method not in ("median", "visit", "baseline"):
-        raise ValueError(f"method must be 'median', 'visit' or 'baseline', not {method!r}")
+    if method not in NORMALIZATIONS:
+        raise ValueError(f"method must be {one_of(NORMALIZATIONS)}, not {method!r}")
     if method == "baseline" and baseline is None:
         raise ValueError("method='baseline' needs baseline=(start, end) in hours since the first integration")
     if method != "baseline" and baseline is not None:
