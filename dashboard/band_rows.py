@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from stamp_engine.bands import PRESETS, Band, preset_for
+from stamp_engine.bands import PRESETS, Band, band_from_record, parse_band_end, preset_for
 
 
 def preset_rows(preset: str) -> list[dict[str, Any]]:
@@ -19,21 +18,11 @@ def fitted_rows(rows: Sequence[Mapping[str, Any]] | None, wavelength: np.ndarray
     """The rows of the preset that fits ``wavelength`` (:func:`stamp_engine.bands.preset_for`),
     when ``rows`` are a preset as loaded (not edited) and another preset fits better; else None.
     """
-    current = [{"name": r.get("name"), "start": _as_float(r.get("start")), "end": _as_float(r.get("end"))} for r in rows or ()]
+    current = [{"name": r.get("name"), "start": parse_band_end(r.get("start")), "end": parse_band_end(r.get("end"))} for r in rows or ()]
     if not any(current == preset_rows(name) for name in PRESETS):
         return None  # the user's own bands are never replaced
     best = preset_rows(preset_for(wavelength))
     return best if best != current else None
-
-
-def _as_float(value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def check_band_rows(
@@ -41,8 +30,9 @@ def check_band_rows(
 ) -> tuple[list[Band], dict[int, str]]:
     """Usable bands from the editor rows, and a message for each row that is not.
 
-    A row is flagged when its start or end is missing or not a number, start ≥ end,
-    its band holds no sample of ``wavelength`` (µm, the data's wavelength samples;
+    A row is flagged when the engine's band parser
+    (:func:`stamp_engine.bands.band_from_record`) refuses it (no name, start or end
+    missing or not a number, start ≥ end), when its band holds no sample of ``wavelength`` (µm, the data's wavelength samples;
     the engine's rule :meth:`stamp_engine.bands.Band.unusable_reason`, which names the
     nearest samples), or its name repeats an earlier row's (band buttons are keyed by
     name).  Rows left entirely empty (just added) are skipped without a message.
@@ -59,25 +49,21 @@ def check_band_rows(
     seen: set[str] = set()
     for i, row in enumerate(rows or ()):
         name = str(row.get("name") or "").strip()
-        raw_start, raw_end = row.get("start"), row.get("end")
-        if not name and raw_start in (None, "") and raw_end in (None, ""):
+        if not name and row.get("start") in (None, "") and row.get("end") in (None, ""):
             continue
-        start, end = _as_float(raw_start), _as_float(raw_end)
-        if not name:
-            errors[i] = "Give the band a name"
-        elif name in seen:
+        if name and name in seen:
             errors[i] = f"Another band is already called {name!r}"
-        elif start is None or end is None:
-            errors[i] = "Start and end must be numbers (µm)"
-        elif start >= end:
-            errors[i] = f"Start ({start:g} µm) must be below end ({end:g} µm)"
         else:
-            band = Band(name, start, end)
-            reason = band.unusable_reason(wavelength) if wavelength is not None else None
-            if reason:
-                errors[i] = reason
+            try:
+                band = band_from_record(row)
+            except ValueError as exc:
+                errors[i] = str(exc)
             else:
-                bands.append(band)
+                reason = band.unusable_reason(wavelength) if wavelength is not None else None
+                if reason:
+                    errors[i] = reason
+                else:
+                    bands.append(band)
         seen.add(name)
     return bands, errors
 

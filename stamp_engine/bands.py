@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -96,8 +99,64 @@ PRESETS: dict[str, tuple[Band, ...]] = {
 }
 
 
+#: Longest band name accepted (names label buttons, legends and table columns).
+MAX_BAND_NAME = 80
+
+
+def parse_band_end(value: object) -> float | None:
+    """A band end as a finite float (numbers or numeric text), else None (bools are not numbers)."""
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def band_from_record(record: Mapping, default_name: str | None = None) -> Band:
+    """The one band parser: a :class:`Band` from a ``{name, start, end}`` mapping (µm).
+
+    Every source of bands comes through here — the band editor's rows, the list the
+    browser sends with a view, ``stamp render --bands``/``--bands-file`` — so each
+    accepts and refuses the same bands with the same words.
+
+    Parameters
+    ----------
+    record : mapping
+        ``name`` (text), ``start`` and ``end`` (numbers or numeric text, µm).
+    default_name : str, optional
+        Name for a record without one (else a missing name is an error).
+
+    Raises
+    ------
+    ValueError
+        Saying what is wrong: no name, a name too long, ends that are not numbers,
+        or start ≥ end.
+    """
+    if not isinstance(record, Mapping):
+        raise ValueError("a band must be a {name, start, end} record")
+    name = record.get("name")
+    if name is None or (isinstance(name, str) and not name.strip()):
+        if default_name is None:
+            raise ValueError("Give the band a name")
+        name = default_name
+    if not isinstance(name, str):
+        raise ValueError("The band's name must be text")
+    name = name.strip()
+    if len(name) > MAX_BAND_NAME:
+        raise ValueError(f"Band names are at most {MAX_BAND_NAME} characters")
+    start, end = parse_band_end(record.get("start")), parse_band_end(record.get("end"))
+    if start is None or end is None:
+        raise ValueError("Start and end must be numbers (µm)")
+    if start >= end:
+        raise ValueError(f"Start ({start:g} µm) must be below end ({end:g} µm)")
+    return Band(name, start, end)
+
+
 def bands_from_records(records: Iterable[Mapping]) -> list[Band]:
-    """Bands from dicts with ``name``, ``start``, ``end`` (e.g. a JSON file or a table).
+    """Bands from dicts with ``name``, ``start``, ``end`` (e.g. a JSON file or a table), by
+    :func:`band_from_record`; a record without a name is called "Band <n>".
 
     Raises
     ------
@@ -107,10 +166,92 @@ def bands_from_records(records: Iterable[Mapping]) -> list[Band]:
     bands = []
     for i, rec in enumerate(records, start=1):
         try:
-            bands.append(Band(str(rec.get("name") or f"Band {i}"), float(rec["start"]), float(rec["end"])))
-        except (KeyError, TypeError, ValueError) as exc:
+            bands.append(band_from_record(rec, default_name=f"Band {i}"))
+        except ValueError as exc:
             raise ValueError(f"band {i}: {exc}") from None
     return bands
+
+
+_RANGE = re.compile(r"^\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*(?:-|–|—|\.\.|to)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*(?:µm|um)?\s*$")
+
+
+def parse_bands(text: str) -> list[Band]:
+    """Bands from ``"H2O:1.3-1.5,CH4:1.6-1.8"`` (name:start-end in µm, comma separated).
+
+    A band without a name (``"1.3-1.5"``) is called "Band <n>".
+
+    Raises
+    ------
+    ValueError
+        Naming the part that could not be read.
+    """
+    bands = []
+    for i, part in enumerate(p for p in text.split(",") if p.strip()):
+        name, _, span = part.rpartition(":")
+        match = _RANGE.match(span)
+        if not match:
+            raise ValueError(f"band {part.strip()!r} is not like NAME:START-END (µm), e.g. H2O:1.3-1.5")
+        record = {"name": name, "start": match.group(1), "end": match.group(2)}
+        try:
+            bands.append(band_from_record(record, default_name=f"Band {i + 1}"))
+        except ValueError as exc:
+            raise ValueError(f"band {part.strip()!r}: {exc}") from None
+    if not bands:
+        raise ValueError(f"no band in {text!r}; expected NAME:START-END, e.g. H2O:1.3-1.5")
+    return bands
+
+
+def read_bands_file(path: str | Path) -> list[Band]:
+    """Bands from a JSON (always) or YAML (when PyYAML is installed) file.
+
+    Accepted shapes: a list of ``{"name", "start", "end"}`` objects, the same list under
+    a ``"bands"`` key, or a mapping ``{name: [start, end]}``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read the bands file {path}: {exc.strerror or exc}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ValueError(f"{path.name}: YAML band files need PyYAML (pip install pyyaml); use JSON instead") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path.name} is not valid YAML: {exc}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path.name} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if isinstance(data, dict) and "bands" in data:
+        data = data["bands"]
+    if isinstance(data, dict):
+        records = []
+        for name, span in data.items():
+            if not (isinstance(span, (list, tuple)) and len(span) == 2):
+                raise ValueError(f"{path.name}: band {name!r} must be [start, end] in µm")
+            records.append({"name": name, "start": span[0], "end": span[1]})
+        data = records
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ValueError(f"{path.name}: expected a list of {{name, start, end}} objects or {{name: [start, end]}}")
+    try:
+        bands = bands_from_records(data)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
+    if not bands:
+        raise ValueError(f"{path.name} holds no bands")
+    return bands
+
+
+def preset_bands(name: str) -> list[Band]:
+    """The bands of a preset in :data:`PRESETS`, matched case-insensitively."""
+    for key, bands in PRESETS.items():
+        if key.lower() == name.strip().lower():
+            return list(bands)
+    raise ValueError(f"unknown band preset {name!r}; presets: {', '.join(repr(k) for k in PRESETS)}")
 
 
 def _wavelength_of(cube_or_wavelength: "Cube | np.ndarray | Sequence[float]") -> np.ndarray:

@@ -21,23 +21,27 @@ import time
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from .bands import PRESETS, Band, bands_from_records, preset_for, usable_bands
-from .cli import number_type, print_problems
+from .bands import PRESETS, Band, parse_bands, preset_bands, preset_for, read_bands_file, usable_bands
+from .cli import EXIT_OK, EXIT_UNUSABLE, number_type, print_problems
 from .problems import NoUsableData, StampError
 from .recipe import ProcessOptions, process
+from .vocabulary import NORMALIZATIONS, ZAXES
 
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_UNUSABLE = 2
-
-Z_MODES = ("variability", "flux")
-NORMALIZATIONS = ("median", "visit", "baseline")
+#: The flag that sets each processing option (ProcessOptions.validate's messages name it).
+OPTION_FLAGS = {
+    "n_integrations": "--limit", "interpolate_gaps": "--interpolate-gaps", "gap_hours": "--gap-hours", "zaxis": "--z",
+    "normalization": "--normalize", "baseline": "--baseline", "wavelength": "--wavelength", "hours": "--hours",
+    "sigma_time": "--smooth-time", "sigma_wavelength": "--smooth-wavelength", "bin_time": "--bin-time",
+    "bin_wavelength": "--bin-wavelength",
+}
 
 
 # ------------------------------------------------------------------------------ parsing
+# argparse only turns text into numbers; what values are allowed is ProcessOptions.validate's rule.
+_whole = number_type(int)
+_number = number_type(float)
 _count = number_type(int, minimum=0)
 _positive = number_type(float, minimum=0, strict=True)
-_sigma = number_type(float, minimum=0)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -49,87 +53,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if width % 2 or height % 2 or width < 320 or height < 240 or width > 7680 or height > 4320:
         raise argparse.ArgumentTypeError(f"{text!r}: width and height must be even, from 320x240 to 7680x4320")
     return width, height
-
-
-_RANGE = re.compile(r"^\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*(?:-|–|—|\.\.|to)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*(?:µm|um)?\s*$")
-
-
-def parse_bands(text: str) -> list[Band]:
-    """Bands from ``"H2O:1.3-1.5,CH4:1.6-1.8"`` (name:start-end in µm, comma separated).
-
-    A band without a name (``"1.3-1.5"``) is called "Band <n>".
-
-    Raises
-    ------
-    ValueError
-        Naming the part that could not be read.
-    """
-    bands = []
-    for i, part in enumerate(p for p in text.split(",") if p.strip()):
-        name, _, span = part.rpartition(":")
-        match = _RANGE.match(span)
-        if not match:
-            raise ValueError(f"band {part.strip()!r} is not like NAME:START-END (µm), e.g. H2O:1.3-1.5")
-        try:
-            bands.append(Band(name.strip() or f"Band {i + 1}", float(match.group(1)), float(match.group(2))))
-        except ValueError as exc:
-            raise ValueError(str(exc)) from None
-    if not bands:
-        raise ValueError(f"no band in {text!r}; expected NAME:START-END, e.g. H2O:1.3-1.5")
-    return bands
-
-
-def read_bands_file(path: str | Path) -> list[Band]:
-    """Bands from a JSON (always) or YAML (when PyYAML is installed) file.
-
-    Accepted shapes: a list of ``{"name", "start", "end"}`` objects, the same list under
-    a ``"bands"`` key, or a mapping ``{name: [start, end]}``.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot read the bands file {path}: {exc.strerror or exc}") from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise ValueError(f"{path.name}: YAML band files need PyYAML (pip install pyyaml); use JSON instead") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path.name} is not valid YAML: {exc}") from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path.name} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
-    if isinstance(data, dict) and "bands" in data:
-        data = data["bands"]
-    if isinstance(data, dict):
-        records = []
-        for name, span in data.items():
-            if not (isinstance(span, (list, tuple)) and len(span) == 2):
-                raise ValueError(f"{path.name}: band {name!r} must be [start, end] in µm")
-            records.append({"name": name, "start": span[0], "end": span[1]})
-        data = records
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise ValueError(f"{path.name}: expected a list of {{name, start, end}} objects or {{name: [start, end]}}")
-    try:
-        bands = bands_from_records(data)
-    except ValueError as exc:
-        raise ValueError(f"{path.name}: {exc}") from None
-    if not bands:
-        raise ValueError(f"{path.name} holds no bands")
-    return bands
-
-
-def preset_bands(name: str) -> list[Band]:
-    """The bands of a preset, matched case-insensitively."""
-    for key, bands in PRESETS.items():
-        if key.lower() == name.strip().lower():
-            return list(bands)
-    raise ValueError(f"unknown band preset {name!r}; presets: {', '.join(repr(k) for k in PRESETS)}")
 
 
 def _colorscale_names() -> list[str]:
@@ -162,27 +85,27 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--observation", default=None, metavar="ID",
                       help="observation to use when the inputs hold several (id or number as `stamp inspect` lists "
                            "them; default: the largest)")
-    data.add_argument("--gap-hours", type=_positive, default=0.5, metavar="H",
+    data.add_argument("--gap-hours", type=_number, default=0.5, metavar="H",
                       help="a gap longer than H hours between integrations starts a new visit (default 0.5)")
     data.add_argument("--wavelength", nargs=2, type=number_type(float, what="--wavelength"), metavar=("LO", "HI"),
                       help="keep wavelengths LO–HI µm")
     data.add_argument("--hours", nargs=2, type=number_type(float, what="--hours"), metavar=("LO", "HI"),
                       help="keep integrations LO–HI hours after the first one")
-    data.add_argument("--limit", type=_count, default=0, metavar="N",
+    data.add_argument("--limit", type=_whole, default=0, metavar="N",
                       help="use N integrations evenly spaced in time (0 = all, the default)")
     data.add_argument("--interpolate-gaps", action="store_true", help="fill missing integrations by linear interpolation")
     values = parser.add_argument_group("values")
-    values.add_argument("--z", dest="zmode", choices=Z_MODES, default="variability",
+    values.add_argument("--z", dest="zmode", choices=tuple(ZAXES), default="variability",
                         help="show variability in %% of a reference spectrum (default) or the flux")
-    values.add_argument("--normalize", choices=NORMALIZATIONS, default="median",
+    values.add_argument("--normalize", choices=tuple(NORMALIZATIONS), default="median",
                         help="reference spectrum for variability: median over all integrations (default), "
                              "per visit, or over the --baseline hours")
     values.add_argument("--baseline", nargs=2, type=number_type(float, what="--baseline"), metavar=("H0", "H1"),
                         help="baseline hours (since the first integration) for --normalize baseline")
-    values.add_argument("--bin-time", type=_count, default=1, metavar="N", help="average N integrations together")
-    values.add_argument("--bin-wavelength", type=_count, default=1, metavar="N", help="average N wavelengths together")
-    values.add_argument("--smooth-time", type=_sigma, default=0.0, metavar="S", help="Gaussian smoothing along time, σ in integrations")
-    values.add_argument("--smooth-wavelength", type=_sigma, default=0.0, metavar="S",
+    values.add_argument("--bin-time", type=_whole, default=1, metavar="N", help="average N integrations together")
+    values.add_argument("--bin-wavelength", type=_whole, default=1, metavar="N", help="average N wavelengths together")
+    values.add_argument("--smooth-time", type=_number, default=0.0, metavar="S", help="Gaussian smoothing along time, σ in integrations")
+    values.add_argument("--smooth-wavelength", type=_number, default=0.0, metavar="S",
                         help="Gaussian smoothing along wavelength, σ in wavelength samples")
     views = parser.add_argument_group("bands and views")
     views.add_argument("--bands", metavar="SPEC", help='bands as "NAME:START-END,…" in µm, e.g. "H2O:1.3-1.5,CH4:1.6-1.8"')
@@ -267,8 +190,8 @@ def process_options(args: argparse.Namespace) -> ProcessOptions:
         hours=tuple(args.hours) if args.hours else (None, None),
         sigma_time=args.smooth_time,
         sigma_wavelength=args.smooth_wavelength,
-        bin_time=max(args.bin_time, 1),
-        bin_wavelength=max(args.bin_wavelength, 1),
+        bin_time=args.bin_time,
+        bin_wavelength=args.bin_wavelength,
     )
 
 
@@ -291,13 +214,13 @@ def recorded_options(args: argparse.Namespace, bands: Sequence[Band]) -> dict[st
 
 
 def _check_options(args: argparse.Namespace) -> str | None:
-    """A usage problem argparse cannot see, or None."""
-    if args.normalize == "baseline" and args.zmode == "variability" and not args.baseline:
-        return "--normalize baseline needs --baseline H0 H1 (hours since the first integration)"
-    for name in ("wavelength", "hours", "baseline", "zrange"):
-        pair = getattr(args, name)
-        if pair and pair[0] >= pair[1]:
-            return f"--{name}: the first value must be below the second ({pair[0]:g} ≥ {pair[1]:g})"
+    """A usage problem argparse cannot see, or None: the processing options by
+    :meth:`ProcessOptions.validate` (the dashboard's rules), then the display options."""
+    errors = process_options(args).validate(labels=OPTION_FLAGS)
+    if errors:
+        return next(iter(errors.values()))
+    if args.zrange and args.zrange[0] >= args.zrange[1]:
+        return f"--zrange: the first value must be below the second ({args.zrange[0]:g} ≥ {args.zrange[1]:g})"
     if args.colorscale:
         names = _colorscale_names()
         match = next((n for n in names if n.lower() == args.colorscale.lower()), None)

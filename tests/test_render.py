@@ -11,7 +11,8 @@ from astropy.table import QTable
 
 import stamp_engine
 from stamp_engine import cli, export
-from stamp_engine.render import parse_bands, parse_size, read_bands_file
+from stamp_engine.bands import parse_bands, read_bands_file
+from stamp_engine.render import parse_size
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 from stamp_engine.video import probe_video
@@ -70,7 +71,10 @@ def test_render_writes_every_file_with_the_options_applied(dataset, tmp_path, ca
 @pytest.mark.parametrize("arguments, message", [
     (["--bands", "H2O:1.5-1.3"], "must be below"),
     (["--bands", "water"], "NAME:START-END"),
-    (["--normalize", "baseline"], "needs --baseline"),
+    (["--normalize", "baseline"], "--baseline needs a start and an end"),
+    (["--bin-time", "0"], "--bin-time must be between 1 and 1000"),
+    (["--smooth-time", "-1"], "--smooth-time must be between 0 and 100"),
+    (["--hours", "3", "1"], "--hours: start (3 h) must be below end (1 h)"),
     (["--wavelength", "8", "9"], "no wavelengths between 8 and 9"),
     (["--preset", "nope"], "unknown band preset"),
     (["--colorscale", "nope"], "unknown colour scale"),

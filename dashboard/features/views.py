@@ -8,7 +8,7 @@ import json
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
 
-from stamp_engine.bands import Band
+from stamp_engine.bands import Band, band_from_record
 
 from .. import ids
 from ..options import parse_display_options
@@ -102,11 +102,8 @@ def _bands(data) -> list[Band]:
     bands = []
     for number, entry in enumerate(data, 1):
         try:
-            name, start, end = entry["name"], entry["start"], entry["end"]
-            if not isinstance(name, str) or len(name) > 80 or isinstance(start, bool) or isinstance(end, bool):
-                raise TypeError
-            bands.append(Band(name, float(start), float(end)))
-        except (TypeError, KeyError, ValueError):
+            bands.append(band_from_record(entry))
+        except ValueError:
             raise BandsRefused(
                 f"Band {number} sent by the page is not usable (it needs a name and numeric start < end in µm): "
                 "fix it in the band editor."
