@@ -34,13 +34,14 @@ import numpy as np
 from astropy.time import Time
 
 from .cube import Cube
-from .io.block import CADENCE_FALLBACK, TIME_STANDARDS, SpectralBlock
+from .io.block import CADENCE_FALLBACK, SpectralBlock
 from .io.containers import ArchiveLimits, expand_inputs
 from .io.sandbox import ReadLimits, read_files
 from .io.sanity import drop_absurd_values
 from .observations import DEFAULT_GAP_DAYS, find_observation, group_observations
 from .problems import NoUsableData, Problem, ReadError
 from .progress import Progress
+from .timestandard import TIME_STANDARDS, time_standard
 
 #: Metadata keys copied from the blocks into ``Cube.meta`` (values that differ are joined).
 CUBE_META_KEYS = (
@@ -591,10 +592,10 @@ def _align_time_standards(members: list[SpectralBlock], problems: list[Problem])
 
 def _convert_times(time_mjd: np.ndarray, source: str, target: str) -> np.ndarray:
     """MJD-style numbers in one time standard's astropy scale → another's (no barycentric correction)."""
-    if TIME_STANDARDS[source] == TIME_STANDARDS[target]:
+    source_scale, target_scale = time_standard(source).scale, time_standard(target).scale
+    if source_scale == target_scale:
         return time_mjd
-    converted = Time(time_mjd, format="mjd", scale=TIME_STANDARDS[source])
-    return getattr(converted, TIME_STANDARDS[target]).mjd
+    return getattr(Time(time_mjd, format="mjd", scale=source_scale), target_scale).mjd
 
 
 _SEGMENT_PART = re.compile(r"-seg\d+(_[a-z0-9]+)?(?=_x1dints)", re.IGNORECASE)
@@ -729,7 +730,7 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
                 integration_gaps=_integration_gaps(series))
     cube = Cube(
         wavelength=wavelength,
-        time=Time(time_mjd, format="mjd", scale=TIME_STANDARDS[standard]),
+        time=Time(time_mjd, format="mjd", scale=time_standard(standard).scale),
         flux=flux,
         error=error,
         flux_unit=series[0].flux_unit,

@@ -12,6 +12,7 @@ from astropy.time import Time
 
 from .labels import interpolated_flags, take_rows
 from .problems import Problem
+from .timestandard import TimeStandard, time_standard
 
 if TYPE_CHECKING:
     from .bands import Band
@@ -136,6 +137,17 @@ class Cube:
     def hours(self) -> np.ndarray:
         """Time since :attr:`t0` in hours, float64."""
         return (self.time.mjd - self.t0_mjd) * 24.0
+
+    @property
+    def time_reference(self) -> TimeStandard:
+        """What :attr:`time_standard` means: astropy scale, FITS reference position, note.
+
+        Raises
+        ------
+        ValueError
+            For a label :mod:`stamp_engine.timestandard` does not know.
+        """
+        return time_standard(self.time_standard)
 
     @property
     def time_label(self) -> str:

@@ -8,17 +8,10 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
-#: Time standard of times estimated from EXPSTART and the read pattern (the file had none).
-CADENCE_FALLBACK = "MJD_UTC (from EXPSTART + cadence)"
+from ..timestandard import MJD_UTC_FROM_CADENCE, time_standard
 
-#: Time standards a block can carry, with the astropy scale each one uses.
-TIME_STANDARDS = {
-    "BJD_TDB": "tdb",  # barycentric, TDB scale, stored as MJD (BJD - 2400000.5)
-    "MJD_UTC": "utc",
-    "HJD_UTC": "utc",
-    "BJD_TDB (assumed)": "tdb",
-    CADENCE_FALLBACK: "utc",
-}
+#: Time standard of times estimated from EXPSTART and the read pattern (the file had none).
+CADENCE_FALLBACK = MJD_UTC_FROM_CADENCE.label
 
 
 @dataclass
@@ -52,7 +45,7 @@ class SpectralBlock:
         Mid-integration time of each row as an MJD-style number in ``time_standard``
         (NaN where unknown).
     time_standard : str
-        One of :data:`TIME_STANDARDS`.
+        A label of :data:`stamp_engine.timestandard.TIME_STANDARDS`.
     element : str
         Which spectrum of the exposure: ``""`` for the only one, ``"order 1"``, ``"NRS1"``…
     exposure : str
@@ -100,4 +93,4 @@ class SpectralBlock:
 
     @property
     def time_scale(self) -> str:
-        return TIME_STANDARDS[self.time_standard]
+        return time_standard(self.time_standard).scale
