@@ -76,6 +76,34 @@ def measure(n_rows: int, n_columns: int, repeat: int) -> list[tuple[str, str, fl
     return rows
 
 
+def measure_thread_pools(n_rows: int, n_columns: int, repeat: int) -> list[tuple[str, float, float]]:
+    """(step, best seconds with the engine's thread pool, best seconds on one thread) for the
+    other steps that use :func:`stamp_engine.statistics._run_parallel`: normalize and smooth."""
+    from stamp_engine import statistics
+    from stamp_engine.cube import Cube
+
+    from astropy.time import Time
+    import astropy.units as u
+
+    values = cubes(n_rows, n_columns)["scattered NaN"]
+    cube = Cube(np.linspace(1.0, 5.0, n_columns), Time(60000.0 + np.arange(n_rows) / 1440.0, format="mjd", scale="tdb"),
+                values, np.full(values.shape, 5.0), u.Jy)
+    steps = {"normalize": lambda: cube.normalize(), "smooth σ=2×2": lambda: cube.smooth(2.0, 2.0)}
+    rows = []
+    for name, run in steps.items():
+        timings = []
+        for workers in (None, 1):
+            best = np.inf
+            for _ in range(repeat):
+                with mock.patch.object(statistics, "_n_workers", (lambda n: 1) if workers else statistics._n_workers):
+                    start = time.perf_counter()
+                    run()
+                    best = min(best, time.perf_counter() - start)
+            timings.append(best)
+        rows.append((name, *timings))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.nanmedian", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
@@ -85,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"NaN median over time of {args.rows:,} × {args.columns:,} float64 (best of {args.repeat})")
     for cube_name, name, seconds, exact in measure(args.rows, args.columns, args.repeat):
         print(f"  {cube_name:<14} {name:<16} {seconds * 1e3:8.1f} ms  {'exact' if exact else 'DIFFERS from numpy'}")
+    if hasattr(__import__("stamp_engine.statistics").statistics, "_n_workers"):
+        print("Thread pool of the other steps (scattered-NaN cube): pool vs one thread")
+        for name, pooled, single in measure_thread_pools(args.rows, args.columns, args.repeat):
+            print(f"  {name:<16} {pooled * 1e3:8.1f} ms  vs {single * 1e3:8.1f} ms")
     return 0
 
 

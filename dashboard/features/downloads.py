@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import re
 import shutil
 import tempfile
 import time
@@ -30,6 +29,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from stamp_engine.bands import Band, usable_bands
 from stamp_engine.cube import Cube
+from stamp_engine.history import last_step
 from stamp_engine.export import (
     DEFAULT_MAX_VIDEO_FRAMES,
     build_package,
@@ -189,9 +189,6 @@ def bands_of(rows: Sequence[Mapping[str, Any]] | None, result: Mapping[str, Any]
     return tuple(bands)
 
 
-_NORMALIZED = re.compile(r"^normalize \((\w+)\)")
-
-
 def recorded_options(
     services: Services,
     key: str,
@@ -213,10 +210,9 @@ def recorded_options(
     if processing is not None:
         options.update(processing)
     else:
-        for step in cube.history:
-            match = _NORMALIZED.match(str(step))
-            if match:
-                options["normalize"] = match.group(1)
+        normalized = last_step(cube.history, "normalize")
+        if normalized is not None:
+            options["normalize"] = normalized.parameters["method"]
     options["colour scale"] = display.colorscale or "automatic"
     options["colour range"] = display.zrange if display.zrange is not None else "automatic"
     if bands:
