@@ -11,9 +11,7 @@ approaches the size of the cube.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Iterator
 
 import numpy as np
 
@@ -28,30 +26,7 @@ MEDIAN_ERROR_FACTOR = float(np.sqrt(np.pi / 2.0))  # 1.2533
 _MEDIAN_BLOCK_COLUMNS = 40  # wavelengths transposed and partitioned together
 _MEDIAN_BLOCK_ROWS = 1024  # rows copied per step of the blocked transpose
 _BLOCK_ELEMENTS = 1 << 17  # ≈ 1 MiB of float64: stays in cache for elementwise passes
-_PARALLEL_MIN_ELEMENTS = 1 << 21  # below ~16 MB a thread pool costs more than it saves
-_MAX_WORKERS = 4
 
-T = TypeVar("T")
-
-# --------------------------------------------------------------------------- helpers
-def _n_workers(n_elements: int) -> int:
-    """Threads worth using for ``n_elements`` values: NumPy releases the GIL in the
-    partitions and ufuncs used here, so large cubes use up to 4 cores."""
-    if n_elements < _PARALLEL_MIN_ELEMENTS:
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(_MAX_WORKERS, cores))
-
-
-def _run_parallel(function: Callable[[T], None], items: Sequence[T]) -> None:
-    """``function(item)`` for every item, on a few threads when there are several items."""
-    if len(items) <= 1:
-        for item in items:
-            function(item)
-        return
-    with ThreadPoolExecutor(max_workers=len(items)) as pool:
-        for future in [pool.submit(function, item) for item in items]:
-            future.result()  # re-raises a worker's exception
 
 
 def row_blocks(n_rows: int, n_columns: int) -> Iterator[slice]:
@@ -74,8 +49,10 @@ def median_of_rows(block: np.ndarray) -> np.ndarray:
     Rows without NaN are partitioned once around the upper middle element (one
     ``kth`` uses NumPy's fast SIMD selection; two ``kth`` fall back to a much
     slower introselect); the lower middle element of an even count is then the
-    maximum of the left part.  Rows holding NaN are sorted (NaN sorts last) and
-    read at the middle of their valid values.  The result equals
+    maximum of the left part.  Rows holding NaN (which NumPy orders last) need the
+    middle of their valid values, a position that differs from row to row: they are
+    put in order only over the window of positions those middles span
+    (:func:`_order_window`), then read there.  The result equals
     ``np.nanmedian(block, axis=1)`` bit for bit: the mean of two middle values is
     ``(a + b) / 2`` in both.
     """
@@ -83,29 +60,50 @@ def median_of_rows(block: np.ndarray) -> np.ndarray:
     median = np.full(n_rows, np.nan)
     if n == 0 or n_rows == 0:
         return median
-    # The sum is NaN if a row holds NaN (or both infinities): those go the sorted way.
+    # The sum is NaN if a row holds NaN (or both infinities): those need the window of ranks.
     with np.errstate(invalid="ignore", over="ignore"):
         has_nan = np.isnan(block.sum(axis=1))
-    upper = n // 2
-    block.partition(upper, axis=1)
-    median[:] = block[:, upper]
-    if n % 2 == 0:
-        lower = block[:, :upper].max(axis=1)
-        with np.errstate(invalid="ignore", over="ignore"):
-            median += lower
-        median /= 2.0
+    clean = ~has_nan
+    if clean.any():
+        rows = block if clean.all() else block[clean]  # in place when no row holds NaN
+        upper = n // 2
+        rows.partition(upper, axis=1)
+        value = rows[:, upper].copy()
+        if n % 2 == 0:
+            with np.errstate(invalid="ignore", over="ignore"):
+                value += rows[:, :upper].max(axis=1)
+            value /= 2.0
+        median[clean] = value
     if has_nan.any():
-        rows = np.sort(block[has_nan], axis=1)
+        rows = block if has_nan.all() else block[has_nan]
         n_valid = n - np.isnan(rows).sum(axis=1)
-        hi = np.clip(n_valid // 2, 0, n - 1)
-        lo = np.clip((n_valid - 1) // 2, 0, n - 1)
-        r = np.arange(rows.shape[0])
-        with np.errstate(invalid="ignore", over="ignore"):
-            pair_mean = (rows[r, lo] + rows[r, hi]) / 2.0
-        value = np.where(lo == hi, rows[r, hi], pair_mean)
-        value[n_valid == 0] = np.nan
-        median[has_nan] = value
+        with_values = n_valid > 0  # all-NaN rows stay NaN (and must not widen the window)
+        if with_values.any():
+            hi = n_valid // 2
+            lo = np.maximum((n_valid - 1) // 2, 0)
+            _order_window(rows, int(lo[with_values].min()), int(hi[with_values].max()))
+            r = np.arange(rows.shape[0])
+            with np.errstate(invalid="ignore", over="ignore"):
+                pair_mean = (rows[r, lo] + rows[r, hi]) / 2.0
+            value = np.where(lo == hi, rows[r, hi], pair_mean)
+            value[~with_values] = np.nan
+            median[has_nan] = value
     return median
+
+
+def _order_window(rows: np.ndarray, first: int, last: int) -> None:
+    """Reorder each row of ``rows`` in place so that positions ``first…last`` hold the
+    row's order statistics of those ranks, in order (NaN ranks last).
+
+    Two single-``kth`` partitions (at ``last``, then at ``first`` within the left part)
+    and a sort of the window only: linear in the row length, where sorting whole rows
+    made scattered NaN several times slower than clean data.
+    """
+    rows.partition(last, axis=1)
+    if first < last:
+        left = rows[:, :last]
+        left.partition(first, axis=1)  # a view: partitions rows in place
+        rows[:, first : last + 1] = np.sort(rows[:, first : last + 1], axis=1)
 
 
 def nanmedian_over_time(values: np.ndarray, rows: slice | np.ndarray | None = None) -> np.ndarray:
@@ -156,21 +154,17 @@ def nanmedian_over_time(values: np.ndarray, rows: slice | np.ndarray | None = No
     if n == 0 or n_columns == 0:
         return median
     width = min(_MEDIAN_BLOCK_COLUMNS, n_columns)
-    block_starts = list(range(0, n_columns, width))
-
-    def run(starts: list[int]) -> None:
-        scratch = np.empty((width, n))  # one per thread, reused for all its blocks
-        for c0 in starts:
-            c1 = min(c0 + width, n_columns)
-            block = scratch[: c1 - c0]
-            for r0 in range(0, n, _MEDIAN_BLOCK_ROWS):
-                r1 = min(r0 + _MEDIAN_BLOCK_ROWS, n)
-                block[:, r0:r1] = tile(r0, r1, c0, c1).T
-            median[c0:c1] = median_of_rows(block)
-
-    workers = _n_workers(n * n_columns)
-    _run_parallel(run, [block_starts[i::workers] for i in range(workers)])
+    # One thread: benchmarks/nanmedian.py measured a thread pool here no faster, often slower.
+    scratch = np.empty((width, n))  # reused for every block of columns
+    for c0 in range(0, n_columns, width):
+        c1 = min(c0 + width, n_columns)
+        block = scratch[: c1 - c0]
+        for r0 in range(0, n, _MEDIAN_BLOCK_ROWS):
+            r1 = min(r0 + _MEDIAN_BLOCK_ROWS, n)
+            block[:, r0:r1] = tile(r0, r1, c0, c1).T
+        median[c0:c1] = median_of_rows(block)
     return median
+
 
 def inverse_variance_mean(flux: np.ndarray, error: np.ndarray, axis: int, starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Inverse-variance mean along ``axis`` (over runs beginning at ``starts`` when given).

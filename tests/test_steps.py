@@ -173,3 +173,26 @@ def test_time_standard_labels_say_scale_and_reference_position():
         time_standard("TT")
     cube = make_observation("transit", n_integrations=20, seed=1).to_cube()
     assert cube.time_reference.scale == cube.time.scale == "tdb"
+
+
+# ------------------------------------------------------------------------- median
+@pytest.mark.parametrize("seed", range(6))
+def test_nan_median_equals_numpy_on_mixed_clean_dead_and_scattered_columns(seed):
+    """Clean columns, all-NaN columns, columns with a few or with most values missing,
+    infinities and ties in one array: each group takes a different path of the median."""
+    rng = np.random.default_rng(seed)
+    n_rows = int(rng.integers(40, 400))
+    values = np.round(rng.normal(0, 3, (n_rows, 30)), int(rng.integers(0, 3)))  # ties
+    values[:, 3] = np.nan
+    values[rng.random(n_rows) < 0.05, 5:12] = np.nan
+    values[rng.random((n_rows, 30)) < 0.02] = np.nan
+    values[rng.random(n_rows) < 0.7, 20] = np.nan
+    values[rng.integers(0, n_rows, 3), 25] = np.inf
+    values[rng.integers(0, n_rows, 3), 26] = -np.inf
+    rows = rng.random(n_rows) < 0.8
+    from stamp_engine.statistics import nanmedian_over_time
+
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanmedian(values, axis=0), np.nanmedian(values[rows], axis=0)
+    assert np.array_equal(nanmedian_over_time(values), expected[0], equal_nan=True)
+    assert np.array_equal(nanmedian_over_time(values, rows), expected[1], equal_nan=True)

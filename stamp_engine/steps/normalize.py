@@ -8,7 +8,7 @@ import astropy.units as u
 import numpy as np
 
 from ..history import append
-from ..statistics import _n_workers, _run_parallel, nanmedian_over_time, row_blocks
+from ..statistics import nanmedian_over_time, row_blocks
 from ..vocabulary import NORMALIZATIONS, one_of
 from ._common import check_range
 
@@ -107,23 +107,19 @@ def normalize(cube: "Cube", method: str = "median", baseline: tuple[float, float
     error_scales = np.abs(flux_scale)
     visit = cube.visit
 
-    def fill(blocks: list[slice]) -> None:
-        with np.errstate(divide="ignore", invalid="ignore"):  # per thread: errstate is thread-local
-            for rows in blocks:
-                if per_visit:
-                    visit_rows = np.minimum(visit[rows], n_visits - 1)
-                    scale, error_scale = flux_scale[visit_rows], error_scales[visit_rows]
-                else:
-                    scale, error_scale = flux_scale[0], error_scales[0]
-                # flux·(100/ref) − 100: the same rounding error as (flux/ref − 1)·100, one pass fewer
-                out = variability[rows]
-                np.multiply(flux[rows], scale, out=out)
-                out -= 100.0
-                np.multiply(error[rows], error_scale, out=variability_error[rows])
-
-    blocks = list(row_blocks(cube.n_integrations, cube.n_wavelengths))
-    workers = _n_workers(flux.size)
-    _run_parallel(fill, [blocks[i::workers] for i in range(workers)])
+    # One thread: benchmarks/nanmedian.py found a thread pool here no faster on the project machine.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for rows in row_blocks(cube.n_integrations, cube.n_wavelengths):
+            if per_visit:
+                visit_rows = np.minimum(visit[rows], n_visits - 1)
+                scale, error_scale = flux_scale[visit_rows], error_scales[visit_rows]
+            else:
+                scale, error_scale = flux_scale[0], error_scales[0]
+            # flux·(100/ref) − 100: the same rounding error as (flux/ref − 1)·100, one pass fewer
+            out = variability[rows]
+            np.multiply(flux[rows], scale, out=out)
+            out -= 100.0
+            np.multiply(error[rows], error_scale, out=variability_error[rows])
 
     meta = dict(cube.meta)
     meta["normalization"] = info

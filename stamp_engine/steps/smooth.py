@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..history import append
-from ..statistics import _n_workers, _run_parallel
 from ._common import visit_segments
 
 if TYPE_CHECKING:
@@ -23,21 +22,11 @@ def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
 
 
 def _correlate(values: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
-    """``scipy.ndimage.correlate1d`` with zeros outside, split across threads along the other axis."""
+    """``scipy.ndimage.correlate1d`` with zeros outside (one thread: benchmarks/nanmedian.py
+    found splitting it over a thread pool no faster on the project machine)."""
     from scipy.ndimage import correlate1d
 
-    out = np.empty_like(values)
-    workers = _n_workers(values.size)
-    other = values.shape[1 - axis]
-    bounds = np.linspace(0, other, workers + 1).astype(int)
-    pieces = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-
-    def run(piece: slice) -> None:
-        index = (slice(None), piece) if axis == 0 else (piece, slice(None))
-        correlate1d(values[index], kernel, axis=axis, mode="constant", cval=0.0, output=out[index])
-
-    _run_parallel(run, pieces)
-    return out
+    return correlate1d(values, kernel, axis=axis, mode="constant", cval=0.0)
 
 
 def smooth(cube: "Cube", sigma_time: float = 0.0, sigma_wavelength: float = 0.0) -> "Cube":
