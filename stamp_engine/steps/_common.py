@@ -29,6 +29,23 @@ def subset(cube: "Cube", rows: slice | np.ndarray | None = None, columns: slice 
     return sub.replace(**changes)
 
 
+def rows_within_hours(cube: "Cube", lo: float, hi: float, empty: str) -> np.ndarray:
+    """Indices of the integrations with ``lo ≤ hours ≤ hi``.
+
+    Raises
+    ------
+    ValueError
+        When there are none: ``empty`` (what the caller was looking for) followed by the
+        span the data cover.
+    """
+    hours = cube.hours
+    rows = np.flatnonzero((hours >= lo) & (hours <= hi))
+    if rows.size == 0:
+        span = f"{hours[0]:.3g}–{hours[-1]:.3g} h" if hours.size else "no integrations"
+        raise ValueError(f"{empty} (the data span {span} since the first integration)")
+    return rows
+
+
 def check_range(value: tuple[float, float], what: str, unit: str) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in value)

@@ -10,7 +10,7 @@ import numpy as np
 from ..history import append
 from ..statistics import nanmedian_over_time, row_blocks
 from ..vocabulary import NORMALIZATIONS, one_of
-from ._common import check_range
+from ._common import check_range, rows_within_hours
 
 if TYPE_CHECKING:
     from ..cube import Cube
@@ -81,14 +81,7 @@ def normalize(cube: "Cube", method: str = "median", baseline: tuple[float, float
         info = {"method": "visit", "integrations": counts}
     elif method == "baseline":
         h0, h1 = check_range(baseline, "baseline", "hours")
-        hours = cube.hours
-        rows = np.flatnonzero((hours >= h0) & (hours <= h1))
-        if rows.size == 0:
-            span = f"{hours[0]:.3g}–{hours[-1]:.3g} h" if hours.size else "no integrations"
-            raise ValueError(
-                f"the baseline window {h0:g}–{h1:g} h holds no integrations "
-                f"(the data span {span} since the first integration)"
-            )
+        rows = rows_within_hours(cube, h0, h1, f"the baseline window {h0:g}–{h1:g} h holds no integrations")
         reference = np.repeat(nanmedian_over_time(flux, rows)[None, :], n_visits, axis=0)
         described = f"the {rows.size} integrations between {h0:g} and {h1:g} h"
         info = {"method": "baseline", "baseline_hours": [h0, h1], "integrations": [int(rows.size)]}

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..history import append
 from ..statistics import as_slice
-from ._common import check_range, subset
+from ._common import check_range, rows_within_hours, subset
 
 if TYPE_CHECKING:
     from ..cube import Cube
@@ -57,13 +57,7 @@ def select(
         steps.append(f"{lo:g}–{hi:g} µm ({inside.size} wavelengths)")
     if hours is not None:
         lo, hi = check_range(hours, "hours", "h")
-        h = cube.hours
-        inside = np.flatnonzero((h >= lo) & (h <= hi))
-        if inside.size == 0:
-            have = f"{h[0]:.3g}–{h[-1]:.3g} h" if h.size else "no integrations"
-            raise ValueError(
-                f"no integrations between {lo:g} and {hi:g} h (the data span {have} since the first integration)"
-            )
+        inside = rows_within_hours(cube, lo, hi, f"no integrations between {lo:g} and {hi:g} h")
         rows = as_slice(inside)
         chosen["hours"] = [lo, hi]
         steps.append(f"{lo:g}–{hi:g} h ({inside.size} integrations)")
