@@ -130,8 +130,4 @@ def limits_of(cube: Cube) -> dict[str, Any]:
     """The data extent the controls are checked against."""
     from .options import DataLimits
 
-    return DataLimits(
-        wavelength=(float(cube.wavelength[0]), float(cube.wavelength[-1])),
-        hours=(float(cube.hours[0]), float(cube.hours[-1])),
-        n_integrations=cube.n_integrations,
-    ).to_dict()
+    return DataLimits.of(cube).to_dict()
