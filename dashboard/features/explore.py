@@ -82,26 +82,30 @@ def register(app, services: Services) -> None:
         Output(ids.EXPLORE_SPECTRUM, "figure"),
         Output(ids.EXPLORE_LIGHTCURVE, "figure"),
         Output(ids.EXPLORE_POINT, "data"),
+        Output(ids.EXPLORE_HINT, "style", allow_duplicate=True),
         Input(ids.TABS, "active_tab"),
-        Input(ids.RESULT, "data"),
+        # after the map's own figure (its drawn signature), so the map is drawn first
+        Input(ids.DRAWN[ids.HEATMAP], "data"),
+        Input(ids.DRAWN[ids.SURFACE], "data"),
+        State(ids.RESULT, "data"),
         State(ids.EXPLORE_SENT, "data"),
         State(ids.SESSION, "data"),
         prevent_initial_call=True,
     )
-    def send_cube(active_tab, result, sent, session):
+    def send_cube(active_tab, _heatmap, _surface, result, sent, session):
         # Once per result, and only when a map is shown: every click then stays in the browser.
         if active_tab not in MAP_TABS or not isinstance(result, dict):
-            return [no_update] * 5
+            return [no_update] * 6
         signature = drawn_signature(result)
         if signature == sent:
-            return [no_update] * 5
+            return [no_update] * 6
         key = cubes.redeem(result.get("ticket"), session)
         display = cubes.display(key) if key is not None else None
         if display is None or display.n_integrations == 0 or display.n_wavelengths == 0:
             gone = empty_figure(EVICTED)
-            return None, signature, gone, gone, None
+            return None, signature, gone, gone, None, {"display": "none"}
         return (explore_payload(display), signature, point_spectrum_figure(display),
-                point_light_curve_figure(display), None)
+                point_light_curve_figure(display), None, {})
 
     app.clientside_callback(
         ClientsideFunction(namespace="stampExplore", function_name="pick"),

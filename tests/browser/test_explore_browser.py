@@ -231,6 +231,14 @@ def test_box_on_white_light_sets_windows_and_on_spectrum_adds_a_band(dash_duo, s
     assert windows["in_transit"] == [pytest.approx(0.40, abs=0.01), pytest.approx(0.70, abs=0.01)]
     assert windows["baseline"][0] == pytest.approx(0.05, abs=0.01), "the baseline was lost"
 
+    dash_duo.driver.execute_script("arguments[0].click();", dash_duo.find_element(
+        f"#{ids.TIME_BOX_SETS} input[value='time range']"))
+    box(0.20, 0.60)
+    wait_until(lambda: dash_duo.find_element(f"#{ids.TIME_MIN}").get_attribute("value"), 10, "the time range")
+    assert float(dash_duo.find_element(f"#{ids.TIME_MIN}").get_attribute("value")) == pytest.approx(0.20, abs=0.01)
+    assert float(dash_duo.find_element(f"#{ids.TIME_MAX}").get_attribute("value")) == pytest.approx(0.60, abs=0.01)
+    assert store_data(dash_duo, ids.WINDOWS_STORE) == windows, "the time range changed a window"
+
     # a box on the spectrum panel adds a band, which gets its highlight button
     open_tab(dash_duo, "Heatmap")
     panel = dash_duo.find_element(f"#{ids.EXPLORE_SPECTRUM}")
@@ -245,3 +253,42 @@ def test_box_on_white_light_sets_windows_and_on_spectrum_adds_a_band(dash_duo, s
     assert new["start"] == pytest.approx(1.5, abs=0.02) and new["end"] == pytest.approx(1.8, abs=0.02)
     wait_until(lambda: new["name"] in [b.text for b in dash_duo.find_elements(f"#{ids.BAND_BUTTONS} button")],
                20, "the new band's highlight button")
+
+
+def test_visits_side_by_side_and_the_surface_pick_the_right_row(dash_duo, tmp_path, make_app):
+    obs = make_observation(kind="transit", n_integrations=40, wavelength=WAVELENGTH, n_visits=2, visit_gap_hours=10.0,
+                           snr=300, seed=5, meta={"target": "Two visits"})
+    app, log = make_app(demo_path=write_eureka_s3(tmp_path / "two.h5", obs))
+    open_on_map(dash_duo, app)
+    cube = shown_cube(dash_duo, app)
+    assert graph_js(dash_duo, ids.HEATMAP, "return gd.layout.meta.visits_side_by_side;"), "the visits are not side by side"
+    before = log.count("_dash-update-component")
+    row = 27  # in visit 2: its panel's y is hours since that visit's start
+    first = int(np.flatnonzero(cube.visit == 1)[0])
+    target = graph_js(dash_duo, ids.HEATMAP,
+        "var r = gd.getBoundingClientRect(), L = gd._fullLayout, t = gd._fullData.filter(function (d) {"
+        " return d.meta.visit === 1; })[0], xa = L[t.xaxis.replace('x', 'xaxis')], ya = L[t.yaxis.replace('y', 'yaxis')];"
+        "return [r.left + xa._offset + xa.l2p(arguments[1]), r.top + ya._offset + ya.l2p(arguments[2])];",
+        float(cube.wavelength[COLUMN]), float(cube.hours[row] - cube.hours[first]))
+    click_at(dash_duo, *target)
+    wait_until(lambda: f"row {row + 1} of" in graph_js(dash_duo, ids.EXPLORE_SPECTRUM, "return gd.layout.title.text || '';"),
+               10, "the spectrum of a row of visit 2")
+    y = _as_array(panel_trace(dash_duo, ids.EXPLORE_SPECTRUM, 1)[1])
+    np.testing.assert_allclose(y, cube.flux[row].astype(np.float32), rtol=1e-6, equal_nan=True)
+    x, _ = panel_trace(dash_duo, ids.EXPLORE_LIGHTCURVE, 1)
+    assert x.count(None) == 1, "the light curve is not broken (once) between the visits"
+    assert log.count("_dash-update-component") == before, "a click on visit 2 asked the server"
+
+    # the 3D surface: Plotly's click event on it (picking in software WebGL is not what is tested here)
+    open_tab(dash_duo, "3D surface")
+    drawn(dash_duo, ids.SURFACE, "surface")
+    time.sleep(1.0)  # the tab's own callbacks have run
+    before = log.count("_dash-update-component")
+    graph_js(dash_duo, ids.SURFACE, "gd.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: [4, 12],"
+             " x: arguments[1], y: arguments[2], z: 0}]});", float(cube.wavelength[12]), float(cube.hours[4]))
+    wait_until(lambda: f"column 13 of" in graph_js(dash_duo, ids.EXPLORE_LIGHTCURVE, "return gd.layout.title.text || '';"),
+               10, "the light curve of column 13")
+    y = _as_array(panel_trace(dash_duo, ids.EXPLORE_SPECTRUM, 1)[1])
+    np.testing.assert_allclose(y, cube.flux[4].astype(np.float32), rtol=1e-6, equal_nan=True)
+    time.sleep(0.3)
+    assert log.count("_dash-update-component") == before, "a pick on the surface asked the server"
