@@ -22,12 +22,23 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .cube import Cube
-from .figures import WAVELENGTH_LABEL, _TEMPLATE, _display_name, _value_name_and_unit, interpolated_rows
+from .figures import (
+    _TEMPLATE,
+    WAVELENGTH_LABEL,
+    _display_name,
+    _value_name_and_unit,
+    interpolated_rows,
+)
 from .timeaxis import time_gaps
 
 __all__ = [
-    "CROSSHAIR_COLOUR", "CROSSHAIR_SHAPE", "DATA_COLOUR", "BAND_CURVE_COLOUR",
-    "explore_payload", "point_spectrum_figure", "point_light_curve_figure",
+    "BAND_CURVE_COLOUR",
+    "CROSSHAIR_COLOUR",
+    "CROSSHAIR_SHAPE",
+    "DATA_COLOUR",
+    "explore_payload",
+    "point_light_curve_figure",
+    "point_spectrum_figure",
 ]
 
 #: Line colour of the spectrum / light curve through the clicked point.

@@ -7,11 +7,14 @@ import base64
 import numpy as np
 
 from stamp_engine.explore_figures import (
-    CROSSHAIR_COLOUR, DATA_COLOUR, explore_payload, point_light_curve_figure, point_spectrum_figure,
+    CROSSHAIR_COLOUR,
+    DATA_COLOUR,
+    explore_payload,
+    point_light_curve_figure,
+    point_spectrum_figure,
 )
 from stamp_engine.figures import display_cube
-from stamp_engine.processing import INTERPOLATED_KEY
-from stamp_engine.processing import normalize
+from stamp_engine.processing import INTERPOLATED_KEY, normalize
 from stamp_engine.synthetic import make_observation
 
 

@@ -72,7 +72,11 @@ def layout(services: Services) -> html.Div:
 
 
 def register(app, services: Services) -> None:
-    from stamp_engine.explore_figures import explore_payload, point_light_curve_figure, point_spectrum_figure
+    from stamp_engine.explore_figures import (
+        explore_payload,
+        point_light_curve_figure,
+        point_spectrum_figure,
+    )
 
     cubes = services.cubes
 

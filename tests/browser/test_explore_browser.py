@@ -21,7 +21,15 @@ from stamp_engine.explore_figures import CROSSHAIR_COLOUR, DATA_COLOUR
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 from tests import pixels
-from tests.browser.test_highlight_browser import BAND, band_button, drawn, open_page, open_tab, settle, wait_until
+from tests.browser.test_highlight_browser import (
+    BAND,
+    band_button,
+    drawn,
+    open_page,
+    open_tab,
+    settle,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -71,7 +79,7 @@ def page_point(duo, graph: str, x: float, y: float) -> tuple[float, float]:
 
 def click_at(duo, x: float, y: float) -> None:
     action = ActionBuilder(duo.driver)
-    action.pointer_action.move_to_location(int(round(x)), int(round(y))).click()
+    action.pointer_action.move_to_location(round(x), round(y)).click()
     action.perform()
 
 
@@ -172,7 +180,7 @@ def test_panels_pixels_crosshair_data_colour_and_band(dash_duo, small_app):
     assert columns.max() > 0.8, "the vertical crosshair does not span the plot"
     assert cross.mean(axis=1).max() > 0.8, "no horizontal crosshair"
     line = colour_mask(image, DATA_COLOUR)
-    x_of = lambda w: page_point(dash_duo, ids.EXPLORE_SPECTRUM, float(w), 0.0)[0] - box[0]  # noqa: E731
+    x_of = lambda w: page_point(dash_duo, ids.EXPLORE_SPECTRUM, float(w), 0.0)[0] - box[0]
     gap = slice(int(x_of(WAVELENGTH[NAN_COLUMNS[0]])) + 3, int(x_of(WAVELENGTH[NAN_COLUMNS[-1]])) - 2)
     data = slice(int(x_of(WAVELENGTH[1])), int(x_of(WAVELENGTH[NAN_COLUMNS[0] - 2])))
     has_line = line.any(axis=0)
@@ -286,7 +294,7 @@ def test_visits_side_by_side_and_the_surface_pick_the_right_row(dash_duo, tmp_pa
     before = log.count("_dash-update-component")
     graph_js(dash_duo, ids.SURFACE, "gd.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: [4, 12],"
              " x: arguments[1], y: arguments[2], z: 0}]});", float(cube.wavelength[12]), float(cube.hours[4]))
-    wait_until(lambda: f"column 13 of" in graph_js(dash_duo, ids.EXPLORE_LIGHTCURVE, "return gd.layout.title.text || '';"),
+    wait_until(lambda: "column 13 of" in graph_js(dash_duo, ids.EXPLORE_LIGHTCURVE, "return gd.layout.title.text || '';"),
                10, "the light curve of column 13")
     y = _as_array(panel_trace(dash_duo, ids.EXPLORE_SPECTRUM, 1)[1])
     np.testing.assert_allclose(y, cube.flux[4].astype(np.float32), rtol=1e-6, equal_nan=True)
