@@ -84,6 +84,20 @@ SPECTRUM_MODE = "spectrum-mode"       # variability % or flux
 SPECTRUM_FRAMES = "spectrum-frames"   # every frame, sent once; the browser animates them
 SUMMARY = "summary"
 LOCATION = "location"             # page URL: ?view=heatmap opens on that tab (deep links)
+# --- linked exploration (features/explore.py, assets/stamp_explore.js)
+EXPLORE = "explore"                       # the panels beside the map: spectrum and light curve at the clicked point
+EXPLORE_DATA = "explore-data"             # display cube for the browser, sent once per result
+EXPLORE_SENT = "explore-sent"             # signature of the result EXPLORE_DATA holds
+EXPLORE_POINT = "explore-point"           # the clicked point {row, column}, set in the browser
+EXPLORE_SPECTRUM = "explore-spectrum-graph"
+EXPLORE_LIGHTCURVE = "explore-lightcurve-graph"
+EXPLORE_HINT = "explore-hint"
+TIME_BOX_SETS = "time-box-sets"           # what a box on a light curve sets: baseline / in_transit / time range
+WAVE_BOX_SETS = "wave-box-sets"           # what a box on a spectrum sets: new band / wavelength range
+BOX_MESSAGE = "box-message"
+#: Time windows picked on the white-light curve, hours since the first integration:
+#: {"baseline": [h0, h1] or None, "in_transit": [h0, h1] or None}; the science panels read it.
+WINDOWS_STORE = "time-windows"
 #: Small stores holding a signature of what each graph currently shows (graphs are
 #: drawn only when their tab is open, and only when that signature changes).
 DRAWN = {SURFACE: "surface-drawn", HEATMAP: "heatmap-drawn", LIGHTCURVES: "lightcurve-drawn", SPECTRUM: "spectrum-drawn"}
