@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEPTH_UNITS", "MAX_STACKED_CHANNELS", "amplitude_spectrum_figure", "band_colour", "channel_light_curves_figure",
-    "depth_spectrum_figure", "periodogram_figure",
+    "depth_spectrum_figure", "periodogram_figure", "probability_text",
 ]
 
 #: Most channels an offset-stacked plot draws: more are unreadable lines (and a large figure).
@@ -248,6 +248,11 @@ def _thinned(period: np.ndarray, power: np.ndarray, max_points: int) -> tuple[np
     return period[keep], power[keep]
 
 
+def probability_text(probability: float) -> str:
+    """A false-alarm probability as text: ``"3.2e-05"``; below what a float holds, ``"< 1e-300"`` (not "0")."""
+    return "< 1e-300" if probability < 1e-300 else f"{probability:.2g}"
+
+
 def periodogram_figure(
     periodograms: Sequence["Periodogram"], *, title: str | None = None, max_points: int = MAX_PERIODOGRAM_POINTS,
 ) -> go.Figure:
@@ -262,7 +267,8 @@ def periodogram_figure(
         in the light-curve view); names give the peak period and its false-alarm probability.
     """
     fig = go.Figure()
-    for i, gram in enumerate(periodograms):
+    # the white light last, so it is drawn on top (bands of one object often share its peak); legend in order
+    for i, gram in reversed(list(enumerate(periodograms))):
         colour = _WHITE_LIGHT_COLOUR if i == 0 else band_colour(i - 1)
         name = plain_text(gram.name)
         period, power = _thinned(gram.period.to_value(u.hour), np.asarray(gram.power, dtype=float), max_points)
@@ -270,7 +276,7 @@ def periodogram_figure(
         group = f"gram-{i}"
         fig.add_trace(go.Scatter(
             x=_f32(period), y=_f32(power), mode="lines", line={"width": 1.3, "color": colour}, legendgroup=group,
-            name=f"{name}: peak {peak:.4g} h, false-alarm probability {gram.false_alarm_probability:.2g}",
+            legendrank=1000 + i, name=f"{name}: peak {peak:.4g} h, false-alarm probability {probability_text(gram.false_alarm_probability)}",
             hovertemplate=f"P = %{{x:.4g}} h<br>power %{{y:.3f}}<extra>{name}</extra>",
             meta={"role": "periodogram", "curve": gram.name, "peak_period_hours": peak},
         ))
@@ -286,7 +292,7 @@ def periodogram_figure(
             marker={"symbol": "diamond", "size": 10, "color": colour, "line": {"width": 1, "color": "white"}},
             legendgroup=group, showlegend=False, name=f"{name} peak",
             hovertemplate=(f"peak P = {peak:.5g} h<br>power {gram.peak_power:.3f}<br>false-alarm probability "
-                           f"{gram.false_alarm_probability:.2g}<extra>{name}</extra>"),
+                           f"{probability_text(gram.false_alarm_probability)}<extra>{name}</extra>"),
             meta={"role": "peak", "curve": gram.name},
         ))
     fal = f"; dashed: {100 * periodograms[0].false_alarm:g} % false-alarm level (Baluev)" if periodograms else ""

@@ -186,7 +186,7 @@ def variability_view(cube: Cube, bands: list[Band], mode: Any, value: Any, perio
     amplitude = cube.amplitude_spectrum(period_hours, **binning)
     source = "the white light's periodogram peak" if given is None else "the period typed"
     summary = (f"White light: peak at {white.peak_period.to_value(u.hour):.5g} h, false-alarm probability "
-               f"{white.false_alarm_probability:.2g} ({100 * white.false_alarm:g} % level: power "
+               f"{science_figures.probability_text(white.false_alarm_probability)} ({100 * white.false_alarm:g} % level: power "
                f"{white.false_alarm_level:.3g}). Amplitude spectrum at {period_hours:.5g} h ({source}).")
     if notes:
         summary += " " + "; ".join(notes) + "."
