@@ -39,6 +39,8 @@ from ..services import Services
 CHANNEL_MODES = {"width": ("width (µm)", "width"), "R": ("resolving power R", "R"), "n": ("count", "n")}
 DEPTH_KINDS = {"transit": "Transit (1 − F_in/F_out)", "eclipse": "Eclipse (F_out/F_in − 1)"}
 WAITING = "Processing…"
+#: Longer light curves are averaged in time to this many points before their periodogram.
+PERIODOGRAM_MAX_INTEGRATIONS = 1000
 
 
 class ScienceInputError(ValueError):
@@ -175,11 +177,18 @@ def variability_view(cube: Cube, bands: list[Band], mode: Any, value: Any, perio
     given = _number(period, "the period")
     if given is not None and given <= 0:
         raise ScienceInputError(f"the period must be a positive number of hours, not {given:g}")
-    white = periodogram(cube.white_light())
+    # Long series are averaged in time first (never across visits): the periodogram's cost grows with
+    # points × frequencies, and periods far longer than the bins are unchanged by it.
+    factor = max(1, math.ceil(cube.n_integrations / PERIODOGRAM_MAX_INTEGRATIONS))
+    searched = cube.bin(time=factor) if factor > 1 else cube
+    white = periodogram(searched.white_light())
     grams, notes = [white], []
-    for band in usable_bands(cube, bands):
+    if factor > 1:
+        notes.append(f"Periodograms of light curves averaged over {factor} integrations per point "
+                     f"({searched.n_integrations} points), periods from {white.minimum_period.to_value(u.hour):.3g} h")
+    for band in usable_bands(searched, bands):
         try:
-            grams.append(periodogram(cube.light_curve(band)))
+            grams.append(periodogram(searched.light_curve(band)))
         except ValueError as error:  # a band with too few usable points: said, not dropped silently
             notes.append(f"{band.name}: no periodogram ({error})")
     period_hours = float(white.peak_period.to_value(u.hour)) if given is None else given
