@@ -293,9 +293,10 @@ def variability_layout() -> html.Div:
 def tabs() -> list[dbc.Tab]:
     """The science tabs (placed beside the views by :func:`dashboard.features.views.layout`)."""
     stores = [dcc.Store(id=ids.WINDOWS_STORE), *(dcc.Store(id=store) for store in ids.SCIENCE_DRAWN.values())]
+    # Short labels: the seven tabs stay on one line at 1280 px (a second line pushes the plots out of view).
     return [
-        dbc.Tab(html.Div([*stores, channels_layout()]), label="Spectroscopic light curves", tab_id=ids.TAB_CHANNELS),
-        dbc.Tab(depth_layout(), label="Transmission spectrum", tab_id=ids.TAB_TRANSMISSION),
+        dbc.Tab(html.Div([*stores, channels_layout()]), label="Channels", tab_id=ids.TAB_CHANNELS),
+        dbc.Tab(depth_layout(), label="Transmission", tab_id=ids.TAB_TRANSMISSION),
         dbc.Tab(variability_layout(), label="Variability", tab_id=ids.TAB_VARIABILITY),
     ]
 
