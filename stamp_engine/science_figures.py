@@ -276,8 +276,9 @@ def periodogram_figure(
         group = f"gram-{i}"
         fig.add_trace(go.Scatter(
             x=_f32(period), y=_f32(power), mode="lines", line={"width": 1.3, "color": colour}, legendgroup=group,
-            legendrank=1000 + i, name=f"{name}: peak {peak:.4g} h, false-alarm probability {probability_text(gram.false_alarm_probability)}",
-            hovertemplate=f"P = %{{x:.4g}} h<br>power %{{y:.3f}}<extra>{name}</extra>",
+            legendrank=1000 + i, name=f"{name}: {peak:.4g} h",
+            hovertext=f"peak {peak:.5g} h, false-alarm probability {probability_text(gram.false_alarm_probability)}",
+            hovertemplate=f"P = %{{x:.4g}} h<br>power %{{y:.3f}}<br>%{{hovertext}}<extra>{name}</extra>",
             meta={"role": "periodogram", "curve": gram.name, "peak_period_hours": peak},
         ))
         span = [float(gram.minimum_period.to_value(u.hour)), float(gram.maximum_period.to_value(u.hour))]
@@ -296,12 +297,14 @@ def periodogram_figure(
             meta={"role": "peak", "curve": gram.name},
         ))
     fal = f"; dashed: {100 * periodograms[0].false_alarm:g} % false-alarm level (Baluev)" if periodograms else ""
+    # legend entries name each curve and its peak period; their false-alarm probabilities are in the hover
     fig.update_layout(
         template=_TEMPLATE,
-        title={"text": title or f"Lomb–Scargle periodograms{fal}", "font": {"size": 14}},
+        title={"text": title or f"Lomb–Scargle periodograms (standard normalization){fal}", "font": {"size": 14}},
         xaxis={"title": {"text": "Period (hours)"}, "type": "log"},
-        yaxis={"title": {"text": "Lomb–Scargle power (standard normalization)"}, "rangemode": "tozero"},
-        legend={"orientation": "h", "y": -0.2}, hovermode="closest", margin=_MARGIN, uirevision="stamp-periodogram",
+        yaxis={"title": {"text": "Lomb–Scargle power"}, "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.32, "yanchor": "top", "font": {"size": 11}, "title": {"text": "peak period:"}},
+        hovermode="closest", margin={**_MARGIN, "b": 110}, uirevision="stamp-periodogram",
     )
     return fig
 

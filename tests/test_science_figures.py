@@ -105,7 +105,8 @@ def test_periodogram_figure_marks_each_peak_and_false_alarm_level_white_light_on
     levels = {t.meta["curve"]: t for t in roles(fig, "false-alarm-level")}
     assert list(levels["H2O"].y) == [grams[1].false_alarm_level] * 2
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text == "Period (hours)"
-    assert "false-alarm probability < 1e-300" in white.name  # an overwhelming peak, not "0"
+    assert white.name == f"White light: {grams[0].peak_period.to_value(u.hour):.4g} h"
+    assert "false-alarm probability < 1e-300" in white.hovertext  # an overwhelming peak, not "0"
 
 
 def test_thinning_a_long_periodogram_keeps_its_peak():
