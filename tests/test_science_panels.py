@@ -130,3 +130,15 @@ def test_the_store_id_is_the_one_the_linked_views_write():
     tabs = science.tabs()
     assert [t.tab_id for t in tabs] == [ids.TAB_CHANNELS, ids.TAB_TRANSMISSION, ids.TAB_VARIABILITY]
     assert ids.WINDOWS_STORE in str(tabs[0].children)
+
+
+def test_raw_flux_channels_and_depths_keep_the_flux_unit_and_are_close_to_the_normalized_cubes():
+    obs = make_observation("transit", n_integrations=300, wavelength=np.linspace(0.8, 5.0, 100), seed=8)
+    raw = obs.to_cube()
+    figure, _ = science.channels_view(raw, "n", 4, None, False, None)
+    assert "(Jy)" in figure.layout.yaxis.title.text
+    request = science.depth_request("n", 5, "transit", "ppm", 2.0, 3.0, 0.0, 1.4, 3.6, 4.98)
+    raw_depth = np.asarray(science.depth_view(raw, request, [])[0].data[0].y, dtype=float)
+    normalized = np.asarray(science.depth_view(raw.normalize(), request, [])[0].data[0].y, dtype=float)
+    # not equal: a raw channel weights its pixels by 1/σ² of flux, a normalized one of relative flux
+    np.testing.assert_allclose(raw_depth, normalized, rtol=0.01)
