@@ -15,7 +15,7 @@ from stamp_engine import web
 from . import download_route, ids, upload_route
 from .background import build_background_manager
 from .config import UPLOAD_CHUNK_BYTES, Config, format_size
-from .features import bands, controls, data_in, downloads, explore, job, views
+from .features import bands, controls, data_in, downloads, explore, job, science, views
 from .security import install_access_control, install_security_headers
 from .services import Services, build_services
 from .sessions import issue_session
@@ -84,7 +84,7 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     upload_route.register(server, services)
 
     app.layout = lambda: page(services)
-    for feature in (data_in, controls, bands, job, views, explore, downloads):
+    for feature in (data_in, controls, bands, job, views, explore, science, downloads):
         feature.register(app, services)
     return app
 

@@ -98,9 +98,40 @@ BOX_MESSAGE = "box-message"
 #: Time windows picked on the white-light curve, hours since the first integration:
 #: {"baseline": [h0, h1] or None, "in_transit": [h0, h1] or None}; the science panels read it.
 WINDOWS_STORE = "time-windows"
+TAB_CHANNELS = "tab-channels"
+TAB_TRANSMISSION = "tab-transmission"
+TAB_VARIABILITY = "tab-variability"
+
+# --- science panels (dashboard/features/science.py)
+CHANNELS_GRAPH = "channels-graph"
+CHANNELS_BY = "channels-by"               # how channels are made: width / R / n
+CHANNELS_VALUE = "channels-value"
+CHANNELS_BIN = "channels-bin"             # display binning, integrations per point
+CHANNELS_DIVIDE = "channels-divide"       # divide by the white light
+CHANNELS_MESSAGE = "channels-message"
+DEPTH_GRAPH = "depth-graph"
+DEPTH_BY = "depth-by"
+DEPTH_VALUE = "depth-value"
+DEPTH_KIND = "depth-kind"                 # transit / eclipse
+DEPTH_UNIT = "depth-unit"                 # ppm / %
+IN_TRANSIT_START = "in-transit-start"
+IN_TRANSIT_END = "in-transit-end"
+WINDOW_BASELINE_START = "window-baseline-start"
+WINDOW_BASELINE_END = "window-baseline-end"
+WINDOW_BASELINE2_START = "window-baseline2-start"   # optional second baseline window (after the transit)
+WINDOW_BASELINE2_END = "window-baseline2-end"
+DEPTH_MESSAGE = "depth-message"
+PERIODOGRAM_GRAPH = "periodogram-graph"
+AMPLITUDE_GRAPH = "amplitude-graph"
+AMPLITUDE_BY = "amplitude-by"
+AMPLITUDE_VALUE = "amplitude-value"
+AMPLITUDE_PERIOD = "amplitude-period"     # user period, hours; empty = the white light's peak
+VARIABILITY_MESSAGE = "variability-message"
 #: Small stores holding a signature of what each graph currently shows (graphs are
 #: drawn only when their tab is open, and only when that signature changes).
 DRAWN = {SURFACE: "surface-drawn", HEATMAP: "heatmap-drawn", LIGHTCURVES: "lightcurve-drawn", SPECTRUM: "spectrum-drawn"}
+#: The same for the science panels (features/science.py lays them out).
+SCIENCE_DRAWN = {CHANNELS_GRAPH: "channels-drawn", DEPTH_GRAPH: "depth-drawn", PERIODOGRAM_GRAPH: "variability-drawn"}
 
 
 def band_button(name: str) -> dict:

@@ -133,16 +133,21 @@ class ChannelLightCurves:
 
         Each channel is centred on its median over time (channels of raw flux have very
         different levels) and moved down by ``i × spacing``; ``spacing`` (in ``unit``)
-        defaults to 5× the median channel scatter (robust: 1.4826 × MAD), so neighbouring
-        curves do not overlap.
+        defaults to the larger of 5× the median channel scatter (robust: 1.4826 × MAD)
+        and 1.2× the median channel extent (0.5–99.5 percentile over time), so that
+        neighbouring curves do not overlap even when a transit or eclipse is much deeper
+        than the noise.
         """
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN channels stay NaN
             centred = self.flux - np.nanmedian(self.flux, axis=0)
             scatter = 1.4826 * np.nanmedian(np.abs(centred), axis=0)
+            low, high = np.nanpercentile(centred, [0.5, 99.5], axis=0)
+        extent = (high - low)[np.isfinite(high - low) & (high > low)]
         scatter = scatter[np.isfinite(scatter) & (scatter > 0)]
         if spacing is None:
-            spacing = 5.0 * float(np.median(scatter)) if scatter.size else 1.0
+            spacing = max(5.0 * float(np.median(scatter)) if scatter.size else 0.0,
+                          1.2 * float(np.median(extent)) if extent.size else 0.0) or 1.0
         offsets = -spacing * np.arange(self.n_channels)
         return centred + offsets[None, :], offsets
 

@@ -598,12 +598,17 @@ def _visit_panels_layout(shown: Cube, hours: np.ndarray, time_standard: str) -> 
 
 # ------------------------------------------------------------------ light curves
 def _block_mean(values: np.ndarray, errors: np.ndarray, hours: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Means of consecutive blocks of ``factor`` points (NaN-aware) with propagated errors."""
-    n_blocks = math.ceil(values.size / factor)
-    pad = n_blocks * factor - values.size
+    """Means of consecutive blocks of ``factor`` points (NaN-aware) with propagated errors.
+
+    ``values`` and ``errors`` are (n,) or (n, k) (k curves on one time axis, averaged along
+    the first axis); ``hours`` is (n,).
+    """
+    n_blocks = math.ceil(values.shape[0] / factor)
+    pad = n_blocks * factor - values.shape[0]
 
     def blocks(a: np.ndarray) -> np.ndarray:
-        return np.concatenate([a, np.full(pad, np.nan)]).reshape(n_blocks, factor)
+        padded = np.concatenate([a, np.full((pad, *a.shape[1:]), np.nan)])
+        return padded.reshape(n_blocks, factor, *a.shape[1:])
 
     v, e, h = blocks(values), blocks(errors), blocks(hours)
     good = np.isfinite(v) & np.isfinite(e)

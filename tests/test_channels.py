@@ -141,6 +141,14 @@ def test_offset_stacked_curves_do_not_overlap():
     np.testing.assert_allclose(stacked - offsets, curves.flux - np.median(curves.flux, axis=0))
 
 
+def test_offset_stacked_curves_of_a_deep_transit_do_not_overlap():
+    # a 1 % transit is ~100× the channel noise: spacing by the scatter alone would interleave the curves
+    curves = spectroscopic_light_curves(flat_transit_cube(depth=0.01), n=5)
+    stacked, _ = curves.offset_stacked()
+    low, high = np.nanpercentile(stacked, [0.5, 99.5], axis=0)
+    assert np.all(low[:-1] > high[1:])
+
+
 def test_channel_light_curves_keep_visits_and_gaps():
     obs = make_observation("transit", n_integrations=200, n_visits=2, nan_columns=(0, 1, 2))
     cube = obs.to_cube()

@@ -54,6 +54,8 @@ def player_layout() -> html.Div:
 
 
 def layout(services: Services) -> html.Div:
+    from . import science
+
     drawn = [dcc.Store(id=store) for store in ids.DRAWN.values()]
     # Opens on the heatmap: it draws in seconds everywhere; the 3D surface (slow without a GPU) is one click away.
     return html.Div([*drawn, dcc.Location(id=ids.LOCATION, refresh=False), dbc.Tabs([
@@ -61,6 +63,7 @@ def layout(services: Services) -> html.Div:
         dbc.Tab(_graph(ids.SURFACE), label="3D surface", tab_id=ids.TAB_SURFACE),
         dbc.Tab(_graph(ids.LIGHTCURVES), label="Light curves", tab_id=ids.TAB_LIGHTCURVES),
         dbc.Tab(player_layout(), label="Spectrum player", tab_id=ids.TAB_SPECTRUM),
+        *science.tabs(),
     ], id=ids.TABS, active_tab=ids.TAB_HEATMAP)])
 
 

@@ -1,0 +1,355 @@
+"""Plotly figures of the science products: spectroscopic light curves, transmission /
+emission spectrum, Lomb–Scargle periodograms and the amplitude spectrum.
+
+Plain functions of the engine's products (:mod:`stamp_engine.channels`,
+:mod:`stamp_engine.spectra`, :mod:`stamp_engine.periodogram`), usable from a notebook::
+
+    from stamp_engine import science_figures
+    science_figures.depth_spectrum_figure(cube.transmission_spectrum((4, 6), [(0, 3), (7, 10)], R=30)).show()
+
+The dashboard's science panels draw the same figures.  Every trace carries ``meta``
+with its ``role`` ("channel-curve", "depth", "periodogram", "peak", "false-alarm-level",
+"amplitude", "phase"), so tests and scripts can find what is drawn; bands are drawn as
+shaded wavelength ranges in the colours the light-curve view gives them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import astropy.units as u
+import numpy as np
+import plotly.colors as pcolors
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .bands import Band
+from .figures import _CURVE_COLOURS, _TEMPLATE, _WHITE_LIGHT_COLOUR, WAVELENGTH_LABEL, _block_mean, _f32, _rgba, plain_text
+from .timeaxis import time_gaps
+from .windows import windows_text
+
+if TYPE_CHECKING:
+    from .channels import ChannelLightCurves
+    from .periodogram import Periodogram
+    from .spectra import AmplitudeSpectrum, TransmissionSpectrum
+
+__all__ = [
+    "DEPTH_UNITS", "MAX_STACKED_CHANNELS", "amplitude_spectrum_figure", "band_colour", "channel_light_curves_figure",
+    "depth_spectrum_figure", "periodogram_figure", "probability_text",
+]
+
+#: Most channels an offset-stacked plot draws: more are unreadable lines (and a large figure).
+MAX_STACKED_CHANNELS = 80
+#: Most points per channel drawn by default (more are averaged in time for display).
+MAX_CURVE_POINTS = 1500
+#: Units a depth is shown in: name → astropy unit.
+DEPTH_UNITS = {"ppm": u.Unit(1e-6), "%": u.percent}
+#: Channel colours run along this scale with wavelength (blue → red), as rainbow plots do.
+CHANNEL_COLOURSCALE = "Turbo"
+#: Most points of one periodogram sent to the browser (peaks are kept when thinned).
+MAX_PERIODOGRAM_POINTS = 4000
+_MARGIN = {"l": 80, "r": 20, "t": 60, "b": 60}
+
+
+def band_colour(index: int) -> str:
+    """Colour of the ``index``-th band (from 0): the one its light curve has in the light-curve view."""
+    return _CURVE_COLOURS[index % len(_CURVE_COLOURS)]
+
+
+def _wavelength_colours(wavelength: np.ndarray) -> list[str]:
+    lo, hi = float(np.nanmin(wavelength)), float(np.nanmax(wavelength))
+    position = (wavelength - lo) / (hi - lo) if hi > lo else np.full(wavelength.shape, 0.5)
+    # 0.05–0.95: the scale's ends are near black and dark red, hard to tell apart on white
+    return pcolors.sample_colorscale(CHANNEL_COLOURSCALE, list(0.05 + 0.9 * position))
+
+
+def _unit_text(unit: u.UnitBase) -> str:
+    return "%" if unit == u.percent else (unit.to_string() or "relative flux")
+
+
+def _band_shapes(bands: Sequence[Band], lo: float, hi: float) -> tuple[list[dict], list[dict]]:
+    """Shaded ranges (layout shapes, behind the data) and name labels of the bands overlapping ``lo``–``hi`` µm."""
+    shapes, labels = [], []
+    for i, band in enumerate(bands):
+        if band.end <= lo or band.start >= hi:
+            continue
+        colour = band_colour(i)
+        shapes.append({
+            "type": "rect", "xref": "x", "yref": "paper", "x0": band.start, "x1": band.end, "y0": 0, "y1": 1,
+            "fillcolor": _rgba(colour, 0.18), "line": {"width": 0}, "layer": "below", "name": f"band {band.name}",
+        })
+        labels.append({
+            "x": 0.5 * (band.start + band.end), "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+            "text": plain_text(band.name), "showarrow": False, "font": {"size": 10, "color": colour},
+        })
+    return shapes, labels
+
+
+# ---------------------------------------------------------- spectroscopic light curves
+def channel_light_curves_figure(
+    curves: "ChannelLightCurves",
+    *,
+    bin_time: int | None = None,
+    spacing: float | None = None,
+    title: str | None = None,
+    max_channels: int = MAX_STACKED_CHANNELS,
+) -> go.Figure:
+    """Offset-stacked light curves of the channels, bluest at the top.
+
+    Parameters
+    ----------
+    curves : ChannelLightCurves
+        From :func:`~stamp_engine.channels.spectroscopic_light_curves` (or
+        :func:`~stamp_engine.channels.divide_by_white` for residuals).
+    bin_time : int, optional
+        Display binning: consecutive integrations averaged per point (within each
+        visit and between time gaps; NaN-aware, errors propagated).  1 = none; by
+        default enough to draw at most :data:`MAX_CURVE_POINTS` points per channel.
+    spacing : float, optional
+        Offset between neighbouring channels in the curves' unit; default
+        :meth:`~stamp_engine.channels.ChannelLightCurves.offset_stacked`'s (5× the median scatter).
+    max_channels : int
+        More channels than this raise (an unreadable plot).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One line per channel (meta role "channel-curve", with its ``wavelength`` and
+        ``offset``), each centred on its median over time and moved down by its offset;
+        the y axis is labelled with the channel centres at the offsets, and the hover
+        gives the value relative to the channel median and its error.
+
+    Raises
+    ------
+    ValueError
+        More than ``max_channels`` channels, or ``bin_time`` < 1.
+    """
+    if curves.n_channels > max_channels:
+        raise ValueError(f"{curves.n_channels} channels are too many to stack (at most {max_channels}): "
+                         "choose wider channels, a lower R or fewer channels")
+    if bin_time is None:
+        bin_time = max(1, int(np.ceil(curves.n_integrations / MAX_CURVE_POINTS)))
+    if int(bin_time) != bin_time or bin_time < 1:
+        raise ValueError(f"the display binning must be a whole number of integrations ≥ 1, not {bin_time!r}")
+    bin_time = int(bin_time)
+    stacked, offsets = curves.offset_stacked(spacing)
+    step = float(-offsets[1]) if offsets.size > 1 else (spacing or 0.0)
+    hours = np.asarray(curves.hours, dtype=float)
+    error = np.asarray(curves.error, dtype=float)
+    # runs between visits and time gaps: binned apart, joined by a NaN row so no line bridges a gap
+    breaks = np.flatnonzero(time_gaps(hours, curves.visit)) + 1
+    parts_h, parts_v, parts_e = [], [], []
+    for rows in np.split(np.arange(hours.size), breaks):
+        h, v, e = hours[rows], stacked[rows], error[rows]
+        if bin_time > 1:
+            h, v, e = _block_mean(v, e, h, bin_time)
+        parts_h += [h, [np.nan]]
+        parts_v += [v, np.full((1, curves.n_channels), np.nan)]
+        parts_e += [e, np.full((1, curves.n_channels), np.nan)]
+    x = _f32(np.concatenate(parts_h[:-1]))
+    y = np.concatenate(parts_v[:-1])
+    e = np.concatenate(parts_e[:-1])
+    unit = _unit_text(curves.unit)
+    colours = _wavelength_colours(curves.wavelength)
+    fig = go.Figure()
+    for i in range(curves.n_channels):
+        lo, hi = curves.edges[i]
+        name = f"{curves.wavelength[i]:.3f} µm"
+        fig.add_trace(go.Scatter(
+            x=x, y=_f32(y[:, i]), customdata=_f32(np.column_stack([y[:, i] - offsets[i], e[:, i]])),
+            mode="lines", line={"width": 1.3, "color": colours[i]}, connectgaps=False, name=name,
+            hovertemplate=(f"{lo:.3f}–{hi:.3f} µm<br>t = %{{x:.4f}} h<br>%{{customdata[0]:.4g}} ± "
+                           f"%{{customdata[1]:.3g}} {unit} (from the channel median)<extra></extra>"),
+            meta={"role": "channel-curve", "wavelength": float(curves.wavelength[i]), "offset": float(offsets[i])},
+        ))
+    residuals = bool(curves.binning.get("divided_by_white"))
+    what = "Spectroscopic residuals (channel ÷ white light)" if residuals else "Spectroscopic light curves"
+    binned = f", {bin_time} integrations per point" if bin_time > 1 else ""
+    tick_every = max(1, int(np.ceil(curves.n_channels / 25)))  # at most ~25 labels
+    fig.update_layout(
+        template=_TEMPLATE,
+        title={"text": title or f"{what}: {curves.n_channels} channels{binned}"},
+        xaxis={"title": {"text": curves.time_label}},
+        yaxis={"title": {"text": f"{'Residual' if residuals else 'Value'} − channel median ({unit}), "
+                                 f"channels {step:.3g} {unit} apart"},
+               "tickvals": list(offsets[::tick_every]), "ticktext": [f"{w:.3f} µm" for w in curves.wavelength[::tick_every]],
+               "zeroline": False},
+        showlegend=False, hovermode="closest", margin=_MARGIN, uirevision="stamp-channels",
+    )
+    return fig
+
+
+# -------------------------------------------------------------- depth spectrum
+def depth_spectrum_figure(
+    spectrum: "TransmissionSpectrum", *, unit: str = "ppm", bands: Sequence[Band] = (), title: str | None = None,
+) -> go.Figure:
+    """Transit or eclipse depth vs wavelength with 1-σ error bars; bands shaded behind.
+
+    Parameters
+    ----------
+    spectrum : TransmissionSpectrum
+    unit : {"ppm", "%"}
+    bands : sequence of Band
+        Drawn as shaded wavelength ranges with their names.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One trace (meta role "depth"): markers at the channel centres, vertical error
+        bars of the depth's 1-σ error and horizontal bars of the channel's half width.
+        Channels without a depth (no usable value in a window) are said in the title.
+    """
+    if unit not in DEPTH_UNITS:
+        raise ValueError(f"depth unit must be one of {', '.join(DEPTH_UNITS)}, not {unit!r}")
+    depth = spectrum.depth.to_value(DEPTH_UNITS[unit])
+    error = spectrum.error.to_value(DEPTH_UNITS[unit])
+    half_width = 0.5 * (spectrum.edges[:, 1] - spectrum.edges[:, 0])
+    kind = "Transit" if spectrum.kind == "transit" else "Eclipse"
+    missing = int(np.count_nonzero(~np.isfinite(depth)))
+    fig = go.Figure(go.Scatter(
+        x=_f32(spectrum.wavelength), y=_f32(depth), mode="markers",
+        marker={"size": 6, "color": _WHITE_LIGHT_COLOUR},
+        error_y={"type": "data", "array": _f32(error), "visible": True, "thickness": 1.2, "width": 0,
+                 "color": _WHITE_LIGHT_COLOUR},
+        error_x={"type": "data", "array": _f32(half_width), "visible": True, "thickness": 0.8, "width": 0,
+                 "color": _rgba(_WHITE_LIGHT_COLOUR, 0.45)},
+        customdata=_f32(np.column_stack([spectrum.edges, error])),
+        hovertemplate=(f"%{{customdata[0]:.4f}}–%{{customdata[1]:.4f}} µm<br>depth %{{y:.5g}} ± "
+                       f"%{{customdata[2]:.3g}} {unit}<extra></extra>"),
+        name=f"{kind.lower()} depth", meta={"role": "depth", "unit": unit},
+    ))
+    shapes, labels = _band_shapes(bands, float(spectrum.edges[0, 0]), float(spectrum.edges[-1, 1]))
+    windows = (f"in {'transit' if spectrum.kind == 'transit' else 'eclipse'} {windows_text(spectrum.in_transit_hours)}, "
+               f"baseline {windows_text(spectrum.baseline_hours)}")
+    note = f"; {missing} channel(s) without a depth" if missing else ""
+    formula = "1 − F_in/F_out" if spectrum.kind == "transit" else "F_out/F_in − 1"
+    fig.update_layout(
+        template=_TEMPLATE,
+        title={"text": title or f"{kind} spectrum ({formula}): {windows}{note}", "font": {"size": 14}},
+        xaxis={"title": {"text": WAVELENGTH_LABEL}},
+        yaxis={"title": {"text": f"{kind} depth ({unit})"}},
+        shapes=shapes, annotations=labels, showlegend=False, hovermode="closest", margin=_MARGIN,
+        uirevision="stamp-depth",
+    )
+    return fig
+
+
+# -------------------------------------------------------------- periodograms
+def _thinned(period: np.ndarray, power: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ~``max_points`` points, keeping the highest of each block (peaks survive thinning)."""
+    if power.size <= max_points:
+        return period, power
+    factor = int(np.ceil(power.size / max_points))
+    n_blocks = power.size // factor
+    blocks = power[: n_blocks * factor].reshape(n_blocks, factor)
+    best = blocks.argmax(axis=1) + factor * np.arange(n_blocks)
+    keep = np.concatenate([best, np.arange(n_blocks * factor, power.size)])
+    return period[keep], power[keep]
+
+
+def probability_text(probability: float) -> str:
+    """A false-alarm probability as text: ``"3.2e-05"``; below what a float holds, ``"< 1e-300"`` (not "0")."""
+    return "< 1e-300" if probability < 1e-300 else f"{probability:.2g}"
+
+
+def periodogram_figure(
+    periodograms: Sequence["Periodogram"], *, title: str | None = None, max_points: int = MAX_PERIODOGRAM_POINTS,
+) -> go.Figure:
+    """Lomb–Scargle power vs period (log axis), the white light first, then the bands.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Per periodogram: the power (meta role "periodogram"), its false-alarm level as a
+        dashed line over the searched periods (role "false-alarm-level") and its peak as
+        a diamond (role "peak"), all in the curve's colour (white light black, bands as
+        in the light-curve view); names give the peak period and its false-alarm probability.
+    """
+    fig = go.Figure()
+    # the white light last, so it is drawn on top (bands of one object often share its peak); legend in order
+    for i, gram in reversed(list(enumerate(periodograms))):
+        colour = _WHITE_LIGHT_COLOUR if i == 0 else band_colour(i - 1)
+        name = plain_text(gram.name)
+        period, power = _thinned(gram.period.to_value(u.hour), np.asarray(gram.power, dtype=float), max_points)
+        peak = float(gram.peak_period.to_value(u.hour))
+        group = f"gram-{i}"
+        fig.add_trace(go.Scatter(
+            x=_f32(period), y=_f32(power), mode="lines", line={"width": 1.3, "color": colour}, legendgroup=group,
+            legendrank=1000 + i, name=f"{name}: {peak:.4g} h",
+            hovertext=f"peak {peak:.5g} h, false-alarm probability {probability_text(gram.false_alarm_probability)}",
+            hovertemplate=f"P = %{{x:.4g}} h<br>power %{{y:.3f}}<br>%{{hovertext}}<extra>{name}</extra>",
+            meta={"role": "periodogram", "curve": gram.name, "peak_period_hours": peak},
+        ))
+        span = [float(gram.minimum_period.to_value(u.hour)), float(gram.maximum_period.to_value(u.hour))]
+        fig.add_trace(go.Scatter(
+            x=span, y=[gram.false_alarm_level] * 2, mode="lines", line={"width": 1, "color": colour, "dash": "dash"},
+            legendgroup=group, showlegend=False, name=f"{name}: {100 * gram.false_alarm:g} % false-alarm level",
+            hovertemplate=f"{100 * gram.false_alarm:g} % false-alarm level: power %{{y:.3f}}<extra>{name}</extra>",
+            meta={"role": "false-alarm-level", "curve": gram.name, "false_alarm": gram.false_alarm},
+        ))
+        fig.add_trace(go.Scatter(
+            x=[peak], y=[gram.peak_power], mode="markers",
+            marker={"symbol": "diamond", "size": 10, "color": colour, "line": {"width": 1, "color": "white"}},
+            legendgroup=group, showlegend=False, name=f"{name} peak",
+            hovertemplate=(f"peak P = {peak:.5g} h<br>power {gram.peak_power:.3f}<br>false-alarm probability "
+                           f"{probability_text(gram.false_alarm_probability)}<extra>{name}</extra>"),
+            meta={"role": "peak", "curve": gram.name},
+        ))
+    fal = f"; dashed: {100 * periodograms[0].false_alarm:g} % false-alarm level (Baluev)" if periodograms else ""
+    # legend entries name each curve and its peak period; their false-alarm probabilities are in the hover
+    fig.update_layout(
+        template=_TEMPLATE,
+        title={"text": title or f"Lomb–Scargle periodograms (standard normalization){fal}", "font": {"size": 14}},
+        xaxis={"title": {"text": "Period (hours)"}, "type": "log"},
+        yaxis={"title": {"text": "Lomb–Scargle power"}, "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.32, "yanchor": "top", "font": {"size": 11}, "title": {"text": "peak period:"}},
+        hovermode="closest", margin={**_MARGIN, "b": 110}, uirevision="stamp-periodogram",
+    )
+    return fig
+
+
+# ----------------------------------------------------------- amplitude spectrum
+def amplitude_spectrum_figure(
+    amplitude: "AmplitudeSpectrum", *, bands: Sequence[Band] = (), title: str | None = None,
+) -> go.Figure:
+    """Relative semi-amplitude (%) and phase (°) vs wavelength, with 1-σ error bars; bands shaded behind.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Two rows sharing the wavelength axis: the amplitude divided by the channel's mean
+        level (meta role "amplitude") and the phase φ of ``A sin(2π t/P + φ)`` at t0
+        (role "phase"), in degrees.
+    """
+    relative = amplitude.relative_amplitude.to_value(u.percent)
+    relative_error = amplitude.relative_amplitude_error.to_value(u.percent)
+    phase = amplitude.phase.to_value(u.deg)
+    phase_error = amplitude.phase_error.to_value(u.deg)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.62, 0.38])
+    for row, (values, errors, role, label) in enumerate(
+        [(relative, relative_error, "amplitude", "amplitude"), (phase, phase_error, "phase", "phase")], start=1,
+    ):
+        unit = "%" if role == "amplitude" else "°"
+        fig.add_trace(go.Scatter(
+            x=_f32(amplitude.wavelength), y=_f32(values), mode="markers",
+            marker={"size": 6, "color": _WHITE_LIGHT_COLOUR},
+            error_y={"type": "data", "array": _f32(errors), "visible": True, "thickness": 1.2, "width": 0,
+                     "color": _WHITE_LIGHT_COLOUR},
+            customdata=_f32(errors), name=label,
+            hovertemplate=f"%{{x:.4f}} µm<br>{label} %{{y:.4g}} ± %{{customdata:.3g}} {unit}<extra></extra>",
+            meta={"role": role},
+        ), row=row, col=1)
+    shapes, labels = _band_shapes(bands, float(amplitude.edges[0, 0]), float(amplitude.edges[-1, 1]))
+    period = float(amplitude.period.to_value(u.hour))
+    fig.update_layout(
+        template=_TEMPLATE,
+        title={"text": title or f"Amplitude spectrum: sinusoid of period {period:.5g} h fitted per channel",
+               "font": {"size": 14}},
+        shapes=shapes, annotations=[*fig.layout.annotations, *labels], showlegend=False, hovermode="closest",
+        margin=_MARGIN, uirevision="stamp-amplitude",
+    )
+    fig.update_yaxes(title_text="Relative semi-amplitude (%)", row=1, col=1)
+    fig.update_yaxes(title_text="Phase at t0 (°)", row=2, col=1)
+    fig.update_xaxes(title_text=WAVELENGTH_LABEL, row=2, col=1)
+    return fig
