@@ -125,11 +125,18 @@ def test_stored_windows_keep_only_well_formed_pairs():
     assert science.stored_windows("not a dict") == {} and science.stored_windows(None) == {}
 
 
-def test_the_store_id_is_the_one_the_linked_views_write():
-    assert ids.WINDOWS_STORE == "windows-store"
+def test_the_windows_store_is_written_by_the_linked_views_and_read_by_the_science_tabs():
+    from dashboard.app import create_app
+
     tabs = science.tabs()
     assert [t.tab_id for t in tabs] == [ids.TAB_CHANNELS, ids.TAB_TRANSMISSION, ids.TAB_VARIABILITY]
-    assert ids.WINDOWS_STORE in str(tabs[0].children)
+    app = create_app()
+    page = app.layout() if callable(app.layout) else app.layout
+    assert str(page).count(f"id='{ids.WINDOWS_STORE}'") == 1  # one store, not one per feature
+    store_data = f"{ids.WINDOWS_STORE}.data"
+    writers = [key for key in app.callback_map if store_data in key]
+    readers = [key for key, c in app.callback_map.items() if any(i["id"] == ids.WINDOWS_STORE for i in c["inputs"])]
+    assert writers and readers
 
 
 def test_raw_flux_channels_and_depths_keep_the_flux_unit_and_are_close_to_the_normalized_cubes():
