@@ -16,16 +16,16 @@ from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
 
-from .budget import run_in_budget
+from .server.budget import run_in_budget
 from .cache import session_hash
-from .config import UnsafePath
-from .datasets import Dataset, resolve
-from .limits import JobRefused
+from .server.config import UnsafePath
+from .server.datasets import Dataset, resolve
+from .server.gate import JobRefused
 from .options import DataLimits, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
-from .render import limits_of, problem_records, summarize
-from .services import Services
-from .storage import disk_health
+from .view_figures import limits_of, problem_records, summarize
+from .server.services import Services
+from .server.storage import disk_health
 
 Report = Callable[[str, int, int], None]
 
@@ -75,7 +75,7 @@ def run_job(
         limit, may only open files uploaded by that session, and the result gets a
         ``ticket`` redeemable only by that session (:meth:`CubeService.redeem`).
 
-    Never raises: running out of memory (the job's budget, :mod:`dashboard.budget`)
+    Never raises: running out of memory (the job's budget, :mod:`dashboard.server.budget`)
     becomes a message naming what was being done; an unexpected error becomes a
     message (and a logged traceback).
     """
@@ -144,7 +144,7 @@ def run_job_in_budget(
     heartbeat: Callable[[], None] | None = None,
     on_child: Callable[[int], None] | None = None,
 ) -> JobOutcome:
-    """:func:`run_job` in a child process held to ``services.budget`` (see :mod:`dashboard.budget`).
+    """:func:`run_job` in a child process held to ``services.budget`` (see :mod:`dashboard.server.budget`).
 
     A child that is killed, crashes, runs out of memory or past the deadline becomes
     a :class:`JobOutcome` whose message says so (and a job log line); its scratch
@@ -171,8 +171,8 @@ def in_budget(services: Services, work: Callable[[Report], Any], *, report: Repo
               heartbeat: Callable[[], None] | None = None, on_child: Callable[[int], None] | None = None) -> Any:
     """``work(report)`` in a child held to ``services.budget`` whose scratch folder is removed when it ends.
 
-    Returns what ``work`` returned, or a :class:`dashboard.budget.JobStopped`
-    (see :func:`dashboard.budget.run_in_budget`).
+    Returns what ``work`` returned, or a :class:`dashboard.server.budget.JobStopped`
+    (see :func:`dashboard.server.budget.run_in_budget`).
     """
     return run_in_budget(
         work, services.budget, report=report, heartbeat=heartbeat, on_child=on_child,

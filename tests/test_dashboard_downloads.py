@@ -16,16 +16,17 @@ import numpy as np
 import pytest
 from astropy.table import QTable, Table
 
-from dashboard import download_route, ids
+from dashboard import ids
+from dashboard.server import download_route
 from dashboard.band_rows import preset_rows
 from dashboard.cache import session_hash
-from dashboard.config import Config
+from dashboard.server.config import Config
 from dashboard.features import downloads
 from dashboard.features.bands import DEFAULT_PRESET
 from dashboard.features.controls import PROCESS_ORDER
 from dashboard.features.job import browser_result
 from dashboard.jobs import run_job
-from dashboard.services import build_services
+from dashboard.server.services import build_services
 from stamp_engine import figures
 from stamp_engine.bands import PRESETS
 from stamp_engine.export import package_files, read_cube_fits

@@ -21,11 +21,11 @@ import pytest
 
 import stamp_engine
 from dashboard.app import create_app
-from dashboard.budget import JobBudget, JobStopped, run_in_budget
-from dashboard.client import DashClient, flask_transport
-from dashboard.config import Config
+from dashboard.server.budget import JobBudget, JobStopped, run_in_budget
+from dashboard_client import DashClient, flask_transport
+from dashboard.server.config import Config
 from dashboard.jobs import run_job_in_budget
-from dashboard.services import build_services
+from dashboard.server.services import build_services
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 from upload_helpers import upload_files

@@ -18,13 +18,13 @@ import pytest
 import stamp_engine
 from dashboard.app import create_app
 from dashboard.cache import DROPPED_FOR_SPACE, CubeCache, cube_group, session_hash
-from dashboard.client import DashClient, flask_transport
-from dashboard.config import Config, ConfigError
+from dashboard_client import DashClient, flask_transport
+from dashboard.server.config import Config, ConfigError
 from dashboard.jobs import run_job
-from dashboard.limits import JobRefused
-from dashboard.security import hash_password, password_matches
+from dashboard.server.gate import JobRefused
+from dashboard.server.security import hash_password, password_matches
 from dashboard.server import gunicorn_settings
-from dashboard.services import build_services
+from dashboard.server.services import build_services
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 from upload_helpers import CountingInput, upload_files
@@ -391,7 +391,7 @@ def test_production_server_settings_come_from_the_environment():
 
 
 def test_job_gate_counts_across_instances_sharing_the_cache(tmp_path):
-    from dashboard.limits import JobGate
+    from dashboard.server.gate import JobGate
 
     cache = CubeCache(tmp_path / "cubes", size_limit=10**8)
     first, second = (JobGate(CubeCache(tmp_path / "cubes", 10**8).disk, 1, 1, 60) for _ in range(2))

@@ -2,7 +2,7 @@
 
 Every download is one background job (progress bar, Cancel) that builds the file in
 a private folder under the cache directory and moves the finished file to the page
-session's download folder (:mod:`dashboard.download_route`).  The job's result is
+session's download folder (:mod:`dashboard.server.download_route`).  The job's result is
 only a URL: the browser then fetches the file from the route that streams it, so a
 package of hundreds of MB never passes through the job store, the callback response
 or the browser's memory as base64.  What is drawn and tabulated is what the page shows: the processed cube behind the page's ticket, the current colour scale
@@ -42,20 +42,21 @@ from stamp_engine.export import (
 )
 from stamp_engine.problems import StampError
 
-from .. import download_route, ids
-from ..background import job_error_message, job_heartbeat
+from .. import ids
+from ..server import download_route
+from ..server.background import job_error_message, job_heartbeat
 from ..band_rows import check_band_rows
 from ..cache import session_hash
-from ..config import UnsafePath
-from ..datasets import resolve
+from ..server.config import UnsafePath
+from ..server.datasets import resolve
 from ..jobs import in_budget
-from ..limits import JobRefused
+from ..server.gate import JobRefused
 from ..options import DataLimits, DisplayOptions, parse_display_options, parse_process_options, processed_key
 from ..pipeline import ThrottledProgress
-from ..render import grid_figure
-from ..services import Services
-from ..sessions import NOT_ISSUED, is_issued
-from ..storage import StorageFull, check_room
+from ..view_figures import grid_figure
+from ..server.services import Services
+from ..server.sessions import NOT_ISSUED, is_issued
+from ..server.storage import StorageFull, check_room
 from .controls import process_states, raw_options
 
 Progress = Callable[[str, int, int], None]
@@ -287,7 +288,7 @@ def export_folder(services: Services) -> Iterator[Path]:
     """A private temporary folder under the cache directory, removed afterwards whatever happens.
 
     With job limits configured it lies in this process's scratch folder
-    (:class:`dashboard.limits.ScratchSpace`), so a download whose process was killed by
+    (:class:`dashboard.server.gate.ScratchSpace`), so a download whose process was killed by
     Cancel is swept away by the next job; otherwise under ``<cache>/exports``.
     """
     scratch = getattr(services, "scratch", None)
@@ -412,7 +413,7 @@ class Download:
     path : Path
         Where it lies (``<cache>/downloads/<session hash>/<token>/<filename>``).
     url : str
-        What the browser fetches it from (:mod:`dashboard.download_route`).
+        What the browser fetches it from (:mod:`dashboard.server.download_route`).
     token : str
         The random part of ``url``.
     mime : str
@@ -452,7 +453,7 @@ def build_download(
     """Build the download ``kind`` in a temporary folder and publish the file for ``session``.
 
     The temporary folder goes whatever happens; only the finished file is moved to
-    the session's download folder (:func:`dashboard.download_route.publish`).
+    the session's download folder (:func:`dashboard.server.download_route.publish`).
     """
     _check_room(services, session, 0)  # a full disk or quota refuses before any work
     with export_folder(services) as folder:
@@ -507,7 +508,7 @@ def run_download(
 ) -> DownloadOutcome:
     """Everything behind one download button; never raises.
 
-    Counts against the job limits (:class:`dashboard.limits.JobGate`) like a
+    Counts against the job limits (:class:`dashboard.server.gate.JobGate`) like a
     processing job: packages and videos take a worker for seconds to minutes.
     """
     if kind not in EXPORTS:

@@ -45,7 +45,7 @@ Variable                    Meaning                                     Default
 ``STAMP_BASIC_AUTH``        HTTP basic auth: ``user:password``,         unset
                             ``user:sha256$<hex>`` or
                             ``user:pbkdf2_sha256$<iterations>$<salt>$<hex>``
-                            (``python -m dashboard.security``
+                            (``python -m dashboard.server.security``
                             prints one); several users separated by
                             spaces or commas.
 ``STAMP_MAX_JOBS``          Processing jobs running at once on the      ``8``
@@ -98,7 +98,7 @@ BACKGROUNDS = ("diskcache", "celery")
 _ORIGIN = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$")
 
 
-#: Most bytes of one upload request: files travel in chunks of this size (see dashboard.upload_route).
+#: Most bytes of one upload request: files travel in chunks of this size (see dashboard.server.upload_route).
 UPLOAD_CHUNK_BYTES = 8 * 2**20
 #: Default ``STAMP_MAX_UPLOAD_MB``: room for a real JWST time series (e.g. 10,000 × 2,040 in 5 segments, ~2.8 GB).
 DEFAULT_MAX_UPLOAD_MB = 8192
@@ -314,7 +314,7 @@ class Config:
 
     @property
     def downloads_dir(self) -> Path:
-        """Built downloads waiting to be fetched (:mod:`dashboard.download_route`)."""
+        """Built downloads waiting to be fetched (:mod:`dashboard.server.download_route`)."""
         return self.cache_dir / "downloads"
 
     @property

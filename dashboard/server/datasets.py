@@ -4,7 +4,7 @@ The browser only holds a small *descriptor* of the dataset it shows:
 
 * ``{"kind": "demo"}`` — the demo observation (``Config.demo_path``);
 * ``{"kind": "upload", "session": <hex>, "digest": <hex>, "names": [...]}`` —
-  files uploaded by one browser session (:mod:`dashboard.upload_route`), saved under
+  files uploaded by one browser session (:mod:`dashboard.server.upload_route`), saved under
   ``<cache>/uploads/<session>/<digest>/``;
 * ``{"kind": "server", "paths": [...]}`` — files picked from ``STAMP_DATA_DIR``,
   relative to it.
@@ -28,7 +28,7 @@ from .config import Config, UnsafePath, safe_data_path
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")
 #: A page's session id as the upload folders accept it (hex only: it names a folder).
 SESSION_PATTERN = _HEX
-#: Folder (inside a session's upload folder) of uploads still arriving (see :mod:`dashboard.upload_route`).
+#: Folder (inside a session's upload folder) of uploads still arriving (see :mod:`dashboard.server.upload_route`).
 INCOMING = ".incoming"
 #: An incomplete upload untouched this long is removed (its page can no longer resume it).
 INCOMING_IDLE_S = 3600.0

@@ -20,7 +20,7 @@ answering 404 while the page said "Sent".  Within its hour the link can be fetch
 again (a retry, a resumed range request).
 
 Every answer that serves nothing is the same 404.  Access control
-(:func:`dashboard.security.install_access_control`) covers this route like every
+(:func:`dashboard.server.security.install_access_control`) covers this route like every
 other.  Download folders older than ``STAMP_UPLOAD_TTL_HOURS`` are removed whenever
 a download is published or requested.
 """
@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import session_hash
+from ..cache import session_hash
 from .config import Config
 
 #: A token older than this is refused (the page asks for its file at once).

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .budget import JobBudget
-from .cache import CubeCache
+from ..cache import CubeCache
 from .config import Config
-from .limits import JobGate, ScratchSpace
-from .pipeline import CubeService
+from .gate import JobGate, ScratchSpace
+from ..pipeline import CubeService
 
 
 @dataclass(frozen=True)

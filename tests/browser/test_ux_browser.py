@@ -17,7 +17,7 @@ from selenium.webdriver.common.keys import Keys
 
 import stamp_engine
 from dashboard import ids
-from dashboard.config import Config
+from dashboard.server.config import Config
 from dashboard.features.views import DEFAULT_FPS
 from stamp_engine import figures
 from stamp_engine.recipe import ProcessOptions, process
