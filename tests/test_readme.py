@@ -66,7 +66,7 @@ def test_the_upload_limit_default_in_the_readme_is_the_codes():
     assert f"`{DEFAULT_MAX_UPLOAD_MB}`" in row and Config().max_upload_mb == DEFAULT_MAX_UPLOAD_MB
     assert f"`STAMP_MAX_UPLOAD_MB` ({DEFAULT_MAX_UPLOAD_MB})" in README  # the limits table
 def test_the_configuration_table_shows_each_numeric_default_the_code_uses():
-    code = (ROOT / "dashboard" / "config.py").read_text(encoding="utf-8")
+    code = (ROOT / "dashboard" / "server" / "config.py").read_text(encoding="utf-8")
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `STAMP_")]
     defaults = re.findall(r'_number\(env, "(STAMP_[A-Z0-9_]+)", ([^,]+),', code)
