@@ -16,7 +16,6 @@ Three things are cached per dataset, each under a key built from what it depends
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -53,16 +52,6 @@ class ThrottledProgress:
 
 class CacheTooSmall(ValueError):
     """One result is larger than the whole cube cache (``STAMP_CACHE_SIZE_MB``)."""
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """What a processing job leaves for the views (small; goes to the browser)."""
-
-    key: str
-    problems: list[dict[str, str]]
-    limits: dict[str, Any]
-    label: str
 
 
 class CubeService:
