@@ -18,7 +18,7 @@ from stamp_engine.problems import NoUsableData, StampError
 
 from .server.budget import run_in_budget
 from .cache import session_hash
-from .server.config import UnsafePath
+from .server.data_folder import UnsafePath
 from .server.datasets import Dataset, resolve
 from .server.gate import JobRefused
 from .options import DataLimits, parse_process_options

@@ -13,7 +13,8 @@ import pytest
 
 import stamp_engine
 from dashboard.band_rows import check_band_rows, error_styles, error_tooltips, fitted_rows, preset_rows
-from dashboard.server.config import Config, UnsafePath
+from dashboard.server.config import Config
+from dashboard.server.data_folder import UnsafePath
 from dashboard.server.datasets import UploadRejected, prune_uploads, resolve, safe_filename
 from dashboard.features.controls import PROCESS_ORDER, raw_options
 from dashboard.features.job import problems_alert, progress_update

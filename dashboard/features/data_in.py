@@ -14,7 +14,8 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from stamp_engine.io.containers import ACCEPTED_SUFFIXES
 
 from .. import ids
-from ..server.config import format_size, list_data_files
+from ..server.config import format_size
+from ..server.data_folder import list_data_files
 from ..server.datasets import UploadRejected
 from ..server.sessions import NOT_ISSUED, is_issued
 from ..server.services import Services

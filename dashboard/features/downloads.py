@@ -47,7 +47,7 @@ from ..server import download_route
 from ..server.background import job_error_message, job_heartbeat
 from ..band_rows import check_band_rows
 from ..cache import session_hash
-from ..server.config import UnsafePath
+from ..server.data_folder import UnsafePath
 from ..server.datasets import resolve
 from ..jobs import in_budget
 from ..server.gate import JobRefused

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import Config, UnsafePath, safe_data_path
+from .config import Config
+from .data_folder import UnsafePath, safe_data_path
 
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")
 #: A page's session id as the upload folders accept it (hex only: it names a folder).
