@@ -8,29 +8,24 @@ without Dash or a browser.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
 
-from .server.budget import run_in_budget
 from .cache import session_hash
 from .server.data_folder import UnsafePath
 from .server.datasets import Dataset, resolve
-from .server.gate import JobRefused
 from .options import DataLimits, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
 from .view_figures import limits_of, problem_records, summarize
+from .server.runner import in_budget, job_log, run_guarded
 from .server.services import Services
 from .server.storage import disk_health
 
 Report = Callable[[str, int, int], None]
-
-#: One JSON line per job (who, what, how long, outcome), never file contents.
-job_log = logging.getLogger("stamp.jobs")
 
 
 @dataclass
@@ -77,60 +72,37 @@ def run_job(
 
     Never raises: running out of memory (the job's budget, :mod:`dashboard.server.budget`)
     becomes a message naming what was being done; an unexpected error becomes a
-    message (and a logged traceback).
+    message (and a logged traceback); see :func:`dashboard.server.runner.run_guarded`.
     """
-    started = time.monotonic()
     record: dict[str, Any] = {
         "event": "job",
-        "session": session_hash(session) if session else None,
         "dataset": (descriptor or {}).get("kind") if isinstance(descriptor, Mapping) else None,
         "options": {k: v for k, v in dict(raw_options or {}).items() if v is not None},
     }
-    outcome = JobOutcome(message="Processing failed unexpectedly; the server log has the details")
-    status = "error"
-    stage = ["starting"]
 
-    def noted(name: str, done: int, total: int) -> None:
-        stage[0] = name
-        if report is not None:
-            report(name, done, total)
-    try:
-        if services.scratch is not None:
-            services.scratch.sweep()
+    def check() -> tuple[JobOutcome, str] | None:
         if (
             session is not None
             and isinstance(descriptor, Mapping)
             and descriptor.get("kind") == "upload"
             and descriptor.get("session") != session
         ):
-            outcome, status = JobOutcome(message="Cannot open the data: it was uploaded from another page"), "refused"
-            return outcome
+            return JobOutcome(message="Cannot open the data: it was uploaded from another page"), "refused"
         disk = disk_health(services.config)
         if disk != "ok":
-            outcome, status = JobOutcome(message=f"Not started: the server's cache disk is {disk}"), "refused"
-            return outcome
-        gate = services.gate.slot(record["session"]) if services.gate is not None else _no_slot()
-        scratch = services.scratch.job() if services.scratch is not None else _no_slot()
-        with gate, scratch:
-            outcome, status = process_dataset(services, descriptor, raw_options, previous, noted, record)
+            return JobOutcome(message=f"Not started: the server's cache disk is {disk}"), "refused"
+        return None
+
+    def work(workdir: Path, noted: Report) -> tuple[JobOutcome, str]:
+        outcome, status = process_dataset(services, descriptor, raw_options, previous, noted, record, workdir=workdir)
         if outcome.result is not None and session is not None:
             outcome.result["ticket"] = services.cubes.issue(outcome.result["key"], session)
-        return outcome
-    except JobRefused as exc:
-        outcome, status = JobOutcome(message=f"Not started: {exc}"), "refused"
-        return outcome
-    except MemoryError:
-        outcome, status = JobOutcome(message=out_of_memory(stage[0], services)), "out-of-memory"
-        return outcome
-    except Exception as exc:  # noqa: BLE001 — a job must never take the page (or the worker) down
-        record["error"] = type(exc).__name__
-        job_log.exception("job failed unexpectedly")
-        return outcome
-    finally:
-        record.update(outcome=status, duration_s=round(time.monotonic() - started, 3))
-        if outcome.message:
-            record["message"] = outcome.message
-        job_log.info(json.dumps(record, default=str, sort_keys=True))
+        return outcome, status
+
+    return run_guarded(
+        services, work, lambda message, status: JobOutcome(message=message), session=session, record=record,
+        unexpected="Processing failed unexpectedly; the server log has the details", report=report, check=check,
+    )
 
 
 def run_job_in_budget(
@@ -167,33 +139,6 @@ def run_job_in_budget(
     return JobOutcome(message=answer.message)
 
 
-def in_budget(services: Services, work: Callable[[Report], Any], *, report: Report | None = None,
-              heartbeat: Callable[[], None] | None = None, on_child: Callable[[int], None] | None = None) -> Any:
-    """``work(report)`` in a child held to ``services.budget`` whose scratch folder is removed when it ends.
-
-    Returns what ``work`` returned, or a :class:`dashboard.server.budget.JobStopped`
-    (see :func:`dashboard.server.budget.run_in_budget`).
-    """
-    return run_in_budget(
-        work, services.budget, report=report, heartbeat=heartbeat, on_child=on_child,
-        after_child=services.scratch.remove if services.scratch is not None else None,
-    )
-
-
-def out_of_memory(stage: str, services: Services) -> str:
-    limit = f" of {services.budget.memory_mb} MB" if services.budget is not None else ""
-    return (f"Stopped at: {stage}: the job needed more than its memory limit{limit} (STAMP_JOB_MEMORY_MB). "
-            "The file may declare more data than it holds.")
-
-
-class _no_slot:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
 def _describe_files(dataset: Dataset) -> dict[str, int]:
     total = 0
     for path in dataset.paths:
@@ -225,6 +170,8 @@ def process_dataset(
     previous: Mapping[str, Any] | None = None,
     report: Report | None = None,
     record: dict[str, Any] | None = None,
+    *,
+    workdir: Path | None = None,
 ) -> tuple[JobOutcome, str]:
     """Load (cached), check the options against the data, process (cached).
 
@@ -242,6 +189,8 @@ def process_dataset(
         The previous result; its data limits are used only if it is the same dataset.
     report : callable, optional
         ``report(stage, done, total)``.
+    workdir : Path, optional
+        The job's scratch folder (archives are expanded in it).
     """
     record = {} if record is None else record
     report = ThrottledProgress(report) if report else (lambda stage, done, total: None)
@@ -257,7 +206,7 @@ def process_dataset(
         return JobOutcome(message=f"Cannot open the data: {exc}"), "bad-dataset"
     record.update(_describe_files(dataset))
     try:
-        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report)
+        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report, workdir=workdir)
     except CacheTooSmall as exc:
         return JobOutcome(message=f"Processing failed: {exc}"), "failed"
     except NoUsableData as exc:
@@ -274,7 +223,7 @@ def process_dataset(
             field_errors=dict(errors), problems=problems,
         ), "bad-options"
     try:
-        key, _ = services.cubes.run(dataset.paths, dataset.content_key, options, report)
+        key, _ = services.cubes.run(dataset.paths, dataset.content_key, options, report, workdir=workdir)
     except (StampError, ValueError) as exc:
         return JobOutcome(message=f"Processing failed: {exc}", problems=problems), "failed"
     result = {

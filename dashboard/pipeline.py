@@ -63,7 +63,8 @@ class CubeService:
         Shared by every web and job process (``get``/``set``; pinning, eviction and
         tickets when it is a :class:`~dashboard.cache.CubeCache`).
     loader : callable
-        ``loader(paths, progress=…) -> Cube``; :func:`stamp_engine.load` by default.
+        ``loader(paths, progress=…, workdir=…) -> Cube``; :func:`stamp_engine.load` by default
+        (``workdir``: the job's scratch folder, or None).
     display_limits : dict
         Keyword arguments of :func:`stamp_engine.figures.display_cube`.
     """
@@ -73,15 +74,17 @@ class CubeService:
         self.loader = loader
         self.display_limits = display_limits or {}
 
-    def _load(self, paths: Sequence[Path], progress: Progress) -> Cube:
+    def _load(self, paths: Sequence[Path], progress: Progress, workdir: Path | None) -> Cube:
         if self.loader is not None:
-            return self.loader(list(paths), progress=progress)
+            return self.loader(list(paths), progress=progress, workdir=workdir)
         from stamp_engine import load
 
-        return load(list(paths), progress=progress)
+        return load(list(paths), progress=progress, workdir=workdir)
 
-    def loaded(self, paths: Sequence[Path], content_key: str, progress: Progress = _no_progress) -> Cube:
-        """The loaded cube of these files, read only when not cached.
+    def loaded(
+        self, paths: Sequence[Path], content_key: str, progress: Progress = _no_progress, *, workdir: Path | None = None
+    ) -> Cube:
+        """The loaded cube of these files, read (archives expanded in ``workdir``) only when not cached.
 
         Raises
         ------
@@ -92,16 +95,17 @@ class CubeService:
         self._pin(key)
         cube = self.cache.get(key)
         if cube is None:
-            cube = self._load(paths, progress)
+            cube = self._load(paths, progress, workdir)
             self.cache.set(key, cube)
             self._evict(key)
         return cube
 
     def run(
-        self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = _no_progress
+        self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = _no_progress,
+        *, workdir: Path | None = None,
     ) -> tuple[str, Cube]:
         """Load (or reuse), process (or reuse) and reduce for display; returns the key and the loaded cube."""
-        loaded = self.loaded(paths, content_key, progress)
+        loaded = self.loaded(paths, content_key, progress, workdir=workdir)
         key = processed_key(content_key, options)
         self._pin(key)  # the page that asked is about to view it
         if self.cache.get(self._display_key(key)) is None:

@@ -1,23 +1,20 @@
-"""Limits on running jobs (per session and server-wide) and per-process scratch folders.
+"""Limits on running jobs, per session and server-wide.
 
-Both live in the shared cache folder, so they hold across every web worker, local
-job process and Celery worker using it.  A job whose process was killed (Cancel, a
-crashed worker) cannot clean up after itself: its slot and scratch folder are
-recognised as stale — the recorded process no longer exists on this host, or the
-job is older than ``STAMP_JOB_TIMEOUT_S`` — and dropped by the next job.
+The count lives in the shared cache, so it holds across every web worker, local job
+process and Celery worker using it.  A job whose process was killed (Cancel, a
+crashed worker) cannot give its slot back: the slot is recognised as stale — the
+recorded process no longer exists on this host, or the job is older than
+``STAMP_JOB_TIMEOUT_S`` — and dropped by the next job (scratch folders follow the
+same rule, :mod:`dashboard.server.scratch`).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import socket
-import tempfile
-import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 _RUNNING = "jobs-running"
@@ -36,7 +33,9 @@ def _process_alive(pid: int) -> bool:
         return False
 
 
-def _stale(host: str, pid: int, started: float, timeout_s: float, now: float) -> bool:
+def stale_process(host: str, pid: int, started: float, timeout_s: float, now: float) -> bool:
+    """Whether work of process ``pid`` on ``host`` started at ``started`` is over: the process is gone
+    from this host, or the work is older than ``timeout_s``."""
     return now - started > timeout_s or (host == socket.gethostname() and not _process_alive(pid))
 
 
@@ -63,7 +62,7 @@ class JobGate:
         """Live jobs: token → {session, host, pid, started}."""
         now = time.time()
         jobs = self.disk.get(_RUNNING) or {}
-        return {t: j for t, j in jobs.items() if not _stale(j["host"], j["pid"], j["started"], self.timeout_s, now)}
+        return {t: j for t, j in jobs.items() if not stale_process(j["host"], j["pid"], j["started"], self.timeout_s, now)}
 
     @contextmanager
     def slot(self, session: str | None) -> Iterator[None]:
@@ -96,73 +95,3 @@ class JobGate:
                 jobs = self.running()
                 jobs.pop(token, None)
                 self.disk.set(_RUNNING, jobs)
-
-
-class ScratchSpace:
-    """Per-process scratch folders under ``<cache>/scratch`` for the engine's temporary files.
-
-    :func:`stamp_engine.load` expands archives into a ``tempfile.TemporaryDirectory``:
-    while a job runs, this process's ``tempfile.tempdir`` points into
-    ``<cache>/scratch/<host>-<pid>``.  Normal ends and failures are cleaned by the
-    engine and then by :meth:`job` (which removes the whole folder when the last job of
-    the process ends); a killed process leaves its folder behind, and :meth:`sweep`
-    (run as every job starts) removes folders of processes that no longer exist.
-    """
-
-    # One per process: tempfile.tempdir is per process, and threads of one process share it.
-    _lock = threading.Lock()
-    _active = 0
-    _saved: str | None = None
-
-    def __init__(self, root: Path, timeout_s: float):
-        self.root = Path(root)
-        self.timeout_s = timeout_s
-
-    def own_folder(self) -> Path:
-        return self.folder_of(os.getpid())
-
-    def folder_of(self, pid: int) -> Path:
-        return self.root / f"{socket.gethostname()}-{pid}"
-
-    def remove(self, pid: int) -> None:
-        """Remove the scratch folder of process ``pid`` of this host (a job process that has ended)."""
-        shutil.rmtree(self.folder_of(pid), ignore_errors=True)
-
-    def sweep(self) -> list[Path]:
-        """Remove scratch folders of dead processes on this host (or older than the job timeout)."""
-        removed = []
-        if not self.root.is_dir():
-            return removed
-        now = time.time()
-        for folder in self.root.iterdir():
-            host, _, pid = folder.name.rpartition("-")
-            if not pid.isdigit() or folder == self.own_folder():
-                continue
-            try:
-                started = folder.stat().st_mtime
-            except FileNotFoundError:
-                continue
-            if _stale(host, int(pid), started, self.timeout_s, now):
-                shutil.rmtree(folder, ignore_errors=True)
-                removed.append(folder)
-        return removed
-
-    @contextmanager
-    def job(self) -> Iterator[Path]:
-        """Point temporary files of this process into its scratch folder while the job runs."""
-        folder = self.own_folder()
-        cls = type(self)
-        with cls._lock:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if cls._active == 0:
-                cls._saved = tempfile.tempdir
-            cls._active += 1
-            tempfile.tempdir = str(folder)
-        try:
-            yield folder
-        finally:
-            with cls._lock:
-                cls._active -= 1
-                if cls._active == 0:
-                    tempfile.tempdir = cls._saved
-                    shutil.rmtree(folder, ignore_errors=True)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from .budget import JobBudget
 from ..cache import CubeCache
 from .config import Config
-from .gate import JobGate, ScratchSpace
+from .gate import JobGate
+from .scratch import ScratchSpace
 from ..pipeline import CubeService
 
 
@@ -17,9 +18,9 @@ class Services:
 
     config: Config
     cubes: CubeService
-    gate: JobGate | None = None
-    scratch: ScratchSpace | None = None
-    #: Memory and time of one job (:func:`dashboard.jobs.run_job_in_budget`); None runs jobs in-process.
+    gate: JobGate
+    scratch: ScratchSpace
+    #: Memory and time of one job (:func:`dashboard.server.runner.in_budget`); None runs jobs in-process.
     budget: JobBudget | None = None
 
 
