@@ -250,9 +250,9 @@ class CountingLoader:
     def __init__(self):
         self.calls = 0
 
-    def __call__(self, paths, progress=None):
+    def __call__(self, paths, progress=None, workdir=None):
         self.calls += 1
-        return stamp_engine.load(paths, progress=progress)
+        return stamp_engine.load(paths, progress=progress, workdir=workdir)
 
 
 @pytest.fixture

@@ -126,10 +126,10 @@ def test_a_timed_out_job_frees_its_slot_and_scratch_and_says_why(tmp_path, eurek
     config = Config(cache_dir=tmp_path / "cache", demo_path=None, max_session_jobs=1, job_timeout_s=2)
     descriptor = _upload(config, eureka_file)
 
-    def stuck_loader(paths, progress=None):
+    def stuck_loader(paths, progress=None, workdir=None):
         import tempfile
 
-        Path(tempfile.mkdtemp(prefix="stamp-inputs-"), "expanded.fits").write_bytes(b"x" * 1000)
+        Path(tempfile.mkdtemp(prefix="stamp-inputs-", dir=workdir), "expanded.fits").write_bytes(b"x" * 1000)
         progress(f"Reading {paths[0].name}", 0, 1)
         time.sleep(120)
 
@@ -155,12 +155,12 @@ def _message_text(response: dict) -> str:
 def test_kill_9_of_a_running_job_ends_with_a_message_on_the_page(tmp_path, eureka_file, victim):
     pid_file = tmp_path / "reader.pid"
 
-    def slow_loader(paths, progress=None):
+    def slow_loader(paths, progress=None, workdir=None):
         pid_file.write_text(str(os.getpid()))
         for i in range(300):
             progress("Waiting for a slow disk", i, 300)
             time.sleep(0.1)
-        return stamp_engine.load(paths, progress=progress)
+        return stamp_engine.load(paths, progress=progress, workdir=workdir)
 
     config = Config(cache_dir=tmp_path / "cache", demo_path=None)
     app = create_app(config, loader=slow_loader)
@@ -190,7 +190,7 @@ def test_kill_9_of_a_running_job_ends_with_a_message_on_the_page(tmp_path, eurek
 def test_a_dashboard_job_over_its_memory_budget_names_the_file_and_the_limit(tmp_path, eureka_file):
     config = Config(cache_dir=tmp_path / "cache", demo_path=None, job_memory_mb=300)
 
-    def greedy_loader(paths, progress=None):
+    def greedy_loader(paths, progress=None, workdir=None):
         progress(f"Reading {paths[0].name}", 0, 1)
         return np.ones((30000, 30000))  # 7.2 GB: what a 2 kB HDF5 declaring that shape asks for
 
