@@ -36,6 +36,7 @@ from pathlib import Path
 
 from ..cache import session_hash
 from .config import Config
+from .folders import FolderStore, older_than
 
 #: A token older than this is refused (the page asks for its file at once).
 TOKEN_TTL_S = 3600.0
@@ -122,23 +123,10 @@ def session_of_key(config: Config, token: str, key: str | None) -> str | None:
 
 def prune(config: Config, now: float | None = None) -> list[Path]:
     """Remove token folders older than ``STAMP_UPLOAD_TTL_HOURS`` and session folders left empty."""
-    root = downloads_dir(config)
-    if not root.is_dir():
-        return []
-    now = time.time() if now is None else now
-    max_age = config.upload_ttl_hours * 3600.0
-    removed = []
-    for session_folder in root.iterdir():
-        try:
-            for folder in session_folder.iterdir():
-                if now - folder.stat().st_mtime > max_age:
-                    shutil.rmtree(folder, ignore_errors=True)
-                    removed.append(folder)
-            if not any(session_folder.iterdir()):
-                session_folder.rmdir()
-        except (FileNotFoundError, NotADirectoryError, OSError):
-            continue  # another process pruned it meanwhile, or a stray file
-    return removed
+    return FolderStore(
+        downloads_dir(config), items="*", stale_item=older_than(config.upload_ttl_hours * 3600.0),
+        drop_empty_owners=True,
+    ).sweep(now)
 
 
 def locate(config: Config, token: str, filename: str, key: str | None, now: float | None = None) -> Path | None:
