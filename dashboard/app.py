@@ -13,10 +13,10 @@ from flask import Response, jsonify
 from stamp_engine import web
 
 from . import ids
+from .features import bands, controls, data_in, downloads, job, views
 from .server import download_route, upload_route
 from .server.background import build_background_manager
 from .server.config import UPLOAD_CHUNK_BYTES, Config, format_size
-from .features import bands, controls, data_in, downloads, job, views
 from .server.security import install_access_control, install_security_headers
 from .server.services import Services, build_services
 from .server.sessions import issue_session

@@ -16,14 +16,14 @@ from typing import Any, Callable, Mapping
 from stamp_engine.problems import NoUsableData, StampError
 
 from .cache import session_hash
-from .server.data_folder import UnsafePath
-from .server.datasets import Dataset, resolve
 from .options import DataLimits, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
-from .view_figures import limits_of, problem_records, summarize
+from .server.data_folder import UnsafePath
+from .server.datasets import Dataset, resolve
 from .server.runner import in_budget, job_log, run_guarded
 from .server.services import Services
 from .server.storage import disk_health
+from .view_figures import limits_of, problem_records, summarize
 
 Report = Callable[[str, int, int], None]
 

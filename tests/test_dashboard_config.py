@@ -233,8 +233,8 @@ def test_band_highlighting_is_wired_only_in_the_browser(app_factory):
 def test_the_chooser_and_the_server_picker_offer_only_what_the_engine_reads(tmp_path):
     """One list of accepted endings, in the engine: a tar archive (which load() does not
     read) is neither offered by the file chooser nor listed by the server picker."""
-    from dashboard.server.data_folder import list_data_files
     from dashboard.features.data_in import ACCEPT
+    from dashboard.server.data_folder import list_data_files
     from stamp_engine.io.containers import ACCEPTED_SUFFIXES
 
     offered = ACCEPT.split(",")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import time
-import re
 import zipfile
 from pathlib import Path
 
@@ -17,15 +17,15 @@ import pytest
 from astropy.table import QTable, Table
 
 from dashboard import ids
-from dashboard.server import download_route
 from dashboard.band_rows import preset_rows
 from dashboard.cache import session_hash
-from dashboard.server.config import Config
 from dashboard.features import downloads
 from dashboard.features.bands import DEFAULT_PRESET
 from dashboard.features.controls import PROCESS_ORDER
 from dashboard.features.job import browser_result
 from dashboard.jobs import run_job
+from dashboard.server import download_route
+from dashboard.server.config import Config
 from dashboard.server.services import build_services
 from stamp_engine import figures
 from stamp_engine.bands import PRESETS

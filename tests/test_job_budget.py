@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+from dashboard_client import DashClient, flask_transport
+from upload_helpers import upload_files
 
 import stamp_engine
 from dashboard.app import create_app
-from dashboard.server.budget import JobBudget, JobStopped, run_in_budget
-from dashboard_client import DashClient, flask_transport
-from dashboard.server.config import Config
 from dashboard.jobs import run_job_in_budget
+from dashboard.server.budget import JobBudget, JobStopped, run_in_budget
+from dashboard.server.config import Config
 from dashboard.server.services import build_services
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from upload_helpers import upload_files
 
 SESSION = "c" * 32
 

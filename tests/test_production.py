@@ -15,20 +15,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dashboard_client import DashClient, flask_transport
+from upload_helpers import CountingInput, upload_files
 
 import stamp_engine
 from dashboard.app import create_app
 from dashboard.cache import DROPPED_FOR_SPACE, CubeCache, cube_group, session_hash
-from dashboard_client import DashClient, flask_transport
-from dashboard.server.config import Config, ConfigError
 from dashboard.jobs import run_job
+from dashboard.server.config import Config, ConfigError
 from dashboard.server.gate import JobRefused
 from dashboard.server.security import hash_password, password_matches
 from dashboard.server.serve import gunicorn_settings
 from dashboard.server.services import build_services
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from upload_helpers import CountingInput, upload_files
 
 SESSION_A = "a" * 32
 SESSION_B = "b" * 32

@@ -17,8 +17,8 @@ from .. import ids
 from ..server.config import format_size
 from ..server.data_folder import list_data_files
 from ..server.datasets import UploadRejected
-from ..server.sessions import NOT_ISSUED, is_issued
 from ..server.services import Services
+from ..server.sessions import NOT_ISSUED, is_issued
 from ..server.upload_route import SESSION_HEADER, finish_upload
 from .job import dataset_label_span
 

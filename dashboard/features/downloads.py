@@ -43,20 +43,20 @@ from stamp_engine.export import (
 from stamp_engine.problems import StampError
 
 from .. import ids
-from ..server import download_route
-from ..server.background import job_error_message, job_heartbeat
 from ..band_rows import check_band_rows
 from ..cache import session_hash
-from ..server.data_folder import UnsafePath
-from ..server.datasets import resolve
 from ..jobs import in_budget
-from ..server.gate import JobRefused
 from ..options import DataLimits, DisplayOptions, parse_display_options, parse_process_options, processed_key
 from ..pipeline import ThrottledProgress
-from ..view_figures import grid_figure
+from ..server import download_route
+from ..server.background import job_error_message, job_heartbeat
+from ..server.data_folder import UnsafePath
+from ..server.datasets import resolve
+from ..server.gate import JobRefused
 from ..server.services import Services
 from ..server.sessions import NOT_ISSUED, is_issued
 from ..server.storage import StorageFull, check_room
+from ..view_figures import grid_figure
 from .controls import process_states, raw_options
 
 Progress = Callable[[str, int, int], None]

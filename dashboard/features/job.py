@@ -9,8 +9,8 @@ from stamp_engine.problem_summary import summary_groups
 from stamp_engine.problems import Problem
 
 from .. import ids
-from ..server.background import job_error_message, job_heartbeat
 from ..jobs import run_job_in_budget
+from ..server.background import job_error_message, job_heartbeat
 from ..server.services import Services
 from ..server.sessions import NOT_ISSUED, is_issued
 from .controls import process_states, raw_options

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .budget import JobBudget
 from ..cache import CubeCache
+from ..pipeline import CubeService
+from .budget import JobBudget
 from .config import Config
 from .gate import JobGate
 from .scratch import ScratchSpace
-from ..pipeline import CubeService
 
 
 @dataclass(frozen=True)
