@@ -300,7 +300,7 @@ def _hold_a_download_folder(cache_dir, ready):
     import time
 
     services = build_services(Config(cache_dir=cache_dir))
-    with downloads.export_folder(services) as folder:
+    with services.scratch.job() as folder:  # where a download builds (dashboard.server.runner)
         (folder / "spectrum_partial.mp4").write_bytes(b"x" * 1000)
         ready.set()
         time.sleep(60)

@@ -62,15 +62,38 @@ def downloads_dir(config: Config) -> Path:
 
 
 @dataclass(frozen=True)
-class Published:
-    """A built file waiting to be fetched: where it lies and the URL the page navigates to."""
+class Download:
+    """A built file waiting in the session's download folder for the browser to fetch it.
+
+    Attributes
+    ----------
+    path : Path
+        Where it lies (``<cache>/downloads/<session hash>/<token>/<filename>``).
+    token : str
+        The random part of ``url``.
+    url : str
+        What the browser fetches it from (:func:`register`).
+    """
 
     path: Path
     token: str
     url: str
 
+    @property
+    def filename(self) -> str:
+        return self.path.name
 
-def publish(config: Config, session: str | None, built: Path) -> Published:
+    @property
+    def mime(self) -> str:
+        """The type the route serves it as."""
+        return MIME_OF_SUFFIX[self.path.suffix]
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+def publish(config: Config, session: str | None, built: Path) -> Download:
     """Move ``built`` (a file under the cache folder) to a new token folder of ``session``.
 
     Parameters
@@ -95,7 +118,7 @@ def publish(config: Config, session: str | None, built: Path) -> Published:
     target = folder / built.name
     shutil.move(str(built), target)  # a rename: both lie under the cache folder
     key = _signer(config).dumps([token, session_hash(session)])
-    return Published(path=target, token=token, url=f"{config.url_prefix}download/{token}/{built.name}?k={key}")
+    return Download(path=target, token=token, url=f"{config.url_prefix}download/{token}/{built.name}?k={key}")
 
 
 def _signer(config: Config):

@@ -81,7 +81,7 @@ def run_guarded(
         if refused is not None:
             outcome, status = refused
             return outcome
-        with services.gate.slot(owner), services.scratch.job() as workdir:
+        with services.gate.slot(owner), services.scratch.job(prefix=f"stamp-{record.get('event', 'job')}-") as workdir:
             outcome, status = work(workdir, noted)
     except JobRefused as exc:
         outcome, status = failed(f"Not started: {exc}", "refused"), "refused"

@@ -63,12 +63,12 @@ class ScratchSpace:
         return self.store.sweep()
 
     @contextmanager
-    def job(self) -> Iterator[Path]:
-        """A fresh folder for one job's temporary files, removed when the job ends."""
+    def job(self, prefix: str = "stamp-job-") -> Iterator[Path]:
+        """A fresh folder (named ``<prefix><random>``) for one job's temporary files, removed when the job ends."""
         own = self.own_folder()
         with self._lock:
             own.mkdir(parents=True, exist_ok=True, mode=0o700)
-            folder = Path(tempfile.mkdtemp(prefix="job-", dir=own))
+            folder = Path(tempfile.mkdtemp(prefix=prefix, dir=own))
         try:
             yield folder
         finally:
