@@ -23,7 +23,7 @@ from .server.datasets import Dataset, resolve
 from .server.runner import in_budget, job_log, run_guarded
 from .server.services import Services
 from .server.storage import disk_health
-from .view_figures import limits_of, problem_records, summarize
+from .summary import limits_of, problem_records, summarize
 
 Report = Callable[[str, int, int], None]
 

@@ -172,7 +172,7 @@ class CubeService:
 
 def describe_shape(cube: Cube) -> str:
     """``"600 integrations × 430 wavelengths, 2 visit(s), variability %"`` (interpolated rows counted apart)."""
-    from .view_figures import integrations_text
+    from .summary import integrations_text
 
     kind = "variability %" if cube.is_normalized else f"flux ({cube.flux_unit.to_string() or 'dimensionless'})"
     return f"{integrations_text(cube)} × {cube.n_wavelengths} wavelengths, {cube.n_visits} visit(s), {kind}"

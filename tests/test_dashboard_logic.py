@@ -30,7 +30,8 @@ from dashboard.options import (
 )
 from dashboard.pipeline import ThrottledProgress
 from stamp_engine.recipe import process
-from dashboard.view_figures import grid_figure, light_curves, slider_marks, spectrum, summarize
+from dashboard.summary import summarize
+from dashboard.view_figures import grid_figure, light_curves, slider_marks, spectrum
 from dashboard.server.services import build_services
 from dashboard.server.upload_route import begin_upload, finish_upload, write_chunk
 from stamp_engine.bands import PRESETS, Band
