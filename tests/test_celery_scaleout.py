@@ -209,13 +209,13 @@ import stamp_engine
 
 _real_load = stamp_engine.load
 
-def _slow_load(paths, progress=None):
+def _slow_load(paths, progress=None, workdir=None):
     Path(os.environ["STAMP_TEST_READER_PID"]).write_text(str(os.getpid()))
     for i in range(600):
         if progress:
             progress("Waiting for a slow disk", i, 600)
         time.sleep(0.1)
-    return _real_load(paths, progress=progress)
+    return _real_load(paths, progress=progress, workdir=workdir)
 
 stamp_engine.load = _slow_load
 '''
