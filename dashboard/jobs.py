@@ -7,20 +7,17 @@ without Dash or a browser.
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
 
-from .cache import session_hash
 from .options import DataLimits, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
 from .server.data_folder import UnsafePath
 from .server.datasets import Dataset, resolve
-from .server.runner import in_budget, job_log, run_guarded
+from .server.runner import run_guarded, run_in_child
 from .server.services import Services
 from .server.storage import disk_health
 from .summary import limits_of, problem_records, summarize
@@ -122,21 +119,12 @@ def run_job_in_budget(
     a :class:`JobOutcome` whose message says so (and a job log line); its scratch
     folder is removed at once.
     """
-    if services.budget is None:
-        return run_job(services, descriptor, raw_options, previous, report, session=session)
-    started = time.monotonic()
-    answer = in_budget(
+    return run_in_child(
         services,
         lambda child_report: run_job(services, descriptor, raw_options, previous, child_report, session=session),
-        report=report, heartbeat=heartbeat, on_child=on_child,
+        lambda message, reason: JobOutcome(message=message),
+        session=session, record={"event": "job"}, report=report, heartbeat=heartbeat, on_child=on_child,
     )
-    if isinstance(answer, JobOutcome):
-        return answer
-    job_log.info(json.dumps({
-        "event": "job", "session": session_hash(session) if session else None, "outcome": answer.reason,
-        "message": answer.message, "duration_s": round(time.monotonic() - started, 3),
-    }, sort_keys=True))
-    return JobOutcome(message=answer.message)
 
 
 def _describe_files(dataset: Dataset) -> dict[str, int]:

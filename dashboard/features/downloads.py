@@ -47,7 +47,7 @@ from ..server.background import job_error_message, job_heartbeat
 from ..server.data_folder import UnsafePath
 from ..server.datasets import resolve
 from ..server.download_route import Download
-from ..server.runner import in_budget, run_guarded
+from ..server.runner import run_guarded, run_in_child
 from ..server.services import Services
 from ..server.sessions import NOT_ISSUED, is_issued
 from ..server.storage import StorageFull, check_room
@@ -549,12 +549,10 @@ def register(app, services: Services) -> None:
                 band_rows=band_rows, process_values=process_values, report=ThrottledProgress(child_report),
             )
 
-        if services.budget is None:
-            return job_outputs(build(report))
-        outcome = in_budget(services, build, report=report, heartbeat=job_heartbeat())
-        if not isinstance(outcome, DownloadOutcome):
-            outcome = DownloadOutcome(message=outcome.message)
-        return job_outputs(outcome)
+        return job_outputs(run_in_child(
+            services, build, lambda message, reason: DownloadOutcome(message=message), session=session,
+            record={"event": "download", "kind": kind}, report=report, heartbeat=job_heartbeat(),
+        ))
 
     # In the browser: fetch the file as an attachment from its signed link (no cookie: a
     # portal's iframe on another site would drop it).

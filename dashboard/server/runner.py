@@ -5,7 +5,7 @@ hands the work a fresh scratch folder as its ``workdir``
 (:class:`~dashboard.server.scratch.ScratchSpace`), turns a refusal, running out of
 memory or an unexpected error into the job's own outcome carrying a message in a
 user's words, and writes one JSON line per job on the ``stamp.jobs`` logger (who,
-what, how long, outcome — never file contents).  :func:`in_budget` runs a job in a
+what, how long, outcome — never file contents).  :func:`run_in_child` runs a job in a
 child process held to the job budget (:mod:`dashboard.server.budget`).
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from ..cache import session_hash
-from .budget import run_in_budget
+from .budget import JobStopped, run_in_budget
 from .gate import JobRefused
 from .services import Services
 
@@ -99,17 +99,37 @@ def run_guarded(
     return outcome
 
 
-def in_budget(services: Services, work: Callable[[Report], Any], *, report: Report | None = None,
-              heartbeat: Callable[[], None] | None = None, on_child: Callable[[int], None] | None = None) -> Any:
-    """``work(report)`` in a child held to ``services.budget`` whose scratch folder is removed when it ends.
+def run_in_child(
+    services: Services,
+    work: Callable[[Report], Outcome],
+    stopped: Callable[[str, str], Outcome],
+    *,
+    session: str | None,
+    record: dict[str, Any],
+    report: Report | None = None,
+    heartbeat: Callable[[], None] | None = None,
+    on_child: Callable[[int], None] | None = None,
+) -> Outcome:
+    """``work(report)`` in a child process held to ``services.budget`` (in this process when there is none).
 
-    Returns what ``work`` returned, or a :class:`dashboard.server.budget.JobStopped`
-    (see :func:`dashboard.server.budget.run_in_budget`).
+    A child that is killed, crashes, runs out of memory or past the deadline
+    (:class:`dashboard.server.budget.JobStopped`) becomes ``stopped(message, reason)``
+    and a job log line with ``record``'s fields; its scratch folder is removed at once.
     """
-    return run_in_budget(
+    if services.budget is None:
+        return work(report if report is not None else (lambda stage, done, total: None))
+    started = time.monotonic()
+    answer = run_in_budget(
         work, services.budget, report=report, heartbeat=heartbeat, on_child=on_child,
         after_child=services.scratch.remove,
     )
+    if not isinstance(answer, JobStopped):
+        return answer
+    job_log.info(json.dumps({
+        **record, "session": session_hash(session) if session else None, "outcome": answer.reason,
+        "message": answer.message, "duration_s": round(time.monotonic() - started, 3),
+    }, default=str, sort_keys=True))
+    return stopped(answer.message, answer.reason)
 
 
 def out_of_memory(stage: str, services: Services) -> str:
