@@ -264,6 +264,21 @@ def test_job_limits_apply(demo):
     assert download(demo, "ecsv").download is not None  # slots freed
 
 
+def test_each_download_is_one_job_log_line_like_a_processing_job(demo, caplog, monkeypatch):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="stamp.jobs")
+    assert download(demo, "ecsv").download is not None
+    monkeypatch.setattr(downloads, "write_cube_fits", lambda cube, path, options=None: 1 / 0)
+    assert download(demo, "fits").download is None
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "stamp.jobs" and r.levelname == "INFO"]
+    assert [(line["event"], line["kind"], line["outcome"]) for line in lines] == [
+        ("download", "ecsv", "ok"), ("download", "fits", "error")]
+    assert all(line["session"] == session_hash(SESSION) and line["duration_s"] >= 0 for line in lines)
+    assert lines[1]["message"].startswith("Could not build the cube FITS file: an unexpected error")
+    assert SESSION not in caplog.text  # the session id itself is never logged
+
+
 def test_failing_export_gives_a_message_and_leaves_nothing(demo, monkeypatch):
     services, _, _ = demo
     folders = []
