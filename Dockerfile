@@ -1,4 +1,4 @@
-# STAMP dashboard for a team server: gunicorn serving dashboard.wsgi:server as a non-root user.
+# STAMP dashboard for a team server: gunicorn serving dashboard.server.wsgi:server as a non-root user.
 #   docker build -t stamp .
 #   docker run -p 8050:8050 -v stamp-cache:/var/cache/stamp stamp
 FROM python:3.11-slim
@@ -37,7 +37,7 @@ EXPOSE 8050
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; p = os.environ.get('STAMP_URL_PREFIX', '/').rstrip('/'); urllib.request.urlopen('http://127.0.0.1:8050' + p + '/healthz', timeout=4)"
 
-# gunicorn serving dashboard.wsgi:server; workers, threads and the request timeout come from
+# gunicorn serving dashboard.server.wsgi:server; workers, threads and the request timeout come from
 # STAMP_WORKERS, STAMP_THREADS and STAMP_TIMEOUT_S (jobs run in their own processes, not bounded by it).
-# A Celery worker from the same image: docker run … stamp python -m dashboard.worker
-CMD ["python", "-c", "from dashboard.server import serve; serve(host='0.0.0.0', port=8050, production=True)"]
+# A Celery worker from the same image: docker run … stamp python -m dashboard.server.worker
+CMD ["python", "-c", "from dashboard.server.serve import serve; serve(host='0.0.0.0', port=8050, production=True)"]

@@ -1,7 +1,7 @@
 /*
  * Chunked, resumable uploads straight to the server's disk (namespace "stampUpload").
  *
- * The protocol is described in dashboard/upload_route.py.  A file is never read into
+ * The protocol is described in dashboard/server/upload_route.py.  A file is never read into
  * memory as a whole: File.slice gives one chunk at a time, and XMLHttpRequest sends it
  * (XHR, not fetch, because only XHR reports upload progress).  After a dropped
  * connection the upload asks the server how many bytes it holds and continues from
@@ -21,7 +21,7 @@
   var resumable = {}; /* signature of a choice -> id of its unfinished upload on the server */
   var running = null; /* the upload in flight */
 
-  /* "3.1 GB", "1.5 MB", "200 MB": as dashboard.config.format_size (1 MB = 2^20 bytes). */
+  /* "3.1 GB", "1.5 MB", "200 MB": as dashboard.server.config.format_size (1 MB = 2^20 bytes). */
   function formatSize(n) {
     var units = [["GB", 1073741824], ["MB", 1048576], ["KB", 1024]];
     for (var i = 0; i < units.length; i++) {
@@ -37,7 +37,7 @@
     return n + " bytes";
   }
 
-  /* "x.zip is 3.1 GB; the limit is 2 GB", or null: as dashboard.upload_route.oversize_message. */
+  /* "x.zip is 3.1 GB; the limit is 2 GB", or null: as dashboard.server.upload_route.oversize_message. */
   function oversizeMessage(names, sizes, limit) {
     var total = 0;
     for (var i = 0; i < sizes.length; i++) {

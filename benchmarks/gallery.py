@@ -134,7 +134,7 @@ def load_datasets(data: Path | None, demo: bool) -> tuple[list[Dataset], list[tu
 
     loaded, failed = [], []
     if demo:
-        from dashboard.config import SHIPPED_DEMO
+        from dashboard.server.config import SHIPPED_DEMO
 
         loaded.append(_dataset("demo", str(SHIPPED_DEMO), stamp_engine.load([SHIPPED_DEMO])))
     for path in find_files(data) if data else []:

@@ -12,14 +12,15 @@ from flask import Response, jsonify
 
 from stamp_engine import web
 
-from . import download_route, ids, upload_route
-from .background import build_background_manager
-from .config import UPLOAD_CHUNK_BYTES, Config, format_size
+from . import ids
 from .features import bands, controls, data_in, downloads, explore, job, science, views
-from .security import install_access_control, install_security_headers
-from .services import Services, build_services
-from .sessions import issue_session
-from .storage import disk_health
+from .server import download_route, upload_route
+from .server.background import build_background_manager
+from .server.config import UPLOAD_CHUNK_BYTES, Config, format_size
+from .server.security import install_access_control, install_security_headers
+from .server.services import Services, build_services
+from .server.sessions import issue_session
+from .server.storage import disk_health
 
 #: URL path (under the prefix) of the engine's band-highlighting script, the same file
 #: exported HTML pages inline (package data of ``stamp_engine.web``).
@@ -75,7 +76,7 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     )
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
-    server.extensions["stamp_background_manager"] = manager  # dashboard.wsgi exposes Celery's app from it
+    server.extensions["stamp_background_manager"] = manager  # dashboard.server.wsgi exposes Celery's app from it
     server.extensions["stamp_services"] = services  # operators' scripts and tests reach the cube cache here
     install_security_headers(server, config, app)
     install_access_control(server, config)
@@ -113,7 +114,7 @@ def _add_routes(server, config: Config, services: Services, manager) -> None:
 
     @server.errorhandler(413)
     def too_large(_):
-        # Files arrive in chunks (dashboard.upload_route), so no legitimate request is larger.
+        # Files arrive in chunks (dashboard.server.upload_route), so no legitimate request is larger.
         return jsonify(error=f"Request larger than this server's limit of {format_size(config.max_request_bytes)} "
                              f"(files are uploaded in chunks of {format_size(UPLOAD_CHUNK_BYTES)})"), 413
 

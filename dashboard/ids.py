@@ -2,7 +2,7 @@
 
 # --- stores (the browser holds keys and small metadata only, never data)
 SESSION = "session-id"            # random hex per page load: names the upload folder
-DATASET = "dataset"               # descriptor of the files shown (see dashboard.datasets)
+DATASET = "dataset"               # descriptor of the files shown (see dashboard.server.datasets)
 RESULT = "job-result"             # key of the processed cube + data limits + problems
 BANDS = "valid-bands"             # usable bands from the editor
 BANDS_FITTED = "bands-fitted"     # dataset whose wavelengths last chose the band preset

@@ -7,30 +7,22 @@ without Dash or a browser.
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
 
-from .budget import run_in_budget
-from .cache import session_hash
-from .config import UnsafePath
-from .datasets import Dataset, resolve
-from .limits import JobRefused
 from .options import DataLimits, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
-from .render import limits_of, problem_records, summarize
-from .services import Services
-from .storage import disk_health
+from .server.data_folder import UnsafePath
+from .server.datasets import Dataset, resolve
+from .server.runner import run_guarded, run_in_child
+from .server.services import Services
+from .server.storage import disk_health
+from .summary import limits_of, problem_records, summarize
 
 Report = Callable[[str, int, int], None]
-
-#: One JSON line per job (who, what, how long, outcome), never file contents.
-job_log = logging.getLogger("stamp.jobs")
 
 
 @dataclass
@@ -75,62 +67,39 @@ def run_job(
         limit, may only open files uploaded by that session, and the result gets a
         ``ticket`` redeemable only by that session (:meth:`CubeService.redeem`).
 
-    Never raises: running out of memory (the job's budget, :mod:`dashboard.budget`)
+    Never raises: running out of memory (the job's budget, :mod:`dashboard.server.budget`)
     becomes a message naming what was being done; an unexpected error becomes a
-    message (and a logged traceback).
+    message (and a logged traceback); see :func:`dashboard.server.runner.run_guarded`.
     """
-    started = time.monotonic()
     record: dict[str, Any] = {
         "event": "job",
-        "session": session_hash(session) if session else None,
         "dataset": (descriptor or {}).get("kind") if isinstance(descriptor, Mapping) else None,
         "options": {k: v for k, v in dict(raw_options or {}).items() if v is not None},
     }
-    outcome = JobOutcome(message="Processing failed unexpectedly; the server log has the details")
-    status = "error"
-    stage = ["starting"]
 
-    def noted(name: str, done: int, total: int) -> None:
-        stage[0] = name
-        if report is not None:
-            report(name, done, total)
-    try:
-        if services.scratch is not None:
-            services.scratch.sweep()
+    def check() -> tuple[JobOutcome, str] | None:
         if (
             session is not None
             and isinstance(descriptor, Mapping)
             and descriptor.get("kind") == "upload"
             and descriptor.get("session") != session
         ):
-            outcome, status = JobOutcome(message="Cannot open the data: it was uploaded from another page"), "refused"
-            return outcome
+            return JobOutcome(message="Cannot open the data: it was uploaded from another page"), "refused"
         disk = disk_health(services.config)
         if disk != "ok":
-            outcome, status = JobOutcome(message=f"Not started: the server's cache disk is {disk}"), "refused"
-            return outcome
-        gate = services.gate.slot(record["session"]) if services.gate is not None else _no_slot()
-        scratch = services.scratch.job() if services.scratch is not None else _no_slot()
-        with gate, scratch:
-            outcome, status = process_dataset(services, descriptor, raw_options, previous, noted, record)
+            return JobOutcome(message=f"Not started: the server's cache disk is {disk}"), "refused"
+        return None
+
+    def work(workdir: Path, noted: Report) -> tuple[JobOutcome, str]:
+        outcome, status = process_dataset(services, descriptor, raw_options, previous, noted, record, workdir=workdir)
         if outcome.result is not None and session is not None:
             outcome.result["ticket"] = services.cubes.issue(outcome.result["key"], session)
-        return outcome
-    except JobRefused as exc:
-        outcome, status = JobOutcome(message=f"Not started: {exc}"), "refused"
-        return outcome
-    except MemoryError:
-        outcome, status = JobOutcome(message=out_of_memory(stage[0], services)), "out-of-memory"
-        return outcome
-    except Exception as exc:  # noqa: BLE001 — a job must never take the page (or the worker) down
-        record["error"] = type(exc).__name__
-        job_log.exception("job failed unexpectedly")
-        return outcome
-    finally:
-        record.update(outcome=status, duration_s=round(time.monotonic() - started, 3))
-        if outcome.message:
-            record["message"] = outcome.message
-        job_log.info(json.dumps(record, default=str, sort_keys=True))
+        return outcome, status
+
+    return run_guarded(
+        services, work, lambda message, status: JobOutcome(message=message), session=session, record=record,
+        unexpected="Processing failed unexpectedly; the server log has the details", report=report, check=check,
+    )
 
 
 def run_job_in_budget(
@@ -144,54 +113,18 @@ def run_job_in_budget(
     heartbeat: Callable[[], None] | None = None,
     on_child: Callable[[int], None] | None = None,
 ) -> JobOutcome:
-    """:func:`run_job` in a child process held to ``services.budget`` (see :mod:`dashboard.budget`).
+    """:func:`run_job` in a child process held to ``services.budget`` (see :mod:`dashboard.server.budget`).
 
     A child that is killed, crashes, runs out of memory or past the deadline becomes
     a :class:`JobOutcome` whose message says so (and a job log line); its scratch
     folder is removed at once.
     """
-    if services.budget is None:
-        return run_job(services, descriptor, raw_options, previous, report, session=session)
-    started = time.monotonic()
-    answer = in_budget(
+    return run_in_child(
         services,
         lambda child_report: run_job(services, descriptor, raw_options, previous, child_report, session=session),
-        report=report, heartbeat=heartbeat, on_child=on_child,
+        lambda message, reason: JobOutcome(message=message),
+        session=session, record={"event": "job"}, report=report, heartbeat=heartbeat, on_child=on_child,
     )
-    if isinstance(answer, JobOutcome):
-        return answer
-    job_log.info(json.dumps({
-        "event": "job", "session": session_hash(session) if session else None, "outcome": answer.reason,
-        "message": answer.message, "duration_s": round(time.monotonic() - started, 3),
-    }, sort_keys=True))
-    return JobOutcome(message=answer.message)
-
-
-def in_budget(services: Services, work: Callable[[Report], Any], *, report: Report | None = None,
-              heartbeat: Callable[[], None] | None = None, on_child: Callable[[int], None] | None = None) -> Any:
-    """``work(report)`` in a child held to ``services.budget`` whose scratch folder is removed when it ends.
-
-    Returns what ``work`` returned, or a :class:`dashboard.budget.JobStopped`
-    (see :func:`dashboard.budget.run_in_budget`).
-    """
-    return run_in_budget(
-        work, services.budget, report=report, heartbeat=heartbeat, on_child=on_child,
-        after_child=services.scratch.remove if services.scratch is not None else None,
-    )
-
-
-def out_of_memory(stage: str, services: Services) -> str:
-    limit = f" of {services.budget.memory_mb} MB" if services.budget is not None else ""
-    return (f"Stopped at: {stage}: the job needed more than its memory limit{limit} (STAMP_JOB_MEMORY_MB). "
-            "The file may declare more data than it holds.")
-
-
-class _no_slot:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _describe_files(dataset: Dataset) -> dict[str, int]:
@@ -225,6 +158,8 @@ def process_dataset(
     previous: Mapping[str, Any] | None = None,
     report: Report | None = None,
     record: dict[str, Any] | None = None,
+    *,
+    workdir: Path | None = None,
 ) -> tuple[JobOutcome, str]:
     """Load (cached), check the options against the data, process (cached).
 
@@ -242,6 +177,8 @@ def process_dataset(
         The previous result; its data limits are used only if it is the same dataset.
     report : callable, optional
         ``report(stage, done, total)``.
+    workdir : Path, optional
+        The job's scratch folder (archives are expanded in it).
     """
     record = {} if record is None else record
     report = ThrottledProgress(report) if report else (lambda stage, done, total: None)
@@ -257,7 +194,7 @@ def process_dataset(
         return JobOutcome(message=f"Cannot open the data: {exc}"), "bad-dataset"
     record.update(_describe_files(dataset))
     try:
-        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report)
+        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report, workdir=workdir)
     except CacheTooSmall as exc:
         return JobOutcome(message=f"Processing failed: {exc}"), "failed"
     except NoUsableData as exc:
@@ -274,7 +211,7 @@ def process_dataset(
             field_errors=dict(errors), problems=problems,
         ), "bad-options"
     try:
-        key, _ = services.cubes.run(dataset.paths, dataset.content_key, options, report)
+        key, _ = services.cubes.run(dataset.paths, dataset.content_key, options, report, workdir=workdir)
     except (StampError, ValueError) as exc:
         return JobOutcome(message=f"Processing failed: {exc}", problems=problems), "failed"
     result = {

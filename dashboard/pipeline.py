@@ -16,7 +16,6 @@ Three things are cached per dataset, each under a key built from what it depends
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -55,16 +54,6 @@ class CacheTooSmall(ValueError):
     """One result is larger than the whole cube cache (``STAMP_CACHE_SIZE_MB``)."""
 
 
-@dataclass(frozen=True)
-class JobResult:
-    """What a processing job leaves for the views (small; goes to the browser)."""
-
-    key: str
-    problems: list[dict[str, str]]
-    limits: dict[str, Any]
-    label: str
-
-
 class CubeService:
     """Cached loading and processing of datasets.
 
@@ -74,7 +63,8 @@ class CubeService:
         Shared by every web and job process (``get``/``set``; pinning, eviction and
         tickets when it is a :class:`~dashboard.cache.CubeCache`).
     loader : callable
-        ``loader(paths, progress=…) -> Cube``; :func:`stamp_engine.load` by default.
+        ``loader(paths, progress=…, workdir=…) -> Cube``; :func:`stamp_engine.load` by default
+        (``workdir``: the job's scratch folder, or None).
     display_limits : dict
         Keyword arguments of :func:`stamp_engine.figures.display_cube`.
     """
@@ -84,15 +74,17 @@ class CubeService:
         self.loader = loader
         self.display_limits = display_limits or {}
 
-    def _load(self, paths: Sequence[Path], progress: Progress) -> Cube:
+    def _load(self, paths: Sequence[Path], progress: Progress, workdir: Path | None) -> Cube:
         if self.loader is not None:
-            return self.loader(list(paths), progress=progress)
+            return self.loader(list(paths), progress=progress, workdir=workdir)
         from stamp_engine import load
 
-        return load(list(paths), progress=progress)
+        return load(list(paths), progress=progress, workdir=workdir)
 
-    def loaded(self, paths: Sequence[Path], content_key: str, progress: Progress = no_progress) -> Cube:
-        """The loaded cube of these files, read only when not cached.
+    def loaded(
+        self, paths: Sequence[Path], content_key: str, progress: Progress = no_progress, *, workdir: Path | None = None
+    ) -> Cube:
+        """The loaded cube of these files, read (archives expanded in ``workdir``) only when not cached.
 
         Raises
         ------
@@ -103,16 +95,17 @@ class CubeService:
         self._pin(key)
         cube = self.cache.get(key)
         if cube is None:
-            cube = self._load(paths, progress)
+            cube = self._load(paths, progress, workdir)
             self.cache.set(key, cube)
             self._evict(key)
         return cube
 
     def run(
-        self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = no_progress
+        self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = no_progress,
+        *, workdir: Path | None = None,
     ) -> tuple[str, Cube]:
         """Load (or reuse), process (or reuse) and reduce for display; returns the key and the loaded cube."""
-        loaded = self.loaded(paths, content_key, progress)
+        loaded = self.loaded(paths, content_key, progress, workdir=workdir)
         key = processed_key(content_key, options)
         self._pin(key)  # the page that asked is about to view it
         if self.cache.get(self._display_key(key)) is None:
@@ -179,7 +172,7 @@ class CubeService:
 
 def describe_shape(cube: Cube) -> str:
     """``"600 integrations × 430 wavelengths, 2 visit(s), variability %"`` (interpolated rows counted apart)."""
-    from .render import integrations_text
+    from .summary import integrations_text
 
     kind = "variability %" if cube.is_normalized else f"flux ({cube.flux_unit.to_string() or 'dimensionless'})"
     return f"{integrations_text(cube)} × {cube.n_wavelengths} wavelengths, {cube.n_visits} visit(s), {kind}"

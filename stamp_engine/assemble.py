@@ -133,6 +133,7 @@ def load(
     options: LoadOptions | None = None,
     *,
     progress: Progress | None = None,
+    workdir: str | Path | None = None,
     **overrides: Any,
 ) -> Cube:
     """Read files, folders or ZIP archives into one wavelength × time cube.
@@ -146,6 +147,9 @@ def load(
         Element choice, visit gap threshold, archive limits.
     progress : callable, optional
         ``progress(stage, done, total)``, called as files are read and the cube is filled.
+    workdir : path, optional
+        Folder in which archives are expanded and files read (in a temporary folder
+        removed before returning); default the system's temporary folder.
     **overrides
         Fields of :class:`LoadOptions`, e.g. ``load(paths, order=2)``.
 
@@ -164,9 +168,9 @@ def load(
     report = progress or (lambda stage, done, total: None)
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    with tempfile.TemporaryDirectory(prefix="stamp-inputs-") as workdir:
-        inputs, problems = expand_inputs(list(paths), Path(workdir), options.archive_limits)
-        blocks, files = _read_all(inputs, problems, report, options.read_limits, Path(workdir) / "read")
+    with tempfile.TemporaryDirectory(prefix="stamp-inputs-", dir=workdir) as folder:
+        inputs, problems = expand_inputs(list(paths), Path(folder), options.archive_limits)
+        blocks, files = _read_all(inputs, problems, report, options.read_limits, Path(folder) / "read")
         # Blocks may be memory maps of extracted files: copy into the cube before
         # the extraction folder goes away.
         return _assemble_observation(blocks, files, problems, options, report)

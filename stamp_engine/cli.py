@@ -510,7 +510,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def run_serve(args: argparse.Namespace) -> int:
     """``stamp serve``: start the dashboard (imports Dash only now)."""
     try:
-        from dashboard.server import serve
+        from dashboard.server.serve import serve
     except ImportError as exc:
         _print_error(f"the dashboard cannot be started: {exc}")
         return EXIT_INTERNAL
@@ -524,7 +524,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     """``stamp worker``: a Celery worker running the dashboard's jobs (imports Celery only now)."""
     try:
-        from dashboard.worker import run_worker as start
+        from dashboard.server.worker import run_worker as start
     except ImportError as exc:
         _print_error(f"the worker cannot be started: {exc}")
         return EXIT_INTERNAL

@@ -14,7 +14,6 @@ the output folder.  Exit status as ``stamp inspect``: 0 when the package was wri
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time

@@ -25,8 +25,8 @@ import celery  # noqa: F401 — a missing celery must fail the test run, not ski
 import redis
 
 from dashboard.app import create_app
-from dashboard.client import DashClient, flask_transport
-from dashboard.config import Config
+from dashboard_client import DashClient, flask_transport
+from dashboard.server.config import Config
 from stamp_engine import load
 from stamp_engine.recipe import ProcessOptions, process
 from stamp_engine.synthetic import make_observation
@@ -209,13 +209,13 @@ import stamp_engine
 
 _real_load = stamp_engine.load
 
-def _slow_load(paths, progress=None):
+def _slow_load(paths, progress=None, workdir=None):
     Path(os.environ["STAMP_TEST_READER_PID"]).write_text(str(os.getpid()))
     for i in range(600):
         if progress:
             progress("Waiting for a slow disk", i, 600)
         time.sleep(0.1)
-    return _real_load(paths, progress=progress)
+    return _real_load(paths, progress=progress, workdir=workdir)
 
 stamp_engine.load = _slow_load
 '''
@@ -289,10 +289,10 @@ def test_a_job_lost_with_its_celery_worker_ends_with_a_message(tmp_path, redis_u
 
 def test_stamp_worker_hands_celery_options_through_and_other_commands_still_refuse_unknown_ones(monkeypatch):
     from stamp_engine import cli
-    import dashboard.worker
+    import dashboard.server.worker
 
     seen = []
-    monkeypatch.setattr(dashboard.worker, "run_worker", lambda args: seen.append(args))
+    monkeypatch.setattr(dashboard.server.worker, "run_worker", lambda args: seen.append(args))
     words = readme_worker_command()[3:]  # after "python -m stamp_engine.cli"
     assert cli.main([*words, "--pool", "solo", "-Q", "jobs"]) == 0
     assert seen == [[*words[1:], "--pool", "solo", "-Q", "jobs"]] and "--concurrency" in words

@@ -319,9 +319,9 @@ def test_os_error_is_a_message(capsys, monkeypatch):
 # ---------------------------------------------------------------- serve and render
 def test_serve_passes_options_to_the_dashboard(capsys, monkeypatch):
     calls = []
-    fake = types.ModuleType("dashboard.server")
+    fake = types.ModuleType("dashboard.server.serve")
     fake.serve = lambda **kwargs: calls.append(kwargs)
-    monkeypatch.setitem(sys.modules, "dashboard.server", fake)
+    monkeypatch.setitem(sys.modules, "dashboard.server.serve", fake)
     assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9000", "--production", "--workers", "3"]) == 0
     assert cli.main(["serve"]) == 0
     assert calls == [

@@ -15,7 +15,7 @@ from astropy.time import Time
 from dashboard.options import DisplayOptions, parse_display_options
 from dashboard.pipeline import describe_shape
 from dashboard.features.controls import display_notes
-from dashboard.render import grid_figure
+from dashboard.view_figures import grid_figure
 from stamp_engine import colour, figures, processing, timeaxis
 from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation

@@ -8,17 +8,15 @@ from pathlib import Path
 import pytest
 
 from dashboard.app import create_app
-from dashboard.config import (
+from dashboard.server.config import (
     SHIPPED_DEMO,
     UPLOAD_CHUNK_BYTES,
     Config,
     ConfigError,
-    UnsafePath,
-    list_data_files,
     normalize_prefix,
-    safe_data_path,
 )
-from dashboard.security import security_headers
+from dashboard.server.data_folder import UnsafePath, list_data_files, safe_data_path
+from dashboard.server.security import security_headers
 
 
 # ------------------------------------------------------------------ from_env
@@ -203,13 +201,13 @@ def test_wsgi_module_exposes_a_server(monkeypatch, tmp_path):
 
     monkeypatch.setenv("STAMP_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("STAMP_URL_PREFIX", "/w/")
-    sys.modules.pop("dashboard.wsgi", None)
-    wsgi = importlib.import_module("dashboard.wsgi")
+    sys.modules.pop("dashboard.server.wsgi", None)
+    wsgi = importlib.import_module("dashboard.server.wsgi")
     try:
         assert wsgi.server.test_client().get("/w/healthz").get_json() == {"status": "ok"}
         assert wsgi.celery_app is None
     finally:
-        sys.modules.pop("dashboard.wsgi", None)
+        sys.modules.pop("dashboard.server.wsgi", None)
 
 
 def test_band_highlighting_is_wired_only_in_the_browser(app_factory):
@@ -235,8 +233,8 @@ def test_band_highlighting_is_wired_only_in_the_browser(app_factory):
 def test_the_chooser_and_the_server_picker_offer_only_what_the_engine_reads(tmp_path):
     """One list of accepted endings, in the engine: a tar archive (which load() does not
     read) is neither offered by the file chooser nor listed by the server picker."""
-    from dashboard.config import list_data_files
     from dashboard.features.data_in import ACCEPT
+    from dashboard.server.data_folder import list_data_files
     from stamp_engine.io.containers import ACCEPTED_SUFFIXES
 
     offered = ACCEPT.split(",")

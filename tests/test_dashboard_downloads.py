@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import time
-import re
 import zipfile
 from pathlib import Path
 
@@ -16,16 +16,17 @@ import numpy as np
 import pytest
 from astropy.table import QTable, Table
 
-from dashboard import download_route, ids
+from dashboard import ids
 from dashboard.band_rows import preset_rows
 from dashboard.cache import session_hash
-from dashboard.config import Config
 from dashboard.features import downloads
 from dashboard.features.bands import DEFAULT_PRESET
 from dashboard.features.controls import PROCESS_ORDER
 from dashboard.features.job import browser_result
 from dashboard.jobs import run_job
-from dashboard.services import build_services
+from dashboard.server import download_route
+from dashboard.server.config import Config
+from dashboard.server.services import build_services
 from stamp_engine import figures
 from stamp_engine.bands import PRESETS
 from stamp_engine.export import package_files, read_cube_fits
@@ -263,6 +264,21 @@ def test_job_limits_apply(demo):
     assert download(demo, "ecsv").download is not None  # slots freed
 
 
+def test_each_download_is_one_job_log_line_like_a_processing_job(demo, caplog, monkeypatch):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="stamp.jobs")
+    assert download(demo, "ecsv").download is not None
+    monkeypatch.setattr(downloads, "write_cube_fits", lambda cube, path, options=None: 1 / 0)
+    assert download(demo, "fits").download is None
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "stamp.jobs" and r.levelname == "INFO"]
+    assert [(line["event"], line["kind"], line["outcome"]) for line in lines] == [
+        ("download", "ecsv", "ok"), ("download", "fits", "error")]
+    assert all(line["session"] == session_hash(SESSION) and line["duration_s"] >= 0 for line in lines)
+    assert lines[1]["message"].startswith("Could not build the cube FITS file: an unexpected error")
+    assert SESSION not in caplog.text  # the session id itself is never logged
+
+
 def test_failing_export_gives_a_message_and_leaves_nothing(demo, monkeypatch):
     services, _, _ = demo
     folders = []
@@ -299,7 +315,7 @@ def _hold_a_download_folder(cache_dir, ready):
     import time
 
     services = build_services(Config(cache_dir=cache_dir))
-    with downloads.export_folder(services) as folder:
+    with services.scratch.job() as folder:  # where a download builds (dashboard.server.runner)
         (folder / "spectrum_partial.mp4").write_bytes(b"x" * 1000)
         ready.set()
         time.sleep(60)

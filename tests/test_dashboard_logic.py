@@ -13,8 +13,9 @@ import pytest
 
 import stamp_engine
 from dashboard.band_rows import check_band_rows, error_styles, error_tooltips, fitted_rows, preset_rows
-from dashboard.config import Config, UnsafePath
-from dashboard.datasets import UploadRejected, prune_uploads, resolve, safe_filename
+from dashboard.server.config import Config
+from dashboard.server.data_folder import UnsafePath
+from dashboard.server.datasets import UploadRejected, prune_uploads, resolve, safe_filename
 from dashboard.features.controls import PROCESS_ORDER, raw_options
 from dashboard.features.job import problems_alert, progress_update
 from dashboard.jobs import run_job
@@ -29,9 +30,10 @@ from dashboard.options import (
 )
 from dashboard.pipeline import ThrottledProgress
 from stamp_engine.recipe import process
-from dashboard.render import grid_figure, light_curves, slider_marks, spectrum, summarize
-from dashboard.services import build_services
-from dashboard.upload_route import begin_upload, finish_upload, write_chunk
+from dashboard.summary import summarize
+from dashboard.view_figures import grid_figure, light_curves, slider_marks, spectrum
+from dashboard.server.services import build_services
+from dashboard.server.upload_route import begin_upload, finish_upload, write_chunk
 from stamp_engine.bands import PRESETS, Band
 from stamp_engine.figures import COLORSCALES, FIGURE_BUDGET_BYTES, figure_nbytes
 from stamp_engine.synthetic import make_observation
@@ -161,7 +163,7 @@ def test_editor_refuses_a_band_between_two_samples_naming_the_nearest():
 
 
 def test_light_curve_view_skips_a_band_between_samples_instead_of_failing():
-    from dashboard.render import light_curves
+    from dashboard.view_figures import light_curves
 
     cube = make_observation("transit", n_integrations=20, wavelength=np.round(np.arange(1.0, 2.01, 0.1), 6)).to_cube()
     fig = light_curves(cube.normalize(), [Band("narrow", 1.42, 1.47), Band("ok", 1.35, 1.45)])
@@ -249,9 +251,9 @@ class CountingLoader:
     def __init__(self):
         self.calls = 0
 
-    def __call__(self, paths, progress=None):
+    def __call__(self, paths, progress=None, workdir=None):
         self.calls += 1
-        return stamp_engine.load(paths, progress=progress)
+        return stamp_engine.load(paths, progress=progress, workdir=workdir)
 
 
 @pytest.fixture

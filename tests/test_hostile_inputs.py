@@ -17,11 +17,11 @@ import pytest
 from astropy.io import fits
 
 from dashboard.app import create_app
-from dashboard.client import CallbackFailed, DashClient, flask_transport
-from dashboard.config import Config
+from dashboard_client import CallbackFailed, DashClient, flask_transport
+from dashboard.server.config import Config
 from dashboard.features.views import summary_table
 from dashboard.jobs import run_job
-from dashboard.services import build_services
+from dashboard.server.services import build_services
 from stamp_engine import load
 from stamp_engine.export import standalone_html
 from stamp_engine.figures import heatmap_figure

@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+from dashboard_client import DashClient, flask_transport
+from upload_helpers import upload_files
 
 import stamp_engine
 from dashboard.app import create_app
-from dashboard.budget import JobBudget, JobStopped, run_in_budget
-from dashboard.client import DashClient, flask_transport
-from dashboard.config import Config
 from dashboard.jobs import run_job_in_budget
-from dashboard.services import build_services
+from dashboard.server.budget import JobBudget, JobStopped, run_in_budget
+from dashboard.server.config import Config
+from dashboard.server.services import build_services
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from upload_helpers import upload_files
 
 SESSION = "c" * 32
 
@@ -126,10 +126,10 @@ def test_a_timed_out_job_frees_its_slot_and_scratch_and_says_why(tmp_path, eurek
     config = Config(cache_dir=tmp_path / "cache", demo_path=None, max_session_jobs=1, job_timeout_s=2)
     descriptor = _upload(config, eureka_file)
 
-    def stuck_loader(paths, progress=None):
+    def stuck_loader(paths, progress=None, workdir=None):
         import tempfile
 
-        Path(tempfile.mkdtemp(prefix="stamp-inputs-"), "expanded.fits").write_bytes(b"x" * 1000)
+        Path(tempfile.mkdtemp(prefix="stamp-inputs-", dir=workdir), "expanded.fits").write_bytes(b"x" * 1000)
         progress(f"Reading {paths[0].name}", 0, 1)
         time.sleep(120)
 
@@ -155,12 +155,12 @@ def _message_text(response: dict) -> str:
 def test_kill_9_of_a_running_job_ends_with_a_message_on_the_page(tmp_path, eureka_file, victim):
     pid_file = tmp_path / "reader.pid"
 
-    def slow_loader(paths, progress=None):
+    def slow_loader(paths, progress=None, workdir=None):
         pid_file.write_text(str(os.getpid()))
         for i in range(300):
             progress("Waiting for a slow disk", i, 300)
             time.sleep(0.1)
-        return stamp_engine.load(paths, progress=progress)
+        return stamp_engine.load(paths, progress=progress, workdir=workdir)
 
     config = Config(cache_dir=tmp_path / "cache", demo_path=None)
     app = create_app(config, loader=slow_loader)
@@ -190,7 +190,7 @@ def test_kill_9_of_a_running_job_ends_with_a_message_on_the_page(tmp_path, eurek
 def test_a_dashboard_job_over_its_memory_budget_names_the_file_and_the_limit(tmp_path, eureka_file):
     config = Config(cache_dir=tmp_path / "cache", demo_path=None, job_memory_mb=300)
 
-    def greedy_loader(paths, progress=None):
+    def greedy_loader(paths, progress=None, workdir=None):
         progress(f"Reading {paths[0].name}", 0, 1)
         return np.ones((30000, 30000))  # 7.2 GB: what a 2 kB HDF5 declaring that shape asks for
 

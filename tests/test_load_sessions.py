@@ -15,7 +15,7 @@ import numpy as np
 import psutil
 import requests
 
-from dashboard.client import DashClient, http_transport
+from dashboard_client import DashClient, http_transport
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 
@@ -59,7 +59,7 @@ def test_eight_concurrent_sessions_each_get_their_own_result(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "STAMP_CACHE_DIR": str(tmp_path / "cache"), "STAMP_DEMO": "none", "STAMP_MAX_JOBS": "8"}
     server = subprocess.Popen(
-        [sys.executable, "-c", "import waitress; from dashboard.wsgi import server; "
+        [sys.executable, "-c", "import waitress; from dashboard.server.wsgi import server; "
          f"waitress.serve(server, host='127.0.0.1', port={port}, threads=12)"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -80,7 +80,7 @@ def test_the_engine_reads_nothing_outside_its_package():
 
 def test_the_dashboard_serves_the_engines_band_script(tmp_path):
     from dashboard.app import assets_folder, create_app
-    from dashboard.config import Config
+    from dashboard.server.config import Config
 
     assert (assets_folder() / "stamp.css").is_file()
     for prefix in ("/", "/portal/stamp/"):

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import multiprocessing
+import os
 import tempfile
 import threading
 import time
@@ -14,20 +15,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dashboard_client import DashClient, flask_transport
+from upload_helpers import CountingInput, upload_files
 
 import stamp_engine
 from dashboard.app import create_app
 from dashboard.cache import DROPPED_FOR_SPACE, CubeCache, cube_group, session_hash
-from dashboard.client import DashClient, flask_transport
-from dashboard.config import Config, ConfigError
 from dashboard.jobs import run_job
-from dashboard.limits import JobRefused
-from dashboard.security import hash_password, password_matches
-from dashboard.server import gunicorn_settings
-from dashboard.services import build_services
+from dashboard.server.config import Config, ConfigError
+from dashboard.server.gate import JobRefused
+from dashboard.server.security import hash_password, password_matches
+from dashboard.server.serve import gunicorn_settings
+from dashboard.server.services import build_services
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from upload_helpers import CountingInput, upload_files
 
 SESSION_A = "a" * 32
 SESSION_B = "b" * 32
@@ -101,7 +102,7 @@ def test_one_json_log_line_per_job_without_file_contents(tmp_path, eureka_file, 
 def test_an_unexpected_error_becomes_a_message_and_a_logged_traceback(tmp_path, eureka_file, caplog):
     path, _ = eureka_file
 
-    def crashing_loader(paths, progress=None):
+    def crashing_loader(paths, progress=None, workdir=None):
         raise RuntimeError("simulated bug")
 
     config = Config(cache_dir=tmp_path / "cache", demo_path=None)
@@ -199,10 +200,10 @@ def test_per_session_and_server_wide_job_limits(tmp_path, eureka_file):
     release = threading.Event()
     entered = threading.Semaphore(0)
 
-    def slow_loader(paths, progress=None):
+    def slow_loader(paths, progress=None, workdir=None):
         entered.release()
         assert release.wait(30)
-        return stamp_engine.load(paths, progress=progress)
+        return stamp_engine.load(paths, progress=progress, workdir=workdir)
 
     config = Config(cache_dir=tmp_path / "cache", demo_path=None, max_jobs=2, max_session_jobs=1)
     services = build_services(config, loader=slow_loader)
@@ -336,8 +337,8 @@ def test_a_result_larger_than_the_whole_cache_is_refused_with_a_message(tmp_path
 
 
 def _killed_job(cache_dir: str, ready) -> None:
-    def stuck_loader(paths, progress=None):
-        folder = tempfile.mkdtemp(prefix="stamp-inputs-")
+    def stuck_loader(paths, progress=None, workdir=None):
+        folder = tempfile.mkdtemp(prefix="stamp-inputs-", dir=workdir)
         Path(folder, "expanded.fits").write_bytes(b"x" * 1000)
         ready.set()
         time.sleep(60)
@@ -354,8 +355,8 @@ def test_temporary_files_are_removed_when_a_job_fails_or_is_cancelled(tmp_path, 
     descriptor = _upload(config, SESSION_A, path)
     before = tempfile.gettempdir()
 
-    def failing_loader(paths, progress=None):
-        folder = tempfile.mkdtemp(prefix="stamp-inputs-")
+    def failing_loader(paths, progress=None, workdir=None):
+        folder = tempfile.mkdtemp(prefix="stamp-inputs-", dir=workdir)
         Path(folder, "expanded.fits").write_bytes(b"x" * 1000)
         assert Path(folder).is_relative_to(config.scratch_dir)
         raise OSError("disk full")
@@ -380,6 +381,38 @@ def test_temporary_files_are_removed_when_a_job_fails_or_is_cancelled(tmp_path, 
     assert not leftovers[0].exists() and not any(config.scratch_dir.iterdir())
 
 
+def test_each_job_gets_its_own_scratch_folder_and_the_process_temp_dir_is_left_alone(tmp_path, eureka_file):
+    import socket
+
+    path, _ = eureka_file
+    config = Config(cache_dir=tmp_path / "cache", demo_path=None, max_session_jobs=2)
+    descriptor = _upload(config, SESSION_A, path)
+    before = tempfile.gettempdir()
+    seen = []
+    both_loading = threading.Barrier(2, timeout=30)
+
+    def loader(paths, progress=None, workdir=None):
+        seen.append((Path(workdir), tempfile.gettempdir(), sorted(p.name for p in Path(workdir).iterdir())))
+        both_loading.wait()  # two jobs of one process at once, as threads of one web worker run them
+        return stamp_engine.load(paths, progress=progress, workdir=workdir)
+
+    services = build_services(config, loader=loader)
+    outcomes = []
+    jobs = [threading.Thread(target=lambda: outcomes.append(run_job(services, descriptor, {}, session=SESSION_A)))
+            for _ in range(2)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(60)
+    assert len(outcomes) == 2 and all(o.result is not None for o in outcomes), [o.message for o in outcomes]
+    (first, first_tmp, first_files), (second, second_tmp, second_files) = seen
+    own = config.scratch_dir / f"{socket.gethostname()}-{os.getpid()}"
+    assert first != second and first.parent == own and second.parent == own
+    assert first_files == [] and second_files == []  # fresh folders
+    assert first_tmp == second_tmp == before  # nothing rewrites the process-wide tempfile.tempdir
+    assert not first.exists() and not second.exists() and not any(config.scratch_dir.iterdir())
+
+
 def test_production_server_settings_come_from_the_environment():
     config = Config.from_env({"STAMP_DEMO": "none", "STAMP_WORKERS": "3", "STAMP_THREADS": "6", "STAMP_TIMEOUT_S": "900"})
     settings = gunicorn_settings(config, "0.0.0.0", 8050)
@@ -391,7 +424,7 @@ def test_production_server_settings_come_from_the_environment():
 
 
 def test_job_gate_counts_across_instances_sharing_the_cache(tmp_path):
-    from dashboard.limits import JobGate
+    from dashboard.server.gate import JobGate
 
     cache = CubeCache(tmp_path / "cubes", size_limit=10**8)
     first, second = (JobGate(CubeCache(tmp_path / "cubes", 10**8).disk, 1, 1, 60) for _ in range(2))

@@ -60,13 +60,13 @@ def test_the_start_command_names_a_real_console_script():
 
 
 def test_the_upload_limit_default_in_the_readme_is_the_codes():
-    from dashboard.config import DEFAULT_MAX_UPLOAD_MB, Config
+    from dashboard.server.config import DEFAULT_MAX_UPLOAD_MB, Config
 
     row = next(line for line in README.splitlines() if line.startswith("| `STAMP_MAX_UPLOAD_MB`"))
     assert f"`{DEFAULT_MAX_UPLOAD_MB}`" in row and Config().max_upload_mb == DEFAULT_MAX_UPLOAD_MB
     assert f"`STAMP_MAX_UPLOAD_MB` ({DEFAULT_MAX_UPLOAD_MB})" in README  # the limits table
 def test_the_configuration_table_shows_each_numeric_default_the_code_uses():
-    code = (ROOT / "dashboard" / "config.py").read_text(encoding="utf-8")
+    code = (ROOT / "dashboard" / "server" / "config.py").read_text(encoding="utf-8")
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `STAMP_")]
     defaults = re.findall(r'_number\(env, "(STAMP_[A-Z0-9_]+)", ([^,]+),', code)
@@ -76,9 +76,9 @@ def test_the_configuration_table_shows_each_numeric_default_the_code_uses():
         assert row, f"{name} has no row in the README's configuration table"
         if default == "None":
             continue
-        if default.isidentifier():  # a named constant of dashboard.config
-            import dashboard.config
+        if default.isidentifier():  # a named constant of dashboard.server.config
+            import dashboard.server.config
 
-            default = str(getattr(dashboard.config, default))
+            default = str(getattr(dashboard.server.config, default))
         shown = default[:-2] if default.endswith(".0") else default
         assert f"`{shown}`" in row[0].split("|")[-2], f"{name}: the README's default is not {shown}: {row[0]}"

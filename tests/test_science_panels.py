@@ -3,7 +3,6 @@ sends are checked with clear messages, the products are the engine's, windows fr
 
 from __future__ import annotations
 
-import astropy.units as u
 import numpy as np
 import pytest
 

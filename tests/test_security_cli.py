@@ -1,5 +1,5 @@
 """Deploy helpers that cannot mislead: mangled basic-auth hashes refused at start-up, and
-``python -m dashboard.security`` (``--help``, password twice from a terminal or once from
+``python -m dashboard.server.security`` (``--help``, password twice from a terminal or once from
 stdin, never a traceback)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.config import Config, ConfigError
-from dashboard.security import hash_password, password_matches, secret_problem
+from dashboard.server.config import Config, ConfigError
+from dashboard.server.security import hash_password, password_matches, secret_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 HASH = hash_password("correct horse", iterations=1000)
@@ -68,7 +68,7 @@ def test_stamp_serve_refuses_to_start_with_one_clear_line(tmp_path):
 
 
 def security_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dashboard.security", *args], input=stdin, env=ENV,
+    return subprocess.run([sys.executable, "-m", "dashboard.server.security", *args], input=stdin, env=ENV,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -80,7 +80,7 @@ def printed_secret(stdout: str, user: str) -> str:
 
 def test_help_is_help_not_a_user_name():
     run = security_cli("--help")
-    assert run.returncode == 0 and "usage: python -m dashboard.security" in run.stdout
+    assert run.returncode == 0 and "usage: python -m dashboard.server.security" in run.stdout
     assert "STAMP_BASIC_AUTH='--help" not in run.stdout and run.stderr == ""
 
 
@@ -121,7 +121,7 @@ def _read_until(fd: int, text: str, timeout: float = 60.0) -> str:
 def test_from_a_terminal_the_password_is_asked_twice(again, ok):
     master, slave = os.openpty()
     # A new session has no controlling terminal, so getpass talks to the pty on stdin/stderr.
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.security", "alice"], stdin=slave, stderr=slave,
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.server.security", "alice"], stdin=slave, stderr=slave,
                             stdout=subprocess.PIPE, env=ENV, text=True, start_new_session=True)
     os.close(slave)
     try:
@@ -144,9 +144,9 @@ def test_from_a_terminal_the_password_is_asked_twice(again, ok):
 
 
 def test_the_wsgi_entry_point_refuses_to_start_with_one_clear_line(tmp_path):
-    # gunicorn imports dashboard.wsgi in every worker: the refusal must be a message, not a traceback
+    # gunicorn imports dashboard.server.wsgi in every worker: the refusal must be a message, not a traceback
     env = {**ENV, "STAMP_BASIC_AUTH": shell_expanded('"'), "STAMP_CACHE_DIR": str(tmp_path)}
-    run = subprocess.run([sys.executable, "-c", "import dashboard.wsgi"], env=env,
+    run = subprocess.run([sys.executable, "-c", "import dashboard.server.wsgi"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
     assert run.stderr.strip().startswith("STAMP cannot start: STAMP_BASIC_AUTH"), run.stderr

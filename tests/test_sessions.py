@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from dashboard.app import create_app
-from dashboard.client import CallbackFailed, DashClient, flask_transport
-from dashboard.config import Config
-from dashboard.sessions import NOT_ISSUED, is_issued, issue_session
+from dashboard_client import CallbackFailed, DashClient, flask_transport
+from dashboard.server.config import Config
+from dashboard.server.sessions import NOT_ISSUED, is_issued, issue_session
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from dashboard.app import create_app
-from dashboard.client import DashClient, flask_transport
-from dashboard.config import Config
-from dashboard.datasets import UploadRejected, resolve
+from dashboard_client import DashClient, flask_transport
+from dashboard.server.config import Config
+from dashboard.server.datasets import UploadRejected, resolve
 from dashboard.features import downloads
 from dashboard.features.job import browser_result
 from dashboard.jobs import run_job
-from dashboard.services import build_services
-from dashboard.storage import session_bytes, stored_bytes
-from dashboard.upload_route import SESSION_HEADER
+from dashboard.server.services import build_services
+from dashboard.server.storage import session_bytes, stored_bytes
+from dashboard.server.upload_route import SESSION_HEADER
 from upload_helpers import upload_files
 
 SESSION_A = "a" * 32

@@ -491,7 +491,7 @@ def test_one_absurd_time_and_a_nan_wavelength_drop_one_row_and_one_column_not_th
 
 
 def test_an_absurd_time_never_stretches_the_dashboard_summary(tmp_path):
-    from dashboard.render import summarize
+    from dashboard.summary import summarize
 
     obs = make_observation(n_integrations=30, wavelength=np.linspace(1.0, 3.0, 10), seed=2)
     path = write_eureka_s3(tmp_path / "x_SpecData.h5", obs)

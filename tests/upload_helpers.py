@@ -12,8 +12,8 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from dashboard.config import UPLOAD_CHUNK_BYTES, Config
-from dashboard.upload_route import begin_upload, finish_upload, write_chunk
+from dashboard.server.config import UPLOAD_CHUNK_BYTES, Config
+from dashboard.server.upload_route import begin_upload, finish_upload, write_chunk
 
 
 class CountingInput(io.RawIOBase):

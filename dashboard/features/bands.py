@@ -19,7 +19,7 @@ from stamp_engine.bands import PRESETS
 
 from .. import ids
 from ..band_rows import check_band_rows, error_styles, error_tooltips, fitted_rows, preset_rows
-from ..services import Services
+from ..server.services import Services
 
 DEFAULT_PRESET = "Molecules (near-IR)"
 #: Each view that follows the selected band, and the tab it is on.

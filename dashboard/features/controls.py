@@ -7,7 +7,7 @@ from dash import Input, Output, State, html
 
 from .. import ids
 from ..options import AUTO_COLORSCALE, NORMALIZATIONS, ZAXES, DataLimits, ProcessOptions, parse_display_options, parse_process_options
-from ..services import Services
+from ..server.services import Services
 
 #: Control id → (ProcessOptions field, position in a range or None).
 PROCESS_INPUTS: dict[str, tuple[str, int | None]] = {

@@ -1,7 +1,7 @@
 """Data in: upload (one ZIP or several FITS/HDF5), the server data folder, the demo.
 
 Uploads travel in chunks straight to the session's folder on disk
-(``assets/stamp_upload.js`` → :mod:`dashboard.upload_route`), with a progress bar;
+(``assets/stamp_upload.js`` → :mod:`dashboard.server.upload_route`), with a progress bar;
 when every byte has arrived, :func:`register`'s ``receive_upload`` turns the upload
 into the dataset the page shows, as any other data source.
 """
@@ -14,11 +14,12 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from stamp_engine.io.containers import ACCEPTED_SUFFIXES
 
 from .. import ids
-from ..config import format_size, list_data_files
-from ..datasets import UploadRejected
-from ..sessions import NOT_ISSUED, is_issued
-from ..services import Services
-from ..upload_route import SESSION_HEADER, finish_upload
+from ..server.config import format_size
+from ..server.data_folder import list_data_files
+from ..server.datasets import UploadRejected
+from ..server.services import Services
+from ..server.sessions import NOT_ISSUED, is_issued
+from ..server.upload_route import SESSION_HEADER, finish_upload
 from .job import dataset_label_span
 
 #: The file chooser's ``accept``: what the engine reads.

@@ -2,7 +2,7 @@
 
 Every download is one background job (progress bar, Cancel) that builds the file in
 a private folder under the cache directory and moves the finished file to the page
-session's download folder (:mod:`dashboard.download_route`).  The job's result is
+session's download folder (:mod:`dashboard.server.download_route`).  The job's result is
 only a URL: the browser then fetches the file from the route that streams it, so a
 package of hundreds of MB never passes through the job store, the callback response
 or the browser's memory as base64.  What is drawn and tabulated is what the page shows: the processed cube behind the page's ticket, the current colour scale
@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import shutil
-import tempfile
-import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
@@ -42,20 +38,20 @@ from stamp_engine.export import (
 )
 from stamp_engine.problems import StampError
 
-from .. import download_route, ids
-from ..background import job_error_message, job_heartbeat
+from .. import ids
 from ..band_rows import check_band_rows
-from ..cache import session_hash
-from ..config import UnsafePath
-from ..datasets import resolve
-from ..jobs import in_budget
-from ..limits import JobRefused
 from ..options import DataLimits, DisplayOptions, parse_display_options, parse_process_options, processed_key
 from ..pipeline import ThrottledProgress
-from ..render import grid_figure
-from ..services import Services
-from ..sessions import NOT_ISSUED, is_issued
-from ..storage import StorageFull, check_room
+from ..server import download_route
+from ..server.background import job_error_message, job_heartbeat
+from ..server.data_folder import UnsafePath
+from ..server.datasets import resolve
+from ..server.download_route import Download
+from ..server.runner import run_guarded, run_in_child
+from ..server.services import Services
+from ..server.sessions import NOT_ISSUED, is_issued
+from ..server.storage import StorageFull, check_room
+from ..view_figures import grid_figure
 from .controls import process_states, raw_options
 
 Progress = Callable[[str, int, int], None]
@@ -84,8 +80,6 @@ PROGRESS_POLL_MS = 400
 #: Spectrum video: the package's frame rate, size and frame limit.
 VIDEO_FPS = 20.0
 VIDEO_SIZE = (1280, 720)
-#: Without job limits (no scratch space), download folders older than this are abandoned.
-STALE_EXPORT_S = 6 * 3600
 
 NO_RESULT = "Nothing to download yet: open data and press Process first."
 EVICTED = "This result is no longer on the server (or belongs to another page): press Process again, then download."
@@ -278,43 +272,6 @@ def export_request(
 
 
 # ---------------------------------------------------------------------------- building
-@contextmanager
-def export_folder(services: Services) -> Iterator[Path]:
-    """A private temporary folder under the cache directory, removed afterwards whatever happens.
-
-    With job limits configured it lies in this process's scratch folder
-    (:class:`dashboard.limits.ScratchSpace`), so a download whose process was killed by
-    Cancel is swept away by the next job; otherwise under ``<cache>/exports``.
-    """
-    scratch = getattr(services, "scratch", None)
-    if scratch is not None:
-        scratch.sweep()
-        root_context = scratch.job()
-    else:
-        root_context = nullcontext(services.config.cache_dir / "exports")
-    with root_context as root:
-        root = Path(root)
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if scratch is None:
-            _prune(root)
-        folder = Path(tempfile.mkdtemp(prefix="stamp-download-", dir=root))
-        try:
-            yield folder
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _prune(root: Path, max_age_s: float = STALE_EXPORT_S) -> None:
-    """Remove download folders left by killed processes (Cancel) once they are surely abandoned."""
-    now = time.time()
-    for folder in root.glob("stamp-download-*"):
-        try:
-            if now - folder.stat().st_mtime > max_age_s:
-                shutil.rmtree(folder, ignore_errors=True)
-        except FileNotFoundError:
-            continue
-
-
 def package_for(
     request: ExportRequest,
     folder: Path,
@@ -399,35 +356,6 @@ def single_file(
     return path
 
 
-@dataclass(frozen=True)
-class Download:
-    """A built file waiting in the session's download folder for the browser to fetch it.
-
-    Attributes
-    ----------
-    path : Path
-        Where it lies (``<cache>/downloads/<session hash>/<token>/<filename>``).
-    url : str
-        What the browser fetches it from (:mod:`dashboard.download_route`).
-    token : str
-        The random part of ``url``.
-    mime : str
-    """
-
-    path: Path
-    url: str
-    token: str
-    mime: str
-
-    @property
-    def filename(self) -> str:
-        return self.path.name
-
-    @property
-    def size(self) -> int:
-        return self.path.stat().st_size
-
-
 def _check_room(services: Services, session: str | None, size: int) -> None:
     try:
         check_room(services.config, session, size)
@@ -442,23 +370,23 @@ def build_download(
     session: str | None,
     progress: Progress | None = None,
     *,
+    workdir: Path,
     video_size: tuple[int, int] = VIDEO_SIZE,
     when: _dt.datetime | None = None,
 ) -> Download:
-    """Build the download ``kind`` in a temporary folder and publish the file for ``session``.
+    """Build the download ``kind`` in ``workdir`` (the job's scratch folder) and publish the file for ``session``.
 
-    The temporary folder goes whatever happens; only the finished file is moved to
-    the session's download folder (:func:`dashboard.download_route.publish`).
+    The scratch folder goes whatever happens (:func:`dashboard.server.runner.run_guarded`);
+    only the finished file is moved to the session's download folder
+    (:func:`dashboard.server.download_route.publish`).
     """
     _check_room(services, session, 0)  # a full disk or quota refuses before any work
-    with export_folder(services) as folder:
-        if kind == "package":
-            path = package_for(request, folder, progress, video_size=video_size, when=when)
-        else:
-            path = single_file(services, kind, request, folder, progress, video_size=video_size, when=when)
-        _check_room(services, session, path.stat().st_size)
-        published = download_route.publish(services.config, session, path)
-    return Download(path=published.path, url=published.url, token=published.token, mime=EXPORTS[kind].mime)
+    if kind == "package":
+        path = package_for(request, workdir, progress, video_size=video_size, when=when)
+    else:
+        path = single_file(services, kind, request, workdir, progress, video_size=video_size, when=when)
+    _check_room(services, session, path.stat().st_size)
+    return download_route.publish(services.config, session, path)
 
 
 def progress_update(kind: str, stage: str, done: int, total: int) -> tuple[float, str]:
@@ -503,32 +431,44 @@ def run_download(
 ) -> DownloadOutcome:
     """Everything behind one download button; never raises.
 
-    Counts against the job limits (:class:`dashboard.limits.JobGate`) like a
-    processing job: packages and videos take a worker for seconds to minutes.
+    Runs like a processing job (:func:`dashboard.server.runner.run_guarded`): it counts
+    against the job limits — packages and videos take a worker for seconds to
+    minutes — and builds in its own scratch folder.
     """
     if kind not in EXPORTS:
         return DownloadOutcome(message=f"Unknown download {kind!r}.")
     what = EXPORTS[kind].what
-    try:
-        request = export_request(
-            services, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max,
-            band_rows=band_rows, process_values=process_values,
-        )
-        gate = services.gate.slot(session_hash(session)) if getattr(services, "gate", None) is not None else nullcontext()
-        with gate:
-            download = build_download(services, kind, request, session, report, video_size=video_size, when=when)
-    except DownloadRefused as exc:
-        return DownloadOutcome(message=str(exc), color="warning")
-    except JobRefused as exc:
-        return DownloadOutcome(message=f"Not started: {exc}", color="warning")
-    except (StampError, ValueError, OSError) as exc:
-        log.warning("download %s failed: %s", kind, exc)
-        return DownloadOutcome(message=f"Could not build the {what}: {exc}")
-    except Exception:  # noqa: BLE001 — a failed export must never show a traceback or kill the worker
-        log.exception("download %s failed unexpectedly", kind)
-        return DownloadOutcome(message=f"Could not build the {what}: an unexpected error (the server log has the details).")
-    return DownloadOutcome(
-        download=download, message=f"Sent {download.filename} ({_size(download.size)}).", color="success",
+    asked: list[ExportRequest] = []
+
+    def check() -> tuple[DownloadOutcome, str] | None:
+        try:
+            asked.append(export_request(
+                services, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max,
+                band_rows=band_rows, process_values=process_values,
+            ))
+        except DownloadRefused as exc:
+            return DownloadOutcome(message=str(exc), color="warning"), "refused"
+        return None
+
+    def work(workdir: Path, noted: Progress) -> tuple[DownloadOutcome, str]:
+        try:
+            download = build_download(services, kind, asked[0], session, noted, workdir=workdir,
+                                      video_size=video_size, when=when)
+        except DownloadRefused as exc:
+            return DownloadOutcome(message=str(exc), color="warning"), "refused"
+        except (StampError, ValueError, OSError) as exc:
+            log.warning("download %s failed: %s", kind, exc)
+            return DownloadOutcome(message=f"Could not build the {what}: {exc}"), "failed"
+        return DownloadOutcome(
+            download=download, message=f"Sent {download.filename} ({_size(download.size)}).", color="success",
+        ), "ok"
+
+    def stopped(message: str, status: str) -> DownloadOutcome:
+        return DownloadOutcome(message=message, color="warning" if status == "refused" else "danger")
+
+    return run_guarded(
+        services, work, stopped, session=session, record={"event": "download", "kind": kind}, report=report,
+        unexpected=f"Could not build the {what}: an unexpected error (the server log has the details).", check=check,
     )
 
 
@@ -605,12 +545,10 @@ def register(app, services: Services) -> None:
                 band_rows=band_rows, process_values=process_values, report=ThrottledProgress(child_report),
             )
 
-        if services.budget is None:
-            return job_outputs(build(report))
-        outcome = in_budget(services, build, report=report, heartbeat=job_heartbeat())
-        if not isinstance(outcome, DownloadOutcome):
-            outcome = DownloadOutcome(message=outcome.message)
-        return job_outputs(outcome)
+        return job_outputs(run_in_child(
+            services, build, lambda message, reason: DownloadOutcome(message=message), session=session,
+            record={"event": "download", "kind": kind}, report=report, heartbeat=job_heartbeat(),
+        ))
 
     # In the browser: fetch the file as an attachment from its signed link (no cookie: a
     # portal's iframe on another site would drop it).

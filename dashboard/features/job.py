@@ -9,10 +9,10 @@ from stamp_engine.problem_summary import summary_groups
 from stamp_engine.problems import Problem
 
 from .. import ids
-from ..background import job_error_message, job_heartbeat
 from ..jobs import run_job_in_budget
-from ..services import Services
-from ..sessions import NOT_ISSUED, is_issued
+from ..server.background import job_error_message, job_heartbeat
+from ..server.services import Services
+from ..server.sessions import NOT_ISSUED, is_issued
 from .controls import process_states, raw_options
 
 #: Milliseconds between the browser's polls of a running job's progress.

@@ -12,8 +12,8 @@ from stamp_engine.bands import Band, band_from_record
 
 from .. import ids
 from ..options import parse_display_options
-from ..render import empty_figure, grid_figure, light_curves, slider_marks, spectrum_player
-from ..services import Services
+from ..server.services import Services
+from ..view_figures import empty_figure, grid_figure, light_curves, slider_marks, spectrum_player
 
 #: Speeds offered by the spectrum player (frames per second; frames are drawn in the browser).
 PLAY_SPEEDS = (2, 5, 10, 20, 30)

@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..data import DEMO_PATH
 from . import make_observation
 from .eureka import write_eureka_s3
 
 SEED = 20240611
 TARGET = "STAMP-BD-1 (synthetic brown dwarf)"
-#: Where the demo ships, inside the package.
-DEMO_PATH = Path(__file__).resolve().parents[1] / "data" / "demo_brown_dwarf.h5"
 
 
 def make_demo(path: Path = DEMO_PATH) -> Path:

@@ -70,7 +70,7 @@ def make_app(tmp_path: Path):
     from flask import request
 
     from dashboard.app import create_app
-    from dashboard.config import Config
+    from dashboard.server.config import Config
 
     def build(loader=None, **settings):
         settings.setdefault("cache_dir", tmp_path / "cache")

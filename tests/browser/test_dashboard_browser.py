@@ -120,14 +120,14 @@ def test_zip_upload_shows_progress_then_one_map_per_visit(dash_duo, make_app, tm
         for f in files:
             z.write(f, f"MAST/{f.name}")
 
-    def slow_disk_loader(paths, progress=None):
+    def slow_disk_loader(paths, progress=None, workdir=None):
         # The real loader, on a disk slow enough that the job outlasts a few progress
         # polls (a small upload on a fast machine finishes before the first one).
         def report(stage, done, total):
             progress(stage, done, total)
             time.sleep(0.4)
 
-        return stamp_engine.load(paths, progress=report)
+        return stamp_engine.load(paths, progress=report, workdir=workdir)
 
     app, _ = make_app(demo_path=None, loader=slow_disk_loader)
     dash_duo.start_server(app)
@@ -178,13 +178,13 @@ def test_works_under_a_url_prefix(dash_duo, make_app):
 def test_cancel_stops_the_job(dash_duo, make_app, tmp_path):
     pid_file, done_file = tmp_path / "job.pid", tmp_path / "job.done"
 
-    def slow_loader(paths, progress=None):
+    def slow_loader(paths, progress=None, workdir=None):
         # runs in the job's process: record it, then take ~20 s
         pid_file.write_text(str(os.getpid()))
         for i in range(100):
             progress("Waiting for a slow disk", i, 100)
             time.sleep(0.2)
-        cube = stamp_engine.load(paths, progress=progress)
+        cube = stamp_engine.load(paths, progress=progress, workdir=workdir)
         done_file.write_text("finished")
         return cube
 

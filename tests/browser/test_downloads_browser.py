@@ -13,10 +13,11 @@ from astropy.table import QTable
 from dash import html
 
 import stamp_engine
-from dashboard import download_route, ids
-from dashboard.config import Config
+from dashboard import ids
+from dashboard.server import download_route
+from dashboard.server.config import Config
 from dashboard.features import downloads
-from dashboard.services import build_services
+from dashboard.server.services import build_services
 from stamp_engine.bands import PRESETS
 from stamp_engine.export import package_files
 from stamp_engine.recipe import ProcessOptions, process

@@ -23,8 +23,8 @@ import pytest
 import requests
 
 from dashboard import ids
-from dashboard.config import UPLOAD_CHUNK_BYTES, format_size
-from dashboard.upload_route import SESSION_HEADER, oversize_message
+from dashboard.server.config import UPLOAD_CHUNK_BYTES, format_size
+from dashboard.server.upload_route import SESSION_HEADER, oversize_message
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.x1dints import write_segments
 from test_hostile_browser import open_on_heatmap, upload as choose_files
@@ -297,8 +297,8 @@ def test_an_upload_over_the_limit_is_refused_before_reading_and_by_the_server(da
     assert in_browser == [oversize_message(*case) for case in cases]
     # The server refuses the same on its own: a forged start, and a forged chunk past a declared size
     # (sent outside the page, with a session this server issued: only the size checks are in question).
-    from dashboard.config import Config
-    from dashboard.sessions import issue_session
+    from dashboard.server.config import Config
+    from dashboard.server.sessions import issue_session
 
     forged_session = issue_session(Config(cache_dir=tmp_path / "cache"))
     start = requests.post(f"{base}/upload/", json={"files": [{"name": big.name, "size": big.stat().st_size}]},

@@ -17,7 +17,7 @@ from selenium.webdriver.common.keys import Keys
 
 import stamp_engine
 from dashboard import ids
-from dashboard.config import Config
+from dashboard.server.config import Config
 from dashboard.features.views import DEFAULT_FPS
 from stamp_engine import figures
 from stamp_engine.recipe import ProcessOptions, process
@@ -143,12 +143,12 @@ def test_page_at_1280x720_keeps_the_plot_in_view_and_opens_on_the_heatmap(dash_d
 def test_job_feedback_says_waiting_cancelled_and_what_is_loaded(dash_duo, make_app, tmp_path):
     demo = Config().demo_path
 
-    def slow_for_uploads(paths, progress=None):
+    def slow_for_uploads(paths, progress=None, workdir=None):
         if [str(p) for p in paths] != [str(demo)]:
             for i in range(100):  # a slow disk: ~20 s, long enough to cancel
                 progress("Waiting for a slow disk", i, 100)
                 time.sleep(0.2)
-        return stamp_engine.load(paths, progress=progress)
+        return stamp_engine.load(paths, progress=progress, workdir=workdir)
 
     app, _ = make_app(loader=slow_for_uploads)
     dash_duo.start_server(app)

@@ -1,7 +1,7 @@
-"""What the views show, built from cached cubes with :mod:`stamp_engine.figures`.
+"""The views' figures, built from cached cubes with :mod:`stamp_engine.figures`.
 
 Plain functions of cubes and options (no Dash callback machinery), so the views'
-logic is tested without a browser.
+logic is tested without a browser; the summary card's rows are in :mod:`dashboard.summary`.
 """
 
 from __future__ import annotations
@@ -79,55 +79,3 @@ def slider_marks(display: Cube, n_marks: int = 6) -> dict[int, str]:
     hours = display.hours
     positions = np.unique(np.linspace(0, n - 1, min(n, n_marks)).round().astype(int))
     return {int(i) + 1: f"{hours[i]:.2f} h" for i in positions}
-
-
-def integrations_text(cube: Cube) -> str:
-    """``"520 integrations"``, or ``"520 integrations (+179 interpolated for display)"`` when rows were
-    made by ``interpolate_gaps``: interpolated rows are not integrations."""
-    from stamp_engine.figures import interpolated_rows
-
-    made = int(np.count_nonzero(interpolated_rows(cube)))
-    text = f"{cube.n_integrations - made} integrations"
-    return f"{text} (+{made} interpolated for display)" if made else text
-
-
-def _fmt_range(lo: float, hi: float, unit: str, digits: int = 3) -> str:
-    return f"{lo:.{digits}f}–{hi:.{digits}f} {unit}"
-
-
-def summarize(loaded: Cube, shown: str = "") -> list[tuple[str, str]]:
-    """(label, value) rows of the summary card, from the loaded cube (and a line on what is shown)."""
-    meta = loaded.meta
-    mode = " / ".join(str(meta[k]) for k in ("exp_type", "filter", "grating", "pupil") if meta.get(k))
-    instrument = " ".join(str(v) for v in (meta.get("instrument"), meta.get("detector")) if v)
-    files = meta.get("files") or [{"source": s, "used": True} for s in loaded.sources]
-    used = sum(1 for f in files if f.get("used"))
-    rows = [
-        ("Target", loaded.target),
-        ("Instrument", instrument or "unknown"),
-        ("Mode", mode or "unknown"),
-        ("Files", f"{used} used of {len(files)}"),
-        ("Integrations", f"{loaded.n_integrations}"),
-        ("Wavelengths", f"{loaded.n_wavelengths}, " + _fmt_range(float(loaded.wavelength[0]), float(loaded.wavelength[-1]), "µm")),
-        ("Time span", f"{loaded.hours[-1] - loaded.hours[0]:.2f} h from {loaded.t0.iso[:19]}"),
-        ("Time scale", loaded.time_standard + (f" ({meta['time_standard_note']})" if meta.get("time_standard_note") else "")),
-        ("Visits", f"{loaded.n_visits}"),
-        ("Flux unit", loaded.flux_unit.to_string() or "dimensionless"),
-    ]
-    if meta.get("pipeline"):
-        rows.append(("Pipeline", str(meta["pipeline"])))
-    if shown:
-        rows.append(("Shown", shown))
-    return rows
-
-
-def problem_records(cube: Cube) -> list[dict[str, str]]:
-    """The engine's per-file problems as small dicts for the browser."""
-    return [{"source": p.source, "message": p.message, "severity": p.severity} for p in cube.problems]
-
-
-def limits_of(cube: Cube) -> dict[str, Any]:
-    """The data extent the controls are checked against."""
-    from .options import DataLimits
-
-    return DataLimits.of(cube).to_dict()

@@ -1,6 +1,6 @@
-"""``python -m dashboard.worker``: a Celery worker running the dashboard's background jobs.
+"""``python -m dashboard.server.worker``: a Celery worker running the dashboard's background jobs.
 
-Same as ``celery -A dashboard.wsgi:celery_app worker``; needs ``STAMP_BACKGROUND=celery``,
+Same as ``celery -A dashboard.server.wsgi:celery_app worker``; needs ``STAMP_BACKGROUND=celery``,
 ``STAMP_REDIS_URL`` and the same ``STAMP_CACHE_DIR`` (a shared folder) as the web servers.
 """
 

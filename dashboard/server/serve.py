@@ -43,7 +43,7 @@ def serve(host: str = "127.0.0.1", port: int = 8050, production: bool = False, w
         raise SystemExit(f"stamp serve: {exc}") from None
     url = f"http://{host}:{port}{config.url_prefix}"
     if not production:
-        from .app import create_app
+        from ..app import create_app
 
         print(f"STAMP dashboard on {url}  (Ctrl+C to stop)", file=sys.stderr)
         create_app(config).run(host=host, port=port, debug=False)
@@ -64,7 +64,7 @@ def serve(host: str = "127.0.0.1", port: int = 8050, production: bool = False, w
         raise SystemExit(
             "stamp serve --production needs gunicorn (Linux/macOS) or waitress: pip install gunicorn"
         ) from None
-    from .app import create_app
+    from ..app import create_app
     from .wsgi import configure_logging
 
     configure_logging()

@@ -1,7 +1,7 @@
 """Page sessions issued by the server, not chosen by the browser.
 
 Each page load gets ``<32 hex nonce><32 hex HMAC of it>`` (the server's key,
-:func:`dashboard.security.server_secret`), 64 hex characters — the form upload folders
+:func:`dashboard.server.security.server_secret`), 64 hex characters — the form upload folders
 and tickets already accept.  Callbacks that act for a session (upload, process,
 download) run only for a session this server issued: a page cannot make up one, send
 another format, or send none (``null``) to slip past the per-page checks.

@@ -4,7 +4,7 @@
 ``<cache>/jobs``.  ``celery`` (several web workers, possibly on several machines)
 sends them to Celery workers through Redis (``STAMP_REDIS_URL``, broker and result
 store); the worker must import the same app so its callbacks are registered as
-tasks: ``celery -A dashboard.wsgi:celery_app worker`` or ``python -m dashboard.worker``.
+tasks: ``celery -A dashboard.server.wsgi:celery_app worker`` or ``python -m dashboard.server.worker``.
 
 Processed cubes are *not* sent through Redis (they can be hundreds of MB): web and
 Celery workers share them through the diskcache in ``STAMP_CACHE_DIR/cubes``, which

@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .cache import session_hash
+from ..cache import session_hash
 from .config import Config
 
 MB = 1024 * 1024

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..cache import CubeCache
+from ..pipeline import CubeService
 from .budget import JobBudget
-from .cache import CubeCache
 from .config import Config
-from .limits import JobGate, ScratchSpace
-from .pipeline import CubeService
+from .gate import JobGate
+from .scratch import ScratchSpace
 
 
 @dataclass(frozen=True)
@@ -17,9 +18,9 @@ class Services:
 
     config: Config
     cubes: CubeService
-    gate: JobGate | None = None
-    scratch: ScratchSpace | None = None
-    #: Memory and time of one job (:func:`dashboard.jobs.run_job_in_budget`); None runs jobs in-process.
+    gate: JobGate
+    scratch: ScratchSpace
+    #: Memory and time of one job (:func:`dashboard.server.runner.in_budget`); None runs jobs in-process.
     budget: JobBudget | None = None
 
 

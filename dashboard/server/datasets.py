@@ -4,7 +4,7 @@ The browser only holds a small *descriptor* of the dataset it shows:
 
 * ``{"kind": "demo"}`` — the demo observation (``Config.demo_path``);
 * ``{"kind": "upload", "session": <hex>, "digest": <hex>, "names": [...]}`` —
-  files uploaded by one browser session (:mod:`dashboard.upload_route`), saved under
+  files uploaded by one browser session (:mod:`dashboard.server.upload_route`), saved under
   ``<cache>/uploads/<session>/<digest>/``;
 * ``{"kind": "server", "paths": [...]}`` — files picked from ``STAMP_DATA_DIR``,
   relative to it.
@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import Config, UnsafePath, safe_data_path
+from .config import Config
+from .data_folder import UnsafePath, safe_data_path
+from .folders import FolderStore, last_touched, older_than
 
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")
 #: A page's session id as the upload folders accept it (hex only: it names a folder).
 SESSION_PATTERN = _HEX
-#: Folder (inside a session's upload folder) of uploads still arriving (see :mod:`dashboard.upload_route`).
+#: Folder (inside a session's upload folder) of uploads still arriving (see :mod:`dashboard.server.upload_route`).
 INCOMING = ".incoming"
 #: An incomplete upload untouched this long is removed (its page can no longer resume it).
 INCOMING_IDLE_S = 3600.0
@@ -85,24 +85,16 @@ def check_file_count(config: Config, count: int) -> None:
 def prune_uploads(config: Config, now: float | None = None) -> int:
     """Delete session upload folders untouched for ``upload_ttl_hours``, and incomplete
     uploads untouched for :data:`INCOMING_IDLE_S`; returns how many folders went."""
-    now = time.time() if now is None else now
-    removed = 0
-    if not config.uploads_dir.is_dir():
-        return 0
-    for session in config.uploads_dir.iterdir():
-        try:
-            if session.is_dir() and now - session.stat().st_mtime > config.upload_ttl_hours * 3600:
-                shutil.rmtree(session, ignore_errors=True)
-                removed += 1
-                continue
-            for incoming in (session / INCOMING).glob("*") if session.is_dir() else ():
-                touched = max(p.stat().st_mtime for p in [incoming, *incoming.rglob("*")])
-                if now - touched > INCOMING_IDLE_S:
-                    shutil.rmtree(incoming, ignore_errors=True)
-                    removed += 1
-        except OSError:
-            continue  # another process pruned it meanwhile
-    return removed
+    return len(upload_folders(config).sweep(now))
+
+
+def upload_folders(config: Config) -> FolderStore:
+    """``uploads/<session>/``: a session's folder goes after ``STAMP_UPLOAD_TTL_HOURS`` untouched, an
+    upload still arriving (``.incoming/<id>``) after :data:`INCOMING_IDLE_S` without a byte."""
+    return FolderStore(
+        config.uploads_dir, stale_owner=older_than(config.upload_ttl_hours * 3600),
+        items=f"{INCOMING}/*", stale_item=older_than(INCOMING_IDLE_S, last_touched),
+    )
 
 
 def resolve(config: Config, descriptor: Mapping[str, Any] | None) -> Dataset:

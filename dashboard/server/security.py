@@ -292,7 +292,7 @@ def install_access_control(server, config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m dashboard.security [USER]``: print a ``STAMP_BASIC_AUTH`` entry for a new password.
+    """``python -m dashboard.server.security [USER]``: print a ``STAMP_BASIC_AUTH`` entry for a new password.
 
     From a terminal the password is asked twice without echo; from a pipe the first line
     of standard input is the password.  Returns the exit status (0 success, 1 refused or
@@ -303,17 +303,17 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     parser = argparse.ArgumentParser(
-        prog="python -m dashboard.security",
+        prog="python -m dashboard.server.security",
         description="Make a STAMP_BASIC_AUTH entry (user:pbkdf2_sha256$…) for a password. "
                     "From a terminal the password is asked twice; otherwise the first line of "
-                    "standard input is read (e.g. printf '%s\\n' \"$PW\" | python -m dashboard.security alice).",
+                    "standard input is read (e.g. printf '%s\\n' \"$PW\" | python -m dashboard.server.security alice).",
         epilog="Paste the printed line as it is: the single quotes keep the shell from expanding the $ parts.",
     )
     parser.add_argument("user", nargs="?", default="stamp", help="user name (default: stamp); no ':' or spaces")
     args = parser.parse_args(argv)
     user = args.user
     if not user or ":" in user or any(ch.isspace() for ch in user):
-        print(f"python -m dashboard.security: the user name {user!r} may not be empty or hold ':' or spaces",
+        print(f"python -m dashboard.server.security: the user name {user!r} may not be empty or hold ':' or spaces",
               file=sys.stderr)
         return 2
     try:

@@ -45,7 +45,7 @@ Variable                    Meaning                                     Default
 ``STAMP_BASIC_AUTH``        HTTP basic auth: ``user:password``,         unset
                             ``user:sha256$<hex>`` or
                             ``user:pbkdf2_sha256$<iterations>$<salt>$<hex>``
-                            (``python -m dashboard.security``
+                            (``python -m dashboard.server.security``
                             prints one); several users separated by
                             spaces or commas.
 ``STAMP_MAX_JOBS``          Processing jobs running at once on the      ``8``
@@ -87,8 +87,7 @@ from pathlib import Path
 from typing import Mapping
 
 #: The demo observation shipped inside the package (written by ``python -m stamp_engine.synthetic.demo``).
-from stamp_engine.io.containers import ACCEPTED_SUFFIXES
-from stamp_engine.synthetic.demo import DEMO_PATH as SHIPPED_DEMO
+from stamp_engine.data import DEMO_PATH as SHIPPED_DEMO
 
 from .security import secret_problem
 
@@ -98,7 +97,7 @@ BACKGROUNDS = ("diskcache", "celery")
 _ORIGIN = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$")
 
 
-#: Most bytes of one upload request: files travel in chunks of this size (see dashboard.upload_route).
+#: Most bytes of one upload request: files travel in chunks of this size (see dashboard.server.upload_route).
 UPLOAD_CHUNK_BYTES = 8 * 2**20
 #: Default ``STAMP_MAX_UPLOAD_MB``: room for a real JWST time series (e.g. 10,000 × 2,040 in 5 segments, ~2.8 GB).
 DEFAULT_MAX_UPLOAD_MB = 8192
@@ -119,10 +118,6 @@ def _client_header(name: str) -> bool:
 
 class ConfigError(ValueError):
     """An environment variable has a value the dashboard cannot use."""
-
-
-class UnsafePath(ValueError):
-    """A requested path lies outside the server data folder (or does not exist there)."""
 
 
 @dataclass(frozen=True)
@@ -314,7 +309,7 @@ class Config:
 
     @property
     def downloads_dir(self) -> Path:
-        """Built downloads waiting to be fetched (:mod:`dashboard.download_route`)."""
+        """Built downloads waiting to be fetched (:mod:`dashboard.server.download_route`)."""
         return self.cache_dir / "downloads"
 
     @property
@@ -386,51 +381,3 @@ def _number(env: Mapping[str, str], name: str, default, kind):
         return kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-
-
-def safe_data_path(data_dir: Path | None, relative: str) -> Path:
-    """The file ``relative`` inside the server data folder, refusing anything outside it.
-
-    Symbolic links are followed before the check, so a link pointing out of the
-    folder is refused too.
-
-    Raises
-    ------
-    UnsafePath
-        When there is no data folder, the path escapes it, or it is not a file.
-    """
-    if data_dir is None:
-        raise UnsafePath("this server has no data folder")
-    root = data_dir.resolve()
-    if not relative or "\x00" in relative or Path(relative).is_absolute():
-        raise UnsafePath(f"{relative!r} is not a file in the data folder")
-    candidate = (root / relative).resolve()
-    if not candidate.is_relative_to(root) or not candidate.is_file():
-        raise UnsafePath(f"{relative!r} is not a file in the data folder")
-    return candidate
-
-
-#: Extensions the server file picker lists: what the engine reads (one list, in the engine).
-DATA_EXTENSIONS = ACCEPTED_SUFFIXES
-
-
-def list_data_files(data_dir: Path | None, limit: int = 2000) -> list[str]:
-    """Relative paths of the usable files under the data folder, sorted, at most ``limit``.
-
-    Files whose resolved location is outside the folder (links out of it) are left out.
-    """
-    if data_dir is None:
-        return []
-    root = data_dir.resolve()
-    found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith(".") or not name.lower().endswith(DATA_EXTENSIONS):
-                continue
-            path = Path(dirpath) / name
-            if path.resolve().is_relative_to(root):
-                found.append(path.relative_to(root).as_posix())
-                if len(found) >= limit:
-                    return found
-    return found

@@ -20,7 +20,7 @@ answering 404 while the page said "Sent".  Within its hour the link can be fetch
 again (a retry, a resumed range request).
 
 Every answer that serves nothing is the same 404.  Access control
-(:func:`dashboard.security.install_access_control`) covers this route like every
+(:func:`dashboard.server.security.install_access_control`) covers this route like every
 other.  Download folders older than ``STAMP_UPLOAD_TTL_HOURS`` are removed whenever
 a download is published or requested.
 """
@@ -34,8 +34,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import session_hash
+from ..cache import session_hash
 from .config import Config
+from .folders import FolderStore, older_than
 
 #: A token older than this is refused (the page asks for its file at once).
 TOKEN_TTL_S = 3600.0
@@ -61,15 +62,38 @@ def downloads_dir(config: Config) -> Path:
 
 
 @dataclass(frozen=True)
-class Published:
-    """A built file waiting to be fetched: where it lies and the URL the page navigates to."""
+class Download:
+    """A built file waiting in the session's download folder for the browser to fetch it.
+
+    Attributes
+    ----------
+    path : Path
+        Where it lies (``<cache>/downloads/<session hash>/<token>/<filename>``).
+    token : str
+        The random part of ``url``.
+    url : str
+        What the browser fetches it from (:func:`register`).
+    """
 
     path: Path
     token: str
     url: str
 
+    @property
+    def filename(self) -> str:
+        return self.path.name
 
-def publish(config: Config, session: str | None, built: Path) -> Published:
+    @property
+    def mime(self) -> str:
+        """The type the route serves it as."""
+        return MIME_OF_SUFFIX[self.path.suffix]
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+def publish(config: Config, session: str | None, built: Path) -> Download:
     """Move ``built`` (a file under the cache folder) to a new token folder of ``session``.
 
     Parameters
@@ -94,7 +118,7 @@ def publish(config: Config, session: str | None, built: Path) -> Published:
     target = folder / built.name
     shutil.move(str(built), target)  # a rename: both lie under the cache folder
     key = _signer(config).dumps([token, session_hash(session)])
-    return Published(path=target, token=token, url=f"{config.url_prefix}download/{token}/{built.name}?k={key}")
+    return Download(path=target, token=token, url=f"{config.url_prefix}download/{token}/{built.name}?k={key}")
 
 
 def _signer(config: Config):
@@ -122,23 +146,10 @@ def session_of_key(config: Config, token: str, key: str | None) -> str | None:
 
 def prune(config: Config, now: float | None = None) -> list[Path]:
     """Remove token folders older than ``STAMP_UPLOAD_TTL_HOURS`` and session folders left empty."""
-    root = downloads_dir(config)
-    if not root.is_dir():
-        return []
-    now = time.time() if now is None else now
-    max_age = config.upload_ttl_hours * 3600.0
-    removed = []
-    for session_folder in root.iterdir():
-        try:
-            for folder in session_folder.iterdir():
-                if now - folder.stat().st_mtime > max_age:
-                    shutil.rmtree(folder, ignore_errors=True)
-                    removed.append(folder)
-            if not any(session_folder.iterdir()):
-                session_folder.rmdir()
-        except (FileNotFoundError, NotADirectoryError, OSError):
-            continue  # another process pruned it meanwhile, or a stray file
-    return removed
+    return FolderStore(
+        downloads_dir(config), items="*", stale_item=older_than(config.upload_ttl_hours * 3600.0),
+        drop_empty_owners=True,
+    ).sweep(now)
 
 
 def locate(config: Config, token: str, filename: str, key: str | None, now: float | None = None) -> Path | None:

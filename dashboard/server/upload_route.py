@@ -1,7 +1,7 @@
 """Chunked, resumable uploads streamed to the session's folder on disk by Flask routes, never through a callback.
 
 The browser (``assets/stamp_upload.js``) sends each file in slices of at most
-:data:`~dashboard.config.UPLOAD_CHUNK_BYTES`; the server appends each slice to the
+:data:`~dashboard.server.config.UPLOAD_CHUNK_BYTES`; the server appends each slice to the
 file as it arrives (1 MiB at a time), so its memory does not grow with the upload.
 Every request carries the page's session id in the :data:`SESSION_HEADER` header
 (a header, not a cookie: another site cannot make a browser send it, so no form on
@@ -26,8 +26,8 @@ forged one, or one sent without the page's session finds nothing and gets the sa
 404.  When every byte has arrived the page hands the id to a Dash callback, which
 calls :func:`finish_upload`: the files are hashed (1 MiB at a time) and moved to
 ``<cache>/uploads/<session>/<digest>/``, exactly where the dataset descriptors of
-:mod:`dashboard.datasets` look for them.  Incomplete uploads untouched for
-:data:`dashboard.datasets.INCOMING_IDLE_S` are removed by :func:`dashboard.datasets.prune_uploads`.
+:mod:`dashboard.server.datasets` look for them.  Incomplete uploads untouched for
+:data:`dashboard.server.datasets.INCOMING_IDLE_S` are removed by :func:`dashboard.server.datasets.prune_uploads`.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def _incoming_root(config: Config, session: str) -> Path:
 def begin_upload(config: Config, session: Any, files: Any) -> Incoming:
     """Start an upload of ``files`` (``[{"name": str, "size": int}, …]``) for ``session``.
 
-    Names are reduced to plain base names (:func:`~dashboard.datasets.safe_filename`),
+    Names are reduced to plain base names (:func:`~dashboard.server.datasets.safe_filename`),
     two files of one name get ``-2``, ``-3``… suffixes.  Any other incomplete upload of
     the session is dropped (a page sends one set of files at a time).
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .ids import SESSION, UPLOAD_DONE, UPLOAD_PROGRESS_BOX
+from dashboard.ids import SESSION, UPLOAD_DONE, UPLOAD_PROGRESS_BOX
 
 #: ``transport(method, path, body, params, headers=None) -> (status, json or None)``; ``path`` is relative
 #: to the app's prefix; ``body`` is sent as JSON, or as it is when it is ``bytes`` (upload chunks).
@@ -129,7 +129,7 @@ class DashClient:
         raise KeyError(f"no callback outputs {output}")
 
     def upload(self, paths: Sequence[Path], session: str) -> dict[str, dict[str, Any]]:
-        """Upload files as the page does: chunks to ``upload/`` (:mod:`dashboard.upload_route`),
+        """Upload files as the page does: chunks to ``upload/`` (:mod:`dashboard.server.upload_route`),
         then the callback that turns the finished upload into the dataset.
 
         Returns
@@ -143,7 +143,7 @@ class DashClient:
         CallbackFailed
             When the server refuses a chunk (the message is the server's).
         """
-        from .upload_route import SESSION_HEADER
+        from dashboard.server.upload_route import SESSION_HEADER
 
         headers = {SESSION_HEADER: session}
         files = [{"name": Path(p).name, "size": Path(p).stat().st_size} for p in paths]

@@ -1,7 +1,7 @@
-"""WSGI entry point: ``gunicorn dashboard.wsgi:server`` (configured by STAMP_* variables).
+"""WSGI entry point: ``gunicorn dashboard.server.wsgi:server`` (configured by STAMP_* variables).
 
 With ``STAMP_BACKGROUND=celery``, start the job workers from the same module so
-they register the same callbacks: ``celery -A dashboard.wsgi:celery_app worker``.
+they register the same callbacks: ``celery -A dashboard.server.wsgi:celery_app worker``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 from dash import CeleryManager
 
-from .app import create_app
+from ..app import create_app
 from .config import ConfigError
 
 
