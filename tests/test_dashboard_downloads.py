@@ -29,7 +29,7 @@ from dashboard.services import build_services
 from stamp_engine import figures
 from stamp_engine.bands import PRESETS
 from stamp_engine.export import package_files, read_cube_fits
-from stamp_engine.video import probe_video
+from stamp_engine.export.video import probe_video
 
 SESSION = "0123456789abcdef0123456789abcdef"
 OTHER_SESSION = "fedcba9876543210fedcba9876543210"
@@ -287,7 +287,7 @@ def test_unexpected_error_in_the_package_is_a_message_not_a_traceback(demo, monk
         Path(path).write_bytes(b"partial")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(stamp_engine.export, "write_cube_fits", broken)
+    monkeypatch.setattr(stamp_engine.export.package, "write_cube_fits", broken)
     outcome = download(demo, "package")
     assert outcome.download is None and outcome.color == "danger"
     assert outcome.message.startswith("Could not build the package: an unexpected error") and "boom" not in outcome.message

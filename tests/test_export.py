@@ -17,7 +17,7 @@ from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.problems import Problem, ReadError
 from stamp_engine.synthetic import make_observation
-from stamp_engine.video import probe_video
+from stamp_engine.export.video import probe_video
 
 BANDS = [Band("H2O 1.4", 1.30, 1.50), Band("CO2 4.3", 4.20, 4.45)]
 HOSTILE = '<img src=x onerror="window.PWNED=1"></script><script>window.PWNED=2</script>'

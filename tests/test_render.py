@@ -14,7 +14,7 @@ from stamp_engine import cli, export
 from stamp_engine.render import parse_bands, parse_size, read_bands_file
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from stamp_engine.video import probe_video
+from stamp_engine.export.video import probe_video
 
 
 @pytest.fixture(scope="module")

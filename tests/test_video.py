@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from astropy.time import Time
 
-from stamp_engine import video
+from stamp_engine.export import video
 from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation
-from stamp_engine.video import VideoError, nice_ticks, probe_video, read_video_frame, write_spectrum_video
+from stamp_engine.export.video import VideoError, nice_ticks, probe_video, read_video_frame, write_spectrum_video
 
 SIZE = (640, 360)
 

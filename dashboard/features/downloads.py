@@ -351,7 +351,7 @@ def single_file(
     views draw it; tables, video and FITS use the full-resolution processed cube.
     """
     from stamp_engine import figures
-    from stamp_engine.video import write_spectrum_video
+    from stamp_engine.export.video import write_spectrum_video
 
     report = progress or (lambda stage, done, total: None)
     cube = request.cube

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from .problems import StampError
+from ..problems import StampError
 
 if TYPE_CHECKING:
-    from .bands import Band
-    from .cube import Cube
+    from ..bands import Band
+    from ..cube import Cube
 
 Progress = Callable[[str, int, int], None]
 
@@ -841,7 +841,7 @@ def write_spectrum_video(
     if cube.is_normalized:
         reference = np.zeros(cube.n_wavelengths)
     else:
-        from .processing import nanmedian_over_time
+        from ..processing import nanmedian_over_time
 
         reference = nanmedian_over_time(cube.flux)
     stamps = _stamp_texts(cube, frames, size_bin)
