@@ -9,13 +9,20 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from typing import TYPE_CHECKING
+
 from ..bands import Band, usable_bands
 from ..cube import Cube
-from .static_figures import write_static_figures
 from .fits_cube import write_cube_fits
 from .html import combined_html, standalone_html
 from .readme import readme_text, video_description
-from .tables import light_curve_table, write_light_curves
+from .recipe import RECIPE_FILE, recipe_script
+from .science import SciencePlan, ScienceProducts, science_products
+from .static_figures import write_static_figures
+from .tables import light_curve_table, write_light_curves, write_science_product
+
+if TYPE_CHECKING:
+    from ..recipe import ProcessOptions
 
 Progress = Callable[[str, int, int], None]
 
@@ -50,6 +57,14 @@ def package_files(stamp: str, *, video: bool = True) -> dict[str, str]:
     return files
 
 
+def science_files(products: ScienceProducts, stamp: str) -> dict[str, str]:
+    """File name → description of each science product of a package (ECSV)."""
+    files = {}
+    for stem, product in products.items():
+        files[f"{stem}_{stamp}.ecsv"] = f"{product.description} (ECSV: units, and how it was made, in the header)."
+    return files
+
+
 def build_package(
     cube: Cube,
     destination: str | Path,
@@ -65,14 +80,20 @@ def build_package(
     progress: Progress | None = None,
     unpacked: bool = False,
     when: _dt.datetime | None = None,
+    process_options: "ProcessOptions | None" = None,
+    science: SciencePlan | None = None,
 ) -> Path:
     """Write the export package of ``cube`` as a ZIP.
 
     Contents (``<stamp>`` = ``YYYYMMDD_HHMMSS``): ``surface_plot_<stamp>.html``,
     ``heatmap_plot_<stamp>.html``, ``combined_plots_<stamp>.html``,
     ``spectrum_<stamp>.mp4`` (with ``video``), ``lightcurves_<stamp>.ecsv`` and ``.csv``,
-    ``stamp_cube_<stamp>.fits``, ``README.txt``; plus PNG/PDF of the heatmap and light
-    curves when matplotlib is installed.
+    ``stamp_cube_<stamp>.fits``, ``README.txt``, PNG and PDF of the heatmap, the light
+    curves and the spectra (``heatmap_``, ``lightcurves_``, ``spectra_<stamp>.png/.pdf``),
+    ``periodogram_<curve>_<stamp>.ecsv`` per light curve, ``amplitude_spectrum_<stamp>.ecsv``,
+    ``transit_spectrum_<stamp>.ecsv`` (or ``eclipse_``; with windows in ``science``) and,
+    with ``process_options``, ``recipe.py``.  A product the data cannot give is left out
+    and the README says why.
 
     Parameters
     ----------
@@ -98,6 +119,13 @@ def build_package(
     unpacked : bool
         With a folder destination, also leave the files unpacked in
         ``<folder>/stamp_package_<stamp>/``.
+    when : datetime, optional
+        Time stamp of the file names (default now).
+    process_options : ProcessOptions, optional
+        The options ``cube`` was processed with (:func:`stamp_engine.recipe.process`);
+        with them the package has ``recipe.py``, which rebuilds its tables from the files.
+    science : SciencePlan, optional
+        Channels, period and windows of the spectra (default :class:`SciencePlan`).
 
     Returns
     -------
@@ -121,7 +149,7 @@ def build_package(
     if skipped:
         options["bands not in the data"] = skipped
     files = package_files(stamp, video=video)
-    steps = ["light curves", "tables", "figures", "html", *(["video"] if video else []), "fits", "readme", "zip"]
+    steps = ["light curves", "tables", "science", "figures", "html", *(["video"] if video else []), "fits", "readme", "zip"]
     total = len(steps)
 
     def step(name: str) -> None:
@@ -138,7 +166,15 @@ def build_package(
             table, folder / f"lightcurves_{stamp}.ecsv", folder / f"lightcurves_{stamp}.csv",
             title=f"STAMP light curves of {cube.target}",
         )
+        step("science")
+        plan = science or SciencePlan()
+        products = science_products(cube, curves, plan)
+        for stem, product in products.items():
+            write_science_product(product, folder / f"{stem}_{stamp}.ecsv")
+        files.update(science_files(products, stamp))
+        notes = [f"{what}: not made ({why})" for what, why in products.not_made.items()]
         step("figures")
+        files.update(write_static_figures(cube, curves, products, usable, folder, stamp))
         shown = figures.display_cube(cube)
         surface = figures.surface_figure(shown, usable, colorscale=colorscale, zrange=zrange)
         heatmap = figures.heatmap_figure(shown, usable, colorscale=colorscale, zrange=zrange)
@@ -166,9 +202,15 @@ def build_package(
             files[f"spectrum_{stamp}.mp4"] = video_description(made, cube.n_integrations)
         step("fits")
         write_cube_fits(cube, folder / f"stamp_cube_{stamp}.fits", options=options)
-        files.update(write_static_figures(cube, curves, folder, stamp))
         step("readme")
-        (folder / "README.txt").write_text(readme_text(cube, options, files), encoding="utf-8")
+        if process_options is not None:
+            files[RECIPE_FILE] = ("Python script: the stamp_engine calls, with every parameter, that rebuild the cube, "
+                                  "the light curves and the spectra of this package from the original files.")
+            (folder / RECIPE_FILE).write_text(
+                recipe_script(cube, process_options, usable, plan, products, files, stamp), encoding="utf-8")
+        else:
+            notes.append(f"{RECIPE_FILE}: not written (the processing options of this cube were not given)")
+        (folder / "README.txt").write_text(readme_text(cube, options, files, notes), encoding="utf-8")
         step("zip")
         partial = zip_path.with_name(zip_path.name + ".part")
         with zipfile.ZipFile(partial, "w") as archive:

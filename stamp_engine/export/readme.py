@@ -31,7 +31,9 @@ _NORMALIZATION = {
 }
 
 
-def readme_text(cube: Cube, options: Mapping[str, Any] | None, files: Mapping[str, str] | Sequence[str]) -> str:
+def readme_text(
+    cube: Cube, options: Mapping[str, Any] | None, files: Mapping[str, str] | Sequence[str], notes: Sequence[str] = (),
+) -> str:
     """The package's README.txt: what was read, what was done to it, and what each file is.
 
     Parameters
@@ -42,6 +44,8 @@ def readme_text(cube: Cube, options: Mapping[str, Any] | None, files: Mapping[st
         Processing and view options as the user gave them (shown verbatim).
     files : mapping or sequence
         Package file names, with a description each when a mapping.
+    notes : sequence of str
+        What the package lacks and why (products the data could not give).
     """
     options = dict(options or {})
     meta = cube.meta
@@ -110,6 +114,9 @@ def readme_text(cube: Cube, options: Mapping[str, Any] | None, files: Mapping[st
     entries = files.items() if isinstance(files, Mapping) else ((f, "") for f in files)
     for name, description in entries:
         lines.append(f"- {name}" + (f": {description}" if description else ""))
+    if notes:
+        lines += ["", "Not in this package", "-------------------"]
+        lines += [f"- {note}" for note in notes]
     lines += [
         "",
         "Reading the data",
@@ -119,6 +126,8 @@ def readme_text(cube: Cube, options: Mapping[str, Any] | None, files: Mapping[st
         "Cube (Python):          from stamp_engine.export import read_cube_fits; cube = read_cube_fits('stamp_cube_….fits')",
         "  or with astropy.io.fits: extensions FLUX, ERROR (BUNIT), WAVELENGTH (µm), TIME (days since MJDREF, TIMESYS);",
         "  FLUX/ERROR carry WCS axes (WAVE-TAB, TIME-TAB): astropy.wcs.WCS(hdul['FLUX'].header, fobj=hdul).",
+        "Science products (Python): QTable.read('amplitude_spectrum_….ecsv'); the header says how each was made.",
+        "Rebuild everything (Python): python recipe.py FOLDER_WITH_THE_ORIGINAL_FILES",
         "HTML plots open in any web browser without a network connection.",
     ]
     code_lines = ("Light curves (Python)", "Cube (Python)")

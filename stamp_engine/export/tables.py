@@ -28,15 +28,24 @@ if TYPE_CHECKING:
 
 # ----------------------------------------------------------------------------- light curves
 # ----------------------------------------------------------------------------- light curves
-def _column_name(name: str, taken: set[str]) -> str:
-    """A CSV-friendly column name (letters, digits, ``._-``) unique among ``taken``."""
-    base = re.sub(r"[^0-9A-Za-z._-]+", "_", name.strip()).strip("_") or "band"
-    base = "white_light" if name == "White light" else base
-    candidate, k = base, 2
-    while candidate in taken or candidate in ("time", "hours", "visit") or candidate.endswith("_err") and candidate[:-4] in taken:
-        candidate, k = f"{base}_{k}", k + 1
-    taken.add(candidate)
-    return candidate
+def column_names(names: Sequence[str]) -> list[str]:
+    """CSV-friendly column names (letters, digits, ``._-``) of curve ``names``, unique among themselves.
+
+    "White light" is ``white_light``; the names never clash with ``time``, ``hours``,
+    ``visit`` or another curve's ``<name>_err``.  The package names its per-curve files
+    (periodograms) with the same names.
+    """
+    taken: set[str] = set()
+    columns = []
+    for name in names:
+        base = re.sub(r"[^0-9A-Za-z._-]+", "_", name.strip()).strip("_") or "band"
+        base = "white_light" if name == "White light" else base
+        candidate, k = base, 2
+        while candidate in taken or candidate in ("time", "hours", "visit") or candidate.endswith("_err") and candidate[:-4] in taken:
+            candidate, k = f"{base}_{k}", k + 1
+        taken.add(candidate)
+        columns.append(candidate)
+    return columns
 
 
 def light_curve_table(curves: Sequence["LightCurve"], time_standard: str | None = None) -> QTable:
@@ -69,10 +78,8 @@ def light_curve_table(curves: Sequence["LightCurve"], time_standard: str | None 
     table["hours"].info.description = f"Time since t0 = first integration ({standard}), hours"
     table["visit"] = np.asarray(first.visit, dtype=np.int32)
     table["visit"].info.description = "Visit index (0, 1, …), split on time gaps"
-    taken: set[str] = set()
     bands_meta = []
-    for curve in curves:
-        name = _column_name(curve.name, taken)
+    for name, curve in zip(column_names([c.name for c in curves]), curves):
         lo, hi = curve.band
         what = "Variability" if curve.unit == u.percent else "Flux"
         table[name] = np.asarray(curve.value, dtype=np.float64) * curve.unit
