@@ -135,7 +135,7 @@ def test_readme_lists_the_new_files_and_says_what_was_not_made(transit_package, 
     names = zipfile.ZipFile(path).namelist()
     assert "recipe.py" not in names and not any(n.startswith("transit_spectrum") for n in names)
     readme = " ".join((tmp_path / f"stamp_package_{STAMP}" / "README.txt").read_text(encoding="utf-8").split())
-    assert "transit spectrum: not made (no in-transit and baseline windows were chosen)" in readme
+    assert f"transit_spectrum_{STAMP}.ecsv: not made (no in-transit and baseline windows were chosen)" in readme
     assert "recipe.py: not written" in readme
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import math
 import re
 import shutil
 import tempfile
@@ -39,8 +40,11 @@ from stamp_engine.export import (
     standalone_html,
     write_cube_fits,
     write_light_curves,
+    write_science_product,
 )
+from stamp_engine.export.science import SciencePlan, science_products
 from stamp_engine.problems import StampError
+from stamp_engine.recipe import ProcessOptions
 
 from .. import download_route, ids
 from ..background import job_error_message, job_heartbeat
@@ -72,6 +76,9 @@ DOWNLOAD_VIDEO = "download-video"
 DOWNLOAD_ECSV = "download-ecsv"
 DOWNLOAD_CSV = "download-csv"
 DOWNLOAD_FITS = "download-fits"
+DOWNLOAD_PERIODOGRAM = "download-periodogram"
+DOWNLOAD_AMPLITUDE = "download-amplitude"
+DOWNLOAD_TRANSIT = "download-transit"
 DOWNLOAD_CANCEL = "download-cancel"
 DOWNLOAD_PROGRESS = "download-progress"
 DOWNLOAD_STAGE = "download-stage"
@@ -114,13 +121,22 @@ EXPORTS: dict[str, Export] = {
                    "text/plain"),
     "csv": Export(DOWNLOAD_CSV, "Light curves CSV", "light-curve table (CSV)", "lightcurves_{stamp}.csv", "text/csv"),
     "fits": Export(DOWNLOAD_FITS, "Cube FITS", "cube FITS file", "stamp_cube_{stamp}.fits", "application/fits"),
+    "periodogram": Export(DOWNLOAD_PERIODOGRAM, "Periodogram ECSV", "white-light periodogram (ECSV)",
+                          "periodogram_white_light_{stamp}.ecsv", "text/plain"),
+    "amplitude": Export(DOWNLOAD_AMPLITUDE, "Amplitude spectrum ECSV", "amplitude spectrum (ECSV)",
+                        "amplitude_spectrum_{stamp}.ecsv", "text/plain"),
+    "transit": Export(DOWNLOAD_TRANSIT, "Transit spectrum ECSV", "transit spectrum (ECSV)",
+                      "transit_spectrum_{stamp}.ecsv", "text/plain"),
 }
+#: Science products among the single files: the product of :func:`science_products` each one is.
+SCIENCE_KINDS = {"periodogram": "periodogram_white_light", "amplitude": "amplitude_spectrum", "transit": "transit_spectrum"}
 _KIND_OF_BUTTON = {export.button: kind for kind, export in EXPORTS.items()}
 
 #: Stages :func:`stamp_engine.export.build_package` and the single files report, in words.
 STAGE_WORDS = {
     "light curves": "Measuring light curves",
     "tables": "Writing light-curve tables",
+    "science": "Computing periodograms and spectra",
     "figures": "Drawing figures",
     "html": "Writing HTML pages",
     "video": "Encoding the spectrum video",
@@ -153,6 +169,11 @@ class ExportRequest:
         no sample in the processed cube).
     options : dict
         What the README and the FITS provenance record: processing and display options.
+    process_options : ProcessOptions or None
+        The options the cube was processed with, when the page's controls still show them
+        (then the package has ``recipe.py``).
+    science : SciencePlan
+        Channels and time windows of the spectra.
     """
 
     key: str
@@ -160,6 +181,8 @@ class ExportRequest:
     display: DisplayOptions
     bands: tuple[Band, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    process_options: ProcessOptions | None = None
+    science: SciencePlan = field(default_factory=SciencePlan)
 
 
 def display_options_of(colorscale: Any, z_min: Any, z_max: Any) -> DisplayOptions:
@@ -209,9 +232,9 @@ def recorded_options(
     taken from the cube's history (which the README lists step by step anyway).
     """
     options: dict[str, Any] = {}
-    processing = _processing_options(services, key, result, process_values)
+    processing = processed_with(services, key, result, process_values)
     if processing is not None:
-        options.update(processing)
+        options.update(processing.describe())
     else:
         for step in cube.history:
             match = _NORMALIZED.match(str(step))
@@ -224,7 +247,8 @@ def recorded_options(
     return options
 
 
-def _processing_options(services: Services, key: str, result: Mapping[str, Any], values) -> dict[str, Any] | None:
+def processed_with(services: Services, key: str, result: Mapping[str, Any], values) -> ProcessOptions | None:
+    """The processing controls' options when they are those the cube ``key`` was made with, else None."""
     if not values:
         return None
     try:
@@ -234,7 +258,24 @@ def _processing_options(services: Services, key: str, result: Mapping[str, Any],
     options, errors = parse_process_options(raw_options(values), DataLimits.from_dict(result.get("limits")))
     if errors or processed_key(dataset.content_key, options) != key:
         return None
-    return options.describe()
+    return options
+
+
+def science_plan(windows: Mapping[str, Any] | None) -> SciencePlan:
+    """The package's spectra plan with the page's time windows (``{"baseline": [h0, h1], "in_transit": [h0, h1]}``).
+
+    A window that is not two finite, increasing numbers is left out (then no transit spectrum,
+    and the README says so), never an exception.
+    """
+    def window(name: str) -> tuple[tuple[float, float], ...] | None:
+        value = windows.get(name) if isinstance(windows, Mapping) else None
+        try:
+            lo, hi = (float(v) for v in value)
+        except (TypeError, ValueError):
+            return None
+        return ((lo, hi),) if math.isfinite(lo) and math.isfinite(hi) and lo < hi else None
+
+    return SciencePlan(in_transit=window("in_transit"), baseline=window("baseline"))
 
 
 def export_request(
@@ -247,6 +288,7 @@ def export_request(
     z_max: Any = None,
     band_rows: Sequence[Mapping[str, Any]] | None = None,
     process_values: Sequence[Any] | None = None,
+    windows: Mapping[str, Any] | None = None,
 ) -> ExportRequest:
     """The processed cube behind the page's result and the page's current options.
 
@@ -262,6 +304,8 @@ def export_request(
         The band editor's rows.
     process_values : sequence, optional
         The processing controls' values (:data:`~dashboard.features.controls.PROCESS_ORDER`).
+    windows : mapping, optional
+        The page's in-transit and baseline windows (hours), for the transit spectrum.
 
     Raises
     ------
@@ -278,7 +322,9 @@ def export_request(
     display = display_options_of(colorscale, z_min, z_max)
     bands = bands_of(band_rows, result)
     options = recorded_options(services, key, cube, result, process_values, display, bands)
-    return ExportRequest(key=key, cube=cube, display=display, bands=bands, options=options)
+    return ExportRequest(key=key, cube=cube, display=display, bands=bands, options=options,
+                         process_options=processed_with(services, key, result, process_values),
+                         science=science_plan(windows))
 
 
 # ---------------------------------------------------------------------------- building
@@ -331,7 +377,8 @@ def package_for(
     return build_package(
         request.cube, folder, bands=request.bands, options=request.options, video=True, fps=VIDEO_FPS,
         size=video_size, max_video_frames=DEFAULT_MAX_VIDEO_FRAMES, colorscale=request.display.colorscale,
-        zrange=request.display.zrange, progress=progress, when=when,
+        zrange=request.display.zrange, progress=progress, when=when, process_options=request.process_options,
+        science=request.science,
     )
 
 
@@ -397,6 +444,14 @@ def single_file(
     elif kind == "fits":
         report("fits", 0, 1)
         write_cube_fits(cube, path, options=request.options)
+    elif kind in SCIENCE_KINDS:
+        report("science", 0, 1)
+        products = science_products(cube, [cube.white_light()], request.science)
+        made = dict(products.items())
+        stem = SCIENCE_KINDS[kind]
+        if stem not in made:
+            raise DownloadRefused(f"No {EXPORTS[kind].what}: {products.not_made.get(stem, 'the data cannot give it')}.")
+        write_science_product(made[SCIENCE_KINDS[kind]], path)
     else:
         raise ValueError(f"unknown download {kind!r}")
     report("done", 1, 1)
@@ -501,6 +556,7 @@ def run_download(
     z_max: Any = None,
     band_rows: Sequence[Mapping[str, Any]] | None = None,
     process_values: Sequence[Any] | None = None,
+    windows: Mapping[str, Any] | None = None,
     report: Progress | None = None,
     video_size: tuple[int, int] = VIDEO_SIZE,
     when: _dt.datetime | None = None,
@@ -516,7 +572,7 @@ def run_download(
     try:
         request = export_request(
             services, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max,
-            band_rows=band_rows, process_values=process_values,
+            band_rows=band_rows, process_values=process_values, windows=windows,
         )
         gate = services.gate.slot(session_hash(session)) if getattr(services, "gate", None) is not None else nullcontext()
         with gate:

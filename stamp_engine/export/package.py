@@ -172,7 +172,7 @@ def build_package(
         for stem, product in products.items():
             write_science_product(product, folder / f"{stem}_{stamp}.ecsv")
         files.update(science_files(products, stamp))
-        notes = [f"{what}: not made ({why})" for what, why in products.not_made.items()]
+        notes = [f"{stem}_{stamp}.ecsv: not made ({why})" for stem, why in products.not_made.items()]
         step("figures")
         files.update(write_static_figures(cube, curves, products, usable, folder, stamp))
         shown = figures.display_cube(cube)

@@ -57,7 +57,7 @@ class SciencePlan:
 
 @dataclass(frozen=True)
 class ScienceProducts:
-    """Products made for a package, keyed by file stem, and those not made with the reason."""
+    """Products made for a package, and those not made (file stem → the reason)."""
 
     periodograms: dict[str, "Periodogram"]  # by light-curve column name
     amplitude: "AmplitudeSpectrum | None"
@@ -90,7 +90,7 @@ def science_products(cube: "Cube", curves: Sequence["LightCurve"], plan: Science
     Returns
     -------
     ScienceProducts
-        ``not_made`` names each product left out and why (the engine's message).
+        ``not_made`` gives the file stem of each product left out and why (the engine's message).
     """
     from ..periodogram import periodogram
     from ..spectra import amplitude_spectrum, transmission_spectrum
@@ -102,25 +102,25 @@ def science_products(cube: "Cube", curves: Sequence["LightCurve"], plan: Science
         try:
             periodograms[column] = periodogram(curve)
         except ValueError as exc:
-            not_made[f"periodogram of {curve.name}"] = str(exc)
+            not_made[f"periodogram_{column}"] = str(exc)
     period = plan.period_hours
     if period is None and "white_light" in periodograms:
         period = float(periodograms["white_light"].peak_period.to_value("hour"))
     amplitude = None
     if period is None:
-        not_made["amplitude spectrum"] = "no period: the white light has no periodogram and none was given"
+        not_made["amplitude_spectrum"] = "no period: the white light has no periodogram and none was given"
     else:
         try:
             amplitude = amplitude_spectrum(cube, period, n=plan.channel_count(cube))
         except ValueError as exc:
-            not_made["amplitude spectrum"] = str(exc)
+            not_made["amplitude_spectrum"] = str(exc)
     transmission = None
     if plan.in_transit and plan.baseline:
         try:
             transmission = transmission_spectrum(
                 cube, plan.in_transit, plan.baseline, n=plan.channel_count(cube), kind=plan.kind)
         except ValueError as exc:
-            not_made[f"{plan.kind} spectrum"] = str(exc)
+            not_made[f"{plan.kind}_spectrum"] = str(exc)
     else:
-        not_made[f"{plan.kind} spectrum"] = "no in-transit and baseline windows were chosen"
+        not_made[f"{plan.kind}_spectrum"] = "no in-transit and baseline windows were chosen"
     return ScienceProducts(periodograms, amplitude, transmission, period, not_made, curve_index)
