@@ -9,10 +9,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     STAMP_CACHE_DIR=/var/cache/stamp \
     STAMP_DATA_DIR=/data
 
-# DejaVu: the font ffmpeg draws video captions with.
-RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
-    && rm -rf /var/lib/apt/lists/*
-
 RUN useradd --create-home --uid 10001 stamp \
     && mkdir -p /var/cache/stamp /data /app \
     && chown -R stamp:stamp /var/cache/stamp /data /app

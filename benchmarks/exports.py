@@ -1,6 +1,6 @@
 """Section "exports": video encoding speed, package build time and size.
 
-1. **Video** — ``stamp_engine.video.write_spectrum_video`` on a normalized synthetic cube of
+1. **Video** — ``stamp_engine.export.video.write_spectrum_video`` on a normalized synthetic cube of
    300 integrations × 2,040 wavelengths (built in memory, no file reading), 1280×720,
    300 frames; frames per second = frames ÷ wall time of the call (best of 3 after a
    warm-up).  Target ≥ 30 fps.
@@ -35,8 +35,8 @@ def run(quick: bool, regenerate: bool = False) -> SectionResult:
 
 
 def _video(result: SectionResult, quick: bool) -> None:
-    if importlib.util.find_spec("stamp_engine.video") is None:
-        result.not_run["video"] = "stamp_engine.video is not there yet"
+    if importlib.util.find_spec("stamp_engine.export.video") is None:
+        result.not_run["video"] = "stamp_engine.export.video is not there yet"
         return
     frames = 60 if quick else 300
     params = {"frames": frames, "n_wavelengths": 2040, "size": VIDEO_SIZE, "fps": 30, "repeats": 1 if quick else 3}
@@ -118,7 +118,7 @@ def _synthetic_cube(n_integrations: int, n_wavelengths: int):
 
 def measure_video(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """One video encode (the worker's ``time`` mode repeats it)."""
-    from stamp_engine.video import write_spectrum_video
+    from stamp_engine.export.video import write_spectrum_video
 
     cube = _CACHE.get("cube")
     if cube is None:  # built once per process, outside the timed calls after the warm-up

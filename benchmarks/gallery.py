@@ -176,10 +176,10 @@ def _driver():
 
 def _shoot(driver, work: Path, fig, highlight: dict | None, out: Path, settle_s: float) -> float:
     """Draw ``fig`` in a page of its own, screenshot it to ``out``; seconds to draw."""
-    from stamp_engine.export import _script_json
+    from stamp_engine.export.serialize import script_json
 
     page = work / "view.html"
-    page.write_text(_PAGE.format(width=WINDOW[0], height=WINDOW[1], figure=_script_json(fig.to_json()),
+    page.write_text(_PAGE.format(width=WINDOW[0], height=WINDOW[1], figure=script_json(fig.to_json()),
                                  highlight=json.dumps(highlight)), encoding="utf-8")
     start = time.monotonic()
     driver.get(page.as_uri())

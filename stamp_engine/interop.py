@@ -71,7 +71,7 @@ def to_xarray(cube: "Cube") -> "xarray.Dataset":
         When xarray is not installed.
     """
     xr = _require("xarray", "Cube.to_xarray", "pip install 'stamp[interop]' (or pip install xarray)")
-    from .export import _dumps
+    from .export.serialize import dumps as _dumps
 
     value_unit = _unit_text(cube.flux_unit)
     coords: dict[str, Any] = {

@@ -265,7 +265,8 @@ def run_render(args: argparse.Namespace) -> int:
             return EXIT_UNUSABLE
         print_problems(cube.problems, sys.stderr)
         try:
-            processed = process(cube, process_options(args), progress=bar)
+            chosen_options = process_options(args)
+            processed = process(cube, chosen_options, progress=bar)
         except ValueError as exc:
             bar.close()
             _error(f"cannot process the data: {exc}")
@@ -282,7 +283,7 @@ def run_render(args: argparse.Namespace) -> int:
             processed, outdir, bands=bands, options=options, video=not args.no_video,
             fps=args.fps, size=args.size, max_video_frames=args.max_frames or None,
             colorscale=args.colorscale, zrange=tuple(args.zrange) if args.zrange else None,
-            progress=bar, unpacked=args.unpacked,
+            progress=bar, unpacked=args.unpacked, process_options=chosen_options,
         )
     except StampError as exc:
         bar.close()

@@ -30,7 +30,7 @@ from dashboard.server.services import build_services
 from stamp_engine import figures
 from stamp_engine.bands import PRESETS
 from stamp_engine.export import package_files, read_cube_fits
-from stamp_engine.video import probe_video
+from stamp_engine.export.video import probe_video
 
 SESSION = "0123456789abcdef0123456789abcdef"
 OTHER_SESSION = "fedcba9876543210fedcba9876543210"
@@ -139,7 +139,12 @@ def test_package_holds_every_file_with_the_current_options(demo):
     assert "normalize: median" in readme and "H2O 1.4" in readme
     # progress: every package stage, in order, ending complete; built in a folder under the cache
     stages = [r[0] for r in reports]
-    assert stages.index("tables") < stages.index("video") < stages.index("zip") and reports[-1][:3] == ("done", 8, 8)
+    assert stages.index("tables") < stages.index("science") < stages.index("video") < stages.index("zip")
+    assert reports[-1][:3] == ("done", 9, 9)
+    # the controls are those the cube was made with: the package has the recipe and the science tables
+    recipe = archive.read("recipe.py").decode()
+    assert "normalization='median'," in recipe and "stamp_engine.load([data / name for name in files])" in recipe
+    assert {f"amplitude_spectrum_{STAMP}.ecsv", f"periodogram_white_light_{STAMP}.ecsv", f"spectra_{STAMP}.pdf"} <= names
     assert reports[0][3] and all(name.startswith("stamp-download-") for name in reports[0][3])
     assert leftovers(services.config) == []
 
@@ -159,6 +164,32 @@ def test_processing_options_are_recorded_only_when_they_made_the_cube(tmp_path):
 
 
 # ------------------------------------------------------------------ single files
+def test_science_tables_download_with_units_and_how_they_were_made(demo):
+    periodogram = download(demo, "periodogram")
+    assert periodogram.color == "success" and periodogram.download.filename == f"periodogram_white_light_{STAMP}.ecsv"
+    table = QTable.read(periodogram.download.path)
+    assert table["period"].unit == "h" and table.meta["product"] == "periodogram"
+    amplitude = download(demo, "amplitude")
+    assert amplitude.color == "success"
+    spectrum = QTable.read(amplitude.download.path)
+    # the demo brown dwarf varies with a period of a few hours: the fit is at the periodogram's peak
+    assert spectrum.meta["period_hours"] == pytest.approx(table.meta["peak_period_hours"])
+    assert spectrum["amplitude"].unit == "%" and np.all(spectrum["amplitude_err"].value > 0)
+
+
+def test_transit_spectrum_needs_both_windows_and_says_so(demo):
+    refused = download(demo, "transit")
+    assert refused.download is None and refused.color == "warning"
+    assert refused.message == "No transit spectrum (ECSV): no in-transit and baseline windows were chosen."
+    half = download(demo, "transit", windows={"in_transit": [1.0, 2.0], "baseline": ["x", None]})
+    assert half.download is None and half.color == "warning"
+    made = download(demo, "transit", windows={"in_transit": [4.0, 5.0], "baseline": [0.5, 3.0]})
+    assert made.color == "success", made.message
+    table = QTable.read(made.download.path)
+    assert table.meta["in_transit_hours"] == [[4.0, 5.0]] and table.meta["baseline_hours"] == [[0.5, 3.0]]
+    assert np.isfinite(table["depth"].value).all()
+
+
 @pytest.mark.parametrize("kind", ["surface", "heatmap"])
 def test_single_html_page_shows_what_the_page_shows(demo, kind):
     outcome = download(demo, kind, colorscale="Plasma", z_min=-1.5, z_max=3)
@@ -303,7 +334,7 @@ def test_unexpected_error_in_the_package_is_a_message_not_a_traceback(demo, monk
         Path(path).write_bytes(b"partial")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(stamp_engine.export, "write_cube_fits", broken)
+    monkeypatch.setattr(stamp_engine.export.package, "write_cube_fits", broken)
     outcome = download(demo, "package")
     assert outcome.download is None and outcome.color == "danger"
     assert outcome.message.startswith("Could not build the package: an unexpected error") and "boom" not in outcome.message

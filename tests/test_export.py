@@ -17,7 +17,7 @@ from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.problems import Problem, ReadError
 from stamp_engine.synthetic import make_observation
-from stamp_engine.video import probe_video
+from stamp_engine.export.video import probe_video
 
 BANDS = [Band("H2O 1.4", 1.30, 1.50), Band("CO2 4.3", 4.20, 4.45)]
 HOSTILE = '<img src=x onerror="window.PWNED=1"></script><script>window.PWNED=2</script>'
@@ -226,8 +226,10 @@ def test_build_package_writes_exactly_the_package(transit, tmp_path):
         names = set(archive.namelist())
         assert archive.testzip() is None
         readme = archive.read("README.txt").decode("utf-8")
-    static = {f"{kind}_{stamp}.{ext}" for kind in ("heatmap", "lightcurves") for ext in ("png", "pdf")}
-    assert expected <= names and names - expected <= static  # PNG/PDF only where matplotlib is installed
+    expected |= {f"{kind}_{stamp}.{ext}" for kind in ("heatmap", "lightcurves", "spectra") for ext in ("png", "pdf")}
+    expected |= {f"periodogram_{curve}_{stamp}.ecsv" for curve in ("white_light", "H2O_1.4", "CO2_4.3")}
+    expected |= {f"amplitude_spectrum_{stamp}.ecsv"}  # no windows, no processing options: no transit spectrum, no recipe
+    assert names == expected
     unpacked = tmp_path / f"stamp_package_{stamp}"
     assert {p.name for p in unpacked.iterdir()} == names
     assert "Far away" in readme  # the band outside the data is reported, not tabulated

@@ -15,7 +15,7 @@ from stamp_engine.bands import parse_bands, read_bands_file
 from stamp_engine.render import parse_size
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from stamp_engine.video import probe_video
+from stamp_engine.export.video import probe_video
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from astropy.time import Time
 
-from stamp_engine import video
+from stamp_engine.export import video
 from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation
-from stamp_engine.video import VideoError, nice_ticks, probe_video, read_video_frame, write_spectrum_video
+from stamp_engine.export.video import VideoError, nice_ticks, probe_video, read_video_frame, write_spectrum_video
 
 SIZE = (640, 360)
 
@@ -186,11 +186,16 @@ def test_nan_columns_and_hostile_target_names_still_encode(tmp_path):
     assert probe_video(result.path)["frames"] == 12
 
 
-def test_bitmap_font_draws_every_label_when_no_font_is_installed(tmp_path):
-    masks = video._text_masks([("Wavelength (µm) ±1σ", 20, "sans"), ("t = 1.25 h", 18, "monospace")], "bitmap").masks
+def test_labels_are_drawn_with_the_fonts_matplotlib_ships(tmp_path):
+    """One text path, no system font needed: every label has ink, of one baseline per size."""
+    masks = video._text_masks([("Wavelength (µm) ±1σ", 20, "sans"), ("t = 1.25 h", 18, "monospace"),
+                               ("ax", 20, "sans"), ("mn", 20, "sans"), ("gy", 20, "sans"), ("$x^2$ %{pts}", 20, "sans")]).masks
     assert all(m.max() == 1.0 for m in masks)
     assert masks[0].shape[1] > masks[1].shape[1]  # longer text, wider mask
-    result = write_spectrum_video(_ramp_cube(n=6), tmp_path / "bitmap.mp4", size=SIZE, text_renderer="bitmap")
+    bottom = [int(np.flatnonzero(m.max(axis=1) > 0.5)[-1]) for m in masks[2:5]]
+    assert bottom[0] == bottom[1] < bottom[2] - 2  # one baseline per size; descenders go below it
+    assert masks[5].shape[1] > masks[2].shape[1] * 4  # "$x^2$ %{pts}" is drawn as text, not as mathematics
+    result = write_spectrum_video(_ramp_cube(n=6), tmp_path / "text.mp4", size=SIZE)
     frame = read_video_frame(result.path, 0)
     left, top, right, bottom = result.plot_box
     title_area = frame[:top, left : left + 200].astype(int)

@@ -35,8 +35,11 @@ from stamp_engine.export import (
     standalone_html,
     write_cube_fits,
     write_light_curves,
+    write_science_product,
 )
+from stamp_engine.export.science import SciencePlan, science_products
 from stamp_engine.problems import StampError
+from stamp_engine.recipe import ProcessOptions
 
 from .. import ids
 from ..band_rows import check_band_rows
@@ -53,6 +56,7 @@ from ..server.sessions import NOT_ISSUED, is_issued
 from ..server.storage import StorageFull, check_room
 from ..view_figures import grid_figure
 from .controls import process_states, raw_options
+from .science import stored_windows
 
 Progress = Callable[[str, int, int], None]
 
@@ -68,6 +72,9 @@ DOWNLOAD_VIDEO = "download-video"
 DOWNLOAD_ECSV = "download-ecsv"
 DOWNLOAD_CSV = "download-csv"
 DOWNLOAD_FITS = "download-fits"
+DOWNLOAD_PERIODOGRAM = "download-periodogram"
+DOWNLOAD_AMPLITUDE = "download-amplitude"
+DOWNLOAD_TRANSIT = "download-transit"
 DOWNLOAD_CANCEL = "download-cancel"
 DOWNLOAD_PROGRESS = "download-progress"
 DOWNLOAD_STAGE = "download-stage"
@@ -108,13 +115,22 @@ EXPORTS: dict[str, Export] = {
                    "text/plain"),
     "csv": Export(DOWNLOAD_CSV, "Light curves CSV", "light-curve table (CSV)", "lightcurves_{stamp}.csv", "text/csv"),
     "fits": Export(DOWNLOAD_FITS, "Cube FITS", "cube FITS file", "stamp_cube_{stamp}.fits", "application/fits"),
+    "periodogram": Export(DOWNLOAD_PERIODOGRAM, "Periodogram ECSV", "white-light periodogram (ECSV)",
+                          "periodogram_white_light_{stamp}.ecsv", "text/plain"),
+    "amplitude": Export(DOWNLOAD_AMPLITUDE, "Amplitude spectrum ECSV", "amplitude spectrum (ECSV)",
+                        "amplitude_spectrum_{stamp}.ecsv", "text/plain"),
+    "transit": Export(DOWNLOAD_TRANSIT, "Transit spectrum ECSV", "transit spectrum (ECSV)",
+                      "transit_spectrum_{stamp}.ecsv", "text/plain"),
 }
+#: Science products among the single files: the product of :func:`science_products` each one is.
+SCIENCE_KINDS = {"periodogram": "periodogram_white_light", "amplitude": "amplitude_spectrum", "transit": "transit_spectrum"}
 _KIND_OF_BUTTON = {export.button: kind for kind, export in EXPORTS.items()}
 
 #: Stages :func:`stamp_engine.export.build_package` and the single files report, in words.
 STAGE_WORDS = {
     "light curves": "Measuring light curves",
     "tables": "Writing light-curve tables",
+    "science": "Computing periodograms and spectra",
     "figures": "Drawing figures",
     "html": "Writing HTML pages",
     "video": "Encoding the spectrum video",
@@ -147,6 +163,11 @@ class ExportRequest:
         no sample in the processed cube).
     options : dict
         What the README and the FITS provenance record: processing and display options.
+    process_options : ProcessOptions or None
+        The options the cube was processed with, when the page's controls still show them
+        (then the package has ``recipe.py``).
+    science : SciencePlan
+        Channels and time windows of the spectra.
     """
 
     key: str
@@ -154,6 +175,8 @@ class ExportRequest:
     display: DisplayOptions
     bands: tuple[Band, ...]
     options: dict[str, Any] = field(default_factory=dict)
+    process_options: ProcessOptions | None = None
+    science: SciencePlan = field(default_factory=SciencePlan)
 
 
 def display_options_of(colorscale: Any, z_min: Any, z_max: Any) -> DisplayOptions:
@@ -200,9 +223,9 @@ def recorded_options(
     taken from the cube's history (which the README lists step by step anyway).
     """
     options: dict[str, Any] = {}
-    processing = _processing_options(services, key, result, process_values)
+    processing = processed_with(services, key, result, process_values)
     if processing is not None:
-        options.update(processing)
+        options.update(processing.describe())
     else:
         normalized = last_step(cube.history, "normalize")
         if normalized is not None:
@@ -214,7 +237,8 @@ def recorded_options(
     return options
 
 
-def _processing_options(services: Services, key: str, result: Mapping[str, Any], values) -> dict[str, Any] | None:
+def processed_with(services: Services, key: str, result: Mapping[str, Any], values) -> ProcessOptions | None:
+    """The processing controls' options when they are those the cube ``key`` was made with, else None."""
     if not values:
         return None
     try:
@@ -224,7 +248,23 @@ def _processing_options(services: Services, key: str, result: Mapping[str, Any],
     options, errors = parse_process_options(raw_options(values), DataLimits.from_dict(result.get("limits")))
     if errors or processed_key(dataset.content_key, options) != key:
         return None
-    return options.describe()
+    return options
+
+
+def science_plan(windows: Mapping[str, Any] | None) -> SciencePlan:
+    """The package's spectra plan with the page's time windows (hours since the first integration):
+    ``{"in_transit": [h0, h1], "baseline": [h0, h1], "baseline2": [h0, h1]}`` (the second baseline optional).
+
+    A window that is not two finite, increasing numbers is left out (then no transit spectrum,
+    and the README says so), never an exception — the rule of the science tabs
+    (:func:`dashboard.features.science.stored_windows`).
+    """
+    windows = windows if isinstance(windows, Mapping) else {}
+    found = stored_windows(windows)
+    second = stored_windows({"baseline": windows.get("baseline2")}).get("baseline")
+    baseline = tuple(w for w in (found.get("baseline"), second) if w is not None) or None
+    in_transit = (found["in_transit"],) if "in_transit" in found else None
+    return SciencePlan(in_transit=in_transit, baseline=baseline)
 
 
 def export_request(
@@ -237,6 +277,7 @@ def export_request(
     z_max: Any = None,
     band_rows: Sequence[Mapping[str, Any]] | None = None,
     process_values: Sequence[Any] | None = None,
+    windows: Mapping[str, Any] | None = None,
 ) -> ExportRequest:
     """The processed cube behind the page's result and the page's current options.
 
@@ -252,6 +293,8 @@ def export_request(
         The band editor's rows.
     process_values : sequence, optional
         The processing controls' values (:data:`~dashboard.features.controls.PROCESS_ORDER`).
+    windows : mapping, optional
+        The page's in-transit and baseline windows (hours), for the transit spectrum.
 
     Raises
     ------
@@ -268,7 +311,9 @@ def export_request(
     display = display_options_of(colorscale, z_min, z_max)
     bands = bands_of(band_rows, result)
     options = recorded_options(services, key, cube, result, process_values, display, bands)
-    return ExportRequest(key=key, cube=cube, display=display, bands=bands, options=options)
+    return ExportRequest(key=key, cube=cube, display=display, bands=bands, options=options,
+                         process_options=processed_with(services, key, result, process_values),
+                         science=science_plan(windows))
 
 
 # ---------------------------------------------------------------------------- building
@@ -284,7 +329,8 @@ def package_for(
     return build_package(
         request.cube, folder, bands=request.bands, options=request.options, video=True, fps=VIDEO_FPS,
         size=video_size, max_video_frames=DEFAULT_MAX_VIDEO_FRAMES, colorscale=request.display.colorscale,
-        zrange=request.display.zrange, progress=progress, when=when,
+        zrange=request.display.zrange, progress=progress, when=when, process_options=request.process_options,
+        science=request.science,
     )
 
 
@@ -304,7 +350,7 @@ def single_file(
     views draw it; tables, video and FITS use the full-resolution processed cube.
     """
     from stamp_engine import figures
-    from stamp_engine.video import write_spectrum_video
+    from stamp_engine.export.video import write_spectrum_video
 
     report = progress or (lambda stage, done, total: None)
     cube = request.cube
@@ -350,6 +396,14 @@ def single_file(
     elif kind == "fits":
         report("fits", 0, 1)
         write_cube_fits(cube, path, options=request.options)
+    elif kind in SCIENCE_KINDS:
+        report("science", 0, 1)
+        products = science_products(cube, [cube.white_light()], request.science)
+        made = dict(products.items())
+        stem = SCIENCE_KINDS[kind]
+        if stem not in made:
+            raise DownloadRefused(f"No {EXPORTS[kind].what}: {products.not_made.get(stem, 'the data cannot give it')}.")
+        write_science_product(made[SCIENCE_KINDS[kind]], path)
     else:
         raise ValueError(f"unknown download {kind!r}")
     report("done", 1, 1)
@@ -425,6 +479,7 @@ def run_download(
     z_max: Any = None,
     band_rows: Sequence[Mapping[str, Any]] | None = None,
     process_values: Sequence[Any] | None = None,
+    windows: Mapping[str, Any] | None = None,
     report: Progress | None = None,
     video_size: tuple[int, int] = VIDEO_SIZE,
     when: _dt.datetime | None = None,
@@ -444,7 +499,7 @@ def run_download(
         try:
             asked.append(export_request(
                 services, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max,
-                band_rows=band_rows, process_values=process_values,
+                band_rows=band_rows, process_values=process_values, windows=windows,
             ))
         except DownloadRefused as exc:
             return DownloadOutcome(message=str(exc), color="warning"), "refused"
@@ -498,6 +553,12 @@ def layout(services: Services) -> dbc.Card:
     return dbc.Card([dbc.CardHeader("Download"), dbc.CardBody(body)], id=DOWNLOAD_CARD, className="mb-3")
 
 
+#: The science tabs' typed windows (hours), in the order ``download_job`` reads them: the transit
+#: spectrum of a package uses what the Transmission tab shows (typed, or filled by a box-select).
+WINDOW_INPUTS = (ids.IN_TRANSIT_START, ids.IN_TRANSIT_END, ids.WINDOW_BASELINE_START, ids.WINDOW_BASELINE_END,
+                 ids.WINDOW_BASELINE2_START, ids.WINDOW_BASELINE2_END)
+
+
 def register(app, services: Services) -> None:
     buttons = [export.button for export in EXPORTS.values()]
 
@@ -511,6 +572,7 @@ def register(app, services: Services) -> None:
         State(ids.Z_MIN, "value"),
         State(ids.Z_MAX, "value"),
         State(ids.BAND_TABLE, "data"),
+        *[State(window_input, "value") for window_input in WINDOW_INPUTS],
         *process_states(),
         background=True,
         progress=[Output(DOWNLOAD_PROGRESS, "value"), Output(DOWNLOAD_STAGE, "children")],
@@ -527,7 +589,9 @@ def register(app, services: Services) -> None:
                                                      className="py-1 small mb-0")),
     )
     def download_job(set_progress, *args):
-        result, session, colorscale, z_min, z_max, band_rows, *process_values = args[len(buttons):]
+        result, session, colorscale, z_min, z_max, band_rows, *rest = args[len(buttons):]
+        window_values, process_values = rest[:len(WINDOW_INPUTS)], rest[len(WINDOW_INPUTS):]
+        windows = {name: window_values[2 * i:2 * i + 2] for i, name in enumerate(("in_transit", "baseline", "baseline2"))}
         kind = _KIND_OF_BUTTON.get(ctx.triggered_id)
         if kind is None:
             return no_update, no_update
@@ -542,7 +606,8 @@ def register(app, services: Services) -> None:
         def build(child_report):
             return run_download(
                 services, kind, result, session, colorscale=colorscale, z_min=z_min, z_max=z_max,
-                band_rows=band_rows, process_values=process_values, report=ThrottledProgress(child_report),
+                band_rows=band_rows, process_values=process_values, windows=windows,
+                report=ThrottledProgress(child_report),
             )
 
         return job_outputs(run_in_child(
