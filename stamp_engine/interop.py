@@ -208,7 +208,7 @@ def to_timeseries(cube: "Cube") -> "TimeSeries":
         "wavelength": cube.wavelength * u.um,
         "time_standard": cube.time_standard,
         "target": cube.target,
-        "history": list(cube.history),
+        "history": [str(step) for step in cube.history],  # plain text: ECSV/YAML cannot write HistoryStep
     })
     return series
 
@@ -259,7 +259,7 @@ def to_rainbow(cube: "Cube"):
         uncertainty=np.ascontiguousarray(error.T),
         name=cube.target,
         metadata={"stamp": {"flux": note, "flux_unit": _unit_text(cube.flux_unit),
-                            "time_standard": cube.time_standard, "history": list(cube.history)}},
+                            "time_standard": cube.time_standard, "history": [str(step) for step in cube.history]}},
     )
     rainbow.set_times_from_astropy(cube.time, is_barycentric=cube.time_standard.startswith("BJD"))
     rainbow.timelike["visit"] = np.asarray(cube.visit)

@@ -220,7 +220,7 @@ def science_table(product: "TransmissionSpectrum | AmplitudeSpectrum | Periodogr
     meta.update(
         description=product.description, channels=product.binning, observation=observation,
         time_standard=product.meta.get("time_standard"), t0_mjd=product.meta.get("t0_mjd"),
-        history=list(product.history),
+        history=[str(step) for step in product.history],  # plain text: YAML cannot write HistoryStep
     )
     table.meta.update(jsonable(meta))
     return table
