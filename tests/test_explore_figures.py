@@ -14,7 +14,8 @@ from stamp_engine.explore_figures import (
     point_spectrum_figure,
 )
 from stamp_engine.figures import display_cube
-from stamp_engine.processing import INTERPOLATED_KEY, normalize
+from stamp_engine.labels import INTERPOLATED_KEY
+from stamp_engine.steps import normalize
 from stamp_engine.synthetic import make_observation
 
 

@@ -108,7 +108,7 @@ def test_max_frames_bins_in_time_and_stamps_the_bin_centre(tmp_path):
 
 
 def test_frame_bin_size_is_the_smallest_bin_that_fits_every_visit():
-    def frames(visit, k):  # time bins restart at each visit (stamp_engine.processing.bin)
+    def frames(visit, k):  # time bins restart at each visit (stamp_engine.steps.bin)
         return sum(-(-int(np.sum(visit == v)) // k) for v in np.unique(visit))
 
     for lengths, limit in [((40,), 8), ((23, 17), 8), ((5000, 5000), 600), ((7, 1, 300), 50), ((3, 4), 1), ((10,), 0)]:

@@ -18,7 +18,7 @@ from .tables import column_names
 if TYPE_CHECKING:
     from ..cube import Cube
     from ..periodogram import Periodogram
-    from ..processing import LightCurve
+    from ..steps import LightCurve
     from ..spectra import AmplitudeSpectrum, TransmissionSpectrum
     from ..windows import Window
 

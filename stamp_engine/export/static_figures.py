@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ..bands import Band
-    from ..processing import LightCurve
+    from ..steps import LightCurve
     from .science import ScienceProducts
 
 #: Formats each figure is written in, and the raster resolution.

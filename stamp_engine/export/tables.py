@@ -22,7 +22,7 @@ from .serialize import jsonable, unit_string
 
 if TYPE_CHECKING:
     from ..periodogram import Periodogram
-    from ..processing import LightCurve
+    from ..steps import LightCurve
     from ..spectra import AmplitudeSpectrum, TransmissionSpectrum
 
 

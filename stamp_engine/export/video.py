@@ -318,7 +318,7 @@ def _visit_lengths(visit: np.ndarray) -> np.ndarray:
 def frame_bin_size(visit: np.ndarray, max_frames: int | None) -> int:
     """Integrations averaged into one video frame so the video has at most ``max_frames`` frames.
 
-    Frames are time bins of :func:`stamp_engine.processing.bin`: ``k`` consecutive
+    Frames are time bins of :func:`stamp_engine.steps.bin`: ``k`` consecutive
     integrations, restarting at each visit (a visit's last bin may be shorter), so no
     integration is left out.  This is the smallest such ``k``; 1 when the cube is short
     enough or ``max_frames`` is None/0.  Every visit gets at least one frame, so with
@@ -669,7 +669,7 @@ def write_spectrum_video(
 
     One frame per integration, or, when the cube has more than ``max_frames``
     integrations, one frame per time bin of :func:`frame_bin_size` integrations
-    (:func:`stamp_engine.processing.bin`, mean, within each visit: every integration
+    (:func:`stamp_engine.steps.bin`, mean, within each visit: every integration
     counts).  Each frame shows the spectrum with its ±1σ band over a static reference
     (the time-median spectrum, or the 0 % line of a normalized cube), the axis labels
     with units, and the time of the integration, or of the bin centre with the range
@@ -725,7 +725,7 @@ def write_spectrum_video(
     if cube.is_normalized:
         reference = np.zeros(cube.n_wavelengths)
     else:
-        from ..processing import nanmedian_over_time
+        from ..statistics import nanmedian_over_time
 
         reference = nanmedian_over_time(cube.flux)
     stamps = _stamp_texts(cube, frames, size_bin)
