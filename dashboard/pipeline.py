@@ -7,7 +7,10 @@ Three things are cached per dataset, each under a key built from what it depends
 * the loaded cube (key: content of the files) — changing a processing option
   re-processes it without re-reading files;
 * the processed cube (key: content + :class:`~dashboard.options.ProcessOptions`) —
-  light curves are measured on it at full resolution;
+  light curves are measured on it at full resolution.  Only its recipe is stored
+  (:class:`ProcessedRecipe`: which loaded cube, which options): recomputing it from the
+  memory-mapped loaded cube is cheaper than writing and keeping a second cube-sized
+  array set (measured by ``python -m benchmarks --section server``);
 * its display-resolution copy (:func:`stamp_engine.figures.display_cube`) — surfaces,
   heatmaps and spectra are drawn from it, so display-only changes (colour scale,
   colour range, bands) re-render without reading or processing anything.
@@ -53,6 +56,14 @@ class ThrottledProgress:
 
 class CacheTooSmall(ValueError):
     """One result is larger than the whole cube cache (``STAMP_CACHE_SIZE_MB``)."""
+
+
+@dataclass(frozen=True)
+class ProcessedRecipe:
+    """What the cache keeps instead of a processed full-resolution cube: how to remake it."""
+
+    loaded_key: str
+    options: ProcessOptions
 
 
 @dataclass(frozen=True)
@@ -120,7 +131,7 @@ class CubeService:
             progress("Reducing to display resolution", 0, 1)
             from stamp_engine.figures import display_cube
 
-            self.cache.set(key, processed)
+            self.cache.set(key, ProcessedRecipe(loaded_key(content_key), options))
             self.cache.set(key + "/shape", describe_shape(processed))
             self.cache.set(key + "/wavelength", np.asarray(processed.wavelength, dtype=float))
             self.cache.set(self._display_key(key), display_cube(processed, **self.display_limits))
@@ -165,8 +176,13 @@ class CubeService:
         return self.cache.get(key + "/wavelength") if _is_cube_key(key) else None
 
     def processed(self, key: str) -> Cube | None:
-        """The processed cube at full resolution, or None if evicted."""
-        return self.cache.get(key) if _is_cube_key(key) else None
+        """The processed cube at full resolution (remade from the cached loaded cube), or None if evicted."""
+        entry = self.cache.get(key) if _is_cube_key(key) else None
+        if not isinstance(entry, ProcessedRecipe):
+            return entry
+        self._pin(entry.loaded_key)  # a page still uses it: keep the loaded cube as long as its view
+        loaded = self.cache.get(entry.loaded_key)
+        return process(loaded, entry.options) if loaded is not None else None
 
     def display(self, key: str) -> Cube | None:
         """The processed cube at display resolution, or None if evicted."""

@@ -143,3 +143,26 @@ def test_small_values_and_small_cubes_still_round_trip(tmp_path):
     cache.set("processed-t/wavelength", np.arange(3.0))
     assert np.array_equal(cache.get("processed-t/wavelength"), np.arange(3.0))
     assert cache.get("processed-missing", "fallback") == "fallback"
+
+
+def test_the_processed_full_resolution_cube_is_remade_from_the_loaded_one_not_stored(tmp_path):
+    from dashboard.pipeline import CubeService, ProcessedRecipe
+    from stamp_engine.recipe import ProcessOptions, process
+
+    cube = _cube()
+    cache = CubeCache(tmp_path / "cubes", size_limit=10**9)
+    service = CubeService(cache, loader=lambda paths, progress: cube, display_limits={"max_time": 50})
+    options = ProcessOptions()
+    key, _ = service.run([Path("a.fits")], "content", options)
+    assert isinstance(cache.disk.get(key), ProcessedRecipe)
+    stored_arrays = [k for k in cache.disk if isinstance(k, str) and "/array/" in k]
+    assert all(k.startswith("loaded-") for k in stored_arrays)  # only the loaded cube's arrays are on disk
+    expected = process(cube, options)
+    remade = service.processed(key)
+    assert np.array_equal(remade.flux, expected.flux, equal_nan=True)
+    assert np.array_equal(remade.error, expected.error, equal_nan=True) and remade.history == expected.history
+    assert service.display(key).n_integrations <= 50
+    # the loaded cube gone (evicted): the processed one is gone too, and the view says so instead of failing
+    for k in stored_arrays:
+        cache.disk.delete(k)
+    assert service.processed(key) is None
