@@ -120,6 +120,11 @@ TASKS: dict[str, Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]] | str] =
     "figures": "benchmarks.figures:measure_figures",
     "video": "benchmarks.exports:measure_video",
     "package": "benchmarks.exports:measure_package",
+    "server_cache": "benchmarks.server:measure_cache",
+    "server_display": "benchmarks.server:measure_display",
+    "server_job_start": "benchmarks.server:measure_job_start",
+    "server_zip": "benchmarks.server:measure_zip",
+    "server_scale": "benchmarks.server:measure_scale",
 }
 
 

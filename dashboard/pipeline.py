@@ -94,6 +94,9 @@ class CubeService:
         self.cache = cache
         self.loader = loader
         self.display_limits = display_limits or {}
+        # The last processed cube this process remade (key, cube): band edits redraw light
+        # curves from the same cube, which should not be remade each time.
+        self._remade: tuple[str, Cube] | None = None
 
     def _load(self, paths: Sequence[Path], progress: Progress) -> Cube:
         if self.loader is not None:
@@ -181,8 +184,15 @@ class CubeService:
         if not isinstance(entry, ProcessedRecipe):
             return entry
         self._pin(entry.loaded_key)  # a page still uses it: keep the loaded cube as long as its view
+        remade = self._remade
+        if remade is not None and remade[0] == key:
+            return remade[1]
         loaded = self.cache.get(entry.loaded_key)
-        return process(loaded, entry.options) if loaded is not None else None
+        if loaded is None:
+            return None
+        cube = process(loaded, entry.options)
+        self._remade = (key, cube)
+        return cube
 
     def display(self, key: str) -> Cube | None:
         """The processed cube at display resolution, or None if evicted."""
