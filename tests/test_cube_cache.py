@@ -180,3 +180,30 @@ def test_a_remade_processed_cube_is_reused_for_the_next_view_of_the_same_key(tmp
     assert service.processed(key_a) is first  # band edits redraw from the same cube
     other = service.processed(key_b)
     assert other is not first and other.n_integrations == first.n_integrations // 2
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+
+
+def test_filling_the_cube_releases_the_pages_of_read_only_input_maps_and_never_changes_values(tmp_path):
+    from stamp_engine.assemble import _release_pages
+
+    values = np.arange(8 * 1024 * 1024, dtype=np.float64).reshape(4096, 2048)  # 64 MiB
+    path = tmp_path / "input.npy"
+    np.save(path, values)
+    mapped = np.load(path, mmap_mode="r")
+    float(mapped.sum())  # every page resident
+    before = _rss_bytes()
+    _release_pages(mapped, slice(0, 4096))
+    assert before - _rss_bytes() > 48 * 2**20  # the copied pages left this process
+    assert np.array_equal(mapped, values)  # and read back from the file when touched again
+
+    private = np.load(path, mmap_mode="c")  # a copy-on-write map may hold changes: left alone
+    private[0, 0] = -1.0
+    _release_pages(private, slice(0, 4096))
+    assert private[0, 0] == -1.0
+    in_memory = values.copy()
+    _release_pages(in_memory, slice(0, 10))  # not a map: nothing to do
+    assert np.array_equal(in_memory, values)
