@@ -18,6 +18,7 @@ Three things are cached per dataset, each under a key built from what it depends
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,8 @@ class CubeService:
         # The last processed cube this process remade (key, cube): band edits redraw light
         # curves from the same cube, which should not be remade each time.
         self._remade: tuple[str, Cube] | None = None
+        # Loaded cubes being written to the cache while the job goes on (see :meth:`loaded`).
+        self._writing: dict[str, _CacheWrite] = {}
 
     def _load(self, paths: Sequence[Path], progress: Progress) -> Cube:
         if self.loader is not None:
@@ -105,8 +108,13 @@ class CubeService:
 
         return load(list(paths), progress=progress)
 
-    def loaded(self, paths: Sequence[Path], content_key: str, progress: Progress = _no_progress) -> Cube:
+    def loaded(self, paths: Sequence[Path], content_key: str, progress: Progress = _no_progress, *,
+               wait: bool = True) -> Cube:
         """The loaded cube of these files, read only when not cached.
+
+        With ``wait=False`` a freshly read cube is written to the cache in a thread while
+        the caller goes on (processing is CPU, the write is disk): :meth:`run` (or
+        :meth:`finish_writes`) waits for it, and raises what the write raised.
 
         Raises
         ------
@@ -115,20 +123,46 @@ class CubeService:
         """
         key = loaded_key(content_key)
         self._pin(key)
+        pending = self._writing.get(key)
+        if pending is not None:
+            return pending.cube
         cube = self.cache.get(key)
         if cube is None:
             cube = self._load(paths, progress)
-            self.cache.set(key, cube)
-            self._evict(key)
+            self._writing[key] = _CacheWrite(self.cache, key, cube)
+            if wait:
+                self.finish_writes()
         return cube
+
+    def finish_writes(self) -> None:
+        """Wait for the loaded cubes still being written, then keep the cache within its size.
+
+        Raises
+        ------
+        CacheTooSmall
+            When one of them alone is larger than the cache.
+        OSError
+            When a write failed (e.g. the disk is full).
+        """
+        while self._writing:
+            key, pending = self._writing.popitem()
+            pending.join()
+            self._evict(key)
 
     def run(
         self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = _no_progress
     ) -> tuple[str, Cube]:
         """Load (or reuse), process (or reuse) and reduce for display; returns the key and the loaded cube."""
-        loaded = self.loaded(paths, content_key, progress)
+        loaded = self.loaded(paths, content_key, progress, wait=False)
         key = processed_key(content_key, options)
         self._pin(key)  # the page that asked is about to view it
+        try:
+            self._process(loaded, content_key, key, options, progress)
+        finally:
+            self.finish_writes()
+        return key, loaded
+
+    def _process(self, loaded: Cube, content_key: str, key: str, options: ProcessOptions, progress: Progress) -> None:
         if self.cache.get(self._display_key(key)) is None:
             processed = process(loaded, options, progress)
             progress("Reducing to display resolution", 0, 1)
@@ -139,7 +173,6 @@ class CubeService:
             self.cache.set(key + "/wavelength", np.asarray(processed.wavelength, dtype=float))
             self.cache.set(self._display_key(key), display_cube(processed, **self.display_limits))
             self._evict(key)
-        return key, loaded
 
     def _pin(self, key: str) -> None:
         if hasattr(self.cache, "pin"):
@@ -201,6 +234,27 @@ class CubeService:
     def _display_key(self, key: str) -> str:
         limits = "x".join(str(v) for _, v in sorted(self.display_limits.items()))
         return f"{key}/display/{limits}"
+
+
+class _CacheWrite:
+    """``cache.set(key, cube)`` in a thread of its own; :meth:`join` re-raises what it raised."""
+
+    def __init__(self, cache, key: str, cube: Cube):
+        self.cube = cube
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, args=(cache, key, cube), name=f"cache-write {key[:20]}")
+        self._thread.start()
+
+    def _write(self, cache, key: str, cube: Cube) -> None:
+        try:
+            cache.set(key, cube)
+        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread by join()
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def describe_shape(cube: Cube) -> str:

@@ -207,3 +207,34 @@ def test_filling_the_cube_releases_the_pages_of_read_only_input_maps_and_never_c
     in_memory = values.copy()
     _release_pages(in_memory, slice(0, 10))  # not a map: nothing to do
     assert np.array_equal(in_memory, values)
+
+
+def test_a_job_writes_the_loaded_cube_while_processing_and_is_done_only_when_it_is_written(tmp_path):
+    from dashboard.pipeline import CubeService
+    from stamp_engine.recipe import ProcessOptions
+
+    cache = CubeCache(tmp_path / "cubes", size_limit=10**9)
+    service = CubeService(cache, loader=lambda paths, progress: _cube())
+    loaded = service.loaded([Path("a.fits")], "content", wait=False)  # as the job does
+    assert service.loaded([Path("a.fits")], "content", wait=False) is loaded  # no second read meanwhile
+    service.run([Path("a.fits")], "content", ProcessOptions())
+    from dashboard.options import loaded_key
+
+    stored = cache.get(loaded_key("content"))
+    assert stored is not None and isinstance(stored.flux.base, np.memmap)
+    assert np.array_equal(stored.flux, loaded.flux, equal_nan=True)
+
+
+def test_a_failed_background_write_fails_the_job_with_its_error(tmp_path):
+    from dashboard.pipeline import CubeService
+    from stamp_engine.recipe import ProcessOptions
+
+    class FullDisk(CubeCache):
+        def set(self, key, value):
+            if isinstance(value, type(_cube(4, 5))):
+                raise OSError(28, "No space left on device")
+            super().set(key, value)
+
+    service = CubeService(FullDisk(tmp_path / "cubes", size_limit=10**9), loader=lambda paths, progress: _cube())
+    with pytest.raises(OSError, match="No space left"):
+        service.run([Path("a.fits")], "content", ProcessOptions())
