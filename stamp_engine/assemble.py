@@ -785,7 +785,7 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
 
 #: Source bytes copied per step when filling the cube from a memory-mapped file: the
 #: pages of a step are released from this process once copied (see :func:`_release_pages`).
-_FILL_STEP_BYTES = 32 * 1024 * 1024
+_FILL_STEP_BYTES = 8 * 1024 * 1024
 
 
 def _row_chunks(rows, n: int, source: np.ndarray):
