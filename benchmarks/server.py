@@ -97,35 +97,28 @@ def measure_cache(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     info: dict[str, Any] = {"cube_bytes": cube.nbytes}
     with tempfile.TemporaryDirectory(prefix="stamp-bench-cache-") as folder:
         old = diskcache.Cache(str(Path(folder) / "pickled"))
-        t0 = time.perf_counter()
-        old.set("loaded-x", cube)
-        info["pickle_write_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        again = old.get("loaded-x")
-        info["pickle_read_s"] = time.perf_counter() - t0
-        del again
+        _timed(info, "pickle_write_s", old.set, "loaded-x", cube)
+        _timed(info, "pickle_read_s", old.get, "loaded-x")
         old.close()
 
         new = CubeCache(Path(folder) / "npy", size_limit=2**40)
-        t0 = time.perf_counter()
-        new.set("loaded-x", cube)
-        info["npy_write_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        mapped = new.get("loaded-x")
-        info["npy_reopen_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        float(np.nansum(mapped.flux)) + float(np.nansum(mapped.error))
-        info["npy_touch_s"] = time.perf_counter() - t0
+        _timed(info, "npy_write_s", new.set, "loaded-x", cube)
+        mapped = _timed(info, "npy_reopen_s", new.get, "loaded-x")
+        _timed(info, "npy_touch_s", lambda: float(np.nansum(mapped.flux)) + float(np.nansum(mapped.error)))
         info["pickle_bytes"] = len(pickle.dumps(cube, protocol=pickle.HIGHEST_PROTOCOL))
 
-        t0 = time.perf_counter()
-        processed = process(mapped, ProcessOptions())
-        info["process_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        new.set("processed-x", processed)
-        info["processed_write_s"] = time.perf_counter() - t0
+        processed = _timed(info, "process_s", process, mapped, ProcessOptions())
+        _timed(info, "processed_write_s", new.set, "processed-x", processed)
         new.disk.close()
     return None, info
+
+
+def _timed(info: dict[str, Any], name: str, function, *args):
+    """``function(*args)``, its wall time stored as ``info[name]``."""
+    t0 = time.perf_counter()
+    value = function(*args)
+    info[name] = time.perf_counter() - t0
+    return value
 
 
 # ------------------------------------------------------------------ display reduction
