@@ -55,6 +55,10 @@ class ThrottledProgress:
             self._sink(stage, done, total)
 
 
+#: Largest processed cube (flux + error bytes) a web process keeps between two views of it.
+REMADE_MAX_BYTES = 1 << 30
+
+
 class CacheTooSmall(ValueError):
     """One result is larger than the whole cube cache (``STAMP_CACHE_SIZE_MB``)."""
 
@@ -224,7 +228,8 @@ class CubeService:
         if loaded is None:
             return None
         cube = process(loaded, entry.options)
-        self._remade = (key, cube)
+        # kept for the next view only when modest: a web process must not sit on GBs between views
+        self._remade = (key, cube) if cube.nbytes <= REMADE_MAX_BYTES else None
         return cube
 
     def display(self, key: str) -> Cube | None:

@@ -238,3 +238,15 @@ def test_a_failed_background_write_fails_the_job_with_its_error(tmp_path):
     service = CubeService(FullDisk(tmp_path / "cubes", size_limit=10**9), loader=lambda paths, progress: _cube())
     with pytest.raises(OSError, match="No space left"):
         service.run([Path("a.fits")], "content", ProcessOptions())
+
+
+def test_a_large_remade_cube_is_not_kept_between_views(tmp_path, monkeypatch):
+    from dashboard import pipeline
+    from stamp_engine.recipe import ProcessOptions
+
+    service = pipeline.CubeService(CubeCache(tmp_path / "cubes", size_limit=10**9), loader=lambda paths, progress: _cube())
+    key, _ = service.run([Path("a.fits")], "content", ProcessOptions())
+    monkeypatch.setattr(pipeline, "REMADE_MAX_BYTES", 1000)
+    first = service.processed(key)
+    again = service.processed(key)
+    assert again is not first and np.array_equal(again.flux, first.flux, equal_nan=True)
