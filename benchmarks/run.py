@@ -1,7 +1,8 @@
 """Run the STAMP benchmarks: ``python -m benchmarks`` or ``python benchmarks/run.py`` from the repo root.
 
 Sections are independent: one whose pieces are missing (or that fails) is reported as
-not run, and the others still run.  Exit status 0 when every section ran (whatever the
+not run, and the others still run.  At the end one table lists every performance target
+with its verdict, the floor and the figures before (``benchmarks/targets.py``).  Exit status 0 when every section ran (whatever the
 PASS/FAIL verdicts), 1 when a section crashed.
 """
 
@@ -20,7 +21,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
 
 from benchmarks.common import SectionResult, heading, machine_info  # noqa: E402
 
-SECTIONS = ("ingest", "figures", "exports")
+SECTIONS = ("ingest", "server", "figures", "exports")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -34,6 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--regenerate", action="store_true",
                         help="regenerate the cached datasets in benchmarks/_data (e.g. after the writer changed)")
     parser.add_argument("--no-browser", action="store_true", help="skip the headless-Chromium timings (figures)")
+    parser.add_argument("--no-scale-100k", action="store_true",
+                        help="server: skip the 100,000 × 2,048 scale run (26 GB of files, minutes, GBs of memory)")
     return parser.parse_args(argv)
 
 
@@ -44,6 +47,8 @@ def run_section(name: str, args: argparse.Namespace) -> SectionResult:
                           regenerate=args.regenerate)
     if name == "figures":
         return module.run(args.quick, browser=not args.no_browser, regenerate=args.regenerate)
+    if name == "server":
+        return module.run(args.quick, regenerate=args.regenerate, scale_100k=not args.no_scale_100k)
     return module.run(args.quick, regenerate=args.regenerate)
 
 
@@ -65,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
             result = SectionResult(name, args.quick, not_run={name: f"crashed: {type(exc).__name__}: {exc}"})
         path = result.write()
         summary.append((name, result, time.perf_counter() - t0, path))
+
+    from benchmarks.targets import print_targets
+
+    print_targets({name: result for name, result, _, _ in summary}, args.quick, browser=not args.no_browser)
 
     heading("Summary")
     for name, result, elapsed, path in summary:

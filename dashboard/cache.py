@@ -17,19 +17,38 @@ view renews the pin) — until only pinned cubes are left.  Then pins yield to t
 limit, oldest pin first: the cache never stays over its size, and a page whose cube
 was dropped is told why (:meth:`CubeCache.why_gone`).  Last use is kept in small
 ``used-`` entries of the cache itself (diskcache has no public way to list keys by
-access time).
+access time); eviction uses diskcache's public API only (iteration, ``get``, ``delete``,
+``volume``).
+
+Cubes are stored as memory-mappable ``.npy`` files, not pickles: each large array of a
+:class:`~stamp_engine.cube.Cube` (flux, error, …) is written once, raw, as its own
+diskcache file entry (``<key>/array/<field>``), and a small pickled :class:`StoredCube`
+under ``<key>`` lists them with the cube's other fields.  :meth:`CubeCache.get` maps the
+files back copy-on-write: reopening a 300 MB cube reads nothing until a page of it is
+used, and a second page or a reprocess on the same data does not decode hundreds of MB.
+Because the array entries are ordinary diskcache files their bytes count in
+:meth:`CubeCache.volume` and eviction removes them with their cube.  An entry whose file
+is missing, truncated or unreadable is logged, deleted and reported as absent, so the
+cube is simply made again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
+import pickle
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import numpy as np
+
+from stamp_engine.cube import Cube
 
 log = logging.getLogger("stamp.cache")
 
@@ -46,6 +65,78 @@ DROPPED_FOR_SPACE = (
     "(STAMP_CACHE_SIZE_MB) while newer results were made: press Process again."
 )
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
+#: Arrays at least this large are stored as their own memory-mappable ``.npy`` file; smaller
+#: ones (times, visit labels, the wavelength grid) travel inside the pickled manifest.
+ARRAY_FILE_MIN_BYTES = 256 * 1024
+_ARRAY = "/array/"
+_CHUNK = 4 * 1024 * 1024
+#: What a damaged entry can raise while being read back: it is then treated as absent.
+_UNREADABLE = (OSError, ValueError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError)
+
+
+@dataclass(frozen=True)
+class StoredCube:
+    """The pickled part of a cached :class:`~stamp_engine.cube.Cube`.
+
+    Attributes
+    ----------
+    cube_type : type
+        The cube's class (rebuilt with its own constructor, so its checks run).
+    fields : dict
+        Constructor arguments kept inline (small arrays, time, unit, meta, history…).
+    arrays : dict
+        Constructor argument → cache key of its ``.npy`` file entry.
+    """
+
+    cube_type: type
+    fields: dict[str, Any]
+    arrays: dict[str, str]
+
+
+class _NpyStream:
+    """A file-like ``read()`` over an array's ``.npy`` bytes, without building them in memory.
+
+    diskcache's ``set(…, read=True)`` copies from it in chunks straight to the entry's
+    file: the only copy of the data is the one written to disk.
+    """
+
+    def __init__(self, array: np.ndarray):
+        import io
+
+        header = io.BytesIO()
+        np.lib.format.write_array_header_2_0(header, np.lib.format.header_data_from_array_1_0(array))
+        self._pieces: Iterator[memoryview] = iter(
+            [memoryview(header.getvalue()), *_chunks(memoryview(array.reshape(-1).view(np.uint8)))]
+        )
+
+    def read(self, size: int = -1) -> bytes | memoryview:
+        return next(self._pieces, b"")
+
+
+def _chunks(data: memoryview) -> list[memoryview]:
+    return [data[i:i + _CHUNK] for i in range(0, len(data), _CHUNK)]
+
+
+def _map_npy(handle) -> np.ndarray:
+    """Memory-map (copy-on-write) the ``.npy`` file open in ``handle``; a plain ndarray view."""
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        raise ValueError(f"unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise ValueError("a cached array holds Python objects")
+    offset = handle.tell()
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = handle.seek(0, 2)
+    if actual != expected:
+        raise ValueError(f"the array file has {actual} bytes, its header says {expected}")
+    if expected == offset:
+        return np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+    mapped = np.memmap(handle, dtype=dtype, mode="c", offset=offset, shape=shape, order="F" if fortran else "C")
+    return mapped.view(np.ndarray)  # still backed by the map; not an np.memmap to callers
 
 
 def session_hash(session: str | None) -> str:
@@ -86,16 +177,65 @@ class CubeCache:
 
     # ------------------------------------------------------------ mapping
     def get(self, key: str, default: Any = None) -> Any:
-        value = self.disk.get(key, default)
+        """The value of ``key`` (a cached cube comes back memory-mapped), or ``default``."""
+        try:
+            value = self.disk.get(key, default)
+            if isinstance(value, StoredCube):
+                value = self._open_cube(value)
+        except _UNREADABLE as exc:
+            self._forget_damaged(key, exc)
+            return default
+        if value is None:
+            return default
         if value is not default and isinstance(key, str) and not key.startswith(_BOOKKEEPING):
             self._used(key)
         return value
 
     def set(self, key: str, value: Any) -> None:
+        """Store ``value``; a :class:`~stamp_engine.cube.Cube` is stored as memory-mappable arrays."""
+        if isinstance(value, Cube):
+            value = self._store_cube(key, value)
         self.disk.set(key, value)
         if isinstance(key, str) and not key.startswith(_BOOKKEEPING):
             self._used(key)
             self.disk.delete(_DROPPED + cube_group(key))
+
+    def _store_cube(self, key: str, cube: Cube) -> StoredCube:
+        """Write the cube's large arrays as ``.npy`` file entries; the manifest to store under ``key``."""
+        inline: dict[str, Any] = {}
+        arrays: dict[str, str] = {}
+        for item in dataclasses.fields(cube):
+            if not item.init:
+                continue
+            value = getattr(cube, item.name)
+            if isinstance(value, np.ndarray) and not value.dtype.hasobject and value.nbytes >= ARRAY_FILE_MIN_BYTES:
+                array_key = f"{key}{_ARRAY}{item.name}"
+                # arrays first, manifest last: a reader never finds a manifest without its arrays
+                self.disk.set(array_key, _NpyStream(np.ascontiguousarray(value)), read=True)
+                arrays[item.name] = array_key
+            else:
+                inline[item.name] = value
+        return StoredCube(type(cube), inline, arrays)
+
+    def _open_cube(self, stored: StoredCube) -> Cube | None:
+        """The cube of a manifest with its arrays memory-mapped; None when an array entry is gone."""
+        fields = dict(stored.fields)
+        for name, array_key in stored.arrays.items():
+            handle = self.disk.get(array_key, read=True)
+            if handle is None:  # evicted (or deleted) after the manifest was read
+                return None
+            with handle:
+                fields[name] = _map_npy(handle)
+        return stored.cube_type(**fields)
+
+    def _forget_damaged(self, key: str, exc: BaseException) -> None:
+        log.warning("cube cache entry %s is unreadable (%s: %s); dropped, it will be made again",
+                    key, type(exc).__name__, exc)
+        self.disk.delete(key)
+        prefix = f"{key}{_ARRAY}"
+        for other in list(self.disk):
+            if isinstance(other, str) and other.startswith(prefix):
+                self.disk.delete(other)
 
     def _used(self, key: str) -> None:
         self.disk.set(_USED + cube_group(key), time.time())

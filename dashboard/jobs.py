@@ -194,7 +194,8 @@ def process_dataset(
         return JobOutcome(message=f"Cannot open the data: {exc}"), "bad-dataset"
     record.update(_describe_files(dataset))
     try:
-        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report, workdir=workdir)
+        # written to the cube cache while it is processed: run() below waits for the write
+        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report, workdir=workdir, wait=False)
     except CacheTooSmall as exc:
         return JobOutcome(message=f"Processing failed: {exc}"), "failed"
     except NoUsableData as exc:
@@ -206,6 +207,7 @@ def process_dataset(
     # The first run on new data could not check ranges against it: check now.
     options, errors = parse_process_options(raw_options, DataLimits.from_dict(limits))
     if errors:
+        services.cubes.finish_writes()
         return JobOutcome(
             message="Some controls need fixing: " + "; ".join(errors.values()),
             field_errors=dict(errors), problems=problems,

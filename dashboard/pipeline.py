@@ -7,7 +7,10 @@ Three things are cached per dataset, each under a key built from what it depends
 * the loaded cube (key: content of the files) — changing a processing option
   re-processes it without re-reading files;
 * the processed cube (key: content + :class:`~dashboard.options.ProcessOptions`) —
-  light curves are measured on it at full resolution;
+  light curves are measured on it at full resolution.  Only its recipe is stored
+  (:class:`ProcessedRecipe`: which loaded cube, which options): recomputing it from the
+  memory-mapped loaded cube is cheaper than writing and keeping a second cube-sized
+  array set (measured by ``python -m benchmarks --section server``);
 * its display-resolution copy (:func:`stamp_engine.figures.display_cube`) — surfaces,
   heatmaps and spectra are drawn from it, so display-only changes (colour scale,
   colour range, bands) re-render without reading or processing anything.
@@ -15,7 +18,9 @@ Three things are cached per dataset, each under a key built from what it depends
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -50,8 +55,20 @@ class ThrottledProgress:
             self._sink(stage, done, total)
 
 
+#: Largest processed cube (flux + error bytes) a web process keeps between two views of it.
+REMADE_MAX_BYTES = 1 << 30
+
+
 class CacheTooSmall(ValueError):
     """One result is larger than the whole cube cache (``STAMP_CACHE_SIZE_MB``)."""
+
+
+@dataclass(frozen=True)
+class ProcessedRecipe:
+    """What the cache keeps instead of a processed full-resolution cube: how to remake it."""
+
+    loaded_key: str
+    options: ProcessOptions
 
 
 class CubeService:
@@ -73,6 +90,11 @@ class CubeService:
         self.cache = cache
         self.loader = loader
         self.display_limits = display_limits or {}
+        # The last processed cube this process remade (key, cube): band edits redraw light
+        # curves from the same cube, which should not be remade each time.
+        self._remade: tuple[str, Cube] | None = None
+        # Loaded cubes being written to the cache while the job goes on (see :meth:`loaded`).
+        self._writing: dict[str, _CacheWrite] = {}
 
     def _load(self, paths: Sequence[Path], progress: Progress, workdir: Path | None) -> Cube:
         if self.loader is not None:
@@ -82,9 +104,14 @@ class CubeService:
         return load(list(paths), progress=progress, workdir=workdir)
 
     def loaded(
-        self, paths: Sequence[Path], content_key: str, progress: Progress = no_progress, *, workdir: Path | None = None
+        self, paths: Sequence[Path], content_key: str, progress: Progress = no_progress, *,
+        workdir: Path | None = None, wait: bool = True,
     ) -> Cube:
         """The loaded cube of these files, read (archives expanded in ``workdir``) only when not cached.
+
+        With ``wait=False`` a freshly read cube is written to the cache in a thread while
+        the caller goes on (processing is CPU, the write is disk): :meth:`run` (or
+        :meth:`finish_writes`) waits for it, and raises what the write raised.
 
         Raises
         ------
@@ -93,32 +120,57 @@ class CubeService:
         """
         key = loaded_key(content_key)
         self._pin(key)
+        pending = self._writing.get(key)
+        if pending is not None:
+            return pending.cube
         cube = self.cache.get(key)
         if cube is None:
             cube = self._load(paths, progress, workdir)
-            self.cache.set(key, cube)
-            self._evict(key)
+            self._writing[key] = _CacheWrite(self.cache, key, cube)
+            if wait:
+                self.finish_writes()
         return cube
+
+    def finish_writes(self) -> None:
+        """Wait for the loaded cubes still being written, then keep the cache within its size.
+
+        Raises
+        ------
+        CacheTooSmall
+            When one of them alone is larger than the cache.
+        OSError
+            When a write failed (e.g. the disk is full).
+        """
+        while self._writing:
+            key, pending = self._writing.popitem()
+            pending.join()
+            self._evict(key)
 
     def run(
         self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = no_progress,
         *, workdir: Path | None = None,
     ) -> tuple[str, Cube]:
         """Load (or reuse), process (or reuse) and reduce for display; returns the key and the loaded cube."""
-        loaded = self.loaded(paths, content_key, progress, workdir=workdir)
+        loaded = self.loaded(paths, content_key, progress, workdir=workdir, wait=False)
         key = processed_key(content_key, options)
         self._pin(key)  # the page that asked is about to view it
+        try:
+            self._process(loaded, content_key, key, options, progress)
+        finally:
+            self.finish_writes()
+        return key, loaded
+
+    def _process(self, loaded: Cube, content_key: str, key: str, options: ProcessOptions, progress: Progress) -> None:
         if self.cache.get(self._display_key(key)) is None:
             processed = process(loaded, options, progress)
             progress("Reducing to display resolution", 0, 1)
             from stamp_engine.figures import display_cube
 
-            self.cache.set(key, processed)
+            self.cache.set(key, ProcessedRecipe(loaded_key(content_key), options))
             self.cache.set(key + "/shape", describe_shape(processed))
             self.cache.set(key + "/wavelength", np.asarray(processed.wavelength, dtype=float))
             self.cache.set(self._display_key(key), display_cube(processed, **self.display_limits))
             self._evict(key)
-        return key, loaded
 
     def _pin(self, key: str) -> None:
         if hasattr(self.cache, "pin"):
@@ -158,8 +210,21 @@ class CubeService:
         return self.cache.get(key + "/wavelength") if _is_cube_key(key) else None
 
     def processed(self, key: str) -> Cube | None:
-        """The processed cube at full resolution, or None if evicted."""
-        return self.cache.get(key) if _is_cube_key(key) else None
+        """The processed cube at full resolution (remade from the cached loaded cube), or None if evicted."""
+        entry = self.cache.get(key) if _is_cube_key(key) else None
+        if not isinstance(entry, ProcessedRecipe):
+            return entry
+        self._pin(entry.loaded_key)  # a page still uses it: keep the loaded cube as long as its view
+        remade = self._remade
+        if remade is not None and remade[0] == key:
+            return remade[1]
+        loaded = self.cache.get(entry.loaded_key)
+        if loaded is None:
+            return None
+        cube = process(loaded, entry.options)
+        # kept for the next view only when modest: a web process must not sit on GBs between views
+        self._remade = (key, cube) if cube.nbytes <= REMADE_MAX_BYTES else None
+        return cube
 
     def display(self, key: str) -> Cube | None:
         """The processed cube at display resolution, or None if evicted."""
@@ -168,6 +233,27 @@ class CubeService:
     def _display_key(self, key: str) -> str:
         limits = "x".join(str(v) for _, v in sorted(self.display_limits.items()))
         return f"{key}/display/{limits}"
+
+
+class _CacheWrite:
+    """``cache.set(key, cube)`` in a thread of its own; :meth:`join` re-raises what it raised."""
+
+    def __init__(self, cache, key: str, cube: Cube):
+        self.cube = cube
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, args=(cache, key, cube), name=f"cache-write {key[:20]}")
+        self._thread.start()
+
+    def _write(self, cache, key: str, cube: Cube) -> None:
+        try:
+            cache.set(key, cube)
+        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread by join()
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def describe_shape(cube: Cube) -> str:

@@ -22,6 +22,7 @@ The rules (see FORMATS.md in the project history for the evidence behind each):
 
 from __future__ import annotations
 
+import mmap
 import re
 import tempfile
 from collections import defaultdict
@@ -768,11 +769,14 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
             if take.size:
                 src_rows = _as_slice(block_rows[take])
                 n = take.size
-                dest = (slice(row, row + n), slice(column, column + width))
-                target[dest] = _take(block.flux, src_rows, col_index)
-                target_err[dest] = _take(block.error, src_rows, col_index)
-                if block.bad is not None:
-                    np.copyto(target[dest], np.nan, where=_take(block.bad, src_rows, col_index).astype(bool, copy=False))
+                for src, rows_out in _row_chunks(src_rows, n, block.flux):
+                    dest = (slice(row + rows_out.start, row + rows_out.stop), slice(column, column + width))
+                    target[dest] = _take(block.flux, src, col_index)
+                    target_err[dest] = _take(block.error, src, col_index)
+                    if block.bad is not None:
+                        np.copyto(target[dest], np.nan, where=_take(block.bad, src, col_index).astype(bool, copy=False))
+                    for array in (block.flux, block.error, block.bad):
+                        _release_pages(array, src)
                 if part is s.parts[0]:
                     source_out[row:row + n] = source_number[block.source]
                 row += n
@@ -781,6 +785,57 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
     if resample is not None:
         resample(target, flux_out)
         resample(target_err, error_out)
+
+
+#: Source bytes copied per step when filling the cube from a memory-mapped file: the
+#: pages of a step are released from this process once copied (see :func:`_release_pages`).
+_FILL_STEP_BYTES = 8 * 1024 * 1024
+
+
+def _row_chunks(rows, n: int, source: np.ndarray):
+    """``(source rows, output rows)`` steps of about :data:`_FILL_STEP_BYTES` for a forward slice; else one step."""
+    if not (isinstance(rows, slice) and rows.step in (None, 1)) or source.ndim != 2:
+        yield rows, slice(0, n)
+        return
+    step = max(1, _FILL_STEP_BYTES // max(1, abs(source.strides[0])))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        yield slice(rows.start + start, rows.start + stop), slice(start, stop)
+
+
+def _release_pages(array, rows) -> None:
+    """Drop the pages behind ``array[rows]`` from this process's memory when it is a read-only file map.
+
+    The input files are mapped read-only (:mod:`stamp_engine.io.sandbox`); a page
+    copied into the cube is not needed again, and keeping every mapped page resident
+    makes the reader's memory grow with the size of the files (a 100,000-integration
+    observation is tens of GB of FITS).  ``MADV_DONTNEED`` on a read-only file mapping
+    only unmaps: a page touched again is read back from the page cache, so this is never
+    a change of values.  Anything else (a writeable or copy-on-write map, an array in
+    memory) is left alone.
+    """
+    if array is None or not isinstance(rows, slice) or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    view = array[rows]
+    base = view
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return
+        base = base.base
+    if not isinstance(base, mmap.mmap) or view.size == 0:
+        return
+    start = np.frombuffer(base, dtype=np.uint8).__array_interface__["data"][0]
+    low = high = view.__array_interface__["data"][0]
+    for extent, stride in zip(view.shape, view.strides):
+        if stride < 0:
+            low += stride * (extent - 1)
+        else:
+            high += stride * (extent - 1)
+    high += view.itemsize
+    first = (low - start) // mmap.PAGESIZE * mmap.PAGESIZE
+    last = min(len(base), high - start)
+    if 0 <= first < last:
+        base.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def _take(array, rows, cols):

@@ -33,3 +33,32 @@ def test_section_headings_name_what_they_measure():
     for module in (ingest, figures, exports):
         source = inspect.getsource(module)
         assert "issue" not in source.lower(), module.__name__
+
+
+def test_every_server_side_target_in_the_table_is_one_a_section_measures():
+    import inspect
+
+    from benchmarks import ingest, server
+    from benchmarks.targets import GOALS
+
+    sources = {"ingest": inspect.getsource(ingest).lower(), "server": inspect.getsource(server).lower()}
+    for goal in GOALS:
+        if goal.section in sources:  # ingest names its targets f"{layout} layout: …"
+            assert goal.measured_by.lower().removeprefix("new ") in sources[goal.section], goal.label
+
+
+def test_the_table_takes_browser_rows_in_any_plain_shape_and_says_when_nothing_was_measured(capsys):
+    from benchmarks.common import SectionResult
+    from benchmarks.targets import _as_target, print_targets
+
+    assert _as_target(Target("page open to usable", 1.2, 2.0, unit=" s")).verdict == "PASS"
+    assert _as_target({"name": "small file → first view", "value": 1.4, "limit": 1.0}).verdict == "FAIL"
+    assert _as_target(("surface highlight", 0.5, 0.9, " s")).verdict == "PASS"
+    assert _as_target("not a row") is None
+    server = SectionResult("server", False, targets=[Target("display reduction, 10,000 × 2,040", 0.7, 0.5, unit=" s")])
+    rows = print_targets({"server": server}, quick=False, browser=False)
+    by_label = {row[0]: row for row in rows}
+    assert by_label["display reduction ≤ 0.5 s at 10,000 × 2,040"][1:3] == ["0.7 s", "FAIL"]
+    assert by_label["page open to usable ≤ 2 s"][1:3] == ["skipped (--no-browser)", "NOT RUN"]
+    assert by_label["ingest (load + normalize) ≤ 1.5× the floor"][2] == "NOT RUN"
+    assert "before (predecessor)" in capsys.readouterr().out

@@ -19,8 +19,8 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from .. import ids
-from ..render import empty_figure
-from ..services import Services
+from ..view_figures import empty_figure
+from ..server.services import Services
 from .views import EVICTED, drawn_signature
 
 #: What a box on a light curve sets (value → label); the first two are WINDOWS_STORE keys.

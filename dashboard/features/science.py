@@ -32,8 +32,8 @@ from stamp_engine.cube import Cube
 from stamp_engine.periodogram import periodogram
 
 from .. import ids
-from ..render import empty_figure
-from ..services import Services
+from ..view_figures import empty_figure
+from ..server.services import Services
 
 #: How channels are made: the choice's value → (label, the engine's keyword).
 CHANNEL_MODES = {"width": ("width (µm)", "width"), "R": ("resolving power R", "R"), "n": ("count", "n")}

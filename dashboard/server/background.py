@@ -155,7 +155,22 @@ def build_background_manager(config: Config):
             )
 
     config.jobs_dir.mkdir(parents=True, exist_ok=True)
+    warm_forkserver()
     return ForkServerDiskcacheManager(diskcache.Cache(str(config.jobs_dir)), expire=JOB_RESULT_EXPIRE_S)
+
+
+#: Imported once by the fork server, so that a job's process starts with them loaded: unpickling
+#: a job otherwise imports Dash, the dashboard and the engine anew in every job (seconds per click).
+FORKSERVER_PRELOAD = ("dashboard.app", "dashboard.jobs", "stamp_engine.assemble", "stamp_engine.recipe",
+                      "stamp_engine.figures", "astropy.io.fits", "astropy.time")
+
+
+def warm_forkserver() -> None:
+    """Start the jobs' fork server now (it imports :data:`FORKSERVER_PRELOAD` while the web server starts)."""
+    from multiprocess import forkserver, get_context
+
+    get_context("forkserver").set_forkserver_preload(list(FORKSERVER_PRELOAD))
+    forkserver.ensure_running()
 
 
 def _start_in_forkserver(manager, key, job_fn, args, context) -> int:

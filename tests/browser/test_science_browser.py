@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from dashboard import ids
-from dashboard.config import Config
+from dashboard.server.config import Config
 from stamp_engine.channels import channel_edges
 from stamp_engine.synthetic import make_observation, molecular_feature, variability_amplitude
 from stamp_engine.synthetic.eureka import write_eureka_s3
