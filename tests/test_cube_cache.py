@@ -97,7 +97,7 @@ def test_a_damaged_array_entry_is_dropped_with_a_log_line_and_the_cube_is_made_a
     cube = _cube()
     calls = []
 
-    def loader(paths, progress):
+    def loader(paths, progress, workdir=None):
         calls.append(paths)
         return cube
 
@@ -151,7 +151,7 @@ def test_the_processed_full_resolution_cube_is_remade_from_the_loaded_one_not_st
 
     cube = _cube()
     cache = CubeCache(tmp_path / "cubes", size_limit=10**9)
-    service = CubeService(cache, loader=lambda paths, progress: cube, display_limits={"max_time": 50})
+    service = CubeService(cache, loader=lambda paths, progress, workdir=None: cube, display_limits={"max_time": 50})
     options = ProcessOptions()
     key, _ = service.run([Path("a.fits")], "content", options)
     assert isinstance(cache.disk.get(key), ProcessedRecipe)
@@ -173,7 +173,7 @@ def test_a_remade_processed_cube_is_reused_for_the_next_view_of_the_same_key(tmp
     from stamp_engine.recipe import ProcessOptions
 
     cache = CubeCache(tmp_path / "cubes", size_limit=10**9)
-    service = CubeService(cache, loader=lambda paths, progress: _cube())
+    service = CubeService(cache, loader=lambda paths, progress, workdir=None: _cube())
     key_a, _ = service.run([Path("a.fits")], "content", ProcessOptions())
     key_b, _ = service.run([Path("a.fits")], "content", ProcessOptions(bin_time=2))
     first = service.processed(key_a)
@@ -214,7 +214,7 @@ def test_a_job_writes_the_loaded_cube_while_processing_and_is_done_only_when_it_
     from stamp_engine.recipe import ProcessOptions
 
     cache = CubeCache(tmp_path / "cubes", size_limit=10**9)
-    service = CubeService(cache, loader=lambda paths, progress: _cube())
+    service = CubeService(cache, loader=lambda paths, progress, workdir=None: _cube())
     loaded = service.loaded([Path("a.fits")], "content", wait=False)  # as the job does
     assert service.loaded([Path("a.fits")], "content", wait=False) is loaded  # no second read meanwhile
     service.run([Path("a.fits")], "content", ProcessOptions())
@@ -235,7 +235,7 @@ def test_a_failed_background_write_fails_the_job_with_its_error(tmp_path):
                 raise OSError(28, "No space left on device")
             super().set(key, value)
 
-    service = CubeService(FullDisk(tmp_path / "cubes", size_limit=10**9), loader=lambda paths, progress: _cube())
+    service = CubeService(FullDisk(tmp_path / "cubes", size_limit=10**9), loader=lambda paths, progress, workdir=None: _cube())
     with pytest.raises(OSError, match="No space left"):
         service.run([Path("a.fits")], "content", ProcessOptions())
 
@@ -244,7 +244,7 @@ def test_a_large_remade_cube_is_not_kept_between_views(tmp_path, monkeypatch):
     from dashboard import pipeline
     from stamp_engine.recipe import ProcessOptions
 
-    service = pipeline.CubeService(CubeCache(tmp_path / "cubes", size_limit=10**9), loader=lambda paths, progress: _cube())
+    service = pipeline.CubeService(CubeCache(tmp_path / "cubes", size_limit=10**9), loader=lambda paths, progress, workdir=None: _cube())
     key, _ = service.run([Path("a.fits")], "content", ProcessOptions())
     monkeypatch.setattr(pipeline, "REMADE_MAX_BYTES", 1000)
     first = service.processed(key)
