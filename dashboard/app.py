@@ -15,7 +15,7 @@ from stamp_engine import web
 from . import download_route, ids, upload_route
 from .background import build_background_manager
 from .config import UPLOAD_CHUNK_BYTES, Config, format_size
-from .features import bands, controls, data_in, downloads, job, views
+from .features import bands, controls, data_in, downloads, job, url_state, views
 from .security import install_access_control, install_security_headers
 from .services import Services, build_services
 from .sessions import issue_session
@@ -84,7 +84,7 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     upload_route.register(server, services)
 
     app.layout = lambda: page(services)
-    for feature in (data_in, controls, bands, job, views, downloads):
+    for feature in (data_in, controls, bands, job, views, downloads, url_state):
         feature.register(app, services)
     return app
 
@@ -160,6 +160,7 @@ def page(services: Services) -> html.Div:
     ], lg=3, md=4, className="stamp-sidebar")
     main = dbc.Col([
         job.layout(services),
+        url_state.layout(services),
         bands.buttons_layout(services),
         views.layout(services),
     ], lg=9, md=8, className="stamp-main")

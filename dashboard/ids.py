@@ -39,6 +39,9 @@ SIGMA_TIME = "sigma-time"
 SIGMA_WAVE = "sigma-wave"
 BIN_TIME = "bin-time"
 BIN_WAVE = "bin-wave"
+CLIP_SIGMA = "clip-sigma"         # sigma clipping along time; 0 = off
+ELEMENT = "element"               # spectral element (SOSS order, NIRSpec detector) when the data hold several
+ELEMENT_BOX = "element-box"       # hidden while the data hold one element
 OPTIONS_MESSAGE = "options-message"
 PROCESS = "process"
 CANCEL = "cancel"
@@ -83,7 +86,9 @@ SPECTRUM_SPEED = "spectrum-speed"     # frames per second of Play
 SPECTRUM_MODE = "spectrum-mode"       # variability % or flux
 SPECTRUM_FRAMES = "spectrum-frames"   # every frame, sent once; the browser animates them
 SUMMARY = "summary"
-LOCATION = "location"             # page URL: ?view=heatmap opens on that tab (deep links)
+LOCATION = "location"             # page URL: the whole view (features/url_state.py); ?view=heatmap opens that tab
+URL_WRITTEN = "url-written"       # the query string this page last wrote (its own writes are not restored)
+URL_MESSAGE = "url-message"       # what in an opened link could not be used
 #: Small stores holding a signature of what each graph currently shows (graphs are
 #: drawn only when their tab is open, and only when that signature changes).
 DRAWN = {SURFACE: "surface-drawn", HEATMAP: "heatmap-drawn", LIGHTCURVES: "lightcurve-drawn", SPECTRUM: "spectrum-drawn"}

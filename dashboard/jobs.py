@@ -21,7 +21,7 @@ from .cache import session_hash
 from .config import UnsafePath
 from .datasets import Dataset, resolve
 from .limits import JobRefused
-from .options import DataLimits, parse_process_options
+from .options import DataLimits, parse_element, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
 from .render import limits_of, problem_records, summarize
 from .services import Services
@@ -255,9 +255,12 @@ def process_dataset(
         dataset = resolve(services.config, descriptor)
     except UnsafePath as exc:
         return JobOutcome(message=f"Cannot open the data: {exc}"), "bad-dataset"
+    element, element_error = parse_element(descriptor.get("element"))
+    if element_error:
+        return JobOutcome(message=f"Cannot open the data: {element_error}"), "bad-dataset"
     record.update(_describe_files(dataset))
     try:
-        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report)
+        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report, element)
     except CacheTooSmall as exc:
         return JobOutcome(message=f"Processing failed: {exc}"), "failed"
     except NoUsableData as exc:
@@ -274,7 +277,7 @@ def process_dataset(
             field_errors=dict(errors), problems=problems,
         ), "bad-options"
     try:
-        key, _ = services.cubes.run(dataset.paths, dataset.content_key, options, report)
+        key, _ = services.cubes.run(dataset.paths, dataset.content_key, options, report, element)
     except (StampError, ValueError) as exc:
         return JobOutcome(message=f"Processing failed: {exc}", problems=problems), "failed"
     result = {
@@ -285,6 +288,10 @@ def process_dataset(
         "label": loaded_label(dataset.label, loaded),
         "summary": [list(row) for row in summarize(loaded, services.cubes.shape(key))],
         "normalized": options.zaxis == "variability",
+        # what was processed, for the view's link (features/url_state.py) and the element control
+        "options": options.to_dict(),
+        "elements": list(loaded.meta.get("elements_available") or []),
+        "element": str(loaded.meta.get("element_used") or ""),
     }
     report("Done", 1, 1)
     return JobOutcome(result=result, problems=problems), "ok"

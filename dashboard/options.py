@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from stamp_engine.recipe import NORMALIZATIONS, ZAXES, ProcessOptions
 
 __all__ = ["NORMALIZATIONS", "ZAXES", "ProcessOptions", "DisplayOptions", "DataLimits",
-           "parse_process_options", "parse_display_options", "loaded_key", "processed_key"]
+           "parse_process_options", "parse_display_options", "parse_element", "loaded_key", "processed_key"]
 
 #: Bumped whenever :func:`stamp_engine.recipe.process` changes what it computes, so
 #: cubes cached by an older version are not reused.
@@ -29,6 +30,8 @@ PIPELINE_VERSION = 1
 # Cap on smoothing and binning so a typo (1000 instead of 10) cannot start an hour-long job.
 MAX_SIGMA = 100.0
 MAX_BIN = 1000
+#: Sigma clipping below this many σ would clip ordinary noise (a third of all values at 1 σ).
+MIN_CLIP_SIGMA = 2.0
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,9 @@ def parse_process_options(raw: Mapping[str, Any], limits: DataLimits | None = No
         if value is not None and not 0 <= value <= MAX_SIGMA:
             errors[field] = f"{label} must be between 0 and {MAX_SIGMA:g} pixels"
         sigmas[field] = value
+    clip_sigma = _number(raw.get("clip_sigma"), "clip_sigma", errors, label="Sigma clipping")
+    if clip_sigma is not None and clip_sigma != 0 and not MIN_CLIP_SIGMA <= clip_sigma <= MAX_SIGMA:
+        errors["clip_sigma"] = f"Sigma clipping must be 0 (off) or between {MIN_CLIP_SIGMA:g} and {MAX_SIGMA:g} σ"
     bins = {}
     for field, label in (("bin_time", "Time binning"), ("bin_wavelength", "Wavelength binning")):
         value = _number(raw.get(field), field, errors, integer=True, label=label)
@@ -188,8 +194,36 @@ def parse_process_options(raw: Mapping[str, Any], limits: DataLimits | None = No
         sigma_wavelength=ok("sigma_wavelength", sigmas["sigma_wavelength"], defaults.sigma_wavelength),
         bin_time=ok("bin_time", bins["bin_time"], defaults.bin_time),
         bin_wavelength=ok("bin_wavelength", bins["bin_wavelength"], defaults.bin_wavelength),
+        clip_sigma=ok("clip_sigma", clip_sigma, defaults.clip_sigma),
     )
     return options, errors
+
+
+#: Longest spectral element name accepted from the browser or a link (real ones are "order 2", "NRS1").
+MAX_ELEMENT_CHARS = 40
+
+
+def parse_element(raw: Any) -> tuple[str | None, str | None]:
+    """A spectral element name in the loader's spelling (:attr:`LoadOptions.element`), and a message if unusable.
+
+    Case and spacing are forgiven: ``"Order2"`` → ``"order 2"``, ``"nrs1"`` → ``"NRS1"``.
+    Empty, ``"all"`` or ``"both"`` mean the loader's default (None): the first order,
+    or every detector joined in wavelength.  Whether the data hold the element is
+    known only when they are read (the loader then names the ones available).
+    """
+    if raw is None:
+        return None, None
+    if not isinstance(raw, str) or len(raw) > MAX_ELEMENT_CHARS:
+        return None, "Spectral element must be a short name such as 'order 2' or 'NRS1'"
+    text = " ".join(raw.split())
+    if text.lower() in ("", "all", "both", "default"):
+        return None, None
+    order = re.fullmatch(r"(?i)order\s*(\d{1,2})", text)
+    if order:
+        return f"order {int(order.group(1))}", None
+    if re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        return text.upper(), None
+    return None, f"Spectral element {raw!r} is not a name such as 'order 2' or 'NRS1'"
 
 
 def parse_display_options(
@@ -227,16 +261,21 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def loaded_key(content_key: str) -> str:
-    """Cache key of the cube as loaded from files of content ``content_key``."""
+def _with_element(payload: dict[str, Any], element: str | None) -> dict[str, Any]:
+    # only named when chosen, so the keys of the loader's default stay what they were
+    return {**payload, "element": element} if element else payload
+
+
+def loaded_key(content_key: str, element: str | None = None) -> str:
+    """Cache key of the cube as loaded from files of content ``content_key`` (spectral ``element``, None: the default)."""
     from stamp_engine import __version__
 
-    return "loaded-" + _digest({"content": content_key, "engine": __version__})
+    return "loaded-" + _digest(_with_element({"content": content_key, "engine": __version__}, element))
 
 
-def processed_key(content_key: str, options: ProcessOptions) -> str:
-    """Cache key of the cube processed with ``options`` from files of content ``content_key``."""
+def processed_key(content_key: str, options: ProcessOptions, element: str | None = None) -> str:
+    """Cache key of the cube processed with ``options`` from files of content ``content_key`` (and ``element``)."""
     from stamp_engine import __version__
 
     payload = {"content": content_key, "options": options.to_dict(), "engine": __version__, "pipeline": PIPELINE_VERSION}
-    return "processed-" + _digest(payload)
+    return "processed-" + _digest(_with_element(payload, element))

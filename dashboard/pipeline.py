@@ -84,36 +84,40 @@ class CubeService:
         self.loader = loader
         self.display_limits = display_limits or {}
 
-    def _load(self, paths: Sequence[Path], progress: Progress) -> Cube:
+    def _load(self, paths: Sequence[Path], progress: Progress, element: str | None = None) -> Cube:
+        chosen = {"element": element} if element else {}
         if self.loader is not None:
-            return self.loader(list(paths), progress=progress)
+            return self.loader(list(paths), progress=progress, **chosen)
         from stamp_engine import load
 
-        return load(list(paths), progress=progress)
+        return load(list(paths), progress=progress, **chosen)
 
-    def loaded(self, paths: Sequence[Path], content_key: str, progress: Progress = _no_progress) -> Cube:
-        """The loaded cube of these files, read only when not cached.
+    def loaded(
+        self, paths: Sequence[Path], content_key: str, progress: Progress = _no_progress, element: str | None = None
+    ) -> Cube:
+        """The loaded cube of these files (spectral ``element``; None: the loader's default), read only when not cached.
 
         Raises
         ------
         stamp_engine.NoUsableData
             When no file is usable.
         """
-        key = loaded_key(content_key)
+        key = loaded_key(content_key, element)
         self._pin(key)
         cube = self.cache.get(key)
         if cube is None:
-            cube = self._load(paths, progress)
+            cube = self._load(paths, progress, element)
             self.cache.set(key, cube)
             self._evict(key)
         return cube
 
     def run(
-        self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = _no_progress
+        self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = _no_progress,
+        element: str | None = None,
     ) -> tuple[str, Cube]:
         """Load (or reuse), process (or reuse) and reduce for display; returns the key and the loaded cube."""
-        loaded = self.loaded(paths, content_key, progress)
-        key = processed_key(content_key, options)
+        loaded = self.loaded(paths, content_key, progress, element)
+        key = processed_key(content_key, options, element)
         self._pin(key)  # the page that asked is about to view it
         if self.cache.get(self._display_key(key)) is None:
             processed = process(loaded, options, progress)

@@ -48,6 +48,9 @@ class ProcessOptions:
         Gaussian smoothing sigma in integrations / wavelength pixels; 0 = none.
     bin_time, bin_wavelength : int
         Integrations / wavelength pixels averaged together; 1 = none.
+    clip_sigma : float
+        Sigma-clip outliers along time (:meth:`Cube.clip`) beyond this many σ; 0 = none.
+        Clipped values become NaN (the heatmap masks columns mostly NaN).
     """
 
     n_integrations: int = 0
@@ -62,6 +65,7 @@ class ProcessOptions:
     sigma_wavelength: float = 0.0
     bin_time: int = 1
     bin_wavelength: int = 1
+    clip_sigma: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +86,7 @@ class ProcessOptions:
             ("bin wavelength", self.bin_wavelength if self.bin_wavelength > 1 else None),
             ("smooth time σ", self.sigma_time or None),
             ("smooth wavelength σ", self.sigma_wavelength or None),
+            ("clip σ", self.clip_sigma or None),
         ):
             if value is not None:
                 described[key] = value
@@ -95,7 +100,8 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 def process(cube: Cube, options: ProcessOptions, progress: Progress = _no_progress) -> Cube:
     """The processing steps ``options`` ask for, in the order the original STAMP applies them.
 
-    Visits are re-split with the gap threshold, then the cube is normalized over
+    Visits are re-split with the gap threshold, outliers are sigma-clipped per visit
+    (before normalizing, so no reference is pulled by them), then the cube is normalized over
     whole visits (so the baseline window and the reference are in the hours of the
     loaded data), then cut to the wavelength and time ranges, thinned to the
     integrations to plot, gap-filled, binned and smoothed.
@@ -103,6 +109,8 @@ def process(cube: Cube, options: ProcessOptions, progress: Progress = _no_progre
     steps: list[tuple[str, Callable[[Cube], Cube]]] = [
         ("Splitting visits", lambda c: c.split_visits(gap_hours=options.gap_hours)),
     ]
+    if options.clip_sigma > 0:
+        steps.append(("Clipping outliers", lambda c: c.clip(sigma=options.clip_sigma)))
     if options.zaxis == "variability":
         steps.append(("Normalizing", lambda c: c.normalize(method=options.normalization, baseline=options.baseline)))
     wavelength = None if tuple(options.wavelength) == (None, None) else options.wavelength
