@@ -415,7 +415,8 @@ def keeps_colour_range(search: str | None, zaxis: Any, z_min: Any, z_max: Any) -
 
 
 def layout(services: Services) -> html.Div:
-    return html.Div([dcc.Store(id=ids.URL_WRITTEN), html.Div(id=ids.URL_MESSAGE)])
+    return html.Div([dcc.Store(id=ids.URL_WRITTEN), dcc.Store(id=ids.URL_READ, data=False),
+                     html.Div(id=ids.URL_MESSAGE)])
 
 
 def register(app, services: Services) -> None:
@@ -436,8 +437,9 @@ def register(app, services: Services) -> None:
         Output(ids.TABS, "active_tab", allow_duplicate=True),
         Output(ids.SPECTRUM_MODE, "value", allow_duplicate=True),
         Output(ids.URL_MESSAGE, "children"),
+        Output(ids.URL_READ, "data"),
     ]
-    message_at = len(restored) - 1
+    message_at = len(restored) - 2
     if has_folder:
         restored.append(Output(ids.SERVER_FILES, "value", allow_duplicate=True))
 
@@ -445,8 +447,11 @@ def register(app, services: Services) -> None:
                   prevent_initial_call="initial_duplicate")
     def restore_view(search, written, current):
         skip = [no_update] * len(restored)
-        if (search or "") == (written or ""):
-            return skip  # this page's own write (or nothing to read)
+        if search is None:
+            return skip  # the page has not reported its URL yet
+        skip[message_at + 1] = True
+        if search == (written or ""):
+            return skip  # this page's own write, or no link
         state, messages = parse_query(
             search, colorscales=COLORSCALES, has_demo=config.demo_path is not None,
             server_files=list_data_files(config.data_dir) if has_folder else None,
@@ -466,7 +471,7 @@ def register(app, services: Services) -> None:
             display.colorscale or "auto", zrange[0], zrange[1], display.stretch, display.visits,
             [b.to_dict() for b in state.bands] if state.bands is not None else no_update,
             dataset if state.bands is not None else no_update,  # the link's bands are not replaced by a preset
-            state.highlight, state.tab, state.spectrum_mode, message,
+            state.highlight, state.tab, state.spectrum_mode, message, True,
         ]
         if has_folder:
             values.append(state.dataset["paths"] if state.dataset and state.dataset["kind"] == "server" else no_update)
@@ -484,10 +489,13 @@ def register(app, services: Services) -> None:
         Input(ids.SPECTRUM_MODE, "value"),
         *[State(c, "value") for c in PROCESS_ORDER],
         State(ids.LOCATION, "search"),
+        State(ids.URL_READ, "data"),
         prevent_initial_call=True,
     )
     def write_view(dataset, result, colorscale, z_min, z_max, stretch, visits, bands, highlight, tab, mode, *rest):
-        *process_values, search = rest
+        *process_values, search, read = rest
+        if not read:
+            return no_update, no_update  # the link the page was opened with is not read yet: keep it
         state = state_from_page(dataset, result, process_values, colorscale, z_min, z_max, stretch, visits,
                                 bands, highlight, tab, mode, COLORSCALES)
         query = to_query(state)
