@@ -36,8 +36,8 @@ var plain = function (a) {
 };
 return JSON.stringify({
   traces: gd._fullData.map(function (t) { return {x: plain(t.x), y: plain(t.y), z: plain(t.z)}; }),
-  coloraxis: {cmin: gd.layout.coloraxis.cmin, cmax: gd.layout.coloraxis.cmax,
-              colorscale: gd.layout.coloraxis.colorscale},
+  coloraxis: gd.layout.coloraxis ? {cmin: gd.layout.coloraxis.cmin, cmax: gd.layout.coloraxis.cmax,
+                                    colorscale: gd.layout.coloraxis.colorscale} : null,
   shapes: (gd.layout.shapes || []).length, title: gd.layout.title.text});
 """
 
