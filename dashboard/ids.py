@@ -88,6 +88,7 @@ SPECTRUM_FRAMES = "spectrum-frames"   # every frame, sent once; the browser anim
 SUMMARY = "summary"
 LOCATION = "location"             # page URL: the whole view (features/url_state.py); ?view=heatmap opens that tab
 URL_WRITTEN = "url-written"       # the query string this page last wrote (its own writes are not restored)
+URL_OPENED = "url-opened"         # a query string to restore: the page's link, or one navigated to (not its own writes)
 URL_READ = "url-read"             # True once the page's own URL was read (nothing is written before)
 URL_MESSAGE = "url-message"       # what in an opened link could not be used
 #: Small stores holding a signature of what each graph currently shows (graphs are

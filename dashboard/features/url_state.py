@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from stamp_engine.bands import Band
 
@@ -415,7 +415,7 @@ def keeps_colour_range(search: str | None, zaxis: Any, z_min: Any, z_max: Any) -
 
 
 def layout(services: Services) -> html.Div:
-    return html.Div([dcc.Store(id=ids.URL_WRITTEN), dcc.Store(id=ids.URL_READ, data=False),
+    return html.Div([dcc.Store(id=ids.URL_WRITTEN), dcc.Store(id=ids.URL_OPENED), dcc.Store(id=ids.URL_READ, data=False),
                      html.Div(id=ids.URL_MESSAGE)])
 
 
@@ -443,15 +443,22 @@ def register(app, services: Services) -> None:
     if has_folder:
         restored.append(Output(ids.SERVER_FILES, "value", allow_duplicate=True))
 
-    @app.callback(*restored, Input(ids.LOCATION, "search"), State(ids.URL_WRITTEN, "data"), State(ids.DATASET, "data"),
-                  prevent_initial_call="initial_duplicate")
-    def restore_view(search, written, current):
+    # In the browser: only a URL the page did not write itself goes to the server to be read.
+    app.clientside_callback(
+        ClientsideFunction(namespace="stampUrlState", function_name="linkToRead"),
+        Output(ids.URL_OPENED, "data"),
+        Input(ids.LOCATION, "search"),
+        State(ids.URL_WRITTEN, "data"),
+        State(ids.URL_READ, "data"),
+    )
+
+    @app.callback(*restored, Input(ids.URL_OPENED, "data"), State(ids.DATASET, "data"),
+                  *[State(c, "value") for c in PROCESS_ORDER], prevent_initial_call="initial_duplicate")
+    def restore_view(search, current, *process_values):
         skip = [no_update] * len(restored)
-        if search is None:
+        if not isinstance(search, str):
             return skip  # the page has not reported its URL yet
         skip[message_at + 1] = True
-        if search == (written or ""):
-            return skip  # this page's own write, or no link
         state, messages = parse_query(
             search, colorscales=COLORSCALES, has_demo=config.demo_path is not None,
             server_files=list_data_files(config.data_dir) if has_folder else None,
@@ -464,13 +471,15 @@ def register(app, services: Services) -> None:
             return skip
         display = state.display
         zrange = display.zrange or (None, None)
-        dataset = state.dataset if state.dataset is not None else current  # re-runs the job with the link's options
+        typed, _ = parse_process_options(raw_options(process_values))
+        # A new dataset or new options start the job; a link that only opens a tab (?view=…) does not.
+        dataset = state.dataset if state.dataset is not None else (current if state.options != typed else no_update)
         values = [
             dataset,
             *control_values(state.options),
             display.colorscale or "auto", zrange[0], zrange[1], display.stretch, display.visits,
             [b.to_dict() for b in state.bands] if state.bands is not None else no_update,
-            dataset if state.bands is not None else no_update,  # the link's bands are not replaced by a preset
+            (state.dataset or current) if state.bands is not None else no_update,  # the link's bands stay, no preset
             state.highlight, state.tab, state.spectrum_mode, message, True,
         ]
         if has_folder:
@@ -484,15 +493,15 @@ def register(app, services: Services) -> None:
         Input(ids.RESULT, "data"),
         *[Input(c, "value") for c in display_controls],
         Input(ids.BANDS, "data"),
-        Input(ids.SELECTED_BAND, "data"),
         Input(ids.TABS, "active_tab"),
         Input(ids.SPECTRUM_MODE, "value"),
+        State(ids.SELECTED_BAND, "data"),  # a band click changes the link in the browser (stamp_url_state.js)
         *[State(c, "value") for c in PROCESS_ORDER],
         State(ids.LOCATION, "search"),
         State(ids.URL_READ, "data"),
         prevent_initial_call=True,
     )
-    def write_view(dataset, result, colorscale, z_min, z_max, stretch, visits, bands, highlight, tab, mode, *rest):
+    def write_view(dataset, result, colorscale, z_min, z_max, stretch, visits, bands, tab, mode, highlight, *rest):
         *process_values, search, read = rest
         if not read:
             return no_update, no_update  # the link the page was opened with is not read yet: keep it
@@ -502,4 +511,14 @@ def register(app, services: Services) -> None:
         if query == (search or ""):
             return no_update, query
         return query, query
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="stampUrlState", function_name="highlightInUrl"),
+        Output(ids.LOCATION, "search", allow_duplicate=True),
+        Output(ids.URL_WRITTEN, "data", allow_duplicate=True),
+        Input(ids.SELECTED_BAND, "data"),
+        State(ids.LOCATION, "search"),
+        State(ids.URL_READ, "data"),
+        prevent_initial_call=True,
+    )
 

@@ -109,19 +109,30 @@ def test_a_link_restores_the_same_view(dash_duo, make_app, soss):
     assert written["data"] == "server" and written["element"] == "order 2" and written["colorscale"] == "Viridis"
     assert written["bin_wavelength"] == "2" and written["clip_sigma"] == "4" and written["highlight"] == "Red"
     assert "session" not in json.dumps(written) and not dash_duo.find_elements(f"#{ids.URL_MESSAGE} .alert")
-    link = dash_duo.driver.current_url
 
     # a tab change goes into the link
     open_tab(dash_duo, "Light curves")
     wait_until(lambda: search(dash_duo).get("view") == "lightcurves", timeout=15, what="view=lightcurves in the URL")
+    curves = wait_until(lambda: figure(dash_duo, ids.LIGHTCURVES, "scatter"), what="the light curves")
+    # a band click goes into the link without a server request
+    requests = log.count("_dash-update-component")
+    dash_duo.driver.execute_script("document.getElementById(arguments[0]).click();",
+                                   json.dumps(ids.band_button("Blue"), sort_keys=True, separators=(",", ":")))
+    wait_until(lambda: search(dash_duo).get("highlight") == "Blue", timeout=10, what="highlight=Blue in the URL")
+    assert log.count("_dash-update-component") == requests
+    link = dash_duo.driver.current_url
     jobs = log.count("_dash-update-component")
 
     # opening the link again (a new page: new session, new job) shows the same figure
     dash_duo.driver.get(link)
-    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+    wait_for_traces(dash_duo, ids.LIGHTCURVES, "scatter")  # on the link's tab
     ready(dash_duo)
-    again = wait_until(lambda: figure(dash_duo), what="the heatmap again")
-    assert again == first
+    assert dash_duo.find_element(f"#{ids.TABS} .nav-link.active").text == "Light curves"
+    assert wait_until(lambda: figure(dash_duo, ids.LIGHTCURVES, "scatter"), what="the light curves again") == curves
+    wait_until(lambda: "active" in button_class(dash_duo, "Blue"), timeout=10, what="Blue highlighted again")
+    open_tab(dash_duo, "Heatmap")
+    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+    assert wait_until(lambda: figure(dash_duo), what="the heatmap again") == first
     assert log.count("_dash-update-component") > jobs
     assert dash_duo.get_logs() == []
 
