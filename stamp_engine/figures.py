@@ -554,6 +554,12 @@ MASK_COLOUR = "rgb(64,64,64)"
 MASKED_FRACTION = 0.5
 
 
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of each run of True in a 1-D boolean array."""
+    steps = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
+    return np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+
+
 def masked_columns(values: np.ndarray, fraction: float = MASKED_FRACTION) -> np.ndarray:
     """Per wavelength column of ``values`` (time × wavelength), True when ≥ ``fraction`` of it is NaN.
 
@@ -575,9 +581,7 @@ def masked_column_rects(values: np.ndarray, edges: np.ndarray, hours: tuple[floa
     masked = masked_columns(values)
     if not masked.any():
         return []
-    padded = np.concatenate([[0], masked.astype(np.int8), [0]])
-    starts = np.flatnonzero(np.diff(padded) == 1)
-    stops = np.flatnonzero(np.diff(padded) == -1)
+    starts, stops = _runs(masked)
     xref, yref = axes.get("xaxis", "x"), axes.get("yaxis", "y")
     return [
         {"type": "rect", "xref": xref, "yref": yref, "x0": float(edges[a]), "x1": float(edges[b]),
@@ -599,9 +603,7 @@ def _interpolated_veils(rows: TimeRows, interpolated: np.ndarray, axes: Mapping[
     made[rows.take >= 0] = interpolated[rows.take[rows.take >= 0]]
     if not made.any():
         return []
-    padded = np.concatenate([[False], made, [False]]).astype(np.int8)
-    starts = np.flatnonzero(np.diff(padded) == 1)
-    stops = np.flatnonzero(np.diff(padded) == -1)
+    starts, stops = _runs(made)
     xref = axes.get("xaxis", "x")
     yref = axes.get("yaxis", "y")
     return [
