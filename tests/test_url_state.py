@@ -265,3 +265,24 @@ def test_heatmap_masks_columns_mostly_nan():
     rects = figures.masked_column_rects(values, edges, (0.0, 2.0), {})
     assert [(r["x0"], r["x1"]) for r in rects] == [(1.0, 3.0)]  # neighbouring columns: one rectangle
     assert rects[0]["fillcolor"] == figures.MASK_COLOUR and rects[0]["layer"] == "below"
+
+
+def test_nirspec_detectors_one_at_a_time_or_joined(tmp_path):
+    root = tmp_path / "data"
+    root.mkdir()
+    nrs1, extra = make_mode_observation("nirspec_g395h", 16, n_wavelengths=20, snr=300)
+    files = [p.relative_to(root).as_posix() for p in write_segments(root, nrs1, 1, layout="old", stage=3,
+                                                                    extra_spectra=extra)]
+    services = build_services(Config(cache_dir=tmp_path / "cache", data_dir=root))
+    joined = run_job(services, {"kind": "server", "paths": files}, {})
+    assert joined.result["elements"] == ["NRS1", "NRS2"]
+    choices, value = controls.element_choices(joined.result)
+    assert value == controls.ALL_ELEMENTS  # both detectors shown, joined in wavelength
+    lo, hi = joined.result["limits"]["wavelength"]
+    assert lo < 3.0 and hi > 5.0
+    descriptor = controls.dataset_with_element(joined.result, "NRS2")
+    nrs2 = run_job(services, descriptor, {})
+    lo, hi = nrs2.result["limits"]["wavelength"]
+    assert lo > 3.8 and hi > 5.0
+    assert controls.element_choices(nrs2.result)[1] == "NRS2"
+    assert dict(nrs2.result["summary"])["Spectral element"] == "NRS2 shown (of NRS1, NRS2)"
