@@ -19,10 +19,14 @@
           return [noUpdate(), noUpdate()];
         }
         var params = new URLSearchParams(search || "");
-        if (!band || band === "All") {
+        var wanted = !band || band === "All" ? null : String(band);
+        if (params.get("highlight") === wanted) {
+          return [noUpdate(), noUpdate()];  /* already so (and a rewrite would cut the forward history) */
+        }
+        if (wanted === null) {
           params.delete("highlight");
         } else {
-          params.set("highlight", String(band));
+          params.set("highlight", wanted);
         }
         var text = params.toString();
         text = text ? "?" + text : "";

@@ -9,6 +9,7 @@ exposure written by ``stamp_engine.synthetic``.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -224,3 +225,26 @@ def test_masked_columns_are_drawn_dark(dash_duo, make_app, tmp_path):
     assert dark_fraction(xs[3]) == 0.0      # good data
     assert pixels.saturation(column(xs[3])[None]).mean() > 0.1  # and it is coloured
     assert "dark columns: masked" in dash_duo.find_element(f"#{ids.HEATMAP}").text
+
+
+def test_back_and_forward_walk_through_the_views(dash_duo, make_app, soss):
+    root, files = soss
+    app, _ = make_app(data_dir=root, demo_path=None)
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.get(dash_duo.server.url.rstrip("/") + "/?data=server&" + "&".join(f"file={f}" for f in files))
+    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+    ready(dash_duo)
+
+    def active() -> str:
+        return dash_duo.find_element(f"#{ids.TABS} .nav-link.active").text
+
+    open_tab(dash_duo, "Light curves")
+    wait_until(lambda: search(dash_duo).get("view") == "lightcurves", timeout=15, what="view=lightcurves")
+    dash_duo.driver.back()
+    wait_until(lambda: active() == "Heatmap", timeout=15, what="back on the heatmap")
+    # restoring the view must not write the URL again (a rewrite would cut the forward history);
+    # the restore's chained callbacks (bands, highlight) settle first, as they do before a person clicks
+    time.sleep(3)
+    dash_duo.driver.forward()
+    wait_until(lambda: active() == "Light curves", timeout=15, what="forward on the light curves")
+    assert dash_duo.get_logs() == []
