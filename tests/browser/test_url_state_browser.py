@@ -63,6 +63,20 @@ def button_class(duo, band: str) -> str:
                                      element_id)
 
 
+def settled(duo, quiet_s: float = 1.0) -> None:
+    """Wait until the page has had no callback pending for ``quiet_s`` seconds."""
+    since = [None]
+
+    def quiet():
+        if duo.redux_state_rqs:
+            since[0] = None
+            return False
+        since[0] = since[0] or time.monotonic()
+        return time.monotonic() - since[0] >= quiet_s
+
+    wait_until(quiet, timeout=30, what="the page's callbacks to settle")
+
+
 def ready(duo):
     wait_until(lambda: "Ready" in duo.find_element(f"#{ids.PROGRESS_TEXT}").text, timeout=60, what="the job's end")
 
@@ -244,7 +258,7 @@ def test_back_and_forward_walk_through_the_views(dash_duo, make_app, soss):
     wait_until(lambda: active() == "Heatmap", timeout=15, what="back on the heatmap")
     # restoring the view must not write the URL again (a rewrite would cut the forward history);
     # the restore's chained callbacks (bands, highlight) settle first, as they do before a person clicks
-    time.sleep(3)
+    settled(dash_duo)
     dash_duo.driver.forward()
     wait_until(lambda: active() == "Light curves", timeout=15, what="forward on the light curves")
     assert dash_duo.get_logs() == []
