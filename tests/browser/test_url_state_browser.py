@@ -87,6 +87,16 @@ def soss_folder(root: Path) -> list[str]:
     return [p.relative_to(root).as_posix() for p in paths]
 
 
+def open_soss(duo, make_app, soss) -> None:
+    """The dashboard on the SOSS files of the server folder, opened by a link, its heatmap drawn."""
+    root, files = soss
+    app, _ = make_app(data_dir=root, demo_path=None)
+    duo.start_server(app, navigate=False)
+    duo.driver.get(duo.server.url.rstrip("/") + "/?data=server&" + "&".join(f"file={f}" for f in files))
+    wait_for_traces(duo, ids.HEATMAP, "heatmap")
+    ready(duo)
+
+
 @pytest.fixture
 def soss(tmp_path):
     root = tmp_path / "data"
@@ -169,12 +179,7 @@ def test_a_bad_link_says_what_it_could_not_use(dash_duo, make_app, soss):
 
 
 def test_the_element_picker_switches_the_data_shown(dash_duo, make_app, soss):
-    root, files = soss
-    app, _ = make_app(data_dir=root, demo_path=None)
-    dash_duo.start_server(app, navigate=False)
-    dash_duo.driver.get(dash_duo.server.url.rstrip("/") + "/?data=server&" + "&".join(f"file={f}" for f in files))
-    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
-    ready(dash_duo)
+    open_soss(dash_duo, make_app, soss)
     order1 = figure(dash_duo)
     assert x_extent(order1)[1] > 2.5  # order 1: 0.85–2.8 µm
     dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "order 1 shown", timeout=10)
@@ -242,12 +247,7 @@ def test_masked_columns_are_drawn_dark(dash_duo, make_app, tmp_path):
 
 
 def test_back_and_forward_walk_through_the_views(dash_duo, make_app, soss):
-    root, files = soss
-    app, _ = make_app(data_dir=root, demo_path=None)
-    dash_duo.start_server(app, navigate=False)
-    dash_duo.driver.get(dash_duo.server.url.rstrip("/") + "/?data=server&" + "&".join(f"file={f}" for f in files))
-    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
-    ready(dash_duo)
+    open_soss(dash_duo, make_app, soss)
 
     def active() -> str:
         return dash_duo.find_element(f"#{ids.TABS} .nav-link.active").text
