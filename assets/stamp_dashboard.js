@@ -44,13 +44,6 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     stampDashboard: {
-      /* The tab named by ?view=… in the page URL (surface, heatmap, lightcurves, spectrum). */
-      tabFromUrl: function (search) {
-        var match = /[?&]view=([a-z]+)/.exec(search || "");
-        var tabs = { surface: 1, heatmap: 1, lightcurves: 1, spectrum: 1, channels: 1, transmission: 1, variability: 1 };
-        return match && tabs[match[1]] ? "tab-" + match[1] : noUpdate();
-      },
-
       /* The job message after Cancel. */
       cancelled: function (nClicks) {
         return nClicks ? alertDiv("Cancelled: the views still show the previous result.", "secondary") : noUpdate();

@@ -13,7 +13,7 @@ from flask import Response, jsonify
 from stamp_engine import web
 
 from . import ids
-from .features import bands, controls, data_in, downloads, explore, job, science, views
+from .features import bands, controls, data_in, downloads, explore, job, science, url_state, views
 from .server import download_route, upload_route
 from .server.background import build_background_manager
 from .server.config import UPLOAD_CHUNK_BYTES, Config, format_size
@@ -85,7 +85,7 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     upload_route.register(server, services)
 
     app.layout = lambda: page(services)
-    for feature in (data_in, controls, bands, job, views, explore, science, downloads):
+    for feature in (data_in, controls, bands, job, views, explore, science, downloads, url_state):
         feature.register(app, services)
     return app
 
@@ -161,6 +161,7 @@ def page(services: Services) -> html.Div:
     ], lg=3, md=4, className="stamp-sidebar")
     main = dbc.Col([
         job.layout(services),
+        url_state.layout(services),
         bands.buttons_layout(services),
         views.layout(services),
         explore.layout(services),

@@ -39,6 +39,9 @@ SIGMA_TIME = "sigma-time"
 SIGMA_WAVE = "sigma-wave"
 BIN_TIME = "bin-time"
 BIN_WAVE = "bin-wave"
+CLIP_SIGMA = "clip-sigma"         # sigma clipping along time; 0 = off
+ELEMENT = "element"               # spectral element (SOSS order, NIRSpec detector) when the data hold several
+ELEMENT_BOX = "element-box"       # hidden while the data hold one element
 OPTIONS_MESSAGE = "options-message"
 PROCESS = "process"
 CANCEL = "cancel"
@@ -83,7 +86,11 @@ SPECTRUM_SPEED = "spectrum-speed"     # frames per second of Play
 SPECTRUM_MODE = "spectrum-mode"       # variability % or flux
 SPECTRUM_FRAMES = "spectrum-frames"   # every frame, sent once; the browser animates them
 SUMMARY = "summary"
-LOCATION = "location"             # page URL: ?view=heatmap opens on that tab (deep links)
+LOCATION = "location"             # page URL: the whole view (features/url_state.py); ?view=heatmap opens that tab
+URL_WRITTEN = "url-written"       # the query string this page last wrote (its own writes are not restored)
+URL_OPENED = "url-opened"         # a query string to restore: the page's link, or one navigated to (not its own writes)
+URL_READ = "url-read"             # True once the page's own URL was read (nothing is written before)
+URL_MESSAGE = "url-message"       # what in an opened link could not be used
 # --- linked exploration (features/explore.py, assets/stamp_explore.js)
 EXPLORE = "explore"                       # the panels beside the map: spectrum and light curve at the clicked point
 EXPLORE_DATA = "explore-data"             # display cube for the browser, sent once per result

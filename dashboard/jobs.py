@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
 
-from .options import DataLimits, parse_process_options
+from .options import DataLimits, parse_element, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
 from .server.data_folder import UnsafePath
 from .server.datasets import Dataset, resolve
@@ -192,10 +192,14 @@ def process_dataset(
         dataset = resolve(services.config, descriptor)
     except UnsafePath as exc:
         return JobOutcome(message=f"Cannot open the data: {exc}"), "bad-dataset"
+    element, element_error = parse_element(descriptor.get("element"))
+    if element_error:
+        return JobOutcome(message=f"Cannot open the data: {element_error}"), "bad-dataset"
     record.update(_describe_files(dataset))
     try:
         # written to the cube cache while it is processed: run() below waits for the write
-        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report, workdir=workdir, wait=False)
+        loaded = services.cubes.loaded(dataset.paths, dataset.content_key, report, workdir=workdir, wait=False,
+                                       element=element)
     except CacheTooSmall as exc:
         return JobOutcome(message=f"Processing failed: {exc}"), "failed"
     except NoUsableData as exc:
@@ -213,7 +217,8 @@ def process_dataset(
             field_errors=dict(errors), problems=problems,
         ), "bad-options"
     try:
-        key, _ = services.cubes.run(dataset.paths, dataset.content_key, options, report, workdir=workdir)
+        key, _ = services.cubes.run(dataset.paths, dataset.content_key, options, report, workdir=workdir,
+                                    element=element)
     except (StampError, ValueError) as exc:
         return JobOutcome(message=f"Processing failed: {exc}", problems=problems), "failed"
     result = {
@@ -224,6 +229,10 @@ def process_dataset(
         "label": loaded_label(dataset.label, loaded),
         "summary": [list(row) for row in summarize(loaded, services.cubes.shape(key))],
         "normalized": options.zaxis == "variability",
+        # what was processed, for the view's link (features/url_state.py) and the element control
+        "options": options.to_dict(),
+        "elements": list(loaded.meta.get("elements_available") or []),
+        "element": str(loaded.meta.get("element_used") or ""),
     }
     report("Done", 1, 1)
     return JobOutcome(result=result, problems=problems), "ok"

@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from stamp_engine.recipe import FIELD_LABELS, NORMALIZATIONS, RECIPE_VERSION, ZAXES, DataLimits, ProcessOptions
 
 __all__ = ["NORMALIZATIONS", "ZAXES", "ProcessOptions", "DisplayOptions", "DataLimits",
-           "parse_process_options", "parse_display_options", "loaded_key", "processed_key"]
+           "parse_process_options", "parse_display_options", "parse_element", "loaded_key", "processed_key"]
 
 
 #: Colour-scale choice meaning "the figures' default": diverging for variability, sequential for flux.
@@ -85,7 +86,8 @@ def parse_process_options(raw: Mapping[str, Any], limits: DataLimits | None = No
     errors = OptionErrors()
     defaults = ProcessOptions()
     values: dict[str, Any] = {}
-    for field in ("n_integrations", "gap_hours", "sigma_time", "sigma_wavelength", "bin_time", "bin_wavelength"):
+    for field in ("n_integrations", "gap_hours", "sigma_time", "sigma_wavelength", "bin_time", "bin_wavelength",
+                  "clip_sigma"):
         value = _number(raw.get(field), field, errors, label=FIELD_LABELS[field])
         if value is not None:
             values[field] = int(value) if isinstance(getattr(defaults, field), int) and value == int(value) else value
@@ -109,6 +111,33 @@ def _pair(raw: Any, field: str, errors: OptionErrors, label: str) -> tuple[float
     lo = _number(raw[0], field, errors, label=f"{label} start")
     hi = _number(raw[1], field, errors, label=f"{label} end")
     return (None, None) if field in errors else (lo, hi)
+
+
+#: Longest spectral element name accepted from the browser or a link (real ones are "order 2", "NRS1").
+MAX_ELEMENT_CHARS = 40
+
+
+def parse_element(raw: Any) -> tuple[str | None, str | None]:
+    """A spectral element name in the loader's spelling (:attr:`LoadOptions.element`), and a message if unusable.
+
+    Case and spacing are forgiven: ``"Order2"`` → ``"order 2"``, ``"nrs1"`` → ``"NRS1"``.
+    Empty, ``"all"`` or ``"both"`` mean the loader's default (None): the first order,
+    or every detector joined in wavelength.  Whether the data hold the element is
+    known only when they are read (the loader then names the ones available).
+    """
+    if raw is None:
+        return None, None
+    if not isinstance(raw, str) or len(raw) > MAX_ELEMENT_CHARS:
+        return None, "Spectral element must be a short name such as 'order 2' or 'NRS1'"
+    text = " ".join(raw.split())
+    if text.lower() in ("", "all", "both", "default"):
+        return None, None
+    order = re.fullmatch(r"(?i)order\s*(\d{1,2})", text)
+    if order:
+        return f"order {int(order.group(1))}", None
+    if re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        return text.upper(), None
+    return None, f"Spectral element {raw!r} is not a name such as 'order 2' or 'NRS1'"
 
 
 def parse_display_options(
@@ -148,16 +177,21 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def loaded_key(content_key: str) -> str:
-    """Cache key of the cube as loaded from files of content ``content_key``."""
+def _with_element(payload: dict[str, Any], element: str | None) -> dict[str, Any]:
+    # only named when chosen, so the keys of the loader's default stay what they were
+    return {**payload, "element": element} if element else payload
+
+
+def loaded_key(content_key: str, element: str | None = None) -> str:
+    """Cache key of the cube as loaded from files of content ``content_key`` (spectral ``element``, None: the default)."""
     from stamp_engine import __version__
 
-    return "loaded-" + _digest({"content": content_key, "engine": __version__})
+    return "loaded-" + _digest(_with_element({"content": content_key, "engine": __version__}, element))
 
 
-def processed_key(content_key: str, options: ProcessOptions) -> str:
-    """Cache key of the cube processed with ``options`` from files of content ``content_key``."""
+def processed_key(content_key: str, options: ProcessOptions, element: str | None = None) -> str:
+    """Cache key of the cube processed with ``options`` from files of content ``content_key`` (and ``element``)."""
     from stamp_engine import __version__
 
     payload = {"content": content_key, "options": options.to_dict(), "engine": __version__, "pipeline": RECIPE_VERSION}
-    return "processed-" + _digest(payload)
+    return "processed-" + _digest(_with_element(payload, element))

@@ -96,18 +96,20 @@ class CubeService:
         # Loaded cubes being written to the cache while the job goes on (see :meth:`loaded`).
         self._writing: dict[str, _CacheWrite] = {}
 
-    def _load(self, paths: Sequence[Path], progress: Progress, workdir: Path | None) -> Cube:
+    def _load(self, paths: Sequence[Path], progress: Progress, workdir: Path | None, element: str | None = None) -> Cube:
+        chosen = {"element": element} if element else {}
         if self.loader is not None:
-            return self.loader(list(paths), progress=progress, workdir=workdir)
+            return self.loader(list(paths), progress=progress, workdir=workdir, **chosen)
         from stamp_engine import load
 
-        return load(list(paths), progress=progress, workdir=workdir)
+        return load(list(paths), progress=progress, workdir=workdir, **chosen)
 
     def loaded(
         self, paths: Sequence[Path], content_key: str, progress: Progress = no_progress, *,
-        workdir: Path | None = None, wait: bool = True,
+        workdir: Path | None = None, wait: bool = True, element: str | None = None,
     ) -> Cube:
-        """The loaded cube of these files, read (archives expanded in ``workdir``) only when not cached.
+        """The loaded cube of these files (spectral ``element``; None: the loader's default), read
+        (archives expanded in ``workdir``) only when not cached.
 
         With ``wait=False`` a freshly read cube is written to the cache in a thread while
         the caller goes on (processing is CPU, the write is disk): :meth:`run` (or
@@ -118,14 +120,14 @@ class CubeService:
         stamp_engine.NoUsableData
             When no file is usable.
         """
-        key = loaded_key(content_key)
+        key = loaded_key(content_key, element)
         self._pin(key)
         pending = self._writing.get(key)
         if pending is not None:
             return pending.cube
         cube = self.cache.get(key)
         if cube is None:
-            cube = self._load(paths, progress, workdir)
+            cube = self._load(paths, progress, workdir, element)
             self._writing[key] = _CacheWrite(self.cache, key, cube)
             if wait:
                 self.finish_writes()
@@ -148,25 +150,25 @@ class CubeService:
 
     def run(
         self, paths: Sequence[Path], content_key: str, options: ProcessOptions, progress: Progress = no_progress,
-        *, workdir: Path | None = None,
+        *, workdir: Path | None = None, element: str | None = None,
     ) -> tuple[str, Cube]:
         """Load (or reuse), process (or reuse) and reduce for display; returns the key and the loaded cube."""
-        loaded = self.loaded(paths, content_key, progress, workdir=workdir, wait=False)
-        key = processed_key(content_key, options)
+        loaded = self.loaded(paths, content_key, progress, workdir=workdir, wait=False, element=element)
+        key = processed_key(content_key, options, element)
         self._pin(key)  # the page that asked is about to view it
         try:
-            self._process(loaded, content_key, key, options, progress)
+            self._process(loaded, loaded_key(content_key, element), key, options, progress)
         finally:
             self.finish_writes()
         return key, loaded
 
-    def _process(self, loaded: Cube, content_key: str, key: str, options: ProcessOptions, progress: Progress) -> None:
+    def _process(self, loaded: Cube, loaded_as: str, key: str, options: ProcessOptions, progress: Progress) -> None:
         if self.cache.get(self._display_key(key)) is None:
             processed = process(loaded, options, progress)
             progress("Reducing to display resolution", 0, 1)
             from stamp_engine.figures import display_cube
 
-            self.cache.set(key, ProcessedRecipe(loaded_key(content_key), options))
+            self.cache.set(key, ProcessedRecipe(loaded_as, options))
             self.cache.set(key + "/shape", describe_shape(processed))
             self.cache.set(key + "/wavelength", np.asarray(processed.wavelength, dtype=float))
             self.cache.set(self._display_key(key), display_cube(processed, **self.display_limits))

@@ -44,6 +44,9 @@ def summarize(loaded: Cube, shown: str = "") -> list[tuple[str, str]]:
     ]
     if meta.get("pipeline"):
         rows.append(("Pipeline", str(meta["pipeline"])))
+    available = meta.get("elements_available") or []
+    if len(available) > 1:
+        rows.append(("Spectral element", f"{meta.get('element_used') or 'default'} shown (of {', '.join(available)})"))
     if shown:
         rows.append(("Shown", shown))
     return rows

@@ -456,6 +456,7 @@ def _grid_figure(
         x = _f32(edges)
     traces = []
     veils: list[dict] = []
+    masks: list[dict] = []
     for v in range(n_visits):
         rows = np.flatnonzero(shown.visit == v)
         if rows.size == 0:
@@ -469,6 +470,7 @@ def _grid_figure(
         axes = _panel_axes(v) if panels else {}
         if kind == "heatmap":
             veils += _interpolated_veils(drawn_rows, interpolated[rows], axes)
+            masks += masked_column_rects(drawn[rows], edges, (float(drawn_rows.edges[0]), float(drawn_rows.edges[-1])), axes)
         common = dict(
             x=x,
             y=_f32(drawn_rows.centres if kind == "surface" else drawn_rows.edges),
@@ -524,7 +526,7 @@ def _grid_figure(
             }
         )
     else:
-        fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=veils)  # gaps read as empty, not as data
+        fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + veils)  # gaps read as empty, not as data
         fig.update_layout(_visit_panels_layout(shown, hours, cube.time_standard) if panels else
                           {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": {"title": {"text": cube.time_label}}})
         fig.update_xaxes(showgrid=False)  # grid lines would stripe the gaps
@@ -533,6 +535,10 @@ def _grid_figure(
             fig.add_annotation(text="lighter rows: interpolated for display (no error)", showarrow=False,
                                xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
                                font={"size": 11, "color": "#555"})
+        if masks:
+            fig.add_annotation(text=f"dark columns: masked (NaN, flagged or clipped in ≥ {MASKED_FRACTION:.0%} of integrations)",
+                               showarrow=False, xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left",
+                               yanchor="bottom", font={"size": 11, "color": MASK_COLOUR})
     return fig
 
 
@@ -541,6 +547,49 @@ def _grid_figure(
 GAP_COLOUR = "rgb(205,205,205)"
 #: Veil over interpolated rows of a map: they look lighter than measured ones.
 INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
+
+
+#: Colour under the map's masked columns: no hue, darker than the gaps, so it reads as neither data nor a gap.
+MASK_COLOUR = "rgb(64,64,64)"
+#: A wavelength column is masked when at least this fraction of a visit's integrations is NaN there.
+MASKED_FRACTION = 0.5
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of each run of True in a 1-D boolean array."""
+    steps = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
+    return np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+
+
+def masked_columns(values: np.ndarray, fraction: float = MASKED_FRACTION) -> np.ndarray:
+    """Per wavelength column of ``values`` (time × wavelength), True when ≥ ``fraction`` of it is NaN.
+
+    The loaders turn flagged pixels (DQ ``DO_NOT_USE``, Eureka! masks) into NaN, and so
+    does :meth:`Cube.clip`: a column mostly NaN is a dead or flagged one.
+    """
+    values = np.asarray(values)
+    if values.size == 0:
+        return np.zeros(values.shape[-1] if values.ndim else 0, dtype=bool)
+    return np.mean(~np.isfinite(values), axis=0) >= fraction
+
+
+def masked_column_rects(values: np.ndarray, edges: np.ndarray, hours: tuple[float, float],
+                        axes: Mapping[str, str]) -> list[dict]:
+    """Layout rectangles in :data:`MASK_COLOUR` under each run of :func:`masked_columns` of one visit.
+
+    Drawn below the map: its cells with data stay visible, its NaN cells show the mask.
+    """
+    masked = masked_columns(values)
+    if not masked.any():
+        return []
+    starts, stops = _runs(masked)
+    xref, yref = axes.get("xaxis", "x"), axes.get("yaxis", "y")
+    return [
+        {"type": "rect", "xref": xref, "yref": yref, "x0": float(edges[a]), "x1": float(edges[b]),
+         "y0": hours[0], "y1": hours[1], "fillcolor": MASK_COLOUR, "line": {"width": 0}, "layer": "below",
+         "name": "masked"}
+        for a, b in zip(starts, stops)
+    ]
 
 
 def interpolated_rows(cube: Cube) -> np.ndarray:
@@ -555,9 +604,7 @@ def _interpolated_veils(rows: TimeRows, interpolated: np.ndarray, axes: Mapping[
     made[rows.take >= 0] = interpolated[rows.take[rows.take >= 0]]
     if not made.any():
         return []
-    padded = np.concatenate([[False], made, [False]]).astype(np.int8)
-    starts = np.flatnonzero(np.diff(padded) == 1)
-    stops = np.flatnonzero(np.diff(padded) == -1)
+    starts, stops = _runs(made)
     xref = axes.get("xaxis", "x")
     yref = axes.get("yaxis", "y")
     return [

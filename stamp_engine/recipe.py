@@ -14,7 +14,7 @@ from .cube import Cube
 from .progress import Progress, no_progress
 from .vocabulary import NORMALIZATIONS, ZAXES
 
-__all__ = ["FIELD_LABELS", "MAX_BIN", "MAX_SIGMA", "NORMALIZATIONS", "RECIPE_VERSION", "ZAXES", "DataLimits",
+__all__ = ["FIELD_LABELS", "MAX_BIN", "MAX_SIGMA", "MIN_CLIP_SIGMA", "NORMALIZATIONS", "RECIPE_VERSION", "ZAXES", "DataLimits",
            "ProcessOptions", "process"]
 
 #: Bumped whenever :func:`process` changes what it computes for the same options, so that
@@ -24,6 +24,8 @@ RECIPE_VERSION = 1
 #: Caps on smoothing and binning, so that a typo (1000 instead of 10) cannot start an hour-long job.
 MAX_SIGMA = 100.0
 MAX_BIN = 1000
+#: Sigma clipping below this many σ would clip ordinary noise (a third of all values at 1 σ).
+MIN_CLIP_SIGMA = 2.0
 
 #: What each option is called in messages (the dashboard's control labels; the CLI names its flags).
 FIELD_LABELS = {
@@ -39,6 +41,7 @@ FIELD_LABELS = {
     "sigma_wavelength": "Smoothing in wavelength",
     "bin_time": "Time binning",
     "bin_wavelength": "Wavelength binning",
+    "clip_sigma": "Sigma clipping",
 }
 
 
@@ -97,6 +100,9 @@ class ProcessOptions:
         Gaussian smoothing sigma in integrations / wavelength pixels; 0 = none.
     bin_time, bin_wavelength : int
         Integrations / wavelength pixels averaged together; 1 = none.
+    clip_sigma : float
+        Sigma-clip outliers along time (:meth:`Cube.clip`) beyond this many σ; 0 = none.
+        Clipped values become NaN (the heatmap masks columns mostly NaN).
     """
 
     n_integrations: int = 0
@@ -111,6 +117,7 @@ class ProcessOptions:
     sigma_wavelength: float = 0.0
     bin_time: int = 1
     bin_wavelength: int = 1
+    clip_sigma: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,6 +173,8 @@ class ProcessOptions:
             value = getattr(self, field)
             if number(field, value, whole=True) and not 1 <= value <= MAX_BIN:
                 errors[field] = f"{names[field]} must be between 1 and {MAX_BIN} pixels"
+        if number("clip_sigma", self.clip_sigma) and self.clip_sigma != 0 and not MIN_CLIP_SIGMA <= self.clip_sigma <= MAX_SIGMA:
+            errors["clip_sigma"] = f"{names['clip_sigma']} must be 0 (off) or between {MIN_CLIP_SIGMA:g} and {MAX_SIGMA:g} σ"
         return errors
 
     @staticmethod
@@ -209,6 +218,7 @@ class ProcessOptions:
             ("bin wavelength", self.bin_wavelength if self.bin_wavelength > 1 else None),
             ("smooth time σ", self.sigma_time or None),
             ("smooth wavelength σ", self.sigma_wavelength or None),
+            ("clip σ", self.clip_sigma or None),
         ):
             if value is not None:
                 described[key] = value
@@ -218,7 +228,8 @@ class ProcessOptions:
 def process(cube: Cube, options: ProcessOptions, progress: Progress = no_progress) -> Cube:
     """The processing steps ``options`` ask for, in the order the original STAMP applies them.
 
-    Visits are re-split with the gap threshold, then the cube is normalized over
+    Visits are re-split with the gap threshold, outliers are sigma-clipped per visit
+    (before normalizing, so no reference is pulled by them), then the cube is normalized over
     whole visits (so the baseline window and the reference are in the hours of the
     loaded data), then cut to the wavelength and time ranges, thinned to the
     integrations to plot, gap-filled, binned and smoothed.
@@ -226,6 +237,8 @@ def process(cube: Cube, options: ProcessOptions, progress: Progress = no_progres
     steps: list[tuple[str, Callable[[Cube], Cube]]] = [
         ("Splitting visits", lambda c: c.split_visits(gap_hours=options.gap_hours)),
     ]
+    if options.clip_sigma > 0:
+        steps.append(("Clipping outliers", lambda c: c.clip(sigma=options.clip_sigma)))
     if options.zaxis == "variability":
         steps.append(("Normalizing", lambda c: c.normalize(method=options.normalization, baseline=options.baseline)))
     wavelength = None if tuple(options.wavelength) == (None, None) else options.wavelength

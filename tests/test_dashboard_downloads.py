@@ -42,7 +42,7 @@ SMALL_VIDEO = (320, 240)
 DEFAULT_CONTROLS = {
     ids.N_INTEGRATIONS: 0, ids.GAP_HOURS: 0.5, ids.BASELINE_START: None, ids.BASELINE_END: None,
     ids.WAVE_MIN: None, ids.WAVE_MAX: None, ids.TIME_MIN: None, ids.TIME_MAX: None,
-    ids.SIGMA_TIME: 0, ids.SIGMA_WAVE: 0, ids.BIN_TIME: 1, ids.BIN_WAVE: 1,
+    ids.SIGMA_TIME: 0, ids.SIGMA_WAVE: 0, ids.BIN_TIME: 1, ids.BIN_WAVE: 1, ids.CLIP_SIGMA: 0,
     ids.INTERPOLATE_GAPS: False, ids.ZAXIS: "variability", ids.NORMALIZATION: "median",
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, html
+from dash import Input, Output, State, html, no_update
 
 from .. import ids
 from ..options import AUTO_COLORSCALE, NORMALIZATIONS, ZAXES, DataLimits, ProcessOptions, parse_display_options, parse_process_options
@@ -23,6 +23,7 @@ PROCESS_INPUTS: dict[str, tuple[str, int | None]] = {
     ids.SIGMA_WAVE: ("sigma_wavelength", None),
     ids.BIN_TIME: ("bin_time", None),
     ids.BIN_WAVE: ("bin_wavelength", None),
+    ids.CLIP_SIGMA: ("clip_sigma", None),
 }
 PROCESS_CHOICES = {ids.INTERPOLATE_GAPS: "interpolate_gaps", ids.ZAXIS: "zaxis", ids.NORMALIZATION: "normalization"}
 #: Order of the controls' values in the callbacks' arguments.
@@ -73,6 +74,7 @@ def _row(label: str, *controls, help_text: str = "") -> html.Div:
 def processing_layout(services: Services) -> dbc.Card:
     defaults = ProcessOptions()
     body = [
+        element_layout(),
         _row("Z axis", dbc.RadioItems(id=ids.ZAXIS, value=defaults.zaxis, inline=True, className="small",
                                       options=[{"label": v, "value": k} for k, v in ZAXES.items()])),
         _row("Normalization", dbc.Select(id=ids.NORMALIZATION, value=defaults.normalization, size="sm",
@@ -91,10 +93,48 @@ def processing_layout(services: Services) -> dbc.Card:
              _number(ids.SIGMA_WAVE, "wavelength", "px", value=0)),
         _row("Binning", _number(ids.BIN_TIME, "time", "int.", value=1),
              _number(ids.BIN_WAVE, "wavelength", "px", value=1)),
+        _row("Sigma clipping", _number(ids.CLIP_SIGMA, "0 = off", "σ", value=0),
+             help_text="Values further than this from the median along time (per wavelength and visit) "
+                       "become NaN; the heatmap masks the columns mostly lost. 0 = off."),
         html.Div(id=ids.OPTIONS_MESSAGE),
         dbc.Button("Process", id=ids.PROCESS, color="primary", size="sm", className="mt-2"),
     ]
     return dbc.Card([dbc.CardHeader("Processing"), dbc.CardBody(body)], className="mb-3")
+
+
+#: Element control value for "every detector, joined in wavelength" (the loader's default for NIRSpec).
+ALL_ELEMENTS = "all"
+
+
+def element_layout() -> html.Div:
+    """The spectral element picker, hidden until the data hold more than one element."""
+    return html.Div(_row(
+        "Spectral element", dbc.Select(id=ids.ELEMENT, options=[], size="sm"),
+        help_text="The data hold several spectra (SOSS orders or NIRSpec detectors): choose which is shown.",
+    ), id=ids.ELEMENT_BOX, hidden=True)
+
+
+def element_choices(result: dict | None) -> tuple[list[dict], str | None]:
+    """Options and value of the element picker for a job result (no options when it holds one element)."""
+    elements = [str(e) for e in (result or {}).get("elements") or []]
+    if len(elements) < 2:
+        return [], None
+    choices = [{"label": e.capitalize() if e.startswith("order ") else e, "value": e} for e in elements]
+    if not any(e.startswith("order ") for e in elements):
+        choices.append({"label": "All detectors, joined in wavelength", "value": ALL_ELEMENTS})
+    shown = str(result.get("element") or "")
+    return choices, shown if shown in elements else ALL_ELEMENTS
+
+
+def dataset_with_element(result: dict | None, value: str | None) -> dict | None:
+    """The shown dataset's descriptor asking for element ``value``; None when that is what is shown."""
+    choices, shown = element_choices(result)
+    if not choices or value in (None, shown) or not isinstance(result.get("dataset"), dict):
+        return None
+    descriptor = {k: v for k, v in result["dataset"].items() if k != "element"}
+    if value != ALL_ELEMENTS:
+        descriptor["element"] = value
+    return descriptor
 
 
 def _select(control: str, value: str, choices: dict[str, str], disabled: bool = False) -> dbc.Select:
@@ -128,6 +168,19 @@ def register(app, services: Services) -> None:
 
     range_controls = [c for c, (_, pos) in PROCESS_INPUTS.items()]
 
+    @app.callback(Output(ids.ELEMENT, "options"), Output(ids.ELEMENT, "value"), Output(ids.ELEMENT_BOX, "hidden"),
+                  Input(ids.RESULT, "data"))
+    def offer_elements(result):
+        choices, shown = element_choices(result if isinstance(result, dict) else None)
+        return choices, shown, not choices
+
+    # Another element is other data: the dataset changes, and with it the job starts at once.
+    @app.callback(Output(ids.DATASET, "data", allow_duplicate=True), Input(ids.ELEMENT, "value"),
+                  State(ids.RESULT, "data"), prevent_initial_call=True)
+    def choose_element(value, result):
+        descriptor = dataset_with_element(result if isinstance(result, dict) else None, value)
+        return descriptor if descriptor is not None else no_update
+
     @app.callback(
         [Output(c, "invalid") for c in range_controls],
         Output(ids.OPTIONS_MESSAGE, "children"),
@@ -159,9 +212,16 @@ def register(app, services: Services) -> None:
         Output(ids.Z_MAX, "value"),
         Output(ids.STRETCH, "disabled"),
         Input(ids.ZAXIS, "value"),
+        State(ids.Z_MIN, "value"),
+        State(ids.Z_MAX, "value"),
+        State(ids.LOCATION, "search"),
         prevent_initial_call=True,
     )
-    def reset_colour_range(zaxis):
+    def reset_colour_range(zaxis, z_min, z_max, search):
+        from .url_state import keeps_colour_range
+
+        if keeps_colour_range(search, zaxis, z_min, z_max):
+            return no_update, no_update, zaxis == "variability"  # set with this z axis by the opened link
         # a range in % means nothing in mJy (and back): the new z axis starts automatic
         return None, None, zaxis == "variability"
 

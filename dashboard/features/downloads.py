@@ -43,7 +43,14 @@ from stamp_engine.recipe import ProcessOptions
 
 from .. import ids
 from ..band_rows import check_band_rows
-from ..options import DataLimits, DisplayOptions, parse_display_options, parse_process_options, processed_key
+from ..options import (
+    DataLimits,
+    DisplayOptions,
+    parse_display_options,
+    parse_element,
+    parse_process_options,
+    processed_key,
+)
 from ..pipeline import ThrottledProgress
 from ..server import download_route
 from ..server.background import job_error_message, job_heartbeat
@@ -246,7 +253,8 @@ def processed_with(services: Services, key: str, result: Mapping[str, Any], valu
     except (UnsafePath, TypeError, AttributeError, OSError):  # whatever the browser sent, it made no cube
         return None
     options, errors = parse_process_options(raw_options(values), DataLimits.from_dict(result.get("limits")))
-    if errors or processed_key(dataset.content_key, options) != key:
+    element, _ = parse_element((result.get("dataset") or {}).get("element"))
+    if errors or processed_key(dataset.content_key, options, element) != key:
         return None
     return options
 

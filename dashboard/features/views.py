@@ -234,12 +234,7 @@ def register(app, services: Services) -> None:
         Input(ids.SPECTRUM_SPEED, "value"),
     )
 
-    # ?view=heatmap (or surface, lightcurves, spectrum) opens on that tab: links from a portal.
-    app.clientside_callback(
-        ClientsideFunction(namespace="stampDashboard", function_name="tabFromUrl"),
-        Output(ids.TABS, "active_tab"),
-        Input(ids.LOCATION, "search"),
-    )
+    # ?view=heatmap (or surface, lightcurves, spectrum) opens on that tab: features/url_state.py reads it.
 
     # Playing only moves the slider (in the browser); showFrame draws that frame from the frames store.
     app.clientside_callback(
