@@ -12,6 +12,7 @@ from pathlib import Path, PurePath
 from typing import Any, Callable, Mapping
 
 from stamp_engine.problems import NoUsableData, StampError
+from stamp_engine.progress import Progress as Report
 
 from .options import DataLimits, parse_element, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
@@ -21,8 +22,6 @@ from .server.runner import run_guarded, run_in_child
 from .server.services import Services
 from .server.storage import disk_health
 from .summary import limits_of, problem_records, summarize
-
-Report = Callable[[str, int, int], None]
 
 
 @dataclass

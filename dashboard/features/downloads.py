@@ -18,14 +18,13 @@ import datetime as _dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from stamp_engine.bands import Band, usable_bands
 from stamp_engine.cube import Cube
-from stamp_engine.history import last_step
 from stamp_engine.export import (
     DEFAULT_MAX_VIDEO_FRAMES,
     build_package,
@@ -38,7 +37,9 @@ from stamp_engine.export import (
     write_science_product,
 )
 from stamp_engine.export.science import SciencePlan, science_products
+from stamp_engine.history import last_step
 from stamp_engine.problems import StampError
+from stamp_engine.progress import Progress
 from stamp_engine.recipe import ProcessOptions
 
 from .. import ids
@@ -64,8 +65,6 @@ from ..server.storage import StorageFull, check_room
 from ..view_figures import grid_figure
 from .controls import process_states, raw_options
 from .science import stored_windows
-
-Progress = Callable[[str, int, int], None]
 
 log = logging.getLogger("stamp.downloads")
 

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
+from stamp_engine.progress import Progress as Report
+
 log = logging.getLogger("stamp.jobs")
 
-Report = Callable[[str, int, int], None]
 
 #: Seconds between heartbeats of a running job (a web server calls a job lost after a few missed).
 HEARTBEAT_S = 1.0

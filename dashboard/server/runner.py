@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from stamp_engine.progress import Progress as Report
+
 from ..cache import session_hash
 from .budget import JobStopped, run_in_budget
 from .gate import JobRefused
 from .services import Services
 
-Report = Callable[[str, int, int], None]
 Outcome = TypeVar("Outcome")
 
 #: One JSON line per job (who, what, how long, outcome), never file contents.

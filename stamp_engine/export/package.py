@@ -7,12 +7,11 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..bands import Band, usable_bands
 from ..cube import Cube
+from ..progress import Progress
 from .fits_cube import write_cube_fits
 from .html import combined_html, standalone_html
 from .readme import readme_text, video_description
@@ -24,7 +23,6 @@ from .tables import light_curve_table, write_light_curves, write_science_product
 if TYPE_CHECKING:
     from ..recipe import ProcessOptions
 
-Progress = Callable[[str, int, int], None]
 
 #: Default upper limit on the frames of the package's video: a longer cube is binned in
 #: time (see :func:`stamp_engine.export.video.frame_bin_size`), so a 10,000-integration

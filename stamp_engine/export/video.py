@@ -27,17 +27,17 @@ import threading
 import time as _time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ..problems import StampError
+from ..progress import Progress
 
 if TYPE_CHECKING:
     from ..bands import Band
     from ..cube import Cube
 
-Progress = Callable[[str, int, int], None]
 
 #: Colours (RGB) of the drawing: plotly's default blue for the spectrum.
 BACKGROUND = (255, 255, 255)

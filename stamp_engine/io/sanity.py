@@ -58,7 +58,7 @@ def drop_absurd_values(block: SpectralBlock) -> SpectralBlock:
     usable = (np.isfinite(wavelength) & (wavelength > 0) & (wavelength <= MAX_WAVELENGTH_UM))
     columns = usable if usable.ndim == 1 else usable.all(axis=0)
     if not columns.any():
-        raise ReadError(f"has no usable wavelengths (every value is missing, negative or absurd)")
+        raise ReadError("has no usable wavelengths (every value is missing, negative or absurd)")
     if not columns.all():
         notes.append(f"{int(np.count_nonzero(~columns))} wavelength column(s){label} with a missing, negative or "
                      "absurd wavelength were left out")
