@@ -222,8 +222,15 @@ def test_band_highlighting_is_wired_only_in_the_browser(app_factory):
     server = [c for c in app._callback_list if not c.get("clientside_function")]
     client = [c for c in app._callback_list if c.get("clientside_function")]
     assert all(not (input_ids(c) & browser_only) for c in server)
+    def output_ids(callback):  # "id.prop[@hash]", or "..id1.prop...id2.prop.." for several outputs
+        parts = (part.split("@")[0] for part in callback["output"].strip(".").split("..."))
+        return {part.rsplit(".", 1)[0] for part in parts if part.endswith(".figure")}
+
     highlight = [c for c in client if ids.SELECTED_BAND in input_ids(c) and "figure" in c["output"]]
-    assert {c["output"].split(".")[0] for c in highlight} == {ids.SURFACE, ids.HEATMAP, ids.LIGHTCURVES, ids.SPECTRUM}
+    assert set().union(*(output_ids(c) for c in highlight)) == {
+        ids.SURFACE, ids.HEATMAP, ids.LIGHTCURVES, ids.SPECTRUM,
+        ids.EXPLORE_SPECTRUM, ids.EXPLORE_LIGHTCURVE,  # the linked panels follow the highlight too
+    }
     # the job runs in the background with progress, cancel and a disabled Process button
     job = next(c for c in server if ids.PROCESS in input_ids(c))
     assert job["background"] and job["running"]["running"][f"{ids.PROCESS}.disabled"] is True
