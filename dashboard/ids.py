@@ -50,6 +50,7 @@ Z_MAX = "z-max"
 STRETCH = "stretch"               # log / asinh stretch of raw flux
 VISIT_LAYOUT = "visit-layout"     # visits on one time axis or side by side
 DISPLAY_MESSAGE = "display-message"
+COLOUR_REQUEST = "colour-request"   # colours the browser could not apply itself: the server redraws
 
 # --- band editor and highlighting
 BAND_TABLE = "band-table"

@@ -87,6 +87,22 @@ def browser_result(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "key"}
 
 
+def job_answer(services: Services, dataset, values, previous, session, report, heartbeat=None, on_start=None) -> tuple:
+    """The (result, message, problems) outputs of one job on ``dataset`` with the controls' ``values``
+    (``on_start()`` is called when the job is accepted, before it runs)."""
+    if not dataset:
+        return no_update, dbc.Alert("Upload files or pick some to start.", color="info", className="py-2"), None
+    if not is_issued(services.config, session):
+        return no_update, dbc.Alert(NOT_ISSUED, color="danger", className="py-2"), None
+    if on_start is not None:
+        on_start()
+    outcome = run_job_in_budget(services, dataset, raw_options(values), previous, report, session=session,
+                                heartbeat=heartbeat)
+    message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
+    result = browser_result(outcome.result) if outcome.result is not None else no_update
+    return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)
+
+
 def register(app, services: Services) -> None:
     @app.callback(
         Output(ids.RESULT, "data"),
@@ -110,26 +126,39 @@ def register(app, services: Services) -> None:
             (Output(ids.PROGRESS_TEXT, "children"), WAITING, "Ready"),
         ],
         interval=PROGRESS_POLL_MS,
+        prevent_initial_call=True,  # the page's first view: first_view_job
         # A job that ended without an answer (killed, crashed, its worker lost) still ends with a message.
         on_error=lambda error: (no_update, dbc.Alert(job_error_message(error), color="danger", className="py-2"),
                                 None),
     )
     def process_job(set_progress, _clicks, dataset, *args):
         *values, previous, session = args
-        if not dataset:
-            return no_update, dbc.Alert("Upload files or pick some to start.", color="info", className="py-2"), None
-        if not is_issued(services.config, session):
-            return no_update, dbc.Alert(NOT_ISSUED, color="danger", className="py-2"), None
 
         def report(stage: str, done: int, total: int) -> None:
             set_progress(progress_update(stage, done, total))
 
-        set_progress((0, "Starting…"))
-        outcome = run_job_in_budget(services, dataset, raw_options(values), previous, report, session=session,
-                                    heartbeat=job_heartbeat())
-        message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
-        result = browser_result(outcome.result) if outcome.result is not None else no_update
-        return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)
+        return job_answer(services, dataset, values, previous, session, report, heartbeat=job_heartbeat(),
+                          on_start=lambda: set_progress((0, "Starting…")))
+
+    # The page's first view without the background-job round trips (worker start, progress
+    # polls: seconds before anything is drawn): the data the page opens on (the demo,
+    # usually cached) are processed in this request, in the same job budget.  SESSION is set
+    # once per page and never changed, so this runs once, when the page opens; Process,
+    # uploads and picked files go through process_job above.
+    @app.callback(
+        Output(ids.RESULT, "data", allow_duplicate=True),
+        Output(ids.JOB_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.PROBLEMS, "children", allow_duplicate=True),
+        Input(ids.SESSION, "data"),
+        State(ids.DATASET, "data"),
+        *process_states(),
+        State(ids.RESULT, "data"),
+        prevent_initial_call="initial_duplicate",
+        running=[(Output(ids.PROCESS, "disabled"), True, False)],
+    )
+    def first_view_job(session, dataset, *args):
+        *values, previous = args
+        return job_answer(services, dataset, values, previous, session, None)
 
     # Cancel ends the job without an answer from it: the browser says what happened.
     app.clientside_callback(
