@@ -603,10 +603,16 @@ def browser_targets(quick: bool) -> list[BrowserRow]:
             since = _set_select(driver, ids.COLORSCALE, scale)
             add("colour scale on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120,
                                                            draws_before=draws))
-        for lo, hi in ([(-2, 2), (-1, 1), (-3, 3)] * repeats)[: 2 * repeats]:
+        # a range is two edits: the first (both ends) untimed, then the upper end edited alone
+        draws = _draw_count(driver, ids.HEATMAP)
+        _set_number(driver, ids.Z_MIN, -2)
+        _blur(driver, ids.Z_MIN)
+        _set_number(driver, ids.Z_MAX, 2)
+        since = _blur(driver, ids.Z_MAX)
+        _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120, draws_before=draws)
+        time.sleep(0.5)
+        for hi in ([1.0, 3.0, 1.5] * repeats)[: 2 * repeats]:
             draws = _draw_count(driver, ids.HEATMAP)
-            _set_number(driver, ids.Z_MIN, lo)
-            _blur(driver, ids.Z_MIN)
             _set_number(driver, ids.Z_MAX, hi)
             since = _blur(driver, ids.Z_MAX)
             add("colour range on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120,
