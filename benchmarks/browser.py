@@ -17,6 +17,11 @@ Timings:
 * **dataset, click "Open picked files" → plots**: files picked in the server data-folder
   picker; opening them starts the job (read + process + figures + drawing), cold cache;
 * **dataset, click "process" → plots**: again with the cube cached.
+
+:func:`browser_targets` (``python -m benchmarks.browser [--quick]``) measures each browser
+target — first view, cold and cached opens of the big ZIP, the 3D surface, band click,
+colour scale and range, Play, hidden-view redraws, surface highlight — as
+:class:`BrowserRow` rows (target, median measured, limit, verdict).
 """
 
 from __future__ import annotations
@@ -80,10 +85,6 @@ def run(result: SectionResult, data: datasets.Dataset | None, spec: datasets.Dat
         except Exception as exc:  # noqa: BLE001
             data = None
             result.not_run["click to plots (dataset)"] = f"no dataset: {type(exc).__name__}: {exc}"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
     print()
     print("Click to plots in headless Chromium (dashboard in a subprocess, fresh cache)")
     timings: dict[str, float] = {}
@@ -93,12 +94,7 @@ def run(result: SectionResult, data: datasets.Dataset | None, spec: datasets.Dat
     app = _start_app(cache, data_dir)
     driver = None
     try:
-        options = Options()
-        options.binary_location = CHROMIUM
-        for arg in CHROME_ARGS:
-            options.add_argument(arg)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        driver.set_page_load_timeout(120)
+        driver = _new_driver()
 
         def measure(name: str, action) -> None:
             try:
@@ -285,7 +281,7 @@ def _pick_server_files(driver, ids, names: list[str]) -> None:
     time.sleep(0.3)
 
 
-# ============================================================ issue-14 browser targets
+# ============================================ browser targets: first view, interactions, surface
 #: Installed before any page script (Chrome DevTools ``Page.addScriptToEvaluateOnNewDocument``):
 #: counts the Dash callback requests (and those that carry a graph's figure) and records,
 #: per graph, when Plotly finished each drawing (``plotly_afterplot`` plus two animation
@@ -528,7 +524,7 @@ def _draw_count(driver, graph: str, kind: str | None = None) -> int:
 
 
 def browser_targets(quick: bool) -> list[BrowserRow]:
-    """Measure every issue-14 browser target in headless Chromium; one row per target (medians of repeats).
+    """Measure every browser target (first view, interactions, 3D surface) in headless Chromium; one row per target (medians of repeats).
 
     The dashboard runs in a subprocess on a fresh cube cache with a data folder holding
     the real MIRI x1dints file (small), the 10,000 × 2,040 dataset as one ZIP (1,000 ×
@@ -542,6 +538,8 @@ def browser_targets(quick: bool) -> list[BrowserRow]:
     data_dir, names = _browser_data(quick)
     big_rows = names["big"].split("_")[1].split("x")[0]
     label = f"{int(big_rows):,} × 2,040"
+    old_spec = datasets.ingest_specs(quick)[1]
+    old_label = f"{old_spec.n_integrations:,} × {old_spec.n_wavelengths:,}"
     measured: dict[str, list[float]] = {}
     notes: list[str] = []
 
@@ -661,12 +659,15 @@ def browser_targets(quick: bool) -> list[BrowserRow]:
         for _ in range(repeats):
             draws = _draw_count(driver, ids.SURFACE)
             since = _press_band(driver, band)
-            add("surface highlight (1,200 × 430)", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
+            add(f"surface highlight ({old_label})", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
                                                                draws_before=draws))
             draws = _draw_count(driver, ids.SURFACE)
             since = _press_band(driver, "All")
-            add("surface reset (1,200 × 430)", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
+            add(f"surface reset ({old_label})", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
                                                            draws_before=draws))
+    except Exception as exc:  # noqa: BLE001 - what was measured is still reported; the rest is NOT RUN
+        notes.append(f"stopped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
+                     f"app log: {last_lines(_app_log(app), 2)}")
     finally:
         driver.quit()
         _stop_app(app)
@@ -687,15 +688,15 @@ def browser_targets(quick: bool) -> list[BrowserRow]:
         "server requests while playing": 0,
         "hidden surface redraws": 0,
         "surface draws before the first heatmap": 0,
-        "surface highlight (1,200 × 430)": 2.7 / 3,
-        "surface reset (1,200 × 430)": 2.7 / 3,
+        f"surface highlight ({old_label})": 2.7 / 3,
+        f"surface reset ({old_label})": 2.7 / 3,
     }
     rows = []
-    for name, values in measured.items():
-        value = _median(values)
+    for name in [*measured, *(n for n in limits if n not in measured)]:
+        value = _median(measured.get(name, []))
         limit = limits.get(name)
         rows.append(BrowserRow(name, value, float("nan") if limit is None else float(limit),
-                               "REPORT" if limit is None else _verdict(value, limit)))
+                               "REPORT" if limit is None and value is not None else _verdict(value, limit or 0)))
     for note in notes:
         rows.append(BrowserRow(note, None, float("nan"), "NOT RUN"))
     return rows
@@ -718,6 +719,6 @@ def print_browser_targets(rows: list[BrowserRow]) -> None:
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(description="issue-14 browser targets in headless Chromium")
+    parser = argparse.ArgumentParser(description="STAMP browser targets in headless Chromium (first view, interactions, 3D surface)")
     parser.add_argument("--quick", action="store_true")
     print_browser_targets(browser_targets(parser.parse_args().quick))

@@ -65,8 +65,8 @@ MAX_DISPLAY_WAVELENGTH = 500
 #: The 3D surface's grid: at most about this many vertices along time and along
 #: wavelength, whatever the display resolution.  The surface is for the shape (the
 #: heatmap, at display resolution, for the detail), and software WebGL draws and
-#: re-colours a surface in time proportional to its vertices: 200 × 250 draws a
-#: 10,000 × 2,040 observation in about a second where 600 × 500 took several.
+#: re-colours a surface in time proportional to its vertices (headless Chromium on a
+#: loaded 2-core machine: a band highlight of 600 × 500 took 6–7 s, of 200 × 250 1–3 s).
 SURFACE_MAX_TIME = 200
 SURFACE_MAX_WAVELENGTH = 250
 #: Upper bound on the JSON of any figure built here.

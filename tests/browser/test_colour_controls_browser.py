@@ -127,3 +127,23 @@ def test_colour_scale_and_range_recolour_the_heatmap_in_the_browser_without_a_ne
 
     assert at_ends(narrow) > at_ends(after) + 0.2, (at_ends(narrow), at_ends(after))
     assert dash_duo.driver.execute_script("return window.__figureRequests;") == 0
+
+
+def test_a_colour_scale_chosen_on_the_surface_tab_is_drawn_by_the_server_and_followed_by_the_heatmap(dash_duo, make_app):
+    from stamp_engine.figures import colorscale
+
+    app, _ = make_app(display_max_time=60, display_max_wavelength=60)  # a small surface: fast in software WebGL
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.server_url = dash_duo.server.url.rstrip("/") + "/?view=surface"
+    wait_for_traces(dash_duo, ids.SURFACE, "surface")
+    first = colorscale("Viridis")[0][1]
+    dash_duo.driver.execute_script(
+        "var el = document.getElementById(arguments[0]);"
+        "Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set.call(el, 'Viridis');"
+        "el.dispatchEvent(new Event('change', {bubbles: true}));", ids.COLORSCALE)
+    wait_until(lambda: (dash_duo.driver.execute_script(_HEATMAP_COLOURS_JS, ids.SURFACE) or {}).get("first") == first,
+               what="the surface in Viridis")
+    # the heatmap was hidden: it gets the scale when its tab is opened
+    dash_duo.find_element(f"#{ids.TABS}").find_element("link text", "Heatmap").click()
+    wait_until(lambda: (dash_duo.driver.execute_script(_HEATMAP_COLOURS_JS, ids.HEATMAP) or {}).get("first") == first,
+               what="the heatmap in Viridis")
