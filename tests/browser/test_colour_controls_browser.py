@@ -66,6 +66,14 @@ return axis ? {first: axis.colorscale[0][1], last: axis.colorscale[axis.colorsca
 """
 
 
+def _choose(duo, control: str, value: str) -> None:
+    """Choose ``value`` in a dbc.Select (a native <select>) as a user does: React sees a change event."""
+    duo.driver.execute_script(
+        "var el = document.getElementById(arguments[0]);"
+        "Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set.call(el, arguments[1]);"
+        "el.dispatchEvent(new Event('change', {bubbles: true}));", control, value)
+
+
 def _map_pixels(duo):
     from tests import pixels
 
@@ -96,11 +104,7 @@ def test_colour_scale_and_range_recolour_the_heatmap_in_the_browser_without_a_ne
     before = _map_pixels(dash_duo)
     dash_duo.driver.execute_script(_COUNT_FIGURE_REQUESTS_JS)
 
-    # dbc.Select is a native <select>: set it as a user's choice does (React sees a change event)
-    dash_duo.driver.execute_script(
-        "var el = document.getElementById(arguments[0]);"
-        "Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set.call(el, 'Viridis');"
-        "el.dispatchEvent(new Event('change', {bubbles: true}));", ids.COLORSCALE)
+    _choose(dash_duo, ids.COLORSCALE, "Viridis")
     viridis = colorscale("Viridis")
     wait_until(lambda: (dash_duo.driver.execute_script(_HEATMAP_COLOURS_JS, ids.HEATMAP) or {}).get("first")
                == viridis[0][1], what="the heatmap in Viridis")
@@ -137,10 +141,7 @@ def test_a_colour_scale_chosen_on_the_surface_tab_is_drawn_by_the_server_and_fol
     dash_duo.server_url = dash_duo.server.url.rstrip("/") + "/?view=surface"
     wait_for_traces(dash_duo, ids.SURFACE, "surface")
     first = colorscale("Viridis")[0][1]
-    dash_duo.driver.execute_script(
-        "var el = document.getElementById(arguments[0]);"
-        "Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set.call(el, 'Viridis');"
-        "el.dispatchEvent(new Event('change', {bubbles: true}));", ids.COLORSCALE)
+    _choose(dash_duo, ids.COLORSCALE, "Viridis")
     wait_until(lambda: (dash_duo.driver.execute_script(_HEATMAP_COLOURS_JS, ids.SURFACE) or {}).get("first") == first,
                what="the surface in Viridis")
     # the heatmap was hidden: it gets the scale when its tab is opened
