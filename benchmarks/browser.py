@@ -330,10 +330,13 @@ const traces = gd && gd.data ? gd.data : [];
 const title = gd && gd.layout && gd.layout.title ? String(gd.layout.title.text || gd.layout.title) : '';
 const loading = !!(holder && (holder.closest('[data-dash-is-loading="true"]') || holder.querySelector('[data-dash-is-loading="true"]')));
 const draws = (window.__stampBench && window.__stampBench.draws[arguments[0]]) || [];
+const failed = document.querySelector('#job-message .alert-danger');
+const process = document.getElementById('process');
 return {type: traces.length ? (traces[0].type || 'scatter') : '', n: traces.length, title: title, loading: loading,
         draws: draws.length, last: draws.length ? draws[draws.length - 1].t : null, now: performance.now(),
         requests: window.__stampBench ? window.__stampBench.requests : 0,
-        figureRequests: window.__stampBench ? window.__stampBench.figureRequests : 0};
+        figureRequests: window.__stampBench ? window.__stampBench.figureRequests : 0,
+        jobError: failed && process && !process.disabled ? failed.textContent : ''};
 """
 
 
@@ -423,6 +426,8 @@ def _wait_drawn(driver, graph: str, kind: str, since: float, timeout: float, tit
                 and not state.get("loading") and (title is None or title in state.get("title", ""))
                 and (draws_before is None or state["draws"] > draws_before)):
             return (state["last"] - since) / 1000.0
+        if state.get("jobError") and state.get("now", 0) - since > 2000:
+            raise RuntimeError(f"the job failed: {state['jobError'][:200]}")
         time.sleep(0.03)
     raise TimeoutError(f"#{graph} did not show a drawn {kind} within {timeout:.0f} s (last state {state})")
 
@@ -561,7 +566,7 @@ def browser_targets(quick: bool) -> list[BrowserRow]:
                 add("page open → heatmap drawn", drawn)
                 add("page open → usable", max(drawn, enabled))
         # small file → first view (server picker, the file never opened before: cold)
-        for attempt in range(repeats):
+        for attempt in range(repeats + 1):  # the first is cold (the file never read before)
             driver.get(app["url"])
             _wait_drawn(driver, ids.HEATMAP, "heatmap", 0.0, 120)
             _wait_enabled(driver, ids.PROCESS)
