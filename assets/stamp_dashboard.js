@@ -22,6 +22,50 @@
 
   /* Id of the spectrum player's graph (dashboard/ids.py SPECTRUM). */
   var SPECTRUM_GRAPH = "spectrum-graph";
+  /* The heatmap's graph and tab (dashboard/ids.py HEATMAP, TAB_HEATMAP). */
+  var HEATMAP_GRAPH = "heatmap-graph";
+  var HEATMAP_TAB = "tab-heatmap";
+
+  /*
+   * stamp_engine.colour.centred_colorscale on explicit stops: the lower half spread over
+   * lo…0, the upper half over 0…hi, `centre` (the scale's colour at 0.5) at 0.
+   */
+  function centredStops(stops, centre, lo, hi) {
+    if (!(lo < 0 && 0 < hi)) {
+      return stops;
+    }
+    var zero = -lo / (hi - lo);
+    if (Math.abs(zero - 0.5) <= 1e-8 + 1e-5 * 0.5) {
+      return stops;
+    }
+    var out = [];
+    stops.forEach(function (s) { if (s[0] < 0.5) { out.push([s[0] / 0.5 * zero, s[1]]); } });
+    out.push([zero, centre]);
+    stops.forEach(function (s) { if (s[0] > 0.5) { out.push([zero + (s[0] - 0.5) / 0.5 * (1 - zero), s[1]]); } });
+    if (stops.length && stops[stops.length - 1][0] < 1) {
+      out.push([1, stops[stops.length - 1][1]]);
+    }
+    return out;
+  }
+
+  /* The colour axis for scale `name` ("auto" or empty: the figure's default) and range lo…hi (both
+     numbers, lo < hi; anything else: the automatic range), from the heatmap's layout.meta.colour. */
+  function colourAxis(colour, name, lo, hi) {
+    var scale = colour.scales[name] ? name : colour.default;
+    var manual = typeof lo === "number" && typeof hi === "number" && isFinite(lo) && isFinite(hi) && lo < hi;
+    var limits = manual ? [lo, hi] : colour.auto;
+    var entry = colour.scales[scale];
+    var stops = entry.stops;
+    if (limits && colour.centre_zero.indexOf(scale) >= 0) {
+      stops = centredStops(stops, entry.centre, limits[0], limits[1]);
+    }
+    var axis = { "coloraxis.colorscale": stops };
+    if (limits) {
+      axis["coloraxis.cmin"] = limits[0];
+      axis["coloraxis.cmax"] = limits[1];
+    }
+    return axis;
+  }
 
   /* The spectrum player's frames, decoded once per frames object. */
   var decodedFrames = new WeakMap();
@@ -47,6 +91,21 @@
       /* The job message after Cancel. */
       cancelled: function (nClicks) {
         return nClicks ? alertDiv("Cancelled: the views still show the previous result.", "secondary") : noUpdate();
+      },
+
+      /*
+       * A colour scale or range chosen: the shown heatmap is re-coloured in place (a relayout
+       * of its colour axis, no request).  Anything else (another tab shown, a stretched map,
+       * no heatmap drawn yet) is left to the server: the returned request redraws the shown view.
+       */
+      applyColour: function (name, lo, hi, activeTab) {
+        var gd = document.querySelector("#" + HEATMAP_GRAPH + " .js-plotly-plot");
+        var colour = gd && gd.layout && gd.layout.meta && gd.layout.meta.colour;
+        if (activeTab !== HEATMAP_TAB || !colour || colour.stretch !== "linear" || !window.Plotly) {
+          return { colorscale: name, range: [lo, hi], at: Date.now() };
+        }
+        window.Plotly.relayout(gd, colourAxis(colour, name, lo, hi));
+        return noUpdate();
       },
 
       togglePlay: function (nClicks, disabled) {

@@ -17,6 +17,11 @@ Timings:
 * **dataset, click "Open picked files" → plots**: files picked in the server data-folder
   picker; opening them starts the job (read + process + figures + drawing), cold cache;
 * **dataset, click "process" → plots**: again with the cube cached.
+
+:func:`browser_targets` (``python -m benchmarks.browser [--quick]``) measures each browser
+target — first view, cold and cached opens of the big ZIP, the 3D surface, band click,
+colour scale and range, Play, hidden-view redraws, surface highlight — as
+:class:`BrowserRow` rows (target, median measured, limit, verdict).
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import datasets
 from .common import REPO_ROOT, SectionNotRun, SectionResult, last_lines, print_table
@@ -79,10 +85,6 @@ def run(result: SectionResult, data: datasets.Dataset | None, spec: datasets.Dat
         except Exception as exc:  # noqa: BLE001
             data = None
             result.not_run["click to plots (dataset)"] = f"no dataset: {type(exc).__name__}: {exc}"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
     print()
     print("Click to plots in headless Chromium (dashboard in a subprocess, fresh cache)")
     timings: dict[str, float] = {}
@@ -92,12 +94,7 @@ def run(result: SectionResult, data: datasets.Dataset | None, spec: datasets.Dat
     app = _start_app(cache, data_dir)
     driver = None
     try:
-        options = Options()
-        options.binary_location = CHROMIUM
-        for arg in CHROME_ARGS:
-            options.add_argument(arg)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        driver.set_page_load_timeout(120)
+        driver = _new_driver()
 
         def measure(name: str, action) -> None:
             try:
@@ -263,6 +260,11 @@ def _pick_server_files(driver, ids, names: list[str]) -> None:
     time.sleep(0.5)
     if not driver.find_elements(By.CSS_SELECTOR, "[role=option]"):
         raise RuntimeError("the server-folder picker did not open")
+    for option in driver.find_elements(By.CSS_SELECTOR, "[role=option]"):
+        boxes = option.find_elements(By.CSS_SELECTOR, "input[type=checkbox]")
+        if option.get_attribute("aria-selected") == "true" and boxes and boxes[0].get_attribute("value") not in names:
+            driver.execute_script("arguments[0].click();", option)  # picked before: unpick
+            time.sleep(0.2)
     for name in names:
         boxes = [box for box in driver.find_elements(By.CSS_SELECTOR, "[role=option] input[type=checkbox]")
                  if box.get_attribute("value") == name]
@@ -277,3 +279,451 @@ def _pick_server_files(driver, ids, names: list[str]) -> None:
         raise RuntimeError(f"picked {len(chosen)} of {len(names)} files in the server-folder picker")
     driver.switch_to.active_element.send_keys(Keys.ESCAPE)
     time.sleep(0.3)
+
+
+# ============================================ browser targets: first view, interactions, surface
+#: Installed before any page script (Chrome DevTools ``Page.addScriptToEvaluateOnNewDocument``):
+#: counts the Dash callback requests (and those that carry a graph's figure) and records,
+#: per graph, when Plotly finished each drawing (``plotly_afterplot`` plus two animation
+#: frames, so WebGL has painted), on the page's ``performance.now()`` clock.
+_PROBE_JS = r"""
+(function () {
+  var bench = window.__stampBench = {requests: 0, figureRequests: 0, draws: {}, hooked: []};
+  var plainFetch = window.fetch;
+  window.fetch = function (input, init) {
+    var url = typeof input === 'string' ? input : (input && input.url) || '';
+    if (url.indexOf('_dash-update-component') >= 0) {
+      bench.requests += 1;
+      var body = init && typeof init.body === 'string' ? init.body : '';
+      if (/-graph\.figure/.test(body.slice(0, 4000))) { bench.figureRequests += 1; }
+    }
+    return plainFetch.apply(this, arguments);
+  };
+  function hook() {
+    var plots = document.querySelectorAll('.js-plotly-plot');
+    for (var i = 0; i < plots.length; i++) {
+      var gd = plots[i];
+      if (gd.__stampBenchHooked || !gd.on) { continue; }
+      gd.__stampBenchHooked = true;
+      (function (gd) {
+        var holder = gd.closest('[id$="-graph"]');
+        var name = holder ? holder.id : 'graph';
+        bench.draws[name] = bench.draws[name] || [];
+        gd.on('plotly_afterplot', function () {
+          requestAnimationFrame(function () { requestAnimationFrame(function () {
+            var traces = gd.data || [];
+            bench.draws[name].push({t: performance.now(), n: traces.length,
+                                    type: traces.length ? (traces[0].type || 'scatter') : ''});
+          }); });
+        });
+      })(gd);
+    }
+  }
+  setInterval(hook, 20);
+})();
+"""
+
+_GRAPH_JS = """
+const holder = document.getElementById(arguments[0]);
+const gd = holder && holder.querySelector('.js-plotly-plot');
+const traces = gd && gd.data ? gd.data : [];
+const title = gd && gd.layout && gd.layout.title ? String(gd.layout.title.text || gd.layout.title) : '';
+const loading = !!(holder && (holder.closest('[data-dash-is-loading="true"]') || holder.querySelector('[data-dash-is-loading="true"]')));
+const draws = (window.__stampBench && window.__stampBench.draws[arguments[0]]) || [];
+const failed = document.querySelector('#job-message .alert-danger');
+const process = document.getElementById('process');
+return {type: traces.length ? (traces[0].type || 'scatter') : '', n: traces.length, title: title, loading: loading,
+        draws: draws.length, last: draws.length ? draws[draws.length - 1].t : null, now: performance.now(),
+        requests: window.__stampBench ? window.__stampBench.requests : 0,
+        figureRequests: window.__stampBench ? window.__stampBench.figureRequests : 0,
+        jobError: failed && process && !process.disabled ? failed.textContent : ''};
+"""
+
+
+class BrowserRow(NamedTuple):
+    """One browser target: what, the median measured (s, or a count), its limit, the verdict."""
+
+    target: str
+    measured: float | None
+    limit: float
+    verdict: str
+
+
+def _verdict(value: float | None, limit: float) -> str:
+    return "NOT RUN" if value is None else ("PASS" if value <= limit else "FAIL")
+
+
+def _median(values: list[float]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+def _browser_data(quick: bool) -> tuple[Path, dict[str, str]]:
+    """A data folder for the app: the real MIRI file (small), the big dataset as one ZIP, the old-layout file.
+
+    Hard links into ``benchmarks/_data/browser[-quick]/`` (made once); returns the folder
+    and the relative names the server picker offers.
+    """
+    import zipfile
+
+    new_spec, old_spec = datasets.ingest_specs(quick)
+    big, old = datasets.ensure(new_spec), datasets.ensure(old_spec)
+    folder = datasets.DATA_DIR / ("browser-quick" if quick else "browser")
+    folder.mkdir(parents=True, exist_ok=True)
+    small_source = REPO_ROOT / "tests/data/real/jwst_x1dints/jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits"
+    names = {"small": small_source.name, "old": old.paths[0].name, "big": f"{new_spec.name}.zip"}
+    for key, source in (("small", small_source), ("old", old.paths[0])):
+        target = folder / names[key]
+        if not target.exists():
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)
+    archive = folder / names["big"]
+    if not archive.exists():
+        partial = archive.with_suffix(".partial")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zipped:
+            for path in big.paths:
+                zipped.write(path, path.name)
+        partial.rename(archive)
+    return folder, names
+
+
+def _new_driver():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(120)
+    driver.set_script_timeout(120)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _PROBE_JS})
+    return driver
+
+
+def _graph(driver, graph: str) -> dict[str, Any]:
+    return driver.execute_script(_GRAPH_JS, graph)
+
+
+def _now(driver) -> float:
+    return driver.execute_script("return performance.now();")
+
+
+def _wait_drawn(driver, graph: str, kind: str, since: float, timeout: float, title: str | None = None,
+                draws_before: int | None = None) -> float:
+    """Seconds from ``since`` (page clock, ms) until ``graph`` shows a ``kind`` figure, drawn after ``since``."""
+    deadline = time.monotonic() + timeout
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            state = _graph(driver, graph)
+        except Exception:  # noqa: BLE001 - page still loading, or WebGL busy
+            state = {}
+        if (state.get("type") == kind and state.get("last") is not None and state["last"] > since
+                and not state.get("loading") and (title is None or title in state.get("title", ""))
+                and (draws_before is None or state["draws"] > draws_before)):
+            return (state["last"] - since) / 1000.0
+        if state.get("jobError") and state.get("now", 0) - since > 2000:
+            raise RuntimeError(f"the job failed: {state['jobError'][:200]}")
+        time.sleep(0.03)
+    raise TimeoutError(f"#{graph} did not show a drawn {kind} within {timeout:.0f} s (last state {state})")
+
+
+def _click(driver, css: str) -> float:
+    """Click the element (a JS click, scrolled into view); returns the page clock at the click."""
+    from selenium.webdriver.common.by import By
+
+    element = driver.find_element(By.CSS_SELECTOR, css)
+    return driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});"
+        "const t = performance.now(); arguments[0].click(); return t;", element)
+
+
+def _click_tab(driver, tab_id: str) -> float:
+    from selenium.webdriver.common.by import By
+
+    links = driver.find_elements(By.CSS_SELECTOR, f"#{_ids().TABS} .nav-link")
+    index = [_ids().TAB_HEATMAP, _ids().TAB_SURFACE, _ids().TAB_LIGHTCURVES, _ids().TAB_SPECTRUM].index(tab_id)
+    return driver.execute_script("const t = performance.now(); arguments[0].click(); return t;", links[index])
+
+
+def _ids():
+    from dashboard import ids
+
+    return ids
+
+
+def _band_button(driver, name: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.XPATH, f"//*[@id='{_ids().BAND_BUTTONS}']//button[normalize-space()='{name}'] | "
+                                         f"//button[@id='{_ids().BAND_ALL}' and normalize-space()='{name}']")
+
+
+def _press_band(driver, name: str) -> float:
+    button = _band_button(driver, name)
+    return driver.execute_script("const t = performance.now(); arguments[0].click(); return t;", button)
+
+
+def _first_band(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        buttons = driver.find_elements(By.CSS_SELECTOR, f"#{_ids().BAND_BUTTONS} button")
+        if buttons:
+            return buttons[0].text.strip()
+        time.sleep(0.1)
+    raise TimeoutError("no band buttons")
+
+
+def _open_server_file(driver, name: str) -> float:
+    ids = _ids()
+    _pick_server_files(driver, {"SERVER_FILES": ids.SERVER_FILES}, [name])
+    return _click(driver, f"#{ids.SERVER_OPEN}")
+
+
+def _set_select(driver, element_id: str, value: str) -> float:
+    """Choose ``value`` in a native <select> the way a user does (React sees a change event)."""
+    return driver.execute_script("""
+const el = document.getElementById(arguments[0]);
+const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
+const t = performance.now();
+setter.call(el, arguments[1]);
+el.dispatchEvent(new Event('change', {bubbles: true}));
+return t;""", element_id, value)
+
+
+def _set_number(driver, element_id: str, value: float) -> None:
+    """Type a number into a debounced Dash input (committed on blur, as a user's Tab does)."""
+    driver.execute_script("""
+const el = document.getElementById(arguments[0]);
+const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+el.focus(); setter.call(el, String(arguments[1]));
+el.dispatchEvent(new Event('input', {bubbles: true}));""", element_id, value)
+
+
+def _blur(driver, element_id: str) -> float:
+    return driver.execute_script("""
+const el = document.getElementById(arguments[0]);
+const t = performance.now();
+el.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', keyCode: 13, which: 13, bubbles: true}));
+el.blur();
+return t;""", element_id)
+
+
+def _requests(driver) -> tuple[int, int]:
+    state = driver.execute_script("return [window.__stampBench.requests, window.__stampBench.figureRequests];")
+    return int(state[0]), int(state[1])
+
+
+def _draw_count(driver, graph: str, kind: str | None = None) -> int:
+    """Drawings of ``graph`` so far (only those showing a ``kind`` figure, when given)."""
+    if kind is None:
+        return int(_graph(driver, graph)["draws"])
+    return int(driver.execute_script("return (window.__stampBench.draws[arguments[0]] || [])"
+                                     ".filter(d => d.type === arguments[1]).length;", graph, kind))
+
+
+def browser_targets(quick: bool) -> list[BrowserRow]:
+    """Measure every browser target (first view, interactions, 3D surface) in headless Chromium; one row per target (medians of repeats).
+
+    The dashboard runs in a subprocess on a fresh cube cache with a data folder holding
+    the real MIRI x1dints file (small), the 10,000 × 2,040 dataset as one ZIP (1,000 ×
+    2,040 with ``quick``) and the 1,200 × 430 old-layout file (the predecessor's
+    surface-highlight case).  Times are on the page's clock, to the moment Plotly has
+    drawn and two animation frames have passed.
+    """
+    _check_browser()
+    ids = _ids()
+    repeats = 1 if quick else 3
+    data_dir, names = _browser_data(quick)
+    big_rows = names["big"].split("_")[1].split("x")[0]
+    label = f"{int(big_rows):,} × 2,040"
+    old_spec = datasets.ingest_specs(quick)[1]
+    old_label = f"{old_spec.n_integrations:,} × {old_spec.n_wavelengths:,}"
+    measured: dict[str, list[float]] = {}
+    notes: list[str] = []
+
+    def add(name: str, value: float) -> None:
+        measured.setdefault(name, []).append(value)
+
+    cache = Path(tempfile.mkdtemp(prefix="stamp-bench-cache-"))
+    app = _start_app(cache, data_dir)
+    driver = _new_driver()
+    try:
+        # page open → usable: the demo's heatmap drawn and the Process button enabled
+        for visit in range(repeats + 1):  # the first visit fills the demo's cube cache: not counted
+            driver.get("about:blank")
+            driver.get(app["url"])
+            drawn = _wait_drawn(driver, ids.HEATMAP, "heatmap", 0.0, 120)
+            _wait_enabled(driver, ids.PROCESS)
+            enabled = _now(driver) / 1000.0
+            if visit:
+                add("page open → heatmap drawn", drawn)
+                add("page open → usable", max(drawn, enabled))
+        # small file → first view (server picker, the file never opened before: cold)
+        for attempt in range(repeats + 1):  # the first is cold (the file never read before)
+            driver.get(app["url"])
+            _wait_drawn(driver, ids.HEATMAP, "heatmap", 0.0, 120)
+            _wait_enabled(driver, ids.PROCESS)
+            since = _open_server_file(driver, names["small"])
+            add("small file → first view" if attempt else "small file → first view (cold)",
+                _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120, title=None))
+        # the big ZIP, cold then from the cube cache
+        driver.get(app["url"])
+        _wait_drawn(driver, ids.HEATMAP, "heatmap", 0.0, 120)
+        _wait_enabled(driver, ids.PROCESS)
+        since = _open_server_file(driver, names["big"])
+        add(f"{label} ZIP → heatmap (cold)", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 1800,
+                                                       title=datasets.TARGET))
+        _wait_enabled(driver, ids.PROCESS)
+        surface_draws_at_first_view = _draw_count(driver, ids.SURFACE, "surface")
+        for _ in range(repeats):
+            since = _click(driver, f"#{ids.DEMO_OPEN}")
+            _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120)
+            _wait_enabled(driver, ids.PROCESS)
+            since = _click(driver, f"#{ids.SERVER_OPEN}")
+            add(f"{label} ZIP → heatmap (cached)", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 600,
+                                                             title=datasets.TARGET))
+            _wait_enabled(driver, ids.PROCESS)
+        # interactions on the big heatmap
+        band = _first_band(driver)
+        before = _requests(driver)
+        for _ in range(repeats):
+            for name in (band, "All"):
+                draws = _draw_count(driver, ids.HEATMAP)
+                since = _press_band(driver, name)
+                add("band click on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 60,
+                                                             draws_before=draws))
+        add("server requests for band clicks", float(_requests(driver)[1] - before[1]))
+        before = _requests(driver)
+        for scale in (["Viridis", "RdBu_r", "Inferno"] * repeats)[: 2 * repeats]:
+            draws = _draw_count(driver, ids.HEATMAP)
+            since = _set_select(driver, ids.COLORSCALE, scale)
+            add("colour scale on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120,
+                                                           draws_before=draws))
+        # a range is two edits: the first (both ends) untimed, then the upper end edited alone
+        draws = _draw_count(driver, ids.HEATMAP)
+        _set_number(driver, ids.Z_MIN, -2)
+        _blur(driver, ids.Z_MIN)
+        _set_number(driver, ids.Z_MAX, 2)
+        since = _blur(driver, ids.Z_MAX)
+        _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120, draws_before=draws)
+        time.sleep(0.5)
+        for hi in ([1.0, 3.0, 1.5] * repeats)[: 2 * repeats]:
+            draws = _draw_count(driver, ids.HEATMAP)
+            _set_number(driver, ids.Z_MAX, hi)
+            since = _blur(driver, ids.Z_MAX)
+            add("colour range on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120,
+                                                           draws_before=draws))
+        add("server requests for colour changes", float(_requests(driver)[1] - before[1]))
+        # the 3D surface of the big dataset, then back: a hidden surface must not redraw
+        since = _click_tab(driver, ids.TAB_SURFACE)
+        add(f"{label} 3D surface drawn", _wait_drawn(driver, ids.SURFACE, "surface", since, 600,
+                                                     title=datasets.TARGET))
+        since = _click_tab(driver, ids.TAB_HEATMAP)
+        _wait_drawn(driver, ids.HEATMAP, "heatmap", 0.0, 120)
+        surface_draws = _draw_count(driver, ids.SURFACE)
+        for name in (band, "All"):
+            draws = _draw_count(driver, ids.HEATMAP)
+            since = _press_band(driver, name)
+            _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 60, draws_before=draws)
+        _set_select(driver, ids.COLORSCALE, "Viridis")
+        time.sleep(1.0)
+        add("hidden surface redraws", float(_draw_count(driver, ids.SURFACE) - surface_draws))
+        add("surface draws before the first heatmap", float(surface_draws_at_first_view))
+        # Play on the spectrum player: the time between drawn frames at the fastest speed
+        _click_tab(driver, ids.TAB_SPECTRUM)
+        _wait_drawn(driver, ids.SPECTRUM, "scatter", 0.0, 300)
+        _set_select(driver, ids.SPECTRUM_SPEED, "30")
+        before = _requests(driver)
+        draws = _draw_count(driver, ids.SPECTRUM)
+        _click(driver, f"#{ids.PLAY}")
+        time.sleep(4.0 if not quick else 2.0)
+        _click(driver, f"#{ids.PLAY}")
+        frames = driver.execute_script("return window.__stampBench.draws[arguments[0]].slice(arguments[1]).map(d => d.t);",
+                                       ids.SPECTRUM, draws)
+        gaps = [(b - a) / 1000.0 for a, b in zip(frames, frames[1:])]
+        if gaps:
+            add("Play frame", float(statistics.median(gaps)))
+        else:
+            notes.append("Play drew no frame")
+        add("server requests while playing", float(_requests(driver)[1] - before[1]))
+        # highlight and reset on the predecessor's surface case (1,200 × 430, old layout)
+        _click_tab(driver, ids.TAB_HEATMAP)
+        since = _open_server_file(driver, names["old"])
+        _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 600, title=datasets.TARGET)
+        _wait_enabled(driver, ids.PROCESS)
+        since = _click_tab(driver, ids.TAB_SURFACE)
+        _wait_drawn(driver, ids.SURFACE, "surface", since, 600, title=datasets.TARGET)
+        band = _first_band(driver)
+        for _ in range(repeats):
+            draws = _draw_count(driver, ids.SURFACE)
+            since = _press_band(driver, band)
+            add(f"surface highlight ({old_label})", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
+                                                               draws_before=draws))
+            draws = _draw_count(driver, ids.SURFACE)
+            since = _press_band(driver, "All")
+            add(f"surface reset ({old_label})", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
+                                                           draws_before=draws))
+    except Exception as exc:  # noqa: BLE001 - what was measured is still reported; the rest is NOT RUN
+        notes.append(f"stopped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
+                     f"app log: {last_lines(_app_log(app), 2)}")
+    finally:
+        driver.quit()
+        _stop_app(app)
+        shutil.rmtree(cache, ignore_errors=True)
+    limits = {
+        "page open → usable": 2.0,
+        "page open → heatmap drawn": 2.0,
+        "small file → first view": 1.0,
+        f"{label} ZIP → heatmap (cold)": 5.0,
+        f"{label} ZIP → heatmap (cached)": 1.0,
+        f"{label} 3D surface drawn": 5.0,
+        "band click on the heatmap": 0.3,
+        "colour scale on the heatmap": 0.3,
+        "colour range on the heatmap": 0.3,
+        "Play frame": 0.3,
+        "server requests for band clicks": 0,
+        "server requests for colour changes": 0,
+        "server requests while playing": 0,
+        "hidden surface redraws": 0,
+        "surface draws before the first heatmap": 0,
+        f"surface highlight ({old_label})": 2.7 / 3,
+        f"surface reset ({old_label})": 2.7 / 3,
+    }
+    rows = []
+    for name in [*measured, *(n for n in limits if n not in measured)]:
+        value = _median(measured.get(name, []))
+        limit = limits.get(name)
+        rows.append(BrowserRow(name, value, float("nan") if limit is None else float(limit),
+                               "REPORT" if limit is None and value is not None else _verdict(value, limit or 0)))
+    for note in notes:
+        rows.append(BrowserRow(note, None, float("nan"), "NOT RUN"))
+    return rows
+
+
+def _wait_enabled(driver, element_id: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if driver.execute_script("const b = document.getElementById(arguments[0]); return !!b && !b.disabled;", element_id):
+            return
+        time.sleep(0.03)
+    raise TimeoutError(f"#{element_id} stayed disabled for {timeout:.0f} s")
+
+
+def print_browser_targets(rows: list[BrowserRow]) -> None:
+    print_table(["browser target", "measured (median)", "limit", "verdict"],
+                [[r.target, r.measured, r.limit, r.verdict] for r in rows])
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="STAMP browser targets in headless Chromium (first view, interactions, 3D surface)")
+    parser.add_argument("--quick", action="store_true")
+    print_browser_targets(browser_targets(parser.parse_args().quick))

@@ -4,6 +4,7 @@
 SESSION = "session-id"            # random hex per page load: names the upload folder
 DATASET = "dataset"               # descriptor of the files shown (see dashboard.server.datasets)
 RESULT = "job-result"             # key of the processed cube + data limits + problems
+FIRST_JOB = "first-job"           # set when the page's first view needs a background job (a first read)
 BANDS = "valid-bands"             # usable bands from the editor
 BANDS_FITTED = "bands-fitted"     # dataset whose wavelengths last chose the band preset
 SELECTED_BAND = "selected-band"   # band highlighted in the browser ("All" or a name)
@@ -53,6 +54,7 @@ Z_MAX = "z-max"
 STRETCH = "stretch"               # log / asinh stretch of raw flux
 VISIT_LAYOUT = "visit-layout"     # visits on one time axis or side by side
 DISPLAY_MESSAGE = "display-message"
+COLOUR_REQUEST = "colour-request"   # colours the browser could not apply itself: the server redraws
 
 # --- band editor and highlighting
 BAND_TABLE = "band-table"

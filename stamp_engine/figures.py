@@ -63,6 +63,13 @@ DEFAULT_FLUX_COLORSCALE = "Viridis"
 #: Display resolution: a surface of this many vertices per figure rotates smoothly in a browser.
 MAX_DISPLAY_TIME = 600
 MAX_DISPLAY_WAVELENGTH = 500
+#: The 3D surface's grid: at most about this many vertices along time and along
+#: wavelength, whatever the display resolution.  The surface is for the shape (the
+#: heatmap, at display resolution, for the detail), and software WebGL draws and
+#: re-colours a surface in time proportional to its vertices (headless Chromium on a
+#: loaded 2-core machine: a band highlight of 600 × 500 took 6–7 s, of 200 × 250 1–3 s).
+SURFACE_MAX_TIME = 200
+SURFACE_MAX_WAVELENGTH = 250
 #: Upper bound on the JSON of any figure built here.
 FIGURE_BUDGET_BYTES = 5 * 1024 * 1024
 
@@ -115,6 +122,12 @@ def display_cube(cube: Cube, max_time: int = MAX_DISPLAY_TIME, max_wavelength: i
     from .steps.binning import bin as bin_cube
 
     return bin_cube(cube, time=time_factor, wavelength=wavelength_factor, method="mean")
+
+
+def surface_grid(max_time: int = MAX_DISPLAY_TIME, max_wavelength: int = MAX_DISPLAY_WAVELENGTH) -> tuple[int, int]:
+    """The (time, wavelength) limits a 3D surface is binned to for display limits ``max_time`` × ``max_wavelength``:
+    those, capped at :data:`SURFACE_MAX_TIME` × :data:`SURFACE_MAX_WAVELENGTH`."""
+    return min(max_time, SURFACE_MAX_TIME), min(max_wavelength, SURFACE_MAX_WAVELENGTH)
 
 
 def _hours_since(time: "Time", t0: "Time") -> np.ndarray:
@@ -311,6 +324,28 @@ def _coloraxis(cube: Cube, scale_name: str, limits: tuple[float, float] | None, 
     return axis
 
 
+def browser_colours(cube: Cube, scale: "_ValueScale", drawn: np.ndarray, limits: tuple[float, float] | None,
+                    zrange: tuple[float, float] | None) -> dict:
+    """What a browser needs to re-colour a drawn map for another colour scale or range without the server.
+
+    ``assets/stamp_dashboard.js`` (``applyColour``) reads it from the heatmap's
+    ``layout.meta.colour``: every scale of :data:`COLORSCALES` (stops and centre colour,
+    for :func:`stamp_engine.colour.centred_colorscale`'s remapping), the scale an automatic
+    choice means, the automatic (robust) limits, whether 0 % is centred, and the stretch
+    (only a linear map is re-coloured in the browser: stretched ranges need the server).
+    """
+    auto = limits if zrange is None else robust_colour_limits(drawn, cube.is_normalized)
+    scales = {name: {"stops": colorscale(name), "centre": pcolors.sample_colorscale(colorscale(name), [0.5])[0]}
+              for name in COLORSCALES}
+    return {
+        "scales": scales,
+        "default": _colorscale_name(cube, None),
+        "auto": None if auto is None else [float(auto[0]), float(auto[1])],
+        "centre_zero": sorted(DIVERGING_COLORSCALES) if cube.is_normalized else [],
+        "stretch": scale.stretch,
+    }
+
+
 def _hover_template(cube: Cube, visit_label: str, scale: _ValueScale | None = None, since_visit_start: bool = False) -> str:
     scale = scale or _ValueScale(*_value_name_and_unit(cube))
     unit = f" {scale.unit}" if scale.unit and scale.stretch == "linear" else ""
@@ -365,7 +400,9 @@ def surface_figure(
     Parameters
     ----------
     cube : Cube
-        Any resolution; binned to ``max_time`` × ``max_wavelength`` for display.
+        Any resolution; binned to ``max_time`` × ``max_wavelength`` for display, at most
+        :data:`SURFACE_MAX_TIME` × :data:`SURFACE_MAX_WAVELENGTH` (:func:`surface_grid`):
+        a surface shows shape, the heatmap detail.
     bands : sequence of Band
         Bands the browser can highlight (their display columns go into the trace meta).
     colorscale : str, optional
@@ -436,6 +473,8 @@ def _grid_figure(
     visits: str = "one axis",
 ) -> go.Figure:
     scale_name = _colorscale_name(cube, scale)
+    if kind == "surface":
+        max_time, max_wavelength = surface_grid(max_time, max_wavelength)
     shown = display_cube(cube, max_time=max_time, max_wavelength=max_wavelength)
     hours = _hours_since(shown.time, cube.t0) if cube.n_integrations else np.empty(0)
     values = _value_scale(cube, shown, stretch)
@@ -503,7 +542,8 @@ def _grid_figure(
         margin={"l": 10 if kind == "surface" else 70, "r": 10, "t": 50, "b": 10 if kind == "surface" else 60},
         uirevision="stamp",
         meta={"stamp_figure": kind, "time_standard": cube.time_standard, "t0_mjd": float(cube.t0.mjd) if cube.n_integrations else None,
-              "visits_side_by_side": bool(panels)},
+              "visits_side_by_side": bool(panels),
+              **({"colour": browser_colours(cube, values, drawn, limits, zrange)} if kind == "heatmap" else {})},
     )
     if kind == "surface":
         zaxis = {"title": {"text": values.label}}

@@ -153,6 +153,29 @@ def test_surface_json_carries_float32_binned_values_and_the_error_in_hover(var_c
         assert "µm" in trace["hovertemplate"] and "BJD_TDB" in trace["hovertemplate"]
 
 
+def test_surface_is_decimated_for_display_while_the_heatmap_keeps_the_display_resolution():
+    """A 3D surface shows shape: at most SURFACE_MAX_TIME × SURFACE_MAX_WAVELENGTH vertices (plus the
+    repeated band-edge columns), so software WebGL draws it in seconds; the heatmap keeps every display cell."""
+    obs = make_observation("transit", n_integrations=1_000, wavelength=np.linspace(0.6, 5.3, 900),
+                           cadence_s=10.0, seed=3)
+    cube = processing.normalize(_cube(obs))
+    bands = BANDS[:3]
+    surface = _json(figures.surface_figure(cube, bands=bands, max_time=600, max_wavelength=500))
+    heatmap = _json(figures.heatmap_figure(cube, bands=bands, max_time=600, max_wavelength=500))
+    (surface_trace,), (heatmap_trace,) = surface["data"], heatmap["data"]
+    rows, columns = _decode(surface_trace["z"]).shape
+    edges = 2 * len(bands)  # each inner band edge adds one repeated vertex column
+    assert rows <= figures.SURFACE_MAX_TIME and columns <= figures.SURFACE_MAX_WAVELENGTH + edges, (rows, columns)
+    assert rows * columns < 0.2 * cube.n_integrations * cube.n_wavelengths
+    # every vertex is a bin mean of the cube: the surface keeps the data's range and shape
+    shown = figures.display_cube(cube, *figures.surface_grid(600, 500))
+    vertex_columns, _ = figures.surface_vertex_columns(shown.n_wavelengths, figures.band_columns(shown.wavelength, bands))
+    np.testing.assert_array_equal(_decode(surface_trace["z"]), shown.flux[:, vertex_columns].astype(np.float32))
+    assert _decode(heatmap_trace["z"]).shape == (500, 450)  # ceil(1000 / 600) = 2, ceil(900 / 500) = 2
+    # the surface's band map names the same bands over the same wavelengths as the heatmap's
+    assert [b["name"] for b in surface_trace["meta"]["bands"]] == [b["name"] for b in heatmap_trace["meta"]["bands"]]
+
+
 def test_zrange_fixes_colour_and_z_axis(var_cube):
     fig = figures.surface_figure(var_cube, zrange=(-3.0, 2.0), colorscale="Magma")
     assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (-3.0, 2.0)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ClientsideFunction, Input, Output, State, html, no_update
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from stamp_engine.problem_summary import summary_groups
 from stamp_engine.problems import Problem
 
 from .. import ids
 from ..jobs import run_job_in_budget
+from ..options import loaded_key, parse_element
 from ..server.background import job_error_message, job_heartbeat
+from ..server.datasets import resolve
 from ..server.services import Services
 from ..server.sessions import NOT_ISSUED, is_issued
 from .controls import process_states, raw_options
@@ -31,6 +33,7 @@ def layout(services: Services) -> html.Div:
         html.Div(id=ids.PROGRESS_TEXT, className="small text-muted mb-2", children="Ready"),
         html.Div(id=ids.JOB_MESSAGE),
         html.Div(id=ids.PROBLEMS),
+        dcc.Store(id=ids.FIRST_JOB),
     ])
 
 
@@ -87,6 +90,32 @@ def browser_result(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "key"}
 
 
+def job_answer(services: Services, dataset, values, previous, session, report, heartbeat=None, on_start=None) -> tuple:
+    """The (result, message, problems) outputs of one job on ``dataset`` with the controls' ``values``
+    (``on_start()`` is called when the job is accepted, before it runs)."""
+    if not dataset:
+        return no_update, dbc.Alert("Upload files or pick some to start.", color="info", className="py-2"), None
+    if not is_issued(services.config, session):
+        return no_update, dbc.Alert(NOT_ISSUED, color="danger", className="py-2"), None
+    if on_start is not None:
+        on_start()
+    outcome = run_job_in_budget(services, dataset, raw_options(values), previous, report, session=session,
+                                heartbeat=heartbeat)
+    message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
+    result = browser_result(outcome.result) if outcome.result is not None else no_update
+    return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)
+
+
+def _loaded_is_cached(services: Services, descriptor) -> bool:
+    """Whether the files of ``descriptor`` are loaded in the cube cache (processing them is then quick)."""
+    try:
+        dataset = resolve(services.config, descriptor)
+    except Exception:  # noqa: BLE001 - a bad descriptor: the background job says what is wrong
+        return False
+    element, _ = parse_element(descriptor.get("element") if isinstance(descriptor, dict) else None)
+    return loaded_key(dataset.content_key, element) in services.cubes.cache
+
+
 def register(app, services: Services) -> None:
     @app.callback(
         Output(ids.RESULT, "data"),
@@ -94,6 +123,7 @@ def register(app, services: Services) -> None:
         Output(ids.PROBLEMS, "children"),
         Input(ids.PROCESS, "n_clicks"),
         Input(ids.DATASET, "data"),
+        Input(ids.FIRST_JOB, "data"),
         *process_states(),
         State(ids.RESULT, "data"),
         State(ids.SESSION, "data"),
@@ -110,26 +140,43 @@ def register(app, services: Services) -> None:
             (Output(ids.PROGRESS_TEXT, "children"), WAITING, "Ready"),
         ],
         interval=PROGRESS_POLL_MS,
+        prevent_initial_call=True,  # the page's first view: first_view_job (which may start this)
         # A job that ended without an answer (killed, crashed, its worker lost) still ends with a message.
         on_error=lambda error: (no_update, dbc.Alert(job_error_message(error), color="danger", className="py-2"),
                                 None),
     )
-    def process_job(set_progress, _clicks, dataset, *args):
+    def process_job(set_progress, _clicks, dataset, _first, *args):
         *values, previous, session = args
-        if not dataset:
-            return no_update, dbc.Alert("Upload files or pick some to start.", color="info", className="py-2"), None
-        if not is_issued(services.config, session):
-            return no_update, dbc.Alert(NOT_ISSUED, color="danger", className="py-2"), None
 
         def report(stage: str, done: int, total: int) -> None:
             set_progress(progress_update(stage, done, total))
 
-        set_progress((0, "Starting…"))
-        outcome = run_job_in_budget(services, dataset, raw_options(values), previous, report, session=session,
-                                    heartbeat=job_heartbeat())
-        message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
-        result = browser_result(outcome.result) if outcome.result is not None else no_update
-        return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)
+        return job_answer(services, dataset, values, previous, session, report, heartbeat=job_heartbeat(),
+                          on_start=lambda: set_progress((0, "Starting…")))
+
+    # The page's first view without the background-job round trips (worker start, progress
+    # polls: seconds before anything is drawn): when the data the page opens on (the demo,
+    # usually) are already loaded in the cube cache, they are processed in this request, in
+    # the same job budget.  Otherwise (a first read, which may be slow) FIRST_JOB starts
+    # process_job, with its progress bar and Cancel.  SESSION is set once per page and never
+    # changed, so this runs once, when the page opens.
+    @app.callback(
+        Output(ids.RESULT, "data", allow_duplicate=True),
+        Output(ids.JOB_MESSAGE, "children", allow_duplicate=True),
+        Output(ids.PROBLEMS, "children", allow_duplicate=True),
+        Output(ids.FIRST_JOB, "data"),
+        Input(ids.SESSION, "data"),
+        State(ids.DATASET, "data"),
+        *process_states(),
+        State(ids.RESULT, "data"),
+        prevent_initial_call="initial_duplicate",
+        running=[(Output(ids.PROCESS, "disabled"), True, False)],
+    )
+    def first_view_job(session, dataset, *args):
+        *values, previous = args
+        if dataset and not _loaded_is_cached(services, dataset):
+            return no_update, no_update, no_update, {"dataset": dataset}
+        return *job_answer(services, dataset, values, previous, session, None), no_update
 
     # Cancel ends the job without an answer from it: the browser says what happened.
     app.clientside_callback(

@@ -56,7 +56,7 @@ def player_layout() -> html.Div:
 def layout(services: Services) -> html.Div:
     from . import science
 
-    drawn = [dcc.Store(id=store) for store in ids.DRAWN.values()]
+    drawn = [dcc.Store(id=store) for store in ids.DRAWN.values()] + [dcc.Store(id=ids.COLOUR_REQUEST)]
     # Opens on the heatmap: it draws in seconds everywhere; the 3D surface (slow without a GPU) is one click away.
     return html.Div([*drawn, dcc.Location(id=ids.LOCATION, refresh=False), dbc.Tabs([
         dbc.Tab(_graph(ids.HEATMAP), label="Heatmap", tab_id=ids.TAB_HEATMAP),
@@ -136,12 +136,13 @@ def register(app, services: Services) -> None:
         @app.callback(
             *outputs,
             Input(ids.TABS, "active_tab"),
+            Input(ids.COLOUR_REQUEST, "data"),
             *inputs,
             State(ids.DRAWN[graph], "data"),
             State(ids.SESSION, "data"),
             prevent_initial_call=True,
         )
-        def _draw(active_tab, *args):
+        def _draw(active_tab, _colour_request, *args):
             *values, drawn, session = args
             result = values[0]
             skip = [no_update] * len(outputs)
@@ -172,8 +173,11 @@ def register(app, services: Services) -> None:
 
         return draw
 
-    display_inputs = [Input(ids.RESULT, "data"), Input(ids.COLORSCALE, "value"), Input(ids.Z_MIN, "value"),
-                      Input(ids.Z_MAX, "value"), Input(ids.BANDS, "data"), Input(ids.STRETCH, "value")]
+    # The colour controls are states: the browser re-colours the shown heatmap itself
+    # (stampDashboard.applyColour) and asks for a redraw through COLOUR_REQUEST only when
+    # it cannot; a hidden view's signature then differs, so it is redrawn when shown.
+    display_inputs = [Input(ids.RESULT, "data"), State(ids.COLORSCALE, "value"), State(ids.Z_MIN, "value"),
+                      State(ids.Z_MAX, "value"), Input(ids.BANDS, "data"), Input(ids.STRETCH, "value")]
     lazy_graph(ids.SURFACE, ids.TAB_SURFACE, display_inputs, maps("surface"))
     lazy_graph(ids.HEATMAP, ids.TAB_HEATMAP, [*display_inputs, Input(ids.VISIT_LAYOUT, "value")], maps("heatmap"))
 
@@ -220,6 +224,15 @@ def register(app, services: Services) -> None:
         value = min(int(position or 1), display.n_integrations) if same_data else 1
         return figure, frames, signature, display.n_integrations, slider_marks(display), value
 
+    app.clientside_callback(
+        ClientsideFunction(namespace="stampDashboard", function_name="applyColour"),
+        Output(ids.COLOUR_REQUEST, "data"),
+        Input(ids.COLORSCALE, "value"),
+        Input(ids.Z_MIN, "value"),
+        Input(ids.Z_MAX, "value"),
+        State(ids.TABS, "active_tab"),
+        prevent_initial_call=True,
+    )
     app.clientside_callback(
         ClientsideFunction(namespace="stampDashboard", function_name="showFrame"),
         Output(ids.SPECTRUM, "figure", allow_duplicate=True),

@@ -280,7 +280,12 @@ def test_an_upload_over_the_limit_is_refused_before_reading_and_by_the_server(da
     big.write_bytes(np.random.default_rng(0).bytes(int(1.5 * 2**20)))
     app, log = make_app(demo_path=None, max_upload_mb=1)
     base = open_on_heatmap(dash_duo, app)
-    time.sleep(0.5)
+    # the page's first callbacks settle (the job message can arrive before the others)
+    quiet_since, seen = time.monotonic(), len(log.paths)
+    while time.monotonic() - quiet_since < 1.0:
+        time.sleep(0.1)
+        if len(log.paths) != seen:
+            quiet_since, seen = time.monotonic(), len(log.paths)
     before = len(log.paths)
     choose_files(dash_duo, big)
     expected = oversize_message([big.name], [big.stat().st_size], 2**20)
