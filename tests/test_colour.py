@@ -16,7 +16,7 @@ from dashboard.options import DisplayOptions, parse_display_options
 from dashboard.pipeline import describe_shape
 from dashboard.features.controls import display_notes
 from dashboard.view_figures import grid_figure
-from stamp_engine import colour, figures, processing, timeaxis
+from stamp_engine import colour, figures, steps, timeaxis
 from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation
 
@@ -196,7 +196,7 @@ def test_light_curves_break_at_gaps_and_draw_interpolated_points_apart():
     line = figures.light_curve_figure([cube.white_light()]).data[1]
     x = np.asarray(line.x, dtype=float)
     assert np.isnan(x).sum() == 1 and np.isnan(x[40])
-    filled = processing.interpolate_gaps(cube)
+    filled = steps.interpolate_gaps(cube)
     fig = figures.light_curve_figure([filled.white_light()])
     roles = [t.meta["role"] for t in fig.data]
     assert roles == ["error-ribbon", "light-curve", "interpolated"]
@@ -207,7 +207,7 @@ def test_light_curves_break_at_gaps_and_draw_interpolated_points_apart():
 
 def test_summary_counts_interpolated_rows_apart_from_integrations():
     hours = np.concatenate([np.arange(40), 100 + np.arange(40)]) / 60.0
-    filled = processing.interpolate_gaps(_cube(hours, np.ones((80, 6))))
+    filled = steps.interpolate_gaps(_cube(hours, np.ones((80, 6))))
     made = int(figures.interpolated_rows(filled).sum())
     assert made == filled.n_integrations - 80 > 0
     assert describe_shape(filled).startswith(f"80 integrations (+{made} interpolated for display) × 6 wavelengths")
@@ -216,7 +216,7 @@ def test_summary_counts_interpolated_rows_apart_from_integrations():
 
 def test_interpolated_rows_of_a_heatmap_carry_no_error_and_are_veiled():
     hours = np.concatenate([np.arange(40), 100 + np.arange(40)]) / 60.0
-    filled = processing.interpolate_gaps(_cube(hours, np.ones((80, 6))))
+    filled = steps.interpolate_gaps(_cube(hours, np.ones((80, 6))))
     fig = figures.heatmap_figure(filled)
     error = np.asarray(fig.data[0].customdata, dtype=float)
     made = figures.interpolated_rows(filled)
@@ -263,7 +263,7 @@ def test_surface_z_range_and_player_y_range_ignore_noisy_edge_columns():
     flux = 100.0 * (1 + (signal + rng.normal(0, 0.1, (n_time, n_wave))) / 100.0)
     flux[:, :3] = 100.0 * (1 + rng.normal(0, 30.0, (n_time, 3)) / 100.0)  # ±3000 % edge columns
     obs = make_observation("variability", n_integrations=n_time, wavelength=np.linspace(1.0, 3.0, n_wave), seed=1)
-    cube = processing.normalize(dataclasses.replace(obs.to_cube(), flux=flux, error=np.full_like(flux, 0.1)))
+    cube = steps.normalize(dataclasses.replace(obs.to_cube(), flux=flux, error=np.full_like(flux, 0.1)))
     z_low, z_high = figures.surface_figure(cube).layout.scene.zaxis.range
     assert -3.0 < z_low < -1.0 and 1.0 < z_high < 3.0  # the ±1 % signal fills the box
     frames = figures.spectrum_frames(cube)

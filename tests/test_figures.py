@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from stamp_engine import figures, processing
+from stamp_engine import figures, steps
 from stamp_engine.bands import Band, PRESETS
 from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation
@@ -53,7 +53,7 @@ def flux_cube() -> Cube:
 
 @pytest.fixture(scope="module")
 def var_cube(flux_cube) -> Cube:
-    return processing.normalize(flux_cube)
+    return steps.normalize(flux_cube)
 
 
 # ------------------------------------------------------------------ colour scales
@@ -158,7 +158,7 @@ def test_surface_is_decimated_for_display_while_the_heatmap_keeps_the_display_re
     repeated band-edge columns), so software WebGL draws it in seconds; the heatmap keeps every display cell."""
     obs = make_observation("transit", n_integrations=1_000, wavelength=np.linspace(0.6, 5.3, 900),
                            cadence_s=10.0, seed=3)
-    cube = processing.normalize(_cube(obs))
+    cube = steps.normalize(_cube(obs))
     bands = BANDS[:3]
     surface = _json(figures.surface_figure(cube, bands=bands, max_time=600, max_wavelength=500))
     heatmap = _json(figures.heatmap_figure(cube, bands=bands, max_time=600, max_wavelength=500))
@@ -363,7 +363,7 @@ def big_cube() -> Cube:
 
 def test_big_cube_figures_stay_within_the_budget(big_cube):
     bands = PRESETS["Molecules (near-IR)"]
-    var = processing.normalize(big_cube)
+    var = steps.normalize(big_cube)
     sizes = {
         "surface": figures.figure_nbytes(figures.surface_figure(var, bands)),
         "heatmap": figures.figure_nbytes(figures.heatmap_figure(var, bands)),
