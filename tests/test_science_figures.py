@@ -147,3 +147,19 @@ def test_depth_range_is_set_by_the_channels_with_usual_errors(transit):
     assert "1 channel(s) with errors > 5× the median run off the axis" in fig.layout.title.text
     # nothing left out: Plotly's own range
     assert science_figures.depth_spectrum_figure(spectrum).layout.yaxis.range is None
+
+
+def test_amplitude_ranges_are_set_by_the_channels_with_usual_errors(dwarf):
+    amplitude = dwarf.amplitude_spectrum(2.4, R=20)
+    relative_error = amplitude.relative_amplitude_error.copy()
+    relative_error[0] = 300 * np.median(relative_error)
+    phase_error = amplitude.phase_error.copy()
+    phase_error[0] = 300 * np.median(phase_error)
+    fig = science_figures.amplitude_spectrum_figure(
+        dataclasses.replace(amplitude, relative_amplitude_error=relative_error, phase_error=phase_error))
+    value, sigma = amplitude.relative_amplitude.to_value(u.percent)[1:], amplitude.relative_amplitude_error.to_value(u.percent)[1:]
+    low, high = fig.layout.yaxis.range
+    assert low <= np.min(value - sigma) and np.max(value + sigma) <= high < np.max(value + sigma) + np.ptp(value)
+    assert fig.layout.yaxis2.range is not None
+    assert "1 channel(s) with errors > 5× the median run off the axes" in fig.layout.title.text
+    assert science_figures.amplitude_spectrum_figure(amplitude).layout.yaxis.range is None
