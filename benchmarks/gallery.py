@@ -7,7 +7,16 @@ x1dints FITS and Eureka! HDF5 file under ``--data`` that loads; those that do no
 listed with the reason) and one PNG per view. Each view is drawn from the engine's
 figures in a small page of its own (plotly.js and ``stamp_engine/web/stamp_bands.js`` next to it,
 no network) in headless Chromium with software WebGL, as the dashboard and the exported
-pages draw them; band-highlighted views are highlighted with the same script.
+pages draw them; band-highlighted views are highlighted with the same script, and the
+linked exploration panels are filled by the dashboard's own ``assets/stamp_explore.js``
+through the middle row and column of the display cube.
+
+The science views are the dashboard's science panels (:mod:`dashboard.features.science`,
+its default channels): stacked spectroscopic light curves, the transit spectrum and the
+variability (periodograms, amplitude spectrum).  The transit spectrum's windows are found
+from the white light (:func:`transit_windows`); a file without one clear transit with
+baseline on both sides gets the reason instead of a picture.  A view that cannot be made
+for a dataset shows its reason in ``index.html``; the other views still render.
 
 Views are the :data:`VIEWS` list: to add one, append a :class:`View` whose ``build``
 makes a Plotly figure from the processed cube and the dataset's bands.
@@ -51,13 +60,29 @@ class Dataset:
 
 @dataclass(frozen=True)
 class View:
-    """One screenshot per dataset: ``build(dataset) -> figure``; ``highlight`` picks the band first."""
+    """One screenshot per dataset: ``build(dataset) -> figure``; ``highlight`` picks the band first.
+
+    ``explore`` ("spectrum" / "light-curve"): ``build`` returns :class:`ExplorePanels`, and the
+    page draws that panel as the dashboard does after a click on the map's middle cell.
+    """
 
     name: str
     title: str
     build: Callable[[Dataset], Any]
     highlight: bool = False
     is_3d: bool = False
+    explore: str | None = None
+
+
+@dataclass(frozen=True)
+class ExplorePanels:
+    """What ``stampExplore.draw`` needs: the payload, both empty panels and the clicked point."""
+
+    payload: dict
+    spectrum: Any
+    light_curve: Any
+    row: int
+    column: int
 
 
 def _heatmap(d: Dataset):
@@ -87,6 +112,141 @@ def _spectrum(d: Dataset):
     return figures.spectrum_figure(shown, shown.n_integrations // 2)
 
 
+def _explore(d: Dataset) -> ExplorePanels:
+    from stamp_engine import figures
+    from stamp_engine.explore_figures import explore_payload, point_light_curve_figure, point_spectrum_figure
+
+    shown = figures.display_cube(d.cube)
+    return ExplorePanels(explore_payload(shown), point_spectrum_figure(shown), point_light_curve_figure(shown),
+                         row=shown.n_integrations // 2, column=shown.n_wavelengths // 2)
+
+
+# the science panels' defaults (dashboard/features/science.py layouts)
+CHANNELS = ("n", 10)
+DEPTH_CHANNELS = {"R": 30.0}
+AMPLITUDE_CHANNELS = ("R", 30)
+#: The in-transit window: the lowest fifth of the smoothed white light.
+TRANSIT_LOW_FRACTION = 0.2
+#: Fewer integrations than this cannot show a transit with baseline on both sides.
+TRANSIT_MIN_INTEGRATIONS = 10
+#: The white-light dip must be this many times its own error to be called a transit.
+TRANSIT_MIN_SIGNIFICANCE = 5.0
+
+
+@dataclass(frozen=True)
+class TransitWindows:
+    """Windows (hours since t0) of a transit found in the white light, and its white-light depth."""
+
+    in_transit: tuple[float, float]
+    baseline: tuple[tuple[float, float], ...]
+    depth: float  # white-light 1 − F_in/F_out
+    significance: float  # depth / the noise of the smoothed white light
+
+
+def _runs(rows: np.ndarray, breaks: np.ndarray) -> list[np.ndarray]:
+    """Consecutive runs of ``rows`` (sorted indices), split also where ``breaks[i]`` (a gap after row i)."""
+    if rows.size == 0:
+        return []
+    split = np.flatnonzero((np.diff(rows) != 1) | breaks[rows[:-1]]) + 1
+    return np.split(rows, split)
+
+
+def transit_windows(cube) -> TransitWindows:
+    """In-transit and baseline windows of the cube's white light, for a transit spectrum.
+
+    The white light (relative flux) is median-smoothed over ~1/15 of the integrations;
+    in transit runs from the first to the last integration of its lowest
+    :data:`TRANSIT_LOW_FRACTION`, which must all lie in one stretch below half the dip; the
+    baseline is every integration within a tenth of the depth of the out-of-transit level
+    (so ingress and egress are in neither).
+
+    Raises
+    ------
+    ValueError
+        The data cannot show one transit: too few integrations, the low part in several
+        stretches (variability or noise) or at an end of the data (a trend or a partial
+        transit), no baseline on one side, or a dip below :data:`TRANSIT_MIN_SIGNIFICANCE` σ.
+    """
+    from scipy.ndimage import median_filter
+
+    from stamp_engine.channels import relative_flux
+    from stamp_engine.timeaxis import time_gaps
+
+    white = cube.white_light()
+    flux, error = relative_flux(white.value, white.error, white.unit)
+    hours = np.asarray(white.hours, dtype=float)
+    good = np.flatnonzero(np.isfinite(flux) & np.isfinite(hours))
+    if good.size < TRANSIT_MIN_INTEGRATIONS:
+        raise ValueError(f"{good.size} integration(s) with a white light: too few to find a transit "
+                         f"(at least {TRANSIT_MIN_INTEGRATIONS})")
+    size = max(3, 2 * (good.size // 30) + 1)
+    smooth = median_filter(flux[good], size=size, mode="nearest")
+    bottom_cut = np.quantile(smooth, TRANSIT_LOW_FRACTION)
+    low = smooth <= bottom_cut
+    top = float(np.median(flux[good][smooth >= np.quantile(smooth, 1 - TRANSIT_LOW_FRACTION)]))
+    bottom = float(np.median(flux[good][low]))
+    depth = 1.0 - bottom / top
+    breaks = time_gaps(hours[good], np.asarray(white.visit)[good])
+    # one dip: every low row in one stretch below half depth (noise on a flat bottom may scatter
+    # the lowest rows inside it; troughs of variability or noise are separate stretches)
+    dips = [r for r in _runs(np.flatnonzero(smooth < 0.5 * (top + bottom)), breaks) if low[r].any()]
+    share = f"the lowest {100 * TRANSIT_LOW_FRACTION:g} % of the smoothed white light"
+    if len(dips) != 1:
+        raise ValueError(f"{share} falls in {len(dips)} separate stretches (variability or noise): "
+                         "no single transit to take windows from")
+    lowest = np.flatnonzero(low)
+    run = np.arange(lowest[0], lowest[-1] + 1)
+    baseline = np.flatnonzero(smooth >= bottom + 0.9 * (top - bottom))
+    before, after = baseline[baseline < run[0]], baseline[baseline > run[-1]]
+    if not before.size or not after.size:
+        side = "before" if not before.size else "after"
+        raise ValueError(f"{share} has no baseline {side} it (a trend or a partial transit, "
+                         f"{hours[good][run[0]]:.3g}–{hours[good][run[-1]]:.3g} h of "
+                         f"{hours[good][0]:.3g}–{hours[good][-1]:.3g} h)")
+    # the dip is judged against the noise of the smoothed curve it was found in (point-to-point
+    # scatter / √(median window), × 1.25 for a median), not of a mean over the window: the extremes
+    # of pure noise always differ by many σ of a mean
+    step = np.diff(flux[good])
+    scatter = 1.4826 * np.median(np.abs(step - np.median(step))) / np.sqrt(2)
+    sigma = 1.25 * scatter / np.sqrt(size) / top
+    significance = depth / sigma if sigma > 0 else np.inf
+    if not significance >= TRANSIT_MIN_SIGNIFICANCE:
+        raise ValueError(f"the white-light dip ({1e6 * depth:.0f} ppm) is {significance:.1f} σ of the smoothed white light's noise: "
+                         f"no clear transit (at least {TRANSIT_MIN_SIGNIFICANCE:g} σ)")
+    h = hours[good]
+    return TransitWindows(
+        in_transit=(float(h[run[0]]), float(h[run[-1]])),
+        baseline=tuple((float(h[r[0]]), float(h[r[-1]])) for r in _runs(baseline, breaks)),
+        depth=float(depth), significance=float(significance),
+    )
+
+
+def _channels(d: Dataset):
+    from dashboard.features.science import channels_view
+
+    return channels_view(d.cube, *CHANNELS, None, False, None)[0]
+
+
+def _depth(d: Dataset):
+    from dashboard.features.science import DepthRequest, depth_view
+
+    found = transit_windows(d.cube)
+    request = DepthRequest(dict(DEPTH_CHANNELS), "transit", "ppm", found.in_transit, found.baseline)
+    return depth_view(d.cube, request, list(d.bands))[0]
+
+
+def _periodogram(d: Dataset):
+    from dashboard.features.science import variability_view
+
+    return variability_view(d.cube, list(d.bands), *AMPLITUDE_CHANNELS, None)[0]
+
+
+def _amplitude(d: Dataset):
+    from dashboard.features.science import variability_view
+
+    return variability_view(d.cube, list(d.bands), *AMPLITUDE_CHANNELS, None)[1]
+
+
 VIEWS: list[View] = [
     View("heatmap", "Heatmap", _heatmap),
     View("heatmap_band", "Heatmap, band highlighted", _heatmap, highlight=True),
@@ -94,6 +254,14 @@ VIEWS: list[View] = [
     View("surface_band", "3D surface, band highlighted", _surface, highlight=True, is_3d=True),
     View("lightcurves", "Light curves, band highlighted", _light_curves, highlight=True),
     View("spectrum", "Spectrum (middle integration), band shaded", _spectrum, highlight=True),
+    View("explore_spectrum", "Linked panel: spectrum at the middle time, crosshair", _explore, highlight=True,
+         explore="spectrum"),
+    View("explore_lightcurve", "Linked panel: light curve at the middle wavelength, crosshair, band curve", _explore,
+         highlight=True, explore="light-curve"),
+    View("channels", f"Spectroscopic light curves ({CHANNELS[1]} channels)", _channels),
+    View("depth", "Transit spectrum (R = 30, windows from the white light)", _depth),
+    View("periodogram", "Lomb–Scargle periodograms (white light, bands)", _periodogram),
+    View("amplitude", "Amplitude spectrum at the white-light peak (R = 30)", _amplitude),
 ]
 
 
@@ -148,14 +316,24 @@ def load_datasets(data: Path | None, demo: bool) -> tuple[list[Dataset], list[tu
 
 # ------------------------------------------------------------------------ drawing
 _PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
-<script src="plotly.min.js"></script><script src="stamp_bands.js"></script>
+<script src="plotly.min.js"></script><script src="stamp_bands.js"></script><script src="stamp_explore.js"></script>
 <style>body {{ margin: 0; background: #fff; }} #plot {{ width: {width}px; height: {height}px; }}</style>
 </head><body><div id="plot"></div>
 <script type="application/json" id="figure">{figure}</script>
+<script type="application/json" id="explore">{explore}</script>
 <script>
   var fig = JSON.parse(document.getElementById("figure").textContent);
   var highlight = {highlight};
-  Plotly.newPlot("plot", fig.data, fig.layout, {{displayModeBar: false}}).then(function (gd) {{
+  var explore = JSON.parse(document.getElementById("explore").textContent);
+  new Promise(function (resolve) {{
+    if (explore) {{  // the dashboard's click handler, as after a click on the map at explore.point
+      var drawn = window.dash_clientside.stampExplore.draw(explore.point, highlight && highlight.band,
+          explore.payload, highlight && highlight.bands, explore.spectrum, explore.light_curve);
+      fig = drawn[explore.panel === "spectrum" ? 0 : 1];
+      highlight = null;  // draw() applied the band
+    }}
+    resolve(Plotly.newPlot("plot", fig.data, fig.layout, {{displayModeBar: false}}));
+  }}).then(function (gd) {{
     return highlight ? stampHighlightDiv(gd, highlight.band, highlight.bands) : gd;
   }}).then(function () {{ window.DRAWN = true; }}, function (e) {{ window.DRAWN = "error: " + e; }});
 </script></body></html>"""
@@ -174,12 +352,27 @@ def _driver():
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-def _shoot(driver, work: Path, fig, highlight: dict | None, out: Path, settle_s: float) -> float:
-    """Draw ``fig`` in a page of its own, screenshot it to ``out``; seconds to draw."""
+def _explore_json(panels: ExplorePanels, panel: str) -> str:
+    return json.dumps({"panel": panel, "payload": panels.payload, "point": {"row": panels.row, "column": panels.column},
+                       "spectrum": json.loads(panels.spectrum.to_json()),
+                       "light_curve": json.loads(panels.light_curve.to_json())})
+
+
+def _shoot(driver, work: Path, fig, highlight: dict | None, out: Path, settle_s: float,
+           explore: str | None = None) -> float:
+    """Draw ``fig`` in a page of its own, screenshot it to ``out``; seconds to draw.
+
+    With ``explore`` ("spectrum" / "light-curve"), ``fig`` is :class:`ExplorePanels` and
+    that panel is drawn by ``stampExplore.draw`` through its point.
+    """
     from stamp_engine.export.serialize import script_json
 
     page = work / "view.html"
-    page.write_text(_PAGE.format(width=WINDOW[0], height=WINDOW[1], figure=script_json(fig.to_json()),
+    if explore:
+        explore_json, figure_json = script_json(_explore_json(fig, explore)), "null"
+    else:
+        explore_json, figure_json = "null", script_json(fig.to_json())
+    page.write_text(_PAGE.format(width=WINDOW[0], height=WINDOW[1], figure=figure_json, explore=explore_json,
                                  highlight=json.dumps(highlight)), encoding="utf-8")
     start = time.monotonic()
     driver.get(page.as_uri())
@@ -208,6 +401,7 @@ def render(datasets: Sequence[Dataset], failed: Sequence[tuple[str, str]], outdi
     work = Path(tempfile.mkdtemp(prefix="stamp-gallery-"))
     shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", work / "plotly.min.js")
     shutil.copy(REPO / "stamp_engine" / "web" / "stamp_bands.js", work / "stamp_bands.js")
+    shutil.copy(REPO / "assets" / "stamp_explore.js", work / "stamp_explore.js")
     rows = []
     driver = _driver()
     try:
@@ -219,7 +413,8 @@ def render(datasets: Sequence[Dataset], failed: Sequence[tuple[str, str]], outdi
                 try:
                     fig = view.build(d)
                     highlight = {"band": d.band.name, "bands": ranges} if view.highlight else None
-                    seconds = _shoot(driver, work, fig, highlight, outdir / png, 2.0 if view.is_3d else 0.3)
+                    seconds = _shoot(driver, work, fig, highlight, outdir / png, 2.0 if view.is_3d else 0.3,
+                                     explore=view.explore)
                     cells.append(f'<td><a href="{png}"><img src="{png}" loading="lazy"></a>'
                                  f'<div>{html.escape(view.title)} · {seconds:.1f} s</div></td>')
                     log(f"{d.name}: {view.name} {seconds:.1f} s")

@@ -27,6 +27,7 @@ from .figures import (
     WAVELENGTH_LABEL,
     _display_name,
     _value_name_and_unit,
+    _y_range,
     interpolated_rows,
 )
 from .timeaxis import time_gaps
@@ -99,7 +100,8 @@ def _value_axis_label(display: Cube) -> str:
     return f"{name} ({unit})" if unit else name
 
 
-def _panel(kind: str, title: str, x_label: str, y_label: str, line_role: str, line_name: str, unit: str) -> go.Figure:
+def _panel(kind: str, title: str, x_label: str, y_label: str, line_role: str, line_name: str, unit: str,
+           y_range: tuple[float, float] | None = None) -> go.Figure:
     unit_text = f" {unit}" if unit else ""
     x_name = "λ" if kind == "explore-spectrum" else "t"
     x_unit = "µm" if kind == "explore-spectrum" else "h"
@@ -120,7 +122,7 @@ def _panel(kind: str, title: str, x_label: str, y_label: str, line_role: str, li
         template=_TEMPLATE,
         title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 13}},
         xaxis={"title": {"text": x_label}, "showspikes": False},
-        yaxis={"title": {"text": y_label}},
+        yaxis={"title": {"text": y_label}, **({"range": list(y_range)} if y_range is not None else {})},
         legend={"orientation": "h", "y": -0.3},
         margin={"l": 65, "r": 15, "t": 40, "b": 55},
         hovermode="closest",
@@ -132,10 +134,16 @@ def _panel(kind: str, title: str, x_label: str, y_label: str, line_role: str, li
 
 
 def point_spectrum_figure(display: Cube) -> go.Figure:
-    """Empty spectrum-at-a-time panel for ``display`` (the browser fills it on a click)."""
+    """Empty spectrum-at-a-time panel for ``display`` (the browser fills it on a click).
+
+    Its y range is the spectrum player's, one for every row (:func:`stamp_engine.figures.spectrum_frames`):
+    robust over the good wavelengths, so the edges of a spectrum, where variability % of a
+    faint reference runs to hundreds, do not flatten the rest.
+    """
     _, unit = _value_name_and_unit(display)
+    y_range = _y_range(display.flux, symmetric=display.is_normalized) if display.n_integrations else None
     return _panel("explore-spectrum", f"{_display_name(display)} — spectrum at the clicked time",
-                  WAVELENGTH_LABEL, _value_axis_label(display), "spectrum", "spectrum", unit)
+                  WAVELENGTH_LABEL, _value_axis_label(display), "spectrum", "spectrum", unit, y_range)
 
 
 def point_light_curve_figure(display: Cube) -> go.Figure:

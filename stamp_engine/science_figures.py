@@ -49,6 +49,9 @@ DEPTH_UNITS = {"ppm": u.Unit(1e-6), "%": u.percent}
 CHANNEL_COLOURSCALE = "Turbo"
 #: Most points of one periodogram sent to the browser (peaks are kept when thinned).
 MAX_PERIODOGRAM_POINTS = 4000
+#: A depth or amplitude whose error exceeds this many times the median error does not set the y range
+#: (the faint ends of a PRISM spectrum: ±10⁵ ppm bars flatten a 10³ ppm feature).
+NOISY_CHANNEL_ERRORS = 5.0
 _MARGIN = {"l": 80, "r": 20, "t": 60, "b": 60}
 
 
@@ -198,7 +201,9 @@ def depth_spectrum_figure(
     plotly.graph_objects.Figure
         One trace (meta role "depth"): markers at the channel centres, vertical error
         bars of the depth's 1-σ error and horizontal bars of the channel's half width.
-        Channels without a depth (no usable value in a window) are said in the title.
+        Channels without a depth (no usable value in a window) are said in the title, as
+        are channels whose errors are over :data:`NOISY_CHANNEL_ERRORS` × the median: the y
+        range is set by the others (their bars run off the axis).
     """
     if unit not in DEPTH_UNITS:
         raise ValueError(f"depth unit must be one of {', '.join(DEPTH_UNITS)}, not {unit!r}")
@@ -222,17 +227,36 @@ def depth_spectrum_figure(
     shapes, labels = _band_shapes(bands, float(spectrum.edges[0, 0]), float(spectrum.edges[-1, 1]))
     windows = (f"in {'transit' if spectrum.kind == 'transit' else 'eclipse'} {windows_text(spectrum.in_transit_hours)}, "
                f"baseline {windows_text(spectrum.baseline_hours)}")
+    y_range, noisy = _typical_range(depth, error)
     note = f"; {missing} channel(s) without a depth" if missing else ""
+    if noisy:
+        note += f"; {noisy} channel(s) with errors > {NOISY_CHANNEL_ERRORS:g}× the median run off the axis"
     formula = "1 − F_in/F_out" if spectrum.kind == "transit" else "F_out/F_in − 1"
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title or f"{kind} spectrum ({formula}): {windows}{note}", "font": {"size": 14}},
         xaxis={"title": {"text": WAVELENGTH_LABEL}},
-        yaxis={"title": {"text": f"{kind} depth ({unit})"}},
+        yaxis={"title": {"text": f"{kind} depth ({unit})"}, **({"range": list(y_range)} if y_range else {})},
         shapes=shapes, annotations=labels, showlegend=False, hovermode="closest", margin=_MARGIN,
         uirevision="stamp-depth",
     )
     return fig
+
+
+def _typical_range(depth: np.ndarray, error: np.ndarray) -> tuple[tuple[float, float] | None, int]:
+    """A y range holding every value ± error but those of channels with errors over
+    :data:`NOISY_CHANNEL_ERRORS` × the median (None when nothing is left out), and how many are."""
+    usable = np.isfinite(depth) & np.isfinite(error)
+    if not usable.any():
+        return None, 0
+    typical = usable & (error <= NOISY_CHANNEL_ERRORS * np.median(error[usable]))
+    low, high = float(np.min((depth - error)[typical])), float(np.max((depth + error)[typical]))
+    noisy = usable & ~typical
+    beyond = noisy & ((depth - error < low) | (depth + error > high))
+    if not beyond.any():
+        return None, 0
+    pad = 0.08 * (high - low) if high > low else max(abs(high), 1.0) * 0.1
+    return (low - pad, high + pad), int(np.count_nonzero(noisy))
 
 
 # -------------------------------------------------------------- periodograms
@@ -320,7 +344,8 @@ def amplitude_spectrum_figure(
     plotly.graph_objects.Figure
         Two rows sharing the wavelength axis: the amplitude divided by the channel's mean
         level (meta role "amplitude") and the phase φ of ``A sin(2π t/P + φ)`` at t0
-        (role "phase"), in degrees.
+        (role "phase"), in degrees.  Channels with errors over :data:`NOISY_CHANNEL_ERRORS` ×
+        the median do not set the y ranges (their bars run off the axes; the title says how many).
     """
     relative = amplitude.relative_amplitude.to_value(u.percent)
     relative_error = amplitude.relative_amplitude_error.to_value(u.percent)
@@ -340,16 +365,22 @@ def amplitude_spectrum_figure(
             hovertemplate=f"%{{x:.4f}} µm<br>{label} %{{y:.4g}} ± %{{customdata:.3g}} {unit}<extra></extra>",
             meta={"role": role},
         ), row=row, col=1)
+    ranges = [_typical_range(relative, relative_error), _typical_range(phase, phase_error)]
     shapes, labels = _band_shapes(bands, float(amplitude.edges[0, 0]), float(amplitude.edges[-1, 1]))
     period = float(amplitude.period.to_value(u.hour))
+    noisy = max(n for _, n in ranges)
+    note = f"; {noisy} channel(s) with errors > {NOISY_CHANNEL_ERRORS:g}× the median run off the axes" if noisy else ""
     fig.update_layout(
         template=_TEMPLATE,
-        title={"text": title or f"Amplitude spectrum: sinusoid of period {period:.5g} h fitted per channel",
+        title={"text": title or f"Amplitude spectrum: sinusoid of period {period:.5g} h fitted per channel{note}",
                "font": {"size": 14}},
         shapes=shapes, annotations=[*fig.layout.annotations, *labels], showlegend=False, hovermode="closest",
         margin=_MARGIN, uirevision="stamp-amplitude",
     )
     fig.update_yaxes(title_text="Relative semi-amplitude (%)", row=1, col=1)
     fig.update_yaxes(title_text="Phase at t0 (°)", row=2, col=1)
+    for row, (y_range, _) in enumerate(ranges, start=1):
+        if y_range is not None:
+            fig.update_yaxes(range=list(y_range), row=row, col=1)
     fig.update_xaxes(title_text=WAVELENGTH_LABEL, row=2, col=1)
     return fig

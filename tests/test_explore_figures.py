@@ -82,3 +82,18 @@ def test_flux_cube_labels_flux_with_its_unit():
     payload = explore_payload(cube)
     assert payload["value_name"] == "Flux"
     assert point_spectrum_figure(cube).layout.yaxis.title.text.startswith("Flux")
+
+
+def test_spectrum_panel_range_is_not_flattened_by_a_faint_edge():
+    # the edges of a spectrum where the reference is faint run to hundreds of % variability
+    # (WASP-39 b NIRSpec PRISM below 1.1 µm); the panel keeps the player's robust range
+    cube = make_cube(n_time=40, n_wave=60)
+    flux = cube.flux.copy()
+    flux[:, :2] = 700.0
+    shown = display_cube(cube.replace(flux=flux))
+    y_range = point_spectrum_figure(shown).layout.yaxis.range
+    assert y_range is not None
+    typical = np.nanpercentile(np.abs(shown.flux[:, 2:]), 99)
+    assert -100 < y_range[0] < -typical and typical < y_range[1] < 100
+    raw = point_spectrum_figure(display_cube(make_cube(n_time=40, n_wave=60, normalized=False)))
+    assert raw.layout.yaxis.range[0] > 0  # flux: not about 0

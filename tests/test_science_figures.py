@@ -5,6 +5,8 @@ What they look like in a browser is checked on pixels in tests/browser/test_scie
 
 from __future__ import annotations
 
+import dataclasses
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -129,3 +131,35 @@ def test_amplitude_spectrum_figure_rows_amplitude_percent_and_phase_degrees(dwar
     assert fig.layout.xaxis2.title.text == "Wavelength (µm)"
     assert "2.4 h" in fig.layout.title.text
     assert len(fig.layout.shapes) == 2
+
+
+def test_depth_range_is_set_by_the_channels_with_usual_errors(transit):
+    # the faint ends of a PRISM spectrum: errors of 10⁵ ppm would flatten a 10³ ppm feature
+    spectrum = transit.transmission_spectrum((0.7, 1.3), [(0.0, 0.3), (1.75, 1.98)], R=20)
+    error = spectrum.error.copy()
+    error[0] = 200 * np.median(error)
+    noisy = dataclasses.replace(spectrum, error=error)
+    fig = science_figures.depth_spectrum_figure(noisy)
+    depth, sigma = spectrum.depth.value[1:], spectrum.error.value[1:]
+    low, high = fig.layout.yaxis.range
+    assert low <= np.min(depth - sigma) and np.max(depth + sigma) <= high
+    assert high - low < 3 * (np.max(depth + sigma) - np.min(depth - sigma))
+    assert "1 channel(s) with errors > 5× the median run off the axis" in fig.layout.title.text
+    # nothing left out: Plotly's own range
+    assert science_figures.depth_spectrum_figure(spectrum).layout.yaxis.range is None
+
+
+def test_amplitude_ranges_are_set_by_the_channels_with_usual_errors(dwarf):
+    amplitude = dwarf.amplitude_spectrum(2.4, R=20)
+    relative_error = amplitude.relative_amplitude_error.copy()
+    relative_error[0] = 300 * np.median(relative_error)
+    phase_error = amplitude.phase_error.copy()
+    phase_error[0] = 300 * np.median(phase_error)
+    fig = science_figures.amplitude_spectrum_figure(
+        dataclasses.replace(amplitude, relative_amplitude_error=relative_error, phase_error=phase_error))
+    value, sigma = amplitude.relative_amplitude.to_value(u.percent)[1:], amplitude.relative_amplitude_error.to_value(u.percent)[1:]
+    low, high = fig.layout.yaxis.range
+    assert low <= np.min(value - sigma) and np.max(value + sigma) <= high < np.max(value + sigma) + np.ptp(value)
+    assert fig.layout.yaxis2.range is not None
+    assert "1 channel(s) with errors > 5× the median run off the axes" in fig.layout.title.text
+    assert science_figures.amplitude_spectrum_figure(amplitude).layout.yaxis.range is None
