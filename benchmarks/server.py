@@ -174,7 +174,7 @@ def measure_job_start(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
     from dashboard import ids
     from dashboard.app import create_app
-    from tests.dashboard_client import DashClient, flask_transport
+    from tests.helpers.dashboard_client import DashClient, flask_transport
     from dashboard.server.config import Config
     from dashboard.features import job
 

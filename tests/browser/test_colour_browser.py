@@ -20,11 +20,11 @@ from stamp_engine import steps as stamp_steps
 from stamp_engine.cube import Cube
 from stamp_engine.recipe import ProcessOptions, process
 from stamp_engine.synthetic import make_observation
-import pixels
+from tests.helpers import pixels
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 REAL = REPO / "tests" / "data" / "real"
 REAL_FILES = sorted([*REAL.rglob("*.h5"), *REAL.rglob("*x1dints.fits")])

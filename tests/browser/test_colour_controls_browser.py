@@ -9,7 +9,7 @@ from selenium.webdriver.common.keys import Keys
 
 from dashboard import ids
 
-from test_dashboard_browser import wait_for_traces, wait_until
+from tests.browser.test_dashboard_browser import wait_for_traces, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +75,7 @@ def _choose(duo, control: str, value: str) -> None:
 
 
 def _map_pixels(duo):
-    from tests import pixels
+    from tests.helpers import pixels
 
     image = pixels.screenshot(duo.driver)
     left, top, right, bottom = pixels.element_box(duo.driver, f"#{ids.HEATMAP} .nsewdrag")

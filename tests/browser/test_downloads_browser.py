@@ -21,7 +21,7 @@ from dashboard.server.services import build_services
 from stamp_engine.bands import PRESETS
 from stamp_engine.export import package_files
 from stamp_engine.recipe import ProcessOptions, process
-from arrivals import wait_for_file
+from tests.helpers.arrivals import wait_for_file
 
 pytestmark = pytest.mark.browser
 

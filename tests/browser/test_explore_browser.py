@@ -20,7 +20,7 @@ from dashboard import ids
 from stamp_engine.explore_figures import CROSSHAIR_COLOUR, DATA_COLOUR
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from tests import pixels
+from tests.helpers import pixels
 from tests.browser.test_highlight_browser import (
     BAND,
     band_button,

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from stamp_engine import export, figures
 from stamp_engine.bands import Band
 from stamp_engine.synthetic import make_observation
-from tests import band_pixels, pixels
+from tests.helpers import band_pixels, pixels
 
 pytestmark = pytest.mark.browser
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from dashboard import ids
-from tests import pixels
+from tests.helpers import pixels
 
-from test_dashboard_browser import wait_for_traces, wait_until
+from tests.browser.test_dashboard_browser import wait_for_traces, wait_until
 
 pytestmark = pytest.mark.browser
 

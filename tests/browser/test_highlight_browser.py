@@ -14,7 +14,7 @@ import pytest
 
 from dashboard import ids
 from stamp_engine.bands import PRESETS
-from tests import band_pixels, pixels
+from tests.helpers import band_pixels, pixels
 
 pytestmark = pytest.mark.browser
 

@@ -2,7 +2,7 @@
 
     python -m pytest tests/browser/test_hostile_browser.py -q
 
-The engine and HTTP paths of every hostile case are in tests/test_hostile_inputs.py;
+The engine and HTTP paths of every hostile case are in tests/hostile/test_hostile_inputs.py;
 here a few of them go through the browser's upload widget, with a good file alongside,
 and the page is checked as a user sees it.  Every page opens on the heatmap tab
 (``?view=heatmap``) so that no 3D surface is built by software WebGL.

@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 
 from dashboard import ids
 from dashboard.features import downloads
-from arrivals import wait_for_file
+from tests.helpers.arrivals import wait_for_file
 
 pytestmark = pytest.mark.browser
 

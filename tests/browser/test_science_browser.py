@@ -21,7 +21,7 @@ from dashboard.server.config import Config
 from stamp_engine.channels import channel_edges
 from stamp_engine.synthetic import make_observation, molecular_feature, variability_amplitude
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from tests import pixels
+from tests.helpers import pixels
 from tests.browser.test_highlight_browser import open_page, settle, wait_until
 
 pytestmark = pytest.mark.browser

@@ -3,7 +3,7 @@
     python -m pytest tests/browser/test_upload_browser.py -q
 
 The HTTP protocol itself (limits, sanitising, session binding) is tested without a
-browser in tests/test_upload_route.py.  Pages open on the heatmap tab so that no 3D
+browser in tests/dashboard/server/test_upload_route.py.  Pages open on the heatmap tab so that no 3D
 surface is built by software WebGL.
 """
 
@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pixels
+from tests.helpers import pixels
 import psutil
 import pytest
 import requests
@@ -27,7 +27,7 @@ from dashboard.server.config import UPLOAD_CHUNK_BYTES, format_size
 from dashboard.server.upload_route import SESSION_HEADER, oversize_message
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.x1dints import write_segments
-from test_hostile_browser import open_on_heatmap, upload as choose_files
+from tests.browser.test_hostile_browser import open_on_heatmap, upload as choose_files
 
 pytestmark = pytest.mark.browser
 

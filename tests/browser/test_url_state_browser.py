@@ -22,9 +22,9 @@ from dashboard import ids
 from stamp_engine import figures
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.x1dints import make_mode_observation, write_segments
-from band_pixels import heatmap_area
-import pixels
-from test_dashboard_browser import open_tab, wait_for_traces, wait_until
+from tests.helpers.band_pixels import heatmap_area
+from tests.helpers import pixels
+from tests.browser.test_dashboard_browser import open_tab, wait_for_traces, wait_until
 
 pytestmark = pytest.mark.browser
 

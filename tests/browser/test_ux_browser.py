@@ -21,8 +21,8 @@ from dashboard.server.config import Config
 from dashboard.features.views import DEFAULT_FPS
 from stamp_engine import figures
 from stamp_engine.recipe import ProcessOptions, process
-import pixels  # tests/pixels.py (tests/ is on sys.path through its conftest.py)
-from test_dashboard_browser import open_tab, record_progress, traces, two_visit_files, upload, wait_for_traces, wait_until
+from tests.helpers import pixels
+from tests.browser.test_dashboard_browser import open_tab, record_progress, traces, two_visit_files, upload, wait_for_traces, wait_until
 
 pytestmark = pytest.mark.browser
 

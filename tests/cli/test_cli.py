@@ -9,7 +9,6 @@ import subprocess
 import sys
 import types
 import zipfile
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -20,8 +19,7 @@ from astropy.time import Time
 import stamp_engine
 from stamp_engine import cli
 
-REPO = Path(__file__).resolve().parents[1]
-REAL = Path(__file__).parent / "data" / "real"
+from tests.helpers.paths import REAL, REPO
 MIRI = REAL / "jwst_x1dints" / "jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits"
 NIRSPEC = REAL / "eureka" / "tests_data" / "S3_NIRSpec_ap5_bg10_SpecData.h5"
 

@@ -6,7 +6,6 @@ import io
 import os
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,9 +37,9 @@ from stamp_engine.bands import PRESETS, Band
 from stamp_engine.figures import COLORSCALES, FIGURE_BUDGET_BYTES, figure_nbytes
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
-from upload_helpers import upload_files
+from tests.helpers.upload_helpers import upload_files
 
-REAL = Path(__file__).parent / "data" / "real"
+from tests.helpers.paths import REAL
 SESSION = "0123456789abcdef0123456789abcdef"
 LIMITS = DataLimits(wavelength=(0.6, 5.3), hours=(0.0, 11.6), n_integrations=520)
 

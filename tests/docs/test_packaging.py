@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stamp_engine import web
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO as ROOT
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from stamp_engine import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO as ROOT
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tests import pixels
+from tests.helpers import pixels
 
 #: Grey of out-of-band regions: rgb(160,160,160) at 35 % opacity over white.
 OVERLAY_GREY = 222.0

@@ -17,7 +17,7 @@ import pytest
 from astropy.io import fits
 
 from dashboard.app import create_app
-from dashboard_client import CallbackFailed, DashClient, flask_transport
+from tests.helpers.dashboard_client import CallbackFailed, DashClient, flask_transport
 from dashboard.server.config import Config
 from dashboard.features.views import summary_table
 from dashboard.jobs import run_job
@@ -29,7 +29,7 @@ from stamp_engine.problems import NoUsableData
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 from stamp_engine.synthetic.x1dints import write_segments
-from upload_helpers import upload_files
+from tests.helpers.upload_helpers import upload_files
 
 SESSION = "5e55" * 8
 EVIL = "</script><script>alert('stamp')</script><img src=x onerror=alert(1)>"

@@ -32,7 +32,7 @@ from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 from stamp_engine.synthetic.x1dints import write_segments
 
-REAL = Path(__file__).parent / "data" / "real"
+from tests.helpers.paths import REAL
 MIRI = REAL / "jwst_x1dints" / "jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits"
 
 

@@ -25,14 +25,14 @@ import celery  # noqa: F401 — a missing celery must fail the test run, not ski
 import redis
 
 from dashboard.app import create_app
-from dashboard_client import DashClient, flask_transport
+from tests.helpers.dashboard_client import DashClient, flask_transport
 from dashboard.server.config import Config
 from stamp_engine import load
 from stamp_engine.recipe import ProcessOptions, process
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 

@@ -9,17 +9,16 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import psutil
 import requests
 
-from dashboard_client import DashClient, http_transport
+from tests.helpers.dashboard_client import DashClient, http_transport
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO
 SESSIONS = 8
 #: Memory of the server and its job processes together, at any moment (proportional set size:
 #: a page shared by a job process and the child it forked counts once, not once per process).

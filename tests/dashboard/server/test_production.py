@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dashboard_client import DashClient, flask_transport
-from upload_helpers import CountingInput, upload_files
+from tests.helpers.dashboard_client import DashClient, flask_transport
+from tests.helpers.upload_helpers import CountingInput, upload_files
 
 import stamp_engine
 from dashboard.app import create_app

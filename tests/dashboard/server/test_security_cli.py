@@ -10,14 +10,13 @@ import select
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from dashboard.server.config import Config, ConfigError
 from dashboard.server.security import hash_password, password_matches, secret_problem
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO as ROOT
 HASH = hash_password("correct horse", iterations=1000)
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "STAMP_DEMO": "none"}
 

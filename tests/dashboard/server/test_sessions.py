@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dashboard.app import create_app
-from dashboard_client import CallbackFailed, DashClient, flask_transport
+from tests.helpers.dashboard_client import CallbackFailed, DashClient, flask_transport
 from dashboard.server.config import Config
 from dashboard.server.sessions import NOT_ISSUED, is_issued, issue_session
 from stamp_engine.synthetic import make_observation

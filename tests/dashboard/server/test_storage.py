@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dashboard.app import create_app
-from dashboard_client import DashClient, flask_transport
+from tests.helpers.dashboard_client import DashClient, flask_transport
 from dashboard.server.config import Config
 from dashboard.server.datasets import UploadRejected, resolve
 from dashboard.features import downloads
@@ -19,7 +19,7 @@ from dashboard.jobs import run_job
 from dashboard.server.services import build_services
 from dashboard.server.storage import session_bytes, stored_bytes
 from dashboard.server.upload_route import SESSION_HEADER
-from upload_helpers import upload_files
+from tests.helpers.upload_helpers import upload_files
 
 SESSION_A = "a" * 32
 SESSION_B = "b" * 32

@@ -12,12 +12,12 @@ import time
 import pytest
 
 from dashboard.app import create_app
-from dashboard_client import DashClient, flask_transport
+from tests.helpers.dashboard_client import DashClient, flask_transport
 from dashboard.server.config import UPLOAD_CHUNK_BYTES, Config, format_size
 from dashboard.server.datasets import INCOMING_IDLE_S, prune_uploads
 from dashboard.server.upload_route import SESSION_HEADER, oversize_message
 from dashboard.server.sessions import issue_session
-from upload_helpers import CountingInput
+from tests.helpers.upload_helpers import CountingInput
 
 #: Two page sessions, issued anew by each test's server (see the ``app`` fixture).
 SESSION_A = SESSION_B = ""

@@ -22,7 +22,7 @@ from stamp_engine.io.containers import (
 )
 from stamp_engine.problems import Problem, UnsafeArchiveError
 
-REAL = Path(__file__).parent / "data" / "real"
+from tests.helpers.paths import REAL
 X1DINTS = REAL / "jwst_x1dints" / "jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits"
 WHTLT = REAL / "jwst_x1dints" / "jw02783-o002_t001_miri_p750l-slitlessprism_whtlt.ecsv"
 EUREKA_S3 = REAL / "eureka" / "tests_data" / "S3_NIRSpec_ap5_bg10_SpecData.h5"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -13,9 +12,10 @@ from stamp_engine.problems import NoUsableData
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import binned_model, write_eureka_s3, write_eureka_s4_lc
 
-from test_eureka_synthetic import assert_within_noise, recovered_amplitude, recovered_depth
+from tests.engine.io.test_eureka_synthetic import assert_within_noise, recovered_amplitude, recovered_depth
 
-REAL = Path(__file__).parent / "data" / "real" / "eureka"
+from tests.helpers.paths import REAL as REAL_DATA
+REAL = REAL_DATA / "eureka"
 WAVELENGTH = np.linspace(0.8, 5.2, 150)
 
 

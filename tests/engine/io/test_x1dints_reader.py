@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -16,7 +15,8 @@ from stamp_engine.problems import ReadError
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.x1dints import Element, make_mode_observation, write_segments, write_x1dints
 
-REAL = Path(__file__).parent / "data" / "real" / "jwst_x1dints" / "jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits"
+from tests.helpers.paths import REAL as REAL_DATA
+REAL = REAL_DATA / "jwst_x1dints" / "jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits"
 NAN_COLUMNS = (2, 11)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -16,7 +15,7 @@ from stamp_engine.periodogram import periodogram
 from stamp_engine.spectra import PPM, amplitude_spectrum, transmission_spectrum
 from stamp_engine.synthetic import make_observation
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO as ROOT
 
 
 def transit_windows(obs, visit: int = 0) -> tuple[tuple[float, float], list[tuple[float, float]]]:

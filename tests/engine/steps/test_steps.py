@@ -7,7 +7,6 @@ import json
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ from stamp_engine.recipe import DataLimits, ProcessOptions
 from stamp_engine.synthetic import make_observation
 from stamp_engine.timestandard import TIME_STANDARDS, time_standard
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.paths import REPO as ROOT
 
 BOUND = {
     "normalize": "normalize", "split_visits": "split_visits", "select": "select", "limit": "limit",
