@@ -21,12 +21,11 @@ from stamp_engine.cube import Cube
 from stamp_engine.recipe import ProcessOptions, process
 from stamp_engine.synthetic import make_observation
 from tests.helpers import pixels
+from tests.helpers.paths import REAL
 
 pytestmark = pytest.mark.browser
 
-from tests.helpers.paths import REPO
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
-REAL = REPO / "tests" / "data" / "real"
 REAL_FILES = sorted([*REAL.rglob("*.h5"), *REAL.rglob("*x1dints.fits")])
 #: Pixels farther than this (RGB distance) from every colour of the bar are not data (background, gaps, lines).
 ON_SCALE = 18.0

@@ -22,10 +22,10 @@ from stamp_engine import steps as stamp_steps
 from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation
+from tests.helpers.paths import REPO
 
 pytestmark = pytest.mark.browser
 
-from tests.helpers.paths import REPO
 BANDS_JS = REPO / "stamp_engine" / "web" / "stamp_bands.js"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 BANDS = (Band("H2O 1.4", 1.30, 1.50), Band("Wide", 1.40, 2.50), Band("CH4 2.3", 2.20, 2.40))

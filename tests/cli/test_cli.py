@@ -20,6 +20,7 @@ import stamp_engine
 from stamp_engine import cli
 
 from tests.helpers.paths import REAL, REPO
+
 MIRI = REAL / "jwst_x1dints" / "jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits"
 NIRSPEC = REAL / "eureka" / "tests_data" / "S3_NIRSpec_ap5_bg10_SpecData.h5"
 

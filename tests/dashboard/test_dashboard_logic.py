@@ -40,6 +40,7 @@ from stamp_engine.synthetic.eureka import write_eureka_s3
 from tests.helpers.upload_helpers import upload_files
 
 from tests.helpers.paths import REAL
+
 SESSION = "0123456789abcdef0123456789abcdef"
 LIMITS = DataLimits(wavelength=(0.6, 5.3), hours=(0.0, 11.6), n_integrations=520)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from stamp_engine import web
 
 from tests.helpers.paths import REPO as ROOT
+
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 
 

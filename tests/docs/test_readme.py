@@ -7,6 +7,7 @@ import re
 from stamp_engine import cli
 
 from tests.helpers.paths import REPO as ROOT
+
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

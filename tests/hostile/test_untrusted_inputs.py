@@ -33,6 +33,7 @@ from stamp_engine.synthetic.eureka import write_eureka_s3
 from stamp_engine.synthetic.x1dints import write_segments
 
 from tests.helpers.paths import REAL
+
 MIRI = REAL / "jwst_x1dints" / "jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits"
 
 

@@ -33,6 +33,7 @@ from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 
 from tests.helpers.paths import REPO
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 

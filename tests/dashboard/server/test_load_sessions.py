@@ -19,6 +19,7 @@ from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.eureka import write_eureka_s3
 
 from tests.helpers.paths import REPO
+
 SESSIONS = 8
 #: Memory of the server and its job processes together, at any moment (proportional set size:
 #: a page shared by a job process and the child it forked counts once, not once per process).

@@ -17,6 +17,7 @@ from dashboard.server.config import Config, ConfigError
 from dashboard.server.security import hash_password, password_matches, secret_problem
 
 from tests.helpers.paths import REPO as ROOT
+
 HASH = hash_password("correct horse", iterations=1000)
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "STAMP_DEMO": "none"}
 

@@ -27,6 +27,7 @@ from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.x1dints import write_segments
 
 from tests.helpers.paths import REPO as ROOT
+
 BANDS = [Band("H2O 1.4", 1.30, 1.50), Band("CO2 4.3", 4.20, 4.45), Band("Far away", 20.0, 21.0)]
 STAMP = "20250304_050607"
 WHEN = __import__("datetime").datetime(2025, 3, 4, 5, 6, 7)

@@ -15,6 +15,7 @@ from stamp_engine.synthetic.eureka import binned_model, write_eureka_s3, write_e
 from tests.engine.io.test_eureka_synthetic import assert_within_noise, recovered_amplitude, recovered_depth
 
 from tests.helpers.paths import REAL as REAL_DATA
+
 REAL = REAL_DATA / "eureka"
 WAVELENGTH = np.linspace(0.8, 5.2, 150)
 

@@ -13,6 +13,7 @@ from stamp_engine.io.registry import identify_format, read
 from stamp_engine.problems import ReadError
 
 from tests.helpers.paths import REAL as REAL_DATA
+
 REAL = REAL_DATA / "eureka"
 PHOTOMETRY = REAL / "tests_data" / "S3_Photometry_NIRCam_ap60_bg70_90_SpecData.h5"
 SPECTRA = sorted(p for p in REAL.rglob("*SpecData.h5") if p != PHOTOMETRY)

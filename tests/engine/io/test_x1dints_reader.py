@@ -16,6 +16,7 @@ from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.x1dints import Element, make_mode_observation, write_segments, write_x1dints
 
 from tests.helpers.paths import REAL as REAL_DATA
+
 REAL = REAL_DATA / "jwst_x1dints" / "jw02783-o002_t001_miri_p750l-slitlessprism_x1dints.fits"
 NAN_COLUMNS = (2, 11)
 
