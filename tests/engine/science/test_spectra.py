@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import astropy.units as u
 import numpy as np
 import pytest
@@ -14,8 +12,6 @@ from stamp_engine.export import science_table, write_science_product
 from stamp_engine.periodogram import periodogram
 from stamp_engine.spectra import PPM, amplitude_spectrum, transmission_spectrum
 from stamp_engine.synthetic import make_observation
-
-from tests.helpers.paths import REPO as ROOT
 
 
 def transit_windows(obs, visit: int = 0) -> tuple[tuple[float, float], list[tuple[float, float]]]:
@@ -285,17 +281,3 @@ def test_science_products_round_trip_through_ecsv_with_units_and_provenance(tmp_
     with pytest.raises(TypeError, match="no table for a Cube"):
         science_table(cube)
 
-
-# ------------------------------------------------------------------------------ README
-def test_the_readme_science_example_runs(tmp_path, monkeypatch):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Science products", 1)[1].split("\n#", 1)[0]
-    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    exec(compile(code, "README.md (Science products)", "exec"), namespace)
-    spectrum = namespace["spectrum"]
-    assert spectrum.n_channels > 10 and np.all(np.isfinite(spectrum.depth))
-    assert (tmp_path / "transmission.ecsv").exists() and (tmp_path / "amplitude.ecsv").exists()
-    assert abs(namespace["lomb"].peak_period.to_value(u.hour) - 2.4) < 0.01
-    assert namespace["residuals"].unit == u.percent and "baseline 0–2.9 h, 7.1–9.9 h" in namespace["residuals"].description
