@@ -88,7 +88,10 @@ def to_xarray(cube: "Cube") -> "xarray.Dataset":
     row_meta = {k: v for k, v in cube.meta.items()
                 if isinstance(v, np.ndarray) and v.shape[:1] == (cube.n_integrations,)}
     for key, values in row_meta.items():
-        coords[f"{_ROW_META_PREFIX}{key}"] = ("time", values)
+        # A row array with more axes (e.g. ``row_span`` after time binning, n × k) gets its own
+        # dims after ``time``; xarray refuses a 2-D coordinate on the single dim ``time``.
+        extra_dims = tuple(f"{_ROW_META_PREFIX}{key}_dim{axis}" for axis in range(1, values.ndim))
+        coords[f"{_ROW_META_PREFIX}{key}"] = (("time", *extra_dims), values)
     data_vars: dict[str, Any] = {
         "flux": (("time", "wavelength"), cube.flux,
                  {"units": value_unit, "long_name": "variability" if cube.is_normalized else "flux"}),
@@ -159,7 +162,7 @@ def from_xarray(dataset: "xarray.Dataset") -> "Cube":
     attrs = dataset.attrs
     meta = json.loads(attrs["meta"]) if "meta" in attrs else {}
     for name in dataset.coords:
-        if str(name).startswith(_ROW_META_PREFIX) and dataset[name].dims == ("time",):
+        if str(name).startswith(_ROW_META_PREFIX) and dataset[name].dims[:1] == ("time",):
             meta[str(name)[len(_ROW_META_PREFIX):]] = np.asarray(dataset[name].values)
     reference = reference_unit = None
     if "reference" in dataset.data_vars:

@@ -95,6 +95,18 @@ def test_xarray_round_trip_is_exact(normalized):
     np.testing.assert_allclose(back.hours, cube.hours, atol=1e-8)
 
 
+def test_xarray_round_trip_of_a_time_binned_cube_keeps_its_row_spans():
+    # Binning in time records each output row's span of input rows (n × 2): a 2-D per-row
+    # array, which xarray refuses as a coordinate on the single dim ``time``.
+    cube = awkward_cube().bin(time=3)
+    assert cube.meta["row_span"].ndim == 2
+    ds = cube.to_xarray()
+    assert ds["meta_row_span"].dims[0] == "time" and ds["meta_row_span"].ndim == 2
+    back = Cube.from_xarray(ds)
+    assert_same_cube(cube, back)
+    np.testing.assert_array_equal(back.meta["row_span"], cube.meta["row_span"])
+
+
 def test_xarray_round_trip_survives_netcdf(tmp_path):
     import xarray
 
