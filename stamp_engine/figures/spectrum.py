@@ -32,17 +32,17 @@ import numpy as np
 import plotly.colors as pcolors
 import plotly.graph_objects as go
 
-from .bands import Band
-from .colour import STRETCHES, asinh_softening, centred_colorscale, robust_colour_limits, stretch_ticks, stretch_values
-from .timeaxis import TimeRows, time_gaps, time_rows, visits_side_by_side
-from .cube import Cube
-from .labels import interpolated_flags
-from .statistics import nanmedian_over_time
+from ..bands import Band
+from ..colour import STRETCHES, asinh_softening, centred_colorscale, robust_colour_limits, stretch_ticks, stretch_values
+from ..timeaxis import TimeRows, time_gaps, time_rows, visits_side_by_side
+from ..cube import Cube
+from ..labels import interpolated_flags
+from ..statistics import nanmedian_over_time
 
 if TYPE_CHECKING:
     from astropy.time import Time
 
-    from .steps.light_curves import LightCurve
+    from ..steps.light_curves import LightCurve
 
 # ----------------------------------------------------------------- colour scales
 _DIVERGING_NAMES = ("RdBu_r", "RdBu", "PuOr_r", "BrBG", "PiYG", "Spectral_r", "balance", "curl")
@@ -119,7 +119,7 @@ def display_cube(cube: Cube, max_time: int = MAX_DISPLAY_TIME, max_wavelength: i
     wavelength_factor = max(1, math.ceil(cube.n_wavelengths / max_wavelength))
     if time_factor == 1 and wavelength_factor == 1:
         return cube
-    from .steps.binning import bin as bin_cube
+    from ..steps.binning import bin as bin_cube
 
     return bin_cube(cube, time=time_factor, wavelength=wavelength_factor, method="mean")
 
@@ -980,7 +980,7 @@ def frame_labels(cube: Cube) -> tuple[str, ...]:
     for one integration; the visit is named when there are several, and rows made by
     interpolation say so.
     """
-    from .labels import INTERPOLATED_KEY, row_spans
+    from ..labels import INTERPOLATED_KEY, row_spans
 
     n = cube.n_integrations
     if n == 0:
