@@ -1,7 +1,9 @@
 """The shape of a time × wavelength ``flux`` array: one row per integration, one column per wavelength.
 
-Shared by :class:`stamp_engine.io.block.SpectralBlock` (one file's spectra) and
-:class:`stamp_engine.cube.Cube` (the stitched cube), so the two count rows and columns by one rule.
+Shared by :class:`stamp_engine.io.block.SpectralBlock` (one file's spectra),
+:class:`stamp_engine.cube.Cube` (the stitched cube) and
+:class:`stamp_engine.channels.ChannelLightCurves` (wavelength channels), so they count rows and
+columns by one rule.
 """
 
 from __future__ import annotations
