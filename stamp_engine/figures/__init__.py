@@ -10,8 +10,10 @@ view, and the parts they share:
   colour, what the browser needs to re-colour a map (:func:`browser_colours`);
 - :mod:`.band_map` — display columns of bands and the band-map trace meta the browser
   highlights from;
-- :mod:`.maps` — the 3D surface and the heatmap (one builder), :func:`surface_grid`;
-- :mod:`.map_overlays` — gaps, masked columns, interpolated rows, visits side by side;
+- :mod:`.surface` — the 3D surface on its decimated grid (:func:`surface_grid`);
+- :mod:`.heatmap` — the heatmap (2D map);
+- :mod:`.maps` — what those two share: the display cube, one gap-aware trace per visit, layout;
+- :mod:`.map_overlays` — the heatmap's gaps, masked columns, interpolated rows, visits side by side;
 - :mod:`.light_curves` — white-light and band light curves;
 - :mod:`.spectrum` — the spectrum of a row and the spectrum player.
 
@@ -40,6 +42,7 @@ from .common import (
     figure_nbytes,
     plain_text,
 )
+from .heatmap import heatmap_figure
 from .light_curves import light_curve_figure
 from .map_overlays import (
     GAP_COLOUR,
@@ -50,7 +53,6 @@ from .map_overlays import (
     masked_column_rects,
     masked_columns,
 )
-from .maps import SURFACE_MAX_TIME, SURFACE_MAX_WAVELENGTH, heatmap_figure, surface_figure, surface_grid
 from .spectrum import (
     SPECTRUM_MODES,
     SpectrumFrames,
@@ -58,6 +60,12 @@ from .spectrum import (
     spectrum_figure,
     spectrum_frames,
     spectrum_player_figure,
+)
+from .surface import (
+    SURFACE_MAX_TIME,
+    SURFACE_MAX_WAVELENGTH,
+    surface_figure,
+    surface_grid,
 )
 
 __all__ = [

@@ -13,7 +13,6 @@ from ..colour import centred_colorscale, robust_colour_limits, stretch_ticks
 from ..cube import Cube
 from .common import _value_name_and_unit, _ValueScale
 
-
 _DIVERGING_NAMES = ("RdBu_r", "RdBu", "PuOr_r", "BrBG", "PiYG", "Spectral_r", "balance", "curl")
 _SEQUENTIAL_NAMES = ("Viridis", "Inferno", "Magma", "Plasma", "Cividis", "Turbo", "Greys", "thermal", "Hot")
 

@@ -12,7 +12,6 @@ from ..labels import interpolated_flags
 from ..timeaxis import TimeRows
 from .common import WAVELENGTH_LABEL
 
-
 #: Colour of map cells without data (gaps in time, NaN values): the plot background.
 GAP_COLOUR = "rgb(205,205,205)"
 #: Veil over interpolated rows of a map: they look lighter than measured ones.
