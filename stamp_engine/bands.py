@@ -69,33 +69,34 @@ class Band:
         return {"name": self.name, "start": self.start, "end": self.end}
 
 
+#: Every preset band once (µm): a band in several presets has one definition.
+_PRESET_BANDS: dict[str, Band] = {band.name: band for band in (
+    Band("Na", 0.585, 0.595),
+    Band("K", 0.760, 0.775),
+    Band("H2O 1.4", 1.30, 1.50),
+    Band("CH4 1.7", 1.60, 1.80),
+    Band("H2O 1.9", 1.80, 2.05),
+    Band("CH4 2.3", 2.20, 2.40),
+    Band("H2O 2.7", 2.55, 2.95),
+    Band("CH4 3.3", 3.15, 3.45),
+    Band("SO2 4.05", 3.95, 4.10),
+    Band("CO2 4.3", 4.20, 4.45),
+    Band("CO 4.6", 4.50, 4.90),
+    Band("H2O 6.3", 5.50, 7.00),
+    Band("SO2 7.3", 7.10, 7.60),
+    Band("CH4 7.7", 7.40, 8.00),
+    Band("Silicates 10", 8.50, 11.50),
+    Band("NH3 10.5", 10.30, 10.80),
+)}
+
 #: Molecular bands commonly examined in JWST exoplanet and brown-dwarf spectra (µm).
 PRESETS: dict[str, tuple[Band, ...]] = {
-    "Molecules (near-IR)": (
-        Band("H2O 1.4", 1.30, 1.50),
-        Band("CH4 1.7", 1.60, 1.80),
-        Band("H2O 1.9", 1.80, 2.05),
-        Band("CH4 2.3", 2.20, 2.40),
-        Band("H2O 2.7", 2.55, 2.95),
-        Band("CH4 3.3", 3.15, 3.45),
-        Band("CO2 4.3", 4.20, 4.45),
-        Band("CO 4.6", 4.50, 4.90),
-    ),
-    "Exoplanet transmission": (
-        Band("Na", 0.585, 0.595),
-        Band("K", 0.760, 0.775),
-        Band("H2O 1.4", 1.30, 1.50),
-        Band("CO2 4.3", 4.20, 4.45),
-        Band("SO2 4.05", 3.95, 4.10),
-        Band("CO 4.6", 4.50, 4.90),
-    ),
-    "Mid-IR (MIRI)": (
-        Band("H2O 6.3", 5.50, 7.00),
-        Band("CH4 7.7", 7.40, 8.00),
-        Band("SO2 7.3", 7.10, 7.60),
-        Band("NH3 10.5", 10.30, 10.80),
-        Band("Silicates 10", 8.50, 11.50),
-    ),
+    title: tuple(_PRESET_BANDS[name] for name in names)
+    for title, names in {
+        "Molecules (near-IR)": ("H2O 1.4", "CH4 1.7", "H2O 1.9", "CH4 2.3", "H2O 2.7", "CH4 3.3", "CO2 4.3", "CO 4.6"),
+        "Exoplanet transmission": ("Na", "K", "H2O 1.4", "CO2 4.3", "SO2 4.05", "CO 4.6"),
+        "Mid-IR (MIRI)": ("H2O 6.3", "CH4 7.7", "SO2 7.3", "NH3 10.5", "Silicates 10"),
+    }.items()
 }
 
 

@@ -29,6 +29,7 @@ import astropy.units as u
 import numpy as np
 from astropy.time import Time
 
+from .grid import TimeWavelengthGrid
 from .statistics import inverse_variance_mean, row_blocks
 from .steps.light_curves import LightCurve
 from .windows import Windows, window_rows, windows_text
@@ -43,7 +44,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, eq=False)
-class ChannelLightCurves:
+class ChannelLightCurves(TimeWavelengthGrid):
     """One light curve per wavelength channel, on the cube's time axis.
 
     Attributes
@@ -94,13 +95,8 @@ class ChannelLightCurves:
     history: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def n_channels(self) -> int:
-        return int(self.flux.shape[1])
-
-    @property
-    def n_integrations(self) -> int:
-        return int(self.flux.shape[0])
+    #: Its wavelength columns are the channels.
+    n_channels = TimeWavelengthGrid.n_wavelengths
 
     @property
     def is_normalized(self) -> bool:

@@ -10,6 +10,7 @@ import astropy.units as u
 import numpy as np
 from astropy.time import Time
 
+from .grid import TimeWavelengthGrid
 from .labels import interpolated_flags, take_rows
 from .problems import Problem
 from .timestandard import TimeStandard, time_standard
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, eq=False)
-class Cube:
+class Cube(TimeWavelengthGrid):
     """Time-series spectra on one wavelength grid, one row per integration.
 
     Methods never change the cube in place; each returns a new one, so steps chain
@@ -95,14 +96,6 @@ class Cube:
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries for {n_int} integrations")
 
     # ----------------------------------------------------------------- shape
-    @property
-    def n_integrations(self) -> int:
-        return int(self.flux.shape[0])
-
-    @property
-    def n_wavelengths(self) -> int:
-        return int(self.flux.shape[1])
-
     @property
     def n_visits(self) -> int:
         return int(self.visit.max()) + 1 if self.n_integrations else 0

@@ -22,14 +22,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .cube import Cube
-from .figures import (
-    _TEMPLATE,
-    WAVELENGTH_LABEL,
-    _display_name,
-    _value_name_and_unit,
-    _y_range,
-    interpolated_rows,
-)
+from .figures.common import _TEMPLATE, WAVELENGTH_LABEL, _display_name, _value_name_and_unit
+from .figures.map_overlays import interpolated_rows
+from .figures.spectrum import _y_range
 from .timeaxis import time_gaps
 
 __all__ = [

@@ -55,7 +55,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def _colorscale_names() -> list[str]:
-    from .figures import COLORSCALES
+    from .figures.colour_axis import COLORSCALES
 
     return list(COLORSCALES)
 

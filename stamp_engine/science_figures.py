@@ -25,7 +25,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .bands import Band
-from .figures import _CURVE_COLOURS, _TEMPLATE, _WHITE_LIGHT_COLOUR, WAVELENGTH_LABEL, _block_mean, _f32, _rgba, plain_text
+from .figures.common import _TEMPLATE, WAVELENGTH_LABEL, _f32, _rgba, plain_text
+from .figures.light_curves import _CURVE_COLOURS, _WHITE_LIGHT_COLOUR, _block_mean
 from .timeaxis import time_gaps
 from .windows import windows_text
 

@@ -113,11 +113,7 @@ def write_cube_fits(cube: Cube, path: str | Path, options: Mapping[str, Any] | N
     ]
     time_hdu = fits.BinTableHDU.from_columns(columns, name="TIME")
     th = time_hdu.header
-    th["TIMESYS"] = (timesys, "time scale of TIME")
-    th["MJDREFI"] = (int(mjdref), "integer part of the reference MJD")
-    th["MJDREFF"] = (0.0, "fractional part of the reference MJD")
-    th["TIMEUNIT"] = ("d", "unit of TIME")
-    th["TREFPOS"] = (trefpos, "where the times are measured")
+    _add_time_reference(th, timesys=timesys, trefpos=trefpos, mjdref=mjdref, unit="d", times="TIME")
     th["TIMESTD"] = (_header_value(cube.time_standard), "time standard as read from the files")
     th["TSTART"] = (float(days[0]) if len(days) else 0.0, "first mid-integration TIME")
     th["TSTOP"] = (float(days[-1]) if len(days) else 0.0, "last mid-integration TIME")
@@ -198,10 +194,15 @@ def _add_axis_wcs(header: fits.Header, *, timesys: str, trefpos: str, mjdref: fl
         header[f"CDELT{i}"] = 1.0
         header[f"PS{i}_0"] = (WCS_TABLE, "EXTNAME of the coordinate table")
         header[f"PS{i}_1"] = (column, "column of the coordinate array")
-    header["TIMESYS"] = (timesys, "time scale of axis 2")
+    _add_time_reference(header, timesys=timesys, trefpos=trefpos, mjdref=mjdref, unit="s", times="axis 2")
+
+
+def _add_time_reference(header: fits.Header, *, timesys: str, trefpos: str, mjdref: float, unit: str, times: str) -> None:
+    """The FITS time reference (scale, MJDREF, unit, position) of the times in ``times``."""
+    header["TIMESYS"] = (timesys, f"time scale of {times}")
     header["MJDREFI"] = (int(mjdref), "integer part of the reference MJD")
     header["MJDREFF"] = (0.0, "fractional part of the reference MJD")
-    header["TIMEUNIT"] = ("s", "unit of axis 2")
+    header["TIMEUNIT"] = (unit, f"unit of {times}")
     header["TREFPOS"] = (trefpos, "where the times are measured")
 
 

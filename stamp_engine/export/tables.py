@@ -26,7 +26,13 @@ if TYPE_CHECKING:
     from ..spectra import AmplitudeSpectrum, TransmissionSpectrum
 
 
-# ----------------------------------------------------------------------------- light curves
+def _add_columns(table: QTable, *columns: tuple[str, Any, str]) -> None:
+    """Add each ``(name, values, description)`` to ``table``, in order: every column says what it holds."""
+    for name, values, description in columns:
+        table[name] = values
+        table[name].info.description = description
+
+
 # ----------------------------------------------------------------------------- light curves
 def column_names(names: Sequence[str]) -> list[str]:
     """CSV-friendly column names (letters, digits, ``._-``) of curve ``names``, unique among themselves.
@@ -71,21 +77,23 @@ def light_curve_table(curves: Sequence["LightCurve"], time_standard: str | None 
             raise ValueError(f"light curve {curve.name!r} has different times from {first.name!r}")
     standard = time_standard or first.time.scale.upper()
     table = QTable()
-    table["time"] = first.time
+    _add_columns(
+        table,
+        ("time", first.time, f"Mid-integration time, {standard} (MJD-style number, days)"),
+        ("hours", np.asarray(first.hours, dtype=np.float64) * u.hour, f"Time since t0 = first integration ({standard}), hours"),
+        ("visit", np.asarray(first.visit, dtype=np.int32), "Visit index (0, 1, …), split on time gaps"),
+    )
     table["time"].format = "mjd"
-    table["time"].info.description = f"Mid-integration time, {standard} (MJD-style number, days)"
-    table["hours"] = np.asarray(first.hours, dtype=np.float64) * u.hour
-    table["hours"].info.description = f"Time since t0 = first integration ({standard}), hours"
-    table["visit"] = np.asarray(first.visit, dtype=np.int32)
-    table["visit"].info.description = "Visit index (0, 1, …), split on time gaps"
     bands_meta = []
     for name, curve in zip(column_names([c.name for c in curves]), curves):
         lo, hi = curve.band
         what = "Variability" if curve.unit == u.percent else "Flux"
-        table[name] = np.asarray(curve.value, dtype=np.float64) * curve.unit
-        table[name].info.description = f"{what} of {curve.name} ({lo:.4f}–{hi:.4f} µm), error-weighted band mean"
-        table[f"{name}_err"] = np.asarray(curve.error, dtype=np.float64) * curve.unit
-        table[f"{name}_err"].info.description = f"1-sigma error of {name}"
+        _add_columns(
+            table,
+            (name, np.asarray(curve.value, dtype=np.float64) * curve.unit,
+             f"{what} of {curve.name} ({lo:.4f}–{hi:.4f} µm), error-weighted band mean"),
+            (f"{name}_err", np.asarray(curve.error, dtype=np.float64) * curve.unit, f"1-sigma error of {name}"),
+        )
         bands_meta.append({"column": name, "name": curve.name, "start_um": float(lo), "end_um": float(hi)})
     table.meta.update(
         {
@@ -154,12 +162,12 @@ def science_table(product: "TransmissionSpectrum | AmplitudeSpectrum | Periodogr
     table = QTable()
     meta: dict[str, Any] = {"written_by": f"STAMP {__version__}"}
     if isinstance(product, Periodogram):
-        table["frequency"] = product.frequency.to(1 / u.hour)
-        table["frequency"].info.description = "Frequency, cycles per hour"
-        table["period"] = product.period
-        table["period"].info.description = "Period = 1/frequency, hours"
-        table["power"] = np.asarray(product.power, dtype=np.float64)
-        table["power"].info.description = "Lomb-Scargle power (standard normalization, 0-1)"
+        _add_columns(
+            table,
+            ("frequency", product.frequency.to(1 / u.hour), "Frequency, cycles per hour"),
+            ("period", product.period, "Period = 1/frequency, hours"),
+            ("power", np.asarray(product.power, dtype=np.float64), "Lomb-Scargle power (standard normalization, 0-1)"),
+        )
         meta.update(
             product="periodogram", light_curve=product.name, band_um=list(product.band),
             peak_period_hours=float(product.peak_period.to_value(u.hour)), peak_power=product.peak_power,
@@ -172,24 +180,25 @@ def science_table(product: "TransmissionSpectrum | AmplitudeSpectrum | Periodogr
         return table
     if not isinstance(product, (TransmissionSpectrum, AmplitudeSpectrum)):
         raise TypeError(f"no table for a {type(product).__name__}; give a spectrum or a periodogram")
-    table["wavelength"] = np.asarray(product.wavelength, dtype=np.float64) * u.um
-    table["wavelength"].info.description = "Channel centre, micron"
-    table["wavelength_low"] = np.asarray(product.edges[:, 0], dtype=np.float64) * u.um
-    table["wavelength_low"].info.description = "Channel lower edge, micron"
-    table["wavelength_high"] = np.asarray(product.edges[:, 1], dtype=np.float64) * u.um
-    table["wavelength_high"].info.description = "Channel upper edge, micron"
+    _add_columns(
+        table,
+        ("wavelength", np.asarray(product.wavelength, dtype=np.float64) * u.um, "Channel centre, micron"),
+        ("wavelength_low", np.asarray(product.edges[:, 0], dtype=np.float64) * u.um, "Channel lower edge, micron"),
+        ("wavelength_high", np.asarray(product.edges[:, 1], dtype=np.float64) * u.um, "Channel upper edge, micron"),
+    )
     if isinstance(product, TransmissionSpectrum):
         what = "Transit depth 1 - F_in/F_out" if product.kind == "transit" else "Eclipse depth F_out/F_in - 1"
-        table["depth"] = product.depth
-        table["depth"].info.description = f"{what}, ppm"
-        table["depth_err"] = product.error
-        table["depth_err"].info.description = "1-sigma error of depth, ppm"
-        table["n_in"] = np.asarray(product.n_in_transit_used, dtype=np.int64)
-        table["n_in"].info.description = "Integrations with a usable value in the in-transit window(s)"
-        table["n_baseline"] = np.asarray(product.n_baseline_used, dtype=np.int64)
-        table["n_baseline"].info.description = "Integrations with a usable value in the baseline window(s)"
-        table["baseline_scatter"] = np.asarray(product.baseline_scatter, dtype=np.float64)
-        table["baseline_scatter"].info.description = "Baseline scatter in units of the per-integration errors (1 = as expected)"
+        _add_columns(
+            table,
+            ("depth", product.depth, f"{what}, ppm"),
+            ("depth_err", product.error, "1-sigma error of depth, ppm"),
+            ("n_in", np.asarray(product.n_in_transit_used, dtype=np.int64),
+             "Integrations with a usable value in the in-transit window(s)"),
+            ("n_baseline", np.asarray(product.n_baseline_used, dtype=np.int64),
+             "Integrations with a usable value in the baseline window(s)"),
+            ("baseline_scatter", np.asarray(product.baseline_scatter, dtype=np.float64),
+             "Baseline scatter in units of the per-integration errors (1 = as expected)"),
+        )
         meta.update(
             product=f"{product.kind} spectrum", kind=product.kind,
             in_transit_hours=product.in_transit_hours, baseline_hours=product.baseline_hours,
@@ -198,20 +207,17 @@ def science_table(product: "TransmissionSpectrum | AmplitudeSpectrum | Periodogr
         )
     else:
         unit_text = unit_string(product.amplitude.unit) or "input unit"
-        for name, values, description in (
+        _add_columns(
+            table,
             ("amplitude", product.amplitude, f"Sinusoid semi-amplitude A [{unit_text}]"),
             ("amplitude_err", product.amplitude_error, "1-sigma error of amplitude"),
             ("relative_amplitude", product.relative_amplitude, "A / mean level of the channel, %"),
             ("relative_amplitude_err", product.relative_amplitude_error, "1-sigma error of relative_amplitude, %"),
             ("phase", product.phase, "Phase phi of A sin(2 pi t/P + phi), t = hours since t0, rad"),
             ("phase_err", product.phase_error, "1-sigma error of phase, rad"),
-        ):
-            table[name] = values
-            table[name].info.description = description
-        table["chi2_reduced"] = np.asarray(product.chi2_reduced, dtype=np.float64)
-        table["chi2_reduced"].info.description = "Reduced chi-square of the sinusoid fit"
-        table["n_points"] = np.asarray(product.n_points, dtype=np.int64)
-        table["n_points"].info.description = "Integrations used in the fit"
+            ("chi2_reduced", np.asarray(product.chi2_reduced, dtype=np.float64), "Reduced chi-square of the sinusoid fit"),
+            ("n_points", np.asarray(product.n_points, dtype=np.int64), "Integrations used in the fit"),
+        )
         meta.update(
             product="amplitude spectrum", period_hours=float(product.period.to_value(u.hour)),
             per_visit_offset=product.per_visit_offset, input_unit=product.input_unit,

@@ -8,6 +8,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
+from ..grid import TimeWavelengthGrid
 from ..timestandard import MJD_UTC_FROM_CADENCE, time_standard
 
 #: Time standard of times estimated from EXPSTART and the read pattern (the file had none).
@@ -15,7 +16,7 @@ CADENCE_FALLBACK = MJD_UTC_FROM_CADENCE.label
 
 
 @dataclass
-class SpectralBlock:
+class SpectralBlock(TimeWavelengthGrid):
     """Spectra of one spectral element (detector / order) read from one file.
 
     Readers fill this without reordering anything: wavelengths as stored, rows in
@@ -82,14 +83,6 @@ class SpectralBlock:
     notes: list[str] = field(default_factory=list)
     info: list[str] = field(default_factory=list)
     wavelength_edges: tuple[float, float] | None = None
-
-    @property
-    def n_integrations(self) -> int:
-        return int(self.flux.shape[0])
-
-    @property
-    def n_wavelengths(self) -> int:
-        return int(self.flux.shape[1])
 
     @property
     def time_scale(self) -> str:

@@ -1,0 +1,113 @@
+"""Which display columns each band covers, and the trace meta the browser highlights bands from.
+
+Band highlighting: surfaces and heatmaps are ONE trace per visit (no seams where bands
+meet); each carries ``meta = {"role": "band-map", "visit": v, "extent": [x0, x1],
+"bands": [{"name", "columns": [start, stop], "x": [x0, x1]}, …]}`` — the display columns
+and the wavelength span (cell edges, µm) of every band inside the data
+(:func:`band_columns`). ``stamp_engine/web/stamp_bands.js`` highlights a band in the browser: opaque
+light-grey layout shapes over the other columns of a heatmap (a relayout, no trace
+redraw) and, on a surface, a ``surfacecolor`` that sends the other columns to a grey
+stop added below the colour axis's scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..bands import Band
+
+
+@dataclass(frozen=True)
+class BandColumns:
+    """Display columns ``start:stop`` of the band ``name`` (wavelength ascending)."""
+
+    name: str
+    start: int
+    stop: int
+
+
+def _cell_edges(centres: np.ndarray) -> np.ndarray:
+    """Edges of the cells around ascending ``centres``: midpoints, half a step beyond each end."""
+    if centres.size == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    mid = 0.5 * (centres[1:] + centres[:-1])
+    return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
+
+
+def _band_columns(wavelength: np.ndarray, band: Band) -> tuple[int, int]:
+    """Column range ``[start, stop)`` of ``band`` (wavelength ascending).
+
+    A band narrower than one display column still gets the column nearest its centre,
+    so choosing it in the dashboard always lights something up.
+    """
+    start = int(np.searchsorted(wavelength, band.start, side="left"))
+    stop = int(np.searchsorted(wavelength, band.end, side="right"))
+    if start == stop and wavelength.size and band.overlaps(float(wavelength[0]), float(wavelength[-1])):
+        nearest = int(np.argmin(np.abs(wavelength - 0.5 * (band.start + band.end))))
+        start, stop = nearest, nearest + 1
+    return start, stop
+
+
+def band_columns(wavelength: np.ndarray, bands: Sequence[Band] = ()) -> list[BandColumns]:
+    """The display columns of each band that holds at least one of them.
+
+    Parameters
+    ----------
+    wavelength : ndarray
+        Ascending wavelengths (µm) of the columns.
+    bands : sequence of Band
+
+    Returns
+    -------
+    list of BandColumns
+        In the order of ``bands``; bands outside the data are left out.
+    """
+    spans = [BandColumns(band.name, *_band_columns(np.asarray(wavelength), band)) for band in bands]
+    return [span for span in spans if span.start < span.stop]
+
+
+def surface_vertex_columns(n_wave: int, spans: Sequence[BandColumns]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Columns of a surface's vertices, with every band edge drawn twice, and each band's vertex range.
+
+    A surface colours the quad between two vertices by interpolating their values, so a
+    band edge between an in-band and a greyed vertex would show every colour of the scale
+    in between. Each inner band edge column ``c`` is therefore repeated: the first copy
+    ends the quad on its left, the second starts the one on its right (a zero-width
+    quad joins them). The quad between columns ``j`` and ``j + 1`` belongs to the band
+    holding ``j``, as the heatmap cell ``j`` does.
+
+    Returns
+    -------
+    columns : ndarray of int
+        Display column of each vertex column (ascending, edges repeated).
+    ranges : list of (int, int)
+        Per span, the vertex columns ``[start, stop)`` drawn in the band's colours.
+    """
+    cuts = np.unique([c for s in spans for c in (s.start, s.stop) if 0 < c < n_wave]).astype(int)
+    every = np.arange(n_wave)
+    columns = np.repeat(every, 1 + np.isin(every, cuts))
+    first_copy = every + np.searchsorted(cuts, every, side="left")  # vertex index of column c's first copy
+
+    def vertex_range(span: BandColumns) -> tuple[int, int]:
+        start = int(first_copy[span.start]) + (1 if span.start > 0 else 0)
+        stop = int(first_copy[span.stop]) + 1 if span.stop < n_wave else int(columns.size)
+        return start, stop
+
+    return columns, [vertex_range(s) for s in spans]
+
+
+def _band_map_meta(visit: int, edges: np.ndarray, spans: Sequence[BandColumns], ranges: Sequence[tuple[int, int]]) -> dict:
+    """The trace meta ``stamp_engine/web/stamp_bands.js`` highlights from (see the module docstring);
+    ``ranges`` are the z columns drawn in each band's colours."""
+    return {
+        "role": "band-map",
+        "visit": int(visit),
+        "extent": [float(edges[0]), float(edges[-1])],
+        "bands": [
+            {"name": s.name, "columns": [int(a), int(b)], "x": [float(edges[s.start]), float(edges[s.stop])]}
+            for s, (a, b) in zip(spans, ranges)
+        ],
+    }

@@ -1,0 +1,87 @@
+"""The heatmap (2D map) of a cube: x wavelength, y time, one trace per visit, gaps drawn empty."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..bands import Band
+from ..cube import Cube
+from ..timeaxis import visits_side_by_side
+from .colour_axis import browser_colours
+from .common import MAX_DISPLAY_TIME, MAX_DISPLAY_WAVELENGTH, WAVELENGTH_LABEL, _f32
+from .map_overlays import (
+    GAP_COLOUR,
+    MASK_COLOUR,
+    MASKED_FRACTION,
+    _interpolated_veils,
+    _visit_panels_layout,
+    masked_column_rects,
+)
+from .maps import _map_data, _map_layout, _visit_maps
+
+
+def heatmap_figure(
+    cube: Cube,
+    bands: Sequence[Band] = (),
+    colorscale: str | None = None,
+    zrange: tuple[float, float] | None = None,
+    title: str | None = None,
+    *,
+    max_time: int = MAX_DISPLAY_TIME,
+    max_wavelength: int = MAX_DISPLAY_WAVELENGTH,
+    stretch: str = "linear",
+    visits: str = "auto",
+) -> go.Figure:
+    """2D map (x wavelength, y time) of the same data as :func:`surface_figure`.
+
+    Each visit is one trace (one panel when visits are side by side). Nothing is drawn
+    across a time gap: a step
+    longer than a few cadences (:data:`stamp_engine.timeaxis.GAP_CADENCES`) gets an
+    empty row in :data:`GAP_COLOUR`, whatever the visit threshold.  Rows made by
+    ``interpolate_gaps`` are drawn lighter and show no error.
+
+    Parameters
+    ----------
+    visits : {"auto", "one axis", "side by side"}
+        One time axis for all visits, or one panel per visit (hours since its start);
+        ``"auto"`` puts visits side by side when one axis would be mostly empty
+        (:func:`stamp_engine.timeaxis.visits_side_by_side`).
+
+    Other parameters as :func:`surface_figure`.
+    """
+    data = _map_data(cube, bands, colorscale, zrange, max_time, max_wavelength, stretch)
+    shown, hours, drawn, edges = data.shown, data.hours, data.drawn, data.edges
+    panels = visits_side_by_side(hours, shown.visit, visits)
+    # A heatmap is given cell edges: its cells tile the axis exactly, one trace per
+    # visit, so nothing anti-aliases inside the map.
+    columns, ranges = np.arange(shown.n_wavelengths), [(s.start, s.stop) for s in data.spans]
+    x = _f32(edges)
+    traces = []
+    veils: list[dict] = []
+    masks: list[dict] = []
+    for visit in _visit_maps(cube, data, panels):
+        rows, drawn_rows = visit.rows, visit.drawn_rows
+        veils += _interpolated_veils(drawn_rows, data.interpolated[rows], visit.axes)
+        masks += masked_column_rects(drawn[rows], edges, (float(drawn_rows.edges[0]), float(drawn_rows.edges[-1])), visit.axes)
+        traces.append(go.Heatmap(**visit.trace(data, x, drawn_rows.edges, columns, ranges), customdata=_f32(visit.error),
+                                 zsmooth=False, showlegend=False, hoverongaps=False))
+    fig = go.Figure(data=traces)
+    fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": 10, "t": 50, "b": 60}, panels,
+                                    colour=browser_colours(cube, data.values, drawn, data.limits, zrange)))
+    fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + veils)  # gaps read as empty, not as data
+    fig.update_layout(_visit_panels_layout(shown, hours, cube.time_standard) if panels else
+                      {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": {"title": {"text": cube.time_label}}})
+    fig.update_xaxes(showgrid=False)  # grid lines would stripe the gaps
+    fig.update_yaxes(showgrid=False)
+    if veils:
+        fig.add_annotation(text="lighter rows: interpolated for display (no error)", showarrow=False,
+                           xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
+                           font={"size": 11, "color": "#555"})
+    if masks:
+        fig.add_annotation(text=f"dark columns: masked (NaN, flagged or clipped in ≥ {MASKED_FRACTION:.0%} of integrations)",
+                           showarrow=False, xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left",
+                           yanchor="bottom", font={"size": 11, "color": MASK_COLOUR})
+    return fig

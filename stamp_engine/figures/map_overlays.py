@@ -1,0 +1,110 @@
+"""What a map draws besides its cells: time gaps, masked (mostly NaN) columns, interpolated rows
+veiled lighter, and the axes of visits side by side."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from ..cube import Cube
+from ..labels import interpolated_flags
+from ..timeaxis import TimeRows
+from .common import WAVELENGTH_LABEL
+
+#: Colour of map cells without data (gaps in time, NaN values): the plot background.
+GAP_COLOUR = "rgb(205,205,205)"
+#: Veil over interpolated rows of a map: they look lighter than measured ones.
+INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
+#: Colour under the map's masked columns: no hue, darker than the gaps, so it reads as neither data nor a gap.
+MASK_COLOUR = "rgb(64,64,64)"
+#: A wavelength column is masked when at least this fraction of a visit's integrations is NaN there.
+MASKED_FRACTION = 0.5
+
+
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of each run of True in a 1-D boolean array."""
+    steps = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
+    return np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+
+
+def masked_columns(values: np.ndarray, fraction: float = MASKED_FRACTION) -> np.ndarray:
+    """Per wavelength column of ``values`` (time × wavelength), True when ≥ ``fraction`` of it is NaN.
+
+    The loaders turn flagged pixels (DQ ``DO_NOT_USE``, Eureka! masks) into NaN, and so
+    does :meth:`Cube.clip`: a column mostly NaN is a dead or flagged one.
+    """
+    values = np.asarray(values)
+    if values.size == 0:
+        return np.zeros(values.shape[-1] if values.ndim else 0, dtype=bool)
+    return np.mean(~np.isfinite(values), axis=0) >= fraction
+
+
+def masked_column_rects(values: np.ndarray, edges: np.ndarray, hours: tuple[float, float],
+                        axes: Mapping[str, str]) -> list[dict]:
+    """Layout rectangles in :data:`MASK_COLOUR` under each run of :func:`masked_columns` of one visit.
+
+    Drawn below the map: its cells with data stay visible, its NaN cells show the mask.
+    """
+    masked = masked_columns(values)
+    if not masked.any():
+        return []
+    starts, stops = _runs(masked)
+    xref, yref = axes.get("xaxis", "x"), axes.get("yaxis", "y")
+    return [
+        {"type": "rect", "xref": xref, "yref": yref, "x0": float(edges[a]), "x1": float(edges[b]),
+         "y0": hours[0], "y1": hours[1], "fillcolor": MASK_COLOUR, "line": {"width": 0}, "layer": "below",
+         "name": "masked"}
+        for a, b in zip(starts, stops)
+    ]
+
+
+def interpolated_rows(cube: Cube) -> np.ndarray:
+    """Per row, True when ``interpolate_gaps`` made it (or it is a bin holding such a row)."""
+    flags = interpolated_flags(cube)
+    return flags if flags is not None else np.zeros(cube.n_integrations, dtype=bool)
+
+
+def _interpolated_veils(rows: TimeRows, interpolated: np.ndarray, axes: Mapping[str, str]) -> list[dict]:
+    """Layout rectangles lightening each run of interpolated rows of one visit panel."""
+    made = np.zeros(rows.take.size, dtype=bool)
+    made[rows.take >= 0] = interpolated[rows.take[rows.take >= 0]]
+    if not made.any():
+        return []
+    starts, stops = _runs(made)
+    xref = axes.get("xaxis", "x")
+    yref = axes.get("yaxis", "y")
+    return [
+        {"type": "rect", "xref": f"{xref} domain", "yref": yref, "x0": 0, "x1": 1,
+         "y0": float(rows.edges[a]), "y1": float(rows.edges[b]), "fillcolor": INTERPOLATED_VEIL,
+         "line": {"width": 0}, "layer": "above", "name": "interpolated"}
+        for a, b in zip(starts, stops)
+    ]
+
+
+def _panel_axes(visit: int) -> dict[str, str]:
+    """Trace axes of a visit's panel when visits are side by side (visit 0 on x / y)."""
+    suffix = "" if visit == 0 else str(visit + 1)
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
+def _visit_panels_layout(shown: Cube, hours: np.ndarray, time_standard: str) -> dict:
+    """Axes of a map with one panel per visit, side by side, each in hours since its visit's start."""
+    n = shown.n_visits
+    gap = 0.04
+    width = (1.0 - gap * (n - 1)) / n
+    layout: dict = {}
+    annotations = []
+    for v in range(n):
+        suffix = "" if v == 0 else str(v + 1)
+        left = v * (width + gap)
+        layout[f"xaxis{suffix}"] = {"domain": [left, left + width], "anchor": f"y{suffix}",
+                                    "title": {"text": WAVELENGTH_LABEL}}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}",
+                                    "title": {"text": f"Time since visit start ({time_standard}), hours" if v == 0 else ""}}
+        start = float(hours[np.flatnonzero(shown.visit == v)[0]])
+        annotations.append({"text": f"Visit {v + 1}: starts {start:.2f} h after t0", "showarrow": False,
+                            "xref": f"x{suffix} domain", "yref": "paper", "x": 0.5, "y": 1.0,
+                            "xanchor": "center", "yanchor": "bottom", "font": {"size": 12}})
+    layout["annotations"] = annotations
+    return layout

@@ -1,0 +1,115 @@
+"""The 3D surface of a cube: wavelength × time × value, one surface per visit, on a decimated grid."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+
+from ..bands import Band
+from ..colour import stretch_ticks
+from ..cube import Cube
+from .band_map import surface_vertex_columns
+from .common import (
+    MAX_DISPLAY_TIME,
+    MAX_DISPLAY_WAVELENGTH,
+    SURFACE_Z_PAD,
+    WAVELENGTH_LABEL,
+    _f32,
+    _padded,
+)
+from .maps import _map_data, _map_layout, _visit_maps
+
+#: The 3D surface's grid: at most about this many vertices along time and along
+#: wavelength, whatever the display resolution.  The surface is for the shape (the
+#: heatmap, at display resolution, for the detail), and software WebGL draws and
+#: re-colours a surface in time proportional to its vertices (headless Chromium on a
+#: loaded 2-core machine: a band highlight of 600 × 500 took 6–7 s, of 200 × 250 1–3 s).
+SURFACE_MAX_TIME = 200
+SURFACE_MAX_WAVELENGTH = 250
+
+
+def surface_grid(max_time: int = MAX_DISPLAY_TIME, max_wavelength: int = MAX_DISPLAY_WAVELENGTH) -> tuple[int, int]:
+    """The (time, wavelength) limits a 3D surface is binned to for display limits ``max_time`` × ``max_wavelength``:
+    those, capped at :data:`SURFACE_MAX_TIME` × :data:`SURFACE_MAX_WAVELENGTH`."""
+    return min(max_time, SURFACE_MAX_TIME), min(max_wavelength, SURFACE_MAX_WAVELENGTH)
+
+
+def surface_figure(
+    cube: Cube,
+    bands: Sequence[Band] = (),
+    colorscale: str | None = None,
+    zrange: tuple[float, float] | None = None,
+    title: str | None = None,
+    *,
+    max_time: int = MAX_DISPLAY_TIME,
+    max_wavelength: int = MAX_DISPLAY_WAVELENGTH,
+    stretch: str = "linear",
+) -> go.Figure:
+    """3D surface: wavelength × time × (variability % or flux), one surface per visit.
+
+    Parameters
+    ----------
+    cube : Cube
+        Any resolution; binned to ``max_time`` × ``max_wavelength`` for display, at most
+        :data:`SURFACE_MAX_TIME` × :data:`SURFACE_MAX_WAVELENGTH` (:func:`surface_grid`):
+        a surface shows shape, the heatmap detail.
+    bands : sequence of Band
+        Bands the browser can highlight (their display columns go into the trace meta).
+    colorscale : str, optional
+        A name from :data:`COLORSCALES`; default RdBu_r for variability (centred on 0),
+        Viridis for flux.
+    zrange : (float, float), optional
+        Fixed z and colour range (in the cube's unit); default robust limits of the
+        well-measured wavelengths (:func:`stamp_engine.colour.robust_colour_limits`).
+        On a diverging scale 0 % keeps the centre colour
+        (:func:`stamp_engine.colour.centred_colorscale`) as long as the range contains 0.
+    title : str, optional
+    stretch : {"linear", "log", "asinh"}
+        Colour (and height) stretch of raw flux (:data:`stamp_engine.colour.STRETCHES`);
+        the colour bar is labelled in flux.  Variability is always linear.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``go.Surface`` per visit (band meta: :mod:`stamp_engine.figures.band_map`) on one shared
+        colour axis; hover shows time, wavelength, value and error.
+    """
+    max_time, max_wavelength = surface_grid(max_time, max_wavelength)
+    data = _map_data(cube, bands, colorscale, zrange, max_time, max_wavelength, stretch)
+    shown, limits, values = data.shown, data.limits, data.values
+    columns, ranges = surface_vertex_columns(shown.n_wavelengths, data.spans)
+    x = _f32(shown.wavelength[columns])
+    traces = [
+        # Plotly.js looks up a surface's customdata as customdata[x index][y index],
+        # the transpose of z (see the gl3d scene hover), hence error.T.
+        go.Surface(
+            **visit.trace(data, x, visit.drawn_rows.centres, columns, ranges),
+            customdata=_f32(visit.error[:, columns].T),
+            lighting={"ambient": 0.85, "diffuse": 0.3, "specular": 0.05, "roughness": 0.9},
+            showlegend=False,
+        )
+        for visit in _visit_maps(cube, data, panels=False)
+    ]
+    fig = go.Figure(data=traces)
+    fig.update_layout(**_map_layout(cube, data, title, "surface", {"l": 10, "r": 10, "t": 50, "b": 10}, panels=False))
+    zaxis = {"title": {"text": values.label}}
+    z_range = limits if zrange is not None else _padded(limits, SURFACE_Z_PAD)
+    if z_range is not None:
+        # Not Plotly's autorange: a few noisy edge columns would flatten the surface.
+        zaxis["range"] = list(z_range)
+    tickvals, ticktext = stretch_ticks(*(limits or (0.0, 0.0)), values.stretch, values.softening)
+    if tickvals:
+        zaxis.update(tickvals=tickvals, ticktext=ticktext)
+    fig.update_layout(
+        scene={
+            "xaxis": {"title": {"text": WAVELENGTH_LABEL}},
+            "yaxis": {"title": {"text": cube.time_label}},
+            "zaxis": zaxis,
+            "aspectmode": "manual",
+            "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},
+            "camera": {"eye": {"x": 1.6, "y": -1.6, "z": 0.9}},
+            "uirevision": "stamp",
+        }
+    )
+    return fig
