@@ -73,7 +73,7 @@ def test_light_curves_ecsv_and_cube_fits_arrive_through_the_route(dash_duo, make
     assert len(table) == cube.n_integrations
     assert np.allclose(table["white_light"].value, cube.white_light().value, equal_nan=True)
     assert np.allclose(table["H2O_1.4_err"].value, cube.light_curve(bands[0]).error, equal_nan=True)
-    assert dash_duo.find_element(f"#{ids.DOWNLOAD_BUTTONS["ecsv"]}").is_enabled()
+    assert dash_duo.find_element(f"#{ids.DOWNLOAD_BUTTONS['ecsv']}").is_enabled()
     assert dash_duo.find_element(f"#{ids.DOWNLOAD_CANCEL}").get_attribute("disabled") is not None
     assert dash_duo.find_elements(f"#{ids.DOWNLOAD_MESSAGE} .alert-danger") == []
     # the file came from the route, with the page's session; no callback response carried it

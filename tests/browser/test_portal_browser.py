@@ -69,7 +69,7 @@ def test_a_download_works_from_an_allowed_cross_site_portal_frame(dash_duo, make
     driver.switch_to.frame(driver.find_element(By.ID, "stamp"))
     try:
         dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "STAMP-BD-1", timeout=WAIT)
-        button = dash_duo.find_element(f"#{ids.DOWNLOAD_BUTTONS["ecsv"]}")
+        button = dash_duo.find_element(f"#{ids.DOWNLOAD_BUTTONS['ecsv']}")
         driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", button)
         button.click()
         dash_duo.wait_for_contains_text(f"#{ids.DOWNLOAD_MESSAGE}", "Sent lightcurves_", timeout=WAIT)
