@@ -136,6 +136,29 @@ AMPLITUDE_BY = "amplitude-by"
 AMPLITUDE_VALUE = "amplitude-value"
 AMPLITUDE_PERIOD = "amplitude-period"     # user period, hours; empty = the white light's peak
 VARIABILITY_MESSAGE = "variability-message"
+
+# --- downloads (dashboard/features/downloads.py, assets/stamp_downloads.js)
+DOWNLOAD_CARD = "download-card"
+#: Download kind (of stamp_engine.export.catalogue.PRODUCTS) → its button.
+DOWNLOAD_BUTTONS = {
+    "package": "download-package",
+    "surface": "download-surface",
+    "heatmap": "download-heatmap",
+    "combined": "download-combined",
+    "video": "download-video",
+    "ecsv": "download-ecsv",
+    "csv": "download-csv",
+    "fits": "download-fits",
+    "periodogram": "download-periodogram",
+    "amplitude": "download-amplitude",
+    "transit": "download-transit",
+}
+DOWNLOAD_CANCEL = "download-cancel"
+DOWNLOAD_PROGRESS = "download-progress"
+DOWNLOAD_STAGE = "download-stage"
+DOWNLOAD_MESSAGE = "download-message"
+DOWNLOAD_LINK = "download-link"  # store: URL of the built file, which the browser then fetches
+DOWNLOAD_STARTED = "download-started"  # store: token of the last download the browser started
 #: Small stores holding a signature of what each graph currently shows (graphs are
 #: drawn only when their tab is open, and only when that signature changes).
 DRAWN = {SURFACE: "surface-drawn", HEATMAP: "heatmap-drawn", LIGHTCURVES: "lightcurve-drawn", SPECTRUM: "spectrum-drawn"}

@@ -56,6 +56,9 @@ def run_job(
     report: Report | None = None,
     *,
     session: str | None = None,
+    budgeted: bool = False,
+    heartbeat: Callable[[], None] | None = None,
+    on_child: Callable[[int], None] | None = None,
 ) -> JobOutcome:
     """Run one job within the job limits, in a scratch folder, and log it (see :func:`process_dataset`).
 
@@ -65,11 +68,24 @@ def run_job(
         The page's session id.  When given, the job counts against that session's
         limit, may only open files uploaded by that session, and the result gets a
         ``ticket`` redeemable only by that session (:meth:`CubeService.redeem`).
+    budgeted : bool
+        Run it in a child process held to ``services.budget`` (:mod:`dashboard.server.budget`;
+        ``heartbeat`` and ``on_child`` go to :func:`~dashboard.server.runner.run_in_child`):
+        a child that is killed, crashes, runs out of memory or past the deadline becomes a
+        :class:`JobOutcome` whose message says so (and a job log line); its scratch folder
+        is removed at once.  ``report`` then receives the child's progress.
 
     Never raises: running out of memory (the job's budget, :mod:`dashboard.server.budget`)
     becomes a message naming what was being done; an unexpected error becomes a
     message (and a logged traceback); see :func:`dashboard.server.runner.run_guarded`.
     """
+    if budgeted:
+        return run_in_child(
+            services,
+            lambda child_report: run_job(services, descriptor, raw_options, previous, child_report, session=session),
+            lambda message, reason: JobOutcome(message=message),
+            session=session, record={"event": "job"}, report=report, heartbeat=heartbeat, on_child=on_child,
+        )
     record: dict[str, Any] = {
         "event": "job",
         "dataset": (descriptor or {}).get("kind") if isinstance(descriptor, Mapping) else None,
@@ -98,31 +114,6 @@ def run_job(
     return run_guarded(
         services, work, lambda message, status: JobOutcome(message=message), session=session, record=record,
         unexpected="Processing failed unexpectedly; the server log has the details", report=report, check=check,
-    )
-
-
-def run_job_in_budget(
-    services: Services,
-    descriptor: Mapping[str, Any] | None,
-    raw_options: Mapping[str, Any],
-    previous: Mapping[str, Any] | None = None,
-    report: Report | None = None,
-    *,
-    session: str | None = None,
-    heartbeat: Callable[[], None] | None = None,
-    on_child: Callable[[int], None] | None = None,
-) -> JobOutcome:
-    """:func:`run_job` in a child process held to ``services.budget`` (see :mod:`dashboard.server.budget`).
-
-    A child that is killed, crashes, runs out of memory or past the deadline becomes
-    a :class:`JobOutcome` whose message says so (and a job log line); its scratch
-    folder is removed at once.
-    """
-    return run_in_child(
-        services,
-        lambda child_report: run_job(services, descriptor, raw_options, previous, child_report, session=session),
-        lambda message, reason: JobOutcome(message=message),
-        session=session, record={"event": "job"}, report=report, heartbeat=heartbeat, on_child=on_child,
     )
 
 

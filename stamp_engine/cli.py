@@ -1,9 +1,10 @@
-"""The ``stamp`` command: inspect files, serve the dashboard, render exports.
+"""The ``stamp`` command: inspect files, render exports; other packages add commands (``stamp serve``).
 
 ``stamp inspect PATH...`` loads files, folders or ZIP archives exactly as the
 dashboard does and says what was found; ``--json`` prints the same as one JSON
-object whose keys are listed in :data:`INSPECT_JSON_KEYS`.  ``stamp serve`` starts
-the dashboard; ``stamp render`` makes figures and videos without a browser.
+object whose keys are listed in :data:`INSPECT_JSON_KEYS`; ``stamp render`` makes figures
+and videos without a browser.  Other subcommands are plugins found through the
+:data:`COMMAND_ENTRY_POINTS` entry points: the dashboard adds ``stamp serve`` and ``stamp worker``.
 
 Exit status: 0 when at least one file loaded, 2 when nothing usable was found or
 the command line was wrong, 1 for an unexpected internal error.  Problems go to
@@ -17,6 +18,7 @@ import importlib
 import json
 import math
 import sys
+from importlib.metadata import entry_points
 from typing import Any, Sequence, TextIO
 
 from . import __version__
@@ -26,6 +28,10 @@ from .problems import NoUsableData, Problem, StampError
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_UNUSABLE = 2  # also argparse's status for usage errors
+
+#: Entry-point group of the subcommands other packages add to ``stamp`` (the dashboard's
+#: ``serve`` and ``worker``): see :func:`add_plugin_commands`.
+COMMAND_ENTRY_POINTS = "stamp.commands"
 
 #: Keys of ``stamp inspect --json`` (copied into the README).  Absent values are ``null``.
 INSPECT_JSON_KEYS = """\
@@ -122,33 +128,6 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     inspect.set_defaults(handler=run_inspect)
 
-    serve = commands.add_parser(
-        "serve",
-        help="start the dashboard",
-        description="Start the STAMP dashboard web server.",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8050, help="port to listen on (default: 8050)")
-    serve.add_argument(
-        "--production", action="store_true",
-        help="run with a production WSGI server and worker processes instead of the development server",
-    )
-    serve.add_argument(
-        "--workers", type=_positive_int, default=None, metavar="N",
-        help="worker processes with --production (default: the server's choice)",
-    )
-    serve.set_defaults(handler=run_serve)
-
-    worker = commands.add_parser(
-        "worker",
-        help="run a Celery worker for the dashboard's background jobs",
-        description="Run a Celery worker (needs STAMP_BACKGROUND=celery, STAMP_REDIS_URL and the web "
-                    "servers' STAMP_CACHE_DIR); extra arguments go to `celery worker`.",
-    )
-    # Every other option (--concurrency 4, --pool solo, --hostname …) goes to `celery worker`
-    # unchanged: see :func:`parse_command_line`.
-    worker.set_defaults(handler=run_worker)
-
     render = commands.add_parser(
         "render",
         help="make figures, data files or videos without a browser",
@@ -161,7 +140,43 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
             module.add_render_arguments(render)
         else:
             render.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    add_plugin_commands(commands)
     return parser
+
+
+def add_plugin_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the subcommands other packages declare in the :data:`COMMAND_ENTRY_POINTS` entry-point group.
+
+    Each entry point is named after its command and is a function taking the ``stamp``
+    subparsers, which adds its parser and sets its ``handler`` (and ``unknown_options=[]``
+    if options it does not know go to its handler, see :func:`parse_command_line`).  A
+    plugin that cannot be loaded still appears, and running it says why.
+    """
+    for entry_point in entry_points(group=COMMAND_ENTRY_POINTS):
+        if entry_point.name in commands.choices:
+            continue  # a plugin cannot replace one of the engine's own commands
+        try:
+            entry_point.load()(commands)
+        except Exception as exc:  # a missing dependency or a broken plugin: say so when it is run
+            reason = f"its plugin {entry_point.value} cannot be loaded ({type(exc).__name__}: {exc})"
+            commands.choices.pop(entry_point.name, None)
+            broken = commands.add_parser(entry_point.name, help=f"(not available: {reason})", add_help=False)
+            broken.set_defaults(handler=_unavailable(entry_point.name, reason), unknown_options=[])
+
+
+def _unavailable(command: str, reason: str):
+    def handler(args: argparse.Namespace) -> int:
+        print_error(f"`stamp {command}` is not available in this installation: {reason}")
+        return EXIT_INTERNAL
+
+    return handler
+
+
+def _unknown_command_message(commands: argparse._SubParsersAction, command: str) -> str:
+    return (f"argument COMMAND: invalid choice: {command!r} (choose from {', '.join(map(repr, commands.choices))}); "
+            f"commands other than the engine's come from installed plugins (entry-point group "
+            f"{COMMAND_ENTRY_POINTS!r}): is the package that provides `stamp {command}` installed? (An "
+            f"editable install records its entry points when installed: run `pip install -e .` again.)")
 
 
 def _subcommand(argv: Sequence[str]) -> str | None:
@@ -206,23 +221,22 @@ _positive_int = number_type(int, minimum=1)
 _positive_float = number_type(float, minimum=0, strict=True)
 
 
-def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1–65535)")
-    return value
-
 
 # -------------------------------------------------------------------------------- main
 def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse ``argv``; only ``stamp worker`` accepts options it does not know (``celery worker``'s own).
+    """Parse ``argv``; a command whose defaults hold ``unknown_options`` gets there the options it does
+    not know (``stamp worker`` hands them to ``celery worker``); any other refuses them.
 
     argparse's ``REMAINDER`` cannot take options that start with ``--`` after a
     sub-command, which is what refused the README's ``stamp worker --concurrency 4``.
     """
+    command = _subcommand(argv)
+    subparsers = next((action for action in parser._actions if isinstance(action, argparse._SubParsersAction)), None)
+    if command is not None and subparsers is not None and command not in subparsers.choices:
+        parser.error(_unknown_command_message(subparsers, command))
     args, extra = parser.parse_known_args(argv)
-    if args.command == "worker":
-        args.celery_args = extra
+    if getattr(args, "unknown_options", None) is not None:
+        args.unknown_options = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args
@@ -247,17 +261,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `stamp inspect … | head`
         return EXIT_OK
     except StampError as exc:
-        _print_error(str(exc))
+        print_error(str(exc))
         return EXIT_UNUSABLE
     except OSError as exc:
-        _print_error(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
+        print_error(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
         return EXIT_UNUSABLE
     except Exception as exc:  # a bug, not bad input: one line, never a traceback
-        _print_error(f"internal error ({type(exc).__name__}: {exc}); please report it")
+        print_error(f"internal error ({type(exc).__name__}: {exc}); please report it")
         return EXIT_INTERNAL
 
 
-def _print_error(message: str) -> None:
+def print_error(message: str) -> None:
     print(f"stamp: error: {message}", file=sys.stderr)
 
 
@@ -506,38 +520,12 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-# ------------------------------------------------------------------------------- serve
-def run_serve(args: argparse.Namespace) -> int:
-    """``stamp serve``: start the dashboard (imports Dash only now)."""
-    try:
-        from dashboard.server.serve import serve
-    except ImportError as exc:
-        _print_error(f"the dashboard cannot be started: {exc}")
-        return EXIT_INTERNAL
-    options: dict[str, Any] = {"host": args.host, "port": args.port, "production": args.production}
-    if args.workers is not None:
-        options["workers"] = args.workers
-    result = serve(**options)
-    return result if isinstance(result, int) else EXIT_OK
-
-
-def run_worker(args: argparse.Namespace) -> int:
-    """``stamp worker``: a Celery worker running the dashboard's jobs (imports Celery only now)."""
-    try:
-        from dashboard.server.worker import run_worker as start
-    except ImportError as exc:
-        _print_error(f"the worker cannot be started: {exc}")
-        return EXIT_INTERNAL
-    start(list(args.celery_args))
-    return EXIT_OK
-
-
 # ------------------------------------------------------------------------------ render
 def run_render(args: argparse.Namespace) -> int:
     """``stamp render``: hand over to :mod:`stamp_engine.render` when it is installed."""
     module = _render_module()
     if module is None:
-        _print_error("`stamp render` is not available in this installation (stamp_engine.render is missing)")
+        print_error("`stamp render` is not available in this installation (stamp_engine.render is missing)")
         return EXIT_INTERNAL
     return int(module.run_render(args))
 

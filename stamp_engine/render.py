@@ -62,7 +62,7 @@ def _colorscale_names() -> list[str]:
 
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``stamp render`` to ``parser`` (the sub-command's parser)."""
-    from .export import DEFAULT_MAX_VIDEO_FRAMES
+    from .export import DEFAULT_MAX_VIDEO_FRAMES, DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_SIZE
 
     parser.description = (
         "Write the export package of JWST time-series spectra without a browser: standalone HTML plots "
@@ -120,8 +120,10 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
                        help="fixed colour range of the surface and heatmap")
     video = parser.add_argument_group("video")
     video.add_argument("--no-video", action="store_true", help="do not make the MP4")
-    video.add_argument("--fps", type=_positive, default=20.0, metavar="N", help="video frames per second (default 20)")
-    video.add_argument("--size", type=parse_size, default=(1280, 720), metavar="WxH", help="video size in pixels (default 1280x720)")
+    video.add_argument("--fps", type=_positive, default=DEFAULT_VIDEO_FPS, metavar="N",
+                       help=f"video frames per second (default {DEFAULT_VIDEO_FPS:g})")
+    video.add_argument("--size", type=parse_size, default=DEFAULT_VIDEO_SIZE, metavar="WxH",
+                       help="video size in pixels (default {}x{})".format(*DEFAULT_VIDEO_SIZE))
     video.add_argument("--max-frames", type=_count, default=DEFAULT_MAX_VIDEO_FRAMES, metavar="N",
                        help=f"at most N video frames (default {DEFAULT_MAX_VIDEO_FRAMES}); a longer observation is "
                             "binned in time for the video, consecutive integrations averaged within each visit "

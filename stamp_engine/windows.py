@@ -6,14 +6,45 @@ included; several windows (e.g. one per visit) are a sequence of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Window", "Windows", "window_rows", "windows_text"]
+__all__ = ["WINDOW_NAMES", "Window", "Windows", "read_window", "read_windows", "window_rows", "windows_text"]
 
 Window = tuple[float, float]
 Windows = Window | Sequence[Window]
+
+#: The windows a page or a package keeps by name: in transit (or eclipse), the baseline, an
+#: optional second baseline (e.g. after the transit).
+WINDOW_NAMES = ("in_transit", "baseline", "baseline2")
+
+
+def read_window(pair: object) -> Window | None:
+    """A window stored as two numbers in either order (a box-select gives them so), or None.
+
+    The rule for windows that arrive as data (the page's window store, a download's
+    request): two finite numbers that differ, sorted and rounded to 4 decimals of an
+    hour (0.36 s).  Anything else is no window — never an exception; the
+    products that need one say it is missing.
+    """
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+        return None
+    try:
+        lo, hi = sorted(float(x) for x in pair)
+    except (TypeError, ValueError):
+        return None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        return None
+    return round(lo, 4), round(hi, 4)
+
+
+def read_windows(data: object, names: Sequence[str] = WINDOW_NAMES) -> dict[str, Window]:
+    """The well-formed windows (:func:`read_window`) of ``data[name]`` for each of ``names``; others left out."""
+    if not isinstance(data, Mapping):
+        return {}
+    found = {name: read_window(data.get(name)) for name in names}
+    return {name: window for name, window in found.items() if window is not None}
 
 
 def _as_windows(windows: Windows, what: str) -> tuple[Window, ...]:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
+from pathlib import Path
 
 import pytest
+
+from tests.helpers.paths import REPO
 
 #: Debian's Chromium and ChromeDriver (installed by .ci/run); override for other machines.
 CHROMIUM = os.environ.get("STAMP_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -41,3 +45,28 @@ def driver():
     finally:
         browser.quit()
         profile.cleanup()
+
+
+@pytest.fixture
+def stamp_commands(tmp_path_factory, monkeypatch):
+    """The ``stamp.commands`` entry points this checkout's pyproject.toml declares, visible to
+    :mod:`importlib.metadata` here and in subprocesses (through ``PYTHONPATH``).
+
+    An editable install's metadata is written at install time, so it may predate the
+    checkout's pyproject.toml: the tests read the declarations themselves, and
+    ``.ci/wheel-smoke`` checks the built wheel's.
+    """
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    commands = project["entry-points"]["stamp.commands"]
+    site = tmp_path_factory.mktemp("stamp-metadata")
+    info = site / f"{project['name']}-{project['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
+    (info / "entry_points.txt").write_text(
+        "[stamp.commands]\n" + "".join(f"{name} = {target}\n" for name, target in commands.items()))
+    # Ahead of site-packages, so this distribution is found before an installed 'stamp' (it holds
+    # no code: the checkout's is imported).
+    monkeypatch.syspath_prepend(str(site))
+    paths = [str(REPO), str(site), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(dict.fromkeys(paths)))
+    return commands

@@ -9,7 +9,7 @@ from stamp_engine.problem_summary import summary_groups
 from stamp_engine.problems import Problem
 
 from .. import ids
-from ..jobs import run_job_in_budget
+from ..jobs import run_job
 from ..options import loaded_key, parse_element
 from ..server.background import job_error_message, job_heartbeat
 from ..server.datasets import resolve
@@ -99,8 +99,8 @@ def job_answer(services: Services, dataset, values, previous, session, report, h
         return no_update, dbc.Alert(NOT_ISSUED, color="danger", className="py-2"), None
     if on_start is not None:
         on_start()
-    outcome = run_job_in_budget(services, dataset, raw_options(values), previous, report, session=session,
-                                heartbeat=heartbeat)
+    outcome = run_job(services, dataset, raw_options(values), previous, report, session=session, budgeted=True,
+                      heartbeat=heartbeat)
     message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
     result = browser_result(outcome.result) if outcome.result is not None else no_update
     return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)

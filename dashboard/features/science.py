@@ -30,6 +30,7 @@ from stamp_engine.bands import Band, usable_bands
 from stamp_engine.channels import divide_by_white
 from stamp_engine.cube import Cube
 from stamp_engine.periodogram import periodogram
+from stamp_engine.windows import read_windows
 
 from .. import ids
 from ..view_figures import empty_figure
@@ -100,22 +101,6 @@ def display_binning(value: Any) -> int | None:
     if number < 1 or number != int(number):
         raise ScienceInputError(f"the display binning must be a whole number of integrations ≥ 1, not {number:g}")
     return int(number)
-
-
-def stored_windows(data: Any) -> dict[str, tuple[float, float]]:
-    """The windows of :data:`~dashboard.ids.WINDOWS_STORE` that are well formed (others ignored)."""
-    found = {}
-    if isinstance(data, dict):
-        for key in ("in_transit", "baseline"):
-            pair = data.get(key)
-            if isinstance(pair, (list, tuple)) and len(pair) == 2:
-                try:
-                    lo, hi = sorted(float(x) for x in pair)
-                except (TypeError, ValueError):
-                    continue
-                if math.isfinite(lo) and math.isfinite(hi) and lo < hi:
-                    found[key] = (round(lo, 4), round(hi, 4))
-    return found
 
 
 # ------------------------------------------------------------------ the products
@@ -391,6 +376,6 @@ def register(app, services: Services) -> None:
     )
     def fill_windows(data):
         # A box-select on the white-light curve sets a window: it replaces what was typed.
-        found = stored_windows(data)
+        found = read_windows(data)
         inside, baseline = found.get("in_transit"), found.get("baseline")
         return (*(inside if inside else (no_update, no_update)), *(baseline if baseline else (no_update, no_update)))

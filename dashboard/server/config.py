@@ -88,6 +88,7 @@ from typing import Mapping
 
 #: The demo observation shipped inside the package (written by ``python -m stamp_engine.synthetic.demo``).
 from stamp_engine.data import DEMO_PATH as SHIPPED_DEMO
+from stamp_engine.settings import env_value
 
 from .security import secret_problem
 
@@ -228,8 +229,7 @@ class Config:
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
+            return env_value(env, name, str, None)
 
         data_dir = get("STAMP_DATA_DIR")
         if data_dir is not None:
@@ -354,7 +354,7 @@ def parse_basic_auth(raw: str) -> tuple[tuple[str, str], ...]:
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
     """``$XDG_CACHE_HOME/stamp``, else ``~/.cache/stamp``."""
-    base = environ.get("XDG_CACHE_HOME", "").strip()
+    base = env_value(environ, "XDG_CACHE_HOME", str, None)
     return (Path(base) if base else Path.home() / ".cache") / "stamp"
 
 
@@ -374,10 +374,8 @@ def normalize_prefix(prefix: str) -> str:
 
 
 def _number(env: Mapping[str, str], name: str, default, kind):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+    """``kind`` (int or float) from ``name``, by the engine's one rule for variables (ranges: ``__post_init__``)."""
     try:
-        return kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+        return env_value(env, name, kind, default)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -20,12 +20,19 @@ from __future__ import annotations
 
 from .fits_cube import WCS_TABLE, read_cube_fits, write_cube_fits
 from .html import ALL_BANDS, combined_html, standalone_html
-from .package import DEFAULT_MAX_VIDEO_FRAMES, build_package, package_files, package_stamp
+from .package import (
+    DEFAULT_MAX_VIDEO_FRAMES,
+    DEFAULT_VIDEO_FPS,
+    DEFAULT_VIDEO_SIZE,
+    build_package,
+    package_files,
+    package_stamp,
+)
 from .readme import readme_text, video_description
 from .tables import light_curve_table, science_table, write_light_curves, write_science_product
 
 __all__ = [
-    "ALL_BANDS", "DEFAULT_MAX_VIDEO_FRAMES", "WCS_TABLE", "build_package", "combined_html", "light_curve_table",
+    "ALL_BANDS", "DEFAULT_MAX_VIDEO_FRAMES", "DEFAULT_VIDEO_FPS", "DEFAULT_VIDEO_SIZE", "WCS_TABLE", "build_package", "combined_html", "light_curve_table",
     "package_files", "package_stamp", "read_cube_fits", "readme_text", "science_table", "standalone_html",
     "video_description", "write_cube_fits", "write_light_curves", "write_science_product",
 ]

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 #: time (see :func:`stamp_engine.export.video.frame_bin_size`), so a 10,000-integration
 #: observation makes a 30 s clip at 20 fps, not an 8-minute one.
 DEFAULT_MAX_VIDEO_FRAMES = 600
+#: The package video's frame rate and size unless asked otherwise (``stamp render --fps/--size``).
+DEFAULT_VIDEO_FPS = 20.0
+DEFAULT_VIDEO_SIZE = (1280, 720)
 
 
 def package_stamp(when: _dt.datetime | None = None) -> str:
@@ -70,8 +73,8 @@ def build_package(
     bands: Sequence[Band] = (),
     options: Mapping[str, Any] | None = None,
     video: bool = True,
-    fps: float = 20,
-    size: tuple[int, int] = (1280, 720),
+    fps: float = DEFAULT_VIDEO_FPS,
+    size: tuple[int, int] = DEFAULT_VIDEO_SIZE,
     max_video_frames: int | None = DEFAULT_MAX_VIDEO_FRAMES,
     colorscale: str | None = None,
     zrange: tuple[float, float] | None = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
+from ..windows import read_windows
 from .tables import column_names
 
 if TYPE_CHECKING:
@@ -49,6 +50,20 @@ class SciencePlan:
     in_transit: tuple["Window", ...] | None = None
     baseline: tuple["Window", ...] | None = None
     kind: str = "transit"
+
+    @classmethod
+    def from_windows(cls, windows: object, **settings) -> "SciencePlan":
+        """The plan with the windows a page stores, ``{"in_transit": [h0, h1], "baseline": [h0, h1],
+        "baseline2": [h0, h1]}`` (hours since the first integration; the second baseline optional).
+
+        Windows are read by :func:`stamp_engine.windows.read_windows`: one that is not two
+        finite, different numbers is left out (then no transit spectrum, and the README says
+        why), never an exception.  ``settings``: the other fields (``channels``, ``kind`` …).
+        """
+        found = read_windows(windows)
+        baseline = tuple(found[name] for name in ("baseline", "baseline2") if name in found) or None
+        in_transit = (found["in_transit"],) if "in_transit" in found else None
+        return cls(in_transit=in_transit, baseline=baseline, **settings)
 
     def channel_count(self, cube: "Cube") -> int:
         """Channels used on ``cube``: :attr:`channels`, at most one per wavelength sample."""

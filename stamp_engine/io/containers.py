@@ -24,7 +24,6 @@ import shutil
 import stat
 import struct
 import tempfile
-import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterable
 
 from ..problems import Problem, ReadError, UnsafeArchiveError
+from ..settings import env_value_or_default
 from .registry import EMPTY_ZIP_MAGIC, FITS_MAGIC, HDF5_MAGIC, ZIP_MAGIC, describe_unknown
 
 GiB = 1024**3
@@ -84,9 +84,10 @@ class ArchiveLimits:
         environ = os.environ if environ is None else environ
         defaults = cls()
         return cls(
-            max_files=_env_value(environ, "STAMP_ZIP_MAX_FILES", int, defaults.max_files),
-            max_total_bytes=_env_value(environ, "STAMP_ZIP_MAX_BYTES", parse_size, defaults.max_total_bytes),
-            max_ratio=_env_value(environ, "STAMP_ZIP_MAX_RATIO", float, defaults.max_ratio),
+            max_files=env_value_or_default(environ, "STAMP_ZIP_MAX_FILES", int, defaults.max_files, positive=True),
+            max_total_bytes=env_value_or_default(environ, "STAMP_ZIP_MAX_BYTES", parse_size, defaults.max_total_bytes,
+                                                 positive=True),
+            max_ratio=env_value_or_default(environ, "STAMP_ZIP_MAX_RATIO", float, defaults.max_ratio, positive=True),
         )
 
 
@@ -113,20 +114,6 @@ def parse_size(text: str) -> int:
         raise ValueError(f"not a size: {text!r}")
     number, prefix = float(match.group(1)), match.group(2).lower()
     return int(number * 1024 ** " kmgt".index(prefix or " "))
-
-
-def _env_value(environ, name, convert, default):
-    raw = environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = convert(raw.strip())
-    except ValueError:
-        value = None
-    if value is None or not value > 0:
-        warnings.warn(f"{name}={raw!r} is not a positive number; using the default {default}", stacklevel=3)
-        return default
-    return value
 
 
 def _format_bytes(n: float) -> str:

@@ -38,9 +38,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..problems import ReadError
+from ..settings import env_value_or_default, switch
 from . import registry
 from .block import SpectralBlock
-from .containers import GiB, InputFile, _env_value, _format_bytes, parse_size
+from .containers import GiB, InputFile, _format_bytes, parse_size
 
 #: Arrays smaller than this travel inside the pickle; larger ones by memory map.
 _INLINE_BYTES = 1 << 20
@@ -72,11 +73,11 @@ class ReadLimits:
         """Limits from ``STAMP_READ_ISOLATE``, ``STAMP_READ_TIMEOUT_S``, ``STAMP_READ_MAX_MEMORY``."""
         environ = os.environ if environ is None else environ
         defaults = cls()
-        isolate = environ.get("STAMP_READ_ISOLATE", "").strip().lower() not in ("0", "false", "no", "off")
         return cls(
-            isolate=isolate,
-            timeout_s=_env_value(environ, "STAMP_READ_TIMEOUT_S", float, defaults.timeout_s),
-            max_memory_bytes=_env_value(environ, "STAMP_READ_MAX_MEMORY", parse_size, defaults.max_memory_bytes),
+            isolate=env_value_or_default(environ, "STAMP_READ_ISOLATE", switch, defaults.isolate),
+            timeout_s=env_value_or_default(environ, "STAMP_READ_TIMEOUT_S", float, defaults.timeout_s, positive=True),
+            max_memory_bytes=env_value_or_default(environ, "STAMP_READ_MAX_MEMORY", parse_size,
+                                                  defaults.max_memory_bytes, positive=True),
         )
 
 

@@ -32,7 +32,7 @@ def with_downloads(app, config: Config):
     """``app`` with the Download card and route, whether or not dashboard.app registers them already."""
     if download_route.ENDPOINT not in app.server.view_functions:
         download_route.register(app.server, app.server.extensions["stamp_services"])
-    if any(downloads.DOWNLOAD_LINK in output for output in app.callback_map):
+    if any(ids.DOWNLOAD_LINK in output for output in app.callback_map):
         return app
     services = build_services(config)  # the same cache folder as the app's own services
     downloads.register(app, services)
@@ -60,8 +60,8 @@ def test_light_curves_ecsv_and_cube_fits_arrive_through_the_route(dash_duo, make
     dash_duo.server_url = dash_duo.server.url.rstrip("/") + "/?view=heatmap"
     dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "STAMP-BD-1", timeout=WAIT)
 
-    click(dash_duo, downloads.DOWNLOAD_ECSV)
-    dash_duo.wait_for_contains_text(f"#{downloads.DOWNLOAD_MESSAGE}", "Sent lightcurves_", timeout=WAIT)
+    click(dash_duo, ids.DOWNLOAD_BUTTONS["ecsv"])
+    dash_duo.wait_for_contains_text(f"#{ids.DOWNLOAD_MESSAGE}", "Sent lightcurves_", timeout=WAIT)
     path = wait_for_file(folder, "lightcurves_*.ecsv", WAIT)
     stamp = path.stem.removeprefix("lightcurves_")
     assert path.name in package_files(stamp)
@@ -73,16 +73,16 @@ def test_light_curves_ecsv_and_cube_fits_arrive_through_the_route(dash_duo, make
     assert len(table) == cube.n_integrations
     assert np.allclose(table["white_light"].value, cube.white_light().value, equal_nan=True)
     assert np.allclose(table["H2O_1.4_err"].value, cube.light_curve(bands[0]).error, equal_nan=True)
-    assert dash_duo.find_element(f"#{downloads.DOWNLOAD_ECSV}").is_enabled()
-    assert dash_duo.find_element(f"#{downloads.DOWNLOAD_CANCEL}").get_attribute("disabled") is not None
-    assert dash_duo.find_elements(f"#{downloads.DOWNLOAD_MESSAGE} .alert-danger") == []
+    assert dash_duo.find_element(f"#{ids.DOWNLOAD_BUTTONS['ecsv']}").is_enabled()
+    assert dash_duo.find_element(f"#{ids.DOWNLOAD_CANCEL}").get_attribute("disabled") is not None
+    assert dash_duo.find_elements(f"#{ids.DOWNLOAD_MESSAGE} .alert-danger") == []
     # the file came from the route, with the page's session; no callback response carried it
     assert log.count("/download/") == 1 and log.count("/download/") == log.count(f"/{path.name}")
     assert not dash_duo.driver.execute_script("return document.cookie")  # scoped to the download's URL only
 
     # the cube FITS (float64, the bulk of a package) streams the same way
-    click(dash_duo, downloads.DOWNLOAD_FITS)
-    dash_duo.wait_for_contains_text(f"#{downloads.DOWNLOAD_MESSAGE}", "Sent stamp_cube_", timeout=WAIT)
+    click(dash_duo, ids.DOWNLOAD_BUTTONS["fits"])
+    dash_duo.wait_for_contains_text(f"#{ids.DOWNLOAD_MESSAGE}", "Sent stamp_cube_", timeout=WAIT)
     fits_path = wait_for_file(folder, "stamp_cube_*.fits", WAIT)
     assert fits_path.stat().st_size > 1_000_000
     from stamp_engine.export import read_cube_fits

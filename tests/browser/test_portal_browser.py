@@ -17,7 +17,6 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from dashboard import ids
-from dashboard.features import downloads
 from tests.helpers.arrivals import wait_for_file
 
 pytestmark = pytest.mark.browser
@@ -70,10 +69,10 @@ def test_a_download_works_from_an_allowed_cross_site_portal_frame(dash_duo, make
     driver.switch_to.frame(driver.find_element(By.ID, "stamp"))
     try:
         dash_duo.wait_for_contains_text(f"#{ids.SUMMARY}", "STAMP-BD-1", timeout=WAIT)
-        button = dash_duo.find_element(f"#{downloads.DOWNLOAD_ECSV}")
+        button = dash_duo.find_element(f"#{ids.DOWNLOAD_BUTTONS['ecsv']}")
         driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", button)
         button.click()
-        dash_duo.wait_for_contains_text(f"#{downloads.DOWNLOAD_MESSAGE}", "Sent lightcurves_", timeout=WAIT)
+        dash_duo.wait_for_contains_text(f"#{ids.DOWNLOAD_MESSAGE}", "Sent lightcurves_", timeout=WAIT)
         arrived = wait_for_file(folder, "lightcurves_*.ecsv", 20,
                                 f"; the app saw {[p for p in log.paths if 'download' in p]}")
         assert arrived.read_text(errors="replace").startswith("# %ECSV")

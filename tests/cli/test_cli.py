@@ -91,7 +91,7 @@ def test_version(capsys):
     assert out.strip() == f"stamp {stamp_engine.__version__}"
 
 
-def test_no_command_prints_help_and_exits_2(capsys):
+def test_no_command_prints_help_and_exits_2(capsys, stamp_commands):
     code, out, err = run(capsys)
     assert code == 2
     assert "usage: stamp" in err
@@ -109,7 +109,7 @@ def test_no_command_prints_help_and_exits_2(capsys):
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
-def test_usage_errors_exit_2(capsys, argv, message):
+def test_usage_errors_exit_2(capsys, stamp_commands, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert message in err
@@ -316,7 +316,7 @@ def test_os_error_is_a_message(capsys, monkeypatch):
 
 
 # ---------------------------------------------------------------- serve and render
-def test_serve_passes_options_to_the_dashboard(capsys, monkeypatch):
+def test_serve_passes_options_to_the_dashboard(capsys, monkeypatch, stamp_commands):
     calls = []
     fake = types.ModuleType("dashboard.server.serve")
     fake.serve = lambda **kwargs: calls.append(kwargs)
@@ -377,16 +377,71 @@ def test_subprocess_inspect_json_and_bad_file(tmp_path, miri_truth):
     assert "Traceback" not in done.stderr + done.stdout
 
 
-def test_subprocess_serve_help_does_not_import_dash():
+def test_subprocess_serve_help_does_not_import_dash(stamp_commands):
     done = _stamp(code=(
         "import sys\n"
         "from stamp_engine.cli import main\n"
         "code = main(['serve', '--help'])\n"
-        "print('EXIT', code, 'DASH', 'dash' in sys.modules, 'DASHBOARD', 'dashboard.server' in sys.modules)\n"
+        "dashboard = sorted(name for name in sys.modules if name.split('.')[0] == 'dashboard')\n"
+        "print('EXIT', code, 'DASH', 'dash' in sys.modules, 'DASHBOARD', dashboard)\n"
     ))
     assert done.returncode == 0, done.stderr
     assert "--production" in done.stdout and "--workers" in done.stdout
-    assert done.stdout.strip().endswith("EXIT 0 DASH False DASHBOARD False")
+    # only the plugin module that adds the command, not the server it starts
+    assert done.stdout.strip().endswith(
+        "EXIT 0 DASH False DASHBOARD ['dashboard', 'dashboard.server', 'dashboard.server.commands']")
+
+
+def test_the_engine_imports_no_dashboard_module():
+    """Every module of stamp_engine, imported in a fresh process, brings in no dashboard module:
+    the dashboard's commands reach the CLI through entry points only."""
+    done = _stamp(code=(
+        "import pkgutil, sys\n"
+        "import stamp_engine, stamp_engine.cli\n"
+        "names = [m.name for m in pkgutil.walk_packages(stamp_engine.__path__, 'stamp_engine.')]\n"
+        "for name in names:\n"
+        "    __import__(name)\n"
+        "print(len(names), sorted(n for n in sys.modules if n.split('.')[0] == 'dashboard'))\n"
+    ))
+    assert done.returncode == 0, done.stderr
+    count, leaked = done.stdout.split(maxsplit=1)
+    assert int(count) == len(list((REPO / "stamp_engine").rglob("*.py"))) - 1  # all but __init__
+    assert leaked.strip() == "[]"
+    sources = "\n".join(path.read_text(encoding="utf-8") for path in (REPO / "stamp_engine").rglob("*.py"))
+    assert not re.search(r"^\s*(from|import)\s+dashboard\b", sources, re.MULTILINE)
+    assert not re.search(r"import_module\(\s*[\"']dashboard", sources)
+
+
+def test_plugin_commands_come_from_entry_points(capsys, monkeypatch):
+    """A command another package declares is added; one whose plugin cannot be loaded says why
+    when run; a command no installed package provides is refused naming the entry-point group."""
+    from importlib.metadata import EntryPoint
+
+    plugin = types.ModuleType("stamp_test_plugin")
+    seen = []
+
+    def add_hello(commands):
+        hello = commands.add_parser("hello", help="say hello")
+        hello.add_argument("--name", default="world")
+        hello.set_defaults(handler=lambda args: seen.append(args.name) or 0)
+
+    plugin.add_hello = add_hello
+    monkeypatch.setitem(sys.modules, "stamp_test_plugin", plugin)
+    declared = [EntryPoint("hello", "stamp_test_plugin:add_hello", cli.COMMAND_ENTRY_POINTS),
+                EntryPoint("broken", "stamp_missing_plugin:add_broken", cli.COMMAND_ENTRY_POINTS),
+                EntryPoint("inspect", "stamp_test_plugin:add_hello", cli.COMMAND_ENTRY_POINTS)]
+    monkeypatch.setattr(cli, "entry_points", lambda group: [e for e in declared if e.group == group])
+    assert run(capsys, "hello", "--name", "Ada")[0] == 0 and seen == ["Ada"]
+    code, out, err = run(capsys, "broken", "--whatever")
+    assert code == 1
+    assert err == ("stamp: error: `stamp broken` is not available in this installation: its plugin "
+                   "stamp_missing_plugin:add_broken cannot be loaded (ModuleNotFoundError: "
+                   "No module named 'stamp_missing_plugin')\n")
+    code, out, err = run(capsys, "serve", "--port", "9000")
+    assert code == 2
+    assert "invalid choice: 'serve'" in err and "'stamp.commands'" in err and "`stamp serve`" in err
+    # a plugin cannot replace the engine's own command
+    assert run(capsys, "inspect")[2].count("the following arguments are required: PATH") == 1
 
 
 def test_inspect_labels_times_and_elements_as_documented(capsys, tmp_path):

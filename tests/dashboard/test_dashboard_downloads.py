@@ -3,6 +3,7 @@ route that streams the built file to the page's session only."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -15,13 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import QTable, Table
+from dash import no_update
 
 from dashboard import ids
 from dashboard.band_rows import preset_rows
 from dashboard.cache import session_hash
+from dashboard import exports
+from dashboard.exports import PageState
 from dashboard.features import downloads
 from dashboard.features.bands import DEFAULT_PRESET
-from dashboard.features.controls import PROCESS_ORDER
+from dashboard.features.controls import PROCESS_ORDER, raw_options
 from dashboard.features.job import browser_result
 from dashboard.jobs import run_job
 from dashboard.server import download_route
@@ -30,6 +34,9 @@ from dashboard.server.services import build_services
 from stamp_engine import figures
 from stamp_engine.bands import PRESETS
 from stamp_engine.export import package_files, read_cube_fits
+from tests.helpers.paths import REPO
+from stamp_engine.export import catalogue
+from stamp_engine.export.catalogue import PRODUCTS, progress_text
 from stamp_engine.export.video import probe_video
 
 SESSION = "0123456789abcdef0123456789abcdef"
@@ -77,10 +84,14 @@ def bands_rows():
 
 def download(demo, kind, **kwargs):
     services, result, _ = demo
-    settings = dict(colorscale="Viridis", z_min=-2, z_max=2, band_rows=bands_rows(), process_values=controls(),
+    settings = dict(colorscale="Viridis", z_min=-2, z_max=2, band_rows=bands_rows(), raw_options=raw_options(controls()),
                     video_size=SMALL_VIDEO, when=WHEN)
     settings.update(kwargs)
-    return downloads.run_download(services, kind, result, SESSION, **settings)
+    page = PageState(**{name: settings.pop(name) for name in PAGE_FIELDS if name in settings})
+    return exports.run_download(services, kind, result, SESSION, page, **settings)
+
+
+PAGE_FIELDS = [field.name for field in dataclasses.fields(PageState)]
 
 
 def figure_jsons(page: str) -> list[dict]:
@@ -154,11 +165,12 @@ def test_processing_options_are_recorded_only_when_they_made_the_cube(tmp_path):
     outcome = run_job(services, {"kind": "demo"}, {"normalization": "visit", "bin_time": 2}, session=SESSION)
     result = browser_result(outcome.result)
     same = controls(NORMALIZATION="visit", BIN_TIME=2)
-    request = downloads.export_request(services, result, SESSION, band_rows=[], process_values=same)
+    request = exports.export_request(services, result, SESSION, PageState(band_rows=[], raw_options=raw_options(same)))
     assert request.options["normalize"] == "visit" and request.options["bin time"] == 2
     assert request.options["colour scale"] == "automatic" and request.options["colour range"] == "automatic"
     # controls changed after Process: they are not what the data went through
-    changed = downloads.export_request(services, result, SESSION, band_rows=[], process_values=controls())
+    changed = exports.export_request(services, result, SESSION,
+                                     PageState(band_rows=[], raw_options=raw_options(controls())))
     assert changed.options["normalize"] == "visit" and "bin time" not in changed.options
     assert request.cube.n_integrations == changed.cube.n_integrations == 260
 
@@ -265,19 +277,19 @@ def test_spectrum_video(demo):
 # ------------------------------------------------------------------ refusals and failures
 def test_no_result_or_evicted_or_foreign_ticket_says_so(demo, tmp_path):
     services, result, _ = demo
-    none = downloads.run_download(services, "ecsv", None, SESSION)
-    assert none.download is None and none.message == downloads.NO_RESULT and none.color == "warning"
-    foreign = downloads.run_download(services, "ecsv", result, OTHER_SESSION)
-    assert foreign.download is None and foreign.message == downloads.EVICTED
-    forged = downloads.run_download(services, "ecsv", {**result, "ticket": "0" * 32}, SESSION)
-    assert forged.message == downloads.EVICTED
+    none = exports.run_download(services, "ecsv", None, SESSION)
+    assert none.download is None and none.message == exports.NO_RESULT and none.color == "warning"
+    foreign = exports.run_download(services, "ecsv", result, OTHER_SESSION)
+    assert foreign.download is None and foreign.message == exports.EVICTED
+    forged = exports.run_download(services, "ecsv", {**result, "ticket": "0" * 32}, SESSION)
+    assert forged.message == exports.EVICTED
 
     fresh = build_services(Config(cache_dir=tmp_path / "cache"))
     mine = browser_result(run_job(fresh, {"kind": "demo"}, {}, session=SESSION).result)
     key = fresh.cubes.redeem(mine["ticket"], SESSION)
     fresh.cubes.cache.disk.delete(key)  # evicted
-    evicted = downloads.run_download(fresh, "package", mine, SESSION)
-    assert evicted.download is None and evicted.message == downloads.EVICTED
+    evicted = exports.run_download(fresh, "package", mine, SESSION)
+    assert evicted.download is None and evicted.message == exports.EVICTED
     assert leftovers(fresh.config) == []
 
 
@@ -300,7 +312,7 @@ def test_each_download_is_one_job_log_line_like_a_processing_job(demo, caplog, m
 
     caplog.set_level(logging.INFO, logger="stamp.jobs")
     assert download(demo, "ecsv").download is not None
-    monkeypatch.setattr(downloads, "write_cube_fits", lambda cube, path, options=None: 1 / 0)
+    monkeypatch.setattr(catalogue, "write_cube_fits", lambda cube, path, options=None: 1 / 0)
     assert download(demo, "fits").download is None
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "stamp.jobs" and r.levelname == "INFO"]
     assert [(line["event"], line["kind"], line["outcome"]) for line in lines] == [
@@ -319,7 +331,7 @@ def test_failing_export_gives_a_message_and_leaves_nothing(demo, monkeypatch):
         Path(path).write_bytes(b"partial")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(downloads, "write_cube_fits", disk_full)
+    monkeypatch.setattr(catalogue, "write_cube_fits", disk_full)
     outcome = download(demo, "fits")
     assert outcome.download is None and outcome.color == "danger"
     assert outcome.message == "Could not build the cube FITS file: No space left on device"
@@ -372,9 +384,9 @@ def test_folder_of_a_cancelled_download_is_swept_by_the_next(demo):
 
 # ------------------------------------------------------------------ Dash wiring
 def test_progress_text_names_the_stage():
-    assert downloads.progress_update("package", "video", 50, 200) == (25.0, "Package: Encoding the spectrum video — 25 %")
-    assert downloads.progress_update("ecsv", "tables", 1, 2)[1] == "Light-curve table (ECSV): Writing light-curve tables — 50 %"
-    assert downloads.progress_update("fits", "fits", 0, 0)[0] == 0.0
+    assert progress_text("package", "video", 50, 200) == (25.0, "Package: Encoding the spectrum video — 25 %")
+    assert progress_text("ecsv", "tables", 1, 2)[1] == "Light-curve table (ECSV): Writing light-curve tables — 50 %"
+    assert progress_text("fits", "fits", 0, 0)[0] == 0.0
 
 
 def test_layout_and_callback_register_on_the_app(tmp_path):
@@ -383,19 +395,23 @@ def test_layout_and_callback_register_on_the_app(tmp_path):
     config = Config(cache_dir=tmp_path / "cache")
     app = create_app(config)
     services = build_services(config)
-    if not any(downloads.DOWNLOAD_LINK in output for output in app.callback_map):
+    if not any(ids.DOWNLOAD_LINK in output for output in app.callback_map):
         downloads.register(app, services)
     card = downloads.layout(services)
     found = {c.id for c in _walk(card) if getattr(c, "id", None)}
-    assert {e.button for e in downloads.EXPORTS.values()} <= found
-    assert {downloads.DOWNLOAD_PROGRESS, downloads.DOWNLOAD_CANCEL, downloads.DOWNLOAD_LINK} <= found
-    (output,) = [o for o in app.callback_map if f"{downloads.DOWNLOAD_LINK}.data" in _outputs(o)]
+    assert set(ids.DOWNLOAD_BUTTONS.values()) <= found
+    assert {ids.DOWNLOAD_PROGRESS, ids.DOWNLOAD_CANCEL, ids.DOWNLOAD_LINK} <= found
+    (output,) = [o for o in app.callback_map if f"{ids.DOWNLOAD_LINK}.data" in _outputs(o)]
     inputs = {i["id"] for i in app.callback_map[output]["inputs"]}
-    assert {e.button for e in downloads.EXPORTS.values()} <= inputs
+    assert set(ids.DOWNLOAD_BUTTONS.values()) <= inputs
     # the browser fetches the link the job returns (clientside); the link's signed key is the only proof
-    (fetch,) = [o for o in app.callback_map if _outputs(o) == [f"{downloads.DOWNLOAD_STARTED}.data"]]
-    assert [i["id"] for i in app.callback_map[fetch]["inputs"]] == [downloads.DOWNLOAD_LINK]
-    assert app.callback_map[fetch]["state"] == [] and "cookie" not in downloads.FETCH_JS
+    (fetch,) = [o for o in app.callback_map if _outputs(o) == [f"{ids.DOWNLOAD_STARTED}.data"]]
+    assert [i["id"] for i in app.callback_map[fetch]["inputs"]] == [ids.DOWNLOAD_LINK]
+    assert app.callback_map[fetch]["state"] == []
+    (clientside,) = [c for c in app._callback_list if c["output"] == f"{ids.DOWNLOAD_STARTED}.data"]
+    assert clientside["clientside_function"] == {"namespace": "stampDownloads", "function_name": "fetchLink"}
+    script = (REPO / "assets" / "stamp_downloads.js").read_text(encoding="utf-8")
+    assert "stampDownloads" in script and "fetchLink" in script and "cookie" not in script
 
 
 def _outputs(key: str) -> list[str]:
@@ -430,8 +446,9 @@ def served(tmp_path_factory):
     app = with_route(create_app(Config(cache_dir=tmp_path_factory.mktemp("route") / "cache", url_prefix=PREFIX)))
     services = app.server.extensions["stamp_services"]
     result = browser_result(run_job(services, {"kind": "demo"}, {}, session=SESSION).result)
-    outcome = downloads.run_download(services, "package", result, SESSION, band_rows=bands_rows(),
-                                     process_values=controls(), video_size=SMALL_VIDEO, when=WHEN)
+    outcome = exports.run_download(services, "package", result, SESSION,
+                                   PageState(band_rows=bands_rows(), raw_options=raw_options(controls())),
+                                   video_size=SMALL_VIDEO, when=WHEN)
     assert outcome.download is not None, outcome.message
     return app, services, outcome
 
@@ -471,7 +488,7 @@ def test_route_streams_the_package_to_its_session(served):
 def test_route_streams_the_cube_fits(served, tmp_path):
     app, services, package = served
     result = browser_result(run_job(services, {"kind": "demo"}, {}, session=SESSION).result)
-    outcome = downloads.run_download(services, "fits", result, SESSION, when=WHEN)
+    outcome = exports.run_download(services, "fits", result, SESSION, when=WHEN)
     assert outcome.download.token != package.download.token
     response = fetch(app, outcome.download.url)
     assert response.status_code == 200 and response.mimetype == "application/fits"
@@ -553,8 +570,8 @@ def test_callback_response_holds_a_link_not_the_file(served):
     response = json.dumps({"link": link, "message": alert}, cls=plotly.utils.PlotlyJSONEncoder)
     assert outcome.download.size > 1_000_000 and len(response) < 10_000
     assert link == {"url": outcome.download.url, "filename": outcome.download.filename, "token": outcome.download.token}
-    failed = downloads.job_outputs(downloads.DownloadOutcome(message="Could not build the package: boom"))
-    assert failed[0] is downloads.no_update and failed[1].children == "Could not build the package: boom"
+    failed = downloads.job_outputs(exports.DownloadOutcome(message="Could not build the package: boom"))
+    assert failed[0] is no_update and failed[1].children == "Could not build the package: boom"
 
 
 def test_stale_download_folders_are_removed(tmp_path):

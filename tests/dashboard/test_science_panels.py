@@ -9,7 +9,9 @@ import pytest
 from dashboard import ids
 from dashboard.features import science
 from stamp_engine.bands import Band
+from stamp_engine.export.science import SciencePlan
 from stamp_engine.synthetic import make_observation
+from stamp_engine.windows import read_windows
 
 BANDS = [Band("H2O", 1.3, 1.5), Band("CO2", 4.2, 4.45)]
 
@@ -117,11 +119,18 @@ def test_long_series_are_averaged_before_the_periodogram_and_it_says_so():
 
 
 def test_stored_windows_keep_only_well_formed_pairs():
-    assert science.stored_windows({"in_transit": [3.1, 1.9], "baseline": [0, 1.4]}) == {
+    """The science tabs and the downloads read the page's windows by the engine's one rule."""
+    assert read_windows({"in_transit": [3.1, 1.9], "baseline": [0, 1.4]}) == {
         "in_transit": (1.9, 3.1), "baseline": (0.0, 1.4)}
-    assert science.stored_windows({"in_transit": ["a", 2], "baseline": [1, 1]}) == {}
-    assert science.stored_windows({"in_transit": [0, float("nan")], "baseline": [0, 1, 2]}) == {}
-    assert science.stored_windows("not a dict") == {} and science.stored_windows(None) == {}
+    assert read_windows({"in_transit": ["a", 2], "baseline": [1, 1]}) == {}
+    assert read_windows({"in_transit": [0, float("nan")], "baseline": [0, 1, 2], "baseline2": [None, 1]}) == {}
+    assert read_windows("not a dict") == {} and read_windows(None) == {}
+    assert read_windows({"baseline2": (5, 4.123456)}) == {"baseline2": (4.1235, 5.0)}
+    plan = SciencePlan.from_windows({"in_transit": [2, 1], "baseline": [0, 0.5], "baseline2": [3, "x"]})
+    assert plan.in_transit == ((1.0, 2.0),) and plan.baseline == ((0.0, 0.5),)
+    plan = SciencePlan.from_windows({"baseline": [0, 0.5], "baseline2": [3, 4]})
+    assert plan.in_transit is None and plan.baseline == ((0.0, 0.5), (3.0, 4.0))
+    assert SciencePlan.from_windows(None) == SciencePlan()
 
 
 def test_the_windows_store_is_written_by_the_linked_views_and_read_by_the_science_tabs():

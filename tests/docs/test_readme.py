@@ -222,7 +222,7 @@ def readme_commands(program: str) -> list[tuple[int, list[str]]]:
     return commands
 
 
-def test_every_stamp_command_in_the_readme_is_one_the_cli_accepts():
+def test_every_stamp_command_in_the_readme_is_one_the_cli_accepts(stamp_commands):
     commands = readme_commands("stamp")
     shown = {argv[0] for _, argv in commands}
     parser = cli.build_parser()

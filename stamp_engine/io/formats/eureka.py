@@ -29,8 +29,9 @@ import h5py
 import numpy as np
 
 from ...problems import ReadError
+from ...settings import env_value_or_default
 from ..block import SpectralBlock
-from ..containers import ArchiveLimits, _env_value, parse_size
+from ..containers import ArchiveLimits, parse_size
 from ..registry import HDF5_MAGIC, register_reader
 
 #: Flux datasets in order of preference: Eureka's optimal spectrum, the flux-calibrated
@@ -156,7 +157,7 @@ def _read_checked(dataset: h5py.Dataset) -> np.ndarray:
     """``dataset[()]``, once its declared size is known to fit the file and the configured ceilings."""
     reason = declared_size_problem(
         dataset, Path(dataset.file.filename).stat().st_size,
-        _env_value(os.environ, "STAMP_HDF5_MAX_BYTES", parse_size, HDF5_MAX_BYTES),
+        env_value_or_default(os.environ, "STAMP_HDF5_MAX_BYTES", parse_size, HDF5_MAX_BYTES, positive=True),
         ArchiveLimits.from_env().max_ratio,
     )
     if reason:

@@ -126,7 +126,7 @@ def start_worker(tmp_path: Path, url: str, cache: Path, log: Path, *, env_extra:
 
 
 @pytest.fixture
-def celery_setup(tmp_path, redis_url):
+def celery_setup(tmp_path, redis_url, stamp_commands):
     """(config, worker log) with a Celery worker process running against the test Redis."""
     url, redis_process = redis_url
     cache = tmp_path / "shared-cache"
@@ -243,7 +243,7 @@ def _kill_tree(pid: int) -> None:
 
 
 @pytest.mark.parametrize("victim", ["pool process", "whole worker"])
-def test_a_job_lost_with_its_celery_worker_ends_with_a_message(tmp_path, redis_url, victim):
+def test_a_job_lost_with_its_celery_worker_ends_with_a_message(tmp_path, redis_url, stamp_commands, victim):
     import psutil
 
     url, _ = redis_url
@@ -288,7 +288,7 @@ def test_a_job_lost_with_its_celery_worker_ends_with_a_message(tmp_path, redis_u
         _stop(worker)
 
 
-def test_stamp_worker_hands_celery_options_through_and_other_commands_still_refuse_unknown_ones(monkeypatch):
+def test_stamp_worker_hands_celery_options_through_and_other_commands_still_refuse_unknown_ones(monkeypatch, stamp_commands):
     from stamp_engine import cli
     import dashboard.server.worker
 

@@ -23,7 +23,7 @@ from tests.helpers.upload_helpers import upload_files
 
 import stamp_engine
 from dashboard.app import create_app
-from dashboard.jobs import run_job_in_budget
+from dashboard.jobs import run_job
 from dashboard.server.budget import JobBudget, JobStopped, run_in_budget
 from dashboard.server.config import Config
 from dashboard.server.services import build_services
@@ -135,7 +135,7 @@ def test_a_timed_out_job_frees_its_slot_and_scratch_and_says_why(tmp_path, eurek
 
     services = build_services(config, loader=stuck_loader)
     caplog.set_level("INFO", logger="stamp.jobs")
-    outcome = run_job_in_budget(services, descriptor, {}, session=SESSION)
+    outcome = run_job(services, descriptor, {}, session=SESSION, budgeted=True)
     assert outcome.result is None
     assert outcome.message.startswith("Stopped after 2 s") and f"Reading {eureka_file.name}" in outcome.message
     assert services.gate.running() == {}
@@ -143,7 +143,7 @@ def test_a_timed_out_job_frees_its_slot_and_scratch_and_says_why(tmp_path, eurek
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")]
     assert [line["outcome"] for line in lines] == ["timeout"]
     # the same page can run its next job at once (its one slot is free)
-    ok = run_job_in_budget(build_services(config), descriptor, {}, session=SESSION)
+    ok = run_job(build_services(config), descriptor, {}, session=SESSION, budgeted=True)
     assert ok.result is not None and ok.message is None
 
 
@@ -194,7 +194,7 @@ def test_a_dashboard_job_over_its_memory_budget_names_the_file_and_the_limit(tmp
         progress(f"Reading {paths[0].name}", 0, 1)
         return np.ones((30000, 30000))  # 7.2 GB: what a 2 kB HDF5 declaring that shape asks for
 
-    outcome = run_job_in_budget(build_services(config, loader=greedy_loader), _upload(config, eureka_file), {},
-                                session=SESSION)
+    outcome = run_job(build_services(config, loader=greedy_loader), _upload(config, eureka_file), {},
+                      session=SESSION, budgeted=True)
     assert outcome.result is None
     assert f"Reading {eureka_file.name}" in outcome.message and "memory limit of 300 MB" in outcome.message

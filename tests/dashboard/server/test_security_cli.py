@@ -58,8 +58,9 @@ def test_real_secrets_are_accepted(secret):
     assert Config(basic_auth=(("bob", secret),)).basic_auth == (("bob", secret),)
 
 
-def test_stamp_serve_refuses_to_start_with_one_clear_line(tmp_path):
-    env = {**ENV, "STAMP_BASIC_AUTH": shell_expanded('"'), "STAMP_CACHE_DIR": str(tmp_path)}
+def test_stamp_serve_refuses_to_start_with_one_clear_line(tmp_path, stamp_commands):
+    env = {**ENV, "PYTHONPATH": os.environ["PYTHONPATH"],  # the checkout and its declared `stamp serve`
+           "STAMP_BASIC_AUTH": shell_expanded('"'), "STAMP_CACHE_DIR": str(tmp_path)}
     run = subprocess.run([sys.executable, "-m", "stamp_engine.cli", "serve", "--port", "1"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0

@@ -13,7 +13,7 @@ from dashboard.app import create_app
 from tests.helpers.dashboard_client import DashClient, flask_transport
 from dashboard.server.config import Config
 from dashboard.server.datasets import UploadRejected, resolve
-from dashboard.features import downloads
+from dashboard import exports
 from dashboard.features.job import browser_result
 from dashboard.jobs import run_job
 from dashboard.server.services import build_services
@@ -81,16 +81,16 @@ def test_downloads_count_against_the_quota_and_are_refused_with_a_message(tmp_pa
     config = Config(cache_dir=tmp_path / "cache", session_quota_mb=1)
     services = build_services(config)
     result = browser_result(run_job(services, {"kind": "demo"}, {}, session=SESSION_A).result)
-    first = downloads.run_download(services, "ecsv", result, SESSION_A)
+    first = exports.run_download(services, "ecsv", result, SESSION_A)
     assert first.download is not None
     (config.uploads_dir / SESSION_A).mkdir(parents=True)
     (config.uploads_dir / SESSION_A / "big.fits").write_bytes(_blob(5, MB))  # the page's earlier upload
-    refused = downloads.run_download(services, "ecsv", result, SESSION_A)
+    refused = exports.run_download(services, "ecsv", result, SESSION_A)
     assert refused.download is None and "STAMP_SESSION_QUOTA_MB" in refused.message
     assert refused.message.startswith("Not built: this page already stores")
     assert len(list((config.downloads_dir).rglob("*.ecsv"))) == 1
     low = build_services(_low_disk(config))
-    assert "disk is almost full" in downloads.run_download(low, "ecsv", result, SESSION_A).message
+    assert "disk is almost full" in exports.run_download(low, "ecsv", result, SESSION_A).message
 
 
 def test_more_files_than_the_limit_are_refused_outside_zips_too(tmp_path):
