@@ -1,8 +1,9 @@
 """The page's first view in headless Chromium: the heatmap of the demo, drawn without a background job.
 
-Opening the page on data already loaded in the cube cache must not wait for a background-job
-worker (its start and progress polls cost seconds before anything is drawn), and the views the first view does not show (the
-3D surface: seconds in software WebGL) are not built at all until their tab is opened.
+Opening the page on data already loaded in the cube cache, or on small data, must not wait for a
+background-job worker (its start and progress polls cost seconds before anything is drawn), and
+the views the first view does not show (the 3D surface: seconds in software WebGL) are not built
+at all until their tab is opened.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard import ids
+from dashboard.features import job
 from tests import pixels
 
 from test_dashboard_browser import wait_for_traces, wait_until
@@ -39,7 +41,24 @@ return gd && gd.data ? gd.data.filter(function (t) { return t.type === 'surface'
 """
 
 
-def test_first_view_is_the_heatmap_drawn_without_a_background_job_and_without_the_surface(dash_duo, make_app):
+def test_a_small_first_view_needs_no_background_job_even_on_a_fresh_server(dash_duo, make_app):
+    app, _ = make_app()  # the shipped demo: 1.2 MB
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _COUNT_REQUESTS_JS})
+    dash_duo.server_url = dash_duo.server.url
+    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+    wait_until(lambda: dash_duo.find_element(f"#{ids.PROCESS}").get_attribute("disabled") is None,
+               what="Process enabled")
+    requests = dash_duo.driver.execute_script("return window.__stampRequests;")
+    assert requests["background"] == 0, requests
+    image = pixels.screenshot(dash_duo.driver)
+    heatmap = pixels.crop(image, pixels.element_box(dash_duo.driver, f"#{ids.HEATMAP} .nsewdrag"))
+    assert pixels.coloured_fraction(heatmap, 0.15) > 0.3
+
+
+def test_first_view_is_the_heatmap_drawn_without_a_background_job_and_without_the_surface(dash_duo, make_app,
+                                                                                           monkeypatch):
+    monkeypatch.setattr(job, "PLAIN_REQUEST_MAX_BYTES", 0)  # the demo is then "large": a first read is a job
     app, _ = make_app()
     dash_duo.start_server(app, navigate=False)
     dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _COUNT_REQUESTS_JS})
