@@ -54,7 +54,6 @@ def test_a_small_upload_comes_back_with_its_heatmap_in_one_answer(page):
     assert [trace["type"] for trace in figure["data"]] == ["heatmap"]
     # the heatmap callback then finds it drawn: the same signature, nothing sent again
     drawn = answer[ids.DRAWN[ids.HEATMAP]]["data"]
-    client.dependencies = [d for d in client.dependencies if ids.FIRST_JOB not in d["output"]]  # the heatmap's own
     again = client.call(f"{ids.HEATMAP}.figure", {f"{ids.TABS}.active_tab": ids.TAB_HEATMAP,
                                                   f"{ids.RESULT}.data": result, f"{ids.SESSION}.data": session,
                                                   f"{ids.DRAWN[ids.HEATMAP]}.data": drawn},
