@@ -10,7 +10,6 @@ from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_up
 from plotly.utils import PlotlyJSONEncoder
 
 from stamp_engine.io.containers import declared_bytes
-
 from stamp_engine.problem_summary import summary_groups
 from stamp_engine.problems import Problem
 
@@ -203,8 +202,8 @@ def register(app, services: Services) -> None:
     def open_view(session, dataset, *args):
         values, (previous, job_running, active_tab, *shown) = args[:len(PROCESS_ORDER)], args[len(PROCESS_ORDER):]
         keep = (no_update, no_update)
-        job_started = ctx.triggered_id == ids.DATASET and job_running
-        if dataset and (job_started or not opens_quickly(services, dataset)):
+        chosen_during_job = ctx.triggered_id == ids.DATASET and job_running
+        if dataset and (chosen_during_job or not opens_quickly(services, dataset)):
             return no_update, no_update, no_update, {"dataset": dataset, "asked": time.time()}, *keep
         result, message, problems = job_answer(services, dataset, values, previous, session, None)
         heatmap = None
