@@ -288,7 +288,7 @@ def _pick_server_files(driver, ids, names: list[str]) -> None:
 #: frames, so WebGL has painted), on the page's ``performance.now()`` clock.
 _PROBE_JS = r"""
 (function () {
-  var bench = window.__stampBench = {requests: 0, figureRequests: 0, draws: {}, hooked: []};
+  var bench = window.__stampBench = {requests: 0, figureRequests: 0, draws: {}, hooked: [], calls: []};
   var plainFetch = window.fetch;
   window.fetch = function (input, init) {
     var url = typeof input === 'string' ? input : (input && input.url) || '';
@@ -296,6 +296,17 @@ _PROBE_JS = r"""
       bench.requests += 1;
       var body = init && typeof init.body === 'string' ? init.body : '';
       if (/-graph\.figure/.test(body.slice(0, 4000))) { bench.figureRequests += 1; }
+      // the request's timeline (what it asked for, when it left, when its answer was read)
+      var output = (/"output":"([^"]{0,120})/.exec(body.slice(0, 2000)) || [])[1] || '?';
+      var call = {output: output, start: performance.now(), end: null, bytes: 0, status: 0,
+                  poll: url.indexOf('job=') >= 0 || /"cacheKey"/.test(url)};
+      bench.calls.push(call);
+      return plainFetch.apply(this, arguments).then(function (response) {
+        call.status = response.status;
+        var copy = response.clone();
+        copy.text().then(function (text) { call.end = performance.now(); call.bytes = text.length; });
+        return response;
+      });
     }
     return plainFetch.apply(this, arguments);
   };
@@ -528,14 +539,16 @@ def _draw_count(driver, graph: str, kind: str | None = None) -> int:
                                      ".filter(d => d.type === arguments[1]).length;", graph, kind))
 
 
-def browser_targets(quick: bool) -> list[BrowserRow]:
+def browser_targets(quick: bool, first_view_only: bool = False, timeline: bool = False) -> list[BrowserRow]:
     """Measure every browser target (first view, interactions, 3D surface) in headless Chromium; one row per target (medians of repeats).
 
     The dashboard runs in a subprocess on a fresh cube cache with a data folder holding
     the real MIRI x1dints file (small), the 10,000 × 2,040 dataset as one ZIP (1,000 ×
     2,040 with ``quick``) and the 1,200 × 430 old-layout file (the predecessor's
     surface-highlight case).  Times are on the page's clock, to the moment Plotly has
-    drawn and two animation frames have passed.
+    drawn and two animation frames have passed.  ``first_view_only``: only the page open, the
+    small file and the big ZIP (cold and cached); ``timeline``: print each Dash request of
+    those opens (what it asked for, when it left and was answered, relative to the click).
     """
     _check_browser()
     ids = _ids()
@@ -573,6 +586,9 @@ def browser_targets(quick: bool) -> list[BrowserRow]:
             since = _open_server_file(driver, names["small"])
             add("small file → first view" if attempt else "small file → first view (cold)",
                 _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120, title=None))
+            if timeline:
+                time.sleep(0.5)
+                _print_timeline(driver, since, f"small file, open {attempt + 1}")
         # the big ZIP, cold then from the cube cache
         driver.get(app["url"])
         _wait_drawn(driver, ids.HEATMAP, "heatmap", 0.0, 120)
@@ -580,6 +596,9 @@ def browser_targets(quick: bool) -> list[BrowserRow]:
         since = _open_server_file(driver, names["big"])
         add(f"{label} ZIP → heatmap (cold)", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 1800,
                                                        title=datasets.TARGET))
+        if timeline:
+            time.sleep(0.5)
+            _print_timeline(driver, since, f"{label} ZIP, cold")
         _wait_enabled(driver, ids.PROCESS)
         surface_draws_at_first_view = _draw_count(driver, ids.SURFACE, "surface")
         for _ in range(repeats):
@@ -589,87 +608,91 @@ def browser_targets(quick: bool) -> list[BrowserRow]:
             since = _click(driver, f"#{ids.SERVER_OPEN}")
             add(f"{label} ZIP → heatmap (cached)", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 600,
                                                              title=datasets.TARGET))
+            if timeline:
+                time.sleep(0.5)
+                _print_timeline(driver, since, f"{label} ZIP, cached")
             _wait_enabled(driver, ids.PROCESS)
-        # interactions on the big heatmap
-        band = _first_band(driver)
-        before = _requests(driver)
-        for _ in range(repeats):
+        if not first_view_only:  # else only the first-view targets: the page, the small file, the big ZIP
+            # interactions on the big heatmap
+            band = _first_band(driver)
+            before = _requests(driver)
+            for _ in range(repeats):
+                for name in (band, "All"):
+                    draws = _draw_count(driver, ids.HEATMAP)
+                    since = _press_band(driver, name)
+                    add("band click on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 60,
+                                                                 draws_before=draws))
+            add("server requests for band clicks", float(_requests(driver)[1] - before[1]))
+            before = _requests(driver)
+            for scale in (["Viridis", "RdBu_r", "Inferno"] * repeats)[: 2 * repeats]:
+                draws = _draw_count(driver, ids.HEATMAP)
+                since = _set_select(driver, ids.COLORSCALE, scale)
+                add("colour scale on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120,
+                                                               draws_before=draws))
+            # a range is two edits: the first (both ends) untimed, then the upper end edited alone
+            draws = _draw_count(driver, ids.HEATMAP)
+            _set_number(driver, ids.Z_MIN, -2)
+            _blur(driver, ids.Z_MIN)
+            _set_number(driver, ids.Z_MAX, 2)
+            since = _blur(driver, ids.Z_MAX)
+            _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120, draws_before=draws)
+            time.sleep(0.5)
+            for hi in ([1.0, 3.0, 1.5] * repeats)[: 2 * repeats]:
+                draws = _draw_count(driver, ids.HEATMAP)
+                _set_number(driver, ids.Z_MAX, hi)
+                since = _blur(driver, ids.Z_MAX)
+                add("colour range on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120,
+                                                               draws_before=draws))
+            add("server requests for colour changes", float(_requests(driver)[1] - before[1]))
+            # the 3D surface of the big dataset, then back: a hidden surface must not redraw
+            since = _click_tab(driver, ids.TAB_SURFACE)
+            add(f"{label} 3D surface drawn", _wait_drawn(driver, ids.SURFACE, "surface", since, 600,
+                                                         title=datasets.TARGET))
+            since = _click_tab(driver, ids.TAB_HEATMAP)
+            _wait_drawn(driver, ids.HEATMAP, "heatmap", 0.0, 120)
+            surface_draws = _draw_count(driver, ids.SURFACE)
             for name in (band, "All"):
                 draws = _draw_count(driver, ids.HEATMAP)
                 since = _press_band(driver, name)
-                add("band click on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 60,
-                                                             draws_before=draws))
-        add("server requests for band clicks", float(_requests(driver)[1] - before[1]))
-        before = _requests(driver)
-        for scale in (["Viridis", "RdBu_r", "Inferno"] * repeats)[: 2 * repeats]:
-            draws = _draw_count(driver, ids.HEATMAP)
-            since = _set_select(driver, ids.COLORSCALE, scale)
-            add("colour scale on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120,
-                                                           draws_before=draws))
-        # a range is two edits: the first (both ends) untimed, then the upper end edited alone
-        draws = _draw_count(driver, ids.HEATMAP)
-        _set_number(driver, ids.Z_MIN, -2)
-        _blur(driver, ids.Z_MIN)
-        _set_number(driver, ids.Z_MAX, 2)
-        since = _blur(driver, ids.Z_MAX)
-        _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120, draws_before=draws)
-        time.sleep(0.5)
-        for hi in ([1.0, 3.0, 1.5] * repeats)[: 2 * repeats]:
-            draws = _draw_count(driver, ids.HEATMAP)
-            _set_number(driver, ids.Z_MAX, hi)
-            since = _blur(driver, ids.Z_MAX)
-            add("colour range on the heatmap", _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 120,
-                                                           draws_before=draws))
-        add("server requests for colour changes", float(_requests(driver)[1] - before[1]))
-        # the 3D surface of the big dataset, then back: a hidden surface must not redraw
-        since = _click_tab(driver, ids.TAB_SURFACE)
-        add(f"{label} 3D surface drawn", _wait_drawn(driver, ids.SURFACE, "surface", since, 600,
-                                                     title=datasets.TARGET))
-        since = _click_tab(driver, ids.TAB_HEATMAP)
-        _wait_drawn(driver, ids.HEATMAP, "heatmap", 0.0, 120)
-        surface_draws = _draw_count(driver, ids.SURFACE)
-        for name in (band, "All"):
-            draws = _draw_count(driver, ids.HEATMAP)
-            since = _press_band(driver, name)
-            _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 60, draws_before=draws)
-        _set_select(driver, ids.COLORSCALE, "Viridis")
-        time.sleep(1.0)
-        add("hidden surface redraws", float(_draw_count(driver, ids.SURFACE) - surface_draws))
-        add("surface draws before the first heatmap", float(surface_draws_at_first_view))
-        # Play on the spectrum player: the time between drawn frames at the fastest speed
-        _click_tab(driver, ids.TAB_SPECTRUM)
-        _wait_drawn(driver, ids.SPECTRUM, "scatter", 0.0, 300)
-        _set_select(driver, ids.SPECTRUM_SPEED, "30")
-        before = _requests(driver)
-        draws = _draw_count(driver, ids.SPECTRUM)
-        _click(driver, f"#{ids.PLAY}")
-        time.sleep(4.0 if not quick else 2.0)
-        _click(driver, f"#{ids.PLAY}")
-        frames = driver.execute_script("return window.__stampBench.draws[arguments[0]].slice(arguments[1]).map(d => d.t);",
-                                       ids.SPECTRUM, draws)
-        gaps = [(b - a) / 1000.0 for a, b in zip(frames, frames[1:])]
-        if gaps:
-            add("Play frame", float(statistics.median(gaps)))
-        else:
-            notes.append("Play drew no frame")
-        add("server requests while playing", float(_requests(driver)[1] - before[1]))
-        # highlight and reset on the predecessor's surface case (1,200 × 430, old layout)
-        _click_tab(driver, ids.TAB_HEATMAP)
-        since = _open_server_file(driver, names["old"])
-        _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 600, title=datasets.TARGET)
-        _wait_enabled(driver, ids.PROCESS)
-        since = _click_tab(driver, ids.TAB_SURFACE)
-        _wait_drawn(driver, ids.SURFACE, "surface", since, 600, title=datasets.TARGET)
-        band = _first_band(driver)
-        for _ in range(repeats):
-            draws = _draw_count(driver, ids.SURFACE)
-            since = _press_band(driver, band)
-            add(f"surface highlight ({old_label})", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
+                _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 60, draws_before=draws)
+            _set_select(driver, ids.COLORSCALE, "Viridis")
+            time.sleep(1.0)
+            add("hidden surface redraws", float(_draw_count(driver, ids.SURFACE) - surface_draws))
+            add("surface draws before the first heatmap", float(surface_draws_at_first_view))
+            # Play on the spectrum player: the time between drawn frames at the fastest speed
+            _click_tab(driver, ids.TAB_SPECTRUM)
+            _wait_drawn(driver, ids.SPECTRUM, "scatter", 0.0, 300)
+            _set_select(driver, ids.SPECTRUM_SPEED, "30")
+            before = _requests(driver)
+            draws = _draw_count(driver, ids.SPECTRUM)
+            _click(driver, f"#{ids.PLAY}")
+            time.sleep(4.0 if not quick else 2.0)
+            _click(driver, f"#{ids.PLAY}")
+            frames = driver.execute_script("return window.__stampBench.draws[arguments[0]].slice(arguments[1]).map(d => d.t);",
+                                           ids.SPECTRUM, draws)
+            gaps = [(b - a) / 1000.0 for a, b in zip(frames, frames[1:])]
+            if gaps:
+                add("Play frame", float(statistics.median(gaps)))
+            else:
+                notes.append("Play drew no frame")
+            add("server requests while playing", float(_requests(driver)[1] - before[1]))
+            # highlight and reset on the predecessor's surface case (1,200 × 430, old layout)
+            _click_tab(driver, ids.TAB_HEATMAP)
+            since = _open_server_file(driver, names["old"])
+            _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 600, title=datasets.TARGET)
+            _wait_enabled(driver, ids.PROCESS)
+            since = _click_tab(driver, ids.TAB_SURFACE)
+            _wait_drawn(driver, ids.SURFACE, "surface", since, 600, title=datasets.TARGET)
+            band = _first_band(driver)
+            for _ in range(repeats):
+                draws = _draw_count(driver, ids.SURFACE)
+                since = _press_band(driver, band)
+                add(f"surface highlight ({old_label})", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
+                                                                   draws_before=draws))
+                draws = _draw_count(driver, ids.SURFACE)
+                since = _press_band(driver, "All")
+                add(f"surface reset ({old_label})", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
                                                                draws_before=draws))
-            draws = _draw_count(driver, ids.SURFACE)
-            since = _press_band(driver, "All")
-            add(f"surface reset ({old_label})", _wait_drawn(driver, ids.SURFACE, "surface", since, 120,
-                                                           draws_before=draws))
     except Exception as exc:  # noqa: BLE001 - what was measured is still reported; the rest is NOT RUN
         notes.append(f"stopped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
                      f"app log: {last_lines(_app_log(app), 2)}")
@@ -707,6 +730,26 @@ def browser_targets(quick: bool) -> list[BrowserRow]:
     return rows
 
 
+def _print_timeline(driver, since: float, what: str) -> None:
+    """The Dash requests made since ``since`` (page clock, ms), and the heatmap drawings, in seconds after it."""
+    calls = driver.execute_script("return window.__stampBench.calls.filter(c => c.start >= arguments[0]);", since)
+    draws = driver.execute_script("return (window.__stampBench.draws[arguments[0]] || []).filter(d => d.t >= arguments[1]);",
+                                  _ids().HEATMAP, since)
+    print(f"\n  timeline of {what} (s after the click; polls of a background job marked *):")
+    polls = [c for c in calls if c.get("poll")]
+    for call in calls:
+        if call.get("poll") and call is not polls[0] and call is not polls[-1]:
+            continue
+        end = "…" if call.get("end") is None else f"{(call['end'] - since) / 1000:.3f}"
+        mark = "*" if call.get("poll") else " "
+        print(f"   {mark} {(call['start'] - since) / 1000:7.3f} → {end:>7}  {call.get('status')}  "
+              f"{call.get('bytes', 0) / 1024:9.1f} KiB  {call.get('output', '')[:90]}")
+    if len(polls) > 2:
+        print(f"     ({len(polls)} polls in all)")
+    for draw in draws:
+        print(f"     {(draw['t'] - since) / 1000:7.3f}  heatmap drawn ({draw['n']} traces)")
+
+
 def _wait_enabled(driver, element_id: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -726,4 +769,8 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description="STAMP browser targets in headless Chromium (first view, interactions, 3D surface)")
     parser.add_argument("--quick", action="store_true")
-    print_browser_targets(browser_targets(parser.parse_args().quick))
+    parser.add_argument("--first-view", action="store_true",
+                        help="only page open, the small file and the big ZIP (cold, cached)")
+    parser.add_argument("--timeline", action="store_true", help="print the Dash requests of each open")
+    arguments = parser.parse_args()
+    print_browser_targets(browser_targets(arguments.quick, arguments.first_view, arguments.timeline))

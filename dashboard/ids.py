@@ -4,7 +4,7 @@
 SESSION = "session-id"            # random hex per page load: names the upload folder
 DATASET = "dataset"               # descriptor of the files shown (see dashboard.server.datasets)
 RESULT = "job-result"             # key of the processed cube + data limits + problems
-FIRST_JOB = "first-job"           # set when the page's first view needs a background job (a first read)
+FIRST_JOB = "first-job"           # set when new data need the background job (a large first read)
 BANDS = "valid-bands"             # usable bands from the editor
 BANDS_FITTED = "bands-fitted"     # dataset whose wavelengths last chose the band preset
 SELECTED_BAND = "selected-band"   # band highlighted in the browser ("All" or a name)

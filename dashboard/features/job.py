@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import dash_bootstrap_components as dbc
-from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
+import json
+import time
 
+import dash_bootstrap_components as dbc
+from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
+from plotly.utils import PlotlyJSONEncoder
+
+from stamp_engine.io.containers import declared_bytes
 from stamp_engine.problem_summary import summary_groups
 from stamp_engine.problems import Problem
 
@@ -15,10 +20,17 @@ from ..server.background import job_error_message, job_heartbeat
 from ..server.datasets import resolve
 from ..server.services import Services
 from ..server.sessions import NOT_ISSUED, is_issued
-from .controls import process_states, raw_options
+from .controls import PROCESS_ORDER, process_states, raw_options
+from .views import graph_update, heatmap_states, map_drawer
 
-#: Milliseconds between the browser's polls of a running job's progress.
-PROGRESS_POLL_MS = 400
+#: Milliseconds between the browser's polls of a running job's progress (each poll is one
+#: cheap request; the answer of a finished job waits for the next poll).
+PROGRESS_POLL_MS = 100
+#: Data that expand to at most this many bytes (and data already loaded in the cube cache)
+#: are opened in a plain request, with the heatmap in its answer: no background-job start,
+#: no progress polls, no chain of callbacks before the first view is drawn.  Larger data
+#: go to the background job, with its progress bar and Cancel.
+PLAIN_REQUEST_MAX_BYTES = 10 * 2**20
 #: Shown from the moment a job is asked for until a worker starts it (can take seconds).
 WAITING = "Waiting for a worker…"
 
@@ -106,14 +118,23 @@ def job_answer(services: Services, dataset, values, previous, session, report, h
     return result, message, problems_alert(outcome.problems, loaded=outcome.result is not None)
 
 
-def _loaded_is_cached(services: Services, descriptor) -> bool:
-    """Whether the files of ``descriptor`` are loaded in the cube cache (processing them is then quick)."""
+def opens_quickly(services: Services, descriptor) -> bool:
+    """Whether ``descriptor``'s data are opened in a plain request: loaded in the cube cache
+    already, or expanding to at most :data:`PLAIN_REQUEST_MAX_BYTES` (their headers say)."""
     try:
         dataset = resolve(services.config, descriptor)
-    except Exception:  # noqa: BLE001 - a bad descriptor: the background job says what is wrong
-        return False
+    except Exception:  # noqa: BLE001 - a bad descriptor: the job says what is wrong, at once
+        return True
     element, _ = parse_element(descriptor.get("element") if isinstance(descriptor, dict) else None)
-    return loaded_key(dataset.content_key, element) in services.cubes.cache
+    if loaded_key(dataset.content_key, element) in services.cubes.cache:
+        return True
+    size = declared_bytes(dataset.paths)
+    return size is not None and size <= PLAIN_REQUEST_MAX_BYTES
+
+
+def _as_browser_holds(value):
+    """``value`` as it comes back from the browser (after its JSON round trip)."""
+    return json.loads(json.dumps(value, cls=PlotlyJSONEncoder))
 
 
 def register(app, services: Services) -> None:
@@ -122,8 +143,8 @@ def register(app, services: Services) -> None:
         Output(ids.JOB_MESSAGE, "children"),
         Output(ids.PROBLEMS, "children"),
         Input(ids.PROCESS, "n_clicks"),
-        Input(ids.DATASET, "data"),
         Input(ids.FIRST_JOB, "data"),
+        State(ids.DATASET, "data"),
         *process_states(),
         State(ids.RESULT, "data"),
         State(ids.SESSION, "data"),
@@ -140,12 +161,12 @@ def register(app, services: Services) -> None:
             (Output(ids.PROGRESS_TEXT, "children"), WAITING, "Ready"),
         ],
         interval=PROGRESS_POLL_MS,
-        prevent_initial_call=True,  # the page's first view: first_view_job (which may start this)
+        prevent_initial_call=True,  # the page's first view and new data: open_view (which may start this)
         # A job that ended without an answer (killed, crashed, its worker lost) still ends with a message.
         on_error=lambda error: (no_update, dbc.Alert(job_error_message(error), color="danger", className="py-2"),
                                 None),
     )
-    def process_job(set_progress, _clicks, dataset, _first, *args):
+    def process_job(set_progress, _clicks, _first, dataset, *args):
         *values, previous, session = args
 
         def report(stage: str, done: int, total: int) -> None:
@@ -154,29 +175,42 @@ def register(app, services: Services) -> None:
         return job_answer(services, dataset, values, previous, session, report, heartbeat=job_heartbeat(),
                           on_start=lambda: set_progress((0, "Starting…")))
 
-    # The page's first view without the background-job round trips (worker start, progress
-    # polls: seconds before anything is drawn): when the data the page opens on (the demo,
-    # usually) are already loaded in the cube cache, they are processed in this request, in
-    # the same job budget.  Otherwise (a first read, which may be slow) FIRST_JOB starts
-    # process_job, with its progress bar and Cancel.  SESSION is set once per page and never
-    # changed, so this runs once, when the page opens.
+    # The page's first view, and each new dataset, without the background-job round trips
+    # (worker start, progress polls, then a chain of callbacks before the heatmap is asked
+    # for): data loaded in the cube cache already, or small (opens_quickly), are processed
+    # in this request, in the same job budget, and the heatmap (when its tab is open) comes
+    # in the same answer.  Other data (a first read that may be slow), or data chosen while
+    # a job runs (which that job's callback replaces), go through FIRST_JOB to process_job,
+    # with its progress bar and Cancel.  SESSION is set once per page and never changed.
     @app.callback(
         Output(ids.RESULT, "data", allow_duplicate=True),
         Output(ids.JOB_MESSAGE, "children", allow_duplicate=True),
         Output(ids.PROBLEMS, "children", allow_duplicate=True),
         Output(ids.FIRST_JOB, "data"),
+        Output(ids.HEATMAP, "figure", allow_duplicate=True),
+        Output(ids.DRAWN[ids.HEATMAP], "data", allow_duplicate=True),
         Input(ids.SESSION, "data"),
-        State(ids.DATASET, "data"),
+        Input(ids.DATASET, "data"),
         *process_states(),
         State(ids.RESULT, "data"),
+        State(ids.PROCESS, "disabled"),
+        State(ids.TABS, "active_tab"),
+        *heatmap_states(),
         prevent_initial_call="initial_duplicate",
         running=[(Output(ids.PROCESS, "disabled"), True, False)],
     )
-    def first_view_job(session, dataset, *args):
-        *values, previous = args
-        if dataset and not _loaded_is_cached(services, dataset):
-            return no_update, no_update, no_update, {"dataset": dataset}
-        return *job_answer(services, dataset, values, previous, session, None), no_update
+    def open_view(session, dataset, *args):
+        values, (previous, job_running, active_tab, *shown) = args[:len(PROCESS_ORDER)], args[len(PROCESS_ORDER):]
+        keep = (no_update, no_update)
+        chosen_during_job = ctx.triggered_id == ids.DATASET and job_running
+        if dataset and (chosen_during_job or not opens_quickly(services, dataset)):
+            return no_update, no_update, no_update, {"dataset": dataset, "asked": time.time()}, *keep
+        result, message, problems = job_answer(services, dataset, values, previous, session, None)
+        heatmap = None
+        if isinstance(result, dict):
+            heatmap = graph_update(services.cubes, ids.TAB_HEATMAP, map_drawer(services, "heatmap"), active_tab,
+                                   [_as_browser_holds(result), *shown], None, session)
+        return result, message, problems, no_update, *(heatmap if heatmap is not None else keep)
 
     # Cancel ends the job without an answer from it: the browser says what happened.
     app.clientside_callback(

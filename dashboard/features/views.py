@@ -120,9 +120,52 @@ def drawn_signature(*values) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def register(app, services: Services) -> None:
+def graph_update(cubes, tab: str, draw, active_tab, values: list, drawn, session) -> tuple | None:
+    """``(figure, signature)`` of a lazily drawn graph, or None when it is to stay as it is.
+
+    ``values`` are the graph's inputs, the job's result first; nothing is drawn while
+    ``tab`` is not the open one or when the ``drawn`` signature already matches them.
+    """
+    result = values[0]
+    if active_tab != tab or not result or not isinstance(result, dict):
+        return None
+    signature = drawn_signature(*values)
+    if signature == drawn:
+        return None
+    key = cubes.redeem(result.get("ticket"), session)
+    try:
+        figure = draw(key, *values[1:]) if key is not None else empty_figure(EVICTED)
+    except BandsRefused as exc:
+        figure = empty_figure(str(exc))
+    if key is not None and cubes.why_gone(key):
+        figure = empty_figure(cubes.why_gone(key))
+    # It arrives unhighlighted; features/bands.py highlights it in the browser.
+    return figure, signature
+
+
+def map_drawer(services: Services, kind: str):
+    """``draw(key, colorscale, z_min, z_max, bands, stretch, visits=None)``: the ``kind`` map ("heatmap", "surface")."""
     from stamp_engine.figures import COLORSCALES
 
+    cubes = services.cubes
+
+    def draw(key, colorscale, z_min, z_max, bands, stretch, visits=None):
+        display = cubes.display(key)
+        if display is None:
+            return empty_figure(EVICTED)
+        options, _ = parse_display_options(colorscale, [z_min, z_max], COLORSCALES, stretch, visits)
+        return grid_figure(display, _bands(bands), options, kind, **services.config.display_limits)
+
+    return draw
+
+
+def heatmap_states() -> list[State]:
+    """The heatmap's inputs after the job's result (as States), in the order :func:`graph_update` takes them."""
+    return [State(ids.COLORSCALE, "value"), State(ids.Z_MIN, "value"), State(ids.Z_MAX, "value"),
+            State(ids.BANDS, "data"), State(ids.STRETCH, "value"), State(ids.VISIT_LAYOUT, "value")]
+
+
+def register(app, services: Services) -> None:
     cubes = services.cubes
 
     def lazy_graph(graph: str, tab: str, inputs: list, draw) -> None:
@@ -144,34 +187,13 @@ def register(app, services: Services) -> None:
         )
         def _draw(active_tab, _colour_request, *args):
             *values, drawn, session = args
-            result = values[0]
-            skip = [no_update] * len(outputs)
-            if active_tab != tab or not result or not isinstance(result, dict):
-                return skip
-            signature = drawn_signature(*values)
-            if signature == drawn:
-                return skip
-            key = cubes.redeem(result.get("ticket"), session)
-            try:
-                figure = draw(key, *values[1:]) if key is not None else empty_figure(EVICTED)
-            except BandsRefused as exc:
-                figure = empty_figure(str(exc))
-            if key is not None and cubes.why_gone(key):
-                figure = empty_figure(cubes.why_gone(key))
-            # It arrives unhighlighted; features/bands.py highlights it in the browser.
-            return [figure, signature]
+            update = graph_update(cubes, tab, draw, active_tab, values, drawn, session)
+            return list(update) if update is not None else [no_update] * len(outputs)
 
         _draw.__name__ = f"draw_{graph.replace('-', '_')}"
 
     def maps(kind: str):
-        def draw(key, colorscale, z_min, z_max, bands, stretch, visits=None):
-            display = cubes.display(key)
-            if display is None:
-                return empty_figure(EVICTED)
-            options, _ = parse_display_options(colorscale, [z_min, z_max], COLORSCALES, stretch, visits)
-            return grid_figure(display, _bands(bands), options, kind, **services.config.display_limits)
-
-        return draw
+        return map_drawer(services, kind)
 
     # The colour controls are states: the browser re-colours the shown heatmap itself
     # (stampDashboard.applyColour) and asks for a redraw through COLOUR_REQUEST only when

@@ -371,6 +371,33 @@ class _Expander:
         return self.workdir
 
 
+
+def declared_bytes(paths: Iterable[str | os.PathLike]) -> int | None:
+    """What these inputs hold once expanded, as far as their headers tell without reading them.
+
+    A plain file counts its size; a ZIP archive the sizes its directory declares for
+    its members (extraction stops any member at its declared size, so a lie cannot
+    make more); a gzip file, a folder or an unreadable input is unknown (None), as is
+    the whole when any part is.
+    """
+    total = 0
+    for raw in paths:
+        path = Path(raw)
+        try:
+            if not path.is_file():
+                return None
+            head = _read_head(path)
+            if head.startswith(_GZIP_MAGIC):
+                return None
+            if head.startswith(_ZIP_MAGICS):
+                with zipfile.ZipFile(path) as archive:
+                    total += sum(info.file_size for info in archive.infolist())
+            else:
+                total += path.stat().st_size
+        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError):
+            return None
+    return total
+
 # ------------------------------------------------------------------------ archive checks
 def check_archive(entries: list[zipfile.ZipInfo], limits: ArchiveLimits, remaining: int | None = None) -> None:
     """Refuse an archive before extraction if any entry is unsafe.

@@ -1,8 +1,9 @@
 """The page's first view in headless Chromium: the heatmap of the demo, drawn without a background job.
 
-Opening the page on data already loaded in the cube cache must not wait for a background-job
-worker (its start and progress polls cost seconds before anything is drawn), and the views the first view does not show (the
-3D surface: seconds in software WebGL) are not built at all until their tab is opened.
+Opening the page on data already loaded in the cube cache, or on small data, must not wait for a
+background-job worker (its start and progress polls cost seconds before anything is drawn), and
+the views the first view does not show (the 3D surface: seconds in software WebGL) are not built
+at all until their tab is opened.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard import ids
+from dashboard.features import job
 from tests.helpers import pixels
 
 from tests.browser.test_dashboard_browser import wait_for_traces, wait_until
@@ -39,27 +41,48 @@ return gd && gd.data ? gd.data.filter(function (t) { return t.type === 'surface'
 """
 
 
-def test_first_view_is_the_heatmap_drawn_without_a_background_job_and_without_the_surface(dash_duo, make_app):
-    app, _ = make_app()
+def _open_page(dash_duo, app) -> None:
+    """Serve ``app`` and open its page with the request counter installed (on the heatmap tab)."""
     dash_duo.start_server(app, navigate=False)
     dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _COUNT_REQUESTS_JS})
-    dash_duo.server_url = dash_duo.server.url  # opens the page (on the heatmap tab)
-    # the first page on a fresh server reads the demo: a background job, with progress and Cancel
+    dash_duo.server_url = dash_duo.server.url
+
+
+def _wait_for_view(dash_duo) -> dict:
+    """Wait for the heatmap and an enabled Process button; the requests counted so far."""
     wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
     wait_until(lambda: dash_duo.find_element(f"#{ids.PROCESS}").get_attribute("disabled") is None,
                what="Process enabled")
-    assert dash_duo.driver.execute_script("return window.__stampRequests.background;") > 0
+    return dash_duo.driver.execute_script("return window.__stampRequests;")
+
+
+def _heatmap_coloured(dash_duo) -> float:
+    image = pixels.screenshot(dash_duo.driver)
+    return pixels.coloured_fraction(pixels.crop(image, pixels.element_box(dash_duo.driver, f"#{ids.HEATMAP} .nsewdrag")),
+                                    0.15)
+
+
+def test_a_small_first_view_needs_no_background_job_even_on_a_fresh_server(dash_duo, make_app):
+    app, _ = make_app()  # the shipped demo: 1.2 MB
+    _open_page(dash_duo, app)
+    requests = _wait_for_view(dash_duo)
+    assert requests["background"] == 0, requests
+    assert _heatmap_coloured(dash_duo) > 0.3
+
+
+def test_first_view_is_the_heatmap_drawn_without_a_background_job_and_without_the_surface(dash_duo, make_app,
+                                                                                           monkeypatch):
+    monkeypatch.setattr(job, "PLAIN_REQUEST_MAX_BYTES", 0)  # the demo is then "large": a first read is a job
+    app, _ = make_app()
+    _open_page(dash_duo, app)
+    # the first page on a fresh server reads the demo: a background job, with progress and Cancel
+    assert _wait_for_view(dash_duo)["background"] > 0
     # every later page finds it loaded in the cube cache: no background job
     dash_duo.driver.refresh()
-    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
-    wait_until(lambda: dash_duo.find_element(f"#{ids.PROCESS}").get_attribute("disabled") is None,
-               what="Process enabled")
-    requests = dash_duo.driver.execute_script("return window.__stampRequests;")
+    requests = _wait_for_view(dash_duo)
     assert requests["background"] == 0, requests
     # the heatmap is in colour; the surface was never built (no surface trace in its graph)
-    image = pixels.screenshot(dash_duo.driver)
-    heatmap = pixels.crop(image, pixels.element_box(dash_duo.driver, f"#{ids.HEATMAP} .nsewdrag"))
-    assert pixels.coloured_fraction(heatmap, 0.15) > 0.3
+    assert _heatmap_coloured(dash_duo) > 0.3
     assert dash_duo.driver.execute_script(_SURFACE_TRACES_JS, ids.SURFACE) == 0
     assert dash_duo.find_element(f"#{ids.PROGRESS_TEXT}").text == "Ready"
 

@@ -119,13 +119,15 @@ class DashClient:
         return props.get("data")
 
     def callback(self, output: str) -> dict:
-        """The server-side callback whose outputs include ``output`` (``"id.property"``)."""
-        for dep in self.dependencies:
-            if dep.get("clientside_function"):
-                continue  # runs in the browser only
-            names = [f"{o['id']}.{o['property']}" for o in _outputs(dep["output"])]
-            if output in names:
-                return dep
+        """The server-side callback whose outputs include ``output`` (``"id.property"``): the one
+        that owns it (not an ``allow_duplicate`` writer of it) when there is one."""
+        servers = [dep for dep in self.dependencies if not dep.get("clientside_function")]  # others run in the browser
+        for owner in (True, False):
+            for dep in servers:
+                parts = dep["output"][2:-2].split("...") if dep["output"].startswith("..") else [dep["output"]]
+                names = [part if owner else part.split("@")[0] for part in parts]
+                if output in names:
+                    return dep
         raise KeyError(f"no callback outputs {output}")
 
     def upload(self, paths: Sequence[Path], session: str) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,97 @@
+"""New data reach the first view in one plain request when they are small or already loaded.
+
+The open_view callback (dashboard/features/job.py) answers a page's new dataset with the
+job's result AND the heatmap in the same response: no background job (its worker start
+and progress polls), no chain of callbacks before the heatmap is asked for.  Larger data
+(and data chosen while a job runs) go to the background job through FIRST_JOB.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.helpers.dashboard_client import DashClient, flask_transport
+
+from dashboard import ids
+from dashboard.app import create_app
+from dashboard.features import job
+from dashboard.server.config import Config
+from stamp_engine.io.containers import declared_bytes
+from stamp_engine.synthetic import make_observation
+from stamp_engine.synthetic.eureka import write_eureka_s3
+
+OPEN = f"{ids.FIRST_JOB}.data"  # only open_view writes it
+
+
+@pytest.fixture
+def page(tmp_path):
+    obs = make_observation(kind="variability", n_integrations=30, wavelength=np.linspace(1.0, 4.0, 40), seed=3)
+    path = tmp_path / "small_SpecData.h5"
+    write_eureka_s3(path, obs)
+    app = create_app(Config(cache_dir=tmp_path / "cache", demo_path=None))
+    client = DashClient(flask_transport(app.server.test_client()))
+    session = client.store(ids.SESSION)
+    descriptor = client.upload([path], session)[ids.DATASET]["data"]
+    return client, session, descriptor
+
+
+def _open(client, session, descriptor, *, running=False):
+    return client.call(OPEN, {f"{ids.SESSION}.data": session, f"{ids.DATASET}.data": descriptor,
+                              f"{ids.TABS}.active_tab": ids.TAB_HEATMAP, f"{ids.PROCESS}.disabled": running},
+                       changed=[f"{ids.DATASET}.data"])
+
+
+def test_a_small_upload_comes_back_with_its_heatmap_in_one_answer(page):
+    client, session, descriptor = page
+    answer = _open(client, session, descriptor)
+    assert ids.FIRST_JOB not in answer  # no background job was asked for
+    result = answer[ids.RESULT]["data"]
+    assert result["dataset"] == descriptor and len(result["ticket"]) == 32
+    figure = answer[ids.HEATMAP]["figure"]
+    assert [trace["type"] for trace in figure["data"]] == ["heatmap"]
+    # the heatmap callback then finds it drawn: the same signature, nothing sent again
+    drawn = answer[ids.DRAWN[ids.HEATMAP]]["data"]
+    again = client.call(f"{ids.HEATMAP}.figure", {f"{ids.TABS}.active_tab": ids.TAB_HEATMAP,
+                                                  f"{ids.RESULT}.data": result, f"{ids.SESSION}.data": session,
+                                                  f"{ids.DRAWN[ids.HEATMAP]}.data": drawn},
+                        changed=[f"{ids.RESULT}.data"])
+    assert again == {}
+
+
+def test_larger_data_go_to_the_background_job_and_then_open_from_the_cache(page, monkeypatch):
+    client, session, descriptor = page
+    monkeypatch.setattr(job, "PLAIN_REQUEST_MAX_BYTES", 100)
+    answer = _open(client, session, descriptor)
+    assert set(answer) == {ids.FIRST_JOB} and answer[ids.FIRST_JOB]["data"]["dataset"] == descriptor
+    # the background job reads them once; afterwards they are loaded in the cube cache
+    client.call(f"{ids.RESULT}.data", {f"{ids.DATASET}.data": descriptor, f"{ids.SESSION}.data": session})
+    answer = _open(client, session, descriptor)
+    assert ids.FIRST_JOB not in answer and answer[ids.HEATMAP]["figure"]["data"][0]["type"] == "heatmap"
+
+
+def test_data_chosen_while_a_job_runs_go_to_the_background_job(page):
+    client, session, descriptor = page
+    answer = _open(client, session, descriptor, running=True)
+    assert set(answer) == {ids.FIRST_JOB}
+
+
+def test_declared_bytes_counts_zip_members_by_their_headers(tmp_path):
+    plain = tmp_path / "a.fits"
+    plain.write_bytes(b"x" * 1000)
+    archive = tmp_path / "b.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("one.fits", bytes(50_000))
+        zipped.writestr("two.fits", bytes(70_000))
+    assert archive.stat().st_size < 10_000
+    assert declared_bytes([plain]) == 1000
+    assert declared_bytes([plain, archive]) == 121_000
+    gz = tmp_path / "c.fits.gz"
+    gz.write_bytes(b"\x1f\x8b" + bytes(20))
+    assert declared_bytes([plain, gz]) is None  # a gzip file says nothing trustworthy about its size
+    assert declared_bytes([tmp_path]) is None and declared_bytes([tmp_path / "gone.fits"]) is None
+    broken = tmp_path / "d.zip"
+    broken.write_bytes(b"PK\x03\x04" + bytes(30))
+    assert declared_bytes([broken]) is None
