@@ -33,7 +33,7 @@ import plotly.colors as pcolors
 import plotly.graph_objects as go
 
 from .bands import Band
-from .colour import STRETCHES, asinh_softening, centred_colorscale, robust_colour_limits, stretch_ticks, stretch_values
+from .colour import STRETCHES, asinh_softening, centred_colorscale, centring_stops, robust_colour_limits, stretch_ticks, stretch_values
 from .timeaxis import TimeRows, time_gaps, time_rows, visits_side_by_side
 from .cube import Cube
 from .labels import interpolated_flags
@@ -70,6 +70,9 @@ MAX_DISPLAY_WAVELENGTH = 500
 #: loaded 2-core machine: a band highlight of 600 × 500 took 6–7 s, of 200 × 250 1–3 s).
 SURFACE_MAX_TIME = 200
 SURFACE_MAX_WAVELENGTH = 250
+#: Right margin of a heatmap (px): room for the colour bar whatever its tick labels, so that a new
+#: colour range (other labels) does not resize the plot, which would make plotly.js redraw every cell.
+HEATMAP_RIGHT_MARGIN = 140
 #: Upper bound on the JSON of any figure built here.
 FIGURE_BUDGET_BYTES = 5 * 1024 * 1024
 
@@ -329,19 +332,20 @@ def browser_colours(cube: Cube, scale: "_ValueScale", drawn: np.ndarray, limits:
     """What a browser needs to re-colour a drawn map for another colour scale or range without the server.
 
     ``assets/stamp_dashboard.js`` (``applyColour``) reads it from the heatmap's
-    ``layout.meta.colour``: every scale of :data:`COLORSCALES` (stops and centre colour,
-    for :func:`stamp_engine.colour.centred_colorscale`'s remapping), the scale an automatic
-    choice means, the automatic (robust) limits, whether 0 % is centred, and the stretch
-    (only a linear map is re-coloured in the browser: stretched ranges need the server).
+    ``layout.meta.colour``: every scale of :data:`COLORSCALES` (its stops and, for a
+    diverging scale on a variability map, :func:`stamp_engine.colour.centring_stops`,
+    which the browser evaluates where a typed range puts 0), the scale an automatic
+    choice means, the automatic (robust) limits, and the stretch (only a linear map
+    is re-coloured in the browser: stretched ranges need the server).
     """
     auto = limits if zrange is None else robust_colour_limits(drawn, cube.is_normalized)
-    scales = {name: {"stops": colorscale(name), "centre": pcolors.sample_colorscale(colorscale(name), [0.5])[0]}
+    centred = DIVERGING_COLORSCALES if cube.is_normalized else frozenset()
+    scales = {name: {"stops": colorscale(name), "centring": centring_stops(colorscale(name)) if name in centred else None}
               for name in COLORSCALES}
     return {
         "scales": scales,
         "default": _colorscale_name(cube, None),
         "auto": None if auto is None else [float(auto[0]), float(auto[1])],
-        "centre_zero": sorted(DIVERGING_COLORSCALES) if cube.is_normalized else [],
         "stretch": scale.stretch,
     }
 
@@ -539,7 +543,8 @@ def _grid_figure(
         template=_TEMPLATE,
         title={"text": _title(cube, title, "3D view" if kind == "surface" else "map")},
         coloraxis=_coloraxis(cube, scale_name, limits, values),
-        margin={"l": 10 if kind == "surface" else 70, "r": 10, "t": 50, "b": 10 if kind == "surface" else 60},
+        margin={"l": 10 if kind == "surface" else 70, "r": 10 if kind == "surface" else HEATMAP_RIGHT_MARGIN,
+                "t": 50, "b": 10 if kind == "surface" else 60},
         uirevision="stamp",
         meta={"stamp_figure": kind, "time_standard": cube.time_standard, "t0_mjd": float(cube.t0.mjd) if cube.n_integrations else None,
               "visits_side_by_side": bool(panels),
