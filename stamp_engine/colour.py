@@ -17,7 +17,9 @@ Automatic limits (:func:`robust_colour_limits`)
 Zero at the centre colour (:func:`centred_colorscale`)
     Plotly ignores ``cmid`` once ``cmin``/``cmax`` are given, so an asymmetric
     manual range would put 0 % off the scale's white.  The scale is remapped
-    instead: its lower half spans ``cmin…0`` and its upper half ``0…cmax``.
+    instead: its lower half spans ``cmin…0`` and its upper half ``0…cmax``.  The rule
+    is written once, as data (:func:`centring_stops`); the dashboard's browser code
+    evaluates the same stops for a range typed in the page.
 
 Stretches (:func:`stretch_values`)
     Raw flux may span orders of magnitude across a spectrum; ``"log"`` (log₁₀,
