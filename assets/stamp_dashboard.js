@@ -27,25 +27,17 @@
   var HEATMAP_TAB = "tab-heatmap";
 
   /*
-   * stamp_engine.colour.centred_colorscale on explicit stops: the lower half spread over
-   * lo…0, the upper half over 0…hi, `centre` (the scale's colour at 0.5) at 0.
+   * The stops of a scale on the range lo…hi: for a diverging scale of a variability map, its
+   * stamp_engine.colour.centring_stops ([a, b, colour]: at a + b·z, z where 0 falls on lo…hi),
+   * so that 0 gets the centre colour; the rule itself lives only there.  The scale as it is when
+   * the range does not contain 0 (stamp_engine.colour.zero_position).
    */
-  function centredStops(stops, centre, lo, hi) {
-    if (!(lo < 0 && 0 < hi)) {
-      return stops;
+  function stopsOn(entry, lo, hi) {
+    if (!entry.centring || !(lo < 0 && 0 < hi)) {
+      return entry.stops;
     }
     var zero = -lo / (hi - lo);
-    if (Math.abs(zero - 0.5) <= 1e-8 + 1e-5 * 0.5) {
-      return stops;
-    }
-    var out = [];
-    stops.forEach(function (s) { if (s[0] < 0.5) { out.push([s[0] / 0.5 * zero, s[1]]); } });
-    out.push([zero, centre]);
-    stops.forEach(function (s) { if (s[0] > 0.5) { out.push([zero + (s[0] - 0.5) / 0.5 * (1 - zero), s[1]]); } });
-    if (stops.length && stops[stops.length - 1][0] < 1) {
-      out.push([1, stops[stops.length - 1][1]]);
-    }
-    return out;
+    return entry.centring.map(function (s) { return [s[0] + s[1] * zero, s[2]]; });
   }
 
   /* The colour axis for scale `name` ("auto" or empty: the figure's default) and range lo…hi (both
@@ -55,16 +47,149 @@
     var manual = typeof lo === "number" && typeof hi === "number" && isFinite(lo) && isFinite(hi) && lo < hi;
     var limits = manual ? [lo, hi] : colour.auto;
     var entry = colour.scales[scale];
-    var stops = entry.stops;
-    if (limits && colour.centre_zero.indexOf(scale) >= 0) {
-      stops = centredStops(stops, entry.centre, limits[0], limits[1]);
-    }
-    var axis = { "coloraxis.colorscale": stops };
+    var axis = { colorscale: limits ? stopsOn(entry, limits[0], limits[1]) : entry.stops };
     if (limits) {
-      axis["coloraxis.cmin"] = limits[0];
-      axis["coloraxis.cmax"] = limits[1];
+      axis.cmin = limits[0];
+      axis.cmax = limits[1];
     }
     return axis;
+  }
+
+  /* ---------------------------------------------------------------- heatmap re-colouring
+   * Plotly re-colours a heatmap by recalculating and redrawing every trace, one canvas
+   * fillRect per cell (~1 s for a 600 × 400 map in software rendering).  Here the image
+   * Plotly drew for each heatmap trace is repainted from the same cells, at the same pixels
+   * (Plotly's cell edges: round(axis.c2p(edge) − image left)), through a colour table; cells
+   * without a value stay transparent (the gap colour shows through).  The colour axis in the
+   * layout is then set to the same scale and range, so the colour bar and any later redraw
+   * by Plotly (zoom, resize) agree with the picture.
+   */
+  var TABLE_SIZE = 4096;
+
+  /* [r, g, b, a] (a 0…1) of a CSS colour as Plotly's scales write them: #rgb, #rrggbb, rgb(), rgba(). */
+  function rgbaOf(text) {
+    var s = String(text).trim();
+    if (s.charAt(0) === "#") {
+      var h = s.length === 4 ? s.slice(1).split("").map(function (c) { return c + c; }).join("") : s.slice(1);
+      return [parseInt(h.slice(0, 2), 16), parseInt(h.slice(2, 4), 16), parseInt(h.slice(4, 6), 16), 1];
+    }
+    var parts = s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")).split(",").map(parseFloat);
+    return [parts[0], parts[1], parts[2], parts.length > 3 ? parts[3] : 1];
+  }
+
+  /* TABLE_SIZE colours (RGBA bytes packed little-endian, as an ImageData's Uint32 view reads them)
+     at evenly spaced positions 0…1 of `stops`, interpolated linearly in RGBA as plotly.js does. */
+  function colourTable(stops) {
+    var pos = stops.map(function (s) { return s[0]; });
+    var rgba = stops.map(function (s) { return rgbaOf(s[1]); });
+    var table = new Uint32Array(TABLE_SIZE);
+    var k = 1;
+    for (var i = 0; i < TABLE_SIZE; i++) {
+      var t = i / (TABLE_SIZE - 1);
+      while (k < pos.length - 1 && pos[k] < t) { k++; }
+      var a = rgba[k - 1] || rgba[0], b = rgba[k] || a;
+      var span = pos[k] - pos[k - 1];
+      var f = !(span > 0) ? 1 : Math.min(Math.max((t - pos[k - 1]) / span, 0), 1);
+      if (t <= pos[0]) { f = 0; b = a = rgba[0]; }
+      table[i] = ((Math.round((a[3] + f * (b[3] - a[3])) * 255) << 24) | (Math.round(a[2] + f * (b[2] - a[2])) << 16) |
+                  (Math.round(a[1] + f * (b[1] - a[1])) << 8) | Math.round(a[0] + f * (b[0] - a[0]))) >>> 0;
+    }
+    return table;
+  }
+
+  /* Pixel offsets (0…size) of cell edges `edges` on axis `ax`, from `origin` (px). */
+  function pixelEdges(ax, edges, origin, size) {
+    var out = new Int32Array(edges.length);
+    for (var i = 0; i < edges.length; i++) {
+      out[i] = Math.min(Math.max(Math.round(ax.c2p(edges[i]) - origin), 0), size);
+    }
+    return out;
+  }
+
+  /* Repaint one heatmap trace's <image> (bound by Plotly to the trace's calcdata) through `table` on lo…hi. */
+  function paintHeatmapImage(gd, image, table, lo, hi) {
+    var cd = image.__data__;
+    var trace = cd && cd.trace;
+    if (!trace || !cd.z || !cd.x || !cd.y) {
+      return false;
+    }
+    var xa = gd._fullLayout["xaxis" + (trace.xaxis || "x").slice(1)];
+    var ya = gd._fullLayout["yaxis" + (trace.yaxis || "y").slice(1)];
+    /* the image's extent as plotly.js computes it for an unsmoothed heatmap */
+    var left = xa.c2p(cd.x[0]), right = xa.c2p(cd.x[cd.x.length - 1]);
+    var top = ya.c2p(cd.y[0]), bottom = ya.c2p(cd.y[cd.y.length - 1]);
+    if (right < left) { var swap = left; left = right; right = swap; }
+    if (bottom < top) { swap = top; top = bottom; bottom = swap; }
+    left = Math.max(-0.5 * xa._length, left);
+    right = Math.min(1.5 * xa._length, right);
+    top = Math.max(-0.5 * ya._length, top);
+    bottom = Math.min(1.5 * ya._length, bottom);
+    var width = Math.round(right - left), height = Math.round(bottom - top);
+    if (!(width > 0 && height > 0) || Number(image.getAttribute("width")) !== width ||
+        Number(image.getAttribute("height")) !== height) {
+      return false; /* not the picture Plotly drew: let Plotly redraw */
+    }
+    var columns = pixelEdges(xa, cd.x, left, width), rows = pixelEdges(ya, cd.y, top, height);
+    var canvas = document.createElement("canvas");
+    canvas.width = width;
+    canvas.height = height;
+    var context = canvas.getContext("2d");
+    var picture = context.createImageData(width, height);
+    var pixels = new Uint32Array(picture.data.buffer);
+    var scale = (TABLE_SIZE - 1) / (hi - lo), last = TABLE_SIZE - 1;
+    var colours = new Uint32Array(columns.length);
+    for (var r = 0; r < cd.z.length; r++) {
+      var y0 = Math.min(rows[r], rows[r + 1]), y1 = Math.max(rows[r], rows[r + 1]);
+      var z = cd.z[r];
+      if (y0 === y1 || !z) {
+        continue;
+      }
+      for (var c = 0; c < z.length; c++) {
+        var v = z[c];
+        /* NaN or missing: transparent (0), as plotly.js draws it */
+        colours[c] = v === undefined || v === null || v !== v ? 0
+          : table[Math.min(Math.max(Math.round((v - lo) * scale), 0), last)];
+      }
+      var start = y0 * width;
+      for (c = 0; c < z.length; c++) {
+        var x0 = Math.min(columns[c], columns[c + 1]), x1 = Math.max(columns[c], columns[c + 1]);
+        if (x1 > x0 && colours[c]) {
+          pixels.fill(colours[c], start + x0, start + x1);
+        }
+      }
+      for (var y = y0 + 1; y < y1; y++) {
+        pixels.copyWithin(y * width, start, start + width);
+      }
+    }
+    context.putImageData(picture, 0, 0);
+    image.setAttribute("href", canvas.toDataURL("image/png"));
+    return true;
+  }
+
+  /*
+   * Re-colour the drawn heatmap `gd` to `axis` ({colorscale, cmin, cmax}): its images repainted
+   * here, its colour bar by Plotly (a colour-bar-only update, no recalculation).  Plotly.update,
+   * not relayout: dcc.Graph copies a plotly_relayout back into its figure and redraws it all.
+   * Returns false (nothing changed) when the picture is not one this can repaint.
+   */
+  function recolourHeatmap(gd, axis) {
+    var layoutAxis = gd.layout && gd.layout.coloraxis;
+    var images = gd.querySelectorAll("g.hm image");
+    if (!layoutAxis || !images.length || axis.cmin === undefined || !gd._fullLayout || !gd.calcdata) {
+      return false;
+    }
+    var table = colourTable(axis.colorscale);
+    for (var i = 0; i < images.length; i++) {
+      if (!paintHeatmapImage(gd, images[i], table, axis.cmin, axis.cmax)) {
+        return false;
+      }
+    }
+    layoutAxis.colorscale = axis.colorscale;
+    layoutAxis.cmin = axis.cmin;
+    layoutAxis.cmax = axis.cmax;
+    var side = (layoutAxis.colorbar && layoutAxis.colorbar.title && layoutAxis.colorbar.title.side) || "right";
+    window.Plotly.update(gd, {}, { "coloraxis.colorbar.title.side": side });
+    return true;
   }
 
   /* The spectrum player's frames, decoded once per frames object. */
@@ -94,9 +219,9 @@
       },
 
       /*
-       * A colour scale or range chosen: the shown heatmap is re-coloured in place (a relayout
-       * of its colour axis, no request).  Anything else (another tab shown, a stretched map,
-       * no heatmap drawn yet) is left to the server: the returned request redraws the shown view.
+       * A colour scale or range chosen: the shown heatmap is re-coloured in place (recolourHeatmap,
+       * no request).  Anything else (another tab shown, a stretched map, no heatmap drawn yet) is
+       * left to the server: the returned request redraws the shown view.
        */
       applyColour: function (name, lo, hi, activeTab) {
         var gd = document.querySelector("#" + HEATMAP_GRAPH + " .js-plotly-plot");
@@ -104,7 +229,15 @@
         if (activeTab !== HEATMAP_TAB || !colour || colour.stretch !== "linear" || !window.Plotly) {
           return { colorscale: name, range: [lo, hi], at: Date.now() };
         }
-        window.Plotly.relayout(gd, colourAxis(colour, name, lo, hi));
+        var axis = colourAxis(colour, name, lo, hi);
+        if (!recolourHeatmap(gd, axis)) {
+          var edit = { "coloraxis.colorscale": axis.colorscale };
+          if (axis.cmin !== undefined) {
+            edit["coloraxis.cmin"] = axis.cmin;
+            edit["coloraxis.cmax"] = axis.cmax;
+          }
+          window.Plotly.update(gd, {}, edit);
+        }
         return noUpdate();
       },
 

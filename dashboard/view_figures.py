@@ -17,16 +17,23 @@ from stamp_engine.cube import Cube
 from .options import DisplayOptions
 
 
-def empty_figure(message: str) -> go.Figure:
-    """A blank figure carrying a short message (before data are processed, or after eviction)."""
-    fig = go.Figure()
-    fig.update_layout(
-        xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white",
-        annotations=[{"text": message, "showarrow": False, "font": {"size": 15, "color": "#6c757d"},
-                      "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-    )
-    return fig
+def empty_figure(message: str) -> dict:
+    """A blank figure carrying a short message (before data are processed, or after eviction).
+
+    A plain figure dict: the page has ten of them on every load, and building each as a
+    validated ``go.Figure`` cost ~40 ms of the layout request.  No template: plotly_white's
+    7 kB would come with each, for a blank plot that looks the same without it.
+    """
+    return {
+        "data": [],
+        "layout": {
+            "xaxis": {"visible": False}, "yaxis": {"visible": False}, "template": {},
+            "paper_bgcolor": "white", "plot_bgcolor": "white",
+            "annotations": [{"text": message, "showarrow": False, "font": {"size": 15, "color": "#6c757d"},
+                             "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        },
+    }
 
 
 def grid_figure(display: Cube, bands: Sequence[Band], options: DisplayOptions, kind: str, **limits: int) -> go.Figure:
@@ -47,7 +54,7 @@ def grid_figure(display: Cube, bands: Sequence[Band], options: DisplayOptions, k
     try:
         return build(display, bands=tuple(bands), colorscale=options.colorscale, zrange=options.zrange, **extra, **limits)
     except ValueError as error:
-        return empty_figure(f"Cannot draw this: {error}")
+        return go.Figure(empty_figure(f"Cannot draw this: {error}"))
 
 
 def light_curves(processed: Cube, bands: Sequence[Band]) -> go.Figure:

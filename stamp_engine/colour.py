@@ -17,7 +17,9 @@ Automatic limits (:func:`robust_colour_limits`)
 Zero at the centre colour (:func:`centred_colorscale`)
     Plotly ignores ``cmid`` once ``cmin``/``cmax`` are given, so an asymmetric
     manual range would put 0 % off the scale's white.  The scale is remapped
-    instead: its lower half spans ``cmin…0`` and its upper half ``0…cmax``.
+    instead: its lower half spans ``cmin…0`` and its upper half ``0…cmax``.  The rule
+    is written once, as data (:func:`centring_stops`); the dashboard's browser code
+    evaluates the same stops for a range typed in the page.
 
 Stretches (:func:`stretch_values`)
     Raw flux may span orders of magnitude across a spectrum; ``"log"`` (log₁₀,
@@ -132,13 +134,49 @@ def robust_colour_limits(values: np.ndarray, centred: bool) -> tuple[float, floa
 
 
 # ------------------------------------------------------------ diverging scales
+def centring_stops(scale: list[list]) -> list[list]:
+    """The rule of :func:`centred_colorscale` as data: each stop of ``scale`` as ``[a, b, colour]``.
+
+    On a colour range where 0 sits at position ``z`` (0…1, :func:`zero_position`), the
+    stop is at ``a + b·z``: a lower-half stop (position p < 0.5) at ``2p·z`` (spread
+    over ``low…0``), the scale's centre colour at ``z``, an upper-half stop at
+    ``z + (2p − 1)(1 − z)`` (spread over ``0…high``).  The browser re-colours a map
+    for a typed range by evaluating these (``assets/stamp_dashboard.js``), so the
+    rule has this one implementation.
+
+    Parameters
+    ----------
+    scale : list of [position, colour]
+        Explicit Plotly colour scale, positions ascending from 0 to 1.
+    """
+    import plotly.colors as pcolors
+
+    stops = [(float(p), c) for p, c in scale]
+    centre = pcolors.sample_colorscale([list(s) for s in stops], [0.5])[0]
+    out: list[list] = [[0.0, 2.0 * p, c] for p, c in stops if p < 0.5]
+    out.append([0.0, 1.0, centre])
+    out += [[2.0 * p - 1.0, 2.0 - 2.0 * p, c] for p, c in stops if p > 0.5]
+    if stops and stops[-1][0] < 1.0:  # a malformed scale: keep its end colour at the end
+        out.append([1.0, 0.0, stops[-1][1]])
+    return out
+
+
+def zero_position(low: float, high: float) -> float | None:
+    """Where 0 falls on the colour range ``low…high`` (0…1), or None when the scale is left as it is:
+    the range does not contain 0 (0 cannot be drawn then; callers say so) or is symmetric about it."""
+    if not (low < 0 < high):
+        return None
+    zero = -low / (high - low)
+    return None if np.isclose(zero, 0.5) else float(zero)
+
+
 def centred_colorscale(scale: list[list], low: float, high: float) -> list[list]:
     """``scale`` remapped so that, on the range ``low…high``, the value 0 gets the scale's centre colour.
 
     The stops of the lower half (positions ≤ 0.5) are spread over ``low…0`` and those
-    of the upper half over ``0…high``; the scale's end colours stay at the ends.  A
-    range that is symmetric about 0 gives the scale back unchanged, and so does one
-    that does not contain 0 (0 cannot be drawn then; callers say so).
+    of the upper half over ``0…high``; the scale's end colours stay at the ends
+    (:func:`centring_stops`).  A range that is symmetric about 0 gives the scale back
+    unchanged, and so does one that does not contain 0 (:func:`zero_position`).
 
     Parameters
     ----------
@@ -147,27 +185,10 @@ def centred_colorscale(scale: list[list], low: float, high: float) -> list[list]
     low, high : float
         Colour range, ``low < high``.
     """
-    if not (low < 0 < high):
+    zero = zero_position(low, high)
+    if zero is None:
         return [list(stop) for stop in scale]
-    zero = -low / (high - low)
-    if np.isclose(zero, 0.5):
-        return [list(stop) for stop in scale]
-    import plotly.colors as pcolors
-
-    stops = [(float(p), c) for p, c in scale]
-    positions = np.array([p for p, _ in stops])
-    centre = pcolors.sample_colorscale([list(s) for s in stops], [0.5])[0]
-    out: list[list] = []
-    for p, c in stops:
-        if p < 0.5:
-            out.append([p / 0.5 * zero, c])
-    out.append([zero, centre])
-    for p, c in stops:
-        if p > 0.5:
-            out.append([zero + (p - 0.5) / 0.5 * (1.0 - zero), c])
-    if positions.size and positions[-1] < 1.0:  # a malformed scale: keep its end colour at the end
-        out.append([1.0, stops[-1][1]])
-    return out
+    return [[a + b * zero, c] for a, b, c in centring_stops(scale)]
 
 
 # ------------------------------------------------------------------- stretches

@@ -72,51 +72,47 @@ def buttons_layout(services: Services) -> html.Div:
 
 
 def register(app, services: Services) -> None:
+    # One callback for the rows and the bands drawn from them: a new result then reaches the
+    # views' BANDS input in one round trip (rows refitted and checked together), not two, and
+    # the heatmap, which waits for BANDS, is asked for one round trip sooner on page open.
     @app.callback(
         Output(ids.BAND_TABLE, "data"),
         Output(ids.BANDS_FITTED, "data"),
-        Input(ids.BAND_ADD, "n_clicks"),
-        Input(ids.BAND_PRESET, "value"),
-        Input(ids.RESULT, "data"),
-        State(ids.BAND_TABLE, "data"),
-        State(ids.BANDS_FITTED, "data"),
-        State(ids.SESSION, "data"),
-        prevent_initial_call=True,
-    )
-    def edit_rows(_, preset, result, rows, fitted, session):
-        if ctx.triggered_id == ids.BAND_PRESET:
-            return (preset_rows(preset) if preset else no_update), no_update
-        if ctx.triggered_id == ids.RESULT:
-            # New data: a preset left as it was (not edited) gives way to the one that fits the data.
-            dataset = (result or {}).get("dataset")
-            key = services.cubes.redeem(result.get("ticket"), session) if result else None
-            wavelength = services.cubes.wavelength(key) if key is not None else None
-            if wavelength is None or dataset == fitted:
-                return no_update, no_update
-            rows = fitted_rows(rows, wavelength)
-            return (rows if rows is not None else no_update), dataset
-        return [*(rows or []), {"name": "", "start": None, "end": None}], no_update
-
-    @app.callback(
         Output(ids.BAND_TABLE, "style_data_conditional"),
         Output(ids.BAND_TABLE, "tooltip_data"),
         Output(ids.BAND_MESSAGE, "children"),
         Output(ids.BANDS, "data"),
-        Input(ids.BAND_TABLE, "data"),
+        Input(ids.BAND_ADD, "n_clicks"),
+        Input(ids.BAND_PRESET, "value"),
         Input(ids.RESULT, "data"),
+        Input(ids.BAND_TABLE, "data"),
+        State(ids.BANDS_FITTED, "data"),
         State(ids.SESSION, "data"),
     )
-    def check_rows(rows, result, session):
+    def edit_and_check_rows(_, preset, result, rows, fitted, session):
         key = services.cubes.redeem(result.get("ticket"), session) if result else None
         wavelength = services.cubes.wavelength(key) if key is not None else None
-        bands, errors = check_band_rows(rows, wavelength)
+        new_rows, new_fitted = no_update, no_update
+        if ctx.triggered_id == ids.BAND_PRESET:
+            new_rows = preset_rows(preset) if preset else no_update
+        elif ctx.triggered_id == ids.RESULT:
+            # New data: a preset left as it was (not edited) gives way to the one that fits the data.
+            dataset = (result or {}).get("dataset")
+            if wavelength is not None and dataset != fitted:
+                refitted = fitted_rows(rows, wavelength)
+                new_rows, new_fitted = (refitted if refitted is not None else no_update), dataset
+        elif ctx.triggered_id == ids.BAND_ADD:
+            new_rows = [*(rows or []), {"name": "", "start": None, "end": None}]
+        shown = rows if new_rows is no_update else new_rows
+        bands, errors = check_band_rows(shown, wavelength)
         message = None
         if errors:
             message = dbc.Alert(
                 [html.Div(f"Row {i + 1}: {m}") for i, m in sorted(errors.items())],
                 color="warning", className="py-1 small mb-0",
             )
-        return error_styles(errors), error_tooltips(len(rows or []), errors), message, [b.to_dict() for b in bands]
+        return (new_rows, new_fitted, error_styles(errors), error_tooltips(len(shown or []), errors), message,
+                [b.to_dict() for b in bands])
 
     app.clientside_callback(
         ClientsideFunction(namespace="stamp", function_name="band_bar"),

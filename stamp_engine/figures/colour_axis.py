@@ -9,7 +9,7 @@ from typing import Mapping
 import numpy as np
 import plotly.colors as pcolors
 
-from ..colour import centred_colorscale, robust_colour_limits, stretch_ticks
+from ..colour import centred_colorscale, centring_stops, robust_colour_limits, stretch_ticks
 from ..cube import Cube
 from .common import _value_name_and_unit, _ValueScale
 
@@ -104,18 +104,19 @@ def browser_colours(cube: Cube, scale: "_ValueScale", drawn: np.ndarray, limits:
     """What a browser needs to re-colour a drawn map for another colour scale or range without the server.
 
     ``assets/stamp_dashboard.js`` (``applyColour``) reads it from the heatmap's
-    ``layout.meta.colour``: every scale of :data:`COLORSCALES` (stops and centre colour,
-    for :func:`stamp_engine.colour.centred_colorscale`'s remapping), the scale an automatic
-    choice means, the automatic (robust) limits, whether 0 % is centred, and the stretch
-    (only a linear map is re-coloured in the browser: stretched ranges need the server).
+    ``layout.meta.colour``: every scale of :data:`COLORSCALES` (its stops and, for a
+    diverging scale on a variability map, :func:`stamp_engine.colour.centring_stops`,
+    which the browser evaluates where a typed range puts 0), the scale an automatic
+    choice means, the automatic (robust) limits, and the stretch (only a linear map
+    is re-coloured in the browser: stretched ranges need the server).
     """
     auto = limits if zrange is None else robust_colour_limits(drawn, cube.is_normalized)
-    scales = {name: {"stops": colorscale(name), "centre": pcolors.sample_colorscale(colorscale(name), [0.5])[0]}
+    centred = DIVERGING_COLORSCALES if cube.is_normalized else frozenset()
+    scales = {name: {"stops": colorscale(name), "centring": centring_stops(colorscale(name)) if name in centred else None}
               for name in COLORSCALES}
     return {
         "scales": scales,
         "default": _colorscale_name(cube, None),
         "auto": None if auto is None else [float(auto[0]), float(auto[1])],
-        "centre_zero": sorted(DIVERGING_COLORSCALES) if cube.is_normalized else [],
         "stretch": scale.stretch,
     }

@@ -22,6 +22,10 @@ from .map_overlays import (
 )
 from .maps import _map_data, _map_layout, _visit_maps
 
+#: Right margin of a heatmap (px): room for the colour bar whatever its tick labels, so that a new
+#: colour range (other labels) does not resize the plot, which would make plotly.js redraw every cell.
+HEATMAP_RIGHT_MARGIN = 140
+
 
 def heatmap_figure(
     cube: Cube,
@@ -69,7 +73,7 @@ def heatmap_figure(
         traces.append(go.Heatmap(**visit.trace(data, x, drawn_rows.edges, columns, ranges), customdata=_f32(visit.error),
                                  zsmooth=False, showlegend=False, hoverongaps=False))
     fig = go.Figure(data=traces)
-    fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": 10, "t": 50, "b": 60}, panels,
+    fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 60}, panels,
                                     colour=browser_colours(cube, data.values, drawn, data.limits, zrange)))
     fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + veils)  # gaps read as empty, not as data
     fig.update_layout(_visit_panels_layout(shown, hours, cube.time_standard) if panels else

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from selenium.webdriver.common.keys import Keys
 
+import stamp_engine
 from dashboard import ids
 
 from tests.browser.test_dashboard_browser import wait_for_traces, wait_until
@@ -148,3 +150,87 @@ def test_a_colour_scale_chosen_on_the_surface_tab_is_drawn_by_the_server_and_fol
     dash_duo.find_element(f"#{ids.TABS}").find_element("link text", "Heatmap").click()
     wait_until(lambda: (dash_duo.driver.execute_script(_HEATMAP_COLOURS_JS, ids.HEATMAP) or {}).get("first") == first,
                what="the heatmap in Viridis")
+
+
+def _load_with_nan_cells(paths, progress=None, **options):
+    """stamp_engine.load, then a block of NaN cells (a module-level function: the job process unpickles it)."""
+    cube = stamp_engine.load(paths, progress=progress, **options)
+    flux = cube.flux.copy()
+    flux[5:9, 10:14] = np.nan
+    return cube.replace(flux=flux)
+
+
+#: Counts canvas fillRect calls: plotly.js paints an unsmoothed heatmap one fillRect per cell.
+_COUNT_FILL_RECTS_JS = """
+window.__fillRects = 0;
+var plainFillRect = CanvasRenderingContext2D.prototype.fillRect;
+CanvasRenderingContext2D.prototype.fillRect = function () { window.__fillRects += 1; return plainFillRect.apply(this, arguments); };
+"""
+
+
+def test_the_browser_recolours_the_heatmap_as_plotly_would_draw_it_without_redrawing_every_cell(dash_duo, make_app, tmp_path):
+    """A colour range typed on the heatmap: no cell redrawn by plotly.js (no fillRect), 0 at the diverging
+    scale's centre colour (read from the colour bar), the scale Python's centred_colorscale gives, and
+    the same picture plotly.js draws for that colour axis from scratch."""
+    from stamp_engine.colour import centred_colorscale
+    from stamp_engine.synthetic import make_observation
+    from stamp_engine.synthetic.x1dints import write_segments
+    from stamp_engine.figures import colorscale
+    from tests.helpers import pixels
+
+    # the awkward map: wavelengths not evenly spaced (plotly.js then paints cell by cell), a time gap
+    # (an empty row), NaN cells (transparent: the gap colour shows through)
+    root = tmp_path / "data"
+    root.mkdir()
+    obs = make_observation(kind="variability", n_integrations=80, wavelength=np.geomspace(0.8, 5.0, 70), seed=3)
+    obs.time_bjd_tdb[40:] += 1.0 / 24.0  # an hour's gap
+    name = write_segments(root, obs, 1)[0].relative_to(root).as_posix()
+
+    app, _ = make_app(loader=_load_with_nan_cells, data_dir=root, demo_path=None)
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.get(dash_duo.server.url.rstrip("/") + f"/?data=server&file={name}&view=heatmap")
+    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+    wait_until(lambda: dash_duo.driver.execute_script(_HEATMAP_COLOURS_JS, ids.HEATMAP), what="the heatmap colour axis")
+    wait_until(lambda: not dash_duo.find_element(f"#{ids.PROCESS}").get_attribute("disabled"), what="the job's end")
+    time.sleep(1.0)
+    dash_duo.driver.execute_script(_COUNT_FILL_RECTS_JS)
+    dash_duo.driver.execute_script(_COUNT_FIGURE_REQUESTS_JS)
+    low, high = -0.3, 0.9  # asymmetric: 0 at a quarter of the bar
+    _type(dash_duo, ids.Z_MIN, str(low))
+    _type(dash_duo, ids.Z_MAX, str(high))
+    wait_until(lambda: (dash_duo.driver.execute_script(_HEATMAP_COLOURS_JS, ids.HEATMAP) or {}).get("range")
+               == [low, high], what="the typed colour range")
+    time.sleep(0.5)
+    assert dash_duo.driver.execute_script("return window.__fillRects;") == 0  # plotly.js painted no cell
+    assert dash_duo.driver.execute_script("return window.__figureRequests;") == 0
+
+    drawn = dash_duo.driver.execute_script(
+        "var gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot'); return gd._fullLayout.coloraxis.colorscale;",
+        ids.HEATMAP)
+    expected = centred_colorscale(colorscale("RdBu_r"), low, high)
+    assert [c for _, c in drawn] == [c for _, c in expected]
+    assert np.allclose([p for p, _ in drawn], [p for p, _ in expected], atol=1e-12)
+
+    image = pixels.screenshot(dash_duo.driver)
+    left, top, right, bottom = pixels.element_box(dash_duo.driver, f"#{ids.HEATMAP} .colorbar .cbfill")
+    at_zero = bottom - (0.0 - low) / (high - low) * (bottom - top)
+    centre = image[int(round(at_zero)) - 1:int(round(at_zero)) + 2, int(left + 3):int(right - 3)].reshape(-1, 3)
+    assert np.abs(centre.astype(float) - 247).max() <= 6, centre.mean(axis=0)  # RdBu_r's white at 0
+
+    def plot_area(picture):
+        box = pixels.element_box(dash_duo.driver, f"#{ids.HEATMAP} .nsewdrag")
+        return pixels.crop(picture, (box[0] + 1, box[1] + 1, box[2] - 1, box[3] - 1)).astype(float)
+
+    repainted = plot_area(image)
+    # plotly.js from scratch, on the same layout (now holding the typed colour axis)
+    dash_duo.driver.execute_async_script("""
+        var done = arguments[arguments.length - 1];
+        var gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+        Plotly.newPlot(gd, gd.data, gd.layout, gd._context).then(function () {
+          requestAnimationFrame(function () { setTimeout(done, 300); }); });""", ids.HEATMAP)
+    assert dash_duo.driver.execute_script("return window.__fillRects;") > 1000  # plotly.js did paint cells now
+    reference = plot_area(pixels.screenshot(dash_duo.driver))
+    assert repainted.shape == reference.shape
+    difference = np.abs(repainted - reference).max(axis=-1)
+    assert float(np.mean(difference <= 2)) > 0.995, float(np.mean(difference <= 2))
+    assert np.abs(repainted - repainted.mean(axis=(0, 1))).mean() > 5  # a picture, not a flat colour

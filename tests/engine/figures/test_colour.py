@@ -18,6 +18,7 @@ from dashboard.features.controls import display_notes
 from dashboard.view_figures import grid_figure
 from stamp_engine import colour, figures, steps, timeaxis
 from stamp_engine.cube import Cube
+from stamp_engine.recipe import ProcessOptions, process
 from stamp_engine.synthetic import make_observation
 
 RNG = np.random.default_rng(20)
@@ -108,6 +109,26 @@ def test_symmetric_ranges_and_ranges_without_zero_keep_the_scale():
     scale = figures.colorscale("PuOr_r")
     assert colour.centred_colorscale(scale, -2.0, 2.0) == scale
     assert colour.centred_colorscale(scale, 1.0, 3.0) == scale
+
+
+def test_the_centring_stops_the_browser_evaluates_are_the_rule_itself():
+    """The heatmap's meta carries centring_stops; evaluated where 0 falls they give centred_colorscale."""
+    cube = process(make_observation(kind="variability", n_integrations=30, seed=1).to_cube(), ProcessOptions())
+    meta = figures.heatmap_figure(cube).layout.meta["colour"]
+    for name in figures.COLORSCALES:
+        entry = meta["scales"][name]
+        assert entry["stops"] == figures.colorscale(name)
+        assert (entry["centring"] is not None) == (name in figures.DIVERGING_COLORSCALES)
+    entry = meta["scales"]["RdBu_r"]
+    for low, high in [(-1.0, 3.0), (-5.0, 0.5)]:
+        zero = colour.zero_position(low, high)
+        assert zero == pytest.approx(-low / (high - low))
+        evaluated = [[a + b * zero, c] for a, b, c in entry["centring"]]
+        assert evaluated == colour.centred_colorscale(figures.colorscale("RdBu_r"), low, high)
+    assert colour.zero_position(-2.0, 2.0) is None and colour.zero_position(1.0, 3.0) is None
+    # a flux map has nothing to centre
+    flux = figures.heatmap_figure(make_observation(n_integrations=30, seed=1).to_cube()).layout.meta["colour"]
+    assert all(entry["centring"] is None for entry in flux["scales"].values())
 
 
 def test_a_manual_range_on_a_variability_map_puts_zero_at_the_centre_colour():

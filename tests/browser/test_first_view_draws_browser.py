@@ -1,0 +1,128 @@
+"""The page's first view: the heatmap drawn once, asked for one round trip after the result.
+
+On page open the heatmap callback waits for the bands (its BANDS input), which are made from the
+band rows refitted to the new data.  Rows and bands used to come from two callbacks in turn (two
+server round trips between the result and the heatmap request); now one.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dashboard import ids
+
+from tests.browser.test_dashboard_browser import wait_for_traces, wait_until
+
+pytestmark = pytest.mark.browser
+
+#: Installed before the page's scripts: records each Dash callback request (its outputs, when it was
+#: sent and when its answer arrived) and counts the drawings of a heatmap figure into the heatmap
+#: graph (Plotly.react / newPlot calls, as dcc.Graph makes them).
+_RECORD_JS = """
+window.__stamp = {requests: [], heatmapDraws: 0};
+var plainFetch = window.fetch;
+window.fetch = function (input, init) {
+  var url = typeof input === 'string' ? input : (input && input.url) || '';
+  var body = init && typeof init.body === 'string' ? init.body : '';
+  var promise = plainFetch.apply(this, arguments);
+  if (url.indexOf('_dash-update-component') >= 0) {
+    var record = {output: '', sent: performance.now(), answered: null};
+    try { record.output = JSON.parse(body).output; } catch (e) {}
+    window.__stamp.requests.push(record);
+    promise.then(function () { record.answered = performance.now(); });
+  }
+  return promise;
+};
+var hook = setInterval(function () {
+  if (!window.Plotly || window.Plotly.__stampCounted) { return; }
+  window.Plotly.__stampCounted = true;
+  ['react', 'newPlot'].forEach(function (name) {
+    var plain = window.Plotly[name];
+    window.Plotly[name] = function (gd, data) {
+      var traces = data && data.data ? data.data : data;
+      var div = typeof gd === 'string' ? document.getElementById(gd) : gd;
+      if (div && div.closest && div.closest('#heatmap-graph') && Array.isArray(traces) && traces.length &&
+          traces[0].type === 'heatmap') { window.__stamp.heatmapDraws += 1; }
+      return plain.apply(this, arguments);
+    };
+  });
+}, 5);
+"""
+
+
+def test_page_open_asks_for_the_heatmap_one_round_trip_after_the_result_and_draws_it_once(dash_duo, make_app):
+    app, _ = make_app()
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _RECORD_JS})
+    for visit in range(2):  # the first fills the cube cache (a background job); the second is the usual open
+        if visit:
+            dash_duo.driver.refresh()
+        else:
+            dash_duo.server_url = dash_duo.server.url
+        wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+        wait_until(lambda: dash_duo.find_element(f"#{ids.PROCESS}").get_attribute("disabled") is None,
+                   what="Process enabled")
+        time.sleep(2.0)  # anything still on its way
+        state = dash_duo.driver.execute_script("return window.__stamp;")
+        assert state["heatmapDraws"] == 1, (visit, state["heatmapDraws"])
+    requests = state["requests"]
+    result = next(r for r in requests if f"{ids.RESULT}.data" in r["output"])
+    heatmap = next(r for r in requests if f"{ids.HEATMAP}.figure" in r["output"])
+    # the requests answered between the result and the heatmap request that make the band rows or bands
+    between = [r["output"] for r in requests
+               if r["sent"] >= result["answered"] and r["answered"] is not None and r["answered"] <= heatmap["sent"]
+               and (f"{ids.BAND_TABLE}.data" in r["output"] or f"{ids.BANDS}.data" in r["output"])]
+    assert len(between) == 1, between
+
+
+_RESOURCES_JS = """
+return performance.getEntriesByType('resource').map(function (r) {
+  return {name: r.name, start: r.startTime, end: r.responseEnd};
+});
+"""
+
+
+def test_plotly_js_is_fetched_once_while_the_page_waits_for_its_layout(dash_duo, make_app):
+    """plotly.js (4.8 MB, ~0.6 s to run) starts loading with the page's scripts, not after the first graph."""
+    app, _ = make_app()
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.server_url = dash_duo.server.url
+    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+    resources = dash_duo.driver.execute_script(_RESOURCES_JS)
+    plotly = [r for r in resources if r["name"].split("?")[0].endswith("/plotly.min.js")]
+    layout = [r for r in resources if r["name"].split("?")[0].endswith("/_dash-layout")]
+    assert len(plotly) == 1 and len(layout) == 1, (plotly, layout)
+    assert plotly[0]["start"] < layout[0]["start"], (plotly, layout)
+    # and the graphs are drawn with it: the heatmap is there, in colour
+    assert dash_duo.driver.execute_script("return typeof window.Plotly.react;") == "function"
+    assert dash_duo.get_logs() == []
+
+
+def test_the_page_layout_is_small_and_its_blank_graphs_are_plain(make_app):
+    """What Dash ships on first load: the layout's ten blank graphs carried 7 kB of plotly_white each
+    (115 kB in all) and each took ~40 ms to build as a validated go.Figure."""
+    import json
+
+    app, _ = make_app()
+    client = app.server.test_client()
+    client.get("/")
+    layout = client.get("/_dash-layout").get_data()
+    assert len(layout) < 70_000, len(layout)
+    figures = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "Graph":
+                figures.append(node["props"].get("figure"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(layout))
+    assert len(figures) >= 10
+    for figure in figures:
+        assert figure["data"] == [] and len(json.dumps(figure)) < 1_000, figure
