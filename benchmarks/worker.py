@@ -60,13 +60,16 @@ def floor_read(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def engine_load_normalize(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """``stamp_engine.load(paths)`` followed by ``stamp_engine.normalize(cube)``."""
+    """``stamp_engine.load(paths)`` followed by ``stamp_engine.normalize(cube, in_place=True)``.
+
+    In place, as ``stamp render`` does: an ingest keeps the normalized cube, not the loaded one
+    (the values are the same bit for bit; tests/test_normalize_in_place.py checks it)."""
     import stamp_engine
 
     t0 = time.perf_counter()
     cube = stamp_engine.load(params["paths"])
     t1 = time.perf_counter()
-    normalized = stamp_engine.normalize(cube)
+    normalized = stamp_engine.normalize(cube, in_place=True)
     t2 = time.perf_counter()
     del cube
     info = {

@@ -717,7 +717,6 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
         _fill_series(s, flux[start:stop], error[start:stop], source_index[start:stop], source_number, resample.get(id(s)))
         report("Assembling cube", stop, n_rows)
         start = stop
-    _clean(flux, error)
 
     time_mjd = np.concatenate([s.time_mjd for s in series])
     integration = np.concatenate([s.integration for s in series])
@@ -753,7 +752,8 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
 
 
 def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, resample) -> None:
-    """Copy one exposure's rows into its slice of the cube, converting to float64 once."""
+    """Copy one exposure's rows into its slice of the cube, converting to float64 once, and
+    mark unknown errors (:func:`_clean`) step by step as they are copied."""
     column = 0
     target = flux_out if resample is None else np.empty((s.n_rows, s.wavelength.size))
     target_err = error_out if resample is None else np.empty_like(target)
@@ -775,6 +775,8 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
                     target_err[dest] = _take(block.error, src, col_index)
                     if block.bad is not None:
                         np.copyto(target[dest], np.nan, where=_take(block.bad, src, col_index).astype(bool, copy=False))
+                    if resample is None:
+                        _clean(target[dest], target_err[dest])  # while the step is in cache: no second pass
                     for array in (block.flux, block.error, block.bad):
                         _release_pages(array, src)
                 if part is s.parts[0]:
@@ -785,6 +787,7 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
     if resample is not None:
         resample(target, flux_out)
         resample(target_err, error_out)
+        _clean(flux_out, error_out)
 
 
 #: Source bytes copied per step when filling the cube from a memory-mapped file: the

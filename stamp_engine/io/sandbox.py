@@ -148,6 +148,9 @@ def _read_isolated(items, todo: list[int], limits: ReadLimits, scratch: Path, st
                    outcomes: list) -> None:
     """Run children over ``todo`` until every file has an outcome; a failed file is skipped by the next child."""
     mapped: dict[Path, np.memmap] = {}
+    # Import the format readers here, once: a forked child inherits them, where importing them
+    # in every child (astropy.io.fits, h5py, the readers) cost more than reading the files.
+    registry.readers()
     while todo:
         done, stuck, why = _run_child(items, todo, limits, scratch, started)
         for index, path in done.items():
