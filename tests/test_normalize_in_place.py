@@ -153,3 +153,24 @@ def test_overlapping_exposures_normalize_in_place_like_the_copy(tmp_path):
     got = normalize(loaded, in_place=True)
     np.testing.assert_array_equal(got.flux, expected.flux)
     np.testing.assert_array_equal(got.error, expected.error)
+
+
+def test_a_memory_mapped_cube_equals_the_in_memory_one_and_leaves_no_file(awkward_files, tmp_path):
+    _, paths = awkward_files
+    folder = tmp_path / "cube"
+    in_memory = _load(paths)
+    small = stamp_engine.load(paths, read_limits=ReadLimits(isolate=False), cube_folder=folder)
+    assert not isinstance(small.flux, np.memmap)  # below cube_folder_min_bytes: in memory
+    mapped = stamp_engine.load(paths, read_limits=ReadLimits(isolate=False), cube_folder=folder,
+                               cube_folder_min_bytes=0)
+    assert isinstance(mapped.flux, np.memmap) and isinstance(mapped.error, np.memmap)
+    assert list(folder.iterdir()) == []  # unlinked at once: the map alone holds the pages
+    np.testing.assert_array_equal(mapped.flux, in_memory.flux)
+    np.testing.assert_array_equal(mapped.error, in_memory.error)
+    np.testing.assert_array_equal(mapped.visit, in_memory.visit)
+    # the ingest path on it: normalized in place, in the map, to the same bits
+    expected = normalize(in_memory, "visit")
+    got = normalize(mapped, "visit", in_place=True)
+    assert np.shares_memory(got.flux, mapped.flux)
+    np.testing.assert_array_equal(got.flux, expected.flux)
+    np.testing.assert_array_equal(got.error, expected.error)
