@@ -210,6 +210,9 @@ def main(argv: list[str]) -> int:
             import stamp_engine
 
             stamp_engine.load, stamp_engine.normalize  # resolve the lazy exports
+            from stamp_engine.io import registry
+
+            registry.readers()  # the format readers (h5py …), imported by the first load otherwise
         answer = MODES[mode](_task(task_name), params)
     except Exception as exc:  # reported as a result: a peer failing on a layout is a finding
         where = traceback.extract_tb(exc.__traceback__)[-1]
