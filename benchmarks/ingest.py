@@ -5,7 +5,8 @@ For each dataset (new layout 10,000 × 2,040 in 5 segment files; old layout 1,20
 * **floor**: ``astropy.io.fits.open`` + ``np.array`` of WAVELENGTH, FLUX, FLUX_ERROR and
   INT_TIMES ``int_mid_BJD_TDB``, per file, each materialized as a native float64 array —
   the least any reader must do;
-* **stamp_engine**: ``stamp_engine.load(paths)`` then ``stamp_engine.normalize(cube)``;
+* **stamp_engine**: ``stamp_engine.load(paths)`` then ``stamp_engine.normalize(cube, in_place=True)``
+  (the loaded cube is not kept, as in ``stamp render``);
 * **chromatic** (a peer, in its own venv): ``chromatic.read_rainbow(paths)``.
 
 Wall time: best of 3 after one warm-up, page cache warm, each method in a fresh process.

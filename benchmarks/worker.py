@@ -60,13 +60,16 @@ def floor_read(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def engine_load_normalize(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """``stamp_engine.load(paths)`` followed by ``stamp_engine.normalize(cube)``."""
+    """``stamp_engine.load(paths)`` followed by ``stamp_engine.normalize(cube, in_place=True)``.
+
+    In place, as ``stamp render`` does: an ingest keeps the normalized cube, not the loaded one
+    (the values are the same bit for bit; tests/test_normalize_in_place.py checks it)."""
     import stamp_engine
 
     t0 = time.perf_counter()
     cube = stamp_engine.load(params["paths"])
     t1 = time.perf_counter()
-    normalized = stamp_engine.normalize(cube)
+    normalized = stamp_engine.normalize(cube, in_place=True)
     t2 = time.perf_counter()
     del cube
     info = {
@@ -207,6 +210,9 @@ def main(argv: list[str]) -> int:
             import stamp_engine
 
             stamp_engine.load, stamp_engine.normalize  # resolve the lazy exports
+            from stamp_engine.io import registry
+
+            registry.readers()  # the format readers (h5py …), imported by the first load otherwise
         answer = MODES[mode](_task(task_name), params)
     except Exception as exc:  # reported as a result: a peer failing on a layout is a finding
         where = traceback.extract_tb(exc.__traceback__)[-1]

@@ -102,6 +102,10 @@ class CubeService:
             return self.loader(list(paths), progress=progress, workdir=workdir, **chosen)
         from stamp_engine import load
 
+        # An observation of several GB is streamed into a memory-mapped cube in the job's folder
+        # (LoadOptions.cube_folder; smaller ones stay in memory).
+        if workdir is not None:
+            chosen["cube_folder"] = Path(workdir) / "cube"
         return load(list(paths), progress=progress, workdir=workdir, **chosen)
 
     def loaded(

@@ -23,6 +23,7 @@ The rules (see FORMATS.md in the project history for the evidence behind each):
 from __future__ import annotations
 
 import mmap
+import os
 import re
 import tempfile
 from collections import defaultdict
@@ -79,6 +80,16 @@ class LoadOptions:
         Deadline and memory cap of the child process that reads each file
         (default: from ``STAMP_READ_*`` environment variables; ``ReadLimits(isolate=False)``
         reads in this process, for trusted local files).
+    cube_folder : path or None
+        Folder (on disk) in which the cube's flux and error are memory-mapped ``.npy`` files
+        instead of arrays in memory, for observations near or above the machine's memory
+        (100,000 × 2,048 is 3.3 GB): the segments are streamed into the map and the system
+        can write its pages out and drop them, where anonymous memory must stay resident.
+        The files are unlinked at once (the map keeps them until the cube is gone), so
+        nothing is left behind.  None: in memory.
+    cube_folder_min_bytes : int
+        Only cubes whose flux + error take at least this many bytes go to ``cube_folder``;
+        smaller ones stay in memory, where filling them costs no disk writes.
     """
 
     element: str | None = None
@@ -89,6 +100,8 @@ class LoadOptions:
     observation: str | int | None = None
     observation_gap_days: float = DEFAULT_GAP_DAYS
     read_limits: ReadLimits = field(default_factory=ReadLimits.from_env)
+    cube_folder: str | Path | None = None
+    cube_folder_min_bytes: int = 1 << 30
 
     def wanted_element(self) -> str | None:
         if self.element:
@@ -706,8 +719,9 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
     wavelength, resample = _common_grid(series, problems)
 
     n_rows = sum(s.n_rows for s in series)
-    flux = np.empty((n_rows, wavelength.size), dtype=np.float64)
-    error = np.empty_like(flux)
+    folder = options.cube_folder if 16 * n_rows * wavelength.size >= options.cube_folder_min_bytes else None
+    flux = _cube_array((n_rows, wavelength.size), folder)
+    error = _cube_array((n_rows, wavelength.size), folder)
     sources = sorted({b.source for s in series for p in s.parts for b, _ in p.pieces})
     source_number = {name: k for k, name in enumerate(sources)}
     source_index = np.empty(n_rows, dtype=np.int32)
@@ -717,7 +731,6 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
         _fill_series(s, flux[start:stop], error[start:stop], source_index[start:stop], source_number, resample.get(id(s)))
         report("Assembling cube", stop, n_rows)
         start = stop
-    _clean(flux, error)
 
     time_mjd = np.concatenate([s.time_mjd for s in series])
     integration = np.concatenate([s.integration for s in series])
@@ -752,8 +765,23 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
     return split_visits(cube, gap_hours=options.visit_gap_hours)
 
 
+def _cube_array(shape: tuple[int, int], folder: str | Path | None) -> np.ndarray:
+    """An uninitialized float64 array of the cube: in memory, or memory-mapped in ``folder``."""
+    if folder is None:
+        return np.empty(shape, dtype=np.float64)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="stamp-cube-", suffix=".npy", dir=folder)
+    os.close(handle)
+    try:
+        return np.lib.format.open_memmap(name, mode="w+", dtype=np.float64, shape=shape)
+    finally:
+        os.unlink(name)  # the map holds the file open; its space is freed when the cube is
+
+
 def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, resample) -> None:
-    """Copy one exposure's rows into its slice of the cube, converting to float64 once."""
+    """Copy one exposure's rows into its slice of the cube, converting to float64 once, and
+    mark unknown errors (:func:`_clean`) step by step as they are copied."""
     column = 0
     target = flux_out if resample is None else np.empty((s.n_rows, s.wavelength.size))
     target_err = error_out if resample is None else np.empty_like(target)
@@ -775,6 +803,8 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
                     target_err[dest] = _take(block.error, src, col_index)
                     if block.bad is not None:
                         np.copyto(target[dest], np.nan, where=_take(block.bad, src, col_index).astype(bool, copy=False))
+                    if resample is None:
+                        _clean(target[dest], target_err[dest])  # while the step is in cache: no second pass
                     for array in (block.flux, block.error, block.bad):
                         _release_pages(array, src)
                 if part is s.parts[0]:
@@ -785,6 +815,7 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
     if resample is not None:
         resample(target, flux_out)
         resample(target_err, error_out)
+        _clean(flux_out, error_out)
 
 
 #: Source bytes copied per step when filling the cube from a memory-mapped file: the

@@ -225,7 +225,8 @@ class ProcessOptions:
         return described
 
 
-def process(cube: Cube, options: ProcessOptions, progress: Progress = no_progress) -> Cube:
+def process(cube: Cube, options: ProcessOptions, progress: Progress = no_progress, *,
+            in_place: bool = False) -> Cube:
     """The processing steps ``options`` ask for, in the order the original STAMP applies them.
 
     Visits are re-split with the gap threshold, outliers are sigma-clipped per visit
@@ -233,6 +234,10 @@ def process(cube: Cube, options: ProcessOptions, progress: Progress = no_progres
     whole visits (so the baseline window and the reference are in the hours of the
     loaded data), then cut to the wavelength and time ranges, thinned to the
     integrations to plot, gap-filled, binned and smoothed.
+
+    ``in_place=True`` lets normalizing overwrite ``cube``'s flux and error (see
+    :func:`stamp_engine.steps.normalize`) for a caller that does not use ``cube`` again,
+    such as ``stamp render``: the peak memory is one cube, not two.
     """
     steps: list[tuple[str, Callable[[Cube], Cube]]] = [
         ("Splitting visits", lambda c: c.split_visits(gap_hours=options.gap_hours)),
@@ -240,7 +245,8 @@ def process(cube: Cube, options: ProcessOptions, progress: Progress = no_progres
     if options.clip_sigma > 0:
         steps.append(("Clipping outliers", lambda c: c.clip(sigma=options.clip_sigma)))
     if options.zaxis == "variability":
-        steps.append(("Normalizing", lambda c: c.normalize(method=options.normalization, baseline=options.baseline)))
+        steps.append(("Normalizing", lambda c: c.normalize(method=options.normalization, baseline=options.baseline,
+                                                          in_place=in_place)))
     wavelength = None if tuple(options.wavelength) == (None, None) else options.wavelength
     hours = None if tuple(options.hours) == (None, None) else options.hours
     if wavelength or hours:

@@ -268,7 +268,8 @@ def run_render(args: argparse.Namespace) -> int:
         print_problems(cube.problems, sys.stderr)
         try:
             chosen_options = process_options(args)
-            processed = process(cube, chosen_options, progress=bar)
+            # in place: the loaded cube is not used again, so normalizing need not hold two cubes
+            processed = process(cube, chosen_options, progress=bar, in_place=True)
         except ValueError as exc:
             bar.close()
             _error(f"cannot process the data: {exc}")

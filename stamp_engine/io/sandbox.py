@@ -10,9 +10,9 @@ the file, and the remaining files are read by a fresh child.
 One child reads all the files of a load, one after the other, so a folder of
 thousands of files costs one fork, not thousands.  Arrays come back without being
 pickled: a view of a memory map of the input file (new-layout x1dints columns) is sent
-as its byte offset, shape and strides and mapped again by the parent; any other large
-array is written by the child to a ``.npy`` file in the scratch folder and memory-mapped
-by the parent.  The parent only ever maps files read-only and copies from them once,
+as its byte offset, shape and strides and mapped again by the parent; a flag mask
+(bool) travels bit-packed in the pickle; any other large array is written by the child
+to a ``.npy`` file in the scratch folder and memory-mapped by the parent.  The parent only ever maps files read-only and copies from them once,
 into the cube.
 
 Limits come from the environment (:meth:`ReadLimits.from_env`): ``STAMP_READ_TIMEOUT_S``
@@ -149,6 +149,9 @@ def _read_isolated(items, todo: list[int], limits: ReadLimits, scratch: Path, st
                    outcomes: list) -> None:
     """Run children over ``todo`` until every file has an outcome; a failed file is skipped by the next child."""
     mapped: dict[Path, np.memmap] = {}
+    # Import the format readers here, once: a forked child inherits them, where importing them
+    # in every child (astropy.io.fits, h5py, the readers) cost more than reading the files.
+    registry.readers()
     while todo:
         done, stuck, why = _run_child(items, todo, limits, scratch, started)
         for index, path in done.items():
@@ -247,7 +250,7 @@ def _import_block(block: SpectralBlock, source_path: Path, mapped: dict) -> Spec
     changes = {}
     for name in _ARRAY_FIELDS:
         value = getattr(block, name)
-        if isinstance(value, tuple) and value and value[0] in ("file", "npy"):
+        if isinstance(value, tuple) and value and value[0] in ("file", "npy", "bits"):
             changes[name] = _import_array(value, source_path, mapped)
     return replace(block, **changes)
 
@@ -255,6 +258,9 @@ def _import_block(block: SpectralBlock, source_path: Path, mapped: dict) -> Spec
 def _import_array(ref: tuple, source_path: Path, mapped: dict) -> np.ndarray:
     if ref[0] == "npy":
         return np.load(ref[1], mmap_mode="r", allow_pickle=False)
+    if ref[0] == "bits":
+        _, packed, shape = ref
+        return np.unpackbits(packed, axis=-1, count=shape[-1]).view(bool).reshape(shape)
     _, offset, shape, strides, dtype = ref
     raw = mapped.get(source_path)
     if raw is None:
@@ -347,6 +353,10 @@ def _export_array(array: np.ndarray, source_path: Path, target: Path) -> tuple:
             and Path(root.filename) == source_path.resolve()):
         offset = array.__array_interface__["data"][0] - root.__array_interface__["data"][0] + root.offset
         return ("file", offset, array.shape, array.strides, array.dtype)
+    if array.dtype == bool and array.ndim >= 1:
+        # A flag mask travels packed inside the pickle (1/8 of its bytes): cheaper than writing
+        # and mapping a .npy of one byte per value, the largest cost of a read after the columns.
+        return ("bits", np.packbits(array, axis=-1), array.shape)
     np.save(target, np.asarray(array), allow_pickle=False)
     return ("npy", str(target))
 

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from ..cube import Cube
 
 
-def normalize(cube: "Cube", method: str = "median", baseline: tuple[float, float] | None = None) -> "Cube":
+def normalize(cube: "Cube", method: str = "median", baseline: tuple[float, float] | None = None, *,
+              in_place: bool = False) -> "Cube":
     """Flux → variability in percent relative to a reference spectrum.
 
     ``variability = (flux / reference − 1) × 100`` for every integration and wavelength,
@@ -42,6 +43,12 @@ def normalize(cube: "Cube", method: str = "median", baseline: tuple[float, float
     method : {"median", "visit", "baseline"}
     baseline : (float, float), optional
         Hours since the first integration; required for (and only for) ``method="baseline"``.
+    in_place : bool
+        Write the variability into ``cube.flux`` and ``cube.error`` themselves instead of new
+        arrays, for a caller that does not use ``cube`` again (``load`` then ``normalize``):
+        the peak memory is one cube instead of two.  The values are the same bit for bit.
+        Arrays that cannot be overwritten (read-only, e.g. a memory-mapped cache, or not
+        float64) are left alone and new ones made, as without it.
 
     Returns
     -------
@@ -91,10 +98,11 @@ def normalize(cube: "Cube", method: str = "median", baseline: tuple[float, float
         info = {"method": "median", "integrations": [cube.n_integrations]}
     reference[~np.isfinite(reference) | (reference == 0)] = np.nan
 
-    # The two outputs are the only full-size allocations; the arithmetic runs
-    # in cache-sized row blocks, in place in the outputs.
-    variability = np.empty(flux.shape, dtype=np.float64)
-    variability_error = np.empty(error.shape, dtype=np.float64)
+    # The two outputs are the only full-size allocations (none in place); the arithmetic
+    # runs in cache-sized row blocks, in place in the outputs.  In place is safe because
+    # the reference is computed above, and each value is read once, just before it is written.
+    variability = flux if in_place and _overwritable(flux) else np.empty(flux.shape, dtype=np.float64)
+    variability_error = error if in_place and _overwritable(error) else np.empty(error.shape, dtype=np.float64)
     per_visit = method == "visit" and n_visits > 1
     flux_scale = 100.0 / reference  # NaN where the reference is unusable
     error_scales = np.abs(flux_scale)
@@ -129,3 +137,8 @@ def normalize(cube: "Cube", method: str = "median", baseline: tuple[float, float
             f"median over {described}; σ = 100·σ_flux/|reference| (reference error neglected)",
         ),
     )
+
+
+def _overwritable(values: np.ndarray) -> bool:
+    """Whether ``values`` can hold the variability itself: a writeable float64 ndarray."""
+    return isinstance(values, np.ndarray) and values.dtype == np.float64 and values.flags.writeable

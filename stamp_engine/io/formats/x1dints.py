@@ -9,7 +9,8 @@ The layout is told from the structure (an ``INT_NUM`` column or keyword), never 
 ``CAL_VER``.  Times are joined to spectra by integration number, never by position
 (FORMATS.md §8).
 
-The file is walked one header at a time and never opened as an astropy ``HDUList``:
+The file is walked one header at a time (:mod:`stamp_engine.io.fits_scan`: header cards,
+TFORM record dtypes) and never opened as an astropy ``HDUList``:
 an old-layout file holds one table per integration, and astropy's per-HDU header
 objects (kept alive by the list) cost several times the spectra's own bytes and most
 of the read time.  Only the keywords that matter are kept from each extension header;
@@ -24,116 +25,37 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
 from ...problems import ReadError
+from .. import fits_scan
 from ..block import CADENCE_FALLBACK, SpectralBlock
 from ..registry import FITS_MAGIC, register_reader
 
-BLOCK = 2880
 DO_NOT_USE = 1
-#: The FITS standard's ceilings (FITS 4.0 §4.4.1.1, §7.3.1): NAXIS ≤ 999 axes, TFIELDS ≤ 999 columns.
-MAX_NAXIS = 999
-MAX_TFIELDS = 999
 _MAX_HDUS_BEFORE_SPECTRA = 16
 
 _STAGE3_NAME = re.compile(r"^jw\d{5}-[a-z]\d{3,}_", re.IGNORECASE)
 _STAGE2_NAME = re.compile(r"^jw\d{11}_\d{5}_\d{5}", re.IGNORECASE)
 
-# bytes per element of each FITS binary-table type code
-_TFORM_BYTES = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16,
-                "P": 8, "Q": 16}
-_TFORM_NUMPY = {"B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
-_TFORM = re.compile(r"^\s*(\d*)\s*([LXBIJKAEDCMPQ])")
-_STRING_VALUE = re.compile(r"\s*'((?:[^']|'')*)'")
 
 #: EXTRACT1D columns the reader uses; DQ is read as the low byte of each value (bit 0 is all it needs).
 _SPECTRAL_COLUMNS = ("WAVELENGTH", "FLUX", "FLUX_ERROR", "DQ", "INT_NUM", "N_ALONGDISP", "TDB-MID", "MJD-AVG")
 _INT_TIMES_COLUMNS = ("INTEGRATION_NUMBER", "INT_MID_BJD_TDB", "INT_MID_MJD_UTC")
+#: DQ is uint32 stored as int32 with ``TZERO = 2**31``: its low byte holds DO_NOT_USE (bit 0) as stored
+#: (see :func:`~stamp_engine.io.fits_scan.table_columns`); a converted uint32 copy of a new-layout DQ
+#: is as large as FLUX in float32.
+_LOW_BYTE_COLUMNS = ("DQ",)
 
 #: Rows of a new-layout table whose WAVELENGTH is compared with the first row's (see _shared_wavelength).
 _WAVELENGTH_SAMPLE_ROWS = 32
 
 
-# --------------------------------------------------------------------------- header cards
-
-
-def _header_cards(handle: BinaryIO) -> tuple[dict[str, str], int] | None:
-    """Read one header from ``handle``: the raw value field of each keyword, and the header's byte length.
-
-    Returns None when the file ends inside the header.  Values stay unparsed (columns 11-80 of
-    the card) until :func:`_card_value` is asked for one: a table header has ~100 cards and a
-    reader needs a dozen of them.
-    """
-    cards: dict[str, str] = {}
-    length = 0
-    while True:
-        block = handle.read(BLOCK)
-        if len(block) < BLOCK:
-            return None
-        length += BLOCK
-        text = block.decode("ascii", errors="replace")
-        for start in range(0, BLOCK, 80):
-            keyword = text[start:start + 8].rstrip()
-            if keyword == "END":
-                return cards, length
-            if text[start + 8:start + 10] == "= " and keyword not in cards:
-                cards[keyword] = text[start + 10:start + 80]
-
-
-def _card_value(cards: dict[str, str], key: str) -> str | None:
-    """A card's value as text: a quoted string unquoted (``''`` → ``'``), else the text before any comment."""
-    raw = cards.get(key)
-    if raw is None:
-        return None
-    match = _STRING_VALUE.match(raw)
-    if match:
-        return match.group(1).replace("''", "'").rstrip()
-    text = raw.split("/", 1)[0].strip()
-    return text or None
-
-
-def _card_text(cards: dict[str, str], key: str, default: str = "") -> str:
-    value = _card_value(cards, key)
-    return default if value is None else value.strip()
-
-
-def _card_float(cards: dict[str, str], key: str) -> float:
-    value = _card_value(cards, key)
-    try:
-        return float(value.upper().replace("D", "E")) if value else np.nan
-    except ValueError:
-        return np.nan
-
-
-def _card_int(cards: dict[str, str], key: str, default: int | None = None) -> int | None:
-    number = _card_float(cards, key)
-    return int(number) if np.isfinite(number) and number == int(number) else default
-
-
-def _data_bytes(cards: dict[str, str]) -> int:
-    """Bytes of the HDU's data (without the padding to 2880), or -1 when the header does not say."""
-    naxis = _card_int(cards, "NAXIS")
-    bitpix = _card_int(cards, "BITPIX")
-    if naxis is None or bitpix is None or not 0 <= naxis <= MAX_NAXIS:
-        return -1
-    if naxis == 0:
-        return 0
-    size = 1
-    for axis in range(1, naxis + 1):
-        length = _card_int(cards, f"NAXIS{axis}")
-        if length is None or length < 0:
-            return -1
-        size *= length
-    return abs(bitpix) // 8 * _card_int(cards, "GCOUNT", 1) * (size + _card_int(cards, "PCOUNT", 0))
-
-
-def _padded(n_bytes: int) -> int:
-    return n_bytes + (-n_bytes % BLOCK)
+# --------------------------------------------------------------------------- identify
 
 
 def _probe(path: Path) -> str:
@@ -147,18 +69,18 @@ def _probe(path: Path) -> str:
         for _ in range(_MAX_HDUS_BEFORE_SPECTRA):
             if handle.tell() == size:
                 return "other"
-            parsed = _header_cards(handle)
+            parsed = fits_scan.header_cards(handle)
             if parsed is None:
                 return "truncated"
             cards, _ = parsed
-            if _card_text(cards, "EXTNAME").upper() == "EXTRACT1D":
+            if fits_scan.card_text(cards, "EXTNAME").upper() == "EXTRACT1D":
                 return "extract1d"
-            skip = _data_bytes(cards)
+            skip = fits_scan.data_bytes(cards)
             if skip < 0:
                 return "other"
             if handle.tell() + skip > size:
                 return "truncated"
-            handle.seek(_padded(skip), 1)
+            handle.seek(fits_scan.padded(skip), 1)
     return "other"
 
 
@@ -168,115 +90,12 @@ def identify(path: Path, head: bytes) -> bool:
     return head.startswith(FITS_MAGIC) and _probe(Path(path)) in ("extract1d", "truncated")
 
 
-# --------------------------------------------------------------------------- table columns
 
-
-@dataclass(frozen=True)
-class _Column:
-    """One binary-table column the reader uses."""
-
-    repeat: int
-    scale: float  # TSCAL
-    zero: float  # TZERO
-    unit: str | None
-    low_byte: bool = False  # read as the least significant byte of each big-endian integer
-
-
-@dataclass(frozen=True)
-class _Columns:
-    """A record dtype picking the wanted columns out of a table row, at their byte offsets."""
-
-    dtype: np.dtype
-    columns: dict[str, _Column]
-
-
-def _table_columns(cards: dict[str, str], wanted: tuple[str, ...], what: str) -> _Columns:
-    """The record dtype of the ``wanted`` columns (matched case-insensitively) of a binary table.
-
-    An integer ``DQ`` column with an even (or no) ``TZERO`` is read as the low byte of each
-    value: DQ is uint32 stored as int32 with ``TZERO = 2**31``, and adding an even offset
-    leaves bit 0 (DO_NOT_USE) as stored, so ``low & 1`` is the flag without converting the
-    column (a converted uint32 copy of a new-layout DQ is as large as FLUX in float32).
-    """
-    n_fields = _n_fields(cards, what)
-    offset = 0
-    names: list[str] = []
-    formats: list[Any] = []
-    offsets: list[int] = []
-    columns: dict[str, _Column] = {}
-    for i in range(1, n_fields + 1):
-        name = _card_text(cards, f"TTYPE{i}").upper()
-        match = _TFORM.match(_card_text(cards, f"TFORM{i}"))
-        if match is None:
-            raise ReadError(f"{what} column {name or i} has an unreadable format")
-        repeat = int(match.group(1) or 1)
-        code = match.group(2)
-        width = (repeat + 7) // 8 if code == "X" else repeat * _TFORM_BYTES[code]
-        if name in wanted and name not in columns and code in _TFORM_NUMPY and repeat >= 1:
-            scale = _card_float(cards, f"TSCAL{i}")
-            zero = _card_float(cards, f"TZERO{i}")
-            column = _Column(repeat, 1.0 if np.isnan(scale) else scale, 0.0 if np.isnan(zero) else zero,
-                             _card_value(cards, f"TUNIT{i}"))
-            base = np.dtype(_TFORM_NUMPY[code])
-            if name == "DQ" and base.kind in "iu" and column.scale == 1.0 and column.zero % 2 == 0:
-                base = np.dtype({"names": ["low"], "formats": ["u1"], "offsets": [base.itemsize - 1],
-                                 "itemsize": base.itemsize})
-                column = _Column(repeat, 1.0, column.zero, None, low_byte=True)
-            names.append(name)
-            formats.append(base if repeat == 1 else (base, (repeat,)))
-            offsets.append(offset)
-            columns[name] = column
-        offset += width
-    if offset != _card_int(cards, "NAXIS1"):
-        raise ReadError(f"{what} table rows do not match their column formats (corrupt header)")
-    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": max(offset, 1)})
-    return _Columns(dtype, columns)
-
-
-def _n_fields(cards: dict[str, str], what: str) -> int:
-    """``TFIELDS``, checked against the standard's ceiling before any loop runs over the columns."""
-    n_fields = _card_int(cards, "TFIELDS")
-    if n_fields is None:
-        raise ReadError(f"{what} is not a binary table (no TFIELDS)")
-    if not 0 <= n_fields <= MAX_TFIELDS:
-        raise ReadError(f"{what} declares TFIELDS = {n_fields} columns; the FITS standard allows 0 to {MAX_TFIELDS} "
-                        "(a corrupt or crafted header)")
-    return n_fields
-
-
-def _columns_key(cards: dict[str, str], what: str) -> tuple[str | None, ...]:
-    """The raw cards that define a table's columns: tables with equal keys share one record dtype."""
-    n_fields = _n_fields(cards, what)
-    return (cards.get("NAXIS1"), *(cards.get(f"{prefix}{i}") for i in range(1, n_fields + 1)
-                                   for prefix in ("TTYPE", "TFORM", "TSCAL", "TZERO", "TUNIT")))
-
-
-def _numbers(values: np.ndarray, column: _Column) -> np.ndarray:
-    """Physical values of a scalar numeric column, float64."""
-    out = np.asarray(values, dtype=np.float64)
-    if column.scale != 1.0 or column.zero != 0.0:
-        out = out * column.scale + column.zero
-    return out
-
-
-def _integers(values: np.ndarray, column: _Column) -> np.ndarray:
-    if column.scale == 1.0 and column.zero == int(column.zero):
-        return np.asarray(values, dtype=np.int64) + int(column.zero)
-    return np.rint(_numbers(values, column)).astype(np.int64)
-
-
-def _physical(values: np.ndarray, column: _Column) -> np.ndarray:
-    """A spectral column as stored (a view) unless TSCAL/TZERO ask for a conversion."""
-    if column.scale == 1.0 and column.zero == 0.0:
-        return values
-    return np.asarray(values, dtype=np.float64) * column.scale + column.zero
-
-
-def _flagged(values: np.ndarray, column: _Column) -> np.ndarray:
+def _flagged(values: np.ndarray, column: fits_scan.Column) -> np.ndarray:
     """Where DQ has DO_NOT_USE (bit 0) set, as bool, from the stored low bytes."""
     if column.low_byte:
         return np.bitwise_and(values["low"], DO_NOT_USE).view(bool)
-    return (np.rint(_numbers(values, column)).astype(np.int64) & DO_NOT_USE) != 0
+    return (np.rint(fits_scan.numbers(values, column)).astype(np.int64) & DO_NOT_USE) != 0
 
 
 def _positive_or_nan(values: np.ndarray) -> np.ndarray:
@@ -300,7 +119,7 @@ class _Scalar:
 
     offset: int
     n_rows: int
-    table: _Columns
+    table: fits_scan.Columns
     int_num: int | None
     tdb_mid: float
     mjd_avg: float
@@ -340,7 +159,7 @@ class _Layout:
     n_tables: int
 
 
-def _records(raw: np.ndarray, offset: int, n_rows: int, table: _Columns) -> np.ndarray:
+def _records(raw: np.ndarray, offset: int, n_rows: int, table: fits_scan.Columns) -> np.ndarray:
     """``n_rows`` table rows at ``offset`` as a structured view of the memory map."""
     return raw[offset:offset + n_rows * table.dtype.itemsize].view(table.dtype)
 
@@ -352,7 +171,7 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
     default_detector = ""
     int_times = None
     groups: dict[tuple[int, str], _Group] = {}
-    tables: dict[tuple[str | None, ...], _Columns] = {}
+    tables: dict[tuple[str | None, ...], fits_scan.Columns] = {}
     flux_unit: str | None = None
     new_layout = False
     n_tables = 0
@@ -364,22 +183,22 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
             if index and handle.read(8) != b"XTENSION":
                 break  # bytes after the last HDU (zero padding some writers add) are not an HDU
             handle.seek(position)
-            parsed = _header_cards(handle)
+            parsed = fits_scan.header_cards(handle)
             if parsed is None:
                 raise ReadError(f"is truncated: it ends inside the header of HDU {index} (an incomplete download?)")
             cards, length = parsed
             data_start = position + length
-            n_bytes = _data_bytes(cards)
+            n_bytes = fits_scan.data_bytes(cards)
             if n_bytes < 0:
                 raise ReadError(f"is not a readable FITS file (HDU {index} has no valid BITPIX/NAXIS)")
-            extname = _card_text(cards, "EXTNAME").upper()
+            extname = fits_scan.card_text(cards, "EXTNAME").upper()
             if data_start + n_bytes > size:
                 where = f"{extname} table {index}" if extname else f"HDU {index}"
                 if n_bytes > 2 * size:  # far more than any cut-short download: a header that lies
                     raise ReadError(f"declares {n_bytes:,} bytes of data in {where} (NAXIS × BITPIX, PCOUNT) but the "
                                     f"whole file has {size:,}: a corrupt or crafted header; nothing was read")
                 raise ReadError(f"is truncated: it ends inside {where} (an incomplete download?)")
-            position = data_start + _padded(n_bytes)
+            position = data_start + fits_scan.padded(n_bytes)
             if index == 0:
                 handle.seek(0)
                 primary = fits.Header.fromstring(handle.read(length).decode("ascii", errors="replace"))
@@ -388,38 +207,38 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
                 continue
             index += 1
             if extname == "INT_TIMES":
-                times = _table_columns(cards, _INT_TIMES_COLUMNS, "INT_TIMES")
-                n_rows = _card_int(cards, "NAXIS2", 0)
+                times = fits_scan.table_columns(cards, _INT_TIMES_COLUMNS, "INT_TIMES")
+                n_rows = fits_scan.card_int(cards, "NAXIS2", 0)
                 if n_rows:
                     records = _records(raw, data_start, n_rows, times)
-                    int_times = {name.lower(): _numbers(records[name], column)
+                    int_times = {name.lower(): fits_scan.numbers(records[name], column)
                                  for name, column in times.columns.items()}
                 continue
             if extname != "EXTRACT1D":
                 continue  # ASDF, HDRTAB, INT_TIMES_STRIPE, a stray SCI …
             n_tables += 1
-            key = _columns_key(cards, "EXTRACT1D")
+            key = fits_scan.columns_key(cards, "EXTRACT1D")
             table = tables.get(key)
             if table is None:
-                table = tables[key] = _table_columns(cards, _SPECTRAL_COLUMNS, "EXTRACT1D")
+                table = tables[key] = fits_scan.table_columns(cards, _SPECTRAL_COLUMNS, "EXTRACT1D", low_byte=_LOW_BYTE_COLUMNS)
                 missing = {"WAVELENGTH", "FLUX"} - set(table.columns)
                 if missing:
                     raise ReadError(f"EXTRACT1D has no {' or '.join(sorted(missing))} column")
             if flux_unit is None:
                 flux_unit = table.columns["FLUX"].unit
-            detector = _card_text(cards, "DETECTOR", default_detector).upper()
-            group_key = (_card_int(cards, "SPORDER", 1), detector)
+            detector = fits_scan.card_text(cards, "DETECTOR", default_detector).upper()
+            group_key = (fits_scan.card_int(cards, "SPORDER", 1), detector)
             group = groups.get(group_key)
             if group is None:
                 group = groups[group_key] = _Group(*group_key)
-            n_rows = _card_int(cards, "NAXIS2", 0)
+            n_rows = fits_scan.card_int(cards, "NAXIS2", 0)
             if "INT_NUM" in table.columns or table.columns["FLUX"].repeat > 1:
                 new_layout = True
                 group.tables.append(_vector_piece(_records(raw, data_start, n_rows, table), table))
                 continue
             group.tables.append(_Scalar(
-                data_start, n_rows, table, _card_int(cards, "INT_NUM"),
-                _finite_or_nan(_card_float(cards, "TDB-MID")), _finite_or_nan(_card_float(cards, "MJD-AVG")),
+                data_start, n_rows, table, fits_scan.card_int(cards, "INT_NUM"),
+                _finite_or_nan(fits_scan.card_float(cards, "TDB-MID")), _finite_or_nan(fits_scan.card_float(cards, "MJD-AVG")),
             ))
     if primary is None:
         raise ReadError("is an empty FITS file")
@@ -428,22 +247,22 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
     return _Layout(primary, raw, int_times, groups, new_layout, flux_unit, n_tables)
 
 
-def _vector_piece(records: np.ndarray, table: _Columns) -> _Piece:
+def _vector_piece(records: np.ndarray, table: fits_scan.Columns) -> _Piece:
     """A new-layout table as views of the memory map (only the small columns are converted)."""
     columns = table.columns
     n = records.shape[0]
-    flux = _physical(records["FLUX"], columns["FLUX"])
-    wavelength = _physical(records["WAVELENGTH"], columns["WAVELENGTH"])
+    flux = fits_scan.physical(records["FLUX"], columns["FLUX"])
+    wavelength = fits_scan.physical(records["WAVELENGTH"], columns["WAVELENGTH"])
     if flux.ndim == 1:  # a table of one-element vectors
         flux, wavelength = flux[:, None], wavelength[:, None]
     if "FLUX_ERROR" in columns:
-        error = _physical(records["FLUX_ERROR"], columns["FLUX_ERROR"]).reshape(flux.shape)
+        error = fits_scan.physical(records["FLUX_ERROR"], columns["FLUX_ERROR"]).reshape(flux.shape)
     else:
         error = np.broadcast_to(np.nan, flux.shape)
     bad = _flagged(records["DQ"], columns["DQ"]).reshape(flux.shape) if "DQ" in columns else None
     width = flux.shape[1]
     if "N_ALONGDISP" in columns and n:
-        valid = _integers(records["N_ALONGDISP"], columns["N_ALONGDISP"])
+        valid = fits_scan.integers(records["N_ALONGDISP"], columns["N_ALONGDISP"])
         used = int(valid.max())
         if 0 < used < width:  # drop padding every row shares, as views
             flux, wavelength, error = flux[:, :used], wavelength[:, :used], error[:, :used]
@@ -455,14 +274,14 @@ def _vector_piece(records: np.ndarray, table: _Columns) -> _Piece:
     if bad is not None and not bad.any():
         bad = None
     if "INT_NUM" in columns:
-        int_num = _integers(records["INT_NUM"], columns["INT_NUM"])
+        int_num = fits_scan.integers(records["INT_NUM"], columns["INT_NUM"])
     else:
         int_num = np.full(n, -1, dtype=np.int64)
 
     def times(name: str) -> np.ndarray:
         if name not in columns:
             return np.full(n, np.nan)
-        return _positive_or_nan(_numbers(records[name], columns[name]))
+        return _positive_or_nan(fits_scan.numbers(records[name], columns[name]))
 
     tdb, mjd = times("TDB-MID"), times("MJD-AVG")
     # extract_1d leaves every time column NaN (and counts INT_NUM within the file) when
@@ -520,11 +339,11 @@ def _stack_scalars(raw: np.ndarray, scalars: list[_Scalar]) -> _Piece:
     for k, s in enumerate(scalars):
         records = _records(raw, s.offset, s.n_rows, s.table)
         columns = s.table.columns
-        flux[k] = _physical(records["FLUX"], columns["FLUX"])
-        error[k] = _physical(records["FLUX_ERROR"], columns["FLUX_ERROR"]) if "FLUX_ERROR" in columns else np.nan
+        flux[k] = fits_scan.physical(records["FLUX"], columns["FLUX"])
+        error[k] = fits_scan.physical(records["FLUX_ERROR"], columns["FLUX_ERROR"]) if "FLUX_ERROR" in columns else np.nan
         if "DQ" in columns:
             bad[k] = _flagged(records["DQ"], columns["DQ"])
-        wavelength = _physical(records["WAVELENGTH"], columns["WAVELENGTH"])
+        wavelength = fits_scan.physical(records["WAVELENGTH"], columns["WAVELENGTH"])
         if first is None:
             first = np.array(wavelength, dtype=np.float64)
         elif every is None and not np.array_equal(wavelength, first, equal_nan=True):
