@@ -52,6 +52,13 @@ _JUNK_NAMES = {"__macosx", "thumbs.db", "desktop.ini"}
 # Compression methods Python's zipfile can stream; anything else (Deflate64, PPMd…) is refused
 # per member with a message instead of a NotImplementedError.
 _SUPPORTED_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+#: What reading a damaged member raises (wrong CRC, broken compressed stream, archive cut short).
+DAMAGED_MEMBER_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError)
+
+
+def damaged_member(exc: BaseException) -> str:
+    """The problem message of a member that cannot be read out of its archive."""
+    return f"is damaged inside the archive and was skipped ({exc})"
 
 
 @dataclass(frozen=True)
@@ -92,31 +99,6 @@ class ArchiveLimits:
 
 
 @dataclass(frozen=True)
-class InputFile:
-    """A file to read and the name the user knows it by.
-
-    Attributes
-    ----------
-    path : Path
-        Where the bytes are: the original file, its copy extracted into the work folder,
-        or, for a member read in place, the ZIP archive that holds it.
-    source : str
-        Name shown to the user, e.g. ``"upload.zip/MAST_2025/JWST/jw…_x1dints.fits"``.
-    member : ZipMember, optional
-        Set when the file is a member of the ZIP ``path``, read straight from the archive.
-    """
-
-    path: Path
-    source: str
-    member: "ZipMember | None" = None
-
-    @property
-    def size(self) -> int:
-        """Bytes of the file itself (a member's uncompressed size, not its archive's)."""
-        return self.member.size if self.member is not None else self.path.stat().st_size
-
-
-@dataclass(frozen=True)
 class ZipMember:
     """A checked ZIP member that is read from its archive instead of being extracted.
 
@@ -138,6 +120,31 @@ class ZipMember:
     size: int
     data_offset: int
     stored: bool
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file to read and the name the user knows it by.
+
+    Attributes
+    ----------
+    path : Path
+        Where the bytes are: the original file, its copy extracted into the work folder,
+        or, for a member read in place, the ZIP archive that holds it.
+    source : str
+        Name shown to the user, e.g. ``"upload.zip/MAST_2025/JWST/jw…_x1dints.fits"``.
+    member : ZipMember, optional
+        Set when the file is a member of the ZIP ``path``, read straight from the archive.
+    """
+
+    path: Path
+    source: str
+    member: ZipMember | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of the file itself (a member's uncompressed size, not its archive's)."""
+        return self.member.size if self.member is not None else self.path.stat().st_size
 
 
 def parse_size(text: str) -> int:
@@ -373,9 +380,9 @@ class _Expander:
                 target = _member_target(dest, info.filename)
                 try:
                     _extract_member(archive, info, target, info.file_size, self.budget)
-                except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
+                except DAMAGED_MEMBER_ERRORS as exc:
                     _remove_file(target)
-                    self.problems.append(Problem(member_source, f"is damaged inside the archive and was skipped ({exc})"))
+                    self.problems.append(Problem(member_source, damaged_member(exc)))
                     continue
                 except OSError as exc:  # e.g. a file and a folder of the same name
                     _remove_file(target)
@@ -405,8 +412,8 @@ class _Expander:
             try:
                 with archive.open(info) as member:
                     gzipped = member.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
-            except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError, OSError) as exc:
-                self.problems.append(Problem(member_source, f"is damaged inside the archive and was skipped ({exc})"))
+            except (*DAMAGED_MEMBER_ERRORS, OSError) as exc:
+                self.problems.append(Problem(member_source, damaged_member(exc)))
                 continue
             if gzipped:
                 to_extract.append(info)
@@ -427,7 +434,7 @@ class _Expander:
         try:
             with archive.open(info) as member:
                 head = member.read(16)
-        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError, RuntimeError):
+        except (*DAMAGED_MEMBER_ERRORS, OSError):
             return "other"
         if _is_data_magic(head):
             return "data"
@@ -569,7 +576,7 @@ def member_head(archive_path: Path, member: ZipMember, size: int = 16) -> bytes:
     try:
         with zipfile.ZipFile(archive_path) as archive, archive.open(member.name) as src:
             return src.read(size)
-    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError, OSError):
+    except (*DAMAGED_MEMBER_ERRORS, OSError):
         return b""
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import functools
 import mmap
 import os
 import pickle
@@ -39,8 +40,6 @@ import select
 import signal
 import tempfile
 import time
-import zipfile
-import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -51,7 +50,8 @@ from ..problems import ReadError, UnsafeArchiveError
 from ..settings import env_value_or_default, switch
 from . import registry
 from .block import SpectralBlock
-from .containers import GiB, InputFile, _format_bytes, copy_member, member_head, parse_size
+from .containers import (DAMAGED_MEMBER_ERRORS, GiB, InputFile, _format_bytes, copy_member, damaged_member, member_head,
+                         parse_size)
 from .registry import HDF5_MAGIC
 
 #: Arrays smaller than this travel inside the pickle; larger ones by memory map.
@@ -146,7 +146,8 @@ def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
     return [o if o is not None else ReadOutcome(error="was not read") for o in outcomes]
 
 
-Export = Callable[[SpectralBlock, Path], SpectralBlock]
+#: ``export(block, path_read, k)``: the ``k``-th block read, made ready for the parent.
+Export = Callable[[SpectralBlock, Path, int], SpectralBlock]
 
 
 def _read_one(item: InputFile, limits: ReadLimits, scratch: Path, export: Export | None = None) -> ReadOutcome:
@@ -158,7 +159,7 @@ def _read_one(item: InputFile, limits: ReadLimits, scratch: Path, export: Export
             outcome.format = entry.name
             outcome.blocks = registry.read(path, item.source, entry)
             if export is not None:
-                outcome.blocks = [export(block, path) for block in outcome.blocks]
+                outcome.blocks = [export(block, path, k) for k, block in enumerate(outcome.blocks)]
     except ReadError as exc:
         outcome.error = str(exc)
     return outcome
@@ -184,20 +185,18 @@ def _readable(item: InputFile, limits: ReadLimits, scratch: Path):
     in_memory = (hasattr(os, "memfd_create") and member.size <= limits.max_memory_bytes
                  and not member_head(item.path, member, len(HDF5_MAGIC)).startswith(HDF5_MAGIC))
     try:
-        if in_memory:
-            fd = os.memfd_create(link.name, getattr(os, "MFD_CLOEXEC", 0))
-            handle = os.fdopen(fd, "w+b")
-            os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
-        else:
-            handle = open(link, "xb")
-        with handle:
+        fd = (os.memfd_create(link.name, getattr(os, "MFD_CLOEXEC", 0)) if in_memory
+              else os.open(link, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        with os.fdopen(fd, "w+b") as handle:
+            if in_memory:
+                os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
             try:
                 copy_member(item.path, member, handle)
                 handle.flush()
             except UnsafeArchiveError as exc:
                 raise ReadError(f"was refused: {exc}") from None
-            except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
-                raise ReadError(f"is damaged inside the archive and was skipped ({exc})") from None
+            except DAMAGED_MEMBER_ERRORS as exc:
+                raise ReadError(damaged_member(exc)) from None
             except OSError as exc:
                 raise ReadError(f"could not be read from the archive ({exc.strerror or exc})") from None
             yield link
@@ -343,9 +342,8 @@ def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, fd: i
                 # the process even inside a C loop of libhdf5, where no Python handler would run.
                 signal.signal(signal.SIGALRM, signal.SIG_DFL)
                 signal.alarm(int(limits.timeout_s) + 10)
-                blocks_done = iter(range(1 << 30))
-                outcome = _read_one_capped(item, limits, scratch, lambda block, path: _export_block(
-                    block, item, path, scratch, index, next(blocks_done)))
+                outcome = _read_one_capped(item, limits, scratch, functools.partial(
+                    _export_block, item=item, scratch=scratch, index=index))
                 target = scratch / f"result-{index}.pickle"
                 with open(target.with_suffix(".partial"), "wb") as handle:
                     pickle.dump(outcome, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -393,8 +391,8 @@ def _cap_memory(budget: int, item: InputFile) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _export_block(block: SpectralBlock, item: InputFile, path_read: Path, scratch: Path, index: int,
-                  k: int) -> SpectralBlock:
+def _export_block(block: SpectralBlock, path_read: Path, k: int, *, item: InputFile, scratch: Path,
+                  index: int) -> SpectralBlock:
     changes: dict[str, Any] = {}
     for name in _ARRAY_FIELDS:
         value = getattr(block, name)
