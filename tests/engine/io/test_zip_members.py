@@ -145,3 +145,18 @@ def test_a_member_holding_more_than_its_header_declares_is_refused(tmp_path, obs
     assert outcomes[0].error.startswith(f"was refused: entry {items[0].member.name!r} holds more data than its "
                                         f"header declares ({short} bytes)")
     assert outcomes[1].error is None and outcomes[1].blocks
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_a_member_larger_than_the_reader_memory_goes_through_a_scratch_file_removed_after(
+        tmp_path, observation, compression):
+    files = write_segments(tmp_path / "disk", observation, 1, layout="new")
+    archive = zip_files(tmp_path / "big.zip", files, COMPRESSIONS[compression])
+    items, _ = expand_inputs([archive], tmp_path / "work", extract_members=False)
+    scratch = tmp_path / "work" / "read"
+    # In this process (no memory cap is applied), with a cap smaller than the member.
+    outcomes = read_files(items, ReadLimits(isolate=False, max_memory_bytes=1024), scratch)
+    assert outcomes[0].error is None
+    disk = stamp_engine.load(files)
+    assert np.array_equal(np.asarray(outcomes[0].blocks[0].flux, dtype=np.float64), disk.flux, equal_nan=True)
+    assert regular_files(tmp_path / "work") == []
