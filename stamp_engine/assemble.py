@@ -183,7 +183,8 @@ def load(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     with tempfile.TemporaryDirectory(prefix="stamp-inputs-", dir=workdir) as folder:
-        inputs, problems = expand_inputs(list(paths), Path(folder), options.archive_limits)
+        inputs, problems = expand_inputs(list(paths), Path(folder), options.archive_limits,
+                                        extract_members=False)
         blocks, files = _read_all(inputs, problems, report, options.read_limits, Path(folder) / "read")
         # Blocks may be memory maps of extracted files: copy into the cube before
         # the extraction folder goes away.

@@ -52,6 +52,13 @@ _JUNK_NAMES = {"__macosx", "thumbs.db", "desktop.ini"}
 # Compression methods Python's zipfile can stream; anything else (Deflate64, PPMd…) is refused
 # per member with a message instead of a NotImplementedError.
 _SUPPORTED_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+#: What reading a damaged member raises (wrong CRC, broken compressed stream, archive cut short).
+DAMAGED_MEMBER_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError)
+
+
+def damaged_member(exc: BaseException) -> str:
+    """The problem message of a member that cannot be read out of its archive."""
+    return f"is damaged inside the archive and was skipped ({exc})"
 
 
 @dataclass(frozen=True)
@@ -92,19 +99,52 @@ class ArchiveLimits:
 
 
 @dataclass(frozen=True)
+class ZipMember:
+    """A checked ZIP member that is read from its archive instead of being extracted.
+
+    Attributes
+    ----------
+    name : str
+        The entry's name in the archive (``ZipInfo.filename``).
+    size : int
+        Uncompressed size its header declares; reading stops with an error past it.
+    data_offset : int
+        Where its (compressed) bytes begin in the archive file.
+    stored : bool
+        True when the member is not compressed (``ZIP_STORED``): its bytes are then
+        ``size`` bytes of the archive from ``data_offset`` on, and arrays that are
+        views of them are memory-mapped from the archive itself.
+    """
+
+    name: str
+    size: int
+    data_offset: int
+    stored: bool
+
+
+@dataclass(frozen=True)
 class InputFile:
     """A file to read and the name the user knows it by.
 
     Attributes
     ----------
     path : Path
-        Where the bytes are (the original file, or its copy extracted into the work folder).
+        Where the bytes are: the original file, its copy extracted into the work folder,
+        or, for a member read in place, the ZIP archive that holds it.
     source : str
         Name shown to the user, e.g. ``"upload.zip/MAST_2025/JWST/jw…_x1dints.fits"``.
+    member : ZipMember, optional
+        Set when the file is a member of the ZIP ``path``, read straight from the archive.
     """
 
     path: Path
     source: str
+    member: ZipMember | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of the file itself (a member's uncompressed size, not its archive's)."""
+        return self.member.size if self.member is not None else self.path.stat().st_size
 
 
 def parse_size(text: str) -> int:
@@ -129,6 +169,8 @@ def expand_inputs(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     workdir: Path,
     limits: ArchiveLimits = ArchiveLimits(),
+    *,
+    extract_members: bool = True,
 ) -> tuple[list[InputFile], list[Problem]]:
     """Expand files, folders and ZIP archives into the data files inside them.
 
@@ -145,6 +187,12 @@ def expand_inputs(
         is ever written outside it.  The caller deletes it when done.
     limits : ArchiveLimits
         When to refuse an archive.
+    extract_members : bool
+        True: every data member of a ZIP is extracted into ``workdir``.  False: members
+        are returned as :class:`InputFile` objects that point into their archive
+        (``InputFile.member``), checked the same way before reading, read later with
+        :func:`copy_member` (the reader does so, see :mod:`stamp_engine.io.sandbox`);
+        only gzip-compressed members are still decompressed into ``workdir``.
 
     Returns
     -------
@@ -156,7 +204,7 @@ def expand_inputs(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     workdir = Path(workdir)
-    expander = _Expander(workdir, limits)
+    expander = _Expander(workdir, limits, extract_members)
     for raw in paths:
         expander.add_input(Path(raw))
     return expander.files, expander.problems
@@ -165,8 +213,9 @@ def expand_inputs(
 class _Expander:
     """Accumulates the files and problems of one :func:`expand_inputs` call."""
 
-    def __init__(self, workdir: Path, limits: ArchiveLimits):
+    def __init__(self, workdir: Path, limits: ArchiveLimits, extract_members: bool = True):
         self.workdir = workdir
+        self.extract_members = extract_members
         self.limits = limits
         self.files: list[InputFile] = []
         self.problems: list[Problem] = []
@@ -266,8 +315,8 @@ class _Expander:
     def add_zip(self, path: Path, source: str) -> None:
         try:
             with zipfile.ZipFile(path) as archive:
-                check_overlaps(path, archive)
-                self._expand_zip(archive, source)
+                offsets = check_overlaps(path, archive)
+                self._expand_zip(archive, source, path, offsets)
         except UnsafeArchiveError as exc:
             self.problems.append(Problem(source, f"was refused, nothing was extracted: {exc}"))
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
@@ -275,7 +324,7 @@ class _Expander:
         except ReadError as exc:
             self.problems.append(Problem(source, str(exc)))
 
-    def _expand_zip(self, archive: zipfile.ZipFile, source: str) -> None:
+    def _expand_zip(self, archive: zipfile.ZipFile, source: str, path: Path, offsets: dict[str, int]) -> None:
         entries = archive.infolist()
         if not entries:
             raise ReadError("is an empty ZIP archive")
@@ -312,6 +361,10 @@ class _Expander:
             if not any(p.source.startswith(source + "/") for p in self.problems):
                 raise ReadError(_nothing_found("is a ZIP archive without FITS or HDF5 files", ignored))
             return
+        if not self.extract_members:
+            wanted = self._members_in_place(archive, wanted, source, path, offsets)
+            if not wanted:
+                return
 
         needed = sum(info.file_size for info in wanted)
         free = shutil.disk_usage(self._workdir()).free
@@ -327,9 +380,9 @@ class _Expander:
                 target = _member_target(dest, info.filename)
                 try:
                     _extract_member(archive, info, target, info.file_size, self.budget)
-                except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
+                except DAMAGED_MEMBER_ERRORS as exc:
                     _remove_file(target)
-                    self.problems.append(Problem(member_source, f"is damaged inside the archive and was skipped ({exc})"))
+                    self.problems.append(Problem(member_source, damaged_member(exc)))
                     continue
                 except OSError as exc:  # e.g. a file and a folder of the same name
                     _remove_file(target)
@@ -349,6 +402,29 @@ class _Expander:
             else:
                 self._append(item.path, item.source)
 
+    def _members_in_place(self, archive: zipfile.ZipFile, wanted: list[zipfile.ZipInfo], source: str, path: Path,
+                          offsets: dict[str, int]) -> list[zipfile.ZipInfo]:
+        """Take every wanted member as an :class:`InputFile` pointing into the archive; return the
+        gzip-compressed ones, which still need extracting."""
+        to_extract = []
+        for info in wanted:
+            member_source = f"{source}/{_normalized_member_name(info.filename)}"
+            try:
+                with archive.open(info) as member:
+                    gzipped = member.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+            except (*DAMAGED_MEMBER_ERRORS, OSError) as exc:
+                self.problems.append(Problem(member_source, damaged_member(exc)))
+                continue
+            if gzipped:
+                to_extract.append(info)
+                continue
+            # Nothing is written now, so the upload's budget is spent on the declared size: reading
+            # stops any member at that size, so no member can expand to more than it was charged.
+            self.budget.spend(info.file_size)
+            self.files.append(InputFile(path, member_source, ZipMember(
+                info.filename, info.file_size, offsets[info.filename], info.compress_type == zipfile.ZIP_STORED)))
+        return to_extract
+
     def _member_kind(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, member_source: str) -> str:
         """``"data"``, ``"archive"`` (nested ZIP) or ``"other"``, from the name, else from the first bytes."""
         if info.filename.lower().endswith(".zip"):
@@ -358,7 +434,7 @@ class _Expander:
         try:
             with archive.open(info) as member:
                 head = member.read(16)
-        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError, RuntimeError):
+        except (*DAMAGED_MEMBER_ERRORS, OSError):
             return "other"
         if _is_data_magic(head):
             return "data"
@@ -436,13 +512,18 @@ def check_archive(entries: list[zipfile.ZipInfo], limits: ArchiveLimits, remaini
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature … file name length, extra field length
 
 
-def check_overlaps(path: Path, archive: zipfile.ZipFile) -> None:
-    """Refuse an archive whose entries share bytes of the file.
+def check_overlaps(path: Path, archive: zipfile.ZipFile) -> dict[str, int]:
+    """Refuse an archive whose entries share bytes of the file; return where each entry's data begins.
 
     An entry's local header and data must end before the next entry begins, and the last
     one before the central directory.  Overlapping entries are how a few kilobytes expand
     to gigabytes (each entry re-reads the compressed data of the others); Python's own
     check exists only in recent patch releases, so it is made here for every version.
+
+    Returns
+    -------
+    dict
+        Entry name → offset of its (compressed) data in the file, past its local header.
 
     Raises
     ------
@@ -452,6 +533,7 @@ def check_overlaps(path: Path, archive: zipfile.ZipFile) -> None:
     entries = sorted(archive.infolist(), key=lambda i: i.header_offset)
     previous: zipfile.ZipInfo | None = None
     previous_end = 0
+    data_offsets: dict[str, int] = {}
     with open(path, "rb") as handle:
         for info in entries:
             if previous is not None and info.header_offset < previous_end:
@@ -465,9 +547,37 @@ def check_overlaps(path: Path, archive: zipfile.ZipFile) -> None:
                 raise UnsafeArchiveError(f"entry {info.filename!r} points to no entry header: a crafted or damaged archive")
             _, name_length, extra_length = _LOCAL_HEADER.unpack(header)
             previous = info
-            previous_end = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+            data_offsets[info.filename] = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+            previous_end = data_offsets[info.filename] + info.compress_size
     if previous is not None and previous_end > archive.start_dir:
         raise UnsafeArchiveError(f"entry {previous.filename!r} overlaps the archive's directory: a crafted archive")
+    return data_offsets
+
+
+def copy_member(archive_path: Path, member: ZipMember, out: BinaryIO) -> int:
+    """Write one member of a ZIP to ``out`` (a file in memory or on disk), checked as it is read.
+
+    The bytes are counted against the size the member's header declares and their
+    CRC-32 is checked at the end (by :mod:`zipfile`).
+
+    Raises
+    ------
+    UnsafeArchiveError
+        The member holds more data than its header declares.
+    zipfile.BadZipFile, zlib.error, EOFError
+        The member is damaged (wrong CRC, broken compressed stream, archive cut short).
+    """
+    with zipfile.ZipFile(archive_path) as archive, archive.open(member.name) as src:
+        return _copy_limited(src, out, member.size, what=f"entry {member.name!r}")
+
+
+def member_head(archive_path: Path, member: ZipMember, size: int = 16) -> bytes:
+    """The first ``size`` bytes of a ZIP member (empty when they cannot be read)."""
+    try:
+        with zipfile.ZipFile(archive_path) as archive, archive.open(member.name) as src:
+            return src.read(size)
+    except (*DAMAGED_MEMBER_ERRORS, OSError):
+        return b""
 
 
 def unsafe_member_reason(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:

@@ -7,6 +7,12 @@ whose address space is capped (``RLIMIT_AS``) and which is killed when one file 
 longer than its deadline; a hang, a crash or exhausted memory becomes a problem naming
 the file, and the remaining files are read by a fresh child.
 
+A ZIP member (``InputFile.member``) is never extracted to disk: the reader inflates it
+(or, stored uncompressed, copies it) into an anonymous in-memory file (``memfd``) that
+the format readers open by path, checked against its declared size and CRC as it is
+read.  Arrays that are views of a stored member are passed back as offsets into the ZIP
+itself; those of a deflated member are exported like any other array.
+
 One child reads all the files of a load, one after the other, so a folder of
 thousands of files costs one fork, not thousands.  Arrays come back without being
 pickled: a view of a memory map of the input file (new-layout x1dints columns) is sent
@@ -23,13 +29,16 @@ local files).
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
+import functools
 import mmap
 import os
 import pickle
 import resource
 import select
 import signal
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,11 +46,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..problems import ReadError
+from ..problems import ReadError, UnsafeArchiveError
 from ..settings import env_value_or_default, switch
 from . import registry
 from .block import SpectralBlock
-from .containers import GiB, InputFile, _format_bytes, parse_size
+from .containers import (DAMAGED_MEMBER_ERRORS, GiB, InputFile, _format_bytes, copy_member, damaged_member, member_head,
+                         parse_size)
+from .registry import HDF5_MAGIC
 
 #: Arrays smaller than this travel inside the pickle; larger ones by memory map.
 _INLINE_BYTES = 1 << 20
@@ -114,9 +125,11 @@ def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
     started = started or (lambda index: None)
     outcomes: list[ReadOutcome | None] = [None] * len(items)
     todo = []
+    if not limits.isolate and any(item.member is not None for item in items):
+        scratch.mkdir(parents=True, exist_ok=True)  # ZIP members are read through links made there
     for index, item in enumerate(items):
         try:
-            empty = item.path.stat().st_size == 0
+            empty = item.size == 0
         except OSError as exc:
             outcomes[index] = ReadOutcome(error=f"cannot be opened ({exc.strerror or exc})")
             continue
@@ -124,7 +137,7 @@ def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
             outcomes[index] = ReadOutcome(error="is empty (0 bytes)")
         elif not limits.isolate:
             started(index)
-            outcomes[index] = _read_one(item)
+            outcomes[index] = _read_one(item, limits, scratch)
         else:
             todo.append(index)
     if todo:
@@ -133,15 +146,65 @@ def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
     return [o if o is not None else ReadOutcome(error="was not read") for o in outcomes]
 
 
-def _read_one(item: InputFile) -> ReadOutcome:
+#: ``export(block, path_read, k)``: the ``k``-th block read, made ready for the parent.
+Export = Callable[[SpectralBlock, Path, int], SpectralBlock]
+
+
+def _read_one(item: InputFile, limits: ReadLimits, scratch: Path, export: Export | None = None) -> ReadOutcome:
+    """Identify and read one file; ``export(block, path_read)`` runs while a ZIP member is still open."""
     outcome = ReadOutcome()
     try:
-        entry = registry.identify_format(item.path)
-        outcome.format = entry.name
-        outcome.blocks = registry.read(item.path, item.source, entry)
+        with _readable(item, limits, scratch) as path:
+            entry = registry.identify_format(path)
+            outcome.format = entry.name
+            outcome.blocks = registry.read(path, item.source, entry)
+            if export is not None:
+                outcome.blocks = [export(block, path, k) for k, block in enumerate(outcome.blocks)]
     except ReadError as exc:
         outcome.error = str(exc)
     return outcome
+
+
+@contextlib.contextmanager
+def _readable(item: InputFile, limits: ReadLimits, scratch: Path):
+    """A path the format readers can open for ``item``: its own, or a ZIP member in memory.
+
+    A member goes into an anonymous in-memory file (``memfd``, freed when the last map of it
+    goes) reached through a symbolic link named like the member, because readers take
+    the name into account (``…_x1dints.fits``).  libhdf5 insists on the real path of a
+    link, which an in-memory file has not; so an HDF5 member, a member larger than the
+    reader's memory cap, or any member on a system without ``memfd``, gets a temporary file
+    in ``scratch`` instead, removed after reading.
+    """
+    member = item.member
+    if member is None:
+        yield item.path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="member-", dir=scratch))
+    link = folder / Path(member.name).name
+    in_memory = (hasattr(os, "memfd_create") and member.size <= limits.max_memory_bytes
+                 and not member_head(item.path, member, len(HDF5_MAGIC)).startswith(HDF5_MAGIC))
+    try:
+        fd = (os.memfd_create(link.name, getattr(os, "MFD_CLOEXEC", 0)) if in_memory
+              else os.open(link, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        with os.fdopen(fd, "w+b") as handle:
+            if in_memory:
+                os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
+            try:
+                copy_member(item.path, member, handle)
+                handle.flush()
+            except UnsafeArchiveError as exc:
+                raise ReadError(f"was refused: {exc}") from None
+            except DAMAGED_MEMBER_ERRORS as exc:
+                raise ReadError(damaged_member(exc)) from None
+            except OSError as exc:
+                raise ReadError(f"could not be read from the archive ({exc.strerror or exc})") from None
+            yield link
+    finally:
+        # Maps a reader made stay valid after this: the data lives as long as they do.
+        for leftover in folder.iterdir():
+            leftover.unlink()
+        folder.rmdir()
 
 
 # ------------------------------------------------------------------------------ parent
@@ -280,15 +343,13 @@ def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, fd: i
             for index in todo:
                 item = items[index]
                 pipe.write(f"S {index}\n".encode())
-                _cap_memory(limits.max_memory_bytes, item.path)
+                _cap_memory(limits.max_memory_bytes, item)
                 # The child's own deadline, should the parent be gone: SIGALRM's default action ends
                 # the process even inside a C loop of libhdf5, where no Python handler would run.
                 signal.signal(signal.SIGALRM, signal.SIG_DFL)
                 signal.alarm(int(limits.timeout_s) + 10)
-                outcome = _read_one_capped(item, limits)
-                if outcome.blocks:
-                    outcome.blocks = [_export_block(b, item.path, scratch, index, k)
-                                      for k, b in enumerate(outcome.blocks)]
+                outcome = _read_one_capped(item, limits, scratch, functools.partial(
+                    _export_block, item=item, scratch=scratch, index=index))
                 target = scratch / f"result-{index}.pickle"
                 with open(target.with_suffix(".partial"), "wb") as handle:
                     pickle.dump(outcome, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -310,9 +371,9 @@ def _die_with_parent() -> None:
         pass  # not Linux: the alarm set for each file still ends the child
 
 
-def _read_one_capped(item: InputFile, limits: ReadLimits) -> ReadOutcome:
+def _read_one_capped(item: InputFile, limits: ReadLimits, scratch: Path, export: Export) -> ReadOutcome:
     try:
-        outcome = _read_one(item)
+        outcome = _read_one(item, limits, scratch, export)
     except MemoryError:
         outcome = ReadOutcome(error=_TOO_LARGE)
     if outcome.error == _TOO_LARGE:
@@ -321,37 +382,50 @@ def _read_one_capped(item: InputFile, limits: ReadLimits) -> ReadOutcome:
     return outcome
 
 
-def _cap_memory(budget: int, path: Path) -> None:
-    """Let this process grow by ``budget`` bytes plus the file's size (readers memory-map it)."""
+def _cap_memory(budget: int, item: InputFile) -> None:
+    """Let this process grow by ``budget`` bytes plus the file's size (readers memory-map it;
+    a ZIP member is held in memory as it is read)."""
     try:
         with open("/proc/self/statm") as handle:
             in_use = int(handle.read().split()[0]) * mmap.PAGESIZE
     except (OSError, ValueError, IndexError):
         return  # not Linux: no cap, the deadline still applies
-    limit = in_use + budget + path.stat().st_size
+    limit = in_use + budget + item.size
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _export_block(block: SpectralBlock, source_path: Path, scratch: Path, index: int, k: int) -> SpectralBlock:
+def _export_block(block: SpectralBlock, path_read: Path, k: int, *, item: InputFile, scratch: Path,
+                  index: int) -> SpectralBlock:
     changes: dict[str, Any] = {}
     for name in _ARRAY_FIELDS:
         value = getattr(block, name)
         if isinstance(value, np.ndarray) and value.nbytes >= _INLINE_BYTES:
-            changes[name] = _export_array(value, source_path, scratch / f"block-{index}-{k}-{name}.npy")
+            changes[name] = _export_array(value, item, path_read, scratch / f"block-{index}-{k}-{name}.npy")
     return replace(block, **changes) if changes else block
 
 
-def _export_array(array: np.ndarray, source_path: Path, target: Path) -> tuple:
-    """A reference to ``array``: where it lies in the input file, else a ``.npy`` file written now."""
+def _export_array(array: np.ndarray, item: InputFile, path_read: Path, target: Path) -> tuple:
+    """A reference to ``array``: where it lies in ``item.path``, else a ``.npy`` file written now.
+
+    ``path_read`` is what the reader opened: ``item.path`` itself, or the in-memory copy of a
+    ZIP member, whose views lie in the ZIP only when the member is stored uncompressed.
+    """
     root = array
     while isinstance(root.base, np.ndarray):
         root = root.base
-    if (isinstance(root, np.memmap) and isinstance(root.base, mmap.mmap) and root.filename
-            and Path(root.filename) == source_path.resolve()):
-        offset = array.__array_interface__["data"][0] - root.__array_interface__["data"][0] + root.offset
+    member = item.member
+    mapped_file = root.filename if isinstance(root, np.memmap) and isinstance(root.base, mmap.mmap) else None
+    if member is None:
+        in_file, shift = bool(mapped_file) and Path(mapped_file) == path_read.resolve(), 0
+    else:  # numpy names a map by the path it was given or by what that resolves to (the memfd)
+        in_file = member.stored and bool(mapped_file) and str(mapped_file) in (
+            os.path.abspath(path_read), os.path.realpath(path_read))
+        shift = member.data_offset
+    if in_file:
+        offset = array.__array_interface__["data"][0] - root.__array_interface__["data"][0] + root.offset + shift
         return ("file", offset, array.shape, array.strides, array.dtype)
     if array.dtype == bool and array.ndim >= 1:
         # A flag mask travels packed inside the pickle (1/8 of its bytes): cheaper than writing
