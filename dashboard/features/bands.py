@@ -71,6 +71,29 @@ def buttons_layout(services: Services) -> html.Div:
     ], className="stamp-band-bar mb-2")
 
 
+def rows_for_result(services: Services, result, rows, fitted, session) -> tuple:
+    """``(rows, fitted, wavelength)`` once the band editor has seen ``result``.
+
+    New data: a preset left as it was (not edited) gives way to the one that fits the data;
+    ``rows`` and ``fitted`` are ``no_update`` when they stay as they are.
+    """
+    key = services.cubes.redeem(result.get("ticket"), session) if result else None
+    wavelength = services.cubes.wavelength(key) if key is not None else None
+    new_rows, new_fitted = no_update, no_update
+    dataset = (result or {}).get("dataset")
+    if wavelength is not None and dataset != fitted:
+        refitted = fitted_rows(rows, wavelength)
+        new_rows, new_fitted = (refitted if refitted is not None else no_update), dataset
+    return new_rows, new_fitted, wavelength
+
+
+def bands_for_result(services: Services, result, rows, fitted, session) -> list[dict]:
+    """The bands (as the BANDS store holds them) the band editor gives once it has seen ``result``."""
+    new_rows, _, wavelength = rows_for_result(services, result, rows, fitted, session)
+    bands, _ = check_band_rows(rows if new_rows is no_update else new_rows, wavelength)
+    return [b.to_dict() for b in bands]
+
+
 def register(app, services: Services) -> None:
     # One callback for the rows and the bands drawn from them: a new result then reaches the
     # views' BANDS input in one round trip (rows refitted and checked together), not two, and
@@ -90,17 +113,12 @@ def register(app, services: Services) -> None:
         State(ids.SESSION, "data"),
     )
     def edit_and_check_rows(_, preset, result, rows, fitted, session):
-        key = services.cubes.redeem(result.get("ticket"), session) if result else None
-        wavelength = services.cubes.wavelength(key) if key is not None else None
+        refitted_rows, refitted, wavelength = rows_for_result(services, result, rows, fitted, session)
         new_rows, new_fitted = no_update, no_update
         if ctx.triggered_id == ids.BAND_PRESET:
             new_rows = preset_rows(preset) if preset else no_update
         elif ctx.triggered_id == ids.RESULT:
-            # New data: a preset left as it was (not edited) gives way to the one that fits the data.
-            dataset = (result or {}).get("dataset")
-            if wavelength is not None and dataset != fitted:
-                refitted = fitted_rows(rows, wavelength)
-                new_rows, new_fitted = (refitted if refitted is not None else no_update), dataset
+            new_rows, new_fitted = refitted_rows, refitted
         elif ctx.triggered_id == ids.BAND_ADD:
             new_rows = [*(rows or []), {"name": "", "start": None, "end": None}]
         shown = rows if new_rows is no_update else new_rows

@@ -21,7 +21,11 @@ from ..server.datasets import resolve
 from ..server.services import Services
 from ..server.sessions import NOT_ISSUED, is_issued
 from .controls import PROCESS_ORDER, process_states, raw_options
+from .bands import bands_for_result
 from .views import graph_update, heatmap_states, map_drawer
+
+#: Where the bands are among :func:`heatmap_states`.
+HEATMAP_BANDS = [state.component_id for state in heatmap_states()].index(ids.BANDS)
 
 #: Milliseconds between the browser's polls of a running job's progress (each poll is one
 #: cheap request; the answer of a finished job waits for the next poll).
@@ -195,19 +199,26 @@ def register(app, services: Services) -> None:
         State(ids.RESULT, "data"),
         State(ids.PROCESS, "disabled"),
         State(ids.TABS, "active_tab"),
+        State(ids.BAND_TABLE, "data"),
+        State(ids.BANDS_FITTED, "data"),
         *heatmap_states(),
         prevent_initial_call="initial_duplicate",
         running=[(Output(ids.PROCESS, "disabled"), True, False)],
     )
     def open_view(session, dataset, *args):
-        values, (previous, job_running, active_tab, *shown) = args[:len(PROCESS_ORDER)], args[len(PROCESS_ORDER):]
+        values, (previous, job_running, active_tab, band_rows, fitted, *shown) = (
+            args[:len(PROCESS_ORDER)], args[len(PROCESS_ORDER):])
         keep = (no_update, no_update)
         chosen_during_job = ctx.triggered_id == ids.DATASET and job_running
         if dataset and (chosen_during_job or not opens_quickly(services, dataset)):
             return no_update, no_update, no_update, {"dataset": dataset, "asked": time.time()}, *keep
         result, message, problems = job_answer(services, dataset, values, previous, session, None)
         heatmap = None
-        if isinstance(result, dict):
+        # Drawn here only when the band editor will keep the bands it has: new data refit a
+        # preset, and the heatmap (which depends on the bands) would then be drawn twice.
+        same_bands = isinstance(result, dict) and _as_browser_holds(
+            bands_for_result(services, result, band_rows, fitted, session)) == shown[HEATMAP_BANDS]
+        if same_bands:
             heatmap = graph_update(services.cubes, ids.TAB_HEATMAP, map_drawer(services, "heatmap"), active_tab,
                                    [_as_browser_holds(result), *shown], None, session)
         return result, message, problems, no_update, *(heatmap if heatmap is not None else keep)

@@ -21,6 +21,7 @@ from selenium.common.exceptions import TimeoutException
 
 import stamp_engine
 from dashboard import ids
+from dashboard.features import job
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.x1dints import write_segments
 
@@ -175,7 +176,9 @@ def test_works_under_a_url_prefix(dash_duo, make_app):
     assert outside == []
 
 
-def test_cancel_stops_the_job(dash_duo, make_app, tmp_path):
+def test_cancel_stops_the_job(dash_duo, make_app, tmp_path, monkeypatch):
+    # the demo is small enough to open in a plain request (no job to cancel): make it "large"
+    monkeypatch.setattr(job, "PLAIN_REQUEST_MAX_BYTES", 0)
     pid_file, done_file = tmp_path / "job.pid", tmp_path / "job.done"
 
     def slow_loader(paths, progress=None, workdir=None):

@@ -17,7 +17,9 @@ from tests.helpers.dashboard_client import DashClient, flask_transport
 
 from dashboard import ids
 from dashboard.app import create_app
+from dashboard.band_rows import preset_rows
 from dashboard.features import job
+from dashboard.features.bands import DEFAULT_PRESET
 from dashboard.server.config import Config
 from stamp_engine.io.containers import declared_bytes
 from stamp_engine.synthetic import make_observation
@@ -38,10 +40,20 @@ def page(tmp_path):
     return client, session, descriptor
 
 
-def _open(client, session, descriptor, *, running=False):
+def _open(client, session, descriptor, *, running=False, bands=None):
+    """open_view as a page calls it; ``bands`` what its band editor holds (None: a fresh page)."""
     return client.call(OPEN, {f"{ids.SESSION}.data": session, f"{ids.DATASET}.data": descriptor,
-                              f"{ids.TABS}.active_tab": ids.TAB_HEATMAP, f"{ids.PROCESS}.disabled": running},
+                              f"{ids.TABS}.active_tab": ids.TAB_HEATMAP, f"{ids.PROCESS}.disabled": running,
+                              f"{ids.BAND_TABLE}.data": preset_rows(DEFAULT_PRESET), f"{ids.BANDS}.data": bands},
                        changed=[f"{ids.DATASET}.data"])
+
+
+def _bands_for(client, session, result):
+    """The bands the band editor holds once it has seen ``result``."""
+    answer = client.call(f"{ids.BANDS}.data", {f"{ids.RESULT}.data": result, f"{ids.SESSION}.data": session,
+                                               f"{ids.BAND_TABLE}.data": preset_rows(DEFAULT_PRESET)},
+                         changed=[f"{ids.RESULT}.data"])
+    return answer[ids.BANDS]["data"]
 
 
 def test_a_small_upload_comes_back_with_its_heatmap_in_one_answer(page):
@@ -50,12 +62,19 @@ def test_a_small_upload_comes_back_with_its_heatmap_in_one_answer(page):
     assert ids.FIRST_JOB not in answer  # no background job was asked for
     result = answer[ids.RESULT]["data"]
     assert result["dataset"] == descriptor and len(result["ticket"]) == 32
+    # A fresh page's band editor refits its preset to the new data: the heatmap (drawn with the
+    # bands) waits for them rather than being drawn now and again a moment later.
+    bands = _bands_for(client, session, result)
+    assert bands and ids.HEATMAP not in answer
+    # Once the page holds the bands these data give (a reload, the same data again), the heatmap
+    # comes in the same answer, and the heatmap callback then finds it drawn: nothing sent again.
+    answer = _open(client, session, descriptor, bands=bands)
     figure = answer[ids.HEATMAP]["figure"]
     assert [trace["type"] for trace in figure["data"]] == ["heatmap"]
-    # the heatmap callback then finds it drawn: the same signature, nothing sent again
     drawn = answer[ids.DRAWN[ids.HEATMAP]]["data"]
     again = client.call(f"{ids.HEATMAP}.figure", {f"{ids.TABS}.active_tab": ids.TAB_HEATMAP,
-                                                  f"{ids.RESULT}.data": result, f"{ids.SESSION}.data": session,
+                                                  f"{ids.RESULT}.data": answer[ids.RESULT]["data"],
+                                                  f"{ids.SESSION}.data": session, f"{ids.BANDS}.data": bands,
                                                   f"{ids.DRAWN[ids.HEATMAP]}.data": drawn},
                         changed=[f"{ids.RESULT}.data"])
     assert again == {}
@@ -67,8 +86,9 @@ def test_larger_data_go_to_the_background_job_and_then_open_from_the_cache(page,
     answer = _open(client, session, descriptor)
     assert set(answer) == {ids.FIRST_JOB} and answer[ids.FIRST_JOB]["data"]["dataset"] == descriptor
     # the background job reads them once; afterwards they are loaded in the cube cache
-    client.call(f"{ids.RESULT}.data", {f"{ids.DATASET}.data": descriptor, f"{ids.SESSION}.data": session})
-    answer = _open(client, session, descriptor)
+    result = client.call(f"{ids.RESULT}.data", {f"{ids.DATASET}.data": descriptor,
+                                                f"{ids.SESSION}.data": session})[ids.RESULT]["data"]
+    answer = _open(client, session, descriptor, bands=_bands_for(client, session, result))
     assert ids.FIRST_JOB not in answer and answer[ids.HEATMAP]["figure"]["data"][0]["type"] == "heatmap"
 
 
