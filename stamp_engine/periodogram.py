@@ -74,15 +74,14 @@ class Periodogram:
     span: u.Quantity = np.nan * u.hour
     cadence: u.Quantity = np.nan * u.hour
 
-    @property
-    def unresolved_reason(self) -> str | None:
-        """Why the peak is not a period the data resolve, or None when it is.
+    def period_problem(self, period_hours: float) -> str | None:
+        """Why ``period_hours`` is not a period these data resolve, or None when it is.
 
         A period over half the span (fewer than two cycles covered: a trend, a transit or
-        one slow swing gives such a peak) or under twice the median cadence (the Nyquist
+        one slow swing peaks there) or at or under twice the median cadence (the Nyquist
         limit) is not resolved.
         """
-        peak = float(self.peak_period.to_value(u.hour))
+        peak = float(period_hours)
         span = float(self.span.to_value(u.hour))
         nyquist = 2.0 * float(self.cadence.to_value(u.hour))
         if peak > 0.5 * span * (1 + _EDGE_TOLERANCE):
@@ -90,8 +89,13 @@ class Periodogram:
             return (f"peak at {peak:.3g} h{near}: fewer than two cycles in the {span:.3g} h of data, "
                     "not a resolved period")
         if peak <= nyquist * (1 + _EDGE_TOLERANCE):
-            return (f"peak at {peak:.3g} h = twice the cadence (the Nyquist limit): not a resolved period")
+            return f"peak at {peak:.3g} h = twice the cadence (the Nyquist limit): not a resolved period"
         return None
+
+    @property
+    def unresolved_reason(self) -> str | None:
+        """Why the peak is not a period the data resolve (:meth:`period_problem`), or None."""
+        return self.period_problem(float(self.peak_period.to_value(u.hour)))
 
     @property
     def resolved(self) -> bool:
