@@ -78,8 +78,8 @@ class Periodogram:
         """Why ``period_hours`` is not a period these data resolve, or None when it is.
 
         A period over half the span (fewer than two cycles covered: a trend, a transit or
-        one slow swing peaks there) or at or under twice the median cadence (the Nyquist
-        limit) is not resolved.
+        one slow swing peaks there) or within one frequency step of twice the median cadence
+        (the Nyquist limit) is not resolved.
         """
         peak = float(period_hours)
         span = float(self.span.to_value(u.hour))
@@ -88,7 +88,9 @@ class Periodogram:
             near = " = the data span" if peak >= span * (1 - 0.05) else ""
             return (f"peak at {peak:.3g} h{near}: fewer than two cycles in the {span:.3g} h of data, "
                     "not a resolved period")
-        if peak <= nyquist * (1 + _EDGE_TOLERANCE):
+        # within one grid step of the Nyquist frequency: the refined peak of a power rising to the edge
+        step = float(np.diff(self.frequency.to_value(1 / u.hour)[:2])[0]) if self.frequency.size > 1 else 0.0
+        if 1.0 / peak >= 1.0 / nyquist - step - _EDGE_TOLERANCE / nyquist:
             return f"peak at {peak:.3g} h = twice the cadence (the Nyquist limit): not a resolved period"
         return None
 

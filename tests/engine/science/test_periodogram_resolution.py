@@ -3,6 +3,8 @@ on injected signals of known period and size."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import astropy.units as u
 import numpy as np
 from astropy.time import Time
@@ -10,6 +12,8 @@ from astropy.time import Time
 from stamp_engine.periodogram import periodogram
 from stamp_engine.steps.light_curves import LightCurve
 from stamp_engine.synthetic import trapezoid_transit
+
+REAL = Path(__file__).resolve().parents[2] / "data" / "real"
 
 
 def curve(hours: np.ndarray, value: np.ndarray, noise: float, seed: int = 3) -> LightCurve:
@@ -71,3 +75,16 @@ def test_refined_peak_is_never_below_the_drawn_grid():
     gram = periodogram(curve(hours, 1 + 0.01 * rng.normal(size=7), 0.002))
     assert gram.peak_power >= np.max(gram.power) - 1e-12
     assert np.all(gram.period.to_value(u.hour) >= gram.minimum_period.to_value(u.hour) * (1 - 1e-9))
+
+
+def test_power_rising_to_the_nyquist_edge_is_flagged():
+    # the NIRCam test file's 7 integrations: the power rises to the Nyquist edge, and the refined
+    # peak sits a hair (6e-4) inside it; within one frequency step of the edge is at the edge
+    import stamp_engine
+    from stamp_engine.recipe import ProcessOptions, process
+
+    path = REAL / "eureka" / "tests_data" / "S3_NIRCam_ap8_bg12_SpecData.h5"
+    gram = periodogram(process(stamp_engine.load([path]), ProcessOptions()).white_light())
+    assert gram.n_points == 7
+    assert 1 < gram.peak_period.to_value(u.hour) / gram.minimum_period.to_value(u.hour) < 1.01
+    assert not gram.resolved and "Nyquist" in gram.unresolved_reason
