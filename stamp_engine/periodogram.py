@@ -86,18 +86,19 @@ class Periodogram:
         nyquist = 2.0 * float(self.cadence.to_value(u.hour))
         if peak > 0.5 * span * (1 + _EDGE_TOLERANCE):
             near = " = the data span" if peak >= span * (1 - 0.05) else ""
-            return (f"peak at {peak:.3g} h{near}: fewer than two cycles in the {span:.3g} h of data, "
+            return (f"{peak:.3g} h{near}: fewer than two cycles in the {span:.3g} h of data, "
                     "not a resolved period")
         # within one grid step of the Nyquist frequency: the refined peak of a power rising to the edge
         step = float(np.diff(self.frequency.to_value(1 / u.hour)[:2])[0]) if self.frequency.size > 1 else 0.0
         if 1.0 / peak >= 1.0 / nyquist - step - _EDGE_TOLERANCE / nyquist:
-            return f"peak at {peak:.3g} h = twice the cadence (the Nyquist limit): not a resolved period"
+            return f"{peak:.3g} h = twice the cadence (the Nyquist limit): not a resolved period"
         return None
 
     @property
     def unresolved_reason(self) -> str | None:
         """Why the peak is not a period the data resolve (:meth:`period_problem`), or None."""
-        return self.period_problem(float(self.peak_period.to_value(u.hour)))
+        problem = self.period_problem(float(self.peak_period.to_value(u.hour)))
+        return None if problem is None else f"peak at {problem}"
 
     @property
     def resolved(self) -> bool:

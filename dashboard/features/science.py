@@ -193,7 +193,7 @@ def variability_view(cube: Cube, bands: list[Band], mode: Any, value: Any, perio
         source = "the white light's periodogram peak" if given is None else "the period typed"
         summary += f" Amplitude spectrum at {period_hours:.5g} h ({source})."
         if warning:
-            summary += f" Warning: {warning}."
+            summary += f" Warning: the period typed is not resolved by the data ({warning})."
     if notes:
         summary += " " + "; ".join(notes) + "."
     return science_figures.periodogram_figure(grams), amplitude_figure, summary
