@@ -37,7 +37,7 @@ class Periodogram:
     band : (float, float)
         Its wavelength range, µm.
     frequency : astropy.units.Quantity, shape (n_freq,)
-        Frequencies, 1/h, ascending.
+        Frequencies, 1/h, ascending: the search grid and the refined peak.
     power : ndarray, shape (n_freq,)
         Lomb–Scargle power, ``"standard"`` normalization (0 … 1).
     peak_period : astropy.units.Quantity
@@ -89,7 +89,7 @@ class Periodogram:
             return (f"{peak:.3g} h{near}: fewer than two cycles in the {span:.3g} h of data, "
                     "not a resolved period")
         # within one grid step of the Nyquist frequency: the refined peak of a power rising to the edge
-        step = float(np.diff(self.frequency.to_value(1 / u.hour)[:2])[0]) if self.frequency.size > 1 else 0.0
+        step = float(np.median(np.diff(self.frequency.to_value(1 / u.hour)))) if self.frequency.size > 1 else 0.0
         if 1.0 / peak >= 1.0 / nyquist - step - _EDGE_TOLERANCE / nyquist:
             return f"{peak:.3g} h = twice the cadence (the Nyquist limit): not a resolved period"
         return None
@@ -189,6 +189,10 @@ def periodogram(
     fine_power = model.power(fine)
     peak_frequency = float(fine[np.argmax(fine_power)])
     peak_power = float(np.max(fine_power))
+    # the refined peak joins the grid, so a drawn curve passes through its marker
+    at = int(np.searchsorted(frequency, peak_frequency))
+    if not (at < frequency.size and frequency[at] == peak_frequency):
+        frequency, power = np.insert(frequency, at, peak_frequency), np.insert(power, at, peak_power)
     search = {"minimum_frequency": 1.0 / hi, "maximum_frequency": 1.0 / lo, "samples_per_peak": samples_per_peak}
     fap = float(model.false_alarm_probability(peak_power, method="baluev", **search))
     level = float(model.false_alarm_level(false_alarm, method="baluev", **search))

@@ -157,7 +157,8 @@ def test_peak_marker_sits_on_the_drawn_curve():
     (line,), (peak,) = roles(fig, "periodogram"), roles(fig, "peak")
     x, y = np.asarray(line.x, float), np.asarray(line.y, float)
     at_peak = np.interp(np.log(peak.x[0]), np.log(x[::-1]), y[::-1])
-    assert peak.y[0] >= y.max() - 1e-6 and peak.y[0] >= at_peak - 1e-6
+    assert peak.y[0] >= y.max() - 1e-6 and peak.y[0] == pytest.approx(at_peak, abs=1e-6)
+    assert x.min() <= peak.x[0] <= x.max()  # on the curve, not beyond its end
 
 
 def test_amplitude_not_drawn_figure_says_why_and_a_typed_period_warns():
