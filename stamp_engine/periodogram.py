@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Periodogram", "cube_periodogram", "periodogram"]
 
+#: Relative slack of the resolution rule: a peak refined onto the edge of the searched range is at it.
+_EDGE_TOLERANCE = 1e-6
+
 
 @dataclass(frozen=True, eq=False)
 class Periodogram:
@@ -34,7 +37,7 @@ class Periodogram:
     band : (float, float)
         Its wavelength range, µm.
     frequency : astropy.units.Quantity, shape (n_freq,)
-        Frequencies, 1/h, ascending.
+        Frequencies, 1/h, ascending: the search grid and the refined peak.
     power : ndarray, shape (n_freq,)
         Lomb–Scargle power, ``"standard"`` normalization (0 … 1).
     peak_period : astropy.units.Quantity
@@ -51,6 +54,8 @@ class Periodogram:
     n_points : int
         Integrations used (finite value and error > 0).
     description : str
+    span, cadence : astropy.units.Quantity
+        Time covered by the usable points and their median spacing, hours.
     """
 
     name: str
@@ -66,6 +71,56 @@ class Periodogram:
     maximum_period: u.Quantity
     n_points: int
     description: str = ""
+    span: u.Quantity = np.nan * u.hour
+    cadence: u.Quantity = np.nan * u.hour
+
+    def period_problem(self, period_hours: float) -> str | None:
+        """Why ``period_hours`` is not a period these data resolve, or None when it is.
+
+        A period over half the span (fewer than two cycles covered: a trend, a transit or
+        one slow swing peaks there) or within one frequency step of twice the median cadence
+        (the Nyquist limit) is not resolved.
+        """
+        peak = float(period_hours)
+        span = float(self.span.to_value(u.hour))
+        nyquist = 2.0 * float(self.cadence.to_value(u.hour))
+        if peak > 0.5 * span * (1 + _EDGE_TOLERANCE):
+            near = " = the data span" if peak >= span * (1 - 0.05) else ""
+            return (f"{peak:.3g} h{near}: fewer than two cycles in the {span:.3g} h of data, "
+                    "not a resolved period")
+        # within one grid step of the Nyquist frequency: the refined peak of a power rising to the edge
+        step = float(np.median(np.diff(self.frequency.to_value(1 / u.hour)))) if self.frequency.size > 1 else 0.0
+        if 1.0 / peak >= 1.0 / nyquist - step - _EDGE_TOLERANCE / nyquist:
+            return f"{peak:.3g} h = twice the cadence (the Nyquist limit): not a resolved period"
+        return None
+
+    @property
+    def unresolved_reason(self) -> str | None:
+        """Why the peak is not a period the data resolve (:meth:`period_problem`), or None."""
+        problem = self.period_problem(float(self.peak_period.to_value(u.hour)))
+        return None if problem is None else f"peak at {problem}"
+
+    @property
+    def resolved(self) -> bool:
+        """The peak's period is resolved by the data (see :attr:`unresolved_reason`)."""
+        return self.unresolved_reason is None
+
+    @property
+    def significant(self) -> bool:
+        """The peak is above the ``false_alarm`` level."""
+        return bool(self.peak_power >= self.false_alarm_level)
+
+    @property
+    def amplitude_refusal(self) -> str | None:
+        """Why a sinusoid fitted at this peak would mislead (unresolved or below the false-alarm
+        level), or None when its amplitude spectrum is meaningful."""
+        if not self.resolved:
+            return self.unresolved_reason
+        if not self.significant:
+            return (f"peak at {self.peak_period.to_value(u.hour):.3g} h is below the {100 * self.false_alarm:g} % "
+                    f"false-alarm level (power {self.peak_power:.3g} < {self.false_alarm_level:.3g}): "
+                    "no period to fit")
+        return None
 
     @property
     def period(self) -> u.Quantity:
@@ -89,7 +144,8 @@ def periodogram(
         e.g. ``cube.white_light()``, ``cube.light_curve(band)``, ``channels.channel(i)``.
     minimum_period, maximum_period : float, optional
         Hours.  Default: twice the median cadence (the Nyquist limit) to the time
-        spanned by the data (a longer period is not constrained).
+        spanned by the data (a longer period is not constrained).  Peaks over half the
+        span or at the Nyquist limit are searched but flagged (:attr:`Periodogram.resolved`).
     samples_per_peak : int
         Grid density (frequency step = 1/(samples_per_peak × span)).
     false_alarm : float
@@ -122,12 +178,21 @@ def periodogram(
     frequency, power = model.autopower(
         minimum_frequency=1.0 / hi, maximum_frequency=1.0 / lo, samples_per_peak=samples_per_peak
     )
+    # astropy's grid can run a step past the maximum frequency: keep the searched range only, so the
+    # refined peak (within the range) is never below a drawn grid value
+    inside = (frequency >= 1.0 / hi * (1 - 1e-12)) & (frequency <= 1.0 / lo * (1 + 1e-12))
+    frequency, power = frequency[inside], power[inside]
     best = int(np.nanargmax(power))
     step = frequency[1] - frequency[0] if frequency.size > 1 else 1.0 / (samples_per_peak * span)
     fine = np.linspace(max(frequency[best] - step, 1.0 / hi), min(frequency[best] + step, 1.0 / lo), 201)
+    fine = np.append(fine, frequency[best])  # the refined peak is at least the grid's best
     fine_power = model.power(fine)
     peak_frequency = float(fine[np.argmax(fine_power)])
     peak_power = float(np.max(fine_power))
+    # the refined peak joins the grid, so a drawn curve passes through its marker
+    at = int(np.searchsorted(frequency, peak_frequency))
+    if not (at < frequency.size and frequency[at] == peak_frequency):
+        frequency, power = np.insert(frequency, at, peak_frequency), np.insert(power, at, peak_power)
     search = {"minimum_frequency": 1.0 / hi, "maximum_frequency": 1.0 / lo, "samples_per_peak": samples_per_peak}
     fap = float(model.false_alarm_probability(peak_power, method="baluev", **search))
     level = float(model.false_alarm_level(false_alarm, method="baluev", **search))
@@ -141,6 +206,7 @@ def periodogram(
         peak_period=(1.0 / peak_frequency) * u.hour, peak_power=peak_power, false_alarm_probability=fap,
         false_alarm_level=level, false_alarm=float(false_alarm), minimum_period=lo * u.hour,
         maximum_period=hi * u.hour, n_points=int(good.sum()), description=description,
+        span=span * u.hour, cadence=cadence * u.hour,
     )
 
 

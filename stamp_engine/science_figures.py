@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from .spectra import AmplitudeSpectrum, TransmissionSpectrum
 
 __all__ = [
-    "DEPTH_UNITS", "MAX_STACKED_CHANNELS", "amplitude_spectrum_figure", "band_colour", "channel_light_curves_figure",
-    "depth_spectrum_figure", "periodogram_figure", "probability_text",
+    "DEPTH_UNITS", "MAX_STACKED_CHANNELS", "amplitude_not_drawn_figure", "amplitude_spectrum_figure", "band_colour",
+    "channel_light_curves_figure", "depth_spectrum_figure", "log_period_ticks", "periodogram_figure", "probability_text",
 ]
 
 #: Most channels an offset-stacked plot draws: more are unreadable lines (and a large figure).
@@ -278,6 +278,17 @@ def probability_text(probability: float) -> str:
     return "< 1e-300" if probability < 1e-300 else f"{probability:.2g}"
 
 
+def log_period_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Ticks at 1, 2, 5 × 10ⁿ over ``lo``–``hi`` (> 0), each labelled in full ("0.02", not a lone "2"
+    that reads as 2 h); a range within one 1-2-5 step gets its ends too."""
+    decades = np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+    values = (np.array([1.0, 2.0, 5.0])[None, :] * 10.0 ** decades[:, None]).ravel()
+    values = values[(values >= lo * (1 - 1e-9)) & (values <= hi * (1 + 1e-9))]
+    if values.size < 2:
+        values = np.unique(np.concatenate([values, [float(f"{lo:.2g}"), float(f"{hi:.2g}")]]))
+    return [float(v) for v in values], [f"{v:.3g}" for v in values]
+
+
 def periodogram_figure(
     periodograms: Sequence["Periodogram"], *, title: str | None = None, max_points: int = MAX_PERIODOGRAM_POINTS,
 ) -> go.Figure:
@@ -290,6 +301,9 @@ def periodogram_figure(
         dashed line over the searched periods (role "false-alarm-level") and its peak as
         a diamond (role "peak"), all in the curve's colour (white light black, bands as
         in the light-curve view); names give the peak period and its false-alarm probability.
+        A peak the data do not resolve (:attr:`~stamp_engine.periodogram.Periodogram.unresolved_reason`)
+        is an open grey-edged diamond (meta ``resolved`` False), "not resolved" in the legend, and
+        the title says why for the white light.  The log period axis is labelled at 1-2-5 steps in full.
     """
     fig = go.Figure()
     # the white light last, so it is drawn on top (bands of one object often share its peak); legend in order
@@ -299,9 +313,10 @@ def periodogram_figure(
         period, power = _thinned(gram.period.to_value(u.hour), np.asarray(gram.power, dtype=float), max_points)
         peak = float(gram.peak_period.to_value(u.hour))
         group = f"gram-{i}"
+        reason = gram.unresolved_reason
         fig.add_trace(go.Scatter(
             x=_f32(period), y=_f32(power), mode="lines", line={"width": 1.3, "color": colour}, legendgroup=group,
-            legendrank=1000 + i, name=f"{name}: {peak:.4g} h",
+            legendrank=1000 + i, name=f"{name}: {peak:.4g} h{'' if reason is None else ' (not resolved)'}",
             hovertext=f"peak {peak:.5g} h, false-alarm probability {probability_text(gram.false_alarm_probability)}",
             hovertemplate=f"P = %{{x:.4g}} h<br>power %{{y:.3f}}<br>%{{hovertext}}<extra>{name}</extra>",
             meta={"role": "periodogram", "curve": gram.name, "peak_period_hours": peak},
@@ -313,20 +328,34 @@ def periodogram_figure(
             hovertemplate=f"{100 * gram.false_alarm:g} % false-alarm level: power %{{y:.3f}}<extra>{name}</extra>",
             meta={"role": "false-alarm-level", "curve": gram.name, "false_alarm": gram.false_alarm},
         ))
+        marker = ({"symbol": "diamond", "size": 10, "color": colour, "line": {"width": 1, "color": "white"}}
+                  if reason is None else
+                  {"symbol": "diamond-open", "size": 11, "color": colour, "line": {"width": 1.5, "color": colour}})
         fig.add_trace(go.Scatter(
-            x=[peak], y=[gram.peak_power], mode="markers",
-            marker={"symbol": "diamond", "size": 10, "color": colour, "line": {"width": 1, "color": "white"}},
+            x=[peak], y=[gram.peak_power], mode="markers", marker=marker,
             legendgroup=group, showlegend=False, name=f"{name} peak",
             hovertemplate=(f"peak P = {peak:.5g} h<br>power {gram.peak_power:.3f}<br>false-alarm probability "
-                           f"{probability_text(gram.false_alarm_probability)}<extra>{name}</extra>"),
-            meta={"role": "peak", "curve": gram.name},
+                           f"{probability_text(gram.false_alarm_probability)}"
+                           f"{'' if reason is None else '<br>' + reason}<extra>{name}</extra>"),
+            meta={"role": "peak", "curve": gram.name, "resolved": reason is None},
         ))
+
     fal = f"; dashed: {100 * periodograms[0].false_alarm:g} % false-alarm level (Baluev)" if periodograms else ""
+    white_reason = periodograms[0].unresolved_reason if periodograms else None
+    if white_reason:
+        fal += f"<br>{plain_text(periodograms[0].name)}: {white_reason}"
+    axis: dict = {"title": {"text": "Period (hours), searched from 2 cadences to the data span; "
+                                    "peaks over half the span are not resolved"}, "type": "log"}
+    if periodograms:
+        lo = min(float(g.minimum_period.to_value(u.hour)) for g in periodograms)
+        hi = max(float(g.maximum_period.to_value(u.hour)) for g in periodograms)
+        tickvals, ticktext = log_period_ticks(lo, hi)
+        axis.update(tickmode="array", tickvals=tickvals, ticktext=ticktext, minor={"showgrid": False, "ticks": ""})
     # legend entries name each curve and its peak period; their false-alarm probabilities are in the hover
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title or f"Lomb–Scargle periodograms (standard normalization){fal}", "font": {"size": 14}},
-        xaxis={"title": {"text": "Period (hours)"}, "type": "log"},
+        xaxis=axis,
         yaxis={"title": {"text": "Lomb–Scargle power"}, "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.32, "yanchor": "top", "font": {"size": 11}, "title": {"text": "peak period:"}},
         hovermode="closest", margin={**_MARGIN, "b": 110}, uirevision="stamp-periodogram",
@@ -335,8 +364,23 @@ def periodogram_figure(
 
 
 # ----------------------------------------------------------- amplitude spectrum
+def amplitude_not_drawn_figure(reason: str) -> go.Figure:
+    """No amplitude spectrum, and why (an unresolved peak or one below the false-alarm level: a
+    sinusoid fitted there gives degenerate amplitudes and phases)."""
+    fig = go.Figure()
+    fig.update_layout(
+        template=_TEMPLATE, xaxis={"visible": False}, yaxis={"visible": False}, margin=_MARGIN,
+        annotations=[{"text": f"No amplitude spectrum: {reason}.<br>Type a period to fit one anyway.",
+                      "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                      "font": {"size": 14, "color": "#6c757d"}}],
+        meta={"role": "amplitude-not-drawn", "reason": reason},
+    )
+    return fig
+
+
 def amplitude_spectrum_figure(
     amplitude: "AmplitudeSpectrum", *, bands: Sequence[Band] = (), title: str | None = None,
+    warning: str | None = None,
 ) -> go.Figure:
     """Relative semi-amplitude (%) and phase (°) vs wavelength, with 1-σ error bars; bands shaded behind.
 
@@ -347,6 +391,7 @@ def amplitude_spectrum_figure(
         level (meta role "amplitude") and the phase φ of ``A sin(2π t/P + φ)`` at t0
         (role "phase"), in degrees.  Channels with errors over :data:`NOISY_CHANNEL_ERRORS` ×
         the median do not set the y ranges (their bars run off the axes; the title says how many).
+        ``warning`` (e.g. the period typed is not resolved by the data) is added to the title.
     """
     relative = amplitude.relative_amplitude.to_value(u.percent)
     relative_error = amplitude.relative_amplitude_error.to_value(u.percent)
@@ -371,6 +416,8 @@ def amplitude_spectrum_figure(
     period = float(amplitude.period.to_value(u.hour))
     noisy = max(n for _, n in ranges)
     note = f"; {noisy} channel(s) with errors > {NOISY_CHANNEL_ERRORS:g}× the median run off the axes" if noisy else ""
+    if warning:
+        note += f"<br>Warning: {warning}"
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title or f"Amplitude spectrum: sinusoid of period {period:.5g} h fitted per channel{note}",

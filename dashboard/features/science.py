@@ -176,16 +176,27 @@ def variability_view(cube: Cube, bands: list[Band], mode: Any, value: Any, perio
             grams.append(periodogram(searched.light_curve(band)))
         except ValueError as error:  # a band with too few usable points: said, not dropped silently
             notes.append(f"{band.name}: no periodogram ({error})")
-    period_hours = float(white.peak_period.to_value(u.hour)) if given is None else given
-    amplitude = cube.amplitude_spectrum(period_hours, **binning)
-    source = "the white light's periodogram peak" if given is None else "the period typed"
     summary = (f"White light: peak at {white.peak_period.to_value(u.hour):.5g} h, false-alarm probability "
                f"{science_figures.probability_text(white.false_alarm_probability)} ({100 * white.false_alarm:g} % level: power "
-               f"{white.false_alarm_level:.3g}). Amplitude spectrum at {period_hours:.5g} h ({source}).")
+               f"{white.false_alarm_level:.3g}).")
+    refusal = white.amplitude_refusal if given is None else None
+    if refusal is not None:  # a sinusoid fitted there is degenerate (amplitudes of 10⁴ %, phases 0/±180°)
+        amplitude_figure = science_figures.amplitude_not_drawn_figure(refusal)
+        summary += f" No amplitude spectrum: {refusal}; type a period to fit one anyway."
+    else:
+        period_hours = float(white.peak_period.to_value(u.hour)) if given is None else given
+        amplitude = cube.amplitude_spectrum(period_hours, **binning)
+        warning = white.period_problem(period_hours) if given is not None else None
+        amplitude_figure = science_figures.amplitude_spectrum_figure(
+            amplitude, bands=usable_bands(cube, bands),
+            warning=None if warning is None else f"the period typed is not resolved by the data ({warning})")
+        source = "the white light's periodogram peak" if given is None else "the period typed"
+        summary += f" Amplitude spectrum at {period_hours:.5g} h ({source})."
+        if warning:
+            summary += f" Warning: the period typed is not resolved by the data ({warning})."
     if notes:
         summary += " " + "; ".join(notes) + "."
-    return (science_figures.periodogram_figure(grams),
-            science_figures.amplitude_spectrum_figure(amplitude, bands=usable_bands(cube, bands)), summary)
+    return science_figures.periodogram_figure(grams), amplitude_figure, summary
 
 
 # ------------------------------------------------------------------------ layout

@@ -5,12 +5,13 @@ functions (:func:`stamp_engine.periodogram.periodogram`,
 :func:`stamp_engine.spectra.amplitude_spectrum`, :func:`stamp_engine.spectra.transmission_spectrum`)
 and the parameters of a :class:`SciencePlan`; ``recipe.py`` in the package makes the same
 calls with the same parameters, written out.  A product the data cannot give (too few
-integrations, no window) is not made, and the reason is returned for the README.
+integrations, no window, an amplitude spectrum at a white-light peak that is not a resolved,
+significant period) is not made, and the reason is returned for the README.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
 
 from ..windows import read_windows
@@ -119,16 +120,24 @@ def science_products(cube: "Cube", curves: Sequence["LightCurve"], plan: Science
         except ValueError as exc:
             not_made[f"periodogram_{column}"] = str(exc)
     period = plan.period_hours
-    if period is None and "white_light" in periodograms:
-        period = float(periodograms["white_light"].peak_period.to_value("hour"))
+    white = periodograms.get("white_light")
+    refusal = white.amplitude_refusal if white is not None and period is None else None
+    if period is None and white is not None and refusal is None:
+        period = float(white.peak_period.to_value("hour"))
     amplitude = None
-    if period is None:
+    if refusal is not None:  # a sinusoid fitted there is degenerate: amplitudes of 10⁴ %, phases 0/±180°
+        not_made["amplitude_spectrum"] = f"the white light's {refusal}; give a period to fit one anyway"
+    elif period is None:
         not_made["amplitude_spectrum"] = "no period: the white light has no periodogram and none was given"
     else:
         try:
             amplitude = amplitude_spectrum(cube, period, n=plan.channel_count(cube))
         except ValueError as exc:
             not_made["amplitude_spectrum"] = str(exc)
+        problem = white.period_problem(period) if white is not None and amplitude is not None else None
+        if problem:
+            amplitude = replace(amplitude, description=(
+                f"{amplitude.description}. Warning: the period given is not resolved by the data ({problem})"))
     transmission = None
     if plan.in_transit and plan.baseline:
         try:

@@ -86,6 +86,15 @@ def test_the_variability_views_find_the_injected_period():
     assert len([t for t in channels.data if t.meta["role"] == "channel-curve"]) == 10
 
 
+def test_a_transit_peak_is_flagged_and_gets_no_amplitude_spectrum(transit):
+    periodogram = gallery._periodogram(transit)
+    assert "White light: peak at" in periodogram.layout.title.text and "not a resolved period" in periodogram.layout.title.text
+    white = next(t for t in periodogram.data if t.meta["role"] == "peak" and t.meta["curve"] == "White light")
+    assert white.meta["resolved"] is False
+    amplitude = gallery._amplitude(transit)
+    assert not amplitude.data and "No amplitude spectrum" in amplitude.layout.annotations[0].text
+
+
 def test_a_view_that_fails_shows_its_reason_and_the_others_still_render(tmp_path):
     """In the browser: the failing view's reason in index.html; the linked panel drawn with its crosshair."""
     from PIL import Image

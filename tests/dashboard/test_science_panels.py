@@ -103,6 +103,18 @@ def test_variability_view_peak_user_period_and_band_notes(dwarf):
         science.variability_view(dwarf, BANDS, "n", 10, -1)
 
 
+def test_transit_peak_gives_no_amplitude_spectrum_unless_a_period_is_typed(transit):
+    short = transit.select(hours=(0.0, 0.45 * float(np.nanmax(transit.hours))))  # a partial transit: a trend
+    grams, amplitude, summary = science.variability_view(short, [], "n", 6, None)
+    assert "No amplitude spectrum: peak at" in summary and "not a resolved period" in summary
+    assert not amplitude.data and amplitude.layout.meta["role"] == "amplitude-not-drawn"
+    assert "not a resolved period" in grams.layout.title.text
+    span = float(np.nanmax(short.hours) - np.nanmin(short.hours))
+    _, typed, summary = science.variability_view(short, [], "n", 6, f"{0.9 * span:.4f}")
+    assert typed.data and "Warning: the period typed is not resolved by the data" in typed.layout.title.text
+    assert "not resolved by the data (" in summary and "fewer than two cycles" in summary
+
+
 def test_a_band_without_enough_points_is_named_not_dropped(dwarf):
     flux = dwarf.flux.copy()
     flux[2:, (dwarf.wavelength > 1.3) & (dwarf.wavelength < 1.5)] = np.nan

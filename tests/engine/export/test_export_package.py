@@ -45,7 +45,9 @@ def transit_package(tmp_path_factory):
         normalization="baseline", baseline=(0.0, 0.25 * span), wavelength=(0.8, None), bin_wavelength=2, gap_hours=0.7,
     )
     cube = process(stamp_engine.load(paths), options)
-    plan = SciencePlan(channels=12, in_transit=((0.4 * span, 0.6 * span),), baseline=((0.0, 0.25 * span), (0.75 * span, span)))
+    # a period given: the transit's own periodogram peak is not a resolved period (no amplitude spectrum there)
+    plan = SciencePlan(channels=12, period_hours=0.3 * span, in_transit=((0.4 * span, 0.6 * span),),
+                       baseline=((0.0, 0.25 * span), (0.75 * span, span)))
     zip_path = export.build_package(
         cube, root / "out", bands=BANDS, options=options.describe(), process_options=options, science=plan,
         video=False, when=WHEN, unpacked=True,
@@ -140,6 +142,15 @@ def test_readme_lists_the_new_files_and_says_what_was_not_made(transit_package, 
     assert "recipe.py: not written" in readme
 
 
+def test_no_amplitude_spectrum_at_a_transit_peak_and_the_readme_says_why(transit_package, tmp_path):
+    _, cube, _, _, _ = transit_package
+    path = export.build_package(cube, tmp_path, bands=BANDS[:1], video=False, when=WHEN, unpacked=True)
+    assert not any(n.startswith("amplitude_spectrum") for n in zipfile.ZipFile(path).namelist())
+    readme = " ".join((tmp_path / f"stamp_package_{STAMP}" / "README.txt").read_text(encoding="utf-8").split())
+    assert f"amplitude_spectrum_{STAMP}.ecsv: not made (the white light's peak at" in readme
+    assert "not a resolved period; give a period to fit one anyway)" in readme
+
+
 def _plot_pixels(png: Path) -> np.ndarray:
     return np.asarray(Image.open(png).convert("RGB")).astype(int)
 
@@ -169,3 +180,15 @@ def test_static_spectra_figure_draws_a_point_per_channel_with_error_bars(transit
     with Image.open(unpacked / f"spectra_{STAMP}.png") as png:
         assert png.size[0] >= 1200
     assert (unpacked / f"spectra_{STAMP}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_an_amplitude_spectrum_at_a_given_unresolved_period_is_made_with_a_warning(transit_package):
+    from stamp_engine.export.science import science_products
+
+    _, cube, _, _, _ = transit_package
+    span = float(np.nanmax(cube.hours) - np.nanmin(cube.hours))
+    products = science_products(cube, [cube.white_light()], SciencePlan(channels=6, period_hours=0.9 * span))
+    assert products.amplitude is not None and "amplitude_spectrum" not in products.not_made
+    assert "Warning: the period given is not resolved by the data" in products.amplitude.description
+    resolved = science_products(cube, [cube.white_light()], SciencePlan(channels=6, period_hours=0.3 * span))
+    assert "Warning" not in resolved.amplitude.description

@@ -106,9 +106,66 @@ def test_periodogram_figure_marks_each_peak_and_false_alarm_level_white_light_on
     assert abs(peaks["White light"].x[0] - 2.4) < 0.02
     levels = {t.meta["curve"]: t for t in roles(fig, "false-alarm-level")}
     assert list(levels["H2O"].y) == [grams[1].false_alarm_level] * 2
-    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text == "Period (hours)"
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text.startswith("Period (hours)")
+    assert peaks["White light"].meta["resolved"] and peaks["White light"].marker.symbol == "diamond"
+    assert "not a resolved period" not in fig.layout.title.text
     assert white.name == f"White light: {grams[0].peak_period.to_value(u.hour):.4g} h"
     assert "false-alarm probability < 1e-300" in white.hovertext  # an overwhelming peak, not "0"
+
+
+def _short_transit_periodogram():
+    """A transit over 4.06 h: its periodogram peaks at a period the data cannot resolve."""
+    from stamp_engine.periodogram import periodogram
+    from stamp_engine.synthetic import trapezoid_transit
+    from tests.engine.science.test_periodogram_resolution import curve
+
+    hours = np.linspace(0.0, 4.06, 400)
+    flux = 1 - trapezoid_transit(hours, np.array([0.02]), mid=1.2, duration=1.6, ingress=0.2)[:, 0]
+    return periodogram(curve(hours, flux, 0.001))
+
+
+def test_periodogram_figure_says_an_unresolved_peak_is_not_a_period():
+    gram = _short_transit_periodogram()
+    assert not gram.resolved and gram.significant  # above the 1 % level, yet no period
+    fig = science_figures.periodogram_figure([gram])
+    assert "White light: peak at" in fig.layout.title.text and "not a resolved period" in fig.layout.title.text
+    (peak,) = roles(fig, "peak")
+    assert peak.meta["resolved"] is False and peak.marker.symbol == "diamond-open"
+    assert roles(fig, "periodogram")[0].name.endswith("(not resolved)")
+    assert "not a resolved period" in peak.hovertemplate
+
+
+def test_log_period_axis_labels_every_tick_in_full(dwarf):
+    fig = science_figures.periodogram_figure([dwarf.periodogram()])
+    axis = fig.layout.xaxis
+    assert axis.tickmode == "array" and len(axis.tickvals) >= 2
+    # 1-2-5 steps, each labelled with its whole value: no lone "2" after "0.01"
+    assert all(float(text) == pytest.approx(value, rel=0.01) for value, text in zip(axis.tickvals, axis.ticktext))
+    assert axis.minor.ticks == ""
+    values, texts = science_figures.log_period_ticks(0.0038, 0.0114)
+    assert texts == ["0.005", "0.01"] and values == [0.005, 0.01]
+    assert science_figures.log_period_ticks(0.006, 4.06)[1] == ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2"]
+
+
+def test_peak_marker_sits_on_the_drawn_curve():
+    from stamp_engine.periodogram import periodogram
+    from tests.engine.science.test_periodogram_resolution import curve
+
+    rng = np.random.default_rng(7)  # 7 points, as the NIRCam test file: the peak is at the grid's end
+    hours = np.cumsum(rng.uniform(0.0015, 0.0025, 7))
+    fig = science_figures.periodogram_figure([periodogram(curve(hours, 1 + 0.01 * rng.normal(size=7), 0.002))])
+    (line,), (peak,) = roles(fig, "periodogram"), roles(fig, "peak")
+    x, y = np.asarray(line.x, float), np.asarray(line.y, float)
+    at_peak = np.interp(np.log(peak.x[0]), np.log(x[::-1]), y[::-1])
+    assert peak.y[0] >= y.max() - 1e-6 and peak.y[0] == pytest.approx(at_peak, abs=1e-6)
+    assert x.min() <= peak.x[0] <= x.max()  # on the curve, not beyond its end
+
+
+def test_amplitude_not_drawn_figure_says_why_and_a_typed_period_warns():
+    gram = _short_transit_periodogram()
+    fig = science_figures.amplitude_not_drawn_figure(gram.amplitude_refusal)
+    assert not fig.data and "No amplitude spectrum: peak at" in fig.layout.annotations[0].text
+    assert fig.layout.meta["role"] == "amplitude-not-drawn"
 
 
 def test_thinning_a_long_periodogram_keeps_its_peak():
