@@ -226,10 +226,13 @@ def test_build_package_writes_exactly_the_package(transit, tmp_path):
         names = set(archive.namelist())
         assert archive.testzip() is None
         readme = archive.read("README.txt").decode("utf-8")
-    expected |= {f"{kind}_{stamp}.{ext}" for kind in ("heatmap", "lightcurves", "spectra") for ext in ("png", "pdf")}
+    expected |= {f"{kind}_{stamp}.{ext}" for kind in ("heatmap", "lightcurves") for ext in ("png", "pdf")}
     expected |= {f"periodogram_{curve}_{stamp}.ecsv" for curve in ("white_light", "H2O_1.4", "CO2_4.3")}
-    expected |= {f"amplitude_spectrum_{stamp}.ecsv"}  # no windows, no processing options: no transit spectrum, no recipe
+    # No windows, no processing options: no transit spectrum, no recipe.  A transit is no
+    # periodic signal: the white light's peak is not a resolved period, so no amplitude spectrum
+    # is fitted (nor a spectra figure drawn), and the README says why.
     assert names == expected
+    assert f"amplitude_spectrum_{stamp}.ecsv: not made (the white light's peak" in readme
     unpacked = tmp_path / f"stamp_package_{stamp}"
     assert {p.name for p in unpacked.iterdir()} == names
     assert "Far away" in readme  # the band outside the data is reported, not tabulated
