@@ -232,7 +232,10 @@ def channels_layout() -> html.Div:
     ])
 
 
-def depth_layout() -> html.Div:
+def depth_layout(windows: Any = None) -> html.Div:
+    """The transmission panel; ``windows`` (:data:`dashboard.ids.WINDOWS_STORE` data) fills its time windows."""
+    found = read_windows(windows)
+    inside, baseline = found.get("in_transit", (None, None)), found.get("baseline", (None, None))
     return html.Div([
         _row([
             *_channel_controls(ids.DEPTH_BY, ids.DEPTH_VALUE, "R", 30),
@@ -245,11 +248,11 @@ def depth_layout() -> html.Div:
         ], "g-2 align-items-center mt-2 mb-1"),
         _row([
             _label("In transit (h)"),
-            _number_input(ids.IN_TRANSIT_START, placeholder="start", step="any"),
-            _number_input(ids.IN_TRANSIT_END, placeholder="end", step="any"),
+            _number_input(ids.IN_TRANSIT_START, inside[0], placeholder="start", step="any"),
+            _number_input(ids.IN_TRANSIT_END, inside[1], placeholder="end", step="any"),
             _label("Baseline (h)"),
-            _number_input(ids.WINDOW_BASELINE_START, placeholder="start", step="any"),
-            _number_input(ids.WINDOW_BASELINE_END, placeholder="end", step="any"),
+            _number_input(ids.WINDOW_BASELINE_START, baseline[0], placeholder="start", step="any"),
+            _number_input(ids.WINDOW_BASELINE_END, baseline[1], placeholder="end", step="any"),
             _label("and"),
             _number_input(ids.WINDOW_BASELINE2_START, placeholder="start", step="any"),
             _number_input(ids.WINDOW_BASELINE2_END, placeholder="end", step="any"),
@@ -275,14 +278,28 @@ def variability_layout() -> html.Div:
     ])
 
 
-def tabs() -> list[dbc.Tab]:
-    """The science tabs (placed beside the views by :func:`dashboard.features.views.layout`)."""
+def panes(windows: Any = None) -> dict[str, html.Div]:
+    """Each science tab's content (tab id → its controls and graphs)."""
+    return {ids.TAB_CHANNELS: channels_layout(), ids.TAB_TRANSMISSION: depth_layout(windows),
+            ids.TAB_VARIABILITY: variability_layout()}
+
+
+def tabs(mounted: bool = False) -> list[dbc.Tab]:
+    """The science tabs (placed beside the views by :func:`dashboard.features.views.layout`).
+
+    Their panes are empty until a science tab is first opened (``mounted=False``): the
+    page opens without their ~70 components and 4 graphs. All three fill at once, since
+    the Channels panel reads the Transmission panel's baseline window.
+    """
     stores = [dcc.Store(id=store) for store in ids.SCIENCE_DRAWN.values()]  # WINDOWS_STORE lives in the explore layout
+    stores.append(dcc.Store(id=ids.SCIENCE_MOUNTED, data=mounted))
+    content = panes() if mounted else {}
     # Short labels: the seven tabs stay on one line at 1280 px (a second line pushes the plots out of view).
+    pane = {tab: html.Div(content.get(tab), id=pane_id) for tab, pane_id in ids.SCIENCE_PANES.items()}
     return [
-        dbc.Tab(html.Div([*stores, channels_layout()]), label="Channels", tab_id=ids.TAB_CHANNELS),
-        dbc.Tab(depth_layout(), label="Transmission", tab_id=ids.TAB_TRANSMISSION),
-        dbc.Tab(variability_layout(), label="Variability", tab_id=ids.TAB_VARIABILITY),
+        dbc.Tab(html.Div([*stores, pane[ids.TAB_CHANNELS]]), label="Channels", tab_id=ids.TAB_CHANNELS),
+        dbc.Tab(pane[ids.TAB_TRANSMISSION], label="Transmission", tab_id=ids.TAB_TRANSMISSION),
+        dbc.Tab(pane[ids.TAB_VARIABILITY], label="Variability", tab_id=ids.TAB_VARIABILITY),
     ]
 
 
@@ -298,6 +315,17 @@ def register(app, services: Services) -> None:
 
     cubes = services.cubes
 
+    @app.callback(
+        *[Output(pane_id, "children") for pane_id in ids.SCIENCE_PANES.values()], Output(ids.SCIENCE_MOUNTED, "data"),
+        Input(ids.TABS, "active_tab"), State(ids.SCIENCE_MOUNTED, "data"), State(ids.WINDOWS_STORE, "data"),
+        prevent_initial_call=True,
+    )
+    def mount_panes(active_tab, mounted, windows):
+        if mounted or active_tab not in ids.SCIENCE_PANES:
+            return [no_update] * (len(ids.SCIENCE_PANES) + 1)
+        content = panes(windows)
+        return [*(content[tab] for tab in ids.SCIENCE_PANES), True]
+
     def panel(graph: str, tab: str, extra_outputs: list[Output], inputs: list, compute) -> None:
         """Compute ``graph`` (and its extra outputs) while ``tab`` is open, when its inputs changed.
 
@@ -311,13 +339,13 @@ def register(app, services: Services) -> None:
 
         @app.callback(
             *figures, message_output, Output(drawn_store, "data"),
-            Input(ids.TABS, "active_tab"), Input(ids.RESULT, "data"), *inputs,
+            Input(ids.TABS, "active_tab"), Input(ids.RESULT, "data"), Input(ids.SCIENCE_MOUNTED, "data"), *inputs,
             State(drawn_store, "data"), State(ids.SESSION, "data"),
             prevent_initial_call=True,
         )
-        def _compute(active_tab, result, *args):
+        def _compute(active_tab, result, mounted, *args):
             *values, drawn, session = args
-            if active_tab != tab or not isinstance(result, dict):
+            if active_tab != tab or not mounted or not isinstance(result, dict):
                 return [no_update] * (n_figures + 2)
             signature = drawn_signature(result, *values)
             if signature == drawn:
