@@ -85,6 +85,8 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     upload_route.register(server, services)
 
     app.layout = lambda: page(services)
+    # Dev tools check callbacks against this: the science panes are filled later (science.tabs).
+    app.validation_layout = html.Div([page(services), *science.panes().values()])
     for feature in (data_in, controls, bands, job, views, explore, science, downloads, url_state):
         feature.register(app, services)
     return app

@@ -164,6 +164,10 @@ DOWNLOAD_STARTED = "download-started"  # store: token of the last download the b
 DRAWN = {SURFACE: "surface-drawn", HEATMAP: "heatmap-drawn", LIGHTCURVES: "lightcurve-drawn", SPECTRUM: "spectrum-drawn"}
 #: The same for the science panels (features/science.py lays them out).
 SCIENCE_DRAWN = {CHANNELS_GRAPH: "channels-drawn", DEPTH_GRAPH: "depth-drawn", PERIODOGRAM_GRAPH: "variability-drawn"}
+#: The science tabs' empty containers (tab id → container id), filled the first time a science tab opens.
+SCIENCE_PANES = {TAB_CHANNELS: "channels-pane", TAB_TRANSMISSION: "transmission-pane", TAB_VARIABILITY: "variability-pane"}
+WINDOW_PANE = "transmission-windows-pane"  # the Transmission tab's time-window inputs, filled with the panes
+SCIENCE_MOUNTED = "science-mounted"  # store: True once the science panes hold their controls and graphs
 
 
 def band_button(name: str) -> dict:

@@ -23,6 +23,7 @@ from ..server.runner import run_in_child
 from ..server.services import Services
 from ..server.sessions import NOT_ISSUED, is_issued
 from .controls import process_states, raw_options
+from .science import WINDOW_CONTROLS, windows_picked
 
 #: Milliseconds between the browser's polls of a running download's progress.
 PROGRESS_POLL_MS = 400
@@ -35,10 +36,6 @@ BUTTON_LABELS = {
 }
 _KIND_OF_BUTTON = {button: kind for kind, button in ids.DOWNLOAD_BUTTONS.items()}
 
-#: The science tabs' typed windows (hours), in the order ``download_job`` reads them: the transit
-#: spectrum of a package uses what the Transmission tab shows (typed, or filled by a box-select).
-WINDOW_INPUTS = (ids.IN_TRANSIT_START, ids.IN_TRANSIT_END, ids.WINDOW_BASELINE_START, ids.WINDOW_BASELINE_END,
-                 ids.WINDOW_BASELINE2_START, ids.WINDOW_BASELINE2_END)
 _WINDOW_NAMES = ("in_transit", "baseline", "baseline2")
 
 
@@ -80,7 +77,10 @@ def register(app, services: Services) -> None:
         State(ids.Z_MIN, "value"),
         State(ids.Z_MAX, "value"),
         State(ids.BAND_TABLE, "data"),
-        *[State(window_input, "value") for window_input in WINDOW_INPUTS],
+        State(ids.SCIENCE_MOUNTED, "data"),
+        State(ids.WINDOWS_STORE, "data"),
+        # the Transmission pane is empty until a science tab opens (features/science.py)
+        *[State(window_input, "value", allow_optional=True) for window_input in WINDOW_CONTROLS],
         *process_states(),
         background=True,
         progress=[Output(ids.DOWNLOAD_PROGRESS, "value"), Output(ids.DOWNLOAD_STAGE, "children")],
@@ -97,8 +97,10 @@ def register(app, services: Services) -> None:
                                                      className="py-1 small mb-0")),
     )
     def download_job(set_progress, *args):
-        result, session, colorscale, z_min, z_max, band_rows, *rest = args[len(buttons):]
-        window_values, process_values = rest[:len(WINDOW_INPUTS)], rest[len(WINDOW_INPUTS):]
+        result, session, colorscale, z_min, z_max, band_rows, mounted, picked, *rest = args[len(buttons):]
+        window_values, process_values = rest[:len(WINDOW_CONTROLS)], rest[len(WINDOW_CONTROLS):]
+        if not mounted:  # no window typed yet: those picked on the white-light curve, as the pane would show
+            window_values = windows_picked(picked)
         kind = _KIND_OF_BUTTON.get(ctx.triggered_id)
         if kind is None:
             return no_update, no_update

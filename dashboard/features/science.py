@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import astropy.units as u
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from stamp_engine import science_figures
 from stamp_engine.bands import Band, usable_bands
@@ -228,7 +228,7 @@ def _row(children: list, class_name: str = "g-2 align-items-center mb-1") -> dbc
     return dbc.Row(children, className=class_name)
 
 
-def channels_layout() -> html.Div:
+def channels_controls() -> html.Div:
     return html.Div([
         _row([
             *_channel_controls(ids.CHANNELS_BY, ids.CHANNELS_VALUE, "n", 10),
@@ -238,12 +238,10 @@ def channels_layout() -> html.Div:
             dbc.Col(dbc.Checkbox(id=ids.CHANNELS_DIVIDE, value=False, label="Divide by the white light",
                                  className="small"), width="auto"),
         ], "g-2 align-items-center mt-2 mb-1"),
-        html.Div(id=ids.CHANNELS_MESSAGE, className="small text-muted"),
-        _graph(ids.CHANNELS_GRAPH),
     ])
 
 
-def depth_layout() -> html.Div:
+def depth_controls() -> html.Div:
     return html.Div([
         _row([
             *_channel_controls(ids.DEPTH_BY, ids.DEPTH_VALUE, "R", 30),
@@ -254,46 +252,88 @@ def depth_layout() -> html.Div:
                                    options=[{"label": key, "value": key} for key in science_figures.DEPTH_UNITS]),
                     width="auto"),
         ], "g-2 align-items-center mt-2 mb-1"),
-        _row([
-            _label("In transit (h)"),
-            _number_input(ids.IN_TRANSIT_START, placeholder="start", step="any"),
-            _number_input(ids.IN_TRANSIT_END, placeholder="end", step="any"),
-            _label("Baseline (h)"),
-            _number_input(ids.WINDOW_BASELINE_START, placeholder="start", step="any"),
-            _number_input(ids.WINDOW_BASELINE_END, placeholder="end", step="any"),
-            _label("and"),
-            _number_input(ids.WINDOW_BASELINE2_START, placeholder="start", step="any"),
-            _number_input(ids.WINDOW_BASELINE2_END, placeholder="end", step="any"),
-        ]),
-        html.Div("Hours since the first integration, as on the light-curve axis; a box-select on the "
-                 "white-light curve fills them. The second baseline window (e.g. after the transit) is optional.",
-                 className="small text-muted"),
-        html.Div(id=ids.DEPTH_MESSAGE, className="small"),
-        _graph(ids.DEPTH_GRAPH),
     ])
 
 
-def variability_layout() -> html.Div:
+def window_controls(windows: Sequence[Any] = (None,) * 6) -> dbc.Row:
+    """The transmission panel's time windows; ``windows``: the values of :data:`WINDOW_CONTROLS`."""
+    in_start, in_end, b_start, b_end, b2_start, b2_end = windows
+    return _row([
+        _label("In transit (h)"),
+        _number_input(ids.IN_TRANSIT_START, in_start, placeholder="start", step="any"),
+        _number_input(ids.IN_TRANSIT_END, in_end, placeholder="end", step="any"),
+        _label("Baseline (h)"),
+        _number_input(ids.WINDOW_BASELINE_START, b_start, placeholder="start", step="any"),
+        _number_input(ids.WINDOW_BASELINE_END, b_end, placeholder="end", step="any"),
+        _label("and"),
+        _number_input(ids.WINDOW_BASELINE2_START, b2_start, placeholder="start", step="any"),
+        _number_input(ids.WINDOW_BASELINE2_END, b2_end, placeholder="end", step="any"),
+    ])
+
+
+def variability_controls() -> html.Div:
     return html.Div([
         _row([
             *_channel_controls(ids.AMPLITUDE_BY, ids.AMPLITUDE_VALUE, "R", 30),
             _label("Period (h)"),
             _number_input(ids.AMPLITUDE_PERIOD, placeholder="peak", min=0, step="any"),
         ], "g-2 align-items-center mt-2 mb-1"),
-        html.Div(id=ids.VARIABILITY_MESSAGE, className="small"),
-        _graph(ids.PERIODOGRAM_GRAPH),
-        _graph(ids.AMPLITUDE_GRAPH),
     ])
 
 
-def tabs() -> list[dbc.Tab]:
-    """The science tabs (placed beside the views by :func:`dashboard.features.views.layout`)."""
+#: The transmission panel's window inputs (hours), in :func:`depth_controls` order.
+WINDOW_CONTROLS = (ids.IN_TRANSIT_START, ids.IN_TRANSIT_END, ids.WINDOW_BASELINE_START, ids.WINDOW_BASELINE_END,
+                   ids.WINDOW_BASELINE2_START, ids.WINDOW_BASELINE2_END)
+
+
+def windows_picked(picked: Any, typed: Sequence[Any] = (None,) * 6) -> list:
+    """:data:`WINDOW_CONTROLS` values: ``typed``, with the windows a box-select picked
+    (:data:`dashboard.ids.WINDOWS_STORE` data) in place of what was typed there."""
+    found = read_windows(picked)
+    values = list(typed)
+    for start, name in ((0, "in_transit"), (2, "baseline")):
+        if name in found:
+            values[start:start + 2] = found[name]
+    return values
+
+
+def panes(windows: Sequence[Any] = (None,) * 6) -> dict[str, Any]:
+    """The science tabs' controls: pane id (:data:`dashboard.ids.SCIENCE_PANES` values and
+    :data:`dashboard.ids.WINDOW_PANE`) → its content."""
+    return {ids.SCIENCE_PANES[ids.TAB_CHANNELS]: channels_controls(),
+            ids.SCIENCE_PANES[ids.TAB_TRANSMISSION]: depth_controls(), ids.WINDOW_PANE: window_controls(windows),
+            ids.SCIENCE_PANES[ids.TAB_VARIABILITY]: variability_controls()}
+
+
+def tabs(mounted: bool = False) -> list[dbc.Tab]:
+    """The science tabs (placed beside the views by :func:`dashboard.features.views.layout`).
+
+    Their controls are left out until a science tab is first opened (``mounted=False``):
+    the page opens without their ~60 components.  All three panes fill at once, since the
+    Channels panel reads the Transmission panel's baseline window.  The graphs and
+    messages stay in the layout: the panels' callbacks write them.
+    """
     stores = [dcc.Store(id=store) for store in ids.SCIENCE_DRAWN.values()]  # WINDOWS_STORE lives in the explore layout
+    stores.append(dcc.Store(id=ids.SCIENCE_MOUNTED, data=mounted))
+    content = panes() if mounted else {}
+    pane = {tab: html.Div(content.get(pane_id), id=pane_id) for tab, pane_id in ids.SCIENCE_PANES.items()}
+    windows = html.Div(content.get(ids.WINDOW_PANE), id=ids.WINDOW_PANE)
+    hint = html.Div("Hours since the first integration, as on the light-curve axis; a box-select on the white-light "
+                    "curve fills them. The second baseline window (e.g. after the transit) is optional.",
+                    className="small text-muted")
+
+    def message(message_id: str, class_name: str = "small") -> html.Div:
+        return html.Div(id=message_id, className=class_name)
+
     # Short labels: the seven tabs stay on one line at 1280 px (a second line pushes the plots out of view).
     return [
-        dbc.Tab(html.Div([*stores, channels_layout()]), label="Channels", tab_id=ids.TAB_CHANNELS),
-        dbc.Tab(depth_layout(), label="Transmission", tab_id=ids.TAB_TRANSMISSION),
-        dbc.Tab(variability_layout(), label="Variability", tab_id=ids.TAB_VARIABILITY),
+        dbc.Tab(html.Div([*stores, pane[ids.TAB_CHANNELS], message(ids.CHANNELS_MESSAGE, "small text-muted"),
+                          _graph(ids.CHANNELS_GRAPH)]), label="Channels", tab_id=ids.TAB_CHANNELS),
+        dbc.Tab(html.Div([pane[ids.TAB_TRANSMISSION], windows, hint, message(ids.DEPTH_MESSAGE),
+                          _graph(ids.DEPTH_GRAPH)]),
+                label="Transmission", tab_id=ids.TAB_TRANSMISSION),
+        dbc.Tab(html.Div([pane[ids.TAB_VARIABILITY], message(ids.VARIABILITY_MESSAGE), _graph(ids.PERIODOGRAM_GRAPH),
+                          _graph(ids.AMPLITUDE_GRAPH)]), label="Variability", tab_id=ids.TAB_VARIABILITY),
     ]
 
 
@@ -304,10 +344,36 @@ def _message(text: str, problem: bool) -> Any:
 
 
 # ---------------------------------------------------------------------- callbacks
+def _pane_input(control: str) -> Input:
+    """A control of a science pane as an input: the panes are empty until a science tab opens, and
+    until then the control reads as None (the panel computes only once they are mounted)."""
+    return Input(control, "value", allow_optional=True)
+
+
 def register(app, services: Services) -> None:
     from .views import EVICTED, BandsRefused, _bands, drawn_signature
 
     cubes = services.cubes
+
+    pane_ids = list(panes())
+
+    @app.callback(
+        *[Output(pane_id, "children") for pane_id in pane_ids], Output(ids.SCIENCE_MOUNTED, "data"),
+        Input(ids.TABS, "active_tab"), Input(ids.WINDOWS_STORE, "data"), State(ids.SCIENCE_MOUNTED, "data"),
+        *[State(control, "value", allow_optional=True) for control in WINDOW_CONTROLS],
+        prevent_initial_call=True,
+    )
+    def mount_panes(active_tab, picked, mounted, *typed):
+        unchanged = [no_update] * (len(pane_ids) + 1)
+        if not mounted:
+            if active_tab not in ids.SCIENCE_PANES:
+                return unchanged
+            return [*panes(windows_picked(picked)).values(), True]
+        if ctx.triggered_id != ids.WINDOWS_STORE:
+            return unchanged
+        # A box-select on the white-light curve sets a window: it replaces what was typed there.
+        unchanged[pane_ids.index(ids.WINDOW_PANE)] = window_controls(windows_picked(picked, typed))
+        return unchanged
 
     def panel(graph: str, tab: str, extra_outputs: list[Output], inputs: list, compute) -> None:
         """Compute ``graph`` (and its extra outputs) while ``tab`` is open, when its inputs changed.
@@ -322,13 +388,13 @@ def register(app, services: Services) -> None:
 
         @app.callback(
             *figures, message_output, Output(drawn_store, "data"),
-            Input(ids.TABS, "active_tab"), Input(ids.RESULT, "data"), *inputs,
+            Input(ids.TABS, "active_tab"), Input(ids.RESULT, "data"), Input(ids.SCIENCE_MOUNTED, "data"), *inputs,
             State(drawn_store, "data"), State(ids.SESSION, "data"),
             prevent_initial_call=True,
         )
-        def _compute(active_tab, result, *args):
+        def _compute(active_tab, result, mounted, *args):
             *values, drawn, session = args
-            if active_tab != tab or not isinstance(result, dict):
+            if active_tab != tab or not mounted or not isinstance(result, dict):
                 return [no_update] * (n_figures + 2)
             signature = drawn_signature(result, *values)
             if signature == drawn:
@@ -348,7 +414,7 @@ def register(app, services: Services) -> None:
 
         _compute.__name__ = f"compute_{graph.replace('-', '_')}"
 
-    baseline_inputs = [Input(ids.WINDOW_BASELINE_START, "value"), Input(ids.WINDOW_BASELINE_END, "value")]
+    baseline_inputs = [_pane_input(ids.WINDOW_BASELINE_START), _pane_input(ids.WINDOW_BASELINE_END)]
 
     def draw_channels(cube, mode, value, binning, divide, b_start, b_end):
         try:
@@ -358,17 +424,17 @@ def register(app, services: Services) -> None:
         return channels_view(cube, mode, value, binning, bool(divide), baseline)
 
     panel(ids.CHANNELS_GRAPH, ids.TAB_CHANNELS, [Output(ids.CHANNELS_MESSAGE, "children")],
-          [Input(ids.CHANNELS_BY, "value"), Input(ids.CHANNELS_VALUE, "value"), Input(ids.CHANNELS_BIN, "value"),
-           Input(ids.CHANNELS_DIVIDE, "value"), *baseline_inputs], draw_channels)
+          [_pane_input(ids.CHANNELS_BY), _pane_input(ids.CHANNELS_VALUE), _pane_input(ids.CHANNELS_BIN),
+           _pane_input(ids.CHANNELS_DIVIDE), *baseline_inputs], draw_channels)
 
     def draw_depth(cube, mode, value, kind, unit, in_start, in_end, b1s, b1e, b2s, b2e, bands):
         request = depth_request(mode, value, kind, unit, in_start, in_end, b1s, b1e, b2s, b2e)
         return depth_view(cube, request, _bands(bands))
 
     panel(ids.DEPTH_GRAPH, ids.TAB_TRANSMISSION, [Output(ids.DEPTH_MESSAGE, "children")],
-          [Input(ids.DEPTH_BY, "value"), Input(ids.DEPTH_VALUE, "value"), Input(ids.DEPTH_KIND, "value"),
-           Input(ids.DEPTH_UNIT, "value"), Input(ids.IN_TRANSIT_START, "value"), Input(ids.IN_TRANSIT_END, "value"),
-           *baseline_inputs, Input(ids.WINDOW_BASELINE2_START, "value"), Input(ids.WINDOW_BASELINE2_END, "value"),
+          [_pane_input(ids.DEPTH_BY), _pane_input(ids.DEPTH_VALUE), _pane_input(ids.DEPTH_KIND),
+           _pane_input(ids.DEPTH_UNIT), _pane_input(ids.IN_TRANSIT_START), _pane_input(ids.IN_TRANSIT_END),
+           *baseline_inputs, _pane_input(ids.WINDOW_BASELINE2_START), _pane_input(ids.WINDOW_BASELINE2_END),
            Input(ids.BANDS, "data")], draw_depth)
 
     def draw_variability(cube, bands, mode, value, period):
@@ -376,17 +442,5 @@ def register(app, services: Services) -> None:
 
     panel(ids.PERIODOGRAM_GRAPH, ids.TAB_VARIABILITY,
           [Output(ids.AMPLITUDE_GRAPH, "figure"), Output(ids.VARIABILITY_MESSAGE, "children")],
-          [Input(ids.BANDS, "data"), Input(ids.AMPLITUDE_BY, "value"), Input(ids.AMPLITUDE_VALUE, "value"),
-           Input(ids.AMPLITUDE_PERIOD, "value")], draw_variability)
-
-    @app.callback(
-        Output(ids.IN_TRANSIT_START, "value"), Output(ids.IN_TRANSIT_END, "value"),
-        Output(ids.WINDOW_BASELINE_START, "value"), Output(ids.WINDOW_BASELINE_END, "value"),
-        Input(ids.WINDOWS_STORE, "data"),
-        prevent_initial_call=True,
-    )
-    def fill_windows(data):
-        # A box-select on the white-light curve sets a window: it replaces what was typed.
-        found = read_windows(data)
-        inside, baseline = found.get("in_transit"), found.get("baseline")
-        return (*(inside if inside else (no_update, no_update)), *(baseline if baseline else (no_update, no_update)))
+          [Input(ids.BANDS, "data"), _pane_input(ids.AMPLITUDE_BY), _pane_input(ids.AMPLITUDE_VALUE),
+           _pane_input(ids.AMPLITUDE_PERIOD)], draw_variability)
