@@ -210,7 +210,7 @@ import stamp_engine
 
 _real_load = stamp_engine.load
 
-def _slow_load(paths, progress=None, workdir=None):
+def _slow_load(paths, progress=None, workdir=None, **load_options):
     Path(os.environ["STAMP_TEST_READER_PID"]).write_text(str(os.getpid()))
     for i in range(600):
         if progress:
