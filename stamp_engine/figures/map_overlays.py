@@ -10,7 +10,7 @@ import numpy as np
 from ..cube import Cube
 from ..labels import interpolated_flags
 from ..timeaxis import TimeRows
-from .common import WAVELENGTH_LABEL
+from .common import WAVELENGTH_LABEL, _runs
 
 #: Colour of map cells without data (gaps in time, NaN values): the plot background.
 GAP_COLOUR = "rgb(205,205,205)"
@@ -20,12 +20,6 @@ INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
 MASK_COLOUR = "rgb(64,64,64)"
 #: A wavelength column is masked when at least this fraction of a visit's integrations is NaN there.
 MASKED_FRACTION = 0.5
-
-
-def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and stop (exclusive) indices of each run of True in a 1-D boolean array."""
-    steps = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
-    return np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
 
 
 def masked_columns(values: np.ndarray, fraction: float = MASKED_FRACTION) -> np.ndarray:
