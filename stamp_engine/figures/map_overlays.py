@@ -39,6 +39,8 @@ def masked_column_rects(values: np.ndarray, edges: np.ndarray, hours: tuple[floa
     """Layout rectangles in :data:`MASK_COLOUR` under each run of :func:`masked_columns` of one visit.
 
     Drawn below the map: its cells with data stay visible, its NaN cells show the mask.
+    A band highlight (``stamp_engine/web/stamp_bands.js``) draws them again above its grey,
+    so masked columns stay dark outside the band too.
     """
     masked = masked_columns(values)
     if not masked.any():
