@@ -214,6 +214,11 @@ def spectrum_frames(
     )
 
 
+#: A spectrum with at most this many wavelength columns with data gets markers on its line:
+#: a one-point line draws nothing, and two or three points read better as points.
+FEW_COLUMNS = 3
+
+
 def _spectrum_traces(frames: SpectrumFrames, index: int) -> list[go.Scatter]:
     unit_text = f" {frames.unit}" if frames.unit else ""
     w = _f32(frames.wavelength)
@@ -221,6 +226,7 @@ def _spectrum_traces(frames: SpectrumFrames, index: int) -> list[go.Scatter]:
     reference = frames.reference[min(int(frames.visit[index]), len(frames.reference) - 1)]
     reference_name = "0 % (the visit's reference)" if frames.mode == "variability" else "Reference (visit median)"
     band_x, band_y = error_band_polygons(w, value, error)
+    few = int(np.isfinite(frames.value).any(axis=0).sum()) <= FEW_COLUMNS
     return [
         go.Scatter(
             x=_f32(band_x),
@@ -236,7 +242,8 @@ def _spectrum_traces(frames: SpectrumFrames, index: int) -> list[go.Scatter]:
             x=w,
             y=_f32(value),
             customdata=_f32(error),
-            mode="lines",
+            mode="lines+markers" if few else "lines",
+            marker={"size": 8, "color": "rgb(31,119,180)"},
             line={"width": 1.5, "color": "rgb(31,119,180)"},
             name="Spectrum",
             hovertemplate=f"λ = %{{x:.4f}} µm<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}<extra>spectrum</extra>",

@@ -121,3 +121,30 @@ def test_band_follows_value_plus_minus_error_and_has_a_gap_over_masked_columns(b
     assert checked > 300
     gap = slice(int(np.ceil(px_w[NAN_COLUMNS.start - 1])) + 3, int(np.floor(px_w[NAN_COLUMNS.stop])) - 2)
     assert not is_band[plot, gap].any(), f"{graph}: band colour over the masked columns"
+
+
+def test_a_one_channel_cube_draws_its_spectrum_point(driver, tmp_path):
+    """A one-point line draws nothing: with few columns the spectrum has markers."""
+    hours = np.arange(6) * 0.1
+    cube = Cube(np.array([5.0]), Time(60000.0 + hours / 24.0, format="mjd", scale="tdb"),
+                (1.0 + 0.01 * np.arange(6))[:, None], np.full((6, 1), 0.01), u.Jy)
+    fig = figures.spectrum_figure(cube, 2, mode="flux")
+    fig.data[2].visible = False  # the reference: the point alone must be visible
+    path = tmp_path / "one.html"
+    path.write_text(f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+<script src="{PLOTLY_JS.as_uri()}"></script></head><body style="margin:0">
+<div id="one" style="width:600px;height:400px"></div>
+<script>var fig = {fig.to_json()};
+Plotly.newPlot("one", fig.data, fig.layout).then(function () {{ window.READY = true; }},
+                                                 function (e) {{ window.ERROR = String(e); }});</script>
+</body></html>""", encoding="utf-8")
+    driver.get(path.as_uri())
+    deadline = time.monotonic() + 60
+    while not driver.execute_script("return window.READY || window.ERROR || null"):
+        assert time.monotonic() < deadline, "the page did not finish plotting"
+        time.sleep(0.1)
+    (x,), (y,) = _to_pixels(driver, "one", [5.0], [float(cube.flux[2, 0])])
+    image = pixels.screenshot(driver).astype(int)
+    around = image[int(y) - 6:int(y) + 7, int(x) - 6:int(x) + 7]
+    line_rgb = np.array([31, 119, 180])
+    assert (np.abs(around - line_rgb).max(axis=-1) <= 30).sum() >= 20, "no spectrum point drawn at its value"
