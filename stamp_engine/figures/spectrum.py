@@ -22,10 +22,10 @@ from .common import (
     SPECTRUM_Y_PAD,
     WAVELENGTH_LABEL,
     _display_name,
-    error_band_polygons,
     _f32,
     _padded,
     display_cube,
+    error_band_polygons,
 )
 
 

@@ -3,7 +3,6 @@ the grey that dims out-of-band columns must not hide missing data ("dark columns
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import astropy.units as u
@@ -17,6 +16,7 @@ from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.figures.map_overlays import MASK_COLOUR
 from tests.helpers import band_pixels, pixels
+from tests.helpers.pages import open_plot_page
 from tests.helpers.paths import REPO
 
 pytestmark = pytest.mark.browser
@@ -51,20 +51,14 @@ def heatmap_page(driver, tmp_path_factory):
                                                     function (e) {{ window.ERROR = String(e); }});
 </script></body></html>"""
     path = tmp_path_factory.mktemp("masked-columns") / "page.html"
-    path.write_text(html, encoding="utf-8")
-    driver.get(path.as_uri())
-    deadline = time.monotonic() + 60
-    while not driver.execute_script("return window.READY || window.ERROR || null"):
-        assert time.monotonic() < deadline, "the page did not finish plotting"
-        time.sleep(0.1)
-    assert driver.execute_script("return window.ERROR || null") is None
+    open_plot_page(driver, path, html)
     return driver
 
 
 def _regions(driver):
     graph = driver.find_element("id", "map")
     edges = [WAVELENGTH[MASKED.stop - 1] + 0.5 * (WAVELENGTH[1] - WAVELENGTH[0]), BAND.start, BAND.end]
-    (left, top, right, bottom), (mask_end, b0, b1) = band_pixels.heatmap_area(driver, graph, edges)
+    (left, top, _, bottom), (mask_end, b0, _) = band_pixels.heatmap_area(driver, graph, edges)
     rows = pixels.screenshot(driver)[int(top) + 4:int(bottom) - 4]
     masked = rows[:, int(left) + 4:int(mask_end) - 4]
     other = rows[:, int(mask_end) + 4:int(b0) - 4]

@@ -6,7 +6,6 @@ the spectrum player and the explore panel)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import astropy.units as u
@@ -18,6 +17,7 @@ from astropy.time import Time
 from stamp_engine import figures
 from stamp_engine.cube import Cube
 from tests.helpers import pixels
+from tests.helpers.pages import open_plot_page
 from tests.helpers.paths import REPO
 
 pytestmark = pytest.mark.browser
@@ -64,13 +64,7 @@ def band_page(driver, tmp_path_factory):
     .then(function () {{ window.READY = true; }}, function (e) {{ window.ERROR = String(e); }});
 </script></body></html>"""
     path = tmp_path_factory.mktemp("spectrum-band") / "page.html"
-    path.write_text(html, encoding="utf-8")
-    driver.get(path.as_uri())
-    deadline = time.monotonic() + 60
-    while not driver.execute_script("return window.READY || window.ERROR || null"):
-        assert time.monotonic() < deadline, "the page did not finish plotting"
-        time.sleep(0.1)
-    assert driver.execute_script("return window.ERROR || null") is None
+    open_plot_page(driver, path, html)
     return driver, cube
 
 
@@ -130,19 +124,13 @@ def test_a_one_channel_cube_draws_its_spectrum_point(driver, tmp_path):
                 (1.0 + 0.01 * np.arange(6))[:, None], np.full((6, 1), 0.01), u.Jy)
     fig = figures.spectrum_figure(cube, 2, mode="flux")
     fig.data[2].visible = False  # the reference: the point alone must be visible
-    path = tmp_path / "one.html"
-    path.write_text(f"""<!DOCTYPE html><html><head><meta charset="utf-8">
+    open_plot_page(driver, tmp_path / "one.html", f"""<!DOCTYPE html><html><head><meta charset="utf-8">
 <script src="{PLOTLY_JS.as_uri()}"></script></head><body style="margin:0">
 <div id="one" style="width:600px;height:400px"></div>
 <script>var fig = {fig.to_json()};
 Plotly.newPlot("one", fig.data, fig.layout).then(function () {{ window.READY = true; }},
                                                  function (e) {{ window.ERROR = String(e); }});</script>
-</body></html>""", encoding="utf-8")
-    driver.get(path.as_uri())
-    deadline = time.monotonic() + 60
-    while not driver.execute_script("return window.READY || window.ERROR || null"):
-        assert time.monotonic() < deadline, "the page did not finish plotting"
-        time.sleep(0.1)
+</body></html>""")
     (x,), (y,) = _to_pixels(driver, "one", [5.0], [float(cube.flux[2, 0])])
     image = pixels.screenshot(driver).astype(int)
     around = image[int(y) - 6:int(y) + 7, int(x) - 6:int(x) + 7]
