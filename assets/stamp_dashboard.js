@@ -20,6 +20,50 @@
     return new Float32Array(buffer.buffer);
   }
 
+  /*
+   * The ±1σ band of a curve as fill "toself" coordinates, as stamp_engine.figures.common
+   * error_band_polygons builds it: one closed polygon (upper edge forward, lower edge back)
+   * per run of points where x, value and error are finite, null between polygons.  One
+   * polygon with a gap inside makes Plotly close the wrong vertices.  Shared with
+   * stamp_explore.js (window.stampBandPolygons).
+   */
+  function finite(v) {
+    return v !== null && v !== undefined && isFinite(v);
+  }
+
+  function bandPolygons(x, value, error) {
+    var bx = [], by = [], start = -1, n = value.length;
+    function close(stop) {
+      if (start < 0) {
+        return;
+      }
+      if (bx.length) {
+        bx.push(null);
+        by.push(null);
+      }
+      for (var k = start; k < stop; k++) {
+        bx.push(x[k]);
+        by.push(value[k] + error[k]);
+      }
+      for (var j = stop - 1; j >= start; j--) {
+        bx.push(x[j]);
+        by.push(value[j] - error[j]);
+      }
+      start = -1;
+    }
+    for (var i = 0; i < n; i++) {
+      var ok = finite(x[i]) && finite(value[i]) && finite(error[i]);
+      if (ok && start < 0) {
+        start = i;
+      } else if (!ok) {
+        close(i);
+      }
+    }
+    close(n);
+    return { x: bx, y: by };
+  }
+  window.stampBandPolygons = bandPolygons;
+
   /* Id of the spectrum player's graph (dashboard/ids.py SPECTRUM). */
   var SPECTRUM_GRAPH = "spectrum-graph";
   /* The heatmap's graph and tab (dashboard/ids.py HEATMAP, TAB_HEATMAP). */
@@ -197,7 +241,8 @@
   function decodeFrames(frames) {
     var decoded = decodedFrames.get(frames);
     if (!decoded) {
-      decoded = { value: float32(frames.value), error: float32(frames.error), reference: float32(frames.reference) };
+      decoded = { value: float32(frames.value), error: float32(frames.error), reference: float32(frames.reference),
+        wavelength: float32(frames.wavelength) };
       decodedFrames.set(frames, decoded);
     }
     return decoded;
@@ -278,12 +323,9 @@
         var value = decoded.value.subarray(i * w, (i + 1) * w);
         var error = decoded.error.subarray(i * w, (i + 1) * w);
         var visit = Math.min(frames.visit[i] || 0, decoded.reference.length / w - 1);
-        var ribbon = new Float32Array(2 * w);
-        for (var k = 0; k < w; k++) {
-          ribbon[k] = value[k] + error[k];
-          ribbon[2 * w - 1 - k] = value[k] - error[k];
-        }
-        var ys = [ribbon, value, decoded.reference.subarray(visit * w, (visit + 1) * w)];
+        var band = bandPolygons(decoded.wavelength, value, error);
+        var xs = [band.x, decoded.wavelength, decoded.wavelength];
+        var ys = [band.y, value, decoded.reference.subarray(visit * w, (visit + 1) * w)];
         var triggered = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
           return t.prop_id;
         });
@@ -292,7 +334,7 @@
         });
         var gd = document.querySelector("#" + SPECTRUM_GRAPH + " .js-plotly-plot");
         if (onlySlider && gd && window.Plotly && gd.data && gd.data.length >= 3) {
-          window.Plotly.update(gd, { y: ys, customdata: [error, error, error] },
+          window.Plotly.update(gd, { x: xs, y: ys, customdata: [error, error, error] },
             { "title.text": frames.titles[i] }, [0, 1, 2]);
           return noUpdate();
         }
@@ -301,6 +343,9 @@
             return trace;
           }
           var copy = Object.assign({}, trace, { y: ys[t] });
+          if (t === 0) {
+            copy.x = xs[0];
+          }
           if (t === 1) {
             copy.customdata = error;
           }

@@ -107,20 +107,16 @@
     return finite(v) ? Number(v).toPrecision(digits) : "no data";
   }
 
-  /* Spectrum of `row`: [ribbon x, ribbon y, x, y, error]. */
+  /* Spectrum of `row`: ribbon x, y (stampBandPolygons of stamp_dashboard.js), x, y, error. */
   function spectrumOf(cube, row) {
     var w = cube.nw, x = Array.from(cube.wavelength), y = new Array(w), e = new Array(w);
-    var rx = new Array(2 * w), ry = new Array(2 * w);
     for (var k = 0; k < w; k++) {
       var v = cube.value[row * w + k], err = cube.error[row * w + k];
       y[k] = finite(v) ? v : null;
       e[k] = finite(err) ? err : null;
-      rx[k] = x[k];
-      rx[2 * w - 1 - k] = x[k];
-      ry[k] = finite(v) && finite(err) ? v + err : null;
-      ry[2 * w - 1 - k] = finite(v) && finite(err) ? v - err : null;
     }
-    return { rx: rx, ry: ry, x: x, y: y, e: e };
+    var band = window.stampBandPolygons(x, y, e);
+    return { rx: band.x, ry: band.y, x: x, y: y, e: e };
   }
 
   /* A time series over rows with a null after every break: `at(row)` -> [value, error]. */

@@ -22,7 +22,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .cube import Cube
-from .figures.common import _TEMPLATE, WAVELENGTH_LABEL, _display_name, _value_name_and_unit
+from .figures.common import _TEMPLATE, SPECTRUM_BAND_FILL, WAVELENGTH_LABEL, _display_name, _value_name_and_unit
 from .figures.map_overlays import interpolated_rows
 from .figures.spectrum import _y_range
 from .timeaxis import time_gaps
@@ -39,7 +39,7 @@ __all__ = [
 
 #: Line colour of the spectrum / light curve through the clicked point.
 DATA_COLOUR = "rgb(31,119,180)"
-DATA_RIBBON = "rgba(31,119,180,0.25)"
+DATA_RIBBON = SPECTRUM_BAND_FILL
 #: The highlighted band's light curve in the light-curve panel.
 BAND_CURVE_COLOUR = "rgb(44,160,44)"
 #: Crosshair lines through the clicked point: a colour no data trace or band shade uses.

@@ -144,6 +144,38 @@ SURFACE_Z_PAD = 0.25
 SPECTRUM_Y_PAD = 0.25
 
 
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of each run of True in a 1-D boolean array."""
+    steps = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
+    return np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+
+
+#: Fill of the spectrum's ±1σ band: the line colour rgb(31,119,180), light but plainly visible.
+SPECTRUM_BAND_FILL = "rgba(31,119,180,0.3)"
+
+
+def error_band_polygons(x: np.ndarray, value: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ±1σ band of a curve as ``fill="toself"`` coordinates: one closed polygon per run of
+    points where ``x``, ``value`` and ``error`` are all finite, NaN between polygons.
+
+    A single forward/backward polygon with NaN inside makes Plotly close the wrong vertices
+    (a wedge that does not follow the curve); one polygon per run leaves gaps where there are
+    no data. The browser rebuilds it the same way (``bandPolygons`` in the assets' JS).
+    """
+    x, value, error = (np.asarray(a, dtype=float) for a in (x, value, error))
+    starts, stops = _runs(np.isfinite(x) & np.isfinite(value) & np.isfinite(error))
+    if starts.size == 0:
+        return np.empty(0), np.empty(0)
+    # per run: forward indices (upper edge), backward indices (lower edge), -1 for the NaN separator
+    index = np.concatenate([np.r_[np.arange(a, b), np.arange(b - 1, a - 1, -1), -1] for a, b in zip(starts, stops)])[:-1]
+    upper = np.concatenate([np.r_[np.ones(b - a, bool), np.zeros(b - a + 1, bool)] for a, b in zip(starts, stops)])[:-1]
+    gap = index < 0
+    safe = np.where(gap, 0, index)
+    band_x = np.where(gap, np.nan, x[safe])
+    band_y = np.where(gap, np.nan, np.where(upper, value[safe] + error[safe], value[safe] - error[safe]))
+    return band_x, band_y
+
+
 def _padded(limits: tuple[float, float] | None, fraction: float) -> tuple[float, float] | None:
     if limits is None:
         return None

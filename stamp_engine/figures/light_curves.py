@@ -12,7 +12,7 @@ import plotly.colors as pcolors
 import plotly.graph_objects as go
 
 from ..timeaxis import time_gaps
-from .common import _TEMPLATE, _f32, _rgba, plain_text
+from .common import _TEMPLATE, _f32, _rgba, error_band_polygons, plain_text
 
 if TYPE_CHECKING:
     from ..steps.light_curves import LightCurve
@@ -150,12 +150,8 @@ def light_curve_figure(
         all_segments = _curve_segments(curve, max_points)
         segments = [s[:3] for s in all_segments if not s[3]]
         filled = [s[:3] for s in all_segments if s[3]]
-        ribbon_parts = []
-        for h, val, err in segments:
-            ok = np.isfinite(h) & np.isfinite(val) & np.isfinite(err)
-            h, lo, hi = h[ok], (val - err)[ok], (val + err)[ok]
-            if h.size:
-                ribbon_parts.append((np.concatenate([h, h[::-1]]), np.concatenate([hi, lo[::-1]])))
+        # one polygon per run of finite points: the band has a gap wherever the line has one
+        ribbon_parts = [p for p in (error_band_polygons(h, val, err) for h, val, err in segments) if p[0].size]
         group = f"curve-{i}"
         fig.add_trace(
             go.Scatter(

@@ -10,7 +10,7 @@ import numpy as np
 from ..cube import Cube
 from ..labels import interpolated_flags
 from ..timeaxis import TimeRows
-from .common import WAVELENGTH_LABEL
+from .common import WAVELENGTH_LABEL, _runs
 
 #: Colour of map cells without data (gaps in time, NaN values): the plot background.
 GAP_COLOUR = "rgb(205,205,205)"
@@ -20,12 +20,6 @@ INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
 MASK_COLOUR = "rgb(64,64,64)"
 #: A wavelength column is masked when at least this fraction of a visit's integrations is NaN there.
 MASKED_FRACTION = 0.5
-
-
-def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and stop (exclusive) indices of each run of True in a 1-D boolean array."""
-    steps = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
-    return np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
 
 
 def masked_columns(values: np.ndarray, fraction: float = MASKED_FRACTION) -> np.ndarray:
@@ -45,6 +39,8 @@ def masked_column_rects(values: np.ndarray, edges: np.ndarray, hours: tuple[floa
     """Layout rectangles in :data:`MASK_COLOUR` under each run of :func:`masked_columns` of one visit.
 
     Drawn below the map: its cells with data stay visible, its NaN cells show the mask.
+    A band highlight (``stamp_engine/web/stamp_bands.js``) draws them again above its grey,
+    so masked columns stay dark outside the band too.
     """
     masked = masked_columns(values)
     if not masked.any():

@@ -18,12 +18,14 @@ from ..statistics import nanmedian_over_time
 from .common import (
     _TEMPLATE,
     MAX_DISPLAY_WAVELENGTH,
+    SPECTRUM_BAND_FILL,
     SPECTRUM_Y_PAD,
     WAVELENGTH_LABEL,
     _display_name,
     _f32,
     _padded,
     display_cube,
+    error_band_polygons,
 )
 
 
@@ -111,7 +113,7 @@ class SpectrumFrames:
 
         return {
             "n": self.n_frames, "w": int(self.wavelength.size), "value": b64(self.value), "error": b64(self.error),
-            "reference": b64(self.reference), "visit": [int(v) for v in self.visit],
+            "reference": b64(self.reference), "wavelength": b64(self.wavelength), "visit": [int(v) for v in self.visit],
             "titles": [self.title(i) for i in range(self.n_frames)], "mode": self.mode,
         }
 
@@ -212,18 +214,25 @@ def spectrum_frames(
     )
 
 
+#: A spectrum with at most this many wavelength columns with data gets markers on its line:
+#: a one-point line draws nothing, and two or three points read better as points.
+FEW_COLUMNS = 3
+
+
 def _spectrum_traces(frames: SpectrumFrames, index: int) -> list[go.Scatter]:
     unit_text = f" {frames.unit}" if frames.unit else ""
     w = _f32(frames.wavelength)
     value, error = frames.value[index], frames.error[index]
     reference = frames.reference[min(int(frames.visit[index]), len(frames.reference) - 1)]
     reference_name = "0 % (the visit's reference)" if frames.mode == "variability" else "Reference (visit median)"
+    band_x, band_y = error_band_polygons(w, value, error)
+    few = int(np.isfinite(frames.value).any(axis=0).sum()) <= FEW_COLUMNS
     return [
         go.Scatter(
-            x=np.concatenate([w, w[::-1]]),
-            y=_f32(np.concatenate([value + error, (value - error)[::-1]])),
+            x=_f32(band_x),
+            y=_f32(band_y),
             fill="toself",
-            fillcolor="rgba(31,119,180,0.25)",
+            fillcolor=SPECTRUM_BAND_FILL,
             line={"width": 0, "color": "rgba(31,119,180,0)"},
             hoverinfo="skip",
             name="±1σ",
@@ -233,7 +242,8 @@ def _spectrum_traces(frames: SpectrumFrames, index: int) -> list[go.Scatter]:
             x=w,
             y=_f32(value),
             customdata=_f32(error),
-            mode="lines",
+            mode="lines+markers" if few else "lines",
+            marker={"size": 8, "color": "rgb(31,119,180)"},
             line={"width": 1.5, "color": "rgb(31,119,180)"},
             name="Spectrum",
             hovertemplate=f"λ = %{{x:.4f}} µm<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}<extra>spectrum</extra>",
@@ -298,13 +308,14 @@ def spectrum_player_figure(
     """
     frames = spectrum_frames(cube, mode, max_frames=max_frames, max_wavelength=max_wavelength)
     n = frames.n_frames
-    ribbon = _f32(np.concatenate([frames.value + frames.error, (frames.value - frames.error)[:, ::-1]], axis=1))
+    bands = [error_band_polygons(frames.wavelength, frames.value[i], frames.error[i]) for i in range(n)]
     references = frames.reference[np.minimum(frames.visit, len(frames.reference) - 1)] if n else frames.reference
-    # frames carry only what changes: the y values of ribbon, spectrum and reference
+    # frames carry only what changes: the band (its polygons follow each frame's NaN columns),
+    # the y values of spectrum and reference
     plotly_frames = [
         go.Frame(
             name=str(i + 1),
-            data=[{"y": ribbon[i]}, {"y": frames.value[i]}, {"y": references[i]}],
+            data=[{"x": _f32(bands[i][0]), "y": _f32(bands[i][1])}, {"y": frames.value[i]}, {"y": references[i]}],
             traces=[0, 1, 2],
             layout={"title": {"text": frames.title(i)}},
         )

@@ -142,6 +142,28 @@
     });
   }
 
+  /*
+   * The map's masked-column rectangles (stamp_engine.figures.map_overlays, name "masked",
+   * drawn below the map) again above the grey, clipped to it: masked columns stay dark, as
+   * the map's subtitle says, whether or not a band is highlighted.  Named like the grey, so
+   * they go with it.
+   */
+  function maskedOverGrey(shapes, grey) {
+    var out = [];
+    (shapes || []).forEach(function (m) {
+      if (!m || m.name !== "masked") {
+        return;
+      }
+      grey.forEach(function (g) {
+        var x0 = Math.max(Math.min(m.x0, m.x1), g.x0), x1 = Math.min(Math.max(m.x0, m.x1), g.x1);
+        if ((m.xref || "x") === g.xref && x1 > x0) {
+          out.push(assign({}, m, { name: GREY_SHAPE, x0: x0, x1: x1, layer: "above" }));
+        }
+      });
+    });
+    return out;
+  }
+
   function shadeShapes(bands, band) {
     var range = (bands || []).filter(function (b) { return b && b.name === band; })[0];
     if (!range) {
@@ -234,7 +256,7 @@
           grey = grey.concat(greyShapes(trace.meta, band, xref));
         }
       });
-      newLayout.shapes = withShapes(layout, GREY_SHAPE, grey);
+      newLayout.shapes = withShapes(layout, GREY_SHAPE, grey.concat(maskedOverGrey(layout.shapes, grey)));
     }
     if (surfaces.length) {
       var original = state.coloraxis || layout.coloraxis || {};

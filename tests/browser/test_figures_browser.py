@@ -22,6 +22,7 @@ from stamp_engine import steps as stamp_steps
 from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
 from stamp_engine.synthetic import make_observation
+from tests.helpers.pages import open_plot_page
 from tests.helpers.paths import REPO
 
 pytestmark = pytest.mark.browser
@@ -83,13 +84,7 @@ def page(driver, tmp_path_factory):
   ]).then(function () {{ window.READY = true; }}, function (e) {{ window.ERROR = String(e); }});
 </script></body></html>"""
     path = tmp_path_factory.mktemp("stamp-bands") / "page.html"
-    path.write_text(html, encoding="utf-8")
-    driver.get(path.as_uri())
-    deadline = time.monotonic() + 60
-    while not driver.execute_script("return window.READY || window.ERROR || null"):
-        assert time.monotonic() < deadline, "the page did not finish plotting"
-        time.sleep(0.1)
-    assert driver.execute_script("return window.ERROR || null") is None
+    open_plot_page(driver, path, html)
     return driver
 
 

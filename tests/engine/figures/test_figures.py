@@ -410,3 +410,31 @@ def test_titles_without_a_target_say_what_is_known(tmp_path):
     instrument = " ".join(str(cube.meta[k]) for k in ("instrument", "detector") if cube.meta.get(k))
     assert instrument  # the Eureka! file says which instrument
     assert figures.heatmap_figure(cube).layout.title.text == f"{instrument}, S3_wasp_ap5_SpecData.h5 (no target name) — map"
+
+
+def test_error_band_is_one_polygon_per_run_of_finite_columns():
+    """A NaN inside one forward/backward polygon makes Plotly close the wrong vertices: the band
+    has one closed polygon per run of columns with data, NaN between them."""
+    from stamp_engine.figures.common import error_band_polygons
+
+    w = np.arange(8.0)
+    value = np.array([1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0, 8.0])
+    error = np.array([0.1, 0.1, 0.1, 0.1, np.nan, 0.2, 0.2, 0.2])
+    x, y = error_band_polygons(w, value, error)
+    parts = np.split(np.c_[x, y], np.flatnonzero(np.isnan(x)))
+    parts = [p[~np.isnan(p[:, 0])] for p in parts]
+    assert [p[:, 0].tolist() for p in parts] == [[0, 1, 1, 0], [3, 3], [5, 6, 7, 7, 6, 5]]
+    np.testing.assert_allclose(parts[2][:, 1], [6.2, 7.2, 8.2, 7.8, 6.8, 5.8])
+    assert error_band_polygons(w, value * np.nan, error)[0].size == 0
+
+
+def test_spectrum_player_frames_carry_the_band_polygons_of_each_frame(flux_cube):
+    cube = flux_cube
+    fig = figures.spectrum_player_figure(cube, max_frames=4, mode="flux")
+    frames = figures.spectrum_frames(cube, "flux", max_frames=4, max_wavelength=figures.MAX_DISPLAY_WAVELENGTH)
+    from stamp_engine.figures.common import error_band_polygons
+
+    for i, frame in enumerate(fig.frames):
+        x, y = error_band_polygons(frames.wavelength, frames.value[i], frames.error[i])
+        np.testing.assert_allclose(np.asarray(frame.data[0].x, dtype=float), x, rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(frame.data[0].y, dtype=float), y, rtol=1e-5)
