@@ -316,7 +316,7 @@ def load_datasets(data: Path | None, demo: bool) -> tuple[list[Dataset], list[tu
 
 # ------------------------------------------------------------------------ drawing
 _PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
-<script src="plotly.min.js"></script><script src="stamp_bands.js"></script><script src="stamp_explore.js"></script>
+<script src="plotly.min.js"></script><script src="stamp_bands.js"></script><script src="stamp_dashboard.js"></script><script src="stamp_explore.js"></script>
 <style>body {{ margin: 0; background: #fff; }} #plot {{ width: {width}px; height: {height}px; }}</style>
 </head><body><div id="plot"></div>
 <script type="application/json" id="figure">{figure}</script>
@@ -402,6 +402,8 @@ def render(datasets: Sequence[Dataset], failed: Sequence[tuple[str, str]], outdi
     shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", work / "plotly.min.js")
     shutil.copy(REPO / "stamp_engine" / "web" / "stamp_bands.js", work / "stamp_bands.js")
     shutil.copy(REPO / "assets" / "stamp_explore.js", work / "stamp_explore.js")
+    # stamp_explore.js draws the ±1σ band with stamp_dashboard.js's stampBandPolygons
+    shutil.copy(REPO / "assets" / "stamp_dashboard.js", work / "stamp_dashboard.js")
     rows = []
     driver = _driver()
     try:
