@@ -17,6 +17,7 @@ from selenium.webdriver.common.keys import Keys
 
 import stamp_engine
 from dashboard import ids
+from dashboard.features import job
 from dashboard.server.config import Config
 from dashboard.features.views import DEFAULT_FPS
 from stamp_engine import figures
@@ -140,7 +141,9 @@ def test_page_at_1280x720_keeps_the_plot_in_view_and_opens_on_the_heatmap(dash_d
     assert not overlaps, (heading, toolbar)
 
 
-def test_job_feedback_says_waiting_cancelled_and_what_is_loaded(dash_duo, make_app, tmp_path):
+def test_job_feedback_says_waiting_cancelled_and_what_is_loaded(dash_duo, make_app, tmp_path, monkeypatch):
+    # the uploads here are small enough for a plain request (no progress to show): make them "large"
+    monkeypatch.setattr(job, "PLAIN_REQUEST_MAX_BYTES", 0)
     demo = Config().demo_path
 
     def slow_for_uploads(paths, progress=None, workdir=None):

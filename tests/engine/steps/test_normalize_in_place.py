@@ -180,10 +180,12 @@ def test_a_memory_mapped_cube_equals_the_in_memory_one_and_leaves_no_file(awkwar
 def test_a_flag_mask_comes_back_from_the_reader_process_bit_for_bit(tmp_path, shape):
     """Masks travel bit-packed from the reader child (no .npy written); odd widths keep their last bits."""
     from stamp_engine.io import sandbox
+    from stamp_engine.io.containers import InputFile
 
     mask = np.random.default_rng(1).random(shape) < 0.3
     mask[..., -1] = True  # the last value of a row, in the padding byte of the packed form
-    ref = sandbox._export_array(mask, tmp_path / "source.fits", tmp_path / "mask.npy")
+    source = tmp_path / "source.fits"
+    ref = sandbox._export_array(mask, InputFile(source, source.name), source, tmp_path / "mask.npy")
     assert ref[0] == "bits" and not (tmp_path / "mask.npy").exists()
     back = sandbox._import_array(ref, tmp_path / "source.fits", {})
     assert back.dtype == bool and back.shape == mask.shape
