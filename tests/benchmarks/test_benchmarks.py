@@ -62,3 +62,28 @@ def test_the_table_takes_browser_rows_in_any_plain_shape_and_says_when_nothing_w
     assert by_label["page open to usable ≤ 2 s"][1:3] == ["skipped (--no-browser)", "NOT RUN"]
     assert by_label["ingest (load + normalize) ≤ 1.5× the floor"][2] == "NOT RUN"
     assert "before (predecessor)" in capsys.readouterr().out
+
+
+def test_every_browser_target_in_the_table_is_one_a_browser_measurement_names():
+    import importlib
+    import inspect
+
+    from benchmarks.targets import BROWSER_MEASUREMENTS, GOALS
+
+    source = "".join(inspect.getsource(importlib.import_module(module)) for module, _ in BROWSER_MEASUREMENTS)
+    for goal in GOALS:
+        if goal.section == "browser":
+            keys = (goal.measured_by,) if isinstance(goal.measured_by, str) else goal.measured_by
+            for key in keys:
+                assert key in source, (goal.label, key)
+
+
+def test_a_browser_row_becomes_a_target_with_its_own_verdict_and_no_unit_taken_from_it():
+    from benchmarks.browser import BrowserRow
+    from benchmarks.targets import _as_target
+
+    failed = _as_target(BrowserRow("10,000 × 2,040 ZIP → heatmap (cold)", 15.7, 5.0, "FAIL"))
+    assert (failed.name, failed.value, failed.limit, failed.verdict, failed.unit) == (
+        "10,000 × 2,040 ZIP → heatmap (cold)", 15.7, 5.0, "FAIL", "")
+    assert _as_target(BrowserRow("small file → first view (cold)", 0.9, float("nan"), "REPORT")).verdict == "REPORT"
+    assert _as_target(BrowserRow("Play frame", None, 0.3, "NOT RUN")).verdict == "NOT RUN"
