@@ -27,7 +27,7 @@ from plotly.subplots import make_subplots
 from .bands import Band
 from .figures.common import _TEMPLATE, WAVELENGTH_LABEL, _f32, _rgba, plain_text
 from .figures.light_curves import _CURVE_COLOURS, _WHITE_LIGHT_COLOUR, _block_mean
-from .timeaxis import time_gaps
+from .timeaxis import curve_time_axis, time_gaps
 from .windows import windows_text
 
 if TYPE_CHECKING:
@@ -151,7 +151,8 @@ def channel_light_curves_figure(
         parts_h += [h, [np.nan]]
         parts_v += [v, np.full((1, curves.n_channels), np.nan)]
         parts_e += [e, np.full((1, curves.n_channels), np.nan)]
-    x = _f32(np.concatenate(parts_h[:-1]))
+    axis = curve_time_axis(curves)
+    x = _f32(axis.values(np.concatenate(parts_h[:-1])))
     y = np.concatenate(parts_v[:-1])
     e = np.concatenate(parts_e[:-1])
     unit = _unit_text(curves.unit)
@@ -163,7 +164,7 @@ def channel_light_curves_figure(
         fig.add_trace(go.Scatter(
             x=x, y=_f32(y[:, i]), customdata=_f32(np.column_stack([y[:, i] - offsets[i], e[:, i]])),
             mode="lines", line={"width": 1.3, "color": colours[i]}, connectgaps=False, name=name,
-            hovertemplate=(f"{lo:.3f}–{hi:.3f} µm<br>t = %{{x:.4f}} h<br>%{{customdata[0]:.4g}} ± "
+            hovertemplate=(f"{lo:.3f}–{hi:.3f} µm<br>{axis.hover('x')}<br>%{{customdata[0]:.4g}} ± "
                            f"%{{customdata[1]:.3g}} {unit} (from the channel median)<extra></extra>"),
             meta={"role": "channel-curve", "wavelength": float(curves.wavelength[i]), "offset": float(offsets[i])},
         ))
@@ -174,7 +175,8 @@ def channel_light_curves_figure(
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title or f"{what}: {curves.n_channels} channels{binned}"},
-        xaxis={"title": {"text": curves.time_label}},
+        xaxis={"title": {"text": axis.title}},
+        meta={"time_axis": axis.meta()},
         yaxis={"title": {"text": f"{'Residual' if residuals else 'Value'} − channel median ({unit}), "
                                  f"channels {step:.3g} {unit} apart"},
                "tickvals": list(offsets[::tick_every]), "ticktext": [f"{w:.3f} µm" for w in curves.wavelength[::tick_every]],

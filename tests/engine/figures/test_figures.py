@@ -102,7 +102,7 @@ def test_one_surface_per_visit_with_units_and_time_standard_in_the_axis_titles(f
     assert [list(s) for s in fig.layout.coloraxis.colorscale] == figures.colorscale("Viridis")  # flux default
     scene = fig.layout.scene
     assert scene.xaxis.title.text == "Wavelength (µm)"
-    assert scene.yaxis.title.text == "Time (BJD_TDB − t0), hours"
+    assert scene.yaxis.title.text == f"Time since t0 (h); t0 = BJD_TDB {flux_cube.t0.jd:.5f}"
     assert scene.zaxis.title.text == "Flux (Jy)"
     assert fig.layout.coloraxis.colorbar.title.text == "Flux (Jy)"
 
@@ -191,7 +191,7 @@ def test_heatmap_separates_visits_and_hovers_with_the_error(var_cube):
     fig = figures.heatmap_figure(var_cube, bands=BANDS, visits="one axis")
     assert {t.type for t in fig.data} == {"heatmap"}
     assert fig.layout.xaxis.title.text == "Wavelength (µm)"
-    assert fig.layout.yaxis.title.text == "Time (BJD_TDB − t0), hours"
+    assert fig.layout.yaxis.title.text == f"Time since t0 (h); t0 = BJD_TDB {var_cube.t0.jd:.5f}"
     assert fig.layout.coloraxis.colorbar.title.text == "Variability (%)"
     assert [t.meta["visit"] for t in fig.data] == [0, 1]  # one trace per visit: no seams at band edges
     v0, v1 = (np.asarray(t.y, dtype=float) for t in fig.data)

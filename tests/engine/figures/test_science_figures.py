@@ -45,7 +45,7 @@ def test_channel_curves_are_stacked_labelled_by_wavelength_and_broken_between_vi
     assert (~finite).sum() == 1  # one break, between the two visits
     assert [t.meta["offset"] for t in traces] == pytest.approx(list(offsets))
     assert list(fig.layout.yaxis.ticktext) == [f"{w:.3f} µm" for w in curves.wavelength]
-    assert "(%)" in fig.layout.yaxis.title.text and "hours" in fig.layout.xaxis.title.text
+    assert "(%)" in fig.layout.yaxis.title.text and "Time since t0 (h)" in fig.layout.xaxis.title.text
     # bluest channel on top
     assert np.nanmedian(traces[0].y) > np.nanmedian(traces[-1].y)
 
