@@ -118,7 +118,7 @@ def _panel(kind: str, title: str, x_label: str, y_label: str, line_role: str, li
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 13}},
-        xaxis={"title": {"text": x_label}, "showspikes": False},
+        xaxis={**(axis.axis_layout(title=False) if axis is not None else {}), "title": {"text": x_label}, "showspikes": False},
         yaxis={"title": {"text": y_label}, **({"range": list(y_range)} if y_range is not None else {})},
         legend={"orientation": "h", "y": -0.3},
         margin={"l": 65, "r": 15, "t": 40, "b": 55},

@@ -175,7 +175,7 @@ def channel_light_curves_figure(
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title or f"{what}: {curves.n_channels} channels{binned}"},
-        xaxis={"title": {"text": axis.title}},
+        xaxis=axis.axis_layout(),
         meta={"time_axis": axis.meta()},
         yaxis={"title": {"text": f"{'Residual' if residuals else 'Value'} − channel median ({unit}), "
                                  f"channels {step:.3g} {unit} apart"},

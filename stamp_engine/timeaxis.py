@@ -284,6 +284,11 @@ class TimeAxis:
         since = "visit start" if self.since_visit_start else "t0"
         return f"Time since {since} ({self.unit_name}); t0 = {self.t0_text}"
 
+    def axis_layout(self, title: bool = True) -> dict:
+        """Plotly axis settings of a time axis: the title, and ticks without SI prefixes
+        (plotly would write 0.00002 h as "20µ")."""
+        return {**({"title": {"text": self.title}} if title else {}), "exponentformat": "power"}
+
     def hover(self, axis: str = "x") -> str:
         """Hover-template part for the time coordinate, e.g. ``"t = %{y:.2f} s since t0 (BJD_TDB)"``."""
         since = "since visit start" if self.since_visit_start else "since t0"

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import astropy.units as u
 import numpy as np
+
+from .timeaxis import display_time_unit
 
 __all__ = ["WINDOW_NAMES", "Window", "Windows", "read_window", "read_windows", "window_rows", "windows_text"]
 
 Window = tuple[float, float]
+
+#: Windows arriving as data are rounded to this many decimals of an hour (0.36 ms).
+WINDOW_DECIMALS = 7
 Windows = Window | Sequence[Window]
 
 #: The windows a page or a package keeps by name: in transit (or eclipse), the baseline, an
@@ -24,8 +30,9 @@ def read_window(pair: object) -> Window | None:
     """A window stored as two numbers in either order (a box-select gives them so), or None.
 
     The rule for windows that arrive as data (the page's window store, a download's
-    request): two finite numbers that differ, sorted and rounded to 4 decimals of an
-    hour (0.36 s).  Anything else is no window — never an exception; the
+    request): two finite numbers that differ, sorted and rounded to :data:`WINDOW_DECIMALS`
+    decimals of an hour (0.36 ms: finer than any JWST cadence, so a box drawn on a
+    light curve in seconds keeps its integrations).  Anything else is no window — never an exception; the
     products that need one say it is missing.
     """
     if not isinstance(pair, (list, tuple)) or len(pair) != 2:
@@ -36,7 +43,7 @@ def read_window(pair: object) -> Window | None:
         return None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         return None
-    return round(lo, 4), round(hi, 4)
+    return round(lo, WINDOW_DECIMALS), round(hi, WINDOW_DECIMALS)
 
 
 def read_windows(data: object, names: Sequence[str] = WINDOW_NAMES) -> dict[str, Window]:
@@ -101,5 +108,13 @@ def window_rows(hours: np.ndarray, visit: np.ndarray, windows: Windows, what: st
 
 
 def windows_text(windows: Sequence[Window]) -> str:
-    """``"1–2 h, 5–6 h"``: windows as people read them (messages, headers)."""
-    return ", ".join(f"{lo:g}–{hi:g} h" for lo, hi in windows)
+    """``"1–2 h, 5–6 h"``: windows as people read them (messages, headers), in hours as they are
+    typed; a window shorter than two hours also in the unit its light curve is drawn in
+    (:func:`stamp_engine.timeaxis.display_time_unit`): ``"0.000833333–0.00277778 h (3–10 s)"``."""
+    parts = []
+    for lo, hi in windows:
+        unit = display_time_unit(max(abs(lo), abs(hi)))
+        drawn = "" if unit in (u.h, u.d) else \
+            f" ({(lo * u.h).to_value(unit):.4g}–{(hi * u.h).to_value(unit):.4g} {unit.to_string()})"
+        parts.append(f"{lo:g}–{hi:g} h{drawn}")
+    return ", ".join(parts)

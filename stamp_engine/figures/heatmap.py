@@ -81,7 +81,7 @@ def heatmap_figure(
     fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + veils)  # gaps read as empty, not as data
     axis = cube.time_axis(panels)
     fig.update_layout(_visit_panels_layout(shown, hours, axis) if panels else
-                      {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": {"title": {"text": axis.title}}})
+                      {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": axis.axis_layout()})
     fig.update_xaxes(showgrid=False)  # grid lines would stripe the gaps
     fig.update_yaxes(showgrid=False)
     if veils:

@@ -191,7 +191,7 @@ def light_curve_figure(
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title or "Light curves"},
-        xaxis={"title": {"text": time_label}},
+        xaxis={**(axis.axis_layout() if axis is not None else {}), "title": {"text": time_label}},
         yaxis={"title": {"text": y_label}},
         hovermode="closest",
         legend={"orientation": "h", "y": -0.2},

@@ -96,7 +96,7 @@ def _visit_panels_layout(shown: Cube, hours: np.ndarray, axis: TimeAxis) -> dict
         left = v * (width + gap)
         layout[f"xaxis{suffix}"] = {"domain": [left, left + width], "anchor": f"y{suffix}",
                                     "title": {"text": WAVELENGTH_LABEL}}
-        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}",
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", **axis.axis_layout(),
                                     "title": {"text": axis.title if v == 0 else ""}}
         start = float(hours[np.flatnonzero(shown.visit == v)[0]])
         annotations.append({"text": f"Visit {v + 1}: starts {duration_text(start)} after t0", "showarrow": False,
