@@ -4,8 +4,6 @@ ticks — a bright integration at 20 s is drawn level with the "20" tick label."
 
 from __future__ import annotations
 
-import time
-
 import astropy.units as u
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from selenium.webdriver.common.by import By
 
 from stamp_engine import export, figures
 from stamp_engine.cube import Cube
+from tests.browser.test_dashboard_browser import wait_until
 from tests.helpers import pixels
 
 pytestmark = pytest.mark.browser
@@ -30,24 +29,15 @@ def _sub_second_cube() -> Cube:
     return Cube(wavelength, time_tdb, flux, np.full_like(flux, 0.01), u.Jy)
 
 
-def _wait(driver, script: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script}")
-
-
 def test_sub_second_heatmap_reads_seconds_and_its_ticks_match_the_drawn_rows(driver, tmp_path):
     cube = _sub_second_cube()
     fig = figures.heatmap_figure(cube, colorscale="Viridis", zrange=(0.0, 2.0))
     page = tmp_path / "heatmap.html"
     page.write_text(export.standalone_html(fig, (), "heatmap", height=560), encoding="utf-8")
     driver.get(page.as_uri())
-    _wait(driver, "var gd = document.querySelector('.js-plotly-plot');"
-                  "return gd && gd._fullLayout && gd.querySelector('.ytick text') && true;")
+    wait_until(lambda: driver.execute_script("var gd = document.querySelector('.js-plotly-plot');"
+                                             "return gd && gd._fullLayout && gd.querySelector('.ytick text') && true;"),
+               what="the heatmap's tick labels")
 
     title = driver.find_element(By.CSS_SELECTOR, ".ytitle").text
     assert title.startswith("Time since t0 (s); t0 = BJD_TDB 2459990.50000"), title
