@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import astropy.units as u
 import numpy as np
-
-from .timeaxis import display_time_unit
 
 __all__ = ["WINDOW_NAMES", "Window", "Windows", "read_window", "read_windows", "window_rows", "windows_text"]
 
 Window = tuple[float, float]
+Windows = Window | Sequence[Window]
 
 #: Windows arriving as data are rounded to this many decimals of an hour (0.36 ms).
 WINDOW_DECIMALS = 7
-Windows = Window | Sequence[Window]
 
 #: The windows a page or a package keeps by name: in transit (or eclipse), the baseline, an
 #: optional second baseline (e.g. after the transit).
@@ -108,13 +105,5 @@ def window_rows(hours: np.ndarray, visit: np.ndarray, windows: Windows, what: st
 
 
 def windows_text(windows: Sequence[Window]) -> str:
-    """``"1–2 h, 5–6 h"``: windows as people read them (messages, headers), in hours as they are
-    typed; a window shorter than two hours also in the unit its light curve is drawn in
-    (:func:`stamp_engine.timeaxis.display_time_unit`): ``"0.000833333–0.00277778 h (3–10 s)"``."""
-    parts = []
-    for lo, hi in windows:
-        unit = display_time_unit(max(abs(lo), abs(hi)))
-        drawn = "" if unit in (u.h, u.d) else \
-            f" ({(lo * u.h).to_value(unit):.4g}–{(hi * u.h).to_value(unit):.4g} {unit.to_string()})"
-        parts.append(f"{lo:g}–{hi:g} h{drawn}")
-    return ", ".join(parts)
+    """``"1–2 h, 5–6 h"``: windows as people read them (messages, headers)."""
+    return ", ".join(f"{lo:g}–{hi:g} h" for lo, hi in windows)

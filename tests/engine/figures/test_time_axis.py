@@ -20,7 +20,6 @@ from stamp_engine.export.video import _stamp_texts
 from stamp_engine.synthetic import make_observation
 from stamp_engine.synthetic.x1dints import write_x1dints
 from stamp_engine.timeaxis import cadence_problem, display_time_unit
-from stamp_engine.windows import windows_text
 
 WAVELENGTH = np.linspace(1.0, 2.0, 12)
 
@@ -126,11 +125,6 @@ def test_unit_rule_boundaries():
     assert display_time_unit(71.9).to_string() == "h"
     assert display_time_unit(72.1).to_string() == "d"
     assert display_time_unit(float("nan")).to_string() == "h"
-
-
-def test_windows_typed_in_hours_say_their_drawn_unit_too():
-    assert windows_text([(3 / 3600, 10 / 3600)]) == "0.000833333–0.00277778 h (3–10 s)"
-    assert windows_text([(1, 2)]) == "1–2 h"
 
 
 def test_implausible_cadence_and_repeated_times_are_flagged_naming_the_file(tmp_path):
