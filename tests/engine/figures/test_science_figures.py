@@ -106,7 +106,7 @@ def test_periodogram_figure_marks_each_peak_and_false_alarm_level_white_light_on
     assert abs(peaks["White light"].x[0] - 2.4) < 0.02
     levels = {t.meta["curve"]: t for t in roles(fig, "false-alarm-level")}
     assert list(levels["H2O"].y) == [grams[1].false_alarm_level] * 2
-    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text.startswith("Period (hours)")
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text.startswith("Period (h)")
     assert peaks["White light"].meta["resolved"] and peaks["White light"].marker.symbol == "diamond"
     assert "not a resolved period" not in fig.layout.title.text
     assert white.name == f"White light: {grams[0].peak_period.to_value(u.hour):.4g} h"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import astropy.units as u
 import numpy as np
 import pytest
 from astropy.time import Time
@@ -154,3 +155,20 @@ def test_cadence_problem_rule():
     assert cadence_problem(np.array([0.0])) is None
     # a change of visit is not a backwards step
     assert cadence_problem(np.r_[hours, hours], np.repeat([0, 1], 10)) is None
+
+
+def test_periodogram_of_a_short_series_is_drawn_in_its_unit():
+    from stamp_engine import science_figures
+    from stamp_engine.periodogram import periodogram
+    from tests.engine.science.test_periodogram_resolution import curve
+
+    hours = np.linspace(0.0, 0.0402, 60)  # the MIRI file's 2.41 min
+    gram = periodogram(curve(hours, 1 + 0.01 * np.sin(2 * np.pi * hours / 0.01), 0.001))
+    fig = science_figures.periodogram_figure([gram])
+    assert fig.layout.xaxis.title.text.startswith("Period (min)")
+    assert fig.layout.meta["period_unit"] == "min"
+    peak = [t for t in fig.data if t.meta["role"] == "peak"][0]
+    assert peak.x[0] == pytest.approx(gram.peak_period.to_value(u.min)) and abs(peak.x[0] - 0.6) < 0.01
+    assert peak.meta["resolved"]
+    ticks = [float(t) for t in fig.layout.xaxis.ticktext]
+    assert min(ticks) < 0.6 < max(ticks) <= 2.5  # minutes, not 0.00x hours
