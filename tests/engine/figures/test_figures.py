@@ -217,13 +217,13 @@ def test_heatmap_separates_visits_and_hovers_with_the_error(var_cube):
 def test_light_curves_have_one_ribbon_each_and_never_bridge_a_visit_gap(var_cube):
     bands = [b for b in BANDS if b.overlaps(0.8, 5.2)][:3]
     curves = var_cube.light_curves(bands)
-    fig = figures.light_curve_figure(curves, time_label=var_cube.time_label)
+    fig = figures.light_curve_figure(curves)
     ribbons = [t for t in fig.data if t.meta["role"] == "error-ribbon"]
     lines = [t for t in fig.data if t.meta["role"] == "light-curve"]
     assert len(ribbons) == len(curves) == len(lines) == 1 + len(bands)
     assert [t.name for t in lines] == [c.name for c in curves]
     assert all(t.fill == "toself" for t in ribbons)
-    assert fig.layout.xaxis.title.text == "Time (BJD_TDB − t0), hours"
+    assert fig.layout.xaxis.title.text == f"Time since t0 (h); t0 = BJD_TDB {var_cube.t0.jd:.5f}"
     assert fig.layout.yaxis.title.text == "Variability (%)"
     for curve, line, ribbon in zip(curves, lines, ribbons):
         x, y = np.asarray(line.x, dtype=float), np.asarray(line.y, dtype=float)
@@ -368,7 +368,7 @@ def test_big_cube_figures_stay_within_the_budget(big_cube):
         "surface": figures.figure_nbytes(figures.surface_figure(var, bands)),
         "heatmap": figures.figure_nbytes(figures.heatmap_figure(var, bands)),
         "flux surface": figures.figure_nbytes(figures.surface_figure(big_cube)),
-        "light curves": figures.figure_nbytes(figures.light_curve_figure(var.light_curves(bands), time_label=var.time_label)),
+        "light curves": figures.figure_nbytes(figures.light_curve_figure(var.light_curves(bands))),
         "spectrum": figures.figure_nbytes(figures.spectrum_figure(var, 7000)),
         "player": figures.figure_nbytes(figures.spectrum_player_figure(var)),
     }
