@@ -8,6 +8,9 @@
  * A box drawn on a light curve sets a time window (baseline / in transit, hours since the
  * first integration) or the time range; a box on a spectrum adds a band or sets the
  * wavelength range.
+ * Time: the payload and the windows are in hours since t0; every figure draws time in the
+ * unit its layout.meta.time_axis names (stamp_engine.timeaxis.TimeAxis.meta: "unit",
+ * "per_hour", "digits"), which is read here, never assumed.
  */
 (function () {
   "use strict";
@@ -22,6 +25,21 @@
 
   function noUpdate() {
     return window.dash_clientside.no_update;
+  }
+
+  /* The time axis a figure (or a payload) draws in: {unit, per_hour, digits}; hours when it says none. */
+  function timeAxisOf(meta) {
+    var axis = meta && meta.time_axis;
+    return axis && finite(axis.per_hour) && axis.per_hour > 0 ? axis : { unit: "h", per_hour: 1, digits: 4 };
+  }
+
+  function graphDiv(graphId) {
+    return document.querySelector("#" + graphId + " .js-plotly-plot");
+  }
+
+  /* `hours` since t0 written in `axis`'s unit, e.g. "12.50 s". */
+  function timeText(axis, hours) {
+    return (hours * axis.per_hour).toFixed(axis.digits) + " " + axis.unit;
   }
 
   function bytesOf(b64) {
@@ -40,10 +58,12 @@
     if (!cube) {
       var breaks = {};
       (data.breaks || []).forEach(function (row) { breaks[row] = true; });
+      var hours = new Float64Array(bytesOf(data.hours)), axis = timeAxisOf(data);
       cube = {
         nt: data.n_time, nw: data.n_wave,
         wavelength: new Float64Array(bytesOf(data.wavelength)),
-        hours: new Float64Array(bytesOf(data.hours)),
+        hours: hours, axis: axis,
+        times: hours.map(function (h) { return h * axis.per_hour; }), /* as the light-curve panel draws them */
         value: new Float32Array(bytesOf(data.value)),
         error: new Float32Array(bytesOf(data.error)),
         visit: data.visit, breaks: breaks,
@@ -75,7 +95,7 @@
     if (!pt || !finite(pt.x) || !finite(pt.y)) {
       return null;
     }
-    var gd = document.querySelector("#" + graphId + " .js-plotly-plot");
+    var gd = graphDiv(graphId);
     var trace = gd && gd.data ? gd.data[pt.curveNumber] : null;
     var visit = trace && trace.meta && finite(trace.meta.visit) ? trace.meta.visit : null;
     var lo = 0, hi = cube.nt;
@@ -85,7 +105,8 @@
       if (lo < 0) { lo = 0; hi = cube.nt; }
     }
     var sideBySide = gd && gd.layout && gd.layout.meta && gd.layout.meta.visits_side_by_side;
-    var hours = Number(pt.y) + (sideBySide ? cube.hours[lo] : 0); /* side by side: hours since the visit's start */
+    var drawn = timeAxisOf(gd && gd.layout && gd.layout.meta); /* the map's y is in its own unit */
+    var hours = Number(pt.y) / drawn.per_hour + (sideBySide ? cube.hours[lo] : 0); /* side by side: since the visit's start */
     return { row: nearest(cube.hours, hours, lo, hi), column: nearest(cube.wavelength, Number(pt.x)) };
   }
 
@@ -134,7 +155,7 @@
       lower = [];
     }
     for (var i = 0; i < cube.nt; i++) {
-      var ve = at(i), t = cube.hours[i];
+      var ve = at(i), t = cube.times[i];
       x.push(t);
       y.push(finite(ve[0]) ? ve[0] : null);
       e.push(finite(ve[1]) ? ve[1] : null);
@@ -191,7 +212,7 @@
     });
     var label = data.visit.length && Math.max.apply(null, data.visit) > 0 ? ", visit " + (data.visit[point.row] + 1) : "";
     var layout = titled(withCrosshair(figure.layout, cube.wavelength[point.column], y0),
-      data.target + " — spectrum at t = " + cube.hours[point.row].toFixed(4) + " h (row " + (point.row + 1) +
+      data.target + " — spectrum at t = " + timeText(cube.axis, cube.hours[point.row]) + " (row " + (point.row + 1) +
       " of " + cube.nt + label + "); λ = " + cube.wavelength[point.column].toFixed(4) + " µm: " +
       format(y0, 4) + unitText(data));
     var out = Object.assign({}, figure, { data: traces, layout: layout });
@@ -230,9 +251,9 @@
       }
       return trace;
     });
-    var layout = titled(withCrosshair(figure.layout, cube.hours[point.row], y0),
+    var layout = titled(withCrosshair(figure.layout, cube.times[point.row], y0),
       data.target + " — light curve at λ = " + cube.wavelength[column].toFixed(4) + " µm (column " + (column + 1) +
-      " of " + w + "); t = " + cube.hours[point.row].toFixed(4) + " h: " + format(y0, 4) + unitText(data));
+      " of " + w + "); t = " + timeText(cube.axis, cube.hours[point.row]) + ": " + format(y0, 4) + unitText(data));
     return Object.assign({}, figure, { data: traces, layout: layout });
   }
 
@@ -321,8 +342,11 @@
         if (!range) {
           return keep.concat([noUpdate()]);
         }
-        var lo = rounded(range[0], 4), hi = rounded(range[1], 4);
-        var text = lo + "–" + hi + " h";
+        /* the box is in the curve's display unit; windows and the time range are in hours */
+        var gd = graphDiv(trigger.split(".")[0]);
+        var axis = timeAxisOf(gd && gd.layout && gd.layout.meta);
+        var lo = rounded(range[0] / axis.per_hour, 7), hi = rounded(range[1] / axis.per_hour, 7);
+        var text = lo + "–" + hi + " h" + (axis.unit === "h" ? "" : " (" + timeText(axis, lo) + " to " + timeText(axis, hi) + ")");
         if (target === "time range") {
           return [noUpdate(), noUpdate(), noUpdate(), lo, hi,
                   message("Time range set to " + text + ": press Process to apply it.")];

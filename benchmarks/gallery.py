@@ -102,7 +102,7 @@ def _light_curves(d: Dataset):
 
     lo, hi = float(d.cube.wavelength[0]), float(d.cube.wavelength[-1])
     inside = [b for b in d.bands if b.overlaps(lo, hi) and np.any(b.mask(d.cube.wavelength))]
-    return figures.light_curve_figure(d.cube.light_curves(inside), time_label=d.cube.time_label)
+    return figures.light_curve_figure(d.cube.light_curves(inside))
 
 
 def _spectrum(d: Dataset):

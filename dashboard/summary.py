@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from stamp_engine.cube import Cube
+from stamp_engine.timeaxis import duration_text
 
 
 def integrations_text(cube: Cube) -> str:
@@ -30,6 +31,7 @@ def summarize(loaded: Cube, shown: str = "") -> list[tuple[str, str]]:
     instrument = " ".join(str(v) for v in (meta.get("instrument"), meta.get("detector")) if v)
     files = meta.get("files") or [{"source": s, "used": True} for s in loaded.sources]
     used = sum(1 for f in files if f.get("used"))
+    axis = loaded.time_axis()
     rows = [
         ("Target", loaded.target),
         ("Instrument", instrument or "unknown"),
@@ -37,7 +39,10 @@ def summarize(loaded: Cube, shown: str = "") -> list[tuple[str, str]]:
         ("Files", f"{used} used of {len(files)}"),
         ("Integrations", f"{loaded.n_integrations}"),
         ("Wavelengths", f"{loaded.n_wavelengths}, " + _fmt_range(float(loaded.wavelength[0]), float(loaded.wavelength[-1]), "µm")),
-        ("Time span", f"{loaded.hours[-1] - loaded.hours[0]:.2f} h from {loaded.t0.iso[:19]}"),
+        ("Time span", f"{duration_text(loaded.hours[-1] - loaded.hours[0], 4)} from t0 = {axis.t0_text} "
+                      f"({loaded.t0.iso[:19]} {loaded.time.scale.upper()})"),
+        ("Cadence", f"{axis.text(axis.cadence_hours, max(axis.digits, 2))} (median step)"
+                    if np.isfinite(axis.cadence_hours) else "one integration"),
         ("Time scale", loaded.time_standard + (f" ({meta['time_standard_note']})" if meta.get("time_standard_note") else "")),
         ("Visits", f"{loaded.n_visits}"),
         ("Flux unit", loaded.flux_unit.to_string() or "dimensionless"),

@@ -81,8 +81,9 @@ def spectrum_player(display: Cube, mode: str = "variability") -> tuple[go.Figure
 
 
 def slider_marks(display: Cube, n_marks: int = 6) -> dict[int, str]:
-    """Slider marks at a few frames (numbered from 1, as in the player's title), labelled by their time in hours."""
+    """Slider marks at a few frames (numbered from 1, as in the player's title), labelled by their time
+    since t0 in the display unit of :meth:`Cube.time_axis` (seconds for a short series)."""
     n = display.n_integrations
-    hours = display.hours
+    axis = display.time_axis()
     positions = np.unique(np.linspace(0, n - 1, min(n, n_marks)).round().astype(int))
-    return {int(i) + 1: f"{hours[i]:.2f} h" for i in positions}
+    return {int(i) + 1: axis.text(display.hours[i], 2) for i in positions}

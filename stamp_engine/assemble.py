@@ -43,6 +43,7 @@ from .io.sanity import drop_absurd_values
 from .observations import DEFAULT_GAP_DAYS, find_observation, group_observations
 from .problems import NoUsableData, Problem, ReadError
 from .progress import Progress
+from .timeaxis import cadence_problem
 from .timestandard import TIME_STANDARDS, time_standard
 
 #: Metadata keys copied from the blocks into ``Cube.meta`` (values that differ are joined).
@@ -270,7 +271,7 @@ def _read_all(inputs, problems: list[Problem], report: Progress, limits: ReadLim
             continue
         elements = sorted({b.element for b in usable if b.element})
         ranges = [_wavelength_range(b) for b in usable]
-        warnings = sorted({n for b in usable for n in b.notes})
+        warnings = sorted({n for b in usable for n in b.notes} | {n for b in usable if (n := _time_note(b))})
         notices = sorted({n for b in usable for n in b.info} - set(warnings))
         info.update(
             layout=usable[0].layout,
@@ -286,6 +287,16 @@ def _read_all(inputs, problems: list[Problem], report: Progress, limits: ReadLim
         blocks.extend(usable)
     report("Read files", len(inputs), len(inputs))
     return blocks, files
+
+
+def _time_note(block: SpectralBlock) -> str | None:
+    """A warning when a block's integration times repeat, go backwards or have an implausible cadence
+    (:func:`stamp_engine.timeaxis.cadence_problem`); None when they look like a JWST time series."""
+    time_mjd = np.asarray(block.time_mjd, dtype=np.float64)
+    if time_mjd.size < 2 or not np.isfinite(time_mjd).any():
+        return None
+    reason = cadence_problem((time_mjd - np.nanmin(time_mjd)) * 24.0)
+    return f"its integration times look wrong: {reason}" if reason else None
 
 
 def _wavelength_range(block: SpectralBlock) -> tuple[float, float]:

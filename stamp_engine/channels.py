@@ -108,7 +108,7 @@ class ChannelLightCurves(TimeWavelengthGrid):
         return LightCurve(
             name=f"{lo:.4f}–{hi:.4f} µm", band=(lo, hi), time=self.time, hours=self.hours,
             value=self.flux[:, index], error=self.error[:, index], unit=self.unit, visit=self.visit,
-            time_label=self.time_label,
+            time_label=self.time_label, time_standard=self.time_standard,
         )
 
     def light_curves(self) -> list[LightCurve]:
@@ -121,7 +121,7 @@ class ChannelLightCurves(TimeWavelengthGrid):
         lo, hi = float(self.edges[0, 0]), float(self.edges[-1, 1])
         return LightCurve(
             name="White light", band=(lo, hi), time=self.time, hours=self.hours, value=value, error=error,
-            unit=self.unit, visit=self.visit, time_label=self.time_label,
+            unit=self.unit, visit=self.visit, time_label=self.time_label, time_standard=self.time_standard,
         )
 
     def offset_stacked(self, spacing: float | None = None) -> tuple[np.ndarray, np.ndarray]:

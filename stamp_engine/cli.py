@@ -70,6 +70,9 @@ INSPECT_JSON_KEYS = """\
 | `cube.time_start_mjd`, `cube.time_end_mjd` | float | First and last mid-integration time, MJD-style number in `time_standard`. |
 | `cube.time_start_iso`, `cube.time_end_iso` | string | The same as ISO 8601 in `time_scale`. |
 | `cube.duration_hours` | float | Last minus first mid-integration time, hours. |
+| `cube.cadence_seconds` | float | Median step between consecutive integrations of a visit, seconds (`null` for one integration). |
+| `cube.t0` | string | The origin of every time axis: the first integration in its standard, e.g. `BJD_TDB 2459990.47705`. |
+| `cube.time_unit` | string | Unit the figures draw time since t0 in (`s`, `min`, `h` or `d`, from the span). |
 | `cube.visits` | list | One entry per visit (a gap longer than `--gap-hours` starts a new one). |
 | `cube.visits[].index` | int | Visit number, from 0. |
 | `cube.visits[].start_hours`, `cube.visits[].end_hours` | float | First and last integration of the visit, hours since the cube's first integration. |
@@ -370,6 +373,7 @@ def _cube_json(cube) -> dict[str, Any]:
                 "integrations": int(np.count_nonzero(in_visit)),
             })
     start, end = cube.time[0], cube.time[-1]
+    axis = cube.time_axis()
     unit = cube.flux_unit.to_string() or "dimensionless"
     return {
         "integrations": cube.n_integrations,
@@ -382,6 +386,9 @@ def _cube_json(cube) -> dict[str, Any]:
         "time_start_iso": start.isot,
         "time_end_iso": end.isot,
         "duration_hours": _number(hours[-1] - hours[0]),
+        "cadence_seconds": _number(axis.cadence_hours * 3600.0),
+        "t0": axis.t0_text,
+        "time_unit": axis.unit_name,
         "visits": visits,
         "target": meta.get("target"),
         "instrument": meta.get("instrument"),
@@ -476,11 +483,17 @@ def format_report(report: dict[str, Any]) -> str:
             f"{_fmt(cube['time_start_mjd'], '.6f')}",
             f"    end          {cube['time_end_iso']}  {_mjd_label(cube['time_standard'])} "
             f"{_fmt(cube['time_end_mjd'], '.6f')}",
-            f"    duration     {_fmt(cube['duration_hours'], '.3f')} h",
+            f"    duration     {_duration(cube['duration_hours'])}",
+            f"    cadence      {_duration(cube['cadence_seconds'] / 3600.0) + ', median step' if cube['cadence_seconds'] is not None else 'one integration'}",
+            f"    t0           {cube['t0']}: figures draw time since t0 in {cube['time_unit']}",
         ]
+        import astropy.units as u
+
+        per_hour = float(u.h.to(cube["time_unit"]))
         for visit in visits:
+            lo, hi = (None if h is None else h * per_hour for h in (visit["start_hours"], visit["end_hours"]))
             lines.append(
-                f"  visit {visit['index']:<8} {_fmt(visit['start_hours'], '.3f')} – {_fmt(visit['end_hours'], '.3f')} h "
+                f"  visit {visit['index']:<8} {_fmt(lo, '.4g')} – {_fmt(hi, '.4g')} {cube['time_unit']} "
                 f"after the first integration, {visit['integrations']} integrations"
             )
         mode = ", ".join(f"{key} {value}" for key, value in cube["mode"].items() if value)
@@ -518,6 +531,16 @@ def _um(pair, prefix: str = "") -> str:
 
 def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def _duration(hours: float | None) -> str:
+    """A duration in the unit figures would draw it in, and in hours: ``"2.41 min (0.0402 h)"``."""
+    from .timeaxis import duration_text
+
+    if hours is None:
+        return "n/a"
+    text = duration_text(hours, 4)
+    return text if text.endswith(" h") else f"{text} ({hours:.4g} h)"
 
 
 # ------------------------------------------------------------------------------ render

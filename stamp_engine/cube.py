@@ -18,6 +18,7 @@ from .timestandard import TimeStandard, time_standard
 if TYPE_CHECKING:
     from .bands import Band
     from .steps.light_curves import LightCurve
+    from .timeaxis import TimeAxis
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,8 +145,20 @@ class Cube(TimeWavelengthGrid):
 
     @property
     def time_label(self) -> str:
-        """Axis label of :attr:`hours`, naming the time standard."""
+        """Label of the :attr:`hours` column (tables, xarray), naming the time standard.
+
+        Figures draw time in the unit of :meth:`time_axis`, whose ``title`` they use.
+        """
         return f"Time ({self.time_standard} − t0), hours"
+
+    def time_axis(self, since_visit_start: bool = False) -> "TimeAxis":
+        """How figures draw this cube's time: display unit from its span, t0's value
+        (:func:`stamp_engine.timeaxis.time_axis`)."""
+        from .timeaxis import time_axis
+
+        if self.n_integrations == 0:
+            return time_axis(np.empty(0), Time(0.0, format="mjd", scale=self.time.scale), self.time_standard)
+        return time_axis(self.hours, self.t0, self.time_standard, self.visit, since_visit_start)
 
     # ----------------------------------------------------------------- values
     @property

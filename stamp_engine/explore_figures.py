@@ -25,7 +25,7 @@ from .cube import Cube
 from .figures.common import _TEMPLATE, SPECTRUM_BAND_FILL, WAVELENGTH_LABEL, _display_name, _value_name_and_unit
 from .figures.map_overlays import interpolated_rows
 from .figures.spectrum import _y_range
-from .timeaxis import time_gaps
+from .timeaxis import TimeAxis, time_gaps
 
 __all__ = [
     "BAND_CURVE_COLOUR",
@@ -68,7 +68,9 @@ def explore_payload(display: Cube) -> dict:
         as base64 float32 (NaN where there are no data); ``visit`` per row; ``breaks``:
         rows after which the time axis has a gap (no line is drawn across);
         ``interpolated``: rows made by ``interpolate_gaps`` (their error is not shown);
-        ``value_name``, ``unit``, ``time_label``, ``target`` for labels.
+        ``value_name``, ``unit``, ``time_label``, ``target`` for labels; ``time_axis``: the
+        display unit of time (:meth:`stamp_engine.timeaxis.TimeAxis.meta`), which the light-curve
+        panel draws in.
     """
     name, unit = _value_name_and_unit(display)
     hours = np.asarray(display.hours, dtype=float)
@@ -85,7 +87,8 @@ def explore_payload(display: Cube) -> dict:
         "interpolated": [int(i) for i in np.flatnonzero(interpolated_rows(display))],
         "value_name": name,
         "unit": unit,
-        "time_label": display.time_label,
+        "time_label": display.time_axis().title,
+        "time_axis": display.time_axis().meta(),
         "target": _display_name(display),
     }
 
@@ -96,34 +99,33 @@ def _value_axis_label(display: Cube) -> str:
 
 
 def _panel(kind: str, title: str, x_label: str, y_label: str, line_role: str, line_name: str, unit: str,
-           y_range: tuple[float, float] | None = None) -> go.Figure:
+           y_range: tuple[float, float] | None = None, axis: TimeAxis | None = None) -> go.Figure:
     unit_text = f" {unit}" if unit else ""
-    x_name = "λ" if kind == "explore-spectrum" else "t"
-    x_unit = "µm" if kind == "explore-spectrum" else "h"
+    x_hover = "λ = %{x:.4f} µm" if axis is None else axis.hover("x")
     traces = [
         go.Scatter(x=[], y=[], fill="toself", fillcolor=DATA_RIBBON, line={"width": 0, "color": "rgba(0,0,0,0)"},
                    hoverinfo="skip", name="±1σ", showlegend=False, meta={"role": "error-ribbon"}),
         go.Scatter(x=[], y=[], customdata=[], mode="lines", line={"width": 1.8, "color": DATA_COLOUR},
                    connectgaps=False, name=line_name, meta={"role": line_role},
-                   hovertemplate=(f"{x_name} = %{{x:.4f}} {x_unit}<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}"
+                   hovertemplate=(f"{x_hover}<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}"
                                   f"<extra></extra>")),
     ]
     if kind == "explore-light-curve":
         traces.append(go.Scatter(x=[], y=[], mode="lines", line={"width": 1.5, "color": BAND_CURVE_COLOUR},
                                  connectgaps=False, name="band", visible=False, meta={"role": "band-curve"},
-                                 hovertemplate=f"t = %{{x:.4f}} h<br>%{{y:.4g}}{unit_text}<extra>band</extra>"))
+                                 hovertemplate=f"{x_hover}<br>%{{y:.4g}}{unit_text}<extra>band</extra>"))
     fig = go.Figure(traces)
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 13}},
-        xaxis={"title": {"text": x_label}, "showspikes": False},
+        xaxis={**(axis.axis_layout(title=False) if axis is not None else {}), "title": {"text": x_label}, "showspikes": False},
         yaxis={"title": {"text": y_label}, **({"range": list(y_range)} if y_range is not None else {})},
         legend={"orientation": "h", "y": -0.3},
         margin={"l": 65, "r": 15, "t": 40, "b": 55},
         hovermode="closest",
         dragmode="select",  # a box picks a band / wavelength range, or a time window (see the toggles)
         selectdirection="h",
-        meta={"stamp_figure": kind},
+        meta={"stamp_figure": kind, **({"time_axis": axis.meta()} if axis is not None else {})},
     )
     return fig
 
@@ -144,5 +146,6 @@ def point_spectrum_figure(display: Cube) -> go.Figure:
 def point_light_curve_figure(display: Cube) -> go.Figure:
     """Empty light-curve-at-a-wavelength panel for ``display`` (the browser fills it on a click)."""
     _, unit = _value_name_and_unit(display)
+    axis = display.time_axis()
     return _panel("explore-light-curve", f"{_display_name(display)} — light curve at the clicked wavelength",
-                  display.time_label, _value_axis_label(display), "light-curve", "light curve", unit)
+                  axis.title, _value_axis_label(display), "light-curve", "light curve", unit, axis=axis)

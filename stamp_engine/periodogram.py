@@ -15,6 +15,7 @@ import astropy.units as u
 import numpy as np
 
 from .steps.light_curves import LightCurve
+from .timeaxis import display_time_unit
 
 if TYPE_CHECKING:
     from .bands import Band
@@ -79,19 +80,25 @@ class Periodogram:
 
         A period over half the span (fewer than two cycles covered: a trend, a transit or
         one slow swing peaks there) or within one frequency step of twice the median cadence
-        (the Nyquist limit) is not resolved.
+        (the Nyquist limit) is not resolved.  Periods are written in the unit the figures draw
+        this span in (:func:`stamp_engine.timeaxis.display_time_unit`: minutes for a 2.4 min series).
         """
         peak = float(period_hours)
         span = float(self.span.to_value(u.hour))
         nyquist = 2.0 * float(self.cadence.to_value(u.hour))
+        unit = display_time_unit(span)
+
+        def text(hours: float) -> str:
+            return f"{(hours * u.h).to_value(unit):.3g} {unit.to_string()}"
+
         if peak > 0.5 * span * (1 + _EDGE_TOLERANCE):
             near = " = the data span" if peak >= span * (1 - 0.05) else ""
-            return (f"{peak:.3g} h{near}: fewer than two cycles in the {span:.3g} h of data, "
+            return (f"{text(peak)}{near}: fewer than two cycles in the {text(span)} of data, "
                     "not a resolved period")
         # within one grid step of the Nyquist frequency: the refined peak of a power rising to the edge
         step = float(np.median(np.diff(self.frequency.to_value(1 / u.hour)))) if self.frequency.size > 1 else 0.0
         if 1.0 / peak >= 1.0 / nyquist - step - _EDGE_TOLERANCE / nyquist:
-            return f"{peak:.3g} h = twice the cadence (the Nyquist limit): not a resolved period"
+            return f"{text(peak)} = twice the cadence (the Nyquist limit): not a resolved period"
         return None
 
     @property
@@ -117,7 +124,8 @@ class Periodogram:
         if not self.resolved:
             return self.unresolved_reason
         if not self.significant:
-            return (f"peak at {self.peak_period.to_value(u.hour):.3g} h is below the {100 * self.false_alarm:g} % "
+            unit = display_time_unit(float(self.span.to_value(u.hour)))
+            return (f"peak at {self.peak_period.to_value(unit):.3g} {unit.to_string()} is below the {100 * self.false_alarm:g} % "
                     f"false-alarm level (power {self.peak_power:.3g} < {self.false_alarm_level:.3g}): "
                     "no period to fit")
         return None

@@ -27,7 +27,7 @@ from plotly.subplots import make_subplots
 from .bands import Band
 from .figures.common import _TEMPLATE, WAVELENGTH_LABEL, _f32, _rgba, plain_text
 from .figures.light_curves import _CURVE_COLOURS, _WHITE_LIGHT_COLOUR, _block_mean
-from .timeaxis import time_gaps
+from .timeaxis import curve_time_axis, display_time_unit, time_gaps
 from .windows import windows_text
 
 if TYPE_CHECKING:
@@ -151,7 +151,8 @@ def channel_light_curves_figure(
         parts_h += [h, [np.nan]]
         parts_v += [v, np.full((1, curves.n_channels), np.nan)]
         parts_e += [e, np.full((1, curves.n_channels), np.nan)]
-    x = _f32(np.concatenate(parts_h[:-1]))
+    axis = curve_time_axis(curves)
+    x = _f32(axis.values(np.concatenate(parts_h[:-1])))
     y = np.concatenate(parts_v[:-1])
     e = np.concatenate(parts_e[:-1])
     unit = _unit_text(curves.unit)
@@ -163,7 +164,7 @@ def channel_light_curves_figure(
         fig.add_trace(go.Scatter(
             x=x, y=_f32(y[:, i]), customdata=_f32(np.column_stack([y[:, i] - offsets[i], e[:, i]])),
             mode="lines", line={"width": 1.3, "color": colours[i]}, connectgaps=False, name=name,
-            hovertemplate=(f"{lo:.3f}–{hi:.3f} µm<br>t = %{{x:.4f}} h<br>%{{customdata[0]:.4g}} ± "
+            hovertemplate=(f"{lo:.3f}–{hi:.3f} µm<br>{axis.hover('x')}<br>%{{customdata[0]:.4g}} ± "
                            f"%{{customdata[1]:.3g}} {unit} (from the channel median)<extra></extra>"),
             meta={"role": "channel-curve", "wavelength": float(curves.wavelength[i]), "offset": float(offsets[i])},
         ))
@@ -174,7 +175,8 @@ def channel_light_curves_figure(
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title or f"{what}: {curves.n_channels} channels{binned}"},
-        xaxis={"title": {"text": curves.time_label}},
+        xaxis=axis.axis_layout(),
+        meta={"time_axis": axis.meta()},
         yaxis={"title": {"text": f"{'Residual' if residuals else 'Value'} − channel median ({unit}), "
                                  f"channels {step:.3g} {unit} apart"},
                "tickvals": list(offsets[::tick_every]), "ticktext": [f"{w:.3f} µm" for w in curves.wavelength[::tick_every]],
@@ -303,25 +305,31 @@ def periodogram_figure(
         in the light-curve view); names give the peak period and its false-alarm probability.
         A peak the data do not resolve (:attr:`~stamp_engine.periodogram.Periodogram.unresolved_reason`)
         is an open grey-edged diamond (meta ``resolved`` False), "not resolved" in the legend, and
-        the title says why for the white light.  The log period axis is labelled at 1-2-5 steps in full.
+        the title says why for the white light.  The log period axis is labelled at 1-2-5 steps in full,
+        in the unit of the longest period searched (:func:`stamp_engine.timeaxis.display_time_unit`:
+        minutes for a 2.4 min series; ``layout.meta["period_unit"]``), the meta keeping hours.
     """
     fig = go.Figure()
+    longest = max((float(g.maximum_period.to_value(u.hour)) for g in periodograms), default=1.0)
+    unit = display_time_unit(longest)
+    per_hour, unit_name = float(u.h.to(unit)), unit.to_string()
     # the white light last, so it is drawn on top (bands of one object often share its peak); legend in order
     for i, gram in reversed(list(enumerate(periodograms))):
         colour = _WHITE_LIGHT_COLOUR if i == 0 else band_colour(i - 1)
         name = plain_text(gram.name)
-        period, power = _thinned(gram.period.to_value(u.hour), np.asarray(gram.power, dtype=float), max_points)
-        peak = float(gram.peak_period.to_value(u.hour))
+        period, power = _thinned(gram.period.to_value(unit), np.asarray(gram.power, dtype=float), max_points)
+        peak_hours = float(gram.peak_period.to_value(u.hour))
+        peak = peak_hours * per_hour
         group = f"gram-{i}"
         reason = gram.unresolved_reason
         fig.add_trace(go.Scatter(
             x=_f32(period), y=_f32(power), mode="lines", line={"width": 1.3, "color": colour}, legendgroup=group,
-            legendrank=1000 + i, name=f"{name}: {peak:.4g} h{'' if reason is None else ' (not resolved)'}",
-            hovertext=f"peak {peak:.5g} h, false-alarm probability {probability_text(gram.false_alarm_probability)}",
-            hovertemplate=f"P = %{{x:.4g}} h<br>power %{{y:.3f}}<br>%{{hovertext}}<extra>{name}</extra>",
-            meta={"role": "periodogram", "curve": gram.name, "peak_period_hours": peak},
+            legendrank=1000 + i, name=f"{name}: {peak:.4g} {unit_name}{'' if reason is None else ' (not resolved)'}",
+            hovertext=f"peak {peak:.5g} {unit_name}, false-alarm probability {probability_text(gram.false_alarm_probability)}",
+            hovertemplate=f"P = %{{x:.4g}} {unit_name}<br>power %{{y:.3f}}<br>%{{hovertext}}<extra>{name}</extra>",
+            meta={"role": "periodogram", "curve": gram.name, "peak_period_hours": peak_hours},
         ))
-        span = [float(gram.minimum_period.to_value(u.hour)), float(gram.maximum_period.to_value(u.hour))]
+        span = [float(gram.minimum_period.to_value(unit)), float(gram.maximum_period.to_value(unit))]
         fig.add_trace(go.Scatter(
             x=span, y=[gram.false_alarm_level] * 2, mode="lines", line={"width": 1, "color": colour, "dash": "dash"},
             legendgroup=group, showlegend=False, name=f"{name}: {100 * gram.false_alarm:g} % false-alarm level",
@@ -334,7 +342,7 @@ def periodogram_figure(
         fig.add_trace(go.Scatter(
             x=[peak], y=[gram.peak_power], mode="markers", marker=marker,
             legendgroup=group, showlegend=False, name=f"{name} peak",
-            hovertemplate=(f"peak P = {peak:.5g} h<br>power {gram.peak_power:.3f}<br>false-alarm probability "
+            hovertemplate=(f"peak P = {peak:.5g} {unit_name}<br>power {gram.peak_power:.3f}<br>false-alarm probability "
                            f"{probability_text(gram.false_alarm_probability)}"
                            f"{'' if reason is None else '<br>' + reason}<extra>{name}</extra>"),
             meta={"role": "peak", "curve": gram.name, "resolved": reason is None},
@@ -344,11 +352,11 @@ def periodogram_figure(
     white_reason = periodograms[0].unresolved_reason if periodograms else None
     if white_reason:
         fal += f"<br>{plain_text(periodograms[0].name)}: {white_reason}"
-    axis: dict = {"title": {"text": "Period (hours), searched from 2 cadences to the data span; "
+    axis: dict = {"title": {"text": f"Period ({unit_name}), searched from 2 cadences to the data span; "
                                     "peaks over half the span are not resolved"}, "type": "log"}
     if periodograms:
-        lo = min(float(g.minimum_period.to_value(u.hour)) for g in periodograms)
-        hi = max(float(g.maximum_period.to_value(u.hour)) for g in periodograms)
+        lo = min(float(g.minimum_period.to_value(unit)) for g in periodograms)
+        hi = max(float(g.maximum_period.to_value(unit)) for g in periodograms)
         tickvals, ticktext = log_period_ticks(lo, hi)
         axis.update(tickmode="array", tickvals=tickvals, ticktext=ticktext, minor={"showgrid": False, "ticks": ""})
     # legend entries name each curve and its peak period; their false-alarm probabilities are in the hover
@@ -359,6 +367,7 @@ def periodogram_figure(
         yaxis={"title": {"text": "Lomb–Scargle power"}, "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.32, "yanchor": "top", "font": {"size": 11}, "title": {"text": "peak period:"}},
         hovermode="closest", margin={**_MARGIN, "b": 110}, uirevision="stamp-periodogram",
+        meta={"period_unit": unit_name, "per_hour": per_hour},
     )
     return fig
 

@@ -15,6 +15,9 @@ __all__ = ["WINDOW_NAMES", "Window", "Windows", "read_window", "read_windows", "
 Window = tuple[float, float]
 Windows = Window | Sequence[Window]
 
+#: Windows arriving as data are rounded to this many decimals of an hour (0.36 ms).
+WINDOW_DECIMALS = 7
+
 #: The windows a page or a package keeps by name: in transit (or eclipse), the baseline, an
 #: optional second baseline (e.g. after the transit).
 WINDOW_NAMES = ("in_transit", "baseline", "baseline2")
@@ -24,8 +27,9 @@ def read_window(pair: object) -> Window | None:
     """A window stored as two numbers in either order (a box-select gives them so), or None.
 
     The rule for windows that arrive as data (the page's window store, a download's
-    request): two finite numbers that differ, sorted and rounded to 4 decimals of an
-    hour (0.36 s).  Anything else is no window — never an exception; the
+    request): two finite numbers that differ, sorted and rounded to :data:`WINDOW_DECIMALS`
+    decimals of an hour (0.36 ms: finer than any JWST cadence, so a box drawn on a
+    light curve in seconds keeps its integrations).  Anything else is no window — never an exception; the
     products that need one say it is missing.
     """
     if not isinstance(pair, (list, tuple)) or len(pair) != 2:
@@ -36,7 +40,7 @@ def read_window(pair: object) -> Window | None:
         return None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         return None
-    return round(lo, 4), round(hi, 4)
+    return round(lo, WINDOW_DECIMALS), round(hi, WINDOW_DECIMALS)
 
 
 def read_windows(data: object, names: Sequence[str] = WINDOW_NAMES) -> dict[str, Window]:

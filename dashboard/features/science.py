@@ -9,7 +9,7 @@ second at 10,000 × 2,040): band clicks and the other views never wait for them,
 highlighting runs in the browser.
 
 The time windows of the transmission spectrum are typed in hours since the first
-integration, or filled from :data:`dashboard.ids.WINDOWS_STORE`, which a box-select on
+integration (whatever unit the light curves are drawn in: seconds for a short series), or filled from :data:`dashboard.ids.WINDOWS_STORE`, which a box-select on
 the white-light curve writes (``{"baseline": [h0, h1], "in_transit": [h0, h1]}``).
 Whatever the page sends is checked here; a bad value is a message, never an exception.
 """
@@ -142,7 +142,7 @@ def depth_request(mode, value, kind, unit, in_start, in_end, b1_start, b1_end, b
     if inside is None or not baselines:
         missing = " and ".join(w for w, given in ((name, inside), ("baseline", baselines)) if not given)
         raise ScienceInputError(
-            f"Set the {missing} window (hours since the first integration, as on the light-curve axis): "
+            f"Set the {missing} window (hours since the first integration, whatever unit the light-curve axis is in): "
             "type them above, or box-select them on the white-light curve"
         )
     return DepthRequest(channel_binning(mode, value), kind, unit, inside, baselines)

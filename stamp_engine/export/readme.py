@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from .. import __version__
 from ..bands import Band
 from ..cube import Cube
+from ..timeaxis import duration_text
 
 if TYPE_CHECKING:
     from .video import VideoResult
@@ -73,8 +74,9 @@ def readme_text(
             f"{cube.n_integrations} integrations × {cube.n_wavelengths} wavelengths, "
             f"{cube.wavelength[0]:.4f}–{cube.wavelength[-1]:.4f} µm, {cube.n_visits} visit(s).",
             f"Times are mid-integration {cube.time_standard} (astropy scale '{cube.time.scale}').",
-            f"t0 (first integration) = {t0.mjd:.8f} (MJD-style) = {t0.isot} {cube.time.scale.upper()}; "
-            f"the last is {cube.hours[-1]:.4f} h later.",
+            f"t0 (first integration) = {t0.mjd:.8f} (MJD-style) = {cube.time_axis().t0_text} = {t0.isot} "
+            f"{cube.time.scale.upper()}; the last is {cube.hours[-1]:.6g} h ({duration_text(cube.hours[-1], 4)}) later.",
+            f"Tables give time since t0 in hours; the figures draw it in {cube.time_axis().unit_name} (from the span).",
             f"Values: {cube.value_label}.",
         ]
         if meta.get("time_standard_note"):

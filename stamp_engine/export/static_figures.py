@@ -62,13 +62,14 @@ def heatmap_figure(cube: Cube) -> "Figure":
     figure, ax = _figure()
     lo, hi = robust_colour_limits(cube.flux, cube.is_normalized) or (0.0, 1.0)  # the same limits as the HTML maps
     cmap = "RdBu_r" if cube.is_normalized else "viridis"
-    hours = np.asarray(cube.hours, dtype=float)
-    hour_edges = _pixel_edges(hours) if hours.size > 1 else hours[0] + np.array([-0.01, 0.01])
+    axis = cube.time_axis()
+    times = axis.values(cube.hours)
+    hour_edges = _pixel_edges(times) if times.size > 1 else times[0] + np.array([-0.01, 0.01])
     mesh = ax.pcolorfast(_pixel_edges(np.asarray(cube.wavelength, dtype=float)), hour_edges, cube.flux,
                          cmap=cmap, vmin=lo, vmax=hi)
     figure.colorbar(mesh, ax=ax, label=cube.value_label)
     ax.set_xlabel("Wavelength (µm)")
-    ax.set_ylabel(cube.time_label)
+    ax.set_ylabel(axis.title)
     ax.set_title(cube.target)
     return figure
 
@@ -76,9 +77,10 @@ def heatmap_figure(cube: Cube) -> "Figure":
 def light_curve_figure(cube: Cube, curves: Sequence["LightCurve"]) -> "Figure":
     """The light curves with their 1σ error bars."""
     figure, ax = _figure()
+    axis = cube.time_axis()
     for curve in curves:
-        ax.errorbar(curve.hours, curve.value, yerr=curve.error, fmt=".", ms=2, elinewidth=0.5, label=curve.name)
-    ax.set_xlabel(cube.time_label)
+        ax.errorbar(axis.values(curve.hours), curve.value, yerr=curve.error, fmt=".", ms=2, elinewidth=0.5, label=curve.name)
+    ax.set_xlabel(axis.title)
     ax.set_ylabel(cube.value_label)
     ax.set_title(cube.target)
     ax.legend(fontsize="small")

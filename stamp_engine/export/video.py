@@ -364,16 +364,20 @@ def _title(cube: "Cube") -> str:
         str(meta[k]) for k in ("instrument", "grating", "filter", "pupil")
         if meta.get(k) and str(meta[k]).upper() not in ("CLEAR", "N/A", "NONE")
     )
-    return f"{cube.target} — {setup}" if setup else cube.target
+    name = f"{cube.target} — {setup}" if setup else cube.target
+    return f"{name} — t0 = {cube.time_axis().t0_text}" if cube.n_integrations else name
 
 
 def _stamp_texts(cube: "Cube", frames: "Cube", size: int) -> list[str]:
     """The time stamp of each frame of ``frames`` (``cube`` binned by ``size`` integrations).
 
-    Hours are counted from the t0 of the unbinned ``cube``; a binned frame is stamped
-    with its bin centre (mean time) and the range of integrations averaged in it.
+    Time is counted from the t0 of the unbinned ``cube``, in the unit of its
+    :meth:`~stamp_engine.Cube.time_axis` (seconds for a short series); a binned frame is
+    stamped with its bin centre (mean time) and the range of integrations averaged in it.
     """
-    hours = (frames.time.mjd - cube.t0_mjd) * 24.0
+    axis = cube.time_axis()
+    times = axis.values((frames.time.mjd - cube.t0_mjd) * 24.0)
+    width, digits_t, unit = 8 + max(axis.digits - 4, 0), max(axis.digits, 2), axis.unit_name
     multi_visit = cube.n_visits > 1
     if size == 1:
         first = last = np.arange(cube.n_integrations)
@@ -384,11 +388,11 @@ def _stamp_texts(cube: "Cube", frames: "Cube", size: int) -> list[str]:
     start, end = cube.integration[first], cube.integration[last]
     digits = max(len(str(int(cube.integration.max()))), 1) if cube.n_integrations else 1
     texts = []
-    for h, a, b, v in zip(hours.tolist(), start.tolist(), end.tolist(), frames.visit.tolist()):
+    for h, a, b, v in zip(times.tolist(), start.tolist(), end.tolist(), frames.visit.tolist()):
         if size == 1:
-            text = f"t = {h:8.4f} h ({cube.time_standard} − t0)   integration {a:>{digits}d}"
+            text = f"t = {h:{width}.{digits_t}f} {unit} since t0   integration {a:>{digits}d}"
         else:
-            text = f"t = {h:8.4f} h ({cube.time_standard} − t0, bin centre)   integrations {a:>{digits}d}–{b:<{digits}d}"
+            text = f"t = {h:{width}.{digits_t}f} {unit} since t0 (bin centre)   integrations {a:>{digits}d}–{b:<{digits}d}"
         texts.append(text + (f"   visit {v + 1}" if multi_visit else ""))
     return texts
 

@@ -41,6 +41,9 @@ def heatmap_figure(
 ) -> go.Figure:
     """2D map (x wavelength, y time) of the same data as :func:`surface_figure`.
 
+    Time is drawn in the unit of ``cube.time_axis()`` (seconds to days by the span,
+    :func:`stamp_engine.timeaxis.display_time_unit`); the axis title prints t0.
+
     Each visit is one trace (one panel when visits are side by side). Nothing is drawn
     across a time gap: a step
     longer than a few cadences (:data:`stamp_engine.timeaxis.GAP_CADENCES`) gets an
@@ -50,7 +53,7 @@ def heatmap_figure(
     Parameters
     ----------
     visits : {"auto", "one axis", "side by side"}
-        One time axis for all visits, or one panel per visit (hours since its start);
+        One time axis for all visits, or one panel per visit (time since its start);
         ``"auto"`` puts visits side by side when one axis would be mostly empty
         (:func:`stamp_engine.timeaxis.visits_side_by_side`).
 
@@ -76,8 +79,9 @@ def heatmap_figure(
     fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 60}, panels,
                                     colour=browser_colours(cube, data.values, drawn, data.limits, zrange)))
     fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + veils)  # gaps read as empty, not as data
-    fig.update_layout(_visit_panels_layout(shown, hours, cube.time_standard) if panels else
-                      {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": {"title": {"text": cube.time_label}}})
+    axis = cube.time_axis(panels)
+    fig.update_layout(_visit_panels_layout(shown, hours, axis) if panels else
+                      {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": axis.axis_layout()})
     fig.update_xaxes(showgrid=False)  # grid lines would stripe the gaps
     fig.update_yaxes(showgrid=False)
     if veils:

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.colors as pcolors
 import plotly.graph_objects as go
 
-from ..timeaxis import time_gaps
+from ..timeaxis import TimeAxis, curve_time_axis, time_gaps
 from .common import _TEMPLATE, _f32, _rgba, error_band_polygons, plain_text
 
 if TYPE_CHECKING:
@@ -48,8 +48,10 @@ def _block_mean(values: np.ndarray, errors: np.ndarray, hours: np.ndarray, facto
     return centre, np.where(count > 0, mean, np.nan), np.where(count > 0, error, np.nan)
 
 
-def _curve_segments(curve: "LightCurve", max_points: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
-    """(hours, value, error, interpolated) per run of the curve, block-averaged to at most ~``max_points`` points.
+def _curve_segments(curve: "LightCurve", max_points: int,
+                    axis: TimeAxis | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+    """(time, value, error, interpolated) per run of the curve, block-averaged to at most ~``max_points`` points;
+    time in ``axis``'s unit (hours without one).
 
     A run ends at a change of visit, at a time gap (:func:`stamp_engine.timeaxis.time_gaps`)
     and where points switch between measured and interpolated, so no line is drawn
@@ -68,11 +70,11 @@ def _curve_segments(curve: "LightCurve", max_points: int) -> list[tuple[np.ndarr
         h, val, err = hours[a:b], value[a:b], error[a:b]
         if factor > 1:
             h, val, err = _block_mean(val, err, h, factor)
-        segments.append((h, val, err, bool(made[a])))
+        segments.append((h if axis is None else axis.values(h), val, err, bool(made[a])))
     return segments
 
 
-def _interpolated_curve_trace(name: str, colour: str, unit_text: str, parts, group: str) -> go.Scatter:
+def _interpolated_curve_trace(name: str, colour: str, unit_text: str, parts, group: str, axis: TimeAxis) -> go.Scatter:
     """Interpolated stretches of a light curve: dotted and lighter, no error ribbon, no error in hover."""
     return go.Scatter(
         x=_f32(_join_with_gaps([p[0] for p in parts])),
@@ -83,7 +85,7 @@ def _interpolated_curve_trace(name: str, colour: str, unit_text: str, parts, gro
         legendgroup=group,
         showlegend=False,
         name=f"{name} (interpolated)",
-        hovertemplate=f"t = %{{x:.4f}} h<br>%{{y:.4g}}{unit_text} (interpolated, no error)<extra>{name}</extra>",
+        hovertemplate=f"{axis.hover('x')}<br>%{{y:.4g}}{unit_text} (interpolated, no error)<extra>{name}</extra>",
         meta={"role": "interpolated", "curve": name},
     )
 
@@ -106,10 +108,6 @@ def _curve_unit_label(curve: "LightCurve") -> tuple[str, str]:
     return (f"Flux ({text})" if text else "Flux"), text
 
 
-def _curves_time_label(curves: Sequence["LightCurve"]) -> str:
-    return curves[0].time_label if curves else "Time, hours"
-
-
 def light_curve_figure(
     curves: Sequence["LightCurve"],
     title: str | None = None,
@@ -125,9 +123,10 @@ def light_curve_figure(
         From :func:`stamp_engine.steps.light_curves.white_light_curve` / ``band_light_curve``.
     title : str, optional
     time_label : str, optional
-        x-axis label, e.g. ``cube.time_label``; default the curves' own
-        (``time_label`` or ``time_standard`` attribute), else inferred from the time
-        scale ("Time (BJD_TDB − t0), hours" for TDB, "Time (MJD_UTC − t0), hours" for UTC).
+        x-axis title instead of the time axis's own. Time is drawn in the unit of
+        :func:`stamp_engine.timeaxis.curve_time_axis` of the first curve (seconds to days by
+        the span), whose title names the unit and prints t0 in the curves' time standard
+        (their ``time_standard``, else BJD_TDB for TDB times, MJD_UTC for UTC).
     max_points : int
         Longer curves are block-averaged (within each visit, errors propagated) to
         at most about this many points, keeping the figure small.
@@ -144,10 +143,11 @@ def light_curve_figure(
     """
     fig = go.Figure()
     y_label, _ = _curve_unit_label(curves[0]) if curves else ("Variability (%)", "%")
+    axis = curve_time_axis(curves[0]) if curves else None
     for i, curve in enumerate(curves):
         colour = _WHITE_LIGHT_COLOUR if i == 0 else _CURVE_COLOURS[(i - 1) % len(_CURVE_COLOURS)]
         _, unit = _curve_unit_label(curve)
-        all_segments = _curve_segments(curve, max_points)
+        all_segments = _curve_segments(curve, max_points, axis)
         segments = [s[:3] for s in all_segments if not s[3]]
         filled = [s[:3] for s in all_segments if s[3]]
         # one polygon per run of finite points: the band has a gap wherever the line has one
@@ -179,23 +179,24 @@ def light_curve_figure(
                 connectgaps=False,
                 legendgroup=group,
                 name=plain_text(curve.name),
-                hovertemplate=(f"t = %{{x:.4f}} h<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}"
+                hovertemplate=(f"{axis.hover('x')}<br>%{{y:.4g}}{unit_text} ± %{{customdata:.3g}}{unit_text}"
                                f"<extra>{plain_text(curve.name)}</extra>"),
                 meta={"role": "light-curve", "curve": curve.name},
             )
         )
         if filled:
-            fig.add_trace(_interpolated_curve_trace(curve.name, colour, unit_text, filled, group))
+            fig.add_trace(_interpolated_curve_trace(curve.name, colour, unit_text, filled, group, axis))
     if time_label is None:
-        time_label = _curves_time_label(curves)
+        time_label = axis.title if axis is not None else "Time since t0"
     fig.update_layout(
         template=_TEMPLATE,
         title={"text": title or "Light curves"},
-        xaxis={"title": {"text": time_label}},
+        xaxis={**(axis.axis_layout() if axis is not None else {}), "title": {"text": time_label}},
         yaxis={"title": {"text": y_label}},
         hovermode="closest",
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 70, "r": 20, "t": 50, "b": 60},
         uirevision="stamp",
+        meta={"time_axis": axis.meta()} if axis is not None else {},
     )
     return fig

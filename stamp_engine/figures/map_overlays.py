@@ -9,7 +9,7 @@ import numpy as np
 
 from ..cube import Cube
 from ..labels import interpolated_flags
-from ..timeaxis import TimeRows
+from ..timeaxis import TimeAxis, TimeRows, duration_text
 from .common import WAVELENGTH_LABEL, _runs
 
 #: Colour of map cells without data (gaps in time, NaN values): the plot background.
@@ -84,8 +84,8 @@ def _panel_axes(visit: int) -> dict[str, str]:
     return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
 
 
-def _visit_panels_layout(shown: Cube, hours: np.ndarray, time_standard: str) -> dict:
-    """Axes of a map with one panel per visit, side by side, each in hours since its visit's start."""
+def _visit_panels_layout(shown: Cube, hours: np.ndarray, axis: TimeAxis) -> dict:
+    """Axes of a map with one panel per visit, side by side, each in ``axis``'s unit since its visit's start."""
     n = shown.n_visits
     gap = 0.04
     width = (1.0 - gap * (n - 1)) / n
@@ -96,10 +96,10 @@ def _visit_panels_layout(shown: Cube, hours: np.ndarray, time_standard: str) -> 
         left = v * (width + gap)
         layout[f"xaxis{suffix}"] = {"domain": [left, left + width], "anchor": f"y{suffix}",
                                     "title": {"text": WAVELENGTH_LABEL}}
-        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}",
-                                    "title": {"text": f"Time since visit start ({time_standard}), hours" if v == 0 else ""}}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", **axis.axis_layout(),
+                                    "title": {"text": axis.title if v == 0 else ""}}
         start = float(hours[np.flatnonzero(shown.visit == v)[0]])
-        annotations.append({"text": f"Visit {v + 1}: starts {start:.2f} h after t0", "showarrow": False,
+        annotations.append({"text": f"Visit {v + 1}: starts {duration_text(start)} after t0", "showarrow": False,
                             "xref": f"x{suffix} domain", "yref": "paper", "x": 0.5, "y": 1.0,
                             "xanchor": "center", "yanchor": "bottom", "font": {"size": 12}})
     layout["annotations"] = annotations

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..bands import Band
 from ..cube import Cube
-from ..timeaxis import TimeRows, time_rows
+from ..timeaxis import TimeAxis, TimeRows, time_rows
 from .band_map import BandColumns, _band_map_meta, _cell_edges, band_columns
 from .colour_axis import (
     COLORAXIS,
@@ -37,14 +37,15 @@ from .common import (
 from .map_overlays import _panel_axes, interpolated_rows
 
 
-def _hover_template(cube: Cube, visit_label: str, scale: _ValueScale | None = None, since_visit_start: bool = False) -> str:
+def _hover_template(cube: Cube, visit_label: str, scale: _ValueScale | None = None, since_visit_start: bool = False,
+                    axis: TimeAxis | None = None) -> str:
     scale = scale or _ValueScale(*_value_name_and_unit(cube))
     unit = f" {scale.unit}" if scale.unit and scale.stretch == "linear" else ""
     error_unit = f" {scale.unit}" if scale.unit else ""
-    since = "since visit start" if since_visit_start else f"({cube.time_standard} − t0)"
+    axis = axis or cube.time_axis(since_visit_start)
     return (
         "λ = %{x:.4f} µm<br>"
-        f"t = %{{y:.4f}} h {since}<br>"
+        f"{axis.hover('y')}<br>"
         f"{scale.hover_name} = %{{z:.4g}}{unit}<br>"
         f"error = ± %{{customdata:.3g}}{error_unit}"
         f"<extra>{visit_label}</extra>"
@@ -110,8 +111,10 @@ class _VisitMap:
 
 
 def _visit_maps(cube: Cube, data: _MapData, panels: bool) -> list[_VisitMap]:
-    """Each visit with data, in order; with ``panels``, its hours count from its own start."""
-    shown, hours = data.shown, data.hours
+    """Each visit with data, in order, its time in the display unit of ``cube.time_axis(panels)``;
+    with ``panels``, counted from its own start."""
+    shown, axis = data.shown, cube.time_axis(panels)
+    hours = axis.values(data.hours)
     n_visits = shown.n_visits
     maps = []
     for v in range(n_visits):
@@ -119,9 +122,9 @@ def _visit_maps(cube: Cube, data: _MapData, panels: bool) -> list[_VisitMap]:
         if rows.size == 0:
             continue
         visit_label = f"Visit {v + 1}" if n_visits > 1 else ""
-        template = _hover_template(cube, visit_label, data.values, since_visit_start=panels)
-        visit_hours = hours[rows] - hours[rows[0]] if panels else hours[rows]
-        drawn_rows = time_rows(visit_hours)  # an empty row in every gap: nothing stretched across it
+        template = _hover_template(cube, visit_label, data.values, since_visit_start=panels, axis=axis)
+        visit_times = hours[rows] - hours[rows[0]] if panels else hours[rows]
+        drawn_rows = time_rows(visit_times)  # an empty row in every gap: nothing stretched across it
         flux = drawn_rows.expand(data.drawn[rows])
         error = drawn_rows.expand(np.where(data.interpolated[rows, None], np.nan, shown.error[rows]))
         axes = _panel_axes(v) if panels else {}
@@ -139,6 +142,7 @@ def _map_layout(cube: Cube, data: _MapData, title: str | None, kind: str, margin
         margin=margin,
         uirevision="stamp",
         meta={"stamp_figure": kind, "time_standard": cube.time_standard, "t0_mjd": float(cube.t0.mjd) if cube.n_integrations else None,
+              "time_axis": cube.time_axis(panels).meta(),
               "visits_side_by_side": bool(panels),
               **({"colour": colour} if colour is not None else {})},
     )

@@ -3,7 +3,6 @@ animated in the browser or as Plotly frames in standalone pages)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
@@ -118,22 +117,14 @@ class SpectrumFrames:
         }
 
 
-def _hour_digits(hours: np.ndarray) -> int:
-    """Decimals that tell consecutive rows apart (2 for minutes-long bins, more for seconds)."""
-    steps = np.diff(hours)
-    steps = steps[np.isfinite(steps) & (steps > 0)]
-    if steps.size == 0:
-        return 2
-    return int(np.clip(math.ceil(-math.log10(float(np.median(steps)))) + 1, 2, 5))
-
-
 def frame_labels(cube: Cube) -> tuple[str, ...]:
     """One label per row of ``cube``, numbered from 1, saying which integrations and times it averages.
 
     "bin 3 of 600: integrations 9–12, 2.41–2.43 h" for a binned row (from
     :func:`stamp_engine.labels.row_spans`), "frame 3 of 600: integration 9, 2.41 h"
-    for one integration; the visit is named when there are several, and rows made by
-    interpolation say so.
+    for one integration, in the display unit of ``cube.time_axis()`` (seconds for a
+    short series), with enough decimals to tell rows apart; the visit is named when
+    there are several, and rows made by interpolation say so.
     """
     from ..labels import INTERPOLATED_KEY, row_spans
 
@@ -142,16 +133,17 @@ def frame_labels(cube: Cube) -> tuple[str, ...]:
         return ()
     spans = row_spans(cube)
     first, last = spans[:, 0].astype(np.int64), spans[:, 1].astype(np.int64)
-    h0, h1 = (spans[:, 2] - cube.t0_mjd) * 24.0, (spans[:, 3] - cube.t0_mjd) * 24.0
-    digits = _hour_digits(cube.hours)
+    axis = cube.time_axis()
+    h0, h1 = axis.values((spans[:, 2] - cube.t0_mjd) * 24.0), axis.values((spans[:, 3] - cube.t0_mjd) * 24.0)
+    digits, unit = max(axis.digits, 2), axis.unit_name
     flags = cube.meta.get(INTERPOLATED_KEY)
     interpolated = np.asarray(flags, dtype=bool) if flags is not None and np.shape(flags) == (n,) else np.zeros(n, bool)
     labels = []
     for i in range(n):  # text per frame: one short string each, not a numeric hot path
         if last[i] > first[i]:
-            text = f"bin {i + 1} of {n}: integrations {first[i]}–{last[i]}, {h0[i]:.{digits}f}–{h1[i]:.{digits}f} h"
+            text = f"bin {i + 1} of {n}: integrations {first[i]}–{last[i]}, {h0[i]:.{digits}f}–{h1[i]:.{digits}f} {unit}"
         else:
-            text = f"frame {i + 1} of {n}: integration {first[i]}, {h0[i]:.{digits}f} h"
+            text = f"frame {i + 1} of {n}: integration {first[i]}, {h0[i]:.{digits}f} {unit}"
         if cube.n_visits > 1:
             text += f", visit {int(cube.visit[i]) + 1}"
         if interpolated[i]:

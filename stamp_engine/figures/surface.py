@@ -104,7 +104,7 @@ def surface_figure(
     fig.update_layout(
         scene={
             "xaxis": {"title": {"text": WAVELENGTH_LABEL}},
-            "yaxis": {"title": {"text": cube.time_label}},
+            "yaxis": cube.time_axis().axis_layout(),
             "zaxis": zaxis,
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},

@@ -39,6 +39,9 @@ class LightCurve:
         Axis label of ``hours`` naming the time standard (the cube's ``time_label``).
     interpolated : ndarray of bool, shape (n_int,), optional
         Points made by :func:`interpolate_gaps` (figures draw them apart, without error).
+    time_standard : str
+        The cube's time standard (``"BJD_TDB"``…), printed with t0 on figure axes
+        (:func:`stamp_engine.timeaxis.curve_time_axis`); empty: inferred from ``time.scale``.
     """
 
     name: str
@@ -51,6 +54,7 @@ class LightCurve:
     visit: np.ndarray
     time_label: str = "Time, hours"
     interpolated: np.ndarray | None = None
+    time_standard: str = ""
 
 
 def _band_average(flux: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,6 +80,7 @@ def _light_curve(cube: "Cube", name: str, columns: slice | np.ndarray, band: tup
         visit=cube.visit,
         time_label=cube.time_label,
         interpolated=interpolated_flags(cube),
+        time_standard=cube.time_standard,
     )
 
 

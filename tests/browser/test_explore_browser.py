@@ -70,6 +70,11 @@ def graph_js(duo, graph: str, script: str, *args):
         "var gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');" + script, graph, *args)
 
 
+def per_hour(duo, graph: str) -> float:
+    """Drawn time units in one hour on ``graph`` (its ``layout.meta.time_axis``: minutes for the hour-long test cube)."""
+    return float(graph_js(duo, graph, "return gd.layout.meta.time_axis.per_hour;"))
+
+
 def page_point(duo, graph: str, x: float, y: float) -> tuple[float, float]:
     """Viewport pixel of data (x, y) on the first axes of ``graph``."""
     return tuple(graph_js(duo, graph,
@@ -114,7 +119,7 @@ def click_point(duo, cube, row: int, column: int) -> None:
     duo.driver.execute_script("document.querySelector('#' + arguments[0]).scrollIntoView({block: 'start', behavior: 'instant'});",
                               ids.HEATMAP)
     settle(duo)
-    click_at(duo, *page_point(duo, ids.HEATMAP, float(cube.wavelength[column]), float(cube.hours[row])))
+    click_at(duo, *page_point(duo, ids.HEATMAP, float(cube.wavelength[column]), float(cube.hours[row]) * per_hour(duo, ids.HEATMAP)))
     wait_until(lambda: f"row {row + 1} of" in graph_js(duo, ids.EXPLORE_SPECTRUM, "return gd.layout.title.text || '';"),
                10, f"the spectrum of row {row + 1}")
 
@@ -133,7 +138,8 @@ def test_click_on_heatmap_draws_the_cube_row_and_column_with_no_server_request(d
     np.testing.assert_allclose(_as_array(y), cube.flux[ROW].astype(np.float32), rtol=1e-6, equal_nan=True)
     assert np.isnan(_as_array(y)[list(NAN_COLUMNS)]).all()
     x, y = panel_trace(dash_duo, ids.EXPLORE_LIGHTCURVE, 1)
-    np.testing.assert_allclose(_as_array(x), cube.hours, rtol=1e-9)
+    assert per_hour(dash_duo, ids.EXPLORE_LIGHTCURVE) == 60.0  # a 59 min series is drawn in minutes
+    np.testing.assert_allclose(_as_array(x), cube.hours * 60.0, rtol=1e-9)
     np.testing.assert_allclose(_as_array(y), cube.flux[:, COLUMN].astype(np.float32), rtol=1e-6)
     crosshairs = graph_js(dash_duo, ids.EXPLORE_SPECTRUM, "return gd._fullLayout.shapes.map(function (s) { return [s.name, s.x0, s.y0]; });")
     assert ["stamp-explore-crosshair", pytest.approx(cube.wavelength[COLUMN]), 0] in crosshairs
@@ -142,7 +148,7 @@ def test_click_on_heatmap_draws_the_cube_row_and_column_with_no_server_request(d
     click_point(dash_duo, cube, 50, 30)
     y = _as_array(panel_trace(dash_duo, ids.EXPLORE_LIGHTCURVE, 1)[1])
     np.testing.assert_allclose(y, cube.flux[:, 30].astype(np.float32), rtol=1e-6)
-    target = page_point(dash_duo, ids.HEATMAP, float(cube.wavelength[5]), float(cube.hours[10]))
+    target = page_point(dash_duo, ids.HEATMAP, float(cube.wavelength[5]), float(cube.hours[10]) * per_hour(dash_duo, ids.HEATMAP))
     action = ActionBuilder(dash_duo.driver)
     action.key_action.key_down("\ue008")  # Shift
     action.pointer_action.move_to_location(int(target[0]), int(target[1]))
@@ -188,7 +194,8 @@ def test_panels_pixels_crosshair_data_colour_and_band(dash_duo, small_app):
     assert not has_line[gap].any(), "a line is drawn across the all-NaN columns"
 
     image, box = plot_pixels(ids.EXPLORE_LIGHTCURVE)
-    cross_x = page_point(dash_duo, ids.EXPLORE_LIGHTCURVE, float(cube.hours[ROW]), 0.0)[0] - box[0]
+    cross_x = page_point(dash_duo, ids.EXPLORE_LIGHTCURVE, float(cube.hours[ROW]) * per_hour(dash_duo, ids.EXPLORE_LIGHTCURVE),
+                         0.0)[0] - box[0]
     columns = colour_mask(image, CROSSHAIR_COLOUR).mean(axis=0)
     assert abs(int(np.argmax(columns)) - cross_x) <= 2 and columns.max() > 0.8
     assert colour_mask(image, DATA_COLOUR).any(axis=0)[5:-5].mean() > 0.95
@@ -218,9 +225,12 @@ def test_box_on_white_light_sets_windows_and_on_spectrum_adds_a_band(dash_duo, s
     y_mid = graph_js(dash_duo, ids.LIGHTCURVES, "var r = gd.getBoundingClientRect(), s = gd._fullLayout._size;"
                      "return r.top + s.t + s.h / 2;")
 
+    drawn_per_hour = per_hour(dash_duo, ids.LIGHTCURVES)
+    assert drawn_per_hour == 60.0  # minutes on the axis; the windows must still come out in hours
+
     def box(h0: float, h1: float) -> None:
-        drag(dash_duo, (page_point(dash_duo, ids.LIGHTCURVES, h0, 0)[0], y_mid),
-             (page_point(dash_duo, ids.LIGHTCURVES, h1, 0)[0], y_mid + 40))
+        drag(dash_duo, (page_point(dash_duo, ids.LIGHTCURVES, h0 * drawn_per_hour, 0)[0], y_mid),
+             (page_point(dash_duo, ids.LIGHTCURVES, h1 * drawn_per_hour, 0)[0], y_mid + 40))
 
     box(0.05, 0.30)
     wait_until(lambda: (store_data(dash_duo, ids.WINDOWS_STORE) or {}).get("baseline"), 10, "the baseline window")
@@ -229,7 +239,8 @@ def test_box_on_white_light_sets_windows_and_on_spectrum_adds_a_band(dash_duo, s
     assert windows["in_transit"] is None
     assert float(dash_duo.find_element(f"#{ids.BASELINE_START}").get_attribute("value")) == windows["baseline"][0]
     assert float(dash_duo.find_element(f"#{ids.BASELINE_END}").get_attribute("value")) == windows["baseline"][1]
-    assert "Baseline window set" in dash_duo.find_element(f"#{ids.BOX_MESSAGE}").text
+    said = dash_duo.find_element(f"#{ids.BOX_MESSAGE}").text
+    assert "Baseline window set" in said and " h (" in said and " min)" in said, said  # hours, and the drawn minutes
 
     dash_duo.driver.execute_script("arguments[0].click();", dash_duo.find_element(
         f"#{ids.TIME_BOX_SETS} input[value='in_transit']"))
@@ -277,7 +288,7 @@ def test_visits_side_by_side_and_the_surface_pick_the_right_row(dash_duo, tmp_pa
         "var r = gd.getBoundingClientRect(), L = gd._fullLayout, t = gd._fullData.filter(function (d) {"
         " return d.meta.visit === 1; })[0], xa = L[t.xaxis.replace('x', 'xaxis')], ya = L[t.yaxis.replace('y', 'yaxis')];"
         "return [r.left + xa._offset + xa.l2p(arguments[1]), r.top + ya._offset + ya.l2p(arguments[2])];",
-        float(cube.wavelength[COLUMN]), float(cube.hours[row] - cube.hours[first]))
+        float(cube.wavelength[COLUMN]), float(cube.hours[row] - cube.hours[first]) * per_hour(dash_duo, ids.HEATMAP))
     click_at(dash_duo, *target)
     wait_until(lambda: f"row {row + 1} of" in graph_js(dash_duo, ids.EXPLORE_SPECTRUM, "return gd.layout.title.text || '';"),
                10, "the spectrum of a row of visit 2")
@@ -293,7 +304,8 @@ def test_visits_side_by_side_and_the_surface_pick_the_right_row(dash_duo, tmp_pa
     time.sleep(1.0)  # the tab's own callbacks have run
     before = log.count("_dash-update-component")
     graph_js(dash_duo, ids.SURFACE, "gd.emit('plotly_click', {points: [{curveNumber: 0, pointNumber: [4, 12],"
-             " x: arguments[1], y: arguments[2], z: 0}]});", float(cube.wavelength[12]), float(cube.hours[4]))
+             " x: arguments[1], y: arguments[2], z: 0}]});", float(cube.wavelength[12]),
+             float(cube.hours[4]) * per_hour(dash_duo, ids.SURFACE))
     wait_until(lambda: "column 13 of" in graph_js(dash_duo, ids.EXPLORE_LIGHTCURVE, "return gd.layout.title.text || '';"),
                10, "the light curve of column 13")
     y = _as_array(panel_trace(dash_duo, ids.EXPLORE_SPECTRUM, 1)[1])

@@ -230,7 +230,7 @@ def test_surface_hover_shows_the_error_of_the_hovered_cell(page):
         if not texts:
             continue
         # every label is checked against itself: its λ and t name the cell whose error it must show
-        match = re.search(r"λ = ([\d.]+) µm.*t = ([\d.]+) h \(BJD_TDB − t0\).*Flux = (-?[\d.]+) Jy.*error = ± ([\d.]+) Jy", texts[0])
+        match = re.search(r"λ = ([\d.]+) µm.*t = ([\d.]+) h since t0 \(BJD_TDB\).*Flux = (-?[\d.]+) Jy.*error = ± ([\d.]+) Jy", texts[0])
         assert match, texts[0]
         wavelength, hours, value, error = map(float, match.groups())
         col = int(np.argmin(np.abs(HOVER_WAVELENGTH - wavelength)))

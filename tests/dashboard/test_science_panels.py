@@ -137,7 +137,9 @@ def test_stored_windows_keep_only_well_formed_pairs():
     assert read_windows({"in_transit": ["a", 2], "baseline": [1, 1]}) == {}
     assert read_windows({"in_transit": [0, float("nan")], "baseline": [0, 1, 2], "baseline2": [None, 1]}) == {}
     assert read_windows("not a dict") == {} and read_windows(None) == {}
-    assert read_windows({"baseline2": (5, 4.123456)}) == {"baseline2": (4.1235, 5.0)}
+    assert read_windows({"baseline2": (5, 4.12345678)}) == {"baseline2": (4.1234568, 5.0)}
+    # a window of a few seconds (a box on a light curve drawn in s) keeps its integrations: 3–10 s
+    assert read_windows({"baseline": [3 / 3600, 10 / 3600]})["baseline"] == pytest.approx((3 / 3600, 10 / 3600), abs=1e-7)
     plan = SciencePlan.from_windows({"in_transit": [2, 1], "baseline": [0, 0.5], "baseline2": [3, "x"]})
     assert plan.in_transit == ((1.0, 2.0),) and plan.baseline == ((0.0, 0.5),)
     plan = SciencePlan.from_windows({"baseline": [0, 0.5], "baseline2": [3, 4]})

@@ -103,7 +103,7 @@ def test_max_frames_bins_in_time_and_stamps_the_bin_centre(tmp_path):
     n = cube.integration
     assert "bin centre" in stamps[0] and f"integrations {n[0]}–{n[4]}" in stamps[0]
     centre = (cube.time.mjd[35:40].mean() - cube.time.mjd[0]) * 24
-    assert f"t = {centre:.4f} h" in stamps[-1] and f"{n[35]}–{n[39]}" in stamps[-1]
+    assert f"t = {centre * 60:.2f} min since t0" in stamps[-1] and f"{n[35]}–{n[39]}" in stamps[-1]  # a 40 min series: minutes
     assert "bin centre" not in video._stamp_texts(cube, cube, 1)[0]
 
 

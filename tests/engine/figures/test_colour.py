@@ -272,7 +272,7 @@ def test_side_by_side_panels_show_hours_since_each_visit_start():
     assert np.asarray(second.y, dtype=float)[0] == pytest.approx(-0.05, abs=1e-4)  # since its own start
     assert "since visit start" in second.hovertemplate
     assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
-    assert "Visit 2: starts 700.00 h after t0" in [a.text for a in fig.layout.annotations]
+    assert "Visit 2: starts 29.2 d after t0" in [a.text for a in fig.layout.annotations]  # 700 h, in days
 
 
 def test_surface_z_range_and_player_y_range_ignore_noisy_edge_columns():

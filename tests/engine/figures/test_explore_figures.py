@@ -69,7 +69,7 @@ def test_panel_templates_name_what_they_show_and_select_boxes():
     assert spectrum.layout.meta["stamp_figure"] == "explore-spectrum"
     assert light_curve.layout.meta["stamp_figure"] == "explore-light-curve"
     assert spectrum.layout.xaxis.title.text == "Wavelength (µm)"
-    assert light_curve.layout.xaxis.title.text == cube.time_label
+    assert light_curve.layout.xaxis.title.text == cube.time_axis().title
     assert spectrum.layout.yaxis.title.text == "Variability (%)"
     assert [t.meta["role"] for t in spectrum.data] == ["error-ribbon", "spectrum"]
     assert [t.meta["role"] for t in light_curve.data] == ["error-ribbon", "light-curve", "band-curve"]

@@ -102,7 +102,7 @@ def test_one_surface_per_visit_with_units_and_time_standard_in_the_axis_titles(f
     assert [list(s) for s in fig.layout.coloraxis.colorscale] == figures.colorscale("Viridis")  # flux default
     scene = fig.layout.scene
     assert scene.xaxis.title.text == "Wavelength (µm)"
-    assert scene.yaxis.title.text == "Time (BJD_TDB − t0), hours"
+    assert scene.yaxis.title.text == f"Time since t0 (h); t0 = BJD_TDB {flux_cube.t0.jd:.5f}"
     assert scene.zaxis.title.text == "Flux (Jy)"
     assert fig.layout.coloraxis.colorbar.title.text == "Flux (Jy)"
 
@@ -191,7 +191,7 @@ def test_heatmap_separates_visits_and_hovers_with_the_error(var_cube):
     fig = figures.heatmap_figure(var_cube, bands=BANDS, visits="one axis")
     assert {t.type for t in fig.data} == {"heatmap"}
     assert fig.layout.xaxis.title.text == "Wavelength (µm)"
-    assert fig.layout.yaxis.title.text == "Time (BJD_TDB − t0), hours"
+    assert fig.layout.yaxis.title.text == f"Time since t0 (h); t0 = BJD_TDB {var_cube.t0.jd:.5f}"
     assert fig.layout.coloraxis.colorbar.title.text == "Variability (%)"
     assert [t.meta["visit"] for t in fig.data] == [0, 1]  # one trace per visit: no seams at band edges
     v0, v1 = (np.asarray(t.y, dtype=float) for t in fig.data)
@@ -217,13 +217,13 @@ def test_heatmap_separates_visits_and_hovers_with_the_error(var_cube):
 def test_light_curves_have_one_ribbon_each_and_never_bridge_a_visit_gap(var_cube):
     bands = [b for b in BANDS if b.overlaps(0.8, 5.2)][:3]
     curves = var_cube.light_curves(bands)
-    fig = figures.light_curve_figure(curves, time_label=var_cube.time_label)
+    fig = figures.light_curve_figure(curves)
     ribbons = [t for t in fig.data if t.meta["role"] == "error-ribbon"]
     lines = [t for t in fig.data if t.meta["role"] == "light-curve"]
     assert len(ribbons) == len(curves) == len(lines) == 1 + len(bands)
     assert [t.name for t in lines] == [c.name for c in curves]
     assert all(t.fill == "toself" for t in ribbons)
-    assert fig.layout.xaxis.title.text == "Time (BJD_TDB − t0), hours"
+    assert fig.layout.xaxis.title.text == f"Time since t0 (h); t0 = BJD_TDB {var_cube.t0.jd:.5f}"
     assert fig.layout.yaxis.title.text == "Variability (%)"
     for curve, line, ribbon in zip(curves, lines, ribbons):
         x, y = np.asarray(line.x, dtype=float), np.asarray(line.y, dtype=float)
@@ -368,7 +368,7 @@ def test_big_cube_figures_stay_within_the_budget(big_cube):
         "surface": figures.figure_nbytes(figures.surface_figure(var, bands)),
         "heatmap": figures.figure_nbytes(figures.heatmap_figure(var, bands)),
         "flux surface": figures.figure_nbytes(figures.surface_figure(big_cube)),
-        "light curves": figures.figure_nbytes(figures.light_curve_figure(var.light_curves(bands), time_label=var.time_label)),
+        "light curves": figures.figure_nbytes(figures.light_curve_figure(var.light_curves(bands))),
         "spectrum": figures.figure_nbytes(figures.spectrum_figure(var, 7000)),
         "player": figures.figure_nbytes(figures.spectrum_player_figure(var)),
     }

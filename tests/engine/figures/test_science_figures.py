@@ -45,7 +45,7 @@ def test_channel_curves_are_stacked_labelled_by_wavelength_and_broken_between_vi
     assert (~finite).sum() == 1  # one break, between the two visits
     assert [t.meta["offset"] for t in traces] == pytest.approx(list(offsets))
     assert list(fig.layout.yaxis.ticktext) == [f"{w:.3f} µm" for w in curves.wavelength]
-    assert "(%)" in fig.layout.yaxis.title.text and "hours" in fig.layout.xaxis.title.text
+    assert "(%)" in fig.layout.yaxis.title.text and "Time since t0 (h)" in fig.layout.xaxis.title.text
     # bluest channel on top
     assert np.nanmedian(traces[0].y) > np.nanmedian(traces[-1].y)
 
@@ -106,7 +106,7 @@ def test_periodogram_figure_marks_each_peak_and_false_alarm_level_white_light_on
     assert abs(peaks["White light"].x[0] - 2.4) < 0.02
     levels = {t.meta["curve"]: t for t in roles(fig, "false-alarm-level")}
     assert list(levels["H2O"].y) == [grams[1].false_alarm_level] * 2
-    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text.startswith("Period (hours)")
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text.startswith("Period (h)")
     assert peaks["White light"].meta["resolved"] and peaks["White light"].marker.symbol == "diamond"
     assert "not a resolved period" not in fig.layout.title.text
     assert white.name == f"White light: {grams[0].peak_period.to_value(u.hour):.4g} h"
