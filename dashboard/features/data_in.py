@@ -117,7 +117,7 @@ def register(app, services: Services) -> None:
             return no_update, dbc.Alert(f"Upload refused: {NOT_ISSUED}", color="danger",
                                         className="py-2 small mb-0"), True, no_update
         try:
-            descriptor = finish_upload(config, session, done["upload"])
+            descriptor = finish_upload(config, session, done["upload"], services.upload_digests)
         except UploadRejected as exc:
             return (no_update, dbc.Alert(f"Upload refused: {exc}", color="danger", className="py-2 small mb-0"),
                     True, no_update)

@@ -1,8 +1,8 @@
-"""What the callbacks of one app share: its configuration, its cube cache and its job limits."""
+"""What the callbacks of one app share: its configuration, its cube cache, its job limits and its uploads' running digests."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..cache import CubeCache
 from ..pipeline import CubeService
@@ -10,6 +10,7 @@ from .budget import JobBudget
 from .config import Config
 from .gate import JobGate
 from .scratch import ScratchSpace
+from .upload_route import RunningDigests
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Services:
     scratch: ScratchSpace
     #: Memory and time of one job (:func:`dashboard.server.runner.in_budget`); None runs jobs in-process.
     budget: JobBudget | None = None
+    #: SHA-256 of files being uploaded, fed as their chunks arrive (finishing reads nothing again).
+    upload_digests: RunningDigests = field(default_factory=RunningDigests)
 
 
 def build_services(config: Config, loader=None) -> Services:

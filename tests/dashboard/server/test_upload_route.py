@@ -247,3 +247,62 @@ def test_a_full_disk_is_said_before_any_byte(app, http, monkeypatch):
     refused = begin(http, [{"name": "a.zip", "size": 10 * 2**20}])
     assert refused.status_code == 507
     assert refused.get_json()["error"].startswith("the server's disk is almost full (5 MB free, and it keeps 512 MB free")
+
+
+# ------------------------------------------------------ digests made as chunks arrive
+def _expected_folder(names_and_data) -> str:
+    digest = hashlib.sha256()
+    for name, data in sorted(names_and_data):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()[:32]
+
+
+def _finish(http, upload_id):
+    client = DashClient(flask_transport(http))
+    return client.call("upload-progress-box.hidden", {"upload-done.data": {"upload": upload_id},
+                                                      "session-id.data": SESSION_A})["dataset"]["data"]
+
+
+def test_finishing_reads_no_file_again_when_every_chunk_was_hashed_as_it_arrived(app, http, monkeypatch):
+    from dashboard.server import upload_route
+
+    files = [("b_x1dints.fits", os.urandom(2 * UPLOAD_CHUNK_BYTES + 77)), ("a_x1dints.fits", os.urandom(5000)),
+             ("empty.fits", b"")]
+    upload_id = begin(http, [{"name": n, "size": len(d)} for n, d in files]).get_json()["upload"]
+    big = files[0][1]
+    put(http, upload_id, 0, 0, big[:UPLOAD_CHUNK_BYTES])
+    # a dropped connection midway through a chunk: the bytes that arrived are hashed and kept
+    status, answer = raw_put(app, upload_id, UPLOAD_CHUNK_BYTES,
+                             DroppingInput(big[UPLOAD_CHUNK_BYTES:UPLOAD_CHUNK_BYTES + 1000]), UPLOAD_CHUNK_BYTES)
+    assert status == 400 and answer["received"] == UPLOAD_CHUNK_BYTES + 1000
+    held = answer["received"]
+    while held < len(big):
+        held = put(http, upload_id, 0, held, big[held:held + UPLOAD_CHUNK_BYTES]).get_json()["received"]
+    put(http, upload_id, 1, 0, files[1][1])
+
+    def no_second_read(path):
+        raise AssertionError(f"{path} was read again to hash it")
+
+    monkeypatch.setattr(upload_route, "file_sha256", no_second_read)
+    descriptor = _finish(http, upload_id)
+    assert descriptor["digest"] == _expected_folder(files)
+
+
+def test_a_chunk_this_process_did_not_see_makes_that_file_hashed_from_disk_and_the_digest_is_the_same(app, http,
+                                                                                                       monkeypatch):
+    from dashboard.server import upload_route
+
+    services = app.server.extensions["stamp_services"]
+    files = [("seg1_x1dints.fits", os.urandom(UPLOAD_CHUNK_BYTES + 10)), ("seg2_x1dints.fits", os.urandom(3000))]
+    upload_id = begin(http, [{"name": n, "size": len(d)} for n, d in files]).get_json()["upload"]
+    # the first chunk of seg1 went through another worker process (no running digest here)
+    upload_route.write_chunk(services.config, SESSION_A, upload_id, 0, 0, UPLOAD_CHUNK_BYTES,
+                             io.BytesIO(files[0][1][:UPLOAD_CHUNK_BYTES]))
+    put(http, upload_id, 0, UPLOAD_CHUNK_BYTES, files[0][1][UPLOAD_CHUNK_BYTES:])
+    put(http, upload_id, 1, 0, files[1][1])
+    read_again = []
+    real = upload_route.file_sha256
+    monkeypatch.setattr(upload_route, "file_sha256", lambda path: read_again.append(path.name) or real(path))
+    descriptor = _finish(http, upload_id)
+    assert read_again == ["seg1_x1dints.fits"]
+    assert descriptor["digest"] == _expected_folder(files)
