@@ -27,18 +27,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--in-process", action="store_true", help="read in this process (STAMP_READ_ISOLATE=0)")
     parser.add_argument("--profile", action="store_true", help="print pyinstrument's call tree of the last run")
+    parser.add_argument("--ahead", type=int, nargs="+", metavar="N",
+                        help="ZIP members copied ahead (sandbox.MEMBERS_AHEAD), alternated run by run: 0 2")
     args = parser.parse_args(argv)
     if args.in_process:
         os.environ["STAMP_READ_ISOLATE"] = "0"
 
     from dashboard.cache import CubeCache
     from dashboard.pipeline import CubeService
+    from stamp_engine.io import sandbox
     from stamp_engine.recipe import ProcessOptions
 
-    totals = []
-    for run in range(args.repeat):
+    settings = args.ahead or [sandbox.MEMBERS_AHEAD]
+    totals: dict[int, list[float]] = {n: [] for n in settings}
+    for run in range(args.repeat * len(settings)):
+        sandbox.MEMBERS_AHEAD = ahead = settings[run % len(settings)]
         profiler = None
-        if args.profile and run == args.repeat - 1:
+        if args.profile and run == args.repeat * len(settings) - 1:
             from pyinstrument import Profiler
 
             profiler = Profiler(interval=0.002)
@@ -58,15 +63,17 @@ def main(argv: list[str] | None = None) -> int:
             if profiler:
                 profiler.stop()
             total = time.perf_counter() - t0
-        totals.append(total)
+        totals[ahead].append(total)
         with open("/proc/loadavg") as handle:
             load = handle.read().split()[:3]
-        print(f"\n=== run {run + 1}: {total:.2f} s (load {' '.join(load)}) ===")
+        print(f"\n=== run {run + 1}, {ahead} member(s) ahead: {total:.2f} s (load {' '.join(load)}) ===")
         for at, stage in timeline:
             print(f"  {at:7.2f} s  {stage}")
         if profiler:
             print(profiler.output_text(unicode=True, color=False, show_all=False))
-    print(f"\nbest {min(totals):.2f} s, median {statistics.median(totals):.2f} s over {len(totals)} run(s)")
+    for ahead, times in totals.items():
+        print(f"\n{ahead} member(s) ahead: best {min(times):.2f} s, median {statistics.median(times):.2f} s "
+              f"over {len(times)} run(s)")
     return 0
 
 
