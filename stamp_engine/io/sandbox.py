@@ -11,7 +11,9 @@ A ZIP member (``InputFile.member``) is never extracted to disk: the reader infla
 (or, stored uncompressed, copies it) into an anonymous in-memory file (``memfd``) that
 the format readers open by path, checked against its declared size and CRC as it is
 read.  Arrays that are views of a stored member are passed back as offsets into the ZIP
-itself; those of a deflated member are exported like any other array.
+itself; those of a deflated member are exported like any other array.  While one file is
+read, the members of the next two are inflated in threads (:class:`_MembersAhead`; inflating
+releases the GIL), so a ZIP of many large members keeps two cores busy.
 
 One child reads all the files of a load, one after the other, so a folder of
 thousands of files costs one fork, not thousands.  Arrays come back without being
