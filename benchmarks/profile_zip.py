@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from stamp_engine.io import sandbox
     from stamp_engine.recipe import ProcessOptions
 
-    settings = args.ahead or [sandbox.MEMBERS_AHEAD]
+    settings = args.ahead or [getattr(sandbox, "MEMBERS_AHEAD", 0)]  # 0 on code from before members were read ahead
     totals: dict[int, list[float]] = {n: [] for n in settings}
     for run in range(args.repeat * len(settings)):
         sandbox.MEMBERS_AHEAD = ahead = settings[run % len(settings)]
