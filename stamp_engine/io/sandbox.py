@@ -11,7 +11,9 @@ A ZIP member (``InputFile.member``) is never extracted to disk: the reader infla
 (or, stored uncompressed, copies it) into an anonymous in-memory file (``memfd``) that
 the format readers open by path, checked against its declared size and CRC as it is
 read.  Arrays that are views of a stored member are passed back as offsets into the ZIP
-itself; those of a deflated member are exported like any other array.
+itself; those of a deflated member are exported like any other array.  While one file is
+read, the members of the next two are inflated in threads (:class:`_MembersAhead`; inflating
+releases the GIL), so a ZIP of many large members keeps two cores busy.
 
 One child reads all the files of a load, one after the other, so a folder of
 thousands of files costs one fork, not thousands.  Arrays come back without being
@@ -40,6 +42,7 @@ import select
 import signal
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -135,12 +138,17 @@ def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
             continue
         if empty:  # decided without a reader (and without a child: floods of empty entries are common)
             outcomes[index] = ReadOutcome(error="is empty (0 bytes)")
-        elif not limits.isolate:
-            started(index)
-            outcomes[index] = _read_one(item, limits, scratch)
         else:
             todo.append(index)
-    if todo:
+    if todo and not limits.isolate:
+        ahead = _MembersAhead(items, todo, limits, scratch, MEMBERS_AHEAD)
+        try:
+            for index in todo:
+                started(index)
+                outcomes[index] = _read_one(items[index], limits, scratch, copied=ahead.take(index))
+        finally:
+            ahead.close()
+    elif todo:
         scratch.mkdir(parents=True, exist_ok=True)
         _read_isolated(items, todo, limits, scratch, started, outcomes)
     return [o if o is not None else ReadOutcome(error="was not read") for o in outcomes]
@@ -150,11 +158,13 @@ def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
 Export = Callable[[SpectralBlock, Path, int], SpectralBlock]
 
 
-def _read_one(item: InputFile, limits: ReadLimits, scratch: Path, export: Export | None = None) -> ReadOutcome:
-    """Identify and read one file; ``export(block, path_read)`` runs while a ZIP member is still open."""
+def _read_one(item: InputFile, limits: ReadLimits, scratch: Path, export: Export | None = None,
+              copied: Future | None = None) -> ReadOutcome:
+    """Identify and read one file; ``export(block, path_read)`` runs while a ZIP member is still open
+    (``copied``: the member's copy begun ahead, see :class:`_MembersAhead`)."""
     outcome = ReadOutcome()
     try:
-        with _readable(item, limits, scratch) as path:
+        with _readable(item, limits, scratch, copied) as path:
             entry = registry.identify_format(path)
             outcome.format = entry.name
             outcome.blocks = registry.read(path, item.source, entry)
@@ -166,45 +176,149 @@ def _read_one(item: InputFile, limits: ReadLimits, scratch: Path, export: Export
 
 
 @contextlib.contextmanager
-def _readable(item: InputFile, limits: ReadLimits, scratch: Path):
+def _readable(item: InputFile, limits: ReadLimits, scratch: Path, copied: Future | None = None):
     """A path the format readers can open for ``item``: its own, or a ZIP member in memory.
+
+    ``copied`` is the member's :class:`_MemberCopy` begun ahead (see :class:`_MembersAhead`);
+    without it the member is copied out now.
+    """
+    if item.member is None:
+        yield item.path
+        return
+    copy = None
+    if copied is not None:
+        try:
+            copy = copied.result()
+        except MemoryError:  # another file's reading may have held the memory: try again under this file's cap
+            copy = None
+    if copy is None:
+        copy = _MemberCopy(item, limits, scratch)
+    try:
+        yield copy.link
+    finally:
+        copy.close()
+
+
+class _MemberCopy:
+    """A ZIP member written where the format readers can open it by a path.
 
     A member goes into an anonymous in-memory file (``memfd``, freed when the last map of it
     goes) reached through a symbolic link named like the member, because readers take
     the name into account (``…_x1dints.fits``).  libhdf5 insists on the real path of a
     link, which an in-memory file has not; so an HDF5 member, a member larger than the
     reader's memory cap, or any member on a system without ``memfd``, gets a temporary file
-    in ``scratch`` instead, removed after reading.
+    in ``scratch`` instead, removed by :meth:`close`.  The member is written with
+    :func:`~stamp_engine.io.containers.copy_member` (ISA-L, in a thread when begun ahead: it
+    releases the GIL); a damaged or refused member raises :class:`ReadError` and leaves nothing.
     """
-    member = item.member
-    if member is None:
-        yield item.path
-        return
-    folder = Path(tempfile.mkdtemp(prefix="member-", dir=scratch))
-    link = folder / Path(member.name).name
-    in_memory = (hasattr(os, "memfd_create") and member.size <= limits.max_memory_bytes
-                 and not member_head(item.path, member, len(HDF5_MAGIC)).startswith(HDF5_MAGIC))
-    try:
-        fd = (os.memfd_create(link.name, getattr(os, "MFD_CLOEXEC", 0)) if in_memory
-              else os.open(link, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        with os.fdopen(fd, "w+b") as handle:
+
+    def __init__(self, item: InputFile, limits: ReadLimits, scratch: Path):
+        member = item.member
+        self.folder = Path(tempfile.mkdtemp(prefix="member-", dir=scratch))
+        self.link = self.folder / Path(member.name).name
+        self._handle = None
+        in_memory = (hasattr(os, "memfd_create") and member.size <= limits.max_memory_bytes
+                     and not member_head(item.path, member, len(HDF5_MAGIC)).startswith(HDF5_MAGIC))
+        try:
+            fd = (os.memfd_create(self.link.name, getattr(os, "MFD_CLOEXEC", 0)) if in_memory
+                  else os.open(self.link, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            self._handle = os.fdopen(fd, "w+b")
             if in_memory:
-                os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
+                os.symlink(f"/proc/{os.getpid()}/fd/{fd}", self.link)
             try:
-                copy_member(item.path, member, handle)
-                handle.flush()
+                copy_member(item.path, member, self._handle)
+                self._handle.flush()
             except UnsafeArchiveError as exc:
                 raise ReadError(f"was refused: {exc}") from None
             except DAMAGED_MEMBER_ERRORS as exc:
                 raise ReadError(damaged_member(exc)) from None
             except OSError as exc:
                 raise ReadError(f"could not be read from the archive ({exc.strerror or exc})") from None
-            yield link
-    finally:
-        # Maps a reader made stay valid after this: the data lives as long as they do.
-        for leftover in folder.iterdir():
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close and remove the copy; maps a reader made stay valid after this (the data lives as long as they do)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        for leftover in self.folder.iterdir():
             leftover.unlink()
-        folder.rmdir()
+        self.folder.rmdir()
+
+
+#: How many ZIP members are copied out ahead of the file being read (each within the reader's memory cap).
+MEMBERS_AHEAD = 2
+
+
+class _MembersAhead:
+    """Copies out the ZIP members of the coming files in threads while the current one is read.
+
+    Members are independent and inflating one releases the GIL, so on two cores two members
+    inflate at once, the next ones while the current file is parsed and exported.  The
+    member of the file being read and at most ``ahead`` after it are copied at a time (by
+    ``ahead`` threads, in reading order), the later ones only while their declared sizes,
+    with the current file's, stay within ``limits.max_memory_bytes``.  A member's errors
+    stay its own: they are raised by its own file's reading (see :func:`_readable`).
+
+    Parameters
+    ----------
+    items : sequence of InputFile
+    order : list of int
+        Indices of ``items`` in the order they will be read.
+    ahead : int
+        Members copied ahead at most (0: none, each member copied when its file is read).
+    """
+
+    def __init__(self, items: Sequence[InputFile], order: list[int], limits: ReadLimits, scratch: Path,
+                 ahead: int = MEMBERS_AHEAD):
+        self._items, self._order, self._limits, self._scratch = items, order, limits, scratch
+        self._position = {index: k for k, index in enumerate(order)}
+        self._ahead = ahead if any(items[i].member is not None for i in order) else 0
+        self._pool = ThreadPoolExecutor(max_workers=self._ahead, thread_name_prefix="stamp-member") if self._ahead else None
+        self._pending: dict[int, Future] = {}
+        self._next = 0  # position in ``order`` of the first file whose copy is not begun
+
+    def take(self, index: int) -> Future | None:
+        """The copy of ``items[index]`` (None: not a member, or copied when read); begins the next ones."""
+        if self._pool is None:
+            return None
+        position = self._position[index]
+        if self._next <= position:  # not begun (the first file, or one after a stop for memory)
+            self._next = position
+            self._begin(self._next, room=None)
+        room = self._limits.max_memory_bytes - sum(self._items[i].member.size for i in self._pending)
+        while self._next < len(self._order) and self._next <= position + self._ahead and self._begin(self._next, room):
+            room -= self._size(self._order[self._next - 1])
+        return self._pending.pop(index, None)
+
+    def _size(self, index: int) -> int:
+        member = self._items[index].member
+        return member.size if member is not None else 0
+
+    def _begin(self, position: int, room: int | None) -> bool:
+        """Begin copying the member at ``position`` (any size when ``room`` is None); False when it must wait."""
+        index = self._order[position]
+        item = self._items[index]
+        if item.member is not None:
+            if room is not None and item.member.size > room:
+                return False
+            self._pending[index] = self._pool.submit(_MemberCopy, item, self._limits, self._scratch)
+        self._next = position + 1
+        return True
+
+    def close(self) -> None:
+        """Stop copying; remove the copies never taken."""
+        if self._pool is None:
+            return
+        for copied in self._pending.values():
+            copied.cancel()
+        self._pool.shutdown(wait=True)
+        for copied in self._pending.values():
+            if not copied.cancelled() and copied.exception() is None:
+                copied.result().close()
+        self._pending.clear()
 
 
 # ------------------------------------------------------------------------------ parent
@@ -215,23 +329,32 @@ def _read_isolated(items, todo: list[int], limits: ReadLimits, scratch: Path, st
     # Import the format readers here, once: a forked child inherits them, where importing them
     # in every child (astropy.io.fits, h5py, the readers) cost more than reading the files.
     registry.readers()
+    ahead = MEMBERS_AHEAD
     while todo:
-        done, stuck, why = _run_child(items, todo, limits, scratch, started)
+        batch = todo if ahead else todo[:1]
+        done, stuck, why, hung = _run_child(items, batch, limits, scratch, started, ahead)
         for index, path in done.items():
             outcomes[index] = _load_outcome(path, items[index].path, mapped)
+        later = batch[batch.index(stuck) + 1:] if stuck is not None else []
+        if ahead and not hung and any(items[i].member is not None for i in later):
+            # The child died while later members were being copied out beside this file: that
+            # copy may be what crashed it. Read this file again alone before blaming it.
+            ahead, todo = 0, todo[todo.index(stuck):]
+            continue
+        ahead = MEMBERS_AHEAD
         if stuck is not None:
             outcomes[stuck] = ReadOutcome(error=why)
             todo = todo[todo.index(stuck) + 1:]
         else:
-            todo = [i for i in todo if outcomes[i] is None]
-            if todo:  # the child ended without a word about these: should not happen
-                for index in todo:
+            for index in batch:  # the child ended without a word about these: should not happen
+                if outcomes[index] is None:
                     outcomes[index] = ReadOutcome(error=why or "was not read (the reader process stopped)")
-                todo = []
+            todo = todo[len(batch):]
 
 
-def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, started: Started):
-    """One child reading ``todo`` in order.
+def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, started: Started,
+               ahead: int = MEMBERS_AHEAD):
+    """One child reading ``todo`` in order (copying out up to ``ahead`` ZIP members ahead).
 
     Returns
     -------
@@ -241,12 +364,14 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
         The file the child was reading when it hung or died.
     why : str or None
         What happened to it.
+    hung : bool
+        Whether it was stopped for taking longer than its deadline.
     """
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: never returns
         os.close(read_end)
-        _child_main(items, todo, limits, scratch, write_end)
+        _child_main(items, todo, limits, scratch, write_end, ahead)
     os.close(write_end)
     done: dict[int, Path] = {}
     current: int | None = None
@@ -260,7 +385,7 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
                 if not ready:
                     _kill(pid)
                     return done, current, (f"reading was stopped after {limits.timeout_s:g} s (STAMP_READ_TIMEOUT_S): "
-                                           "the file makes the reader hang, it is probably damaged")
+                                           "the file makes the reader hang, it is probably damaged"), True
                 chunk = pipe.read(4096)
                 if not chunk:
                     break
@@ -280,7 +405,7 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
         raise
     _, status = os.waitpid(pid, 0)
     if current is None:
-        return done, None, None
+        return done, None, None, False
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
@@ -289,7 +414,7 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
                "made the reader exceed its memory (killed by the system)")
     else:
         why = f"made the reader stop unexpectedly (exit status {os.WEXITSTATUS(status)})"
-    return done, current, why
+    return done, current, why, False
 
 
 def _kill(pid: int) -> None:
@@ -333,9 +458,10 @@ def _import_array(ref: tuple, source_path: Path, mapped: dict) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------- child
-def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, fd: int) -> None:
+def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, fd: int, ahead: int) -> None:
     status = 0
     try:
+        members_ahead = _MembersAhead(items, todo, limits, scratch, ahead)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops the child at once, the parent reports it
         _die_with_parent()
         faulthandler.disable()  # a crash is reported by the parent, naming the file, not as a C stack dump
@@ -343,18 +469,20 @@ def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, fd: i
             for index in todo:
                 item = items[index]
                 pipe.write(f"S {index}\n".encode())
+                copied = members_ahead.take(index)  # before the cap: its threads' stacks are in what is in use
                 _cap_memory(limits.max_memory_bytes, item)
                 # The child's own deadline, should the parent be gone: SIGALRM's default action ends
                 # the process even inside a C loop of libhdf5, where no Python handler would run.
                 signal.signal(signal.SIGALRM, signal.SIG_DFL)
                 signal.alarm(int(limits.timeout_s) + 10)
                 outcome = _read_one_capped(item, limits, scratch, functools.partial(
-                    _export_block, item=item, scratch=scratch, index=index))
+                    _export_block, item=item, scratch=scratch, index=index), copied)
                 target = scratch / f"result-{index}.pickle"
                 with open(target.with_suffix(".partial"), "wb") as handle:
                     pickle.dump(outcome, handle, protocol=pickle.HIGHEST_PROTOCOL)
                 os.replace(target.with_suffix(".partial"), target)
                 pipe.write(f"D {index}\n".encode())
+            members_ahead.close()
     except BaseException:  # noqa: BLE001 — the parent reports the file the child stopped on
         status = 3
     finally:
@@ -371,9 +499,10 @@ def _die_with_parent() -> None:
         pass  # not Linux: the alarm set for each file still ends the child
 
 
-def _read_one_capped(item: InputFile, limits: ReadLimits, scratch: Path, export: Export) -> ReadOutcome:
+def _read_one_capped(item: InputFile, limits: ReadLimits, scratch: Path, export: Export,
+                     copied: Future | None = None) -> ReadOutcome:
     try:
-        outcome = _read_one(item, limits, scratch, export)
+        outcome = _read_one(item, limits, scratch, export, copied)
     except MemoryError:
         outcome = ReadOutcome(error=_TOO_LARGE)
     if outcome.error == _TOO_LARGE:
