@@ -83,8 +83,11 @@ def _wait_received(driver, names: list[str], timeout: float) -> None:
     raise TimeoutError(f"the page did not say {said!r} within {timeout:.0f} s")
 
 
-def upload_targets(quick: bool) -> list[browser.BrowserRow]:
-    """Upload two segment files through the page and time the view after the last byte (rows as in browser_targets)."""
+def upload_targets(quick: bool, timeline: bool = False) -> list[browser.BrowserRow]:
+    """Upload two segment files through the page and time the view after the last byte (rows as in browser_targets).
+
+    ``timeline``: print the Dash requests made after the last byte (as ``benchmarks.browser --timeline`` does).
+    """
     from selenium.webdriver.common.by import By
 
     browser._check_browser()
@@ -113,6 +116,8 @@ def upload_targets(quick: bool) -> list[browser.BrowserRow]:
             raise RuntimeError("the page made no upload request that resource timing saw")
         drawn_at = drawn_after * 1000.0
         after_last = (drawn_at - timing["end"]) / 1000.0
+        if timeline:
+            browser._print_timeline(driver, timing["end"], "the upload, after its last byte")
         seconds = (timing["end"] - timing["start"]) / 1000.0
         rows.append(browser.BrowserRow(f"{label}: last byte → heatmap drawn", after_last, LIMIT_S,
                                        browser._verdict(after_last, LIMIT_S)))
@@ -142,5 +147,6 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description="STAMP 1 GB upload target in headless Chromium")
     parser.add_argument("--quick", action="store_true", help="1/10 of the size: a smoke run")
+    parser.add_argument("--timeline", action="store_true", help="print the Dash requests after the last byte")
     arguments = parser.parse_args()
-    browser.print_browser_targets(upload_targets(arguments.quick))
+    browser.print_browser_targets(upload_targets(arguments.quick, arguments.timeline))
