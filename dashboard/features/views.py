@@ -114,9 +114,25 @@ def _bands(data) -> list[Band]:
     return bands
 
 
+def _as_page_holds(value):
+    """``value`` as the page sends it back: JavaScript has one number type, so a whole float
+    (``2.0``, in a job's result) returns as the integer ``2``; tuples return as lists."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {str(k): _as_page_holds(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_page_holds(v) for v in value]
+    return value
+
+
 def drawn_signature(*values) -> str:
-    """A short digest of everything a graph's figure depends on."""
-    text = json.dumps(values, sort_keys=True, default=str)
+    """A short digest of everything a graph's figure depends on.
+
+    The same for values made on the server and the same values after their trip through
+    the page (a figure sent with a job's result is then not sent again for that result).
+    """
+    text = json.dumps(_as_page_holds(json.loads(json.dumps(values, default=str))), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
