@@ -6,6 +6,7 @@ import hashlib
 import json
 
 import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
 
 from stamp_engine.bands import Band, band_from_record
@@ -155,6 +156,9 @@ def graph_update(cubes, tab: str, draw, active_tab, values: list, drawn, session
         figure = empty_figure(str(exc))
     if key is not None and cubes.why_gone(key):
         figure = empty_figure(cubes.why_gone(key))
+    elif isinstance(figure, go.Figure):
+        # which result it shows: the page matches it with the exploration's payload of that result
+        figure.layout.meta = {**(figure.layout.meta or {}), "result": drawn_signature(result)}
     # It arrives unhighlighted; features/bands.py highlights it in the browser.
     return figure, signature
 
@@ -170,7 +174,10 @@ def map_drawer(services: Services, kind: str):
         if display is None:
             return empty_figure(EVICTED)
         options, _ = parse_display_options(colorscale, [z_min, z_max], COLORSCALES, stretch, visits)
-        return grid_figure(display, _bands(bands), options, kind, **services.config.display_limits)
+        # The page holds the display cube's errors once (the exploration's payload): the
+        # heatmap's hover reads them there (stamp_explore.js), not from a copy in the figure.
+        return grid_figure(display, _bands(bands), options, kind, heatmap_errors="rows",
+                           **services.config.display_limits)
 
     return draw
 
