@@ -20,19 +20,20 @@ from dashboard import ids
 from dashboard.features import job
 from stamp_engine.synthetic.x1dints import make_mode_observation, write_segments
 
+from tests.browser import test_first_view_draws_browser as first_view_draws
 from tests.browser.test_dashboard_browser import wait_for_traces, wait_until
 
 pytestmark = pytest.mark.browser
 
-#: Installed before the page's scripts: for each Dash answer carrying a heatmap figure with traces,
-#: the outputs it carried; and every drawing of a heatmap figure into the heatmap graph
-#: (Plotly.react / newPlot, as dcc.Graph makes them).
-_RECORD_JS = """
-window.__stamp = {heatmapAnswers: [], heatmapDraws: 0};
-var plainFetch = window.fetch;
+#: Installed before the page's scripts: test_first_view_draws_browser's record (the drawings of a
+#: heatmap figure into the heatmap graph), and, for each Dash answer carrying a heatmap figure with
+#: traces, the outputs it carried.
+_RECORD_JS = first_view_draws._RECORD_JS + """
+window.__stamp.heatmapAnswers = [];
+var recordedFetch = window.fetch;
 window.fetch = function (input, init) {
   var url = typeof input === 'string' ? input : (input && input.url) || '';
-  var promise = plainFetch.apply(this, arguments);
+  var promise = recordedFetch.apply(this, arguments);
   if (url.indexOf('_dash-update-component') >= 0) {
     promise.then(function (response) {
       response.clone().text().then(function (text) {
@@ -47,20 +48,6 @@ window.fetch = function (input, init) {
   }
   return promise;
 };
-var hook = setInterval(function () {
-  if (!window.Plotly || window.Plotly.stampLoading || window.Plotly.__stampCounted) { return; }
-  window.Plotly.__stampCounted = true;
-  ['react', 'newPlot'].forEach(function (name) {
-    var plain = window.Plotly[name];
-    window.Plotly[name] = function (gd, data) {
-      var traces = data && data.data ? data.data : data;
-      var div = typeof gd === 'string' ? document.getElementById(gd) : gd;
-      if (div && div.closest && div.closest('#heatmap-graph') && Array.isArray(traces) && traces.length &&
-          traces[0].type === 'heatmap') { window.__stamp.heatmapDraws += 1; }
-      return plain.apply(this, arguments);
-    };
-  });
-}, 5);
 """
 
 
