@@ -73,6 +73,59 @@
     return cube;
   }
 
+  /*
+   * The heatmap's hover errors.  The server sends the display cube's errors once per result, in
+   * the exploration's payload, not a second time as the heatmap's customdata: each heatmap trace
+   * says in meta.error_rows which payload row each of its drawn rows shows (-1: none), and its
+   * customdata is filled in here from the payload of the same result (layout.meta.result), after
+   * every drawing of the heatmap (a figure from the server comes without it).
+   */
+  var hoverPayload = null;
+  var HEATMAP_GRAPH = "heatmap-graph";
+
+  function fillHoverErrors(gd) {
+    var data = hoverPayload;
+    if (!data || !gd || !gd.data || !gd.layout || !gd.layout.meta || gd.layout.meta.result !== data.result) {
+      return;
+    }
+    var cube = decode(data), nw = cube.nw, none = null;
+    gd.data.forEach(function (trace, i) {
+      var rows = trace && trace.meta && trace.meta.error_rows;
+      if (!rows || trace.customdata) {
+        return;
+      }
+      /* plain arrays (the hover looks up customdata[row][column] in arrays only), null where no error */
+      var filled = rows.map(function (row) {
+        if (row >= 0 && row < cube.nt) {
+          return Array.from(cube.error.subarray(row * nw, (row + 1) * nw), function (v) { return v === v ? v : null; });
+        }
+        none = none || new Array(nw).fill(null);
+        return none;
+      });
+      trace.customdata = filled;  /* kept by later restyles and relayouts */
+      var full = gd._fullData && gd._fullData[i];
+      if (full && full.index === i) {
+        full.customdata = filled;  /* what the hover reads, without drawing again ... */
+        if (full._arrayAttrs && full._arrayAttrs.indexOf("customdata") < 0) {
+          full._arrayAttrs.push("customdata");  /* ... among the per-point arrays it looks up */
+        }
+      }
+    });
+  }
+
+  function heatmapDiv() {
+    return document.querySelector("#" + HEATMAP_GRAPH + " .js-plotly-plot");
+  }
+
+  function watchHeatmap() {
+    var gd = heatmapDiv();
+    if (gd && gd.on && !gd.__stampHoverErrors) {
+      gd.__stampHoverErrors = true;
+      gd.on("plotly_afterplot", function () { fillHoverErrors(gd); });
+    }
+    fillHoverErrors(gd);
+  }
+
   /* Index of the value of ascending `values` (restricted to [lo, hi)) nearest to `x`. */
   function nearest(values, x, lo, hi) {
     lo = lo || 0;
@@ -323,6 +376,13 @@
         }
         return [drawSpectrum(spectrum, data, cube, point, band, bands),
                 drawLightCurve(lightCurve, data, cube, point, band, bands), { display: "none" }];
+      },
+
+      /* A new exploration payload: the heatmap's hover errors come from it (see fillHoverErrors). */
+      hoverErrors: function (data) {
+        hoverPayload = data && data.n_time ? data : null;
+        watchHeatmap();
+        return noUpdate();
       },
 
       /* Panels beside the maps only. */

@@ -85,11 +85,23 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     upload_route.register(server, services)
 
     app.layout = lambda: page(services)
-    # Dev tools check callbacks against this: the science panes are filled later (science.tabs).
-    app.validation_layout = html.Div([page(services), *science.panes().values()])
+    # Callbacks are checked against this (the science panes are filled later: science.tabs).
+    app.validation_layout = validation_layout(html.Div([page(services), *science.panes().values()]))
     for feature in (data_in, controls, bands, job, views, explore, science, downloads, url_state):
         feature.register(app, services)
     return app
+
+
+def validation_layout(layout) -> html.Div:
+    """Every component of ``layout`` that has an id, bare (its id only), side by side.
+
+    What callbacks are checked against needs only the ids and the component types; Dash
+    writes the validation layout into every page's HTML (and the renderer reads it), where
+    the whole page with its props cost ~0.1 s of JSON encoding per page load (0.4 s under load).
+    """
+    bare = [type(component)(id=component.id) for component in layout._traverse()
+            if getattr(component, "id", None) is not None]
+    return html.Div(bare)
 
 
 def _bands_script_url(config: Config) -> str:

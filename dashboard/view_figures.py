@@ -36,20 +36,23 @@ def empty_figure(message: str) -> dict:
     }
 
 
-def grid_figure(display: Cube, bands: Sequence[Band], options: DisplayOptions, kind: str, **limits: int) -> go.Figure:
+def grid_figure(display: Cube, bands: Sequence[Band], options: DisplayOptions, kind: str, *,
+                heatmap_errors: str = "customdata", **limits: int) -> go.Figure:
     """The 3D surface (``kind="surface"``, one per visit) or the heatmap of a display-resolution cube.
 
     Both are split at the bands' edges so the browser can highlight a band; ``limits``
     (``max_time``, ``max_wavelength``) are the display resolution.  The stretch applies
     to raw flux only (variability stays linear, centred on 0); the visit layout to the
     heatmap.  Options the figure cannot draw (a log stretch of a range below 0) give a
-    figure saying why.
+    figure saying why.  ``heatmap_errors``: where the heatmap's hover finds the errors
+    (:func:`stamp_engine.figures.heatmap_figure`'s ``errors``).
     """
     from stamp_engine import figures
 
     extra: dict[str, Any] = {"stretch": "linear" if display.is_normalized else options.stretch}
     if kind == "heatmap":
         extra["visits"] = options.visits
+        extra["errors"] = heatmap_errors
     build = {"surface": figures.surface_figure, "heatmap": figures.heatmap_figure}[kind]
     try:
         return build(display, bands=tuple(bands), colorscale=options.colorscale, zrange=options.zrange, **extra, **limits)

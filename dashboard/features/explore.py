@@ -108,7 +108,8 @@ def register(app, services: Services) -> None:
         if display is None or display.n_integrations == 0 or display.n_wavelengths == 0:
             gone = empty_figure(EVICTED)
             return None, signature, gone, gone, None, {"display": "none"}
-        return (explore_payload(display), signature, point_spectrum_figure(display),
+        # "result": the heatmap drawn from the same result (its layout.meta.result) takes its hover errors from it
+        return ({**explore_payload(display), "result": signature}, signature, point_spectrum_figure(display),
                 point_light_curve_figure(display), None, {})
 
     app.clientside_callback(
@@ -133,6 +134,12 @@ def register(app, services: Services) -> None:
         State(ids.BANDS, "data"),
         State(ids.EXPLORE_SPECTRUM, "figure"),
         State(ids.EXPLORE_LIGHTCURVE, "figure"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="stampExplore", function_name="hoverErrors"),
+        Output(ids.EXPLORE_POINT, "data", allow_duplicate=True),
+        Input(ids.EXPLORE_DATA, "data"),
         prevent_initial_call=True,
     )
     app.clientside_callback(

@@ -141,17 +141,46 @@ def _as_browser_holds(value):
     return json.loads(json.dumps(value, cls=PlotlyJSONEncoder))
 
 
+def heatmap_with_result(services: Services, result, active_tab, band_rows, fitted, shown: list, session) -> tuple:
+    """``(figure, signature)`` of the heatmap that goes in the same answer as a job's ``result``,
+    or ``(no_update, no_update)`` (no result, or the heatmap tab is not open).
+
+    One rule for every path that makes a result (the plain request and the background job):
+    the heatmap is drawn with the bands the band editor will hold once it has seen
+    ``result`` (new data refit an unedited preset), so its drawn signature already matches
+    the inputs the heatmap callback then gets, and it is neither sent nor drawn twice.
+    ``shown`` are the :func:`heatmap_states` values.
+    """
+    keep = (no_update, no_update)
+    if not isinstance(result, dict):
+        return keep
+    values = [_as_browser_holds(result), *shown]
+    values[1 + HEATMAP_BANDS] = _as_browser_holds(bands_for_result(services, result, band_rows, fitted, session))
+    update = graph_update(services.cubes, ids.TAB_HEATMAP, map_drawer(services, "heatmap"), active_tab, values,
+                          None, session)
+    return update if update is not None else keep
+
+
+def heatmap_states_with_result() -> list[State]:
+    """What :func:`heatmap_with_result` reads of the page, after the job's result."""
+    return [State(ids.TABS, "active_tab"), State(ids.BAND_TABLE, "data"), State(ids.BANDS_FITTED, "data"),
+            *heatmap_states()]
+
+
 def register(app, services: Services) -> None:
     @app.callback(
         Output(ids.RESULT, "data"),
         Output(ids.JOB_MESSAGE, "children"),
         Output(ids.PROBLEMS, "children"),
+        Output(ids.HEATMAP, "figure", allow_duplicate=True),
+        Output(ids.DRAWN[ids.HEATMAP], "data", allow_duplicate=True),
         Input(ids.PROCESS, "n_clicks"),
         Input(ids.FIRST_JOB, "data"),
         State(ids.DATASET, "data"),
         *process_states(),
         State(ids.RESULT, "data"),
         State(ids.SESSION, "data"),
+        *heatmap_states_with_result(),
         background=True,
         progress=[Output(ids.PROGRESS, "value"), Output(ids.PROGRESS_TEXT, "children")],
         progress_default=[100, "Ready"],
@@ -168,16 +197,18 @@ def register(app, services: Services) -> None:
         prevent_initial_call=True,  # the page's first view and new data: open_view (which may start this)
         # A job that ended without an answer (killed, crashed, its worker lost) still ends with a message.
         on_error=lambda error: (no_update, dbc.Alert(job_error_message(error), color="danger", className="py-2"),
-                                None),
+                                None, no_update, no_update),
     )
     def process_job(set_progress, _clicks, _first, dataset, *args):
-        *values, previous, session = args
+        values, (previous, session, active_tab, band_rows, fitted, *shown) = (
+            args[:len(PROCESS_ORDER)], args[len(PROCESS_ORDER):])
 
         def report(stage: str, done: int, total: int) -> None:
             set_progress(progress_update(stage, done, total))
 
-        return job_answer(services, dataset, values, previous, session, report, heartbeat=job_heartbeat(),
-                          on_start=lambda: set_progress((0, "Starting…")))
+        answer = job_answer(services, dataset, values, previous, session, report, heartbeat=job_heartbeat(),
+                            on_start=lambda: set_progress((0, "Starting…")))
+        return *answer, *heatmap_with_result(services, answer[0], active_tab, band_rows, fitted, shown, session)
 
     # The page's first view, and each new dataset, without the background-job round trips
     # (worker start, progress polls, then a chain of callbacks before the heatmap is asked
@@ -198,30 +229,19 @@ def register(app, services: Services) -> None:
         *process_states(),
         State(ids.RESULT, "data"),
         State(ids.PROCESS, "disabled"),
-        State(ids.TABS, "active_tab"),
-        State(ids.BAND_TABLE, "data"),
-        State(ids.BANDS_FITTED, "data"),
-        *heatmap_states(),
+        *heatmap_states_with_result(),
         prevent_initial_call="initial_duplicate",
         running=[(Output(ids.PROCESS, "disabled"), True, False)],
     )
     def open_view(session, dataset, *args):
         values, (previous, job_running, active_tab, band_rows, fitted, *shown) = (
             args[:len(PROCESS_ORDER)], args[len(PROCESS_ORDER):])
-        keep = (no_update, no_update)
         chosen_during_job = ctx.triggered_id == ids.DATASET and job_running
         if dataset and (chosen_during_job or not opens_quickly(services, dataset)):
-            return no_update, no_update, no_update, {"dataset": dataset, "asked": time.time()}, *keep
+            return no_update, no_update, no_update, {"dataset": dataset, "asked": time.time()}, no_update, no_update
         result, message, problems = job_answer(services, dataset, values, previous, session, None)
-        heatmap = None
-        # Drawn here only when the band editor will keep the bands it has: new data refit a
-        # preset, and the heatmap (which depends on the bands) would then be drawn twice.
-        same_bands = isinstance(result, dict) and _as_browser_holds(
-            bands_for_result(services, result, band_rows, fitted, session)) == shown[HEATMAP_BANDS]
-        if same_bands:
-            heatmap = graph_update(services.cubes, ids.TAB_HEATMAP, map_drawer(services, "heatmap"), active_tab,
-                                   [_as_browser_holds(result), *shown], None, session)
-        return result, message, problems, no_update, *(heatmap if heatmap is not None else keep)
+        return (result, message, problems, no_update,
+                *heatmap_with_result(services, result, active_tab, band_rows, fitted, shown, session))
 
     # Cancel ends the job without an answer from it: the browser says what happened.
     app.clientside_callback(

@@ -38,6 +38,7 @@ def heatmap_figure(
     max_wavelength: int = MAX_DISPLAY_WAVELENGTH,
     stretch: str = "linear",
     visits: str = "auto",
+    errors: str = "customdata",
 ) -> go.Figure:
     """2D map (x wavelength, y time) of the same data as :func:`surface_figure`.
 
@@ -56,6 +57,13 @@ def heatmap_figure(
         One time axis for all visits, or one panel per visit (time since its start);
         ``"auto"`` puts visits side by side when one axis would be mostly empty
         (:func:`stamp_engine.timeaxis.visits_side_by_side`).
+    errors : {"customdata", "rows"}
+        Where the hover finds each cell's error: the trace's ``customdata`` (a figure that
+        stands alone), or, with ``"rows"``, a page that holds ``cube.error`` already (the
+        dashboard sends it once per result for the linked exploration): each trace's
+        ``meta["error_rows"]`` gives the row of ``cube.error`` each drawn row shows (-1 for a
+        gap row, or an interpolated row, which shows no error) and the page fills in the
+        customdata.  ``"rows"`` needs ``cube`` at display resolution (else ``"customdata"``).
 
     Other parameters as :func:`surface_figure`.
     """
@@ -69,12 +77,21 @@ def heatmap_figure(
     traces = []
     veils: list[dict] = []
     masks: list[dict] = []
+    if errors not in ("customdata", "rows"):
+        raise ValueError(f"errors must be 'customdata' or 'rows', not {errors!r}")
+    error_rows = errors == "rows" and shown.flux.shape == cube.flux.shape
     for visit in _visit_maps(cube, data, panels):
         rows, drawn_rows = visit.rows, visit.drawn_rows
         veils += _interpolated_veils(drawn_rows, data.interpolated[rows], visit.axes)
         masks += masked_column_rects(drawn[rows], edges, (float(drawn_rows.edges[0]), float(drawn_rows.edges[-1])), visit.axes)
-        traces.append(go.Heatmap(**visit.trace(data, x, drawn_rows.edges, columns, ranges), customdata=_f32(visit.error),
-                                 zsmooth=False, showlegend=False, hoverongaps=False))
+        trace = visit.trace(data, x, drawn_rows.edges, columns, ranges)
+        if error_rows:
+            shows = np.where(drawn_rows.take >= 0, rows[np.maximum(drawn_rows.take, 0)], -1)
+            shows[(shows >= 0) & data.interpolated[np.maximum(shows, 0)]] = -1
+            trace["meta"] = {**trace["meta"], "error_rows": [int(r) for r in shows]}
+        else:
+            trace["customdata"] = _f32(visit.error)
+        traces.append(go.Heatmap(**trace, zsmooth=False, showlegend=False, hoverongaps=False))
     fig = go.Figure(data=traces)
     fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 60}, panels,
                                     colour=browser_colours(cube, data.values, drawn, data.limits, zrange)))

@@ -312,3 +312,31 @@ def test_visits_side_by_side_and_the_surface_pick_the_right_row(dash_duo, tmp_pa
     np.testing.assert_allclose(y, cube.flux[4].astype(np.float32), rtol=1e-6, equal_nan=True)
     time.sleep(0.3)
     assert log.count("_dash-update-component") == before, "a pick on the surface asked the server"
+
+
+def test_heatmap_hover_shows_the_value_and_its_error_sent_once_with_the_exploration(dash_duo, small_app):
+    """The errors travel once per result (the exploration's payload), not again as the heatmap's
+    customdata (half of a 10k heatmap's answer); the hover still says value ± error, with the unit."""
+    app, _ = small_app
+    open_on_map(dash_duo, app)
+    cube = shown_cube(dash_duo, app)
+    assert graph_js(dash_duo, ids.HEATMAP, "return gd.data.every(function (t) {"
+                    " return t.meta && Array.isArray(t.meta.error_rows); });")
+    payload_unit = store_data(dash_duo, ids.EXPLORE_DATA)["unit"]
+    assert payload_unit
+    dash_duo.driver.execute_script("document.querySelector('#' + arguments[0]).scrollIntoView({block: 'start', behavior: 'instant'});",
+                                   ids.HEATMAP)
+    settle(dash_duo)
+    for row, column in ((ROW, COLUMN), (5, 30)):
+        x, y = page_point(dash_duo, ids.HEATMAP, float(cube.wavelength[column]), float(cube.hours[row]))
+        action = ActionBuilder(dash_duo.driver)
+        action.pointer_action.move_to_location(round(x) + 3, round(y) + 3).move_to_location(round(x), round(y))
+        action.perform()
+        text = wait_until(lambda: dash_duo.driver.execute_script(
+            "var t = document.querySelector('#' + arguments[0] + ' .hoverlayer .hovertext');"
+            "return t ? t.textContent : '';", ids.HEATMAP), 10, "the heatmap's hover label")
+        assert f"{cube.wavelength[column]:.4f}" in text, text
+        assert "±" in text, text
+        error = float(text.split("±")[1].split()[0].replace("−", "-"))
+        assert error == pytest.approx(float(cube.error[row, column]), rel=5e-3), (text, cube.error[row, column])
+        assert text.split("±")[1].split()[1].startswith(payload_unit), (text, payload_unit)

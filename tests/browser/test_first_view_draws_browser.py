@@ -132,3 +132,36 @@ def test_the_page_layout_is_small_and_its_blank_graphs_are_plain(make_app):
     assert len(figures) >= 10
     for figure in figures:
         assert figure["data"] == [] and len(json.dumps(figure)) < 1_000, figure
+
+
+def test_the_page_html_carries_only_the_ids_callbacks_are_checked_against(make_app):
+    """Dash writes the validation layout into every page's HTML: as the whole page with its props it
+    was 55 kB (59 kB of HTML) and ~0.1 s of JSON encoding per page load; the ids are what counts."""
+    import json
+    import re
+
+    app, _ = make_app()
+    client = app.server.test_client()
+    html = client.get("/").get_data(as_text=True)
+    assert len(html) < 30_000, len(html)
+    config = json.loads(re.search(r'<script id="_dash-config" type="application/json">(.*?)</script>', html, re.S).group(1))
+    bare = config["validation_layout"]["props"]["children"]
+    extra = [n["props"] for n in bare if {k for k, v in n["props"].items() if v is not None} != {"id"}]
+    assert not extra, extra[:3]
+    checked = {json.dumps(node["props"]["id"], sort_keys=True) for node in bare}
+    shown = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("props"), dict) and node["props"].get("id") is not None:
+                shown.add(json.dumps(node["props"]["id"], sort_keys=True))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(client.get("/_dash-layout").get_data()))
+    assert shown and shown <= checked, sorted(shown - checked)[:5]
+    # and the science panes' controls, mounted only when a science tab is first opened
+    assert json.dumps(ids.CHANNELS_BIN) not in shown and json.dumps(ids.CHANNELS_BIN) in checked

@@ -56,28 +56,51 @@ def _bands_for(client, session, result):
     return answer[ids.BANDS]["data"]
 
 
+def _heatmap_again(client, session, result, bands, drawn) -> dict:
+    """The heatmap callback as the page then calls it (the result and the bands arrived)."""
+    return client.call(f"{ids.HEATMAP}.figure", {f"{ids.TABS}.active_tab": ids.TAB_HEATMAP,
+                                                 f"{ids.RESULT}.data": result,
+                                                 f"{ids.SESSION}.data": session, f"{ids.BANDS}.data": bands,
+                                                 f"{ids.DRAWN[ids.HEATMAP]}.data": drawn},
+                       changed=[f"{ids.RESULT}.data"])
+
+
 def test_a_small_upload_comes_back_with_its_heatmap_in_one_answer(page):
     client, session, descriptor = page
     answer = _open(client, session, descriptor)
     assert ids.FIRST_JOB not in answer  # no background job was asked for
     result = answer[ids.RESULT]["data"]
     assert result["dataset"] == descriptor and len(result["ticket"]) == 32
-    # A fresh page's band editor refits its preset to the new data: the heatmap (drawn with the
-    # bands) waits for them rather than being drawn now and again a moment later.
+    # A fresh page's band editor refits its preset to the new data: the heatmap comes in the same
+    # answer, drawn with the refitted bands, and the heatmap callback, once the page holds them,
+    # finds it drawn: nothing sent again.
     bands = _bands_for(client, session, result)
-    assert bands and ids.HEATMAP not in answer
-    # Once the page holds the bands these data give (a reload, the same data again), the heatmap
-    # comes in the same answer, and the heatmap callback then finds it drawn: nothing sent again.
-    answer = _open(client, session, descriptor, bands=bands)
-    figure = answer[ids.HEATMAP]["figure"]
-    assert [trace["type"] for trace in figure["data"]] == ["heatmap"]
-    drawn = answer[ids.DRAWN[ids.HEATMAP]]["data"]
-    again = client.call(f"{ids.HEATMAP}.figure", {f"{ids.TABS}.active_tab": ids.TAB_HEATMAP,
-                                                  f"{ids.RESULT}.data": answer[ids.RESULT]["data"],
-                                                  f"{ids.SESSION}.data": session, f"{ids.BANDS}.data": bands,
-                                                  f"{ids.DRAWN[ids.HEATMAP]}.data": drawn},
-                        changed=[f"{ids.RESULT}.data"])
-    assert again == {}
+    assert bands
+    for opened in (answer, _open(client, session, descriptor, bands=bands)):  # fresh page, then a reload
+        figure = opened[ids.HEATMAP]["figure"]
+        assert [trace["type"] for trace in figure["data"]] == ["heatmap"]
+        assert [b["name"] for b in figure["data"][0]["meta"]["bands"]] == [b["name"] for b in bands]
+        assert _heatmap_again(client, session, opened[ids.RESULT]["data"], bands,
+                              opened[ids.DRAWN[ids.HEATMAP]]["data"]) == {}
+
+
+def test_the_same_view_of_the_same_cube_is_read_back_not_built_again(page, monkeypatch):
+    from dashboard.features import views
+
+    client, session, descriptor = page
+    built = []
+    plain = views.grid_figure
+    monkeypatch.setattr(views, "grid_figure", lambda *a, **k: built.append(a[3]) or plain(*a, **k))
+    first = _open(client, session, descriptor)[ids.HEATMAP]["figure"]
+    again = _open(client, session, descriptor)[ids.HEATMAP]["figure"]  # another page: another ticket
+    assert built == ["heatmap"] and again["data"] == first["data"]
+    assert again["layout"]["meta"]["result"] != first["layout"]["meta"]["result"]  # each tagged with its result
+    answer = client.call(OPEN, {f"{ids.SESSION}.data": session, f"{ids.DATASET}.data": descriptor,
+                                f"{ids.TABS}.active_tab": ids.TAB_HEATMAP, f"{ids.PROCESS}.disabled": False,
+                                f"{ids.BAND_TABLE}.data": preset_rows(DEFAULT_PRESET), f"{ids.COLORSCALE}.value": "Viridis"},
+                         changed=[f"{ids.DATASET}.data"])
+    assert built == ["heatmap", "heatmap"]  # other options: built
+    assert answer[ids.HEATMAP]["figure"]["layout"]["coloraxis"]["colorscale"] != first["layout"]["coloraxis"]["colorscale"]
 
 
 def test_larger_data_go_to_the_background_job_and_then_open_from_the_cache(page, monkeypatch):

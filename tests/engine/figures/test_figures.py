@@ -438,3 +438,32 @@ def test_spectrum_player_frames_carry_the_band_polygons_of_each_frame(flux_cube)
         x, y = error_band_polygons(frames.wavelength, frames.value[i], frames.error[i])
         np.testing.assert_allclose(np.asarray(frame.data[0].x, dtype=float), x, rtol=1e-6)
         np.testing.assert_allclose(np.asarray(frame.data[0].y, dtype=float), y, rtol=1e-5)
+
+
+def test_heatmap_error_rows_point_at_the_errors_its_customdata_would_carry():
+    """``errors="rows"``: no customdata (the page holds the errors), and each drawn row names the
+    cube row whose error the hover shows; gap rows and interpolated rows name none (-1)."""
+    import astropy.units as u
+    from astropy.time import Time
+
+    obs = make_observation("variability", n_integrations=60, wavelength=np.linspace(1.0, 2.0, 12), seed=5,
+                           n_visits=2, visit_gap_hours=48.0)
+    hours = np.concatenate([np.arange(30), 60 + np.arange(30)]) / 60.0  # one gap inside the visit
+    rng = np.random.default_rng(2)
+    gapped = Cube(np.linspace(1.0, 2.0, 12), Time(60000.0 + hours / 24.0, format="mjd", scale="tdb"),
+                  rng.normal(size=(60, 12)), rng.uniform(0.1, 0.2, (60, 12)), u.percent)
+    filled = steps.interpolate_gaps(gapped.replace(reference=np.ones((1, 12)), reference_unit=u.Jy))
+    assert figures.interpolated_rows(filled).any()
+    for cube in (obs.to_cube().split_visits(1.0).normalize(), gapped, filled):
+        plain, rows = figures.heatmap_figure(cube), figures.heatmap_figure(cube, errors="rows")
+        assert len(plain.data) == len(rows.data) >= 1
+        for with_errors, by_row in zip(plain.data, rows.data):
+            assert by_row.customdata is None
+            shows = np.asarray(by_row.meta["error_rows"])
+            expected = np.asarray(with_errors.customdata, dtype=float)
+            rebuilt = np.where((shows >= 0)[:, None], cube.error[np.maximum(shows, 0)], np.nan)
+            np.testing.assert_array_equal(np.isnan(rebuilt), np.isnan(expected))
+            np.testing.assert_allclose(rebuilt[~np.isnan(rebuilt)], expected[~np.isnan(expected)], rtol=1e-6)
+        assert (np.concatenate([t.meta["error_rows"] for t in rows.data]) < 0).any() or cube is not gapped
+    with pytest.raises(ValueError, match="errors must be"):
+        figures.heatmap_figure(cube, errors="text")
