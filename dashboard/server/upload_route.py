@@ -121,6 +121,13 @@ class RunningDigests:
         self._lock = threading.Lock()
         self._held: OrderedDict[tuple[str, int], tuple[int, Any]] = OrderedDict()
 
+    def __getstate__(self) -> dict:
+        # Services travel to job processes, which receive no chunks: they get an empty set.
+        return {"limit": self._limit}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["limit"])
+
     def resume(self, upload_id: str, index: int, offset: int):
         """The running hash of the file's first ``offset`` bytes (taken out while a chunk is written), or None."""
         with self._lock:

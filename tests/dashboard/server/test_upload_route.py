@@ -306,3 +306,17 @@ def test_a_chunk_this_process_did_not_see_makes_that_file_hashed_from_disk_and_t
     descriptor = _finish(http, upload_id)
     assert read_again == ["seg1_x1dints.fits"]
     assert descriptor["digest"] == _expected_folder(files)
+
+
+def test_the_running_digests_travel_to_a_job_process_empty():
+    import pickle
+
+    from dashboard.server.upload_route import RunningDigests
+
+    digests = RunningDigests(limit=7)
+    running = digests.resume("u1", 0, 0)
+    running.update(b"abc")
+    digests.keep("u1", 0, 3, running)
+    copy = pickle.loads(pickle.dumps(digests))
+    assert copy.digest("u1", 0, 3) is None and copy._limit == 7
+    assert digests.digest("u1", 0, 3) == hashlib.sha256(b"abc").digest()
