@@ -853,14 +853,19 @@ def _copy_rows(block: SpectralBlock, src_rows, col_index, target: np.ndarray, ta
 #: Source bytes copied per step when filling the cube from a memory-mapped file: the
 #: pages of a step are released from this process once copied (see :func:`_release_pages`).
 _FILL_STEP_BYTES = 8 * 1024 * 1024
+#: ... and at most this many bytes of the values themselves: where rows are short and dense (a
+#: ``.npy`` the reader exported) 8 MiB of rows would be a small cube's whole source mapped at once.
+_FILL_STEP_VALUE_BYTES = 1024 * 1024
 
 
 def _row_chunks(rows, n: int, source: np.ndarray):
-    """``(source rows, output rows)`` steps of about :data:`_FILL_STEP_BYTES` for a forward slice; else one step."""
+    """``(source rows, output rows)`` steps of about :data:`_FILL_STEP_BYTES` of the source (at most
+    :data:`_FILL_STEP_VALUE_BYTES` of its values) for a forward slice; else one step."""
     if not (isinstance(rows, slice) and rows.step in (None, 1)) or source.ndim != 2:
         yield rows, slice(0, n)
         return
-    step = max(1, _FILL_STEP_BYTES // max(1, abs(source.strides[0])))
+    step = max(1, min(_FILL_STEP_BYTES // max(1, abs(source.strides[0])),
+                      _FILL_STEP_VALUE_BYTES // max(1, source.shape[1] * source.itemsize)))
     for start in range(0, n, step):
         stop = min(n, start + step)
         yield slice(rows.start + start, rows.start + stop), slice(start, stop)
