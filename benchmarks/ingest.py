@@ -16,7 +16,9 @@ judged ratio is the best engine time over the best floor time; the median of the
 ratios and the load average of each round are printed beside it.
 Memory: tracemalloc peak (NumPy buffers are traced) and the RSS high-water growth (VmHWM;
 see worker.measure_rss for why not ru_maxrss), each in its own fresh process, relative to
-the cube's flux + error bytes; the target is on the RSS (≤ 2×).
+the cube's flux + error bytes; the target is on the RSS (≤ 2×).  tracemalloc does not see
+the engine's cube when it was filled while the files were read (anonymous memory maps, not
+NumPy allocations): its peak is then context only; the RSS counts it.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def run(quick: bool, peers: bool = True, install_peers: bool = True, regenerate:
     result = SectionResult("ingest", quick)
     heading("Ingest: stamp_engine.load + normalize time and memory vs the astropy read floor")
     print(f"Wall: best of {1 if quick else 3} after 1 warm-up (page cache warm), each method in a fresh process.")
-    print("peak/cube: tracemalloc peak ÷ flux+error bytes.  RSS/cube: RSS high-water (VmHWM) growth ÷ the same.")
+    print("peak/cube: tracemalloc peak ÷ flux+error bytes (blind to memory maps: the engine's staged cube is one).  "
+          "RSS/cube: RSS high-water (VmHWM) growth ÷ the same.")
     if importlib.util.find_spec("stamp_engine.synthetic.x1dints") is None:
         result.not_run["ingest"] = "the synthetic x1dints writer (stamp_engine.synthetic.x1dints) is not there yet"
         result.print_verdicts()
