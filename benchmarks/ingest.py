@@ -12,8 +12,9 @@ For each dataset (new layout 10,000 × 2,040 in 5 segment files; old layout 1,20
 Wall time: best of 3 after one warm-up, page cache warm, each method in a fresh process; the
 floor and the engine are timed in :data:`ROUNDS` alternating rounds (floor, engine, then
 engine, floor, …), so that neither always runs in the other's wake on a shared machine.  The
-judged ratio is the best engine time over the best floor time; the median of the rounds'
-ratios and the load average of each round are printed beside it.
+judged ratio is the median of the rounds' ratios (each round's two times were taken within
+seconds of each other); the best engine time over the best floor time and the load average
+of each round are printed beside it.
 Memory: tracemalloc peak (NumPy buffers are traced) and the RSS high-water growth (VmHWM;
 see worker.measure_rss for why not ru_maxrss), each in its own fresh process, relative to
 the cube's flux + error bytes; the target is on the RSS (≤ 2×).  tracemalloc does not see
@@ -117,7 +118,8 @@ def _measure_dataset(data: datasets.Dataset, result: SectionResult, chromatic_py
     if measured.get("rounds"):
         rounds = "; ".join(f"{r['engine_s']:.3f}/{r['floor_s']:.3f} s = {r['ratio']:.2f}× (load {r['loadavg']})"
                            for r in measured["rounds"])
-        print(f"  rounds (engine/floor, best of 3 each): {rounds}; median ratio {measured['median_ratio']:.2f}×")
+        print(f"  rounds (engine/floor, best of 3 each): {rounds}; median ratio {measured['median_ratio']:.2f}× "
+              f"(judged); best engine ÷ best floor {engine.get('ratio_to_floor', float('nan')):.2f}×")
     if "phases_s" in engine:
         phases = ", ".join(f"{k} {v:.3f} s" for k, v in engine["phases_s"].items())
         print(f"  stamp_engine phases (best run): {phases}; cube {engine.get('shape')}")
@@ -130,8 +132,11 @@ def _measure_dataset(data: datasets.Dataset, result: SectionResult, chromatic_py
         print(f"  note: stamp_engine cube shape {engine['shape']} ≠ generated "
               f"{[spec.n_integrations, spec.n_wavelengths]}")
 
+    # Judged on the rounds' median: each round's floor and engine ran within seconds of each other,
+    # where the best engine time over the best floor time may pair a quiet minute with a busy one.
     result.targets.append(Target(f"{spec.layout} layout: load+normalize ÷ floor",
-                                 engine.get("ratio_to_floor"), TARGET_RATIO[spec.layout], "<=", "×"))
+                                 measured.get("median_ratio", engine.get("ratio_to_floor")), TARGET_RATIO[spec.layout],
+                                 "<=", "×"))
     result.targets.append(memory_target(spec.layout, engine.get("rss_over_cube"), spec.cube_bytes))
     return measured
 
