@@ -9,15 +9,23 @@ For each dataset (new layout 10,000 × 2,040 in 5 segment files; old layout 1,20
   (the loaded cube is not kept, as in ``stamp render``);
 * **chromatic** (a peer, in its own venv): ``chromatic.read_rainbow(paths)``.
 
-Wall time: best of 3 after one warm-up, page cache warm, each method in a fresh process.
+Wall time: best of 3 after one warm-up, page cache warm, each method in a fresh process; the
+floor and the engine are timed in :data:`ROUNDS` alternating rounds (floor, engine, then
+engine, floor, …), so that neither always runs in the other's wake on a shared machine.  The
+judged ratio is the median of the rounds' ratios (each round's two times were taken within
+seconds of each other); the best engine time over the best floor time and the load average
+of each round are printed beside it.
 Memory: tracemalloc peak (NumPy buffers are traced) and the RSS high-water growth (VmHWM;
 see worker.measure_rss for why not ru_maxrss), each in its own fresh process, relative to
-the cube's flux + error bytes; the target is on the RSS (≤ 2×).
+the cube's flux + error bytes; the target is on the RSS (≤ 2×).  tracemalloc does not see
+the engine's cube when it was filled while the files were read (anonymous memory maps, not
+NumPy allocations): its peak is then context only; the RSS counts it.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import statistics
 import subprocess
 import sys
 from typing import Any
@@ -29,6 +37,9 @@ from .common import (
 )
 
 TARGET_RATIO = {"new": 1.5, "old": 1.3}
+#: Alternating floor/engine timing rounds (one with --quick, and one more is enough when the
+#: first round's ratio is below half its target: the verdict cannot change).
+ROUNDS = 3
 TARGET_MEMORY = 2.0
 #: Below this cube size (flux + error) the memory ratio is reported, not judged: the
 #: fixed allocations of reading (astropy tables, headers, index arrays: about a MiB) dominate it.
@@ -44,7 +55,8 @@ def run(quick: bool, peers: bool = True, install_peers: bool = True, regenerate:
     result = SectionResult("ingest", quick)
     heading("Ingest: stamp_engine.load + normalize time and memory vs the astropy read floor")
     print(f"Wall: best of {1 if quick else 3} after 1 warm-up (page cache warm), each method in a fresh process.")
-    print("peak/cube: tracemalloc peak ÷ flux+error bytes.  RSS/cube: RSS high-water (VmHWM) growth ÷ the same.")
+    print("peak/cube: tracemalloc peak ÷ flux+error bytes (blind to memory maps: the engine's staged cube is one).  "
+          "RSS/cube: RSS high-water (VmHWM) growth ÷ the same.")
     if importlib.util.find_spec("stamp_engine.synthetic.x1dints") is None:
         result.not_run["ingest"] = "the synthetic x1dints writer (stamp_engine.synthetic.x1dints) is not there yet"
         result.print_verdicts()
@@ -83,6 +95,7 @@ def _measure_dataset(data: datasets.Dataset, result: SectionResult, chromatic_py
         measured["chromatic"] = _measure_method("chromatic", {**params, "budget_s": 90.0}, spec.cube_bytes,
                                                 python=chromatic_python, memory_modes=() if quick else ("rss",))
 
+    _alternate_rounds(measured, params, 1 if quick else ROUNDS, TARGET_RATIO[spec.layout])
     floor_s = measured["floor"].get("best_s")
     rows = []
     names = {"floor": "astropy floor", "engine": "stamp_engine load+normalize", "chromatic": "chromatic read_rainbow"}
@@ -102,6 +115,11 @@ def _measure_dataset(data: datasets.Dataset, result: SectionResult, chromatic_py
         ])
     print_table(["method", "wall s", "÷ floor", "peak MiB", "peak/cube", "RSS+ MiB", "RSS/cube"], rows)
     engine = measured["engine"]
+    if measured.get("rounds"):
+        rounds = "; ".join(f"{r['engine_s']:.3f}/{r['floor_s']:.3f} s = {r['ratio']:.2f}× (load {r['loadavg']})"
+                           for r in measured["rounds"])
+        print(f"  rounds (engine/floor, best of 3 each): {rounds}; median ratio {measured['median_ratio']:.2f}× "
+              f"(judged); best engine ÷ best floor {engine.get('ratio_to_floor', float('nan')):.2f}×")
     if "phases_s" in engine:
         phases = ", ".join(f"{k} {v:.3f} s" for k, v in engine["phases_s"].items())
         print(f"  stamp_engine phases (best run): {phases}; cube {engine.get('shape')}")
@@ -114,10 +132,46 @@ def _measure_dataset(data: datasets.Dataset, result: SectionResult, chromatic_py
         print(f"  note: stamp_engine cube shape {engine['shape']} ≠ generated "
               f"{[spec.n_integrations, spec.n_wavelengths]}")
 
+    # Judged on the rounds' median: each round's floor and engine ran within seconds of each other,
+    # where the best engine time over the best floor time may pair a quiet minute with a busy one.
     result.targets.append(Target(f"{spec.layout} layout: load+normalize ÷ floor",
-                                 engine.get("ratio_to_floor"), TARGET_RATIO[spec.layout], "<=", "×"))
+                                 measured.get("median_ratio", engine.get("ratio_to_floor")), TARGET_RATIO[spec.layout],
+                                 "<=", "×"))
     result.targets.append(memory_target(spec.layout, engine.get("rss_over_cube"), spec.cube_bytes))
     return measured
+
+
+def _alternate_rounds(measured: dict[str, Any], params: dict[str, Any], rounds: int, target: float) -> None:
+    """Time floor and engine again in alternating order; keep each one's best and every round's ratio."""
+    floor, engine = measured["floor"], measured["engine"]
+    if "error" in floor or "error" in engine or "best_s" not in floor or "best_s" not in engine:
+        return
+    found = [{"floor_s": floor["best_s"], "engine_s": engine["best_s"], "loadavg": _loadavg()}]
+    for k in range(1, rounds):
+        if found[0]["engine_s"] / found[0]["floor_s"] < target / 2:
+            break
+        order = ("engine", "floor") if k % 2 else ("floor", "engine")
+        times = {}
+        for method in order:
+            try:
+                times[method] = run_worker(method, params, "time")["best_s"]
+            except SectionNotRun:
+                return
+        found.append({"floor_s": times["floor"], "engine_s": times["engine"], "loadavg": _loadavg()})
+    for r in found:
+        r["ratio"] = r["engine_s"] / r["floor_s"]
+    floor["best_s"] = min(r["floor_s"] for r in found)
+    engine["best_s"] = min(r["engine_s"] for r in found)
+    measured["rounds"] = found
+    measured["median_ratio"] = statistics.median(r["ratio"] for r in found)
+
+
+def _loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as handle:
+            return " ".join(handle.read().split()[:3])
+    except OSError:
+        return "?"
 
 
 def memory_target(layout: str, peak_over_cube: float | None, cube_bytes: int) -> Target:

@@ -186,13 +186,15 @@ def load(
     with tempfile.TemporaryDirectory(prefix="stamp-inputs-", dir=workdir) as folder:
         inputs, problems = expand_inputs(list(paths), Path(folder), options.archive_limits,
                                         extract_members=False)
-        blocks, files = _read_all(inputs, problems, report, options.read_limits, Path(folder) / "read")
+        stager = _Stager(options.cube_folder_min_bytes if options.cube_folder is not None else None)
+        blocks, files = _read_all(inputs, problems, report, options.read_limits, Path(folder) / "read", stager)
         # Blocks may be memory maps of extracted files: copy into the cube before
         # the extraction folder goes away.
-        return _assemble_observation(blocks, files, problems, options, report)
+        return _assemble_observation(blocks, files, problems, options, report, stager)
 
 
-def _assemble_observation(blocks, files, problems: list[Problem], options: LoadOptions, report: Progress) -> Cube:
+def _assemble_observation(blocks, files, problems: list[Problem], options: LoadOptions, report: Progress,
+                          stager: "_Stager | None" = None) -> Cube:
     """The cube of one observation: the one asked for, else the largest one that can be assembled.
 
     Every file and every observation found stay described in ``cube.meta`` (and in
@@ -217,7 +219,7 @@ def _assemble_observation(blocks, files, problems: list[Problem], options: LoadO
     failure = NoUsableData(problems)
     for group in candidates:
         try:
-            cube = _assemble(group.blocks, files, problems, options, report)
+            cube = _assemble(group.blocks, files, problems, options, report, stager)
         except NoUsableData as exc:
             failure = exc
             continue
@@ -242,13 +244,15 @@ def _file_info(source: str) -> dict[str, Any]:
 
 
 def _read_all(inputs, problems: list[Problem], report: Progress, limits: ReadLimits,
-              scratch: Path) -> tuple[list[SpectralBlock], list[dict]]:
+              scratch: Path, stager: "_Stager | None" = None) -> tuple[list[SpectralBlock], list[dict]]:
     """Read every input (in a child process, see :mod:`stamp_engine.io.sandbox`); ``scratch`` must
-    outlive the blocks, which may be memory maps of files in it."""
+    outlive the blocks, which may be memory maps of files in it.  ``stager`` copies each file's
+    spectra as it arrives, while the next file is read (:class:`_Stager`)."""
     blocks: list[SpectralBlock] = []
     # Inputs refused before reading (an unsafe archive, a missing path) are files the user gave too.
     files: list[dict] = [_file_info(p.source) for p in problems if p.severity == "error"]
-    outcomes = read_files(inputs, limits, scratch, lambda i: report(f"Reading {inputs[i].source}", i, len(inputs)))
+    outcomes = read_files(inputs, limits, scratch, lambda i: report(f"Reading {inputs[i].source}", i, len(inputs)),
+                          stager.arrived if stager is not None else None)
     for item, outcome in zip(inputs, outcomes):
         info = _file_info(item.source)
         files.append(info)
@@ -717,7 +721,7 @@ def _join_detectors(stitched: list[_Stitched], problems: list[Problem]) -> list[
 
 
 # ---------------------------------------------------------------- the cube
-def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -> Cube:
+def _assemble(blocks, files, problems, options: LoadOptions, report: Progress, stager: "_Stager | None" = None) -> Cube:
     if not blocks:
         raise NoUsableData(problems)
     blocks, available, element_used = _choose_elements(blocks, options, problems)
@@ -732,15 +736,21 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress) -
 
     n_rows = sum(s.n_rows for s in series)
     folder = options.cube_folder if 16 * n_rows * wavelength.size >= options.cube_folder_min_bytes else None
-    flux = _cube_array((n_rows, wavelength.size), folder)
-    error = _cube_array((n_rows, wavelength.size), folder)
+    # The rows copied while the files were read are the cube itself when it is exactly them, in order.
+    staged = stager.whole_cube(series, resample) if stager is not None and folder is None else None
+    if staged is not None:
+        flux, error = staged
+    else:
+        flux = _cube_array((n_rows, wavelength.size), folder)
+        error = _cube_array((n_rows, wavelength.size), folder)
     sources = sorted({b.source for s in series for p in s.parts for b, _ in p.pieces})
     source_number = {name: k for k, name in enumerate(sources)}
     source_index = np.empty(n_rows, dtype=np.int32)
     start = 0
     for s in series:
         stop = start + s.n_rows
-        _fill_series(s, flux[start:stop], error[start:stop], source_index[start:stop], source_number, resample.get(id(s)))
+        _fill_series(s, flux[start:stop], error[start:stop], source_index[start:stop], source_number, resample.get(id(s)),
+                     stager, copy=staged is None)
         report("Assembling cube", stop, n_rows)
         start = stop
 
@@ -791,9 +801,14 @@ def _cube_array(shape: tuple[int, int], folder: str | Path | None) -> np.ndarray
         os.unlink(name)  # the map holds the file open; its space is freed when the cube is
 
 
-def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, resample) -> None:
+def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, resample,
+                 stager: "_Stager | None" = None, copy: bool = True) -> None:
     """Copy one exposure's rows into its slice of the cube, converting to float64 once, and
-    mark unknown errors (:func:`_clean`) step by step as they are copied."""
+    mark unknown errors (:func:`_clean`) step by step as they are copied.
+
+    Rows the ``stager`` already copied (converted, flagged and cleaned: the same values) are
+    copied from there; with ``copy=False`` the cube already is those rows and only
+    ``source_out`` is written."""
     column = 0
     target = flux_out if resample is None else np.empty((s.n_rows, s.wavelength.size))
     target_err = error_out if resample is None else np.empty_like(target)
@@ -807,18 +822,17 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
             piece_stop = piece_start + len(block_rows)
             take = wanted_rows[(wanted_rows >= piece_start) & (wanted_rows < piece_stop)] - piece_start
             if take.size:
-                src_rows = _as_slice(block_rows[take])
                 n = take.size
-                for src, rows_out in _row_chunks(src_rows, n, block.flux):
-                    dest = (slice(row + rows_out.start, row + rows_out.stop), slice(column, column + width))
-                    target[dest] = _take(block.flux, src, col_index)
-                    target_err[dest] = _take(block.error, src, col_index)
-                    if block.bad is not None:
-                        np.copyto(target[dest], np.nan, where=_take(block.bad, src, col_index).astype(bool, copy=False))
-                    if resample is None:
-                        _clean(target[dest], target_err[dest])  # while the step is in cache: no second pass
-                    for array in (block.flux, block.error, block.bad):
-                        _release_pages(array, src)
+                if copy:
+                    dest = (slice(row, row + n), slice(column, column + width))
+                    staged = stager.lookup(block, cols) if stager is not None and resample is None else None
+                    if staged is not None:
+                        src_rows = _as_slice(staged.start + block_rows[take])
+                        target[dest] = staged.buffer.flux[src_rows]
+                        target_err[dest] = staged.buffer.error[src_rows]
+                    else:
+                        _copy_rows(block, _as_slice(block_rows[take]), col_index, target[dest], target_err[dest],
+                                   clean=resample is None)
                 if part is s.parts[0]:
                     source_out[row:row + n] = source_number[block.source]
                 row += n
@@ -830,17 +844,39 @@ def _fill_series(s: _Series, flux_out, error_out, source_out, source_number, res
         _clean(flux_out, error_out)
 
 
+def _copy_rows(block: SpectralBlock, src_rows, col_index, target: np.ndarray, target_err: np.ndarray,
+               clean: bool) -> None:
+    """``block``'s flux and error at ``src_rows`` × ``col_index`` into ``target`` / ``target_err`` as
+    float64, flagged values NaN, in steps of :data:`_FILL_STEP_BYTES` whose file pages are
+    released once copied; ``clean``: unknown errors NaN (:func:`_clean`) while the step is in cache."""
+    for src, rows_out in _row_chunks(src_rows, target.shape[0], block.flux):
+        step, step_err = target[rows_out], target_err[rows_out]
+        step[...] = _take(block.flux, src, col_index)
+        step_err[...] = _take(block.error, src, col_index)
+        if block.bad is not None:
+            np.copyto(step, np.nan, where=_take(block.bad, src, col_index).astype(bool, copy=False))
+        if clean:
+            _clean(step, step_err)  # while the step is in cache: no second pass
+        for array in (block.flux, block.error, block.bad):
+            _release_pages(array, src)
+
+
 #: Source bytes copied per step when filling the cube from a memory-mapped file: the
 #: pages of a step are released from this process once copied (see :func:`_release_pages`).
 _FILL_STEP_BYTES = 8 * 1024 * 1024
+#: ... and at most this many bytes of the values themselves: where rows are short and dense (a
+#: ``.npy`` the reader exported) 8 MiB of rows would be a small cube's whole source mapped at once.
+_FILL_STEP_VALUE_BYTES = 1024 * 1024
 
 
 def _row_chunks(rows, n: int, source: np.ndarray):
-    """``(source rows, output rows)`` steps of about :data:`_FILL_STEP_BYTES` for a forward slice; else one step."""
+    """``(source rows, output rows)`` steps of about :data:`_FILL_STEP_BYTES` of the source (at most
+    :data:`_FILL_STEP_VALUE_BYTES` of its values) for a forward slice; else one step."""
     if not (isinstance(rows, slice) and rows.step in (None, 1)) or source.ndim != 2:
         yield rows, slice(0, n)
         return
-    step = max(1, _FILL_STEP_BYTES // max(1, abs(source.strides[0])))
+    step = max(1, min(_FILL_STEP_BYTES // max(1, abs(source.strides[0])),
+                      _FILL_STEP_VALUE_BYTES // max(1, source.shape[1] * source.itemsize)))
     for start in range(0, n, step):
         stop = min(n, start + step)
         yield slice(rows.start + start, rows.start + stop), slice(start, stop)
@@ -913,6 +949,157 @@ def _clean(flux: np.ndarray, error: np.ndarray) -> None:
         e = error[start:start + rows_per_block]
         usable = (e > 0) & (e < np.inf) & (f == f)  # False for NaN error, NaN flux, 0, inf
         np.copyto(e, np.nan, where=~usable)
+
+
+# ---------------------------------------------------------------- filling while reading
+class _StagingRows:
+    """Rows of one width in two anonymous memory maps (flux, error) that grow without copying.
+
+    Linux grows a map in place or moves its pages (``mremap``), so appending a file's rows
+    never copies the rows already there; the cube can then be these maps themselves.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.n_rows = 0
+        self._maps: tuple[mmap.mmap, mmap.mmap] | None = None
+
+    def append(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Room for ``n`` more rows: (flux, error) views of them, to be dropped before the next append.
+
+        Raises
+        ------
+        OSError, ValueError, BufferError, SystemError
+            The maps cannot grow here (no ``mremap``, or a view of them is still held).
+        """
+        row_bytes = 8 * self.width
+        size = (self.n_rows + n) * row_bytes
+        if self._maps is None:
+            self._maps = tuple(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS) for _ in range(2))
+        else:
+            for m in self._maps:
+                m.resize(size)
+        for m in self._maps:
+            if hasattr(mmap, "MADV_HUGEPAGE"):  # as NumPy does for its large arrays
+                m.madvise(mmap.MADV_HUGEPAGE)
+        start = self.n_rows * row_bytes
+        self.n_rows += n
+        return tuple(np.frombuffer(m, dtype=np.float64, count=n * self.width, offset=start).reshape(n, self.width)
+                     for m in self._maps)
+
+    @property
+    def flux(self) -> np.ndarray:
+        return self._rows(0)
+
+    @property
+    def error(self) -> np.ndarray:
+        return self._rows(1)
+
+    def _rows(self, k: int) -> np.ndarray:
+        return np.frombuffer(self._maps[k], dtype=np.float64, count=self.n_rows * self.width).reshape(self.n_rows, self.width)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A block's rows ``start:start + n_rows`` of ``buffer``, its columns in ascending wavelength (``order``)."""
+
+    buffer: _StagingRows
+    start: int
+    n_rows: int
+    order: np.ndarray
+
+
+class _Stager:
+    """Copies each file's spectra into native float64 as the file arrives from the reader child,
+    while the child reads the next file: the copy the cube needs, overlapped with the reading.
+
+    A file of one spectral element (the usual segment file) is copied with its columns in
+    ascending wavelength, flagged values NaN and unknown errors NaN (:func:`_copy_rows`):
+    exactly what the fill would write.  Segments of one exposure and element go one after
+    the other into one :class:`_StagingRows`; when the cube is exactly those rows in that order
+    (the usual observation) it *is* those maps (:meth:`whole_cube`), else the fill copies
+    staged rows from there (:meth:`lookup`) and the rest from the files.  Anything
+    unusual (several elements in a file, a grid that changes between rows, columns or rows
+    dropped later, resampling) is simply not staged or not used: the fill reads the file.
+
+    Parameters
+    ----------
+    limit_bytes : int or None
+        Stop staging (and free it) beyond this many bytes: a cube this large goes to a
+        memory-mapped file (``LoadOptions.cube_folder``) instead.
+    """
+
+    def __init__(self, limit_bytes: int | None = None) -> None:
+        self.limit_bytes = limit_bytes
+        self.enabled = hasattr(mmap, "MAP_ANONYMOUS")
+        self._rows: dict[tuple[str, str, int], _StagingRows] = {}
+        # id(block.flux) → (block.flux, where): the array is held so that its id stays its own
+        self._staged: dict[int, tuple[Any, _Staged]] = {}
+        self._bytes = 0
+
+    def arrived(self, index: int, outcome) -> None:
+        """``read_files``' hook: stage the outcome's block if it is a file of one element."""
+        if not self.enabled or outcome.error is not None or not outcome.blocks or len(outcome.blocks) != 1:
+            return
+        try:
+            self._stage(outcome.blocks[0])
+        except ReadError:
+            return  # a grid that changes between rows: the assembler reports it, the fill reads the file
+        except (OSError, ValueError, BufferError, SystemError, MemoryError):
+            self.stop()  # no growing maps here, or no memory: fill from the files as without staging
+
+    def _stage(self, block: SpectralBlock) -> None:
+        flux = block.flux
+        if (flux.ndim != 2 or 0 in flux.shape or np.shape(block.error) != flux.shape
+                or (block.bad is not None and block.bad.shape != flux.shape)):
+            return
+        wavelength = _block_wavelength(block)
+        n, width = flux.shape
+        if wavelength.shape != (width,):
+            return
+        if self.limit_bytes is not None and self._bytes + 16 * n * width >= self.limit_bytes:
+            self.stop()
+            return
+        order = np.argsort(wavelength, kind="stable")  # as _join_detectors orders a part's columns
+        rows = self._rows.setdefault((block.exposure, block.element, width), _StagingRows(width))
+        start = rows.n_rows
+        target, target_err = rows.append(n)
+        _copy_rows(block, slice(0, n), _as_slice(order), target, target_err, clean=True)
+        del target, target_err  # no view may outlive an append: the next one may move the maps
+        self._bytes += 16 * n * width
+        self._staged[id(flux)] = (flux, _Staged(rows, start, n, order))
+
+    def stop(self) -> None:
+        """Stage nothing more and free what was staged."""
+        self.enabled = False
+        self._rows.clear()
+        self._staged.clear()
+
+    def lookup(self, block: SpectralBlock, cols: np.ndarray) -> _Staged | None:
+        """Where ``block``'s rows were staged with its columns in the order ``cols``, if they were."""
+        entry = self._staged.get(id(block.flux))
+        if entry is None or entry[0] is not block.flux or not np.array_equal(entry[1].order, cols):
+            return None
+        return entry[1]
+
+    def whole_cube(self, series: list[_Series], resample: dict) -> tuple[np.ndarray, np.ndarray] | None:
+        """(flux, error) of the cube without a copy, when it is exactly one staging's rows in order."""
+        if len(series) != 1 or resample or len(series[0].parts) != 1:
+            return None
+        s = series[0]
+        if not np.array_equal(s.rows[0], np.arange(len(s.parts[0].integration))):
+            return None
+        rows, expected = None, 0
+        for block, block_rows in s.parts[0].pieces:
+            staged = self.lookup(block, s.column_order[0])
+            if staged is None or (rows is not None and staged.buffer is not rows) or staged.start != expected:
+                return None
+            if block_rows.size != staged.n_rows or not np.array_equal(block_rows, np.arange(staged.n_rows)):
+                return None
+            rows, expected = staged.buffer, expected + staged.n_rows
+        if rows is None or expected != rows.n_rows or rows.width != s.wavelength.size:
+            return None
+        return rows.flux, rows.error
 
 
 def _common_units(series: list[_Series], problems: list[Problem]) -> list[_Series]:

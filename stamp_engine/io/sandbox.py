@@ -105,10 +105,12 @@ class ReadOutcome:
 
 
 Started = Callable[[int], None]
+#: ``arrived(index, outcome)``: a file's outcome, final, as soon as it is known.
+Arrived = Callable[[int, ReadOutcome], None]
 
 
 def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
-               started: Started | None = None) -> list[ReadOutcome]:
+               started: Started | None = None, arrived: Arrived | None = None) -> list[ReadOutcome]:
     """Identify and read every file, in a child process unless ``limits.isolate`` is False.
 
     Parameters
@@ -119,6 +121,10 @@ def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
         A folder that outlives the returned blocks (they may be memory maps of files in it).
     started : callable, optional
         ``started(index)`` as each file is begun (progress reports).
+    arrived : callable, optional
+        ``arrived(index, outcome)`` as each file's outcome is final, in this process, while the
+        reader child goes on with the next file: the caller's work on one file overlaps the
+        reading of the next.  Every outcome is also in the returned list.
 
     Returns
     -------
@@ -126,6 +132,7 @@ def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
         One per item, in order.
     """
     started = started or (lambda index: None)
+    arrived = arrived or (lambda index, outcome: None)
     outcomes: list[ReadOutcome | None] = [None] * len(items)
     todo = []
     if not limits.isolate and any(item.member is not None for item in items):
@@ -150,7 +157,7 @@ def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
             ahead.close()
     elif todo:
         scratch.mkdir(parents=True, exist_ok=True)
-        _read_isolated(items, todo, limits, scratch, started, outcomes)
+        _read_isolated(items, todo, limits, scratch, started, arrived, outcomes)
     return [o if o is not None else ReadOutcome(error="was not read") for o in outcomes]
 
 
@@ -323,18 +330,25 @@ class _MembersAhead:
 
 # ------------------------------------------------------------------------------ parent
 def _read_isolated(items, todo: list[int], limits: ReadLimits, scratch: Path, started: Started,
-                   outcomes: list) -> None:
-    """Run children over ``todo`` until every file has an outcome; a failed file is skipped by the next child."""
+                   arrived: Arrived, outcomes: list) -> None:
+    """Run children over ``todo`` until every file has an outcome; a failed file is skipped by the next child.
+
+    Each file's result is loaded as soon as the child says it is written (and handed to
+    ``arrived``), while the child reads the next file.
+    """
     mapped: dict[Path, np.memmap] = {}
     # Import the format readers here, once: a forked child inherits them, where importing them
     # in every child (astropy.io.fits, h5py, the readers) cost more than reading the files.
     registry.readers()
+
+    def finished(index: int) -> None:
+        outcomes[index] = _load_outcome(scratch / f"result-{index}.pickle", items[index].path, mapped)
+        arrived(index, outcomes[index])
+
     ahead = MEMBERS_AHEAD
     while todo:
         batch = todo if ahead else todo[:1]
-        done, stuck, why, hung = _run_child(items, batch, limits, scratch, started, ahead)
-        for index, path in done.items():
-            outcomes[index] = _load_outcome(path, items[index].path, mapped)
+        stuck, why, hung = _run_child(items, batch, limits, scratch, started, finished, ahead)
         later = batch[batch.index(stuck) + 1:] if stuck is not None else []
         if ahead and not hung and any(items[i].member is not None for i in later):
             # The child died while later members were being copied out beside this file: that
@@ -344,22 +358,23 @@ def _read_isolated(items, todo: list[int], limits: ReadLimits, scratch: Path, st
         ahead = MEMBERS_AHEAD
         if stuck is not None:
             outcomes[stuck] = ReadOutcome(error=why)
+            arrived(stuck, outcomes[stuck])
             todo = todo[todo.index(stuck) + 1:]
         else:
             for index in batch:  # the child ended without a word about these: should not happen
                 if outcomes[index] is None:
                     outcomes[index] = ReadOutcome(error=why or "was not read (the reader process stopped)")
+                    arrived(index, outcomes[index])
             todo = todo[len(batch):]
 
 
 def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, started: Started,
-               ahead: int = MEMBERS_AHEAD):
-    """One child reading ``todo`` in order (copying out up to ``ahead`` ZIP members ahead).
+               finished: Started, ahead: int = MEMBERS_AHEAD):
+    """One child reading ``todo`` in order (copying out up to ``ahead`` ZIP members ahead);
+    ``finished(index)`` as the child has written a file's result.
 
     Returns
     -------
-    done : dict
-        index → result file, for every file the child finished.
     stuck : int or None
         The file the child was reading when it hung or died.
     why : str or None
@@ -373,7 +388,6 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
         os.close(read_end)
         _child_main(items, todo, limits, scratch, write_end, ahead)
     os.close(write_end)
-    done: dict[int, Path] = {}
     current: int | None = None
     began = time.monotonic()
     buffer = b""
@@ -384,8 +398,8 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
                 ready = select.select([pipe], [], [], max(wait, 0.0))[0] if wait > 0 else []
                 if not ready:
                     _kill(pid)
-                    return done, current, (f"reading was stopped after {limits.timeout_s:g} s (STAMP_READ_TIMEOUT_S): "
-                                           "the file makes the reader hang, it is probably damaged"), True
+                    return current, (f"reading was stopped after {limits.timeout_s:g} s (STAMP_READ_TIMEOUT_S): "
+                                     "the file makes the reader hang, it is probably damaged"), True
                 chunk = pipe.read(4096)
                 if not chunk:
                     break
@@ -398,14 +412,15 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
                         current, began = index, time.monotonic()
                         started(index)
                     else:
-                        done[index] = scratch / f"result-{index}.pickle"
                         current = None
+                        finished(index)  # the child reads on meanwhile: its deadline restarts at its next "S"
+                        began = time.monotonic()
     except BaseException:
         _kill(pid)
         raise
     _, status = os.waitpid(pid, 0)
     if current is None:
-        return done, None, None, False
+        return None, None, False
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
@@ -414,7 +429,7 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
                "made the reader exceed its memory (killed by the system)")
     else:
         why = f"made the reader stop unexpectedly (exit status {os.WEXITSTATUS(status)})"
-    return done, current, why, False
+    return current, why, False
 
 
 def _kill(pid: int) -> None:
