@@ -198,3 +198,18 @@ def test_a_dashboard_job_over_its_memory_budget_names_the_file_and_the_limit(tmp
                       session=SESSION, budgeted=True)
     assert outcome.result is None
     assert f"Reading {eureka_file.name}" in outcome.message and "memory limit of 300 MB" in outcome.message
+
+
+def _huge_page_advice_in_this_process() -> bool:
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    advised = _set_madvise_hugepage(False)
+    _set_madvise_hugepage(advised)
+    return advised
+
+
+def test_a_job_runs_without_numpys_huge_page_advice_and_the_runner_keeps_its_own():
+    before = _huge_page_advice_in_this_process()
+    answer = run_in_budget(lambda report: _huge_page_advice_in_this_process(), JobBudget(memory_mb=256, timeout_s=60))
+    assert answer is False
+    assert _huge_page_advice_in_this_process() == before
