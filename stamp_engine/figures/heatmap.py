@@ -18,7 +18,9 @@ from .map_overlays import (
     MASKED_FRACTION,
     _interpolated_veils,
     _visit_panels_layout,
+    map_key,
     masked_column_rects,
+    no_data_rects,
 )
 from .maps import _map_data, _map_layout, _visit_maps
 
@@ -44,7 +46,8 @@ def heatmap_figure(
     Each visit is one trace (one panel when visits are side by side). Nothing is drawn
     across a time gap: a step
     longer than a few cadences (:data:`stamp_engine.timeaxis.GAP_CADENCES`) gets an
-    empty row in :data:`GAP_COLOUR`, whatever the visit threshold.  Rows made by
+    empty row in :data:`GAP_COLOUR`, whatever the visit threshold (a mid grey, darker than the
+    band highlight's out-of-band grey; the key under the map names both).  Rows made by
     ``interpolate_gaps`` are drawn lighter and show no error.
 
     Parameters
@@ -66,16 +69,23 @@ def heatmap_figure(
     traces = []
     veils: list[dict] = []
     masks: list[dict] = []
+    data_rows: dict[tuple[str, str], list[np.ndarray]] = {}  # per panel: time edges of the rows with data
     for visit in _visit_maps(cube, data, panels):
         rows, drawn_rows = visit.rows, visit.drawn_rows
+        with_data = ~drawn_rows.gap_rows
+        panel = data_rows.setdefault((visit.axes.get("xaxis", "x"), visit.axes.get("yaxis", "y")), [])
+        panel.append(np.stack([drawn_rows.edges[:-1][with_data], drawn_rows.edges[1:][with_data]]))
         veils += _interpolated_veils(drawn_rows, data.interpolated[rows], visit.axes)
         masks += masked_column_rects(drawn[rows], edges, (float(drawn_rows.edges[0]), float(drawn_rows.edges[-1])), visit.axes)
         traces.append(go.Heatmap(**visit.trace(data, x, drawn_rows.edges, columns, ranges), customdata=_f32(visit.error),
                                  zsmooth=False, showlegend=False, hoverongaps=False))
+    gaps = [rect for (xref, yref), parts in data_rows.items()
+            for rect in no_data_rects(*np.concatenate(parts, axis=1), (float(edges[0]), float(edges[-1])),
+                                      {"xaxis": xref, "yaxis": yref})]
     fig = go.Figure(data=traces)
     fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 60}, panels,
                                     colour=browser_colours(cube, data.values, drawn, data.limits, zrange)))
-    fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + veils)  # gaps read as empty, not as data
+    fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + gaps + veils)  # gaps read as empty, not as data
     fig.update_layout(_visit_panels_layout(shown, hours, cube.time_standard) if panels else
                       {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": {"title": {"text": cube.time_label}}})
     fig.update_xaxes(showgrid=False)  # grid lines would stripe the gaps
@@ -84,6 +94,10 @@ def heatmap_figure(
         fig.add_annotation(text="lighter rows: interpolated for display (no error)", showarrow=False,
                            xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
                            font={"size": 11, "color": "#555"})
+    key = map_key(bool(gaps) or not np.isfinite(drawn).all(), bool(data.spans))
+    if key:
+        fig.add_annotation(text=key, showarrow=False, xref="paper", yref="paper", x=0.0, y=0.0, xanchor="left",
+                           yanchor="top", yshift=-34, font={"size": 11, "color": "#555"}, name="map-key")
     if masks:
         fig.add_annotation(text=f"dark columns: masked (NaN, flagged or clipped in ≥ {MASKED_FRACTION:.0%} of integrations)",
                            showarrow=False, xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left",

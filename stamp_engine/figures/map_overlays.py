@@ -12,8 +12,14 @@ from ..labels import interpolated_flags
 from ..timeaxis import TimeRows
 from .common import WAVELENGTH_LABEL, _runs
 
-#: Colour of map cells without data (gaps in time, NaN values): the plot background.
-GAP_COLOUR = "rgb(205,205,205)"
+#: Colour of map cells without data (gaps in time, NaN values): the plot background, and rectangles
+#: over the time gaps that a band highlight draws again above its grey.  A mid grey, clearly darker
+#: than the band highlight's out-of-band grey (``stamp_engine/web/stamp_bands.js``, rgb(222,222,222),
+#: ≥ 60 apart in every channel) and lighter than :data:`MASK_COLOUR`, so "no data", "not in the
+#: highlighted band" and "masked" are three different greys; the map's key names them.
+GAP_COLOUR = "rgb(150,152,160)"
+#: The out-of-band grey of a band highlight (``GREY`` in ``stamp_engine/web/stamp_bands.js``), named in the key.
+BAND_DIM_COLOUR = "rgb(222,222,222)"
 #: Veil over interpolated rows of a map: they look lighter than measured ones.
 INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
 #: Colour under the map's masked columns: no hue, darker than the gaps, so it reads as neither data nor a gap.
@@ -53,6 +59,42 @@ def masked_column_rects(values: np.ndarray, edges: np.ndarray, hours: tuple[floa
          "name": "masked"}
         for a, b in zip(starts, stops)
     ]
+
+
+def no_data_rects(lows: np.ndarray, highs: np.ndarray, x_extent: tuple[float, float],
+                  axes: Mapping[str, str]) -> list[dict]:
+    """Layout rectangles in :data:`GAP_COLOUR` over each time interval of one panel without data.
+
+    ``lows``/``highs`` are the time edges of the panel's data rows (every visit drawn on
+    that panel): a gap is any stretch between the first and the last that none of them
+    covers (a gap row inside a visit, the time between visits on one axis).  Drawn below
+    the map, they look like the plot background; a band highlight draws them again above
+    its grey (``stamp_bands.js``), so a time gap still reads as "no data" outside the band.
+    """
+    lows, highs = np.asarray(lows, dtype=float), np.asarray(highs, dtype=float)
+    if lows.size < 2:
+        return []
+    order = np.argsort(lows, kind="stable")
+    lows, highs = lows[order], highs[order]
+    covered = np.maximum.accumulate(highs)
+    tolerance = 1e-9 * (covered[-1] - lows[0])  # rows that touch share an edge; rounding is no gap
+    holes = np.flatnonzero(lows[1:] > covered[:-1] + tolerance)
+    if holes.size == 0:
+        return []
+    xref, yref = axes.get("xaxis", "x"), axes.get("yaxis", "y")
+    return [
+        {"type": "rect", "xref": xref, "yref": yref, "x0": float(x_extent[0]), "x1": float(x_extent[1]),
+         "y0": float(covered[i]), "y1": float(lows[i + 1]), "fillcolor": GAP_COLOUR, "line": {"width": 0},
+         "layer": "below", "name": "gap"}
+        for i in holes
+    ]
+
+
+def map_key(gaps: bool, bands: bool) -> str:
+    """The map's key for its greys: a swatch and what it means, for those the map can show."""
+    items = ([(GAP_COLOUR, "no data (time gap, NaN)")] if gaps else []) + \
+            ([(BAND_DIM_COLOUR, "outside the highlighted band")] if bands else [])
+    return "   ".join(f'<span style="color:{colour}">■</span> {text}' for colour, text in items)
 
 
 def interpolated_rows(cube: Cube) -> np.ndarray:

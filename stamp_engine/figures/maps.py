@@ -23,6 +23,7 @@ from .colour_axis import (
     _colorscale_name,
     _colour_range,
     _stretched_range,
+    saturation_note,
 )
 from .common import (
     _TEMPLATE,
@@ -135,7 +136,8 @@ def _map_layout(cube: Cube, data: _MapData, title: str | None, kind: str, margin
     return dict(
         template=_TEMPLATE,
         title={"text": _title(cube, title, "3D view" if kind == "surface" else "map")},
-        coloraxis=_coloraxis(cube, data.scale_name, data.limits, data.values),
+        coloraxis=_coloraxis(cube, data.scale_name, data.limits, data.values,
+                             note=saturation_note(data.values, data.drawn, data.limits)),
         margin=margin,
         uirevision="stamp",
         meta={"stamp_figure": kind, "time_standard": cube.time_standard, "t0_mjd": float(cube.t0.mjd) if cube.n_integrations else None,
