@@ -90,11 +90,13 @@ def no_data_rects(lows: np.ndarray, highs: np.ndarray, x_extent: tuple[float, fl
     ]
 
 
-def map_key(gaps: bool, bands: bool) -> str:
-    """The map's key for its greys: a swatch and what it means, for those the map can show."""
+def map_key(gaps: bool, bands: bool, cells_note: str = "") -> str:
+    """The map's key: a swatch and what it means for each grey the map can show, and how wide its cells are
+    (:func:`~.band_map.wavelength_cells`)."""
     items = ([(GAP_COLOUR, "no data (time gap, NaN)")] if gaps else []) + \
             ([(BAND_DIM_COLOUR, "outside the highlighted band")] if bands else [])
-    return "   ".join(f'<span style="color:{colour}">■</span> {text}' for colour, text in items)
+    swatches = [f'<span style="color:{colour}">■</span> {text}' for colour, text in items]
+    return "   ".join(swatches + ([cells_note] if cells_note else []))
 
 
 def interpolated_rows(cube: Cube) -> np.ndarray:

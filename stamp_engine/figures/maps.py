@@ -16,7 +16,7 @@ import numpy as np
 from ..bands import Band
 from ..cube import Cube
 from ..timeaxis import TimeRows, time_rows
-from .band_map import BandColumns, _band_map_meta, _cell_edges, band_columns
+from .band_map import BandColumns, _band_map_meta, band_columns, wavelength_cells
 from .colour_axis import (
     COLORAXIS,
     _coloraxis,
@@ -65,6 +65,7 @@ class _MapData:
     spans: list[BandColumns]
     interpolated: np.ndarray
     edges: np.ndarray
+    cells_note: str = ""
 
 
 def _map_data(cube: Cube, bands: Sequence[Band], scale: str | None, zrange: tuple[float, float] | None,
@@ -78,8 +79,8 @@ def _map_data(cube: Cube, bands: Sequence[Band], scale: str | None, zrange: tupl
     limits = _colour_range(drawn, cube.is_normalized, _stretched_range(zrange, values))
     spans = band_columns(shown.wavelength, bands)
     interpolated = interpolated_rows(shown)
-    edges = _cell_edges(shown.wavelength) if shown.n_wavelengths else np.zeros(2)
-    return _MapData(shown, hours, values, drawn, limits, scale_name, spans, interpolated, edges)
+    cells = wavelength_cells(shown)
+    return _MapData(shown, hours, values, drawn, limits, scale_name, spans, interpolated, cells.edges, cells.note)
 
 
 @dataclass(frozen=True)
