@@ -124,3 +124,23 @@ def test_the_saturation_note_follows_a_typed_colour_range(driver, tmp_path, case
         assert "0 % of cells beyond" in _typed_range(driver, scale, -50.0, 50.0)
         share = float(_typed_range(driver, scale, -1.0, 1.0).split(": ")[1].split(" %")[0])
         assert 25.0 < share < 40.0
+
+
+def test_two_uneven_channels_are_drawn_as_wide_as_the_files_channels(driver, tmp_path):
+    # +1 % in the narrow channel 1.0–1.5 µm, −1 % in the wide one 1.5–3.0 µm (centres 1.25 and 2.25)
+    flux = np.tile([1.0, -1.0], (30, 1))
+    cube = Cube(np.array([1.25, 2.25]), Time(60000.0 + np.arange(30) / 1440.0, format="mjd", scale="tdb"), flux,
+                np.full_like(flux, 0.1), u.percent, meta={"channel_edges": {"centre": [1.25, 2.25], "low": [1.0, 1.5],
+                                                                              "high": [1.5, 3.0]}})
+    cube = cube.replace(reference=np.ones((1, 2)), reference_unit=u.Jy)
+    _page(driver, tmp_path, figures.heatmap_figure(cube, zrange=(-2.0, 2.0)))
+    graph = driver.find_element("id", "map")
+    (left, top, right, bottom), (x_low, x_edge, x_mid, x_high) = band_pixels.heatmap_area(
+        driver, graph, [1.0, 1.5, 1.75, 3.0])
+    row = pixels.screenshot(driver)[int((top + bottom) / 2), int(left):int(right)].astype(int)
+    red = (row[:, 0] - row[:, 2]) > 40
+    blue = (row[:, 2] - row[:, 0]) > 40
+    first_red, last_red = np.flatnonzero(red)[[0, -1]] + int(left)
+    first_blue, last_blue = np.flatnonzero(blue)[[0, -1]] + int(left)
+    assert abs(last_red - x_edge) <= 2 and abs(first_blue - x_edge) <= 2, (last_red, first_blue, x_edge, x_mid)
+    assert abs(first_red - x_low) <= 2 and abs(last_blue - x_high) <= 2

@@ -95,3 +95,63 @@ def test_an_injected_fraction_of_cells_beyond_the_clip_is_reported():
     clip = auto.layout.meta["colour"]["clip"]
     assert clip["title"].replace(clip["slot"], "X") == auto.layout.coloraxis.colorbar.title.text.replace(
         colour.clip_note(low, high, share, "%"), "X")
+
+
+# ------------------------------------------------------------ cells as wide as the file's channels
+UNEVEN = [(1.0, 1.5), (1.5, 3.0)]  # two channels, one three times as wide as the other
+
+
+def _lcdata(tmp_path, channels=UNEVEN, drop_edges=False):
+    import h5py
+
+    import stamp_engine
+    from stamp_engine.synthetic import make_observation
+    from stamp_engine.synthetic.eureka import write_eureka_s4_lc
+
+    obs = make_observation("transit", n_integrations=60, wavelength=np.linspace(1.0, 3.0, 80))
+    path = write_eureka_s4_lc(tmp_path / "S4_LCData.h5", obs, channels)
+    if drop_edges == "all":
+        with h5py.File(path, "a") as h5:
+            for name in ("wave_low", "wave_hi", "wave_err"):
+                del h5[name]
+    elif drop_edges:  # only the half widths left, as some Eureka! versions write
+        with h5py.File(path, "a") as h5:
+            del h5["wave_low"], h5["wave_hi"]
+    return stamp_engine.load([path])
+
+
+@pytest.mark.parametrize("drop_edges", [False, True], ids=["wave_low/wave_hi", "wave_err"])
+def test_two_uneven_channels_are_drawn_at_the_files_edges(tmp_path, drop_edges):
+    from stamp_engine.recipe import ProcessOptions, process
+
+    cube = process(_lcdata(tmp_path, drop_edges=drop_edges), ProcessOptions())
+    np.testing.assert_allclose(cube.wavelength, [1.25, 2.25])
+    band = Band("wide channel", 1.6, 2.9)
+    fig = figures.heatmap_figure(cube, bands=[band])
+    np.testing.assert_allclose(np.asarray(fig.data[0].x, dtype=float), [1.0, 1.5, 3.0], rtol=1e-6)
+    meta = fig.data[0].meta
+    assert meta["extent"] == pytest.approx([1.0, 3.0]) and meta["bands"][0]["x"] == pytest.approx([1.5, 3.0])
+    key = [a.text for a in fig.layout.annotations if a.name == "map-key"][0]
+    assert "the file's channel edges" in key
+    # cut to the wide channel: still its own edges, not ±0.5 µm around a lone centre
+    wide = figures.heatmap_figure(cube.select(wavelength=(2.0, 2.5)))
+    np.testing.assert_allclose(np.asarray(wide.data[0].x, dtype=float), [1.5, 3.0], rtol=1e-6)
+
+
+def test_channels_without_edges_are_centres_plus_half_spacing_and_the_key_says_so(tmp_path):
+    from stamp_engine.recipe import ProcessOptions, process
+
+    cube = process(_lcdata(tmp_path, drop_edges="all"), ProcessOptions())
+    assert "channel_edges" not in cube.meta
+    fig = figures.heatmap_figure(cube)
+    np.testing.assert_allclose(np.asarray(fig.data[0].x, dtype=float), [0.75, 1.75, 2.75], rtol=1e-6)
+    key = [a.text for a in fig.layout.annotations if a.name == "map-key"][0]
+    assert "centres ± half their spacing (the file gives no channel edges)" in key
+
+
+def test_channels_that_do_not_touch_meet_halfway_and_the_key_says_so(tmp_path):
+    cube = _lcdata(tmp_path, channels=[(1.0, 1.4), (1.6, 3.0)])
+    fig = figures.heatmap_figure(cube)
+    np.testing.assert_allclose(np.asarray(fig.data[0].x, dtype=float), [1.0, 1.5, 3.0], rtol=1e-6)
+    key = [a.text for a in fig.layout.annotations if a.name == "map-key"][0]
+    assert "1 pair(s) of neighbouring channels do not touch" in key
