@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from ..bands import Band
 from ..cube import Cube
+from ..noisy_channels import noisy_channels
 from ..timeaxis import visits_side_by_side
 from .colour_axis import browser_colours
 from .common import MAX_DISPLAY_TIME, MAX_DISPLAY_WAVELENGTH, WAVELENGTH_LABEL, _f32
@@ -21,6 +22,8 @@ from .map_overlays import (
     map_key,
     masked_column_rects,
     no_data_rects,
+    noisy_channel_rects,
+    noisy_key,
 )
 from .maps import _map_data, _map_layout, _visit_maps
 
@@ -82,10 +85,12 @@ def heatmap_figure(
     gaps = [rect for (xref, yref), parts in data_rows.items()
             for rect in no_data_rects(*np.concatenate(parts, axis=1), (float(edges[0]), float(edges[-1])),
                                       {"xaxis": xref, "yaxis": yref})]
+    noisy = noisy_channels(shown.flux, cube.is_normalized)
+    strips = noisy_channel_rects(noisy.flagged, edges, sorted({xref for xref, _ in data_rows}))
     fig = go.Figure(data=traces)
-    fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 60}, panels,
+    fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 80}, panels,
                                     colour=browser_colours(cube, data.values, drawn, data.limits, zrange)))
-    fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + gaps + veils)  # gaps read as empty, not as data
+    fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + gaps + veils + strips)  # gaps read as empty, not as data
     fig.update_layout(_visit_panels_layout(shown, hours, cube.time_standard) if panels else
                       {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": {"title": {"text": cube.time_label}}})
     fig.update_xaxes(showgrid=False)  # grid lines would stripe the gaps
@@ -94,10 +99,11 @@ def heatmap_figure(
         fig.add_annotation(text="lighter rows: interpolated for display (no error)", showarrow=False,
                            xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
                            font={"size": 11, "color": "#555"})
-    key = map_key(bool(gaps) or not np.isfinite(drawn).all(), bool(data.spans), data.cells_note)
+    key = map_key(bool(gaps) or not np.isfinite(drawn).all(), bool(data.spans), data.cells_note,
+                  noisy_key(noisy.factor) if strips else "")
     if key:
         fig.add_annotation(text=key, showarrow=False, xref="paper", yref="paper", x=0.0, y=0.0, xanchor="left",
-                           yanchor="top", yshift=-34, font={"size": 11, "color": "#555"}, name="map-key")
+                           yanchor="top", yshift=-54, font={"size": 11, "color": "#555"}, name="map-key")
     if masks:
         fig.add_annotation(text=f"dark columns: masked (NaN, flagged or clipped in ≥ {MASKED_FRACTION:.0%} of integrations)",
                            showarrow=False, xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left",

@@ -3,7 +3,7 @@ veiled lighter, and the axes of visits side by side."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -24,6 +24,11 @@ BAND_DIM_COLOUR = "rgb(222,222,222)"
 INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
 #: Colour under the map's masked columns: no hue, darker than the gaps, so it reads as neither data nor a gap.
 MASK_COLOUR = "rgb(64,64,64)"
+#: Colour of the strip along a map's or spectrum's top edge over noisy channels
+#: (:mod:`stamp_engine.noisy_channels`): a marker, the data under it are drawn as they are.
+NOISY_COLOUR = "rgb(230,120,0)"
+#: Height of that strip, as a fraction of the plot's height, just above its top edge.
+NOISY_STRIP = 0.012
 #: A wavelength column is masked when at least this fraction of a visit's integrations is NaN there.
 MASKED_FRACTION = 0.5
 
@@ -90,13 +95,33 @@ def no_data_rects(lows: np.ndarray, highs: np.ndarray, x_extent: tuple[float, fl
     ]
 
 
-def map_key(gaps: bool, bands: bool, cells_note: str = "") -> str:
-    """The map's key: a swatch and what it means for each grey the map can show, and how wide its cells are
-    (:func:`~.band_map.wavelength_cells`)."""
+def noisy_channel_rects(flagged: np.ndarray, edges: np.ndarray, xrefs: Sequence[str] = ("x",)) -> list[dict]:
+    """A thin strip in :data:`NOISY_COLOUR` just above the plot, over each run of ``flagged`` columns
+    (cells between ``edges``), once per x axis in ``xrefs`` (visits side by side)."""
+    flagged = np.asarray(flagged, dtype=bool)
+    if not flagged.any():
+        return []
+    starts, stops = _runs(flagged)
+    return [
+        {"type": "rect", "xref": xref, "yref": "paper", "x0": float(edges[a]), "x1": float(edges[b]),
+         "y0": 1.0, "y1": 1.0 + NOISY_STRIP, "fillcolor": NOISY_COLOUR, "line": {"width": 0}, "layer": "above",
+         "name": "noisy"}
+        for xref in xrefs for a, b in zip(starts, stops)
+    ]
+
+
+def noisy_key(factor: float) -> str:
+    """The key's words for the strip of :func:`noisy_channel_rects`."""
+    return f'<span style="color:{NOISY_COLOUR}">▬</span> noisy channels (scatter > {factor:g}× median; kept)'
+
+
+def map_key(gaps: bool, bands: bool, cells_note: str = "", noisy: str = "") -> str:
+    """The map's key: a swatch and what it means for each grey the map can show, the noisy-channel
+    strip (:func:`noisy_key`), and how wide its cells are (:func:`~.band_map.wavelength_cells`)."""
     items = ([(GAP_COLOUR, "no data (time gap, NaN)")] if gaps else []) + \
             ([(BAND_DIM_COLOUR, "outside the highlighted band")] if bands else [])
     swatches = [f'<span style="color:{colour}">■</span> {text}' for colour, text in items]
-    return "   ".join(swatches + ([cells_note] if cells_note else []))
+    return "   ".join(swatches + [text for text in (noisy, cells_note) if text])
 
 
 def interpolated_rows(cube: Cube) -> np.ndarray:
