@@ -96,10 +96,12 @@ NOTE_SLOT = "{note}"
 
 
 def colour_bar_title(scale: _ValueScale, note: str | None) -> str:
-    """The colour bar's title: what the colour is, and below it (smaller) the saturation note."""
+    """The colour bar's title: what the colour is, and after it (smaller) the saturation note."""
     if not note:
         return scale.label
-    return f'{scale.label}<br><span style="font-size:10px">{note}</span>'
+    # one line: a second line would make the bar wider than the margin kept for it, and plotly.js would
+    # then redraw every cell of the map whenever the colour bar changes
+    return f'{scale.label}  <span style="font-size:10px">({note})</span>'
 
 
 def saturation_note(scale: _ValueScale, drawn: np.ndarray, limits: tuple[float, float] | None) -> str | None:
