@@ -30,6 +30,7 @@ import numpy as np
 from astropy.time import Time
 
 from .grid import TimeWavelengthGrid
+from .noisy_channels import point_to_point_scatter
 from .statistics import inverse_variance_mean, row_blocks
 from .steps.light_curves import LightCurve
 from .windows import Windows, window_rows, windows_text
@@ -145,8 +146,9 @@ class ChannelLightCurves(TimeWavelengthGrid):
             return self.flux - np.nanmedian(self.flux, axis=0)
 
 
-#: Offset-stacked curves: at least this many robust standard deviations of the median channel apart,
-#: and each curve reaches at least half this many of its own robust standard deviations either side.
+#: Offset-stacked curves: at least this many noise σ of the median channel apart, and each curve
+#: reaches at least half this many of its own noise σ either side (σ from one point to the next,
+#: :func:`stamp_engine.noisy_channels.point_to_point_scatter`: the noise, not a transit or a rotation).
 STACK_SIGMAS = 5.0
 #: Each curve's extent for stacking: these percentiles of its values over time (a transit or an eclipse
 #: longer than 2.5 % of the series is inside; a lone outlying point is not, and may cross a neighbour).
@@ -158,12 +160,12 @@ STACK_MARGIN = 0.1
 def stacking_spacing(centred: np.ndarray) -> float:
     """Offset between neighbouring curves of an offset-stacked plot (channel ``i`` drawn ``i`` offsets down).
 
-    The largest of :data:`STACK_SIGMAS` × the median channel's robust scatter
-    (1.4826 × MAD) and, over every pair of neighbours, the room the pair needs: from the
+    The largest of :data:`STACK_SIGMAS` × the median channel's noise σ (robust,
+    point to point) and, over every pair of neighbours, the room the pair needs: from the
     bottom of the upper curve's extent to the top of the lower one's, plus
     :data:`STACK_MARGIN`.  A curve's extent is its :data:`STACK_PERCENTILES` over time
-    (so a transit counts), and at least ± :data:`STACK_SIGMAS`/2 × its own robust scatter
-    (so its noise counts): a noisy channel moves its neighbours apart instead of
+    (so a transit counts), and at least ± :data:`STACK_SIGMAS`/2 × its own noise σ (so
+    its noise counts): a noisy channel moves its neighbours apart instead of
     overlapping them.
 
     Parameters
@@ -174,8 +176,8 @@ def stacking_spacing(centred: np.ndarray) -> float:
     centred = np.asarray(centred, dtype=float)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN channels give NaN
-        scatter = 1.4826 * np.nanmedian(np.abs(centred), axis=0)
         low, high = np.nanpercentile(centred, STACK_PERCENTILES, axis=0)
+    scatter = point_to_point_scatter(centred, normalize=False)
     reach = 0.5 * STACK_SIGMAS * np.where(np.isfinite(scatter), scatter, 0.0)
     low, high = np.fmin(low, -reach), np.fmax(high, reach)
     typical = scatter[np.isfinite(scatter) & (scatter > 0)]
