@@ -144,3 +144,24 @@ def test_two_uneven_channels_are_drawn_as_wide_as_the_files_channels(driver, tmp
     first_blue, last_blue = np.flatnonzero(blue)[[0, -1]] + int(left)
     assert abs(last_red - x_edge) <= 2 and abs(first_blue - x_edge) <= 2, (last_red, first_blue, x_edge, x_mid)
     assert abs(first_red - x_low) <= 2 and abs(last_blue - x_high) <= 2
+
+
+def test_noisy_edge_channels_get_a_strip_above_the_map_and_keep_their_cells(driver, tmp_path):
+    from stamp_engine.figures.map_overlays import NOISY_COLOUR
+    from stamp_engine.recipe import ProcessOptions, process
+    from tests.engine.science.test_noisy_channels import EDGE, _noisy_edge_cube
+
+    cube = process(_noisy_edge_cube(), ProcessOptions())
+    fig = figures.heatmap_figure(cube)
+    _page(driver, tmp_path, fig)
+    edges = np.asarray(fig.data[0].x, dtype=float)
+    graph = driver.find_element("id", "map")
+    (left, top, right, bottom), (blue_end, red_start) = band_pixels.heatmap_area(driver, graph, [edges[EDGE], edges[-EDGE - 1]])
+    image = pixels.screenshot(driver)
+    strip = image[int(top) - 3, int(left):int(right)].astype(float)
+    orange = np.abs(strip - np.array([float(v) for v in NOISY_COLOUR[4:-1].split(",")])).max(axis=1) <= 20
+    x = np.arange(int(left), int(right))
+    assert orange[x < blue_end - 2].mean() > 0.9 and orange[x > red_start + 2].mean() > 0.9
+    assert not orange[(x > blue_end + 2) & (x < red_start - 2)].any(), "a channel that is not noisy is marked"
+    cells = image[int(top) + 3:int(bottom) - 3, int(left) + 2:int(blue_end) - 2]
+    assert pixels.coloured_fraction(cells) > 0.5  # the noisy channels are drawn, not hidden
