@@ -210,13 +210,67 @@
     return true;
   }
 
+  /* ---------------------------------------------------------------- saturation note
+   * The colour bar's title says where the colour range clips and how many cells lie beyond
+   * it; the same text as stamp_engine.colour.clip_note (a test compares them), counted here
+   * over the cells plotly.js drew (every heatmap trace's calcdata), so it follows a typed range.
+   */
+  function formatG3(v) { /* Python's f"{v:.3g}", with a true minus sign */
+    if (v === 0) { return "0"; }
+    var exponent = Number(v.toExponential(2).split("e")[1]);
+    var text;
+    if (exponent < -4 || exponent >= 3) {
+      var parts = v.toExponential(2).split("e");
+      var digits = Math.abs(exponent) < 10 ? "0" + Math.abs(exponent) : String(Math.abs(exponent));
+      text = parts[0].replace(/\.?0+$/, "") + "e" + (exponent < 0 ? "-" : "+") + digits;
+    } else {
+      text = v.toFixed(Math.max(0, 2 - exponent));
+      if (text.indexOf(".") >= 0) { text = text.replace(/\.?0+$/, ""); }
+    }
+    return text.replace(/-/g, "\u2212");
+  }
+
+  function clipNote(lo, hi, fraction, unit) {
+    var unitText = unit ? " " + unit : "";
+    var span = Math.abs(lo + hi) <= 1e-6 * Math.abs(hi) ? "\u00b1" + formatG3(hi) : formatG3(lo) + "\u2026" + formatG3(hi);
+    if (!isFinite(fraction)) { return "clipped at " + span + unitText; }
+    var share = fraction === 0 ? "0 %" : fraction < 0.001 ? "< 0.1 %" : (100 * fraction).toFixed(1) + " %";
+    return "clipped at " + span + unitText + ": " + share + " of cells beyond";
+  }
+
+  /* Fraction of the drawn heatmap cells (finite values) outside lo…hi; NaN when none is finite. */
+  function clipFraction(gd, lo, hi) {
+    var finite = 0, beyond = 0;
+    (gd.calcdata || []).forEach(function (cd) {
+      var z = cd && cd[0] && cd[0].trace && cd[0].trace.type === "heatmap" ? cd[0].z : null;
+      for (var r = 0; z && r < z.length; r++) {
+        var row = z[r] || [];
+        for (var c = 0; c < row.length; c++) {
+          var v = row[c];
+          if (typeof v === "number" && v === v) {
+            finite++;
+            if (v < lo || v > hi) { beyond++; }
+          }
+        }
+      }
+    });
+    return finite ? beyond / finite : NaN;
+  }
+
+  /* The colour bar's title for `axis` on the drawn map, from the template the figure carries (null: none). */
+  function clipTitle(gd, colour, axis) {
+    var clip = colour && colour.clip;
+    if (!clip || axis.cmin === undefined) { return null; }
+    return clip.title.replace(clip.slot, clipNote(axis.cmin, axis.cmax, clipFraction(gd, axis.cmin, axis.cmax), clip.unit));
+  }
+
   /*
    * Re-colour the drawn heatmap `gd` to `axis` ({colorscale, cmin, cmax}): its images repainted
    * here, its colour bar by Plotly (a colour-bar-only update, no recalculation).  Plotly.update,
    * not relayout: dcc.Graph copies a plotly_relayout back into its figure and redraws it all.
    * Returns false (nothing changed) when the picture is not one this can repaint.
    */
-  function recolourHeatmap(gd, axis) {
+  function recolourHeatmap(gd, axis, title) {
     var layoutAxis = gd.layout && gd.layout.coloraxis;
     var images = gd.querySelectorAll("g.hm image");
     if (!layoutAxis || !images.length || axis.cmin === undefined || !gd._fullLayout || !gd.calcdata) {
@@ -232,7 +286,9 @@
     layoutAxis.cmin = axis.cmin;
     layoutAxis.cmax = axis.cmax;
     var side = (layoutAxis.colorbar && layoutAxis.colorbar.title && layoutAxis.colorbar.title.side) || "right";
-    window.Plotly.update(gd, {}, { "coloraxis.colorbar.title.side": side });
+    var edit = { "coloraxis.colorbar.title.side": side };
+    if (title) { edit["coloraxis.colorbar.title.text"] = title; }
+    window.Plotly.update(gd, {}, edit);
     return true;
   }
 
@@ -275,8 +331,10 @@
           return { colorscale: name, range: [lo, hi], at: Date.now() };
         }
         var axis = colourAxis(colour, name, lo, hi);
-        if (!recolourHeatmap(gd, axis)) {
+        var title = clipTitle(gd, colour, axis);
+        if (!recolourHeatmap(gd, axis, title)) {
           var edit = { "coloraxis.colorscale": axis.colorscale };
+          if (title) { edit["coloraxis.colorbar.title.text"] = title; }
           if (axis.cmin !== undefined) {
             edit["coloraxis.cmin"] = axis.cmin;
             edit["coloraxis.cmax"] = axis.cmax;

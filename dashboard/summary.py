@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from stamp_engine.cube import Cube
+from stamp_engine.noisy_channels import noisy_channels
 from stamp_engine.timeaxis import duration_text
 
 
@@ -49,6 +50,9 @@ def summarize(loaded: Cube, shown: str = "") -> list[tuple[str, str]]:
     ]
     if meta.get("pipeline"):
         rows.append(("Pipeline", str(meta["pipeline"])))
+    if loaded.n_wavelengths > 1:
+        noisy = noisy_channels(loaded.flux, loaded.is_normalized)
+        rows.append(("Noisy channels", noisy.describe(loaded.wavelength)))
     available = meta.get("elements_available") or []
     if len(available) > 1:
         rows.append(("Spectral element", f"{meta.get('element_used') or 'default'} shown (of {', '.join(available)})"))

@@ -1188,4 +1188,25 @@ def _cube_meta(blocks: list[SpectralBlock], series: list[_Series]) -> dict[str, 
     meta["layouts"] = sorted({b.layout for b in used})
     meta["flux_unit_assumed"] = any(b.meta.get("flux_unit_assumed") for b in used)
     meta["exposures"] = [s.exposure for s in series]
+    edges = _channel_edges(used)
+    if edges:
+        meta["channel_edges"] = edges
     return meta
+
+
+def _channel_edges(blocks: list[SpectralBlock]) -> dict[str, list[float]] | None:
+    """The wavelength edges (µm) of channels whose file gives them (Eureka! S4 ``wave_low``/``wave_hi``,
+    or ``wave_err``): ``{"centre", "low", "high"}``, matched to the cube's wavelengths by centre
+    (:func:`stamp_engine.figures.band_map.wavelength_cells`); None when no file gives them."""
+    centre: list[float] = []
+    low: list[float] = []
+    high: list[float] = []
+    for b in blocks:
+        c, lo, hi = (b.meta.get(k) for k in ("wave_centre", "wave_low", "wave_hi"))
+        if c is not None and lo is not None and hi is not None and len(c) == len(lo) == len(hi):
+            for values in zip(c, lo, hi):
+                if values[0] not in centre:
+                    centre.append(values[0])
+                    low.append(values[1])
+                    high.append(values[2])
+    return {"centre": centre, "low": low, "high": high} if centre else None

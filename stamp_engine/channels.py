@@ -30,6 +30,7 @@ import numpy as np
 from astropy.time import Time
 
 from .grid import TimeWavelengthGrid
+from .noisy_channels import point_to_point_scatter
 from .statistics import inverse_variance_mean, row_blocks
 from .steps.light_curves import LightCurve
 from .windows import Windows, window_rows, windows_text
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from .cube import Cube
 
 __all__ = [
-    "ChannelLightCurves", "channel_edges", "divide_by_white", "inverse_variance_mean", "relative_flux",
+    "ChannelLightCurves", "channel_edges", "divide_by_white", "inverse_variance_mean", "relative_flux", "stacking_spacing",
     "spectroscopic_light_curves",
 ]
 
@@ -129,23 +130,64 @@ class ChannelLightCurves(TimeWavelengthGrid):
 
         Each channel is centred on its median over time (channels of raw flux have very
         different levels) and moved down by ``i × spacing``; ``spacing`` (in ``unit``)
-        defaults to the larger of 5× the median channel scatter (robust: 1.4826 × MAD)
-        and 1.2× the median channel extent (0.5–99.5 percentile over time), so that
-        neighbouring curves do not overlap even when a transit or eclipse is much deeper
-        than the noise.
+        defaults to :func:`stacking_spacing` of the centred curves, so that no curve
+        reaches into its neighbour's, whatever its noise or a transit's depth.
         """
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN channels stay NaN
-            centred = self.flux - np.nanmedian(self.flux, axis=0)
-            scatter = 1.4826 * np.nanmedian(np.abs(centred), axis=0)
-            low, high = np.nanpercentile(centred, [0.5, 99.5], axis=0)
-        extent = (high - low)[np.isfinite(high - low) & (high > low)]
-        scatter = scatter[np.isfinite(scatter) & (scatter > 0)]
+        centred = self.centred()
         if spacing is None:
-            spacing = max(5.0 * float(np.median(scatter)) if scatter.size else 0.0,
-                          1.2 * float(np.median(extent)) if extent.size else 0.0) or 1.0
+            spacing = stacking_spacing(centred)
         offsets = -spacing * np.arange(self.n_channels)
         return centred + offsets[None, :], offsets
+
+    def centred(self) -> np.ndarray:
+        """Each channel minus its median over time (NaN-aware; all-NaN channels stay NaN)."""
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return self.flux - np.nanmedian(self.flux, axis=0)
+
+
+#: Offset-stacked curves: at least this many noise σ of the median channel apart, and each curve
+#: reaches at least half this many of its own noise σ either side (σ from one point to the next,
+#: :func:`stamp_engine.noisy_channels.point_to_point_scatter`: the noise, not a transit or a rotation).
+STACK_SIGMAS = 5.0
+#: Each curve's extent for stacking: these percentiles of its values over time (a transit or an eclipse
+#: longer than 2.5 % of the series is inside; a lone outlying point is not, and may cross a neighbour).
+STACK_PERCENTILES = (2.5, 97.5)
+#: Room left between the extents of neighbouring curves, as a fraction of the spacing.
+STACK_MARGIN = 0.1
+
+
+def stacking_spacing(centred: np.ndarray) -> float:
+    """Offset between neighbouring curves of an offset-stacked plot (channel ``i`` drawn ``i`` offsets down).
+
+    The largest of :data:`STACK_SIGMAS` × the median channel's noise σ (robust,
+    point to point) and, over every pair of neighbours, the room the pair needs: from the
+    bottom of the upper curve's extent to the top of the lower one's, plus
+    :data:`STACK_MARGIN`.  A curve's extent is its :data:`STACK_PERCENTILES` over time
+    (so a transit counts), and at least ± :data:`STACK_SIGMAS`/2 × its own noise σ (so
+    its noise counts): a noisy channel moves its neighbours apart instead of
+    overlapping them.
+
+    Parameters
+    ----------
+    centred : ndarray, shape (n_time, n_channels)
+        Each channel minus its median over time, as drawn (binned or not).
+    """
+    centred = np.asarray(centred, dtype=float)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN channels give NaN
+        low, high = np.nanpercentile(centred, STACK_PERCENTILES, axis=0)
+    scatter = point_to_point_scatter(centred, normalize=False)
+    reach = 0.5 * STACK_SIGMAS * np.where(np.isfinite(scatter), scatter, 0.0)
+    low, high = np.fmin(low, -reach), np.fmax(high, reach)
+    typical = scatter[np.isfinite(scatter) & (scatter > 0)]
+    by_noise = STACK_SIGMAS * float(np.median(typical)) if typical.size else 0.0
+    need = high[1:] - low[:-1]  # channel i + 1 sits one spacing below channel i
+    need = need[np.isfinite(need)]
+    by_extent = float(np.max(need)) / (1.0 - STACK_MARGIN) if need.size else 0.0
+    if need.size == 0 and np.isfinite(high - low).any():  # one channel: its own extent
+        by_extent = float(np.nanmax(high - low))
+    return max(by_noise, by_extent) or 1.0
 
 
 def _pixel_edges(wavelength: np.ndarray) -> np.ndarray:

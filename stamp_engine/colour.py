@@ -21,6 +21,11 @@ Zero at the centre colour (:func:`centred_colorscale`)
     is written once, as data (:func:`centring_stops`); the dashboard's browser code
     evaluates the same stops for a range typed in the page.
 
+Saturation (:func:`beyond_fraction`, :func:`clip_note`)
+    Cells beyond the colour range are drawn in the scale's end colours, so the colour bar
+    says where the range clips and how many cells lie beyond it ("clipped at ±2 %: 3.1 % of
+    cells beyond"), for the automatic range and for one a user types (the browser recounts).
+
 Stretches (:func:`stretch_values`)
     Raw flux may span orders of magnitude across a spectrum; ``"log"`` (log₁₀,
     flux ≤ 0 not drawn) and ``"asinh"`` (linear below the noise, logarithmic
@@ -131,6 +136,49 @@ def robust_colour_limits(values: np.ndarray, centred: bool) -> tuple[float, floa
     if low == high:
         low, high = low - 0.5, high + 0.5
     return low, high
+
+
+# ------------------------------------------------------------ saturation
+def beyond_fraction(values: np.ndarray, low: float, high: float) -> float:
+    """Fraction of the finite ``values`` outside ``low…high``: the cells a map draws in its end colours.
+
+    NaN when no value is finite.  The browser counts the same cells of the drawn map
+    for a colour range typed in the page (``clipFraction`` in ``assets/stamp_dashboard.js``).
+    """
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    n = int(np.count_nonzero(finite))
+    if n == 0:
+        return float("nan")
+    with np.errstate(invalid="ignore"):
+        beyond = np.count_nonzero(finite & ((values < low) | (values > high)))
+    return beyond / n
+
+
+def _number(value: float) -> str:
+    return f"{value:.3g}".replace("-", "−")
+
+
+def clip_note(low: float, high: float, fraction: float, unit: str = "") -> str:
+    """What a colour bar says about saturation: the colour range and the fraction of cells beyond it.
+
+    ``"clipped at ±2 %: 3.1 % of cells beyond"`` for a range symmetric about 0, else
+    ``"clipped at −0.3…0.9 %: …"``; below 0.1 % the fraction reads ``"< 0.1 %"``, and a
+    range that holds every cell says ``"0 %"``; with no finite cell (``fraction`` NaN) only the
+    range is given.  The browser writes the same text
+    (``clipNote`` in ``assets/stamp_dashboard.js``; a test compares the two).
+    """
+    unit_text = f" {unit}" if unit else ""
+    span = f"±{_number(high)}" if np.isclose(low, -high, rtol=1e-6, atol=0.0) else f"{_number(low)}…{_number(high)}"
+    if not np.isfinite(fraction):
+        return f"clipped at {span}{unit_text}"
+    if fraction == 0:
+        share = "0 %"
+    elif fraction < 0.001:
+        share = "< 0.1 %"
+    else:
+        share = f"{100.0 * fraction:.1f} %"
+    return f"clipped at {span}{unit_text}: {share} of cells beyond"
 
 
 # ------------------------------------------------------------ diverging scales

@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .bands import Band
+from .channels import stacking_spacing
 from .figures.common import _TEMPLATE, WAVELENGTH_LABEL, _f32, _rgba, plain_text
 from .figures.light_curves import _CURVE_COLOURS, _WHITE_LIGHT_COLOUR, _block_mean
 from .timeaxis import curve_time_axis, display_time_unit, time_gaps
@@ -112,7 +113,8 @@ def channel_light_curves_figure(
         default enough to draw at most :data:`MAX_CURVE_POINTS` points per channel.
     spacing : float, optional
         Offset between neighbouring channels in the curves' unit; default
-        :meth:`~stamp_engine.channels.ChannelLightCurves.offset_stacked`'s (5× the median scatter).
+        :func:`~stamp_engine.channels.stacking_spacing` of the curves as drawn (binned): neighbouring
+        curves never reach into each other, however noisy one of them is.
     max_channels : int
         More channels than this raise (an unreadable plot).
 
@@ -137,15 +139,14 @@ def channel_light_curves_figure(
     if int(bin_time) != bin_time or bin_time < 1:
         raise ValueError(f"the display binning must be a whole number of integrations ≥ 1, not {bin_time!r}")
     bin_time = int(bin_time)
-    stacked, offsets = curves.offset_stacked(spacing)
-    step = float(-offsets[1]) if offsets.size > 1 else (spacing or 0.0)
+    centred = curves.centred()
     hours = np.asarray(curves.hours, dtype=float)
     error = np.asarray(curves.error, dtype=float)
     # runs between visits and time gaps: binned apart, joined by a NaN row so no line bridges a gap
     breaks = np.flatnonzero(time_gaps(hours, curves.visit)) + 1
     parts_h, parts_v, parts_e = [], [], []
     for rows in np.split(np.arange(hours.size), breaks):
-        h, v, e = hours[rows], stacked[rows], error[rows]
+        h, v, e = hours[rows], centred[rows], error[rows]
         if bin_time > 1:
             h, v, e = _block_mean(v, e, h, bin_time)
         parts_h += [h, [np.nan]]
@@ -153,8 +154,12 @@ def channel_light_curves_figure(
         parts_e += [e, np.full((1, curves.n_channels), np.nan)]
     axis = curve_time_axis(curves)
     x = _f32(axis.values(np.concatenate(parts_h[:-1])))
-    y = np.concatenate(parts_v[:-1])
+    drawn = np.concatenate(parts_v[:-1])
     e = np.concatenate(parts_e[:-1])
+    # spaced by the curves as drawn (binning lowers their scatter), then moved down one offset each
+    step = float(spacing) if spacing is not None else stacking_spacing(drawn)
+    offsets = -step * np.arange(curves.n_channels)
+    y = drawn + offsets[None, :]
     unit = _unit_text(curves.unit)
     colours = _wavelength_colours(curves.wavelength)
     fig = go.Figure()

@@ -37,6 +37,65 @@ def _cell_edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
 
 
+#: A cube with at most this many wavelength channels says how its cells' widths were found.
+FEW_CHANNELS = 3
+
+
+@dataclass(frozen=True)
+class WavelengthCells:
+    """The wavelength edges (µm, ``n + 1``, ascending) of a map's cells, and what the map's key says about them."""
+
+    edges: np.ndarray
+    note: str = ""
+
+
+def _file_channel_edges(cube, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(low, high) edges of each of ``centres`` from ``cube.meta["channel_edges"]``, or None when any is not there."""
+    known = cube.meta.get("channel_edges") if isinstance(cube.meta, dict) else None
+    if not known:
+        return None
+    centre, low, high = (np.asarray(known[k], dtype=float) for k in ("centre", "low", "high"))
+    order = np.argsort(centre)
+    centre, low, high = centre[order], low[order], high[order]
+    at = np.clip(np.searchsorted(centre, centres), 0, centre.size - 1)
+    nearer = np.clip(at - 1, 0, centre.size - 1)
+    at = np.where(np.abs(centre[nearer] - centres) < np.abs(centre[at] - centres), nearer, at)
+    if not np.allclose(centre[at], centres, rtol=1e-9, atol=0.0):
+        return None  # binned or resampled in wavelength: the file's channels are not these columns
+    low, high = low[at], high[at]
+    if not (np.all(np.isfinite(low) & np.isfinite(high)) and np.all(low <= centres) and np.all(centres <= high)
+            and np.all(low < high)):
+        return None
+    return low, high
+
+
+def wavelength_cells(cube) -> WavelengthCells:
+    """Edges of the map cells of ``cube``'s wavelengths: the file's channel edges when it gives them.
+
+    A Eureka! S4 light-curve file gives each channel's ``wave_low``/``wave_hi`` (or
+    ``wave_err``), kept by :func:`stamp_engine.load` in ``cube.meta["channel_edges"]``:
+    cells are then as wide as the channels (uneven widths stay uneven, and a band covers
+    the channels' true span).  Neighbouring channels that do not touch meet halfway, and
+    the note says so.  Otherwise (x1dints pixels, a cube binned in wavelength) cells reach
+    halfway to the neighbouring centres; with at most :data:`FEW_CHANNELS` channels, where
+    that width is a guess a reader would notice, the note says so too.
+    """
+    centres = np.asarray(cube.wavelength, dtype=float)
+    if centres.size == 0:
+        return WavelengthCells(np.zeros(2))
+    known = _file_channel_edges(cube, centres)
+    if known is None:
+        note = "cells: channel centres ± half their spacing (the file gives no channel edges)" \
+            if centres.size <= FEW_CHANNELS else ""
+        return WavelengthCells(_cell_edges(centres), note)
+    low, high = known
+    inner = np.where(np.isclose(high[:-1], low[1:], rtol=1e-6, atol=0.0), low[1:], 0.5 * (high[:-1] + low[1:]))
+    apart = int(np.count_nonzero(~np.isclose(high[:-1], low[1:], rtol=1e-6, atol=0.0)))
+    note = "cells: the file's channel edges" + (
+        f" ({apart} pair(s) of neighbouring channels do not touch: their cells meet halfway)" if apart else "")
+    return WavelengthCells(np.concatenate([[low[0]], inner, [high[-1]]]), note)
+
+
 def _band_columns(wavelength: np.ndarray, band: Band) -> tuple[int, int]:
     """Column range ``[start, stop)`` of ``band`` (wavelength ascending).
 

@@ -9,7 +9,15 @@ from typing import Mapping
 import numpy as np
 import plotly.colors as pcolors
 
-from ..colour import centred_colorscale, centring_stops, robust_colour_limits, stretch_ticks
+from ..colour import (
+    beyond_fraction,
+    centred_colorscale,
+    centring_stops,
+    clip_note,
+    robust_colour_limits,
+    stretch_ticks,
+    unstretch_values,
+)
 from ..cube import Cube
 from .common import _value_name_and_unit, _ValueScale
 
@@ -82,13 +90,38 @@ def zero_is_centred(normalized: bool, scale_name: str | None, limits: tuple[floa
     return not (normalized and diverging and limits is not None and not limits[0] < 0 < limits[1])
 
 
-def _coloraxis(cube: Cube, scale_name: str, limits: tuple[float, float] | None, scale: _ValueScale | None = None) -> dict:
+#: Where the colour bar's title puts the saturation note (:func:`stamp_engine.colour.clip_note`):
+#: the browser fills ``{note}`` in the same way after a colour range typed in the page.
+NOTE_SLOT = "{note}"
+
+
+def colour_bar_title(scale: _ValueScale, note: str | None) -> str:
+    """The colour bar's title: what the colour is, and after it (smaller) the saturation note."""
+    if not note:
+        return scale.label
+    # one line: a second line would make the bar wider than the margin kept for it, and plotly.js would
+    # then redraw every cell of the map whenever the colour bar changes
+    return f'{scale.label}  <span style="font-size:10px">({note})</span>'
+
+
+def saturation_note(scale: _ValueScale, drawn: np.ndarray, limits: tuple[float, float] | None) -> str | None:
+    """:func:`stamp_engine.colour.clip_note` for the cells ``drawn`` (stretched values) on ``limits``,
+    the range written in flux for a stretched map; None without limits."""
+    if limits is None:
+        return None
+    fraction = beyond_fraction(drawn, *limits)
+    low, high = (float(v) for v in unstretch_values(np.asarray(limits, dtype=float), scale.stretch, scale.softening))
+    return clip_note(low, high, fraction, scale.unit)
+
+
+def _coloraxis(cube: Cube, scale_name: str, limits: tuple[float, float] | None, scale: _ValueScale | None = None,
+               note: str | None = None) -> dict:
     scale = scale or _ValueScale(*_value_name_and_unit(cube))
     colours = colorscale(scale_name)
     if cube.is_normalized and scale_name in DIVERGING_COLORSCALES and limits is not None:
         # Plotly ignores cmid once cmin/cmax are set: move the centre colour to 0 instead
         colours = centred_colorscale(colours, *limits)
-    axis: dict = {"colorscale": colours, "colorbar": {"title": {"text": scale.label, "side": "right"}}}
+    axis: dict = {"colorscale": colours, "colorbar": {"title": {"text": colour_bar_title(scale, note), "side": "right"}}}
     if limits is not None:
         axis.update(cmin=limits[0], cmax=limits[1])
         tickvals, ticktext = stretch_ticks(limits[0], limits[1], scale.stretch, scale.softening)
@@ -108,7 +141,9 @@ def browser_colours(cube: Cube, scale: "_ValueScale", drawn: np.ndarray, limits:
     diverging scale on a variability map, :func:`stamp_engine.colour.centring_stops`,
     which the browser evaluates where a typed range puts 0), the scale an automatic
     choice means, the automatic (robust) limits, and the stretch (only a linear map
-    is re-coloured in the browser: stretched ranges need the server).
+    is re-coloured in the browser: stretched ranges need the server), and the colour
+    bar's title with a slot for the saturation note (:func:`saturation_note`), which the
+    browser rewrites from the cells it repaints.
     """
     auto = limits if zrange is None else robust_colour_limits(drawn, cube.is_normalized)
     centred = DIVERGING_COLORSCALES if cube.is_normalized else frozenset()
@@ -119,4 +154,6 @@ def browser_colours(cube: Cube, scale: "_ValueScale", drawn: np.ndarray, limits:
         "default": _colorscale_name(cube, None),
         "auto": None if auto is None else [float(auto[0]), float(auto[1])],
         "stretch": scale.stretch,
+        # the colour bar's title with a slot for the saturation note the browser recounts
+        "clip": {"title": colour_bar_title(scale, NOTE_SLOT), "slot": NOTE_SLOT, "unit": scale.unit},
     }

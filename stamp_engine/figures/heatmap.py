@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from ..bands import Band
 from ..cube import Cube
+from ..noisy_channels import noisy_channels
 from ..timeaxis import visits_side_by_side
 from .colour_axis import browser_colours
 from .common import MAX_DISPLAY_TIME, MAX_DISPLAY_WAVELENGTH, WAVELENGTH_LABEL, _f32
@@ -18,7 +19,11 @@ from .map_overlays import (
     MASKED_FRACTION,
     _interpolated_veils,
     _visit_panels_layout,
+    map_key,
     masked_column_rects,
+    no_data_rects,
+    noisy_channel_rects,
+    noisy_key,
 )
 from .maps import _map_data, _map_layout, _visit_maps
 
@@ -48,7 +53,8 @@ def heatmap_figure(
     Each visit is one trace (one panel when visits are side by side). Nothing is drawn
     across a time gap: a step
     longer than a few cadences (:data:`stamp_engine.timeaxis.GAP_CADENCES`) gets an
-    empty row in :data:`GAP_COLOUR`, whatever the visit threshold.  Rows made by
+    empty row in :data:`GAP_COLOUR`, whatever the visit threshold (a mid grey, darker than the
+    band highlight's out-of-band grey; the key under the map names both).  Rows made by
     ``interpolate_gaps`` are drawn lighter and show no error.
 
     Parameters
@@ -80,8 +86,12 @@ def heatmap_figure(
     if errors not in ("customdata", "rows"):
         raise ValueError(f"errors must be 'customdata' or 'rows', not {errors!r}")
     error_rows = errors == "rows" and shown.flux.shape == cube.flux.shape
+    data_rows: dict[tuple[str, str], list[np.ndarray]] = {}  # per panel: time edges of the rows with data
     for visit in _visit_maps(cube, data, panels):
         rows, drawn_rows = visit.rows, visit.drawn_rows
+        with_data = ~drawn_rows.gap_rows
+        panel = data_rows.setdefault((visit.axes.get("xaxis", "x"), visit.axes.get("yaxis", "y")), [])
+        panel.append(np.stack([drawn_rows.edges[:-1][with_data], drawn_rows.edges[1:][with_data]]))
         veils += _interpolated_veils(drawn_rows, data.interpolated[rows], visit.axes)
         masks += masked_column_rects(drawn[rows], edges, (float(drawn_rows.edges[0]), float(drawn_rows.edges[-1])), visit.axes)
         trace = visit.trace(data, x, drawn_rows.edges, columns, ranges)
@@ -92,10 +102,15 @@ def heatmap_figure(
         else:
             trace["customdata"] = _f32(visit.error)
         traces.append(go.Heatmap(**trace, zsmooth=False, showlegend=False, hoverongaps=False))
+    gaps = [rect for (xref, yref), parts in data_rows.items()
+            for rect in no_data_rects(*np.concatenate(parts, axis=1), (float(edges[0]), float(edges[-1])),
+                                      {"xaxis": xref, "yaxis": yref})]
+    noisy = noisy_channels(shown.flux, cube.is_normalized)
+    strips = noisy_channel_rects(noisy.flagged, edges, sorted({xref for xref, _ in data_rows}))
     fig = go.Figure(data=traces)
-    fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 60}, panels,
+    fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 80}, panels,
                                     colour=browser_colours(cube, data.values, drawn, data.limits, zrange)))
-    fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + veils)  # gaps read as empty, not as data
+    fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + gaps + veils + strips)  # gaps read as empty, not as data
     axis = cube.time_axis(panels)
     fig.update_layout(_visit_panels_layout(shown, hours, axis) if panels else
                       {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": axis.axis_layout()})
@@ -105,6 +120,11 @@ def heatmap_figure(
         fig.add_annotation(text="lighter rows: interpolated for display (no error)", showarrow=False,
                            xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
                            font={"size": 11, "color": "#555"})
+    key = map_key(bool(gaps) or not np.isfinite(drawn).all(), bool(data.spans), data.cells_note,
+                  noisy_key(noisy.factor) if strips else "")
+    if key:
+        fig.add_annotation(text=key, showarrow=False, xref="paper", yref="paper", x=0.0, y=0.0, xanchor="left",
+                           yanchor="top", yshift=-54, font={"size": 11, "color": "#555"}, name="map-key")
     if masks:
         fig.add_annotation(text=f"dark columns: masked (NaN, flagged or clipped in ≥ {MASKED_FRACTION:.0%} of integrations)",
                            showarrow=False, xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left",

@@ -3,7 +3,7 @@ veiled lighter, and the axes of visits side by side."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -12,12 +12,23 @@ from ..labels import interpolated_flags
 from ..timeaxis import TimeAxis, TimeRows, duration_text
 from .common import WAVELENGTH_LABEL, _runs
 
-#: Colour of map cells without data (gaps in time, NaN values): the plot background.
-GAP_COLOUR = "rgb(205,205,205)"
+#: Colour of map cells without data (gaps in time, NaN values): the plot background, and rectangles
+#: over the time gaps that a band highlight draws again above its grey.  A mid grey, clearly darker
+#: than the band highlight's out-of-band grey (``stamp_engine/web/stamp_bands.js``, rgb(222,222,222),
+#: ≥ 60 apart in every channel) and lighter than :data:`MASK_COLOUR`, so "no data", "not in the
+#: highlighted band" and "masked" are three different greys; the map's key names them.
+GAP_COLOUR = "rgb(150,152,160)"
+#: The out-of-band grey of a band highlight (``GREY`` in ``stamp_engine/web/stamp_bands.js``), named in the key.
+BAND_DIM_COLOUR = "rgb(222,222,222)"
 #: Veil over interpolated rows of a map: they look lighter than measured ones.
 INTERPOLATED_VEIL = "rgba(255,255,255,0.55)"
 #: Colour under the map's masked columns: no hue, darker than the gaps, so it reads as neither data nor a gap.
 MASK_COLOUR = "rgb(64,64,64)"
+#: Colour of the strip along a map's or spectrum's top edge over noisy channels
+#: (:mod:`stamp_engine.noisy_channels`): a marker, the data under it are drawn as they are.
+NOISY_COLOUR = "rgb(230,120,0)"
+#: Height of that strip, as a fraction of the plot's height, just above its top edge.
+NOISY_STRIP = 0.012
 #: A wavelength column is masked when at least this fraction of a visit's integrations is NaN there.
 MASKED_FRACTION = 0.5
 
@@ -53,6 +64,64 @@ def masked_column_rects(values: np.ndarray, edges: np.ndarray, hours: tuple[floa
          "name": "masked"}
         for a, b in zip(starts, stops)
     ]
+
+
+def no_data_rects(lows: np.ndarray, highs: np.ndarray, x_extent: tuple[float, float],
+                  axes: Mapping[str, str]) -> list[dict]:
+    """Layout rectangles in :data:`GAP_COLOUR` over each time interval of one panel without data.
+
+    ``lows``/``highs`` are the time edges of the panel's data rows (every visit drawn on
+    that panel): a gap is any stretch between the first and the last that none of them
+    covers (a gap row inside a visit, the time between visits on one axis).  Drawn below
+    the map, they look like the plot background; a band highlight draws them again above
+    its grey (``stamp_bands.js``), so a time gap still reads as "no data" outside the band.
+    """
+    lows, highs = np.asarray(lows, dtype=float), np.asarray(highs, dtype=float)
+    if lows.size < 2:
+        return []
+    order = np.argsort(lows, kind="stable")
+    lows, highs = lows[order], highs[order]
+    covered = np.maximum.accumulate(highs)
+    tolerance = 1e-9 * (covered[-1] - lows[0])  # rows that touch share an edge; rounding is no gap
+    holes = np.flatnonzero(lows[1:] > covered[:-1] + tolerance)
+    if holes.size == 0:
+        return []
+    xref, yref = axes.get("xaxis", "x"), axes.get("yaxis", "y")
+    return [
+        {"type": "rect", "xref": xref, "yref": yref, "x0": float(x_extent[0]), "x1": float(x_extent[1]),
+         "y0": float(covered[i]), "y1": float(lows[i + 1]), "fillcolor": GAP_COLOUR, "line": {"width": 0},
+         "layer": "below", "name": "gap"}
+        for i in holes
+    ]
+
+
+def noisy_channel_rects(flagged: np.ndarray, edges: np.ndarray, xrefs: Sequence[str] = ("x",)) -> list[dict]:
+    """A thin strip in :data:`NOISY_COLOUR` just above the plot, over each run of ``flagged`` columns
+    (cells between ``edges``), once per x axis in ``xrefs`` (visits side by side)."""
+    flagged = np.asarray(flagged, dtype=bool)
+    if not flagged.any():
+        return []
+    starts, stops = _runs(flagged)
+    return [
+        {"type": "rect", "xref": xref, "yref": "paper", "x0": float(edges[a]), "x1": float(edges[b]),
+         "y0": 1.0, "y1": 1.0 + NOISY_STRIP, "fillcolor": NOISY_COLOUR, "line": {"width": 0}, "layer": "above",
+         "name": "noisy"}
+        for xref in xrefs for a, b in zip(starts, stops)
+    ]
+
+
+def noisy_key(factor: float) -> str:
+    """The key's words for the strip of :func:`noisy_channel_rects`."""
+    return f'<span style="color:{NOISY_COLOUR}">▬</span> noisy channels (scatter > {factor:g}× median; kept)'
+
+
+def map_key(gaps: bool, bands: bool, cells_note: str = "", noisy: str = "") -> str:
+    """The map's key: a swatch and what it means for each grey the map can show, the noisy-channel
+    strip (:func:`noisy_key`), and how wide its cells are (:func:`~.band_map.wavelength_cells`)."""
+    items = ([(GAP_COLOUR, "no data (time gap, NaN)")] if gaps else []) + \
+            ([(BAND_DIM_COLOUR, "outside the highlighted band")] if bands else [])
+    swatches = [f'<span style="color:{colour}">■</span> {text}' for colour, text in items]
+    return "   ".join(swatches + [text for text in (noisy, cells_note) if text])
 
 
 def interpolated_rows(cube: Cube) -> np.ndarray:

@@ -16,13 +16,14 @@ import numpy as np
 from ..bands import Band
 from ..cube import Cube
 from ..timeaxis import TimeAxis, TimeRows, time_rows
-from .band_map import BandColumns, _band_map_meta, _cell_edges, band_columns
+from .band_map import BandColumns, _band_map_meta, band_columns, wavelength_cells
 from .colour_axis import (
     COLORAXIS,
     _coloraxis,
     _colorscale_name,
     _colour_range,
     _stretched_range,
+    saturation_note,
 )
 from .common import (
     _TEMPLATE,
@@ -65,6 +66,7 @@ class _MapData:
     spans: list[BandColumns]
     interpolated: np.ndarray
     edges: np.ndarray
+    cells_note: str = ""
 
 
 def _map_data(cube: Cube, bands: Sequence[Band], scale: str | None, zrange: tuple[float, float] | None,
@@ -78,8 +80,8 @@ def _map_data(cube: Cube, bands: Sequence[Band], scale: str | None, zrange: tupl
     limits = _colour_range(drawn, cube.is_normalized, _stretched_range(zrange, values))
     spans = band_columns(shown.wavelength, bands)
     interpolated = interpolated_rows(shown)
-    edges = _cell_edges(shown.wavelength) if shown.n_wavelengths else np.zeros(2)
-    return _MapData(shown, hours, values, drawn, limits, scale_name, spans, interpolated, edges)
+    cells = wavelength_cells(shown)
+    return _MapData(shown, hours, values, drawn, limits, scale_name, spans, interpolated, cells.edges, cells.note)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,8 @@ def _map_layout(cube: Cube, data: _MapData, title: str | None, kind: str, margin
     return dict(
         template=_TEMPLATE,
         title={"text": _title(cube, title, "3D view" if kind == "surface" else "map")},
-        coloraxis=_coloraxis(cube, data.scale_name, data.limits, data.values),
+        coloraxis=_coloraxis(cube, data.scale_name, data.limits, data.values,
+                             note=saturation_note(data.values, data.drawn, data.limits)),
         margin=margin,
         uirevision="stamp",
         meta={"stamp_figure": kind, "time_standard": cube.time_standard, "t0_mjd": float(cube.t0.mjd) if cube.n_integrations else None,

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from ..colour import robust_colour_limits
 from ..cube import Cube
+from ..noisy_channels import NoisyChannels, noisy_channels
 from ..statistics import nanmedian_over_time
 from .common import (
     _TEMPLATE,
@@ -26,6 +27,8 @@ from .common import (
     display_cube,
     error_band_polygons,
 )
+from .band_map import _cell_edges
+from .map_overlays import NOISY_STRIP, noisy_channel_rects, noisy_key
 
 
 def _reference_of_visit(cube: Cube, visit: int) -> np.ndarray:
@@ -82,6 +85,8 @@ class SpectrumFrames:
     y_range : (float, float) or None
         One y range for every frame, so a change from frame to frame shows as motion.
     target : str
+    noisy : NoisyChannels or None
+        The wavelengths flagged as noisy (:mod:`stamp_engine.noisy_channels`), marked above the plot.
     """
 
     wavelength: np.ndarray
@@ -95,6 +100,7 @@ class SpectrumFrames:
     y_label: str
     y_range: tuple[float, float] | None
     target: str
+    noisy: NoisyChannels | None = None
 
     @property
     def n_frames(self) -> int:
@@ -202,7 +208,7 @@ def spectrum_frames(
         wavelength=np.asarray(shown.wavelength, dtype=float), value=_f32(value), error=_f32(error),
         reference=_f32(reference), visit=visit, labels=frame_labels(shown), mode=mode, unit=unit,
         y_label=y_label, y_range=_y_range(value, symmetric=mode == "variability"),
-        target=_display_name(cube),
+        target=_display_name(cube), noisy=noisy_channels(shown.flux, shown.is_normalized),
     )
 
 
@@ -257,7 +263,14 @@ def _spectrum_layout(frames: SpectrumFrames, index: int) -> dict:
     yaxis: dict = {"title": {"text": frames.y_label}}
     if frames.y_range is not None:
         yaxis["range"] = list(frames.y_range)
+    marks = {}
+    if frames.noisy is not None and frames.noisy.flagged.any() and frames.wavelength.size:
+        marks = {"shapes": noisy_channel_rects(frames.noisy.flagged, _cell_edges(frames.wavelength)),
+                 "annotations": [{"text": noisy_key(frames.noisy.factor), "showarrow": False, "xref": "paper",
+                                  "yref": "paper", "x": 1.0, "y": 1.0 + NOISY_STRIP, "xanchor": "right",
+                                  "yanchor": "bottom", "font": {"size": 11, "color": "#555"}, "name": "noisy-key"}]}
     return {
+        **marks,
         "template": _TEMPLATE,
         # Left-aligned, with room above the plot: a long title never runs under the toolbar (top right).
         "title": {"text": frames.title(index) if frames.n_frames else frames.target, "x": 0.01, "xanchor": "left",

@@ -143,15 +143,16 @@
   }
 
   /*
-   * The map's masked-column rectangles (stamp_engine.figures.map_overlays, name "masked",
-   * drawn below the map) again above the grey, clipped to it: masked columns stay dark, as
-   * the map's subtitle says, whether or not a band is highlighted.  Named like the grey, so
-   * they go with it.
+   * The map's masked-column and time-gap rectangles (stamp_engine.figures.map_overlays, names
+   * "masked" and "gap", drawn below the map) again above the grey, clipped to it: masked
+   * columns stay dark and gaps keep their own (darker) grey, as the map's key says, whether
+   * or not a band is highlighted.  Named like the grey, so they go with it.
    */
+  var OVER_GREY = { masked: true, gap: true };
   function maskedOverGrey(shapes, grey) {
     var out = [];
     (shapes || []).forEach(function (m) {
-      if (!m || m.name !== "masked") {
+      if (!m || !OVER_GREY[m.name]) {
         return;
       }
       grey.forEach(function (g) {

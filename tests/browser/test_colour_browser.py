@@ -157,7 +157,7 @@ def test_a_gap_within_a_visit_is_a_band_of_the_gap_colour(page):
     rows = np.linspace(0, area.shape[0] - 1, area.shape[0])
     minutes = 139.5 - rows / (area.shape[0] - 1) * 140.0
     gap_band = area[(minutes > 45) & (minutes < 95)]
-    gap = np.array([205, 205, 205])
+    gap = np.array([float(c) for c in figures.GAP_COLOUR[4:-1].split(",")])
     assert np.abs(gap_band.astype(float) - gap).max(axis=-1).mean() <= 3, gap_band.reshape(-1, 3)[:3]
     data = area[(minutes < 35) | (minutes > 105)]
     assert pixels.saturation(data).mean() > 0.3  # the data rows are drawn in colour

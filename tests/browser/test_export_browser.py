@@ -155,7 +155,7 @@ def test_heatmap_band_click_paints_the_rest_grey_and_all_brings_the_colour_back(
     _click_band(driver, "Middle")
     _settle(driver)
     inside, outside = band_pixels.heatmap_regions(driver, _graph(driver), span["x"], span["extent"], margin=6)
-    assert band_pixels.is_overlay_grey(outside).mean() > 0.98, "outside the band is not the flat grey"
+    assert band_pixels.is_greyed_out(outside).mean() > 0.98, "outside the band is not the flat grey"
     assert pixels.coloured_fraction(inside) > 0.9, "the band lost its colours"
     _click_band(driver, "All")
     _settle(driver)

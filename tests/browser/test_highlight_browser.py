@@ -120,7 +120,7 @@ def test_band_click_greys_the_heatmap_with_no_server_request_and_all_restores(da
     assert 0 <= elapsed_ms < 500
     settle(dash_duo)
     inside, outside = heatmap_regions(dash_duo)
-    assert band_pixels.is_overlay_grey(outside).mean() > 0.97, "outside the band is not the flat grey"
+    assert band_pixels.is_greyed_out(outside).mean() > 0.97, "outside the band is not the flat grey"
     assert band_pixels.is_overlay_grey(inside).mean() < 0.05 and pixels.coloured_fraction(inside, 0.1) > 0.2
     assert active_buttons(dash_duo) == [BAND]
 
@@ -163,7 +163,7 @@ def test_selection_survives_tabs_and_process_and_drives_every_view(dash_duo, mak
     assert active_buttons(dash_duo) == [BAND]
     settle(dash_duo)
     _, outside = heatmap_regions(dash_duo)
-    assert band_pixels.is_overlay_grey(outside).mean() > 0.97
+    assert band_pixels.is_greyed_out(outside).mean() > 0.97
 
     # Process again: a new result redraws the map, which comes back highlighted
     dash_duo.driver.execute_script(
@@ -176,7 +176,7 @@ def test_selection_survives_tabs_and_process_and_drives_every_view(dash_duo, mak
     assert active_buttons(dash_duo) == [BAND] and highlighted_band(dash_duo, ids.HEATMAP) == BAND
     settle(dash_duo)
     _, outside = heatmap_regions(dash_duo)
-    assert band_pixels.is_overlay_grey(outside).mean() > 0.97
+    assert band_pixels.is_greyed_out(outside).mean() > 0.97
 
 
 def test_add_band_and_new_results_select_nothing(dash_duo, make_app):

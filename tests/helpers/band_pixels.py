@@ -49,6 +49,19 @@ def is_overlay_grey(image: np.ndarray, tolerance: float = 8.0) -> np.ndarray:
     return np.abs(image.astype(np.float32) - OVERLAY_GREY).max(axis=-1) <= tolerance
 
 
+def is_gap_grey(image: np.ndarray, tolerance: float = 8.0) -> np.ndarray:
+    """True where a pixel is the map's "no data" grey (a time gap), which a band highlight leaves as it is."""
+    from stamp_engine.figures.map_overlays import GAP_COLOUR
+
+    gap = np.array([float(v) for v in GAP_COLOUR[GAP_COLOUR.index("(") + 1:-1].split(",")])
+    return np.abs(image.astype(np.float32) - gap).max(axis=-1) <= tolerance
+
+
+def is_greyed_out(image: np.ndarray) -> np.ndarray:
+    """True where a heatmap shows no data colour outside a highlighted band: the band grey, or a gap's own grey."""
+    return is_overlay_grey(image) | is_gap_grey(image)
+
+
 def is_surface_grey(image: np.ndarray) -> np.ndarray:
     """Grey surface pixels: no colour, neither background white nor axis-line dark (lighting shades the grey)."""
     light = pixels.lightness(image)

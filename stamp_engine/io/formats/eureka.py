@@ -642,6 +642,13 @@ def _read_light_curves(h5: h5py.File, keys: set[str], source: str) -> list[Spect
             edges, _ = wavelength_to_micron(np.asarray(_read_checked(h5[name]), dtype=np.float64).reshape(-1),
                                             _attr_from([h5[name], wave_ds, data_ds], h5.attrs, "wave_units"))
             meta[name] = [float(v) for v in edges]
+    if ("wave_low" not in meta or "wave_hi" not in meta) and "wave_err" in keys and h5["wave_err"].size == centres.size:
+        # only the half widths: the channels are their centres ± wave_err (same units as the centres)
+        half, _ = wavelength_to_micron(np.asarray(_read_checked(h5["wave_err"]), dtype=np.float64).reshape(-1),
+                                       _attr_from([h5["wave_err"], wave_ds, data_ds], h5.attrs, "wave_units"))
+        meta["wave_low"], meta["wave_hi"] = [float(v) for v in centres - half], [float(v) for v in centres + half]
+    if "wave_low" in meta and "wave_hi" in meta:
+        meta["wave_centre"] = [float(v) for v in centres]  # which channel each edge pair belongs to
     edges = None
     if "wave_low" in meta and "wave_hi" in meta:
         low, high = np.asarray(meta["wave_low"]), np.asarray(meta["wave_hi"])

@@ -216,3 +216,29 @@ def test_residuals_of_a_chromatic_transit_are_the_depth_differences_from_the_whi
     assert np.max(np.abs(by_median.flux[outside].mean(axis=0))) > 2 * np.max(np.abs(residual.flux[outside].mean(axis=0)))
     with pytest.raises(ValueError, match="baseline window 20–30 h lies outside the data"):
         divide_by_white(curves, baseline=(20, 30))
+
+
+def _uneven_noise_cube(noisy_channel: int = 4, factor: float = 4.0, n_int: int = 300, seed: int = 8) -> Cube:
+    """Six flat channels (one wavelength each) with the same noise but one ``factor`` times noisier."""
+    rng = np.random.default_rng(seed)
+    wavelength = np.linspace(1.0, 3.0, 6)
+    error = np.full((n_int, 6), 0.002)
+    error[:, noisy_channel] *= factor
+    flux = 1.0 + rng.standard_normal((n_int, 6)) * error
+    return small_cube(flux, error, wavelength)
+
+
+def test_a_noisy_channel_moves_its_neighbours_apart_instead_of_overlapping_them():
+    curves = spectroscopic_light_curves(_uneven_noise_cube(), n=6)
+    stacked, offsets = curves.offset_stacked()
+    sigma = 1.4826 * np.nanmedian(np.abs(curves.centred()), axis=0)
+    low, high = np.nanpercentile(stacked, [2.5, 97.5], axis=0)
+    assert np.all(low[:-1] > high[1:]), "a curve reaches into its neighbour's"
+    assert -offsets[1] >= 5.0 * np.median(sigma)  # never closer than 5 robust σ of the typical channel
+    # the figure spaces what it draws by the same rule: binned curves are closer (less scatter), never overlapping
+    from stamp_engine.science_figures import channel_light_curves_figure
+    for bin_time in (1, 5):
+        fig = channel_light_curves_figure(curves, bin_time=bin_time)
+        drawn = np.column_stack([np.asarray(t.y, dtype=float) for t in fig.data])
+        low, high = np.nanpercentile(drawn, [2.5, 97.5], axis=0)
+        assert np.all(low[:-1] > high[1:]), bin_time
