@@ -164,6 +164,9 @@ DOWNLOAD_STARTED = "download-started"  # store: token of the last download the b
 DRAWN = {SURFACE: "surface-drawn", HEATMAP: "heatmap-drawn", LIGHTCURVES: "lightcurve-drawn", SPECTRUM: "spectrum-drawn"}
 #: The same for the science panels (features/science.py lays them out).
 SCIENCE_DRAWN = {CHANNELS_GRAPH: "channels-drawn", DEPTH_GRAPH: "depth-drawn", PERIODOGRAM_GRAPH: "variability-drawn"}
+#: Per view: a count the browser sets when the view's tab is open and one of its inputs changed
+#: (dashboard.features.views.when_shown); a hidden view's callback is not even asked.
+SHOWN = {graph: f"{graph}-shown" for graph in (*DRAWN, *SCIENCE_DRAWN)}
 #: The science tabs' empty containers (tab id → container id), filled the first time a science tab opens.
 SCIENCE_PANES = {TAB_CHANNELS: "channels-pane", TAB_TRANSMISSION: "transmission-pane", TAB_VARIABILITY: "variability-pane"}
 WINDOW_PANE = "transmission-windows-pane"  # the Transmission tab's time-window inputs, filled with the panes

@@ -166,6 +166,10 @@ class CubeService:
             self.finish_writes()
         return key, loaded
 
+    def is_processed(self, content_key: str, options: ProcessOptions, element: str | None = None) -> bool:
+        """Whether the display cube of these files processed with ``options`` is cached (nothing to compute)."""
+        return self._display_key(processed_key(content_key, options, element)) in self.cache
+
     def _process(self, loaded: Cube, loaded_as: str, key: str, options: ProcessOptions, progress: Progress) -> None:
         if self.cache.get(self._display_key(key)) is None:
             processed = process(loaded, options, progress)

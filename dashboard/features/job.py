@@ -15,7 +15,7 @@ from stamp_engine.problems import Problem
 
 from .. import ids
 from ..jobs import run_job
-from ..options import loaded_key, parse_element
+from ..options import loaded_key, parse_element, parse_process_options
 from ..server.background import job_error_message, job_heartbeat
 from ..server.datasets import resolve
 from ..server.services import Services
@@ -106,16 +106,18 @@ def browser_result(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "key"}
 
 
-def job_answer(services: Services, dataset, values, previous, session, report, heartbeat=None, on_start=None) -> tuple:
+def job_answer(services: Services, dataset, values, previous, session, report, heartbeat=None, on_start=None,
+               budgeted: bool = True) -> tuple:
     """The (result, message, problems) outputs of one job on ``dataset`` with the controls' ``values``
-    (``on_start()`` is called when the job is accepted, before it runs)."""
+    (``on_start()`` is called when the job is accepted, before it runs; ``budgeted``: in a child
+    process held to the job budget, see :func:`dashboard.jobs.run_job`)."""
     if not dataset:
         return no_update, dbc.Alert("Upload files or pick some to start.", color="info", className="py-2"), None
     if not is_issued(services.config, session):
         return no_update, dbc.Alert(NOT_ISSUED, color="danger", className="py-2"), None
     if on_start is not None:
         on_start()
-    outcome = run_job(services, dataset, raw_options(values), previous, report, session=session, budgeted=True,
+    outcome = run_job(services, dataset, raw_options(values), previous, report, session=session, budgeted=budgeted,
                       heartbeat=heartbeat)
     message = dbc.Alert(outcome.message, color="danger", className="py-2") if outcome.message else None
     result = browser_result(outcome.result) if outcome.result is not None else no_update
@@ -134,6 +136,30 @@ def opens_quickly(services: Services, descriptor) -> bool:
         return True
     size = declared_bytes(dataset.paths)
     return size is not None and size <= PLAIN_REQUEST_MAX_BYTES
+
+
+def needs_budget(services: Services, descriptor, values) -> bool:
+    """Whether a plain request on ``descriptor`` (:func:`opens_quickly`) with the controls'
+    ``values`` runs its job in a child process held to the job budget.
+
+    Not when there is nothing to compute (its display cube is in the cube cache already)
+    or the data are small (at most :data:`PLAIN_REQUEST_MAX_BYTES`, their headers say;
+    they are read by the engine's sandboxed reader child, under its own limits): the fork
+    and the pickled answer would be most of the request's time.  Processing a large cube
+    from the cube cache with new options keeps the budget.
+    """
+    try:
+        dataset = resolve(services.config, descriptor)
+    except Exception:  # noqa: BLE001 - a bad descriptor: the job says what is wrong, at once
+        return False
+    element, element_error = parse_element(descriptor.get("element") if isinstance(descriptor, dict) else None)
+    if element_error:
+        return False
+    size = declared_bytes(dataset.paths)
+    if size is not None and size <= PLAIN_REQUEST_MAX_BYTES:
+        return False
+    options, errors = parse_process_options(raw_options(values))
+    return not errors and not services.cubes.is_processed(dataset.content_key, options, element)
 
 
 def _as_browser_holds(value):
@@ -239,7 +265,8 @@ def register(app, services: Services) -> None:
         chosen_during_job = ctx.triggered_id == ids.DATASET and job_running
         if dataset and (chosen_during_job or not opens_quickly(services, dataset)):
             return no_update, no_update, no_update, {"dataset": dataset, "asked": time.time()}, no_update, no_update
-        result, message, problems = job_answer(services, dataset, values, previous, session, None)
+        result, message, problems = job_answer(services, dataset, values, previous, session, None,
+                                               budgeted=needs_budget(services, dataset, values))
         return (result, message, problems, no_update,
                 *heatmap_with_result(services, result, active_tab, band_rows, fitted, shown, session))
 

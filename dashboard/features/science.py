@@ -351,7 +351,7 @@ def _pane_input(control: str) -> Input:
 
 
 def register(app, services: Services) -> None:
-    from .views import EVICTED, BandsRefused, _bands, drawn_signature
+    from .views import EVICTED, BandsRefused, _bands, drawn_signature, when_shown
 
     cubes = services.cubes
 
@@ -386,13 +386,19 @@ def register(app, services: Services) -> None:
         n_figures = len(figures)
         message_output = next(o for o in extra_outputs if o.component_property == "children")
 
+        # the bands change on any tab: they reach a hidden panel only when its tab opens
+        shown = [Input(ids.RESULT, "data"), Input(ids.SCIENCE_MOUNTED, "data"),
+                 *[i for i in inputs if i.component_id == ids.BANDS]]
+
         @app.callback(
             *figures, message_output, Output(drawn_store, "data"),
-            Input(ids.TABS, "active_tab"), Input(ids.RESULT, "data"), Input(ids.SCIENCE_MOUNTED, "data"), *inputs,
+            when_shown(app, graph, tab, shown),
+            State(ids.TABS, "active_tab"), State(ids.RESULT, "data"), State(ids.SCIENCE_MOUNTED, "data"),
+            *[State(i.component_id, i.component_property) if i.component_id == ids.BANDS else i for i in inputs],
             State(drawn_store, "data"), State(ids.SESSION, "data"),
             prevent_initial_call=True,
         )
-        def _compute(active_tab, result, mounted, *args):
+        def _compute(_shown, active_tab, result, mounted, *args):
             *values, drawn, session = args
             if active_tab != tab or not mounted or not isinstance(result, dict):
                 return [no_update] * (n_figures + 2)

@@ -57,7 +57,7 @@ def player_layout() -> html.Div:
 def layout(services: Services) -> html.Div:
     from . import science
 
-    drawn = [dcc.Store(id=store) for store in ids.DRAWN.values()] + [dcc.Store(id=ids.COLOUR_REQUEST)]
+    drawn = [dcc.Store(id=store) for store in (*ids.DRAWN.values(), *ids.SHOWN.values(), ids.COLOUR_REQUEST)]
     # Opens on the heatmap: it draws in seconds everywhere; the 3D surface (slow without a GPU) is one click away.
     return html.Div([*drawn, dcc.Location(id=ids.LOCATION, refresh=False), dbc.Tabs([
         dbc.Tab(_graph(ids.HEATMAP), label="Heatmap", tab_id=ids.TAB_HEATMAP),
@@ -206,6 +206,30 @@ def map_drawer(services: Services, kind: str):
     return draw
 
 
+def when_shown(app, graph: str, tab: str, inputs: list[Input]) -> Input:
+    """The input that fires ``graph``'s server callback: set in the browser, only while ``tab`` is
+    open, when it opens or one of ``inputs`` changes.
+
+    A view's callback used to be asked on every new result and band edit, hidden or not, to answer
+    "nothing" (six requests after each result, on page open too, in the browser's time before the
+    page is usable); the browser now leaves a hidden view's callback alone, and opening its tab
+    asks for it then.  The callback reads ``inputs`` as States.
+    """
+    app.clientside_callback(
+        "function (active) { if (active !== %s) { return window.dash_clientside.no_update; }"
+        " window.stampShownCount = (window.stampShownCount || 0) + 1; return window.stampShownCount; }"
+        % json.dumps(tab),
+        Output(ids.SHOWN[graph], "data"), Input(ids.TABS, "active_tab"), *inputs,
+        prevent_initial_call=True,
+    )
+    return Input(ids.SHOWN[graph], "data")
+
+
+def as_states(dependencies: list) -> list[State]:
+    """``dependencies`` (Inputs and States) as States."""
+    return [State(d.component_id, d.component_property, allow_optional=d.allow_optional) for d in dependencies]
+
+
 def heatmap_states() -> list[State]:
     """The heatmap's inputs after the job's result (as States), in the order :func:`graph_update` takes them."""
     return [State(ids.COLORSCALE, "value"), State(ids.Z_MIN, "value"), State(ids.Z_MAX, "value"),
@@ -222,17 +246,18 @@ def register(app, services: Services) -> None:
         change down, and a 3D surface costs the browser seconds to build.
         """
         outputs = [Output(graph, "figure"), Output(ids.DRAWN[graph], "data")]
+        triggers = [Input(ids.COLOUR_REQUEST, "data"), *[i for i in inputs if isinstance(i, Input)]]
 
         @app.callback(
             *outputs,
-            Input(ids.TABS, "active_tab"),
-            Input(ids.COLOUR_REQUEST, "data"),
-            *inputs,
+            when_shown(app, graph, tab, triggers),
+            State(ids.TABS, "active_tab"),
+            *as_states(inputs),
             State(ids.DRAWN[graph], "data"),
             State(ids.SESSION, "data"),
             prevent_initial_call=True,
         )
-        def _draw(active_tab, _colour_request, *args):
+        def _draw(_shown, active_tab, *args):
             *values, drawn, session = args
             update = graph_update(cubes, tab, draw, active_tab, values, drawn, session)
             return list(update) if update is not None else [no_update] * len(outputs)
@@ -268,15 +293,16 @@ def register(app, services: Services) -> None:
         Output(ids.SPECTRUM_SLIDER, "max"),
         Output(ids.SPECTRUM_SLIDER, "marks"),
         Output(ids.SPECTRUM_SLIDER, "value"),
-        Input(ids.TABS, "active_tab"),
-        Input(ids.RESULT, "data"),
-        Input(ids.SPECTRUM_MODE, "value"),
+        when_shown(app, ids.SPECTRUM, ids.TAB_SPECTRUM, [Input(ids.RESULT, "data")]),
+        Input(ids.SPECTRUM_MODE, "value"),  # on the player's own tab
+        State(ids.TABS, "active_tab"),
+        State(ids.RESULT, "data"),
         State(ids.DRAWN[ids.SPECTRUM], "data"),
         State(ids.SESSION, "data"),
         State(ids.SPECTRUM_SLIDER, "value"),
         prevent_initial_call=True,
     )
-    def draw_spectrum_player(active_tab, result, mode, drawn, session, position):
+    def draw_spectrum_player(_shown, mode, active_tab, result, drawn, session, position):
         # Every frame goes to the browser once; playing and sliding then never ask the server.
         skip = [no_update] * 6
         if active_tab != ids.TAB_SPECTRUM or not isinstance(result, dict):

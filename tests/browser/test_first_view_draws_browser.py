@@ -165,3 +165,33 @@ def test_the_page_html_carries_only_the_ids_callbacks_are_checked_against(make_a
     assert shown and shown <= checked, sorted(shown - checked)[:5]
     # and the science panes' controls, mounted only when a science tab is first opened
     assert json.dumps(ids.CHANNELS_BIN) not in shown and json.dumps(ids.CHANNELS_BIN) in checked
+
+
+#: The views on tabs the page does not open on.
+HIDDEN_VIEWS = (ids.SURFACE, ids.LIGHTCURVES, ids.SPECTRUM, ids.CHANNELS_GRAPH, ids.DEPTH_GRAPH, ids.PERIODOGRAM_GRAPH)
+
+
+def test_hidden_views_are_not_asked_for_until_their_tab_opens_and_then_draw(dash_duo, make_app):
+    """Each hidden view's callback was asked on every new result (and band edit) to answer "nothing":
+    six requests after page open, in the browser's time before the page is usable."""
+    from tests.browser.test_highlight_browser import open_tab
+
+    app, _ = make_app()
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _RECORD_JS})
+    dash_duo.server_url = dash_duo.server.url
+    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+    time.sleep(2.0)  # anything still on its way
+
+    def asked(graph: str) -> int:
+        outputs = [r["output"] for r in dash_duo.driver.execute_script("return window.__stamp.requests;")]
+        return sum(f"{graph}.figure" in [part.split("@")[0] for part in output.strip(".").split("...")]
+                   for output in outputs)
+
+    assert [asked(graph) for graph in HIDDEN_VIEWS] == [0] * len(HIDDEN_VIEWS)
+    assert dash_duo.driver.execute_script("return window.__stamp.heatmapDraws;") == 1
+    # opening a tab asks for its view once, and it draws
+    open_tab(dash_duo, "Light curves")
+    wait_for_traces(dash_duo, ids.LIGHTCURVES, "scatter")
+    assert asked(ids.LIGHTCURVES) == 1 and asked(ids.SURFACE) == 0
+    assert dash_duo.get_logs() == []

@@ -115,6 +115,30 @@ def test_larger_data_go_to_the_background_job_and_then_open_from_the_cache(page,
     assert ids.FIRST_JOB not in answer and answer[ids.HEATMAP]["figure"]["data"][0]["type"] == "heatmap"
 
 
+def test_small_or_processed_data_open_in_the_request_process_and_the_rest_in_a_budgeted_child(page, monkeypatch):
+    """No fork and pickled answer for what needs no budget: small data (read by the engine's
+    sandboxed reader child anyway) and data whose display cube is in the cube cache already.
+    A large cube loaded in the cache but processed with new options keeps the job budget."""
+    from dashboard.server import runner
+
+    client, session, descriptor = page
+    children = []
+    in_budget = runner.run_in_budget
+    monkeypatch.setattr(runner, "run_in_budget", lambda *a, **k: children.append(1) or in_budget(*a, **k))
+    first = _open(client, session, descriptor)
+    assert first[ids.RESULT]["data"]["ticket"] and children == []  # small: in this process
+    monkeypatch.setattr(job, "PLAIN_REQUEST_MAX_BYTES", 100)  # now "large", loaded in the cube cache
+    again = _open(client, session, descriptor)
+    assert ids.FIRST_JOB not in again and children == []  # nothing to compute: in this process
+    smoothed = client.call(OPEN, {f"{ids.SESSION}.data": session, f"{ids.DATASET}.data": descriptor,
+                                  f"{ids.TABS}.active_tab": ids.TAB_HEATMAP, f"{ids.PROCESS}.disabled": False,
+                                  f"{ids.BAND_TABLE}.data": preset_rows(DEFAULT_PRESET),
+                                  f"{ids.SIGMA_TIME}.value": 2},
+                           changed=[f"{ids.DATASET}.data"])
+    assert smoothed[ids.RESULT]["data"]["options"] != first[ids.RESULT]["data"]["options"]
+    assert children == [1]  # processing a large cube anew: in a child held to the job budget
+
+
 def test_data_chosen_while_a_job_runs_go_to_the_background_job(page):
     client, session, descriptor = page
     answer = _open(client, session, descriptor, running=True)
