@@ -162,8 +162,10 @@ DISPLAY_TIME_UNITS: tuple[tuple[u.UnitBase, u.Quantity], ...] = (
 )
 
 #: A JWST time series whose median cadence lies outside this range (or whose times repeat or go
-#: backwards) has implausible times: :func:`cadence_problem` says so.
-PLAUSIBLE_CADENCE = (0.01 * u.s, 1.0 * u.d)
+#: backwards) has implausible times: :func:`cadence_problem` says so.  The lower end is below the
+#: shortest integration of any JWST time-series mode (one group of MIRI's SLITLESSPRISM subarray,
+#: 0.159 s); a day between integrations is a monitoring campaign, not one time series.
+PLAUSIBLE_CADENCE = (0.1 * u.s, 1.0 * u.d)
 
 
 def display_time_unit(span_hours: float, cadence_hours: float = float("nan")) -> u.UnitBase:

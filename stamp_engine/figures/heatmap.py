@@ -114,8 +114,10 @@ def heatmap_figure(
     axis = cube.time_axis(panels)
     fig.update_layout(_visit_panels_layout(shown, hours, axis) if panels else
                       {"xaxis": {"title": {"text": WAVELENGTH_LABEL}}, "yaxis": axis.axis_layout()})
-    fig.update_xaxes(showgrid=False)  # grid lines would stripe the gaps
-    fig.update_yaxes(showgrid=False)
+    # Grid lines would stripe the gaps, and the template's light zero line (rgb(235,240,248)) showed
+    # through masked and empty cells at t0 as a line of data.
+    fig.update_xaxes(showgrid=False, zeroline=False)
+    fig.update_yaxes(showgrid=False, zeroline=False)
     if veils:
         fig.add_annotation(text="lighter rows: interpolated for display (no error)", showarrow=False,
                            xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",

@@ -155,3 +155,15 @@ def test_channels_that_do_not_touch_meet_halfway_and_the_key_says_so(tmp_path):
     np.testing.assert_allclose(np.asarray(fig.data[0].x, dtype=float), [1.0, 1.5, 3.0], rtol=1e-6)
     key = [a.text for a in fig.layout.annotations if a.name == "map-key"][0]
     assert "1 pair(s) of neighbouring channels do not touch" in key
+
+
+def test_no_zero_line_crosses_the_map_where_cells_are_masked_or_empty():
+    # the template's zero line (rgb(235,240,248)) showed through masked columns at t0 as a line of data
+    flux = RNG.normal(0, 1, (40, 30))
+    flux[:, 10:12] = np.nan
+    fig = figures.heatmap_figure(_variability(np.arange(40) / 60.0, flux))
+    assert fig.layout.xaxis.zeroline is False and fig.layout.yaxis.zeroline is False
+    panels = figures.heatmap_figure(_variability(np.concatenate([np.arange(20), 3000 + np.arange(20)]) / 60.0, flux)
+                                    .split_visits(gap_hours=1.0), visits="side by side")
+    axes = [v for k, v in panels.layout.to_plotly_json().items() if k.startswith(("xaxis", "yaxis"))]
+    assert len(axes) >= 4 and all(axis.get("zeroline") is False for axis in axes)

@@ -137,7 +137,7 @@ def test_implausible_cadence_and_repeated_times_are_flagged_naming_the_file(tmp_
     repeated = make_observation(n_integrations=30, cadence_s=10.0, wavelength=WAVELENGTH)
     repeated.time_bjd_tdb[5] = repeated.time_bjd_tdb[4]
     repeated_path = write_x1dints(tmp_path / "repeated_x1dints.fits", repeated)
-    for path, reason in ((fast_path, "median cadence 0.001 s is outside the plausible 0.01 s–1 d"),
+    for path, reason in ((fast_path, "median cadence 0.001 s is outside the plausible 0.1 s–1 d"),
                          (repeated_path, "1 integration time(s) repeat the previous one")):
         cube = se.load([path])
         found = [p for p in cube.problems if "integration times look wrong" in p.message]
@@ -153,6 +153,9 @@ def test_cadence_problem_rule():
     assert "go backwards" in cadence_problem(hours[[0, 1, 3, 2, 4, 5]])
     assert "median cadence 48 h is outside" in cadence_problem(np.arange(5) * 48.0)  # two-day steps: not a JWST TSO
     assert cadence_problem(np.array([0.0])) is None
+    # 0.026 s (a simulated file's steps) is faster than any JWST time-series mode; MIRI's 0.159 s frames are not
+    assert "median cadence 0.026 s is outside" in cadence_problem(np.arange(20) * 0.026 / 3600)
+    assert cadence_problem(np.arange(20) * 0.159 / 3600) is None
     # a change of visit is not a backwards step
     assert cadence_problem(np.r_[hours, hours], np.repeat([0, 1], 10)) is None
 
