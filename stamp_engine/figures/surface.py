@@ -112,4 +112,19 @@ def surface_figure(
             "uirevision": "stamp",
         }
     )
+    why_flat = _no_surface_reason(shown)
+    if why_flat:  # plotly draws an empty box for a grid one vertex wide: say why instead of leaving it blank
+        fig.add_annotation(text=why_flat, name="no-surface", xref="paper", yref="paper", x=0.5, y=0.5,
+                           showarrow=False, font={"size": 14})
     return fig
+
+
+def _no_surface_reason(shown: Cube) -> str | None:
+    """Why a surface cannot be drawn from the displayed cube (fewer than 2 wavelengths or integrations), or None."""
+    if shown.n_wavelengths < 2:
+        return (f"{shown.n_wavelengths} wavelength channel: a surface needs at least two.<br>"
+                "The light curves and the heatmap show this cube.")
+    if shown.n_integrations < 2:
+        return (f"{shown.n_integrations} integration: a surface needs at least two.<br>"
+                "The spectrum and the heatmap show this cube.")
+    return None

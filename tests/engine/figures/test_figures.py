@@ -467,3 +467,11 @@ def test_heatmap_error_rows_point_at_the_errors_its_customdata_would_carry():
         assert (np.concatenate([t.meta["error_rows"] for t in rows.data]) < 0).any() or cube is not gapped
     with pytest.raises(ValueError, match="errors must be"):
         figures.heatmap_figure(cube, errors="text")
+
+
+def test_a_surface_that_cannot_be_drawn_says_why_instead_of_an_empty_box(var_cube):
+    one_channel = var_cube.select(wavelength=(float(var_cube.wavelength[3]), float(var_cube.wavelength[3])))
+    assert one_channel.n_wavelengths == 1
+    notes = [a.text for a in figures.surface_figure(one_channel).layout.annotations if a.name == "no-surface"]
+    assert len(notes) == 1 and notes[0].startswith("1 wavelength channel: a surface needs at least two")
+    assert not [a for a in figures.surface_figure(var_cube).layout.annotations if a.name == "no-surface"]
