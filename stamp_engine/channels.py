@@ -12,7 +12,8 @@ mean of the cube's values whose wavelength sample lies inside it (the rule of
 
 Pixel edges are the midpoints between wavelength samples (the outer edges extrapolated
 by half a step); a pixel belongs to the channel holding its centre.  Channels holding
-no sample are dropped (their count is recorded in ``description``).
+no sample are dropped (their count is recorded in ``description``); a channel holding one
+sample takes that sample's wavelength and pixel edges (the data say nothing finer).
 
 :func:`divide_by_white` gives the spectroscopic residuals (common-mode removal): each
 channel divided by the white light made from the same channels, with the covariance
@@ -51,7 +52,8 @@ class ChannelLightCurves(TimeWavelengthGrid):
     Attributes
     ----------
     wavelength : ndarray, shape (n_channels,)
-        Channel centre, µm: the mean of the edges.
+        Channel centre, µm: the mean of the edges; a channel holding a single sample is that
+        sample, at its own wavelength between its pixel's edges.
     edges : ndarray, shape (n_channels, 2)
         Lower and upper edge of each channel, µm.
     time : astropy.time.Time, shape (n_int,)
@@ -280,6 +282,16 @@ def spectroscopic_light_curves(
     for rows in row_blocks(cube.n_integrations, cube.n_wavelengths):  # cache-sized blocks: no cube-sized temporaries
         flux[rows], error[rows] = inverse_variance_mean(cube.flux[rows], cube.error[rows], axis=1, starts=starts)
     channel_edges_used = np.column_stack([edges[used], edges[used + 1]])
+    centres = channel_edges_used.mean(axis=1)
+    # A channel holding one sample is that sample: its pixel's edges and its own wavelength, not the
+    # middle of whatever bin it fell in (a 4-channel Eureka! file cut into 10 channels labelled its
+    # 1.1025 µm channel 1.151 µm).
+    single = n_pixels == 1
+    if single.any():
+        pixel = _pixel_edges(cube.wavelength)
+        sample = starts[single]
+        channel_edges_used[single] = np.column_stack([pixel[sample], pixel[sample + 1]])
+        centres[single] = cube.wavelength[sample]
     dropped = int(edges.size - 1 - used.size)
     if width is not None:
         binning: dict[str, Any] = {"width_um": float(width)}
@@ -300,7 +312,7 @@ def spectroscopic_light_curves(
         f"weighted mean of the channel's finite values, error 1/√Σ(1/σ²)"
     )
     return ChannelLightCurves(
-        wavelength=channel_edges_used.mean(axis=1), edges=channel_edges_used, time=cube.time, hours=cube.hours,
+        wavelength=centres, edges=channel_edges_used, time=cube.time, hours=cube.hours,
         flux=flux, error=error, unit=cube.flux_unit, visit=cube.visit, n_pixels=n_pixels.astype(np.int64),
         time_label=cube.time_label, time_standard=cube.time_standard, t0_mjd=cube.t0_mjd, binning=binning, description=description,
         history=(*cube.history, f"spectroscopic light curves: {description}"), meta=dict(cube.meta),

@@ -242,3 +242,19 @@ def test_a_noisy_channel_moves_its_neighbours_apart_instead_of_overlapping_them(
         drawn = np.column_stack([np.asarray(t.y, dtype=float) for t in fig.data])
         low, high = np.nanpercentile(drawn, [2.5, 97.5], axis=0)
         assert np.all(low[:-1] > high[1:]), bin_time
+
+
+@pytest.mark.parametrize("wavelength", [np.array([1.1025, 1.5875, 2.0725, 2.5575]),  # a 4-channel Eureka! S4 file
+                                        np.array([1.0, 1.2, 2.0, 2.9])])                # uneven
+def test_a_channel_holding_one_sample_is_labelled_with_that_samples_wavelength(wavelength):
+    rng = np.random.default_rng(5)
+    flux = 1.0 + 0.001 * rng.standard_normal((30, wavelength.size))
+    curves = spectroscopic_light_curves(small_cube(flux, np.full_like(flux, 0.001), wavelength), n=10)
+    assert curves.wavelength.size == wavelength.size
+    np.testing.assert_array_equal(curves.wavelength, wavelength)
+    # each channel spans its sample's pixel (halfway to the neighbours), which holds the sample
+    middles = 0.5 * (wavelength[1:] + wavelength[:-1])
+    np.testing.assert_allclose(curves.edges[1:, 0], middles)
+    np.testing.assert_allclose(curves.edges[:-1, 1], middles)
+    assert np.all((curves.edges[:, 0] < wavelength) & (wavelength < curves.edges[:, 1]))
+    np.testing.assert_allclose(curves.flux, flux, rtol=1e-15)  # one sample: the channel's curve is that sample's
