@@ -123,7 +123,7 @@ def heatmap_figure(
                            xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
                            font={"size": 11, "color": "#555"})
     key = map_key(bool(gaps) or not np.isfinite(drawn).all(), bool(data.spans), data.cells_note,
-                  noisy_key(noisy.factor) if strips else "")
+                  noisy_key(noisy.factor) if strips else "", masked=bool(masks))
     if key:
         fig.add_annotation(text=key, showarrow=False, xref="paper", yref="paper", x=0.0, y=0.0, xanchor="left",
                            yanchor="top", yshift=-54, font={"size": 11, "color": "#555"}, name="map-key")

@@ -115,10 +115,11 @@ def noisy_key(factor: float) -> str:
     return f'<span style="color:{NOISY_COLOUR}">▬</span> noisy channels (scatter > {factor:g}× median; kept)'
 
 
-def map_key(gaps: bool, bands: bool, cells_note: str = "", noisy: str = "") -> str:
-    """The map's key: a swatch and what it means for each grey the map can show, the noisy-channel
+def map_key(gaps: bool, bands: bool, cells_note: str = "", noisy: str = "", masked: bool = False) -> str:
+    """The map's key: a swatch and what it means for each grey the map shows, the noisy-channel
     strip (:func:`noisy_key`), and how wide its cells are (:func:`~.band_map.wavelength_cells`)."""
     items = ([(GAP_COLOUR, "no data (time gap, NaN)")] if gaps else []) + \
+            ([(MASK_COLOUR, "masked column")] if masked else []) + \
             ([(BAND_DIM_COLOUR, "outside the highlighted band")] if bands else [])
     swatches = [f'<span style="color:{colour}">■</span> {text}' for colour, text in items]
     return "   ".join(swatches + [text for text in (noisy, cells_note) if text])

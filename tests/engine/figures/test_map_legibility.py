@@ -167,3 +167,14 @@ def test_no_zero_line_crosses_the_map_where_cells_are_masked_or_empty():
                                     .split_visits(gap_hours=1.0), visits="side by side")
     axes = [v for k, v in panels.layout.to_plotly_json().items() if k.startswith(("xaxis", "yaxis"))]
     assert len(axes) >= 4 and all(axis.get("zeroline") is False for axis in axes)
+
+
+def test_the_key_has_a_masked_swatch_only_when_a_column_is_masked():
+    flux = RNG.normal(0, 1, (40, 30))
+    plain = figures.heatmap_figure(_variability(np.arange(40) / 60.0, flux), bands=[Band("mid", 1.8, 2.2)])
+    key = [a.text for a in plain.layout.annotations if a.name == "map-key"][0]
+    assert "masked" not in key and MASK_COLOUR not in key
+    flux[:, 10:12] = np.nan
+    masked = figures.heatmap_figure(_variability(np.arange(40) / 60.0, flux), bands=[Band("mid", 1.8, 2.2)])
+    key = [a.text for a in masked.layout.annotations if a.name == "map-key"][0]
+    assert f'<span style="color:{MASK_COLOUR}">■</span> masked column' in key
