@@ -286,6 +286,11 @@ class TimeAxis:
         since = "visit start" if self.since_visit_start else "t0"
         return f"Time since {since} ({self.unit_name}); t0 = {self.t0_text}"
 
+    @property
+    def short_title(self) -> str:
+        """What is drawn and its unit, without t0 (for axes with little room: the 3D scene's)."""
+        return f"Time since {'visit start' if self.since_visit_start else 't0'} ({self.unit_name})"
+
     def axis_layout(self, title: bool = True) -> dict:
         """Plotly axis settings of a time axis: the title, and ticks without SI prefixes
         (plotly would write 0.00002 h as "20µ")."""

@@ -92,6 +92,9 @@ def surface_figure(
         for visit in _visit_maps(cube, data, panels=False)
     ]
     fig = go.Figure(data=traces)
+    time_axis = cube.time_axis()
+    fig.add_annotation(text=f"t0 = {time_axis.t0_text}", name="t0", xref="paper", yref="paper", x=0.0, y=0.0,
+                       xanchor="left", yanchor="bottom", showarrow=False, font={"size": 11, "color": "#555"})
     fig.update_layout(**_map_layout(cube, data, title, "surface", {"l": 10, "r": 10, "t": 50, "b": 10}, panels=False))
     zaxis = {"title": {"text": values.label}}
     z_range = limits if zrange is not None else _padded(limits, SURFACE_Z_PAD)
@@ -104,7 +107,8 @@ def surface_figure(
     fig.update_layout(
         scene={
             "xaxis": {"title": {"text": WAVELENGTH_LABEL}},
-            "yaxis": cube.time_axis().axis_layout(),
+            # The full title, with t0, ran past the scene's edge ("e since t0 (h); …"): t0 goes in a note.
+            "yaxis": {**time_axis.axis_layout(title=False), "title": {"text": time_axis.short_title}},
             "zaxis": zaxis,
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},

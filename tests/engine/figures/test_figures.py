@@ -102,7 +102,8 @@ def test_one_surface_per_visit_with_units_and_time_standard_in_the_axis_titles(f
     assert [list(s) for s in fig.layout.coloraxis.colorscale] == figures.colorscale("Viridis")  # flux default
     scene = fig.layout.scene
     assert scene.xaxis.title.text == "Wavelength (µm)"
-    assert scene.yaxis.title.text == f"Time since t0 (h); t0 = BJD_TDB {flux_cube.t0.jd:.5f}"
+    assert scene.yaxis.title.text == "Time since t0 (h)"
+    assert [a.text for a in fig.layout.annotations if a.name == "t0"] == [f"t0 = BJD_TDB {flux_cube.t0.jd:.5f}"]
     assert scene.zaxis.title.text == "Flux (Jy)"
     assert fig.layout.coloraxis.colorbar.title.text.split("  <span")[0] == "Flux (Jy)"
 

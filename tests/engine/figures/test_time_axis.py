@@ -68,7 +68,10 @@ def test_time_is_drawn_in_the_unit_of_the_span_in_every_figure(tmp_path, cadence
     assert np.nanmax(x) == pytest.approx(span, rel=1e-3)  # block-averaged near the end at most
     assert f" {unit} since t0" in line.hovertemplate
 
-    assert figures.surface_figure(cube).layout.scene.yaxis.title.text == title
+    surface = figures.surface_figure(cube)  # the scene has no room for t0: it is a note under it
+    assert surface.layout.scene.yaxis.title.text == f"Time since t0 ({unit})"
+    assert [a.text for a in surface.layout.annotations if a.name == "t0"] == [f"t0 = {axis.t0_text}"]
+    assert title == f"Time since t0 ({unit}); t0 = {axis.t0_text}"
     assert point_light_curve_figure(cube).layout.xaxis.title.text == title
     assert explore_payload(cube)["time_axis"]["per_hour"] == pytest.approx(float(axis.per_hour))
     frames = figures.spectrum_frames(cube, max_frames=50).labels
