@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .colour import MAD_TO_SIGMA
-from .statistics import nanmedian_over_time
+from .statistics import nanmedian_over_time, true_runs
 
 #: k: a channel is noisy when its point-to-point scatter exceeds k × the median channel's.
 NOISY_CHANNEL_FACTOR = 3.0
@@ -64,9 +64,7 @@ class NoisyChannels:
 
     def ranges(self, wavelength: np.ndarray) -> list[tuple[float, float]]:
         """(first, last) wavelength (µm) of each run of flagged channels."""
-        flagged = np.concatenate([[False], self.flagged, [False]])
-        starts = np.flatnonzero(flagged[1:] & ~flagged[:-1])
-        stops = np.flatnonzero(~flagged[1:] & flagged[:-1])
+        starts, stops = true_runs(self.flagged)
         wavelength = np.asarray(wavelength, dtype=float)
         return [(float(wavelength[a]), float(wavelength[b - 1])) for a, b in zip(starts, stops)]
 

@@ -36,6 +36,12 @@ def row_blocks(n_rows: int, n_columns: int) -> Iterator[slice]:
         yield slice(start, min(start + step, n_rows))
 
 
+def true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of each run of True in a 1-D boolean array."""
+    steps = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
+    return np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+
+
 def as_slice(indices: np.ndarray) -> slice | np.ndarray:
     """A slice when ``indices`` are consecutive (so indexing returns a view), else the indices."""
     if indices.size and indices[-1] - indices[0] == indices.size - 1:

@@ -20,6 +20,7 @@ import plotly.colors as pcolors
 import plotly.graph_objects as go
 
 from ..colour import STRETCHES, asinh_softening, stretch_values
+from ..statistics import true_runs
 from ..cube import Cube
 
 if TYPE_CHECKING:
@@ -144,12 +145,6 @@ SURFACE_Z_PAD = 0.25
 SPECTRUM_Y_PAD = 0.25
 
 
-def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and stop (exclusive) indices of each run of True in a 1-D boolean array."""
-    steps = np.diff(np.concatenate([[0], np.asarray(flags, dtype=np.int8), [0]]))
-    return np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
-
-
 #: Fill of the spectrum's ±1σ band: the line colour rgb(31,119,180), light but plainly visible.
 SPECTRUM_BAND_FILL = "rgba(31,119,180,0.3)"
 
@@ -163,7 +158,7 @@ def error_band_polygons(x: np.ndarray, value: np.ndarray, error: np.ndarray) -> 
     no data. The browser rebuilds it the same way (``bandPolygons`` in the assets' JS).
     """
     x, value, error = (np.asarray(a, dtype=float) for a in (x, value, error))
-    starts, stops = _runs(np.isfinite(x) & np.isfinite(value) & np.isfinite(error))
+    starts, stops = true_runs(np.isfinite(x) & np.isfinite(value) & np.isfinite(error))
     if starts.size == 0:
         return np.empty(0), np.empty(0)
     # per run: forward indices (upper edge), backward indices (lower edge), -1 for the NaN separator

@@ -10,7 +10,8 @@ import numpy as np
 from ..cube import Cube
 from ..labels import interpolated_flags
 from ..timeaxis import TimeAxis, TimeRows, duration_text
-from .common import WAVELENGTH_LABEL, _runs
+from ..statistics import true_runs
+from .common import WAVELENGTH_LABEL
 
 #: Colour of map cells without data (gaps in time, NaN values): the plot background, and rectangles
 #: over the time gaps that a band highlight draws again above its grey.  A mid grey, clearly darker
@@ -56,7 +57,7 @@ def masked_column_rects(values: np.ndarray, edges: np.ndarray, hours: tuple[floa
     masked = masked_columns(values)
     if not masked.any():
         return []
-    starts, stops = _runs(masked)
+    starts, stops = true_runs(masked)
     xref, yref = axes.get("xaxis", "x"), axes.get("yaxis", "y")
     return [
         {"type": "rect", "xref": xref, "yref": yref, "x0": float(edges[a]), "x1": float(edges[b]),
@@ -101,7 +102,7 @@ def noisy_channel_rects(flagged: np.ndarray, edges: np.ndarray, xrefs: Sequence[
     flagged = np.asarray(flagged, dtype=bool)
     if not flagged.any():
         return []
-    starts, stops = _runs(flagged)
+    starts, stops = true_runs(flagged)
     return [
         {"type": "rect", "xref": xref, "yref": "paper", "x0": float(edges[a]), "x1": float(edges[b]),
          "y0": 1.0, "y1": 1.0 + NOISY_STRIP, "fillcolor": NOISY_COLOUR, "line": {"width": 0}, "layer": "above",
@@ -137,7 +138,7 @@ def _interpolated_veils(rows: TimeRows, interpolated: np.ndarray, axes: Mapping[
     made[rows.take >= 0] = interpolated[rows.take[rows.take >= 0]]
     if not made.any():
         return []
-    starts, stops = _runs(made)
+    starts, stops = true_runs(made)
     xref = axes.get("xaxis", "x")
     yref = axes.get("yaxis", "y")
     return [
