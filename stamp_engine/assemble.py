@@ -979,9 +979,8 @@ class _StagingRows:
         else:
             for m in self._maps:
                 m.resize(size)
-        for m in self._maps:
-            if hasattr(mmap, "MADV_HUGEPAGE"):  # as NumPy does for its large arrays
-                m.madvise(mmap.MADV_HUGEPAGE)
+        # No huge-page advice: where the kernel compacts memory for advised regions, the first
+        # touch of a large map stalled a job for a second (dashboard.server.budget.no_huge_page_advice).
         start = self.n_rows * row_bytes
         self.n_rows += n
         return tuple(np.frombuffer(m, dtype=np.float64, count=n * self.width, offset=start).reshape(n, self.width)
