@@ -5,7 +5,8 @@
 
 * ``numpy``         — ``np.nanmedian(values, axis=0)`` (the reference for exactness);
 * ``bottleneck``    — ``bottleneck.nanmedian(values, axis=0)`` (when installed);
-* ``engine``        — :func:`stamp_engine.statistics.nanmedian_over_time`, as shipped (one thread).
+* ``engine``        — :func:`stamp_engine.statistics.nanmedian_over_time`, as shipped (its column
+  parts in threads since stop 6: :mod:`stamp_engine.threads`).
 
 Each line gives the best of ``repeat`` wall-clock times and whether the result equals NumPy's
 bit for bit (NaN where NumPy gives NaN). The engine keeps the fastest *exact* one.

@@ -43,6 +43,7 @@ from .io.sanity import drop_absurd_values
 from .observations import DEFAULT_GAP_DAYS, find_observation, group_observations
 from .problems import NoUsableData, Problem, ReadError
 from .progress import Progress
+from .threads import map_pieces, pieces
 from .timeaxis import cadence_problem
 from .timestandard import TIME_STANDARDS, time_standard
 
@@ -849,16 +850,22 @@ def _copy_rows(block: SpectralBlock, src_rows, col_index, target: np.ndarray, ta
     """``block``'s flux and error at ``src_rows`` × ``col_index`` into ``target`` / ``target_err`` as
     float64, flagged values NaN, in steps of :data:`_FILL_STEP_BYTES` whose file pages are
     released once copied; ``clean``: unknown errors NaN (:func:`_clean`) while the step is in cache."""
-    for src, rows_out in _row_chunks(src_rows, target.shape[0], block.flux):
-        step, step_err = target[rows_out], target_err[rows_out]
-        step[...] = _take(block.flux, src, col_index)
-        step_err[...] = _take(block.error, src, col_index)
-        if block.bad is not None:
-            np.copyto(step, np.nan, where=_take(block.bad, src, col_index).astype(bool, copy=False))
-        if clean:
-            _clean(step, step_err)  # while the step is in cache: no second pass
-        for array in (block.flux, block.error, block.bad):
-            _release_pages(array, src)
+    steps = list(_row_chunks(src_rows, target.shape[0], block.flux))
+
+    def copy_steps(part: slice) -> None:
+        for src, rows_out in steps[part]:
+            step, step_err = target[rows_out], target_err[rows_out]
+            step[...] = _take(block.flux, src, col_index)
+            step_err[...] = _take(block.error, src, col_index)
+            if block.bad is not None:
+                np.copyto(step, np.nan, where=_take(block.bad, src, col_index).astype(bool, copy=False))
+            if clean:
+                _clean(step, step_err)  # while the step is in cache: no second pass
+            for array in (block.flux, block.error, block.bad):
+                _release_pages(array, src)
+
+    # Steps in threads (stamp_engine.threads): the new memory's page faults and the casts scale with cores.
+    map_pieces(copy_steps, pieces(len(steps), target.size))
 
 
 #: Source bytes copied per step when filling the cube from a memory-mapped file: the

@@ -15,6 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
+from .threads import map_pieces, pieces
+
 __all__ = ["MEDIAN_ERROR_FACTOR", "as_slice", "inverse_variance_mean", "median_of_rows", "nanmedian_over_time", "row_blocks"]
 
 #: Efficiency of the median relative to the mean for Gaussian noise: σ_median ≈ √(π/2)·σ_mean.
@@ -160,15 +162,19 @@ def nanmedian_over_time(values: np.ndarray, rows: slice | np.ndarray | None = No
     if n == 0 or n_columns == 0:
         return median
     width = min(_MEDIAN_BLOCK_COLUMNS, n_columns)
-    # One thread: benchmarks/nanmedian.py measured a thread pool here no faster, often slower.
-    scratch = np.empty((width, n))  # reused for every block of columns
-    for c0 in range(0, n_columns, width):
-        c1 = min(c0 + width, n_columns)
-        block = scratch[: c1 - c0]
-        for r0 in range(0, n, _MEDIAN_BLOCK_ROWS):
-            r1 = min(r0 + _MEDIAN_BLOCK_ROWS, n)
-            block[:, r0:r1] = tile(r0, r1, c0, c1).T
-        median[c0:c1] = median_of_rows(block)
+
+    def columns(part: slice) -> None:
+        scratch = np.empty((width, n))  # reused for every block of columns of this part
+        for c0 in range(part.start, part.stop, width):
+            c1 = min(c0 + width, part.stop)
+            block = scratch[: c1 - c0]
+            for r0 in range(0, n, _MEDIAN_BLOCK_ROWS):
+                r1 = min(r0 + _MEDIAN_BLOCK_ROWS, n)
+                block[:, r0:r1] = tile(r0, r1, c0, c1).T
+            median[c0:c1] = median_of_rows(block)
+
+    # Column parts in threads (each its own scratch): the transposes and partitions release the GIL.
+    map_pieces(columns, pieces(n_columns, n * n_columns, align=width))
     return median
 
 

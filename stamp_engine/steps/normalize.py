@@ -9,6 +9,7 @@ import numpy as np
 
 from ..history import append
 from ..statistics import nanmedian_over_time, row_blocks
+from ..threads import map_pieces, pieces
 from ..vocabulary import NORMALIZATIONS, one_of
 from ._common import check_range, rows_within_hours
 
@@ -108,19 +109,23 @@ def normalize(cube: "Cube", method: str = "median", baseline: tuple[float, float
     error_scales = np.abs(flux_scale)
     visit = cube.visit
 
-    # One thread: benchmarks/nanmedian.py found a thread pool here no faster on the project machine.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for rows in row_blocks(cube.n_integrations, cube.n_wavelengths):
-            if per_visit:
-                visit_rows = np.minimum(visit[rows], n_visits - 1)
-                scale, error_scale = flux_scale[visit_rows], error_scales[visit_rows]
-            else:
-                scale, error_scale = flux_scale[0], error_scales[0]
-            # flux·(100/ref) − 100: the same rounding error as (flux/ref − 1)·100, one pass fewer
-            out = variability[rows]
-            np.multiply(flux[rows], scale, out=out)
-            out -= 100.0
-            np.multiply(error[rows], error_scale, out=variability_error[rows])
+    def scale_rows(part: slice) -> None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for block in row_blocks(part.stop - part.start, cube.n_wavelengths):
+                rows = slice(part.start + block.start, part.start + block.stop)
+                if per_visit:
+                    visit_rows = np.minimum(visit[rows], n_visits - 1)
+                    scale, error_scale = flux_scale[visit_rows], error_scales[visit_rows]
+                else:
+                    scale, error_scale = flux_scale[0], error_scales[0]
+                # flux·(100/ref) − 100: the same rounding error as (flux/ref − 1)·100, one pass fewer
+                out = variability[rows]
+                np.multiply(flux[rows], scale, out=out)
+                out -= 100.0
+                np.multiply(error[rows], error_scale, out=variability_error[rows])
+
+    # Row parts in threads (stamp_engine.threads): each value is still read once, just before it is written.
+    map_pieces(scale_rows, pieces(cube.n_integrations, cube.n_integrations * cube.n_wavelengths))
 
     meta = dict(cube.meta)
     meta["normalization"] = info
