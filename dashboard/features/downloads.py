@@ -89,7 +89,7 @@ def register(app, services: Services) -> None:
         running=[
             *[(Output(button, "disabled"), True, False) for button in buttons],
             (Output(ids.DOWNLOAD_CANCEL, "disabled"), False, True),
-            (Output(ids.DOWNLOAD_PROGRESS, "animated"), True, False),
+            # no moving stripes: repainting them 60 times a second takes CPU from the export (see job.py)
         ],
         interval=PROGRESS_POLL_MS,
         prevent_initial_call=True,
