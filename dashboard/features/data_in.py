@@ -45,7 +45,8 @@ def layout(services: Services) -> dbc.Card:
         ], className="d-block mb-0", style={"cursor": "pointer"}),
     )
     progress = html.Div(id=ids.UPLOAD_PROGRESS_BOX, hidden=True, className="mt-2", children=[
-        dbc.Progress(id=ids.UPLOAD_PROGRESS, value=0, label="", style={"height": "1rem"}),
+        dbc.Progress(id=ids.UPLOAD_PROGRESS, value=0, label="", style={"height": "1rem"},
+                     className="stamp-upload-progress"),
         html.Div(id=ids.UPLOAD_PROGRESS_TEXT, className="small text-muted"),
     ])
     body = [
