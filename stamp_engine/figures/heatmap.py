@@ -14,6 +14,7 @@ from ..timeaxis import visits_side_by_side
 from .colour_axis import browser_colours
 from .common import MAX_DISPLAY_TIME, MAX_DISPLAY_WAVELENGTH, WAVELENGTH_LABEL, _f32
 from .map_overlays import (
+    BAND_DIM_KEY,
     GAP_COLOUR,
     MASK_COLOUR,
     MASKED_FRACTION,
@@ -95,6 +96,8 @@ def heatmap_figure(
         veils += _interpolated_veils(drawn_rows, data.interpolated[rows], visit.axes)
         masks += masked_column_rects(drawn[rows], edges, (float(drawn_rows.edges[0]), float(drawn_rows.edges[-1])), visit.axes)
         trace = visit.trace(data, x, drawn_rows.edges, columns, ranges)
+        if data.spans:
+            trace["meta"] = {**trace["meta"], "dim_key": BAND_DIM_KEY}
         if error_rows:
             shows = np.where(drawn_rows.take >= 0, rows[np.maximum(drawn_rows.take, 0)], -1)
             shows[(shows >= 0) & data.interpolated[np.maximum(shows, 0)]] = -1
@@ -122,9 +125,9 @@ def heatmap_figure(
         fig.add_annotation(text="lighter rows: interpolated for display (no error)", showarrow=False,
                            xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
                            font={"size": 11, "color": "#555"})
-    key = map_key(bool(gaps) or not np.isfinite(drawn).all(), bool(data.spans), data.cells_note,
+    key = map_key(bool(gaps) or not np.isfinite(drawn).all(), data.cells_note,
                   noisy_key(noisy.factor) if strips else "", masked=bool(masks))
-    if key:
+    if key or data.spans:  # with bands, the browser adds the highlight's grey to it (even to an empty key)
         fig.add_annotation(text=key, showarrow=False, xref="paper", yref="paper", x=0.0, y=0.0, xanchor="left",
                            yanchor="top", yshift=-54, font={"size": 11, "color": "#555"}, name="map-key")
     if masks:

@@ -116,14 +116,23 @@ def noisy_key(factor: float) -> str:
     return f'<span style="color:{NOISY_COLOUR}">▬</span> noisy channels (scatter > {factor:g}× median; kept)'
 
 
-def map_key(gaps: bool, bands: bool, cells_note: str = "", noisy: str = "", masked: bool = False) -> str:
-    """The map's key: a swatch and what it means for each grey the map shows, the noisy-channel
-    strip (:func:`noisy_key`), and how wide its cells are (:func:`~.band_map.wavelength_cells`)."""
+#: The key's item for the grey a highlighted band puts over the rest of the map.  The figure is
+#: made unhighlighted, so its key leaves it out; ``stamp_bands.js`` adds it to the key (``KEY_SEPARATOR``
+#: before it) while a band is highlighted and takes it out again on "All" (the map-key annotation,
+#: the text from the heatmap traces' ``meta["dim_key"]``).
+BAND_DIM_KEY = f'<span style="color:{BAND_DIM_COLOUR}">■</span> outside the highlighted band'
+#: Between the key's items.
+KEY_SEPARATOR = "   "
+
+
+def map_key(gaps: bool, cells_note: str = "", noisy: str = "", masked: bool = False) -> str:
+    """The map's key as drawn with no band highlighted: a swatch and what it means for each grey
+    the map shows, the noisy-channel strip (:func:`noisy_key`), and how wide its cells are
+    (:func:`~.band_map.wavelength_cells`); :data:`BAND_DIM_KEY` is added in the browser."""
     items = ([(GAP_COLOUR, "no data (time gap, NaN)")] if gaps else []) + \
-            ([(MASK_COLOUR, "masked column")] if masked else []) + \
-            ([(BAND_DIM_COLOUR, "outside the highlighted band")] if bands else [])
+            ([(MASK_COLOUR, "masked column")] if masked else [])
     swatches = [f'<span style="color:{colour}">■</span> {text}' for colour, text in items]
-    return "   ".join(swatches + [text for text in (noisy, cells_note) if text])
+    return KEY_SEPARATOR.join(swatches + [text for text in (noisy, cells_note) if text])
 
 
 def interpolated_rows(cube: Cube) -> np.ndarray:

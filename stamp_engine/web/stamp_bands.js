@@ -7,8 +7,9 @@
  * What each kind of figure gets (figures from stamp_engine.figures):
  *   heatmap  traces with meta.role "band-map" (one per visit, meta.extent = [x0, x1] µm,
  *            meta.bands = [{name, columns: [start, stop], x: [x0, x1]}]): opaque grey
- *            layout shapes (name "stamp-band-grey") over the columns outside B.  Only the
- *            layout changes, so Plotly redraws shapes, not the map.
+ *            layout shapes (name "stamp-band-grey") over the columns outside B, and the
+ *            key (annotation "map-key") names that grey (meta.dim_key) while B is shown.
+ *            Only the layout changes, so Plotly redraws shapes, not the map.
  *   surface  the same meta: each trace gets a `surfacecolor` (its z, clipped to the colour
  *            axis) in which the columns outside B sit below the axis minimum, and the colour
  *            axis gets a grey stop added below its scale (SLIVER, 1 % of the colour bar, shows
@@ -45,6 +46,10 @@
   var GREY_SHAPE = "stamp-band-grey";
   var SHADE_SHAPE = "stamp-band-shade";
   var SHADE_COLOUR = "rgba(255,170,0,0.22)";
+  /* the map's key (stamp_engine.figures.map_overlays.map_key): it names the highlight's grey
+     (the heatmap traces' meta.dim_key) only while a band is highlighted */
+  var KEY_ANNOTATION = "map-key";
+  var KEY_SEPARATOR = "   ";
   var DTYPES = {
     f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array,
     u2: Uint16Array, i4: Int32Array, u4: Uint32Array,
@@ -176,6 +181,19 @@
     }];
   }
 
+  function withDimKey(annotations, dimKey, shown) {
+    return (annotations || []).map(function (a) {
+      if (!a || a.name !== KEY_ANNOTATION) {
+        return a;
+      }
+      var text = String(a.text || "").split(KEY_SEPARATOR + dimKey).join("").split(dimKey).join("");
+      if (shown) {
+        text = text ? text + KEY_SEPARATOR + dimKey : dimKey;
+      }
+      return assign({}, a, { text: text });
+    });
+  }
+
   function withShapes(layout, name, shapes) {
     var kept = (layout.shapes || []).filter(function (s) { return !s || s.name !== name; });
     return kept.concat(shapes);
@@ -258,6 +276,10 @@
         }
       });
       newLayout.shapes = withShapes(layout, GREY_SHAPE, grey.concat(maskedOverGrey(layout.shapes, grey)));
+      var dimKey = heatmaps.map(function (t) { return t.meta && t.meta.dim_key; }).filter(Boolean)[0];
+      if (dimKey) {
+        newLayout.annotations = withDimKey(layout.annotations, dimKey, !all);
+      }
     }
     if (surfaces.length) {
       var original = state.coloraxis || layout.coloraxis || {};
@@ -317,7 +339,7 @@
       return Promise.resolve(gd);
     }
     var layoutUpdate = {};
-    ["shapes", "coloraxis"].forEach(function (key) {
+    ["shapes", "coloraxis", "annotations"].forEach(function (key) {
       if (out.layout[key] !== gd.layout[key]) {
         layoutUpdate[key] = out.layout[key];
       }

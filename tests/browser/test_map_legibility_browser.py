@@ -62,6 +62,7 @@ def test_a_gap_is_a_different_grey_from_the_out_of_band_grey(driver, tmp_path):
     hours = np.concatenate([np.arange(40), 100 + np.arange(40)]) / 60.0
     fig = figures.heatmap_figure(_cube(RNG.normal(0, 1, (80, 60)), hours), bands=[BAND])
     _page(driver, tmp_path, fig)
+    assert "outside the highlighted band" not in _map_text(driver)  # nothing is highlighted yet
     driver.execute_async_script("""
       var done = arguments[arguments.length - 1];
       stampHighlightDiv("map", arguments[0], [arguments[1]]).then(function () { setTimeout(done, 100); });
@@ -81,9 +82,20 @@ def test_a_gap_is_a_different_grey_from_the_out_of_band_grey(driver, tmp_path):
     # outside the band the gap keeps its grey: the highlight does not paint over "no data"
     assert np.abs(gap_out_of_band - gap_colour).max(axis=1).mean() <= 4, np.median(gap_out_of_band, axis=0)
     assert np.abs(gap_in_band - gap_colour).max(axis=1).mean() <= 4
-    # and the key under the map names both greys
-    text = driver.execute_script("return document.querySelector('#map').innerText || document.querySelector('#map svg.main-svg:last-child').textContent")
+    # and the key under the map names both greys while the band is highlighted, and only then
+    text = _map_text(driver)
     assert "no data" in text and "outside the highlighted band" in text
+    driver.execute_async_script("""
+      var done = arguments[arguments.length - 1];
+      stampHighlightDiv("map", "All", [arguments[0]]).then(function () { setTimeout(done, 100); });
+    """, {"name": BAND.name, "start": BAND.start, "end": BAND.end})
+    text = _map_text(driver)
+    assert "no data" in text and "outside the highlighted band" not in text
+
+
+def _map_text(driver) -> str:
+    return driver.execute_script("return document.querySelector('#map').innerText || "
+                                 "document.querySelector('#map svg.main-svg:last-child').textContent")
 
 
 def _typed_range(driver, scale: str, low: float, high: float) -> str:

@@ -12,7 +12,7 @@ from astropy.time import Time
 from stamp_engine import colour, figures
 from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
-from stamp_engine.figures.map_overlays import BAND_DIM_COLOUR, GAP_COLOUR, MASK_COLOUR
+from stamp_engine.figures.map_overlays import BAND_DIM_COLOUR, BAND_DIM_KEY, GAP_COLOUR, KEY_SEPARATOR, MASK_COLOUR
 
 RNG = np.random.default_rng(7)
 
@@ -33,7 +33,9 @@ def test_no_data_band_dimming_and_masked_are_three_distinct_greys():
     assert np.abs(gap - dim).max() >= 40 and np.abs(gap - mask).max() >= 40
     # and the band grey named here is the one stamp_bands.js paints
     from tests.helpers.paths import REPO
-    assert f'var GREY = "{BAND_DIM_COLOUR}"' in (REPO / "stamp_engine" / "web" / "stamp_bands.js").read_text()
+    script = (REPO / "stamp_engine" / "web" / "stamp_bands.js").read_text()
+    assert f'var GREY = "{BAND_DIM_COLOUR}"' in script
+    assert f'var KEY_SEPARATOR = "{KEY_SEPARATOR}"' in script  # it edits the key the engine writes
 
 
 def test_time_gaps_get_rectangles_and_the_key_names_both_greys():
@@ -44,7 +46,11 @@ def test_time_gaps_get_rectangles_and_the_key_names_both_greys():
     assert len(gaps) == 1 and gaps[0].fillcolor == GAP_COLOUR
     assert 39.5 / 60 <= gaps[0].y0 < 40 / 60 and 99 / 60 < gaps[0].y1 <= 99.5 / 60
     key = [a.text for a in fig.layout.annotations if a.name == "map-key"]
-    assert key and "no data" in key[0] and "outside the highlighted band" in key[0] and GAP_COLOUR in key[0]
+    assert key and "no data" in key[0] and GAP_COLOUR in key[0]
+    # drawn with no band highlighted, the key does not name the highlight's grey: the browser adds
+    # it while a band is shown (stamp_bands.js, from the traces' meta; tests/browser checks the text)
+    assert "outside the highlighted band" not in key[0]
+    assert {t.meta["dim_key"] for t in fig.data} == {BAND_DIM_KEY} and BAND_DIM_COLOUR in BAND_DIM_KEY
     # no gap, no band: no key
     plain = figures.heatmap_figure(_variability(np.arange(40) / 60.0, RNG.normal(0, 1, (40, 30))))
     assert not [s for s in plain.layout.shapes if s.name == "gap"]
