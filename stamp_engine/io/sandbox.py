@@ -385,9 +385,7 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
     hung : bool
         Whether it was stopped for taking longer than its deadline.
     """
-    # One message per event ("S i": file i begun, "D i": its result written, with the descriptor
-    # of its exported arrays, see _Exports): a datagram-like socket keeps the two together.
-    parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    parent_end, child_end = _channel()
     pid = os.fork()
     if pid == 0:  # child: never returns
         parent_end.close()
@@ -404,7 +402,7 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
                     _kill(pid)
                     return current, (f"reading was stopped after {limits.timeout_s:g} s (STAMP_READ_TIMEOUT_S): "
                                      "the file makes the reader hang, it is probably damaged"), True
-                message, fds, _, _ = socket.recv_fds(parent_end, 64, _MAX_FDS)
+                message, fds = _receive(parent_end)
                 if not message:
                     break
                 kind, index = message.split(b" ", 1)
@@ -435,6 +433,39 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
     else:
         why = f"made the reader stop unexpectedly (exit status {os.WEXITSTATUS(status)})"
     return current, why, False
+
+
+#: Every message is this long ("S 12" padded with spaces), so a stream socket needs no framing.
+_MESSAGE_BYTES = 32
+
+
+def _channel() -> tuple[socket.socket, socket.socket]:
+    """The parent's and the child's ends of the reader's channel: one message per event ("S i":
+    file i begun, "D i": its result written, with the descriptor of its exported arrays, see
+    :class:`_Exports`).  A packet socket keeps each message whole; where there is none (macOS),
+    a stream socket with messages of fixed length."""
+    try:
+        return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except (AttributeError, OSError):
+        return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+
+def _message(kind: str, index: int) -> bytes:
+    return f"{kind} {index}".encode().ljust(_MESSAGE_BYTES)
+
+
+def _receive(channel: socket.socket) -> tuple[bytes, list[int]]:
+    """One message and the descriptors sent with it; an empty message when the child has gone."""
+    message, fds = b"", []
+    while len(message) < _MESSAGE_BYTES:
+        part, received, _, _ = socket.recv_fds(channel, _MESSAGE_BYTES - len(message), _MAX_FDS)
+        fds += received
+        if not part:
+            for fd in fds:  # a child that died while sending: nothing of this message is used
+                os.close(fd)
+            return b"", []
+        message += part
+    return message.rstrip(), fds
 
 
 def _kill(pid: int) -> None:
@@ -497,7 +528,7 @@ def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, chann
         with channel:
             for index in todo:
                 item = items[index]
-                channel.send(f"S {index}".encode())
+                channel.sendall(_message("S", index))
                 copied = members_ahead.take(index)  # before the cap: its threads' stacks are in what is in use
                 _cap_memory(limits.max_memory_bytes, item)
                 # The child's own deadline, should the parent be gone: SIGALRM's default action ends
@@ -511,7 +542,7 @@ def _child_main(items, todo: list[int], limits: ReadLimits, scratch: Path, chann
                     with open(target.with_suffix(".partial"), "wb") as handle:
                         pickle.dump(outcome, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     os.replace(target.with_suffix(".partial"), target)
-                    socket.send_fds(channel, [f"D {index}".encode()], exports.descriptors())
+                    socket.send_fds(channel, [_message("D", index)], exports.descriptors())
             members_ahead.close()
     except BaseException:  # noqa: BLE001 — the parent reports the file the child stopped on
         status = 3

@@ -82,3 +82,26 @@ def test_without_an_in_memory_file_the_arrays_go_to_npy_files(tmp_path, monkeypa
         assert exports.descriptors() == []
     assert ref == ("npy", str(tmp_path / "array.npy"))
     np.testing.assert_array_equal(sandbox._import_array(ref, tmp_path / "x.fits", {}), array)
+
+
+def test_a_stream_socket_carries_the_same_messages_where_there_is_no_packet_socket(tmp_path, monkeypatch):
+    import socket
+
+    paths = _segments(tmp_path / "plain")
+    archive = _deflated_zip(paths, tmp_path / "segments.zip")
+    monkeypatch.setattr(sandbox, "_INLINE_BYTES", 1024)
+    packets = stamp_engine.load([archive])
+    made = []
+
+    def stream_pair():
+        made.append(socket.SOCK_STREAM)
+        return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)  # macOS has no SOCK_SEQPACKET
+
+    monkeypatch.setattr(sandbox, "_channel", stream_pair)
+    streamed = stamp_engine.load([archive, *paths[:1]])
+    assert made
+    assert [str(p) for p in streamed.problems if p.severity == "error"] == []
+    # the ZIP's segments and the plain copy of the first one: the overlap is said, the values are the ZIP's
+    assert any("more than once" in p.message for p in streamed.problems)
+    assert streamed.flux.tobytes() == packets.flux.tobytes()
+    assert streamed.error.tobytes() == packets.error.tobytes()
