@@ -233,8 +233,9 @@ def depth_spectrum_figure(
         name=f"{kind.lower()} depth", meta={"role": "depth", "unit": unit},
     ))
     shapes, labels = _band_shapes(bands, float(spectrum.edges[0, 0]), float(spectrum.edges[-1, 1]))
-    windows = (f"in {'transit' if spectrum.kind == 'transit' else 'eclipse'} {windows_text(spectrum.in_transit_hours)}, "
-               f"baseline {windows_text(spectrum.baseline_hours)}")
+    # 4 digits: 0.001 h is 3.6 s, below any cadence; the exact windows are in the spectrum and its history
+    windows = (f"in {'transit' if spectrum.kind == 'transit' else 'eclipse'} "
+               f"{windows_text(spectrum.in_transit_hours, digits=4)}, baseline {windows_text(spectrum.baseline_hours, digits=4)}")
     y_range, noisy = _typical_range(depth, error)
     note = f"; {missing} channel(s) without a depth" if missing else ""
     if noisy:
@@ -244,7 +245,9 @@ def depth_spectrum_figure(
         template=_TEMPLATE,
         title={"text": title or f"{kind} spectrum ({formula}): {windows}{note}", "font": {"size": 14}},
         xaxis={"title": {"text": WAVELENGTH_LABEL}},
-        yaxis={"title": {"text": f"{kind} depth ({unit})"}, **({"range": list(y_range)} if y_range else {})},
+        # "30,000" ppm, not Plotly's SI "30k" (a k before ppm reads as a unit)
+        yaxis={"title": {"text": f"{kind} depth ({unit})"}, "exponentformat": "none", "separatethousands": True,
+               **({"range": list(y_range)} if y_range else {})},
         shapes=shapes, annotations=labels, showlegend=False, hovermode="closest", margin=_MARGIN,
         uirevision="stamp-depth",
     )

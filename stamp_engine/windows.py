@@ -104,6 +104,8 @@ def window_rows(hours: np.ndarray, visit: np.ndarray, windows: Windows, what: st
     return np.flatnonzero(inside), checked
 
 
-def windows_text(windows: Sequence[Window]) -> str:
-    """``"1–2 h, 5–6 h"``: windows as people read them (messages, headers)."""
-    return ", ".join(f"{lo:g}–{hi:g} h" for lo, hi in windows)
+def windows_text(windows: Sequence[Window], digits: int | None = None) -> str:
+    """``"1–2 h, 5–6 h"``: windows as people read them (messages, headers); ``digits``: at most this
+    many significant digits (plot titles: windows found in the data are not round numbers)."""
+    spec = "g" if digits is None else f".{digits}g"
+    return ", ".join(f"{lo:{spec}}–{hi:{spec}} h" for lo, hi in windows)

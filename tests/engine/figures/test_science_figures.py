@@ -83,6 +83,12 @@ def test_depth_spectrum_has_error_bars_channel_widths_bands_and_units(transit):
     np.testing.assert_allclose(np.asarray(percent.data[0].y, dtype=float), spectrum.depth_percent.value, rtol=1e-6)
     assert percent.layout.yaxis.title.text == "Transit depth (%)"
     assert "in transit 0.7–1.3 h, baseline 0–0.3 h, 1.75–1.98 h" in fig.layout.title.text
+    # depths in ppm are tens of thousands: written out, not with Plotly's SI "k" (which reads as a unit)
+    assert fig.layout.yaxis.exponentformat == "none" and fig.layout.yaxis.separatethousands
+    # windows found in the data are not round numbers: the title keeps 4 significant digits
+    found = dataclasses.replace(spectrum, in_transit_hours=((0.7231746, 1.2918473),))
+    title = science_figures.depth_spectrum_figure(found).layout.title.text
+    assert "in transit 0.7232–1.292 h, baseline 0–0.3 h" in title, title
     with pytest.raises(ValueError, match="ppm, %"):
         science_figures.depth_spectrum_figure(spectrum, unit="mmag")
 
