@@ -36,12 +36,12 @@ window.fetch = function (input, init) {
   }
   return promise;
 };
-var hook = setInterval(function () {
-  if (!window.Plotly || window.Plotly.__stampCounted) { return; }
-  window.Plotly.__stampCounted = true;
+function count(plotly) {
+  if (!plotly || plotly.__stampCounted) { return; }
+  plotly.__stampCounted = true;
   ['react', 'newPlot'].forEach(function (name) {
-    var plain = window.Plotly[name];
-    window.Plotly[name] = function (gd, data) {
+    var plain = plotly[name];
+    plotly[name] = function (gd, data) {
       var traces = data && data.data ? data.data : data;
       var div = typeof gd === 'string' ? document.getElementById(gd) : gd;
       if (div && div.closest && div.closest('#heatmap-graph') && Array.isArray(traces) && traces.length &&
@@ -49,7 +49,15 @@ var hook = setInterval(function () {
       return plain.apply(this, arguments);
     };
   });
-}, 5);
+}
+/* wrapped the moment plotly.js defines window.Plotly: polling for it could miss a first draw made
+   within one poll of its loading (seen on a loaded CI machine: 0 draws counted) */
+var plotlyObject;
+Object.defineProperty(window, 'Plotly', {
+  configurable: true,
+  get: function () { return plotlyObject; },
+  set: function (value) { count(value); plotlyObject = value; },
+});
 """
 
 
