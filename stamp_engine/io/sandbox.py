@@ -110,6 +110,9 @@ class ReadOutcome:
 Started = Callable[[int], None]
 #: ``arrived(index, outcome)``: a file's outcome, final, as soon as it is known.
 Arrived = Callable[[int, ReadOutcome], None]
+#: ``finished(index, exported)``: the child has written file ``index``'s result; ``exported`` is the
+#: descriptor of its exported arrays (:class:`_Exports`), or None.
+Finished = Callable[[int, "int | None"], None]
 
 
 def read_files(items: Sequence[InputFile], limits: ReadLimits, scratch: Path,
@@ -372,9 +375,9 @@ def _read_isolated(items, todo: list[int], limits: ReadLimits, scratch: Path, st
 
 
 def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, started: Started,
-               finished: Started, ahead: int = MEMBERS_AHEAD):
+               finished: Finished, ahead: int = MEMBERS_AHEAD):
     """One child reading ``todo`` in order (copying out up to ``ahead`` ZIP members ahead);
-    ``finished(index)`` as the child has written a file's result.
+    ``finished(index, exported)`` as the child has written a file's result.
 
     Returns
     -------
