@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.keys import Keys
 
 import stamp_engine
@@ -194,6 +195,18 @@ def test_dataset_label_names_the_files_that_loaded_not_a_rejected_one(dash_duo, 
     assert f"{len(files)} of {len(files) + 1} files used" in label
 
 
+def wait_until_or_none(condition, timeout: float):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if condition():
+                return True
+        except StaleElementReferenceException:
+            pass
+        time.sleep(0.05)
+    return None
+
+
 def test_miri_data_get_the_mid_ir_band_preset_and_a_band_between_samples_is_refused(dash_duo, make_app, tmp_path):
     from stamp_engine.synthetic import make_observation
     from stamp_engine.synthetic.eureka import write_eureka_s3
@@ -212,10 +225,27 @@ def test_miri_data_get_the_mid_ir_band_preset_and_a_band_between_samples_is_refu
     dash_duo.find_element(f"#{ids.BAND_ADD}").click()
     cells = lambda column: dash_duo.find_elements(f"#{ids.BAND_TABLE} td[data-dash-column={column}]")  # noqa: E731
     wait_until(lambda: len(cells("name")) == len(names) + 1, timeout=20, what="the new row")
+    shown = "const i = arguments[0].querySelector('input'); return i ? i.value : arguments[0].innerText.trim();"
+
+    def select(column: str) -> bool:
+        # The table re-renders when the checks of the previous edit come back, and a click landing
+        # in that re-render can leave the previous cell selected: click until this one is selected.
+        try:
+            cells(column)[-1].click()
+            return bool(wait_until_or_none(lambda: "cell--selected" in cells(column)[-1].get_attribute("class"), 1.0))
+        except StaleElementReferenceException:  # replaced by that re-render between finding and clicking
+            return False
+
+    def shows(column: str, text: str) -> bool:
+        try:
+            return dash_duo.driver.execute_script(shown, cells(column)[-1]) == text
+        except StaleElementReferenceException:
+            return False
+
     for column, text in (("name", "narrow"), ("start", "6.02"), ("end", "6.07")):
-        cell = cells(column)[-1]
-        cell.click()
+        wait_until(lambda: select(column), timeout=20, what=f"the new row's {column} cell to take the keys")
         dash_duo.driver.switch_to.active_element.send_keys(text, Keys.ENTER)
+        wait_until(lambda: shows(column, text), timeout=20, what=f"{text} shown in the {column} cell")
     dash_duo.wait_for_contains_text(f"#{ids.BAND_MESSAGE}", "no wavelength sample", timeout=20)
     message = dash_duo.find_element(f"#{ids.BAND_MESSAGE}").text
     assert "narrow" in message and "6 µm" in message and "6.1 µm" in message
