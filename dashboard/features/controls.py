@@ -51,13 +51,13 @@ def raw_options(values) -> dict:
     return raw
 
 
-def _number(control: str, placeholder: str, unit: str, *, value=None, tooltip: str = ""):
+def _number(control: str, placeholder: str, unit: str, *, value=None, tooltip: str = "", disabled: bool = False):
     # No step or min for the browser: a value it finds invalid (2.5 for a step of 1, below a min)
     # reaches Dash as None and would silently become the default. parse_process_options checks
     # every value and says what is wrong instead.
     group = dbc.InputGroup([
         dbc.Input(id=control, type="number", value=value, step="any", placeholder=placeholder,
-                  debounce=True, size="sm"),
+                  debounce=True, size="sm", disabled=disabled),
         dbc.InputGroupText(unit, className="small") if unit else None,
     ], size="sm")
     return html.Div(group, title=tooltip)
@@ -73,13 +73,17 @@ def _row(label: str, *controls, help_text: str = "") -> html.Div:
 
 def processing_layout(services: Services) -> dbc.Card:
     defaults = ProcessOptions()
+    # drawn as the callbacks would set them, so the page needs no first round trip for them
+    baseline_off, _, normalization_off = normalization_controls_disabled(defaults.normalization, defaults.zaxis)
     body = [
         element_layout(),
         _row("Z axis", dbc.RadioItems(id=ids.ZAXIS, value=defaults.zaxis, inline=True, className="small",
                                       options=[{"label": v, "value": k} for k, v in ZAXES.items()])),
         _row("Normalization", dbc.Select(id=ids.NORMALIZATION, value=defaults.normalization, size="sm",
+                                         disabled=normalization_off,
                                          options=[{"label": v, "value": k} for k, v in NORMALIZATIONS.items()])),
-        _row("Baseline window", _number(ids.BASELINE_START, "from", "h"), _number(ids.BASELINE_END, "to", "h"),
+        _row("Baseline window", _number(ids.BASELINE_START, "from", "h", disabled=baseline_off),
+             _number(ids.BASELINE_END, "to", "h", disabled=baseline_off),
              help_text="Hours since the first integration; used by the baseline normalization."),
         _row("Wavelength range", _number(ids.WAVE_MIN, "min", "µm"), _number(ids.WAVE_MAX, "max", "µm")),
         _row("Time range", _number(ids.TIME_MIN, "min", "h"), _number(ids.TIME_MAX, "max", "h")),
@@ -104,6 +108,25 @@ def processing_layout(services: Services) -> dbc.Card:
 
 #: Element control value for "every detector, joined in wavelength" (the loader's default for NIRSpec).
 ALL_ELEMENTS = "all"
+
+
+def normalization_controls_disabled(normalization: str, zaxis: str) -> tuple[bool, bool, bool]:
+    """Whether the baseline window's start and end, and the normalization, are disabled."""
+    variability = zaxis == "variability"
+    baseline_off = not (variability and normalization == "baseline")
+    return baseline_off, baseline_off, not variability
+
+
+def display_checks(z_min, z_max, colorscale, stretch, zaxis: str) -> tuple[bool, bool, dbc.Alert | None]:
+    """Whether the colour range's min and max are invalid, and the display options' message (None when all is well)."""
+    from stamp_engine.figures import COLORSCALES
+
+    options, errors = parse_display_options(colorscale, [z_min, z_max], COLORSCALES, stretch)
+    bad = "zrange" in errors
+    notes = [errors["zrange"]] if bad else []
+    notes += display_notes(options, zaxis)
+    message = dbc.Alert([html.Div(n) for n in notes], color="warning", className="py-1 small") if notes else None
+    return bad, bad, message
 
 
 def element_layout() -> html.Div:
@@ -158,21 +181,21 @@ def display_layout(services: Services) -> dbc.Card:
         _row("Stretch (raw flux only)", _select(ids.STRETCH, "linear", STRETCHES,
                                                      disabled=ProcessOptions().zaxis == "variability")),
         _row("Visits in the heatmap", _select(ids.VISIT_LAYOUT, "auto", VISIT_LAYOUTS)),
-        html.Div(id=ids.DISPLAY_MESSAGE),
+        html.Div(display_checks(None, None, AUTO_COLORSCALE, "linear", ProcessOptions().zaxis)[2],
+                 id=ids.DISPLAY_MESSAGE),
     ]
     return dbc.Card([dbc.CardHeader("Display"), dbc.CardBody(body)], className="mb-3")
 
 
 def register(app, services: Services) -> None:
-    from stamp_engine.figures import COLORSCALES
-
     range_controls = [c for c, (_, pos) in PROCESS_INPUTS.items()]
 
     @app.callback(Output(ids.ELEMENT, "options"), Output(ids.ELEMENT, "value"), Output(ids.ELEMENT_BOX, "hidden"),
-                  Input(ids.RESULT, "data"))
-    def offer_elements(result):
+                  Input(ids.RESULT, "data"), State(ids.ELEMENT, "value"))
+    def offer_elements(result, picked):
         choices, shown = element_choices(result if isinstance(result, dict) else None)
-        return choices, shown, not choices
+        # the value is set only when it changes: setting it starts choose_element, a round trip for nothing
+        return choices, shown if shown != picked else no_update, not choices
 
     # Another element is other data: the dataset changes, and with it the job starts at once.
     @app.callback(Output(ids.DATASET, "data", allow_duplicate=True), Input(ids.ELEMENT, "value"),
@@ -201,11 +224,10 @@ def register(app, services: Services) -> None:
         Output(ids.NORMALIZATION, "disabled"),
         Input(ids.NORMALIZATION, "value"),
         Input(ids.ZAXIS, "value"),
+        prevent_initial_call=True,  # the layout is drawn with normalization_controls_disabled already
     )
     def enable_normalization(normalization, zaxis):
-        variability = zaxis == "variability"
-        baseline_off = not (variability and normalization == "baseline")
-        return baseline_off, baseline_off, not variability
+        return normalization_controls_disabled(normalization, zaxis)
 
     @app.callback(
         Output(ids.Z_MIN, "value"),
@@ -234,14 +256,10 @@ def register(app, services: Services) -> None:
         Input(ids.COLORSCALE, "value"),
         Input(ids.STRETCH, "value"),
         State(ids.ZAXIS, "value"),
+        prevent_initial_call=True,  # the layout is drawn with display_checks already
     )
     def check_display_options(z_min, z_max, colorscale, stretch, zaxis):
-        options, errors = parse_display_options(colorscale, [z_min, z_max], COLORSCALES, stretch)
-        bad = "zrange" in errors
-        notes = [errors["zrange"]] if bad else []
-        notes += display_notes(options, zaxis)
-        message = dbc.Alert([html.Div(n) for n in notes], color="warning", className="py-1 small") if notes else None
-        return bad, bad, message
+        return display_checks(z_min, z_max, colorscale, stretch, zaxis)
 
 
 def display_notes(options, zaxis: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 
 from dashboard import ids
 from dashboard.features import job
@@ -89,6 +90,39 @@ def test_page_open_asks_for_the_heatmap_one_round_trip_after_the_result_and_draw
     # the heatmap comes in the result's own answer (the page's bands already fit the data), or
     # is asked for once the one band request has answered
     assert (heatmap is result and not between) or len(between) == 1, between
+
+
+def test_page_open_asks_the_server_nothing_the_layout_or_the_page_already_knows(dash_duo, make_app):
+    """On page open, each Dash answer costs a round trip and a pass of the renderer over every
+    component; the controls' first states (baseline window and normalization enabled or not,
+    the colour range's checks) are drawn with the layout, and the element picker's value is set
+    only when it changes, which would otherwise start a request that changes nothing."""
+    app, _ = make_app()
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _RECORD_JS})
+    dash_duo.server_url = dash_duo.server.url
+    wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
+    wait_until(lambda: dash_duo.find_element(f"#{ids.PROCESS}").get_attribute("disabled") is None, what="Process enabled")
+    time.sleep(2.0)  # anything still on its way
+    outputs = [r["output"] for r in dash_duo.driver.execute_script("return window.__stamp.requests;")]
+    assert not [o for o in outputs if f"{ids.BASELINE_START}.disabled" in o or f"{ids.Z_MIN}.invalid" in o], outputs
+    assert not [o for o in outputs if o.startswith(f"{ids.DATASET}.data") and ".." not in o], outputs  # choose_element
+    # the layout's first states are the callbacks' own: variability with the median, so no baseline window
+    disabled = {c: dash_duo.find_element(f"#{c}").get_attribute("disabled") is not None
+                for c in (ids.BASELINE_START, ids.BASELINE_END, ids.NORMALIZATION)}
+    assert disabled == {ids.BASELINE_START: True, ids.BASELINE_END: True, ids.NORMALIZATION: False}, disabled
+    assert dash_duo.find_element(f"#{ids.DISPLAY_MESSAGE}").text == ""
+    # and they still follow the controls
+    dash_duo.driver.execute_script(
+        "const s = document.getElementById(arguments[0]); const set = Object.getOwnPropertyDescriptor("
+        "HTMLSelectElement.prototype, 'value').set; set.call(s, 'baseline');"
+        "s.dispatchEvent(new Event('change', {bubbles: true}));", ids.NORMALIZATION)
+    wait_until(lambda: dash_duo.find_element(f"#{ids.BASELINE_START}").get_attribute("disabled") is None,
+               what="the baseline window enabled by the baseline normalization")
+    dash_duo.find_element(f"#{ids.Z_MIN}").send_keys("5", Keys.ENTER)
+    dash_duo.find_element(f"#{ids.Z_MAX}").send_keys("-5", Keys.ENTER)
+    wait_until(lambda: "is-invalid" in dash_duo.find_element(f"#{ids.Z_MIN}").get_attribute("class"),
+               what="a colour range with min above max flagged")
 
 
 _RESOURCES_JS = """
