@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, html, no_update
+from dash import Input, Output, State, ctx, html, no_update
 
 from .. import ids
 from ..options import AUTO_COLORSCALE, NORMALIZATIONS, ZAXES, DataLimits, ProcessOptions, parse_display_options, parse_process_options
@@ -190,12 +190,30 @@ def display_layout(services: Services) -> dbc.Card:
 def register(app, services: Services) -> None:
     range_controls = [c for c, (_, pos) in PROCESS_INPUTS.items()]
 
-    @app.callback(Output(ids.ELEMENT, "options"), Output(ids.ELEMENT, "value"), Output(ids.ELEMENT_BOX, "hidden"),
-                  Input(ids.RESULT, "data"), State(ids.ELEMENT, "value"))
-    def offer_elements(result, picked):
-        choices, shown = element_choices(result if isinstance(result, dict) else None)
+    # One callback for what a new result changes in these controls (the element picker, and the
+    # options checked against the data's limits): one round trip after each result, not two.
+    @app.callback(
+        [Output(c, "invalid") for c in range_controls],
+        Output(ids.OPTIONS_MESSAGE, "children"),
+        Output(ids.ELEMENT, "options"),
+        Output(ids.ELEMENT, "value"),
+        Output(ids.ELEMENT_BOX, "hidden"),
+        [Input(i, "value") for i in PROCESS_ORDER],
+        Input(ids.RESULT, "data"),
+        State(ids.ELEMENT, "value"),
+    )
+    def check_options_and_offer_elements(*args):
+        *values, result, picked = args
+        result = result if isinstance(result, dict) else None
+        limits = DataLimits.from_dict((result or {}).get("limits"))
+        _, errors = parse_process_options(raw_options(values), limits)
+        flags = [PROCESS_INPUTS[c][0] in errors for c in range_controls]
+        message = dbc.Alert([html.Div(m) for m in errors.values()], color="warning", className="py-1 small") if errors else None
+        if ctx.triggered_id not in (None, ids.RESULT):
+            return *flags, message, no_update, no_update, no_update
+        choices, shown = element_choices(result)
         # the value is set only when it changes: setting it starts choose_element, a round trip for nothing
-        return choices, shown if shown != picked else no_update, not choices
+        return *flags, message, choices, shown if shown != picked else no_update, not choices
 
     # Another element is other data: the dataset changes, and with it the job starts at once.
     @app.callback(Output(ids.DATASET, "data", allow_duplicate=True), Input(ids.ELEMENT, "value"),
@@ -203,20 +221,6 @@ def register(app, services: Services) -> None:
     def choose_element(value, result):
         descriptor = dataset_with_element(result if isinstance(result, dict) else None, value)
         return descriptor if descriptor is not None else no_update
-
-    @app.callback(
-        [Output(c, "invalid") for c in range_controls],
-        Output(ids.OPTIONS_MESSAGE, "children"),
-        [Input(i, "value") for i in PROCESS_ORDER],
-        Input(ids.RESULT, "data"),
-    )
-    def check_process_options(*args):
-        *values, result = args
-        limits = DataLimits.from_dict((result or {}).get("limits"))
-        _, errors = parse_process_options(raw_options(values), limits)
-        flags = [PROCESS_INPUTS[c][0] in errors for c in range_controls]
-        message = dbc.Alert([html.Div(m) for m in errors.values()], color="warning", className="py-1 small") if errors else None
-        return *flags, message
 
     @app.callback(
         Output(ids.BASELINE_START, "disabled"),

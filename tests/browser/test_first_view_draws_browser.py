@@ -96,7 +96,8 @@ def test_page_open_asks_the_server_nothing_the_layout_or_the_page_already_knows(
     """On page open, each Dash answer costs a round trip and a pass of the renderer over every
     component; the controls' first states (baseline window and normalization enabled or not,
     the colour range's checks) are drawn with the layout, and the element picker's value is set
-    only when it changes, which would otherwise start a request that changes nothing."""
+    only when it changes, which would otherwise start a request that changes nothing; what a result
+    changes in the controls comes in one answer."""
     app, _ = make_app()
     dash_duo.start_server(app, navigate=False)
     dash_duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _RECORD_JS})
@@ -107,6 +108,8 @@ def test_page_open_asks_the_server_nothing_the_layout_or_the_page_already_knows(
     outputs = [r["output"] for r in dash_duo.driver.execute_script("return window.__stamp.requests;")]
     assert not [o for o in outputs if f"{ids.BASELINE_START}.disabled" in o or f"{ids.Z_MIN}.invalid" in o], outputs
     assert not [o for o in outputs if o.startswith(f"{ids.DATASET}.data") and ".." not in o], outputs  # choose_element
+    # the element picker and the options' checks against the data come in one answer
+    assert len([o for o in outputs if f"{ids.ELEMENT}.options" in o or f"{ids.N_INTEGRATIONS}.invalid" in o]) == 1, outputs
     # the layout's first states are the callbacks' own: variability with the median, so no baseline window
     disabled = {c: dash_duo.find_element(f"#{c}").get_attribute("disabled") is not None
                 for c in (ids.BASELINE_START, ids.BASELINE_END, ids.NORMALIZATION)}
