@@ -209,8 +209,8 @@ def register(app, services: Services) -> None:
         _, errors = parse_process_options(raw_options(values), limits)
         flags = [PROCESS_INPUTS[c][0] in errors for c in range_controls]
         message = dbc.Alert([html.Div(m) for m in errors.values()], color="warning", className="py-1 small") if errors else None
-        if ctx.triggered_id not in (None, ids.RESULT):
-            return *flags, message, no_update, no_update, no_update
+        if ctx.triggered_prop_ids and f"{ids.RESULT}.data" not in ctx.triggered_prop_ids:
+            return *flags, message, no_update, no_update, no_update  # options typed: the elements are as they were
         choices, shown = element_choices(result)
         # the value is set only when it changes: setting it starts choose_element, a round trip for nothing
         return *flags, message, choices, shown if shown != picked else no_update, not choices
