@@ -416,3 +416,24 @@ def test_a_start_ramp_inside_the_baseline_is_reported_and_starting_the_baseline_
     for seed in range(5):
         flat = make_observation("transit", 600, WAVELENGTH, seed=seed, depth=h2o_depth(WAVELENGTH), snr=1500)
         assert "Warning" not in flat.to_cube().transmission_spectrum(*transit_windows(flat)).description
+
+
+@pytest.mark.parametrize("normalization", [None, "visit"])
+def test_sinusoid_over_two_visits_two_days_apart_with_uneven_gaps_keeps_amplitude_and_phase(normalization):
+    # phase φ of A sin(2π t/P + φ) with t = hours since the first integration (t0), as injected
+    amplitude_pulls, phase_pulls = [], []
+    for seed in range(6):
+        obs = make_observation("variability", n_integrations=600, wavelength=np.linspace(1, 3, 40), n_visits=2,
+                               visit_gap_hours=50.3, seed=seed, snr=500, cadence_s=97.3)
+        keep = np.ones(obs.n_integrations, dtype=bool)
+        keep[50:83] = keep[400:411] = keep[3::7] = False
+        obs = obs.take(np.flatnonzero(keep))
+        cube = obs.to_cube() if normalization is None else obs.to_cube().normalize(normalization)
+        fit = amplitude_spectrum(cube, obs.truth["period_hours"])
+        assert fit.meta["t0_mjd"] == pytest.approx(obs.time_bjd_tdb[0], abs=1e-9)
+        amplitude_pulls.append(pulls(fit.relative_amplitude.to_value(u.one), obs.truth["amplitude"],
+                                     fit.relative_amplitude_error.to_value(u.one)))
+        wrapped = np.angle(np.exp(1j * (fit.phase.to_value(u.rad) - obs.truth["phase"])))
+        phase_pulls.append(wrapped / fit.phase_error.to_value(u.rad))
+    assert_unit_normal(np.concatenate(amplitude_pulls), "relative amplitude")
+    assert_unit_normal(np.concatenate(phase_pulls), "phase")
