@@ -437,3 +437,23 @@ def test_sinusoid_over_two_visits_two_days_apart_with_uneven_gaps_keeps_amplitud
         phase_pulls.append(wrapped / fit.phase_error.to_value(u.rad))
     assert_unit_normal(np.concatenate(amplitude_pulls), "relative amplitude")
     assert_unit_normal(np.concatenate(phase_pulls), "phase")
+
+
+def test_visits_at_different_levels_do_not_move_the_periodogram_peak_or_the_default_period():
+    # raw flux, visit 1 10 % brighter (another visit's pointing, a normalization apart): the step put
+    # the white light's peak at 35 h instead of the injected 2.4 h, and the amplitude spectrum's default
+    # period with it
+    obs = make_observation("variability", 600, np.linspace(1, 3, 40), n_visits=2, visit_gap_hours=50.3, seed=2, snr=500)
+    brighter = np.where(obs.visit[:, None] == 1, 1.1, 1.0)
+    cube = obs.to_cube().replace(flux=obs.flux * brighter, error=obs.error * brighter)
+    white = periodogram(cube.white_light())
+    assert white.peak_period.to_value(u.hour) == pytest.approx(obs.truth["period_hours"], rel=2e-3)
+    assert white.resolved and white.significant
+    assert "each of the 2 visits less its own inverse-variance mean" in white.description
+    fit = amplitude_spectrum(cube)
+    assert fit.period.to_value(u.hour) == pytest.approx(obs.truth["period_hours"], rel=2e-3)
+    assert_unit_normal(pulls(fit.relative_amplitude.to_value(u.one), obs.truth["amplitude"],
+                             fit.relative_amplitude_error.to_value(u.one)), "amplitude at the found period")
+    # one visit: the periodogram is astropy's on the values as they are
+    single = obs.take(obs.visit == 0).to_cube()
+    assert "visits less" not in periodogram(single.white_light()).description
