@@ -335,18 +335,23 @@ def _start_ramp_warning(hours: np.ndarray, visit: np.ndarray, flux: np.ndarray, 
 
 
 def _groups_text(visit: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray]], unused: np.ndarray) -> str:
-    """How the visits were compared, for the description (empty for one visit and no unused rows)."""
-    if len(groups) == 1 and not unused.size and np.unique(visit[groups[0][0]]).size == np.unique(visit[groups[0][1]]).size == 1:
-        return ""
-    def visits(rows: np.ndarray) -> str:
+    """How the visits were compared, for the description (empty for one visit against itself)."""
+    def names(rows: np.ndarray) -> str:
         labels = np.unique(visit[rows])
-        return f"visit {labels[0]}" if labels.size == 1 else f"visits {', '.join(map(str, labels))} pooled"
+        return f"visit{'s' if labels.size > 1 else ''} {', '.join(map(str, labels))}"
 
-    parts = [visits(np.concatenate([inside, out])) for inside, out in groups]
-    text = f"; each in-window visit against the baseline of its own visit ({'; '.join(parts)}), depths combined by inverse variance"
+    own = [names(inside) for inside, out in groups if np.array_equal(np.unique(visit[inside]), np.unique(visit[out]))]
+    pooled = [f"{names(inside)} against the baseline of {names(out)}, their levels assumed equal"
+              for inside, out in groups if not np.array_equal(np.unique(visit[inside]), np.unique(visit[out]))]
+    if len(groups) == 1 and own and not unused.size:  # one visit against its own baseline: nothing to say
+        return ""
+    parts = ([f"each in-window visit against the baseline of its own visit ({'; '.join(own)})"] if own else []) + pooled
+    text = "; " + "; ".join(parts)
+    if len(groups) > 1:
+        text += ", depths combined by inverse variance"
     if unused.size:
-        text += (f"; the {unused.size} baseline integrations of visit(s) {', '.join(map(str, np.unique(visit[unused])))}, "
-                 "which hold no in-window integration, are not used (their level need not be that of the others)")
+        text += (f"; the {unused.size} baseline integrations of {names(unused)}, which hold no in-window integration, "
+                 "are not used (their level need not be that of the others)")
     return text
 
 

@@ -333,7 +333,8 @@ def test_transit_in_one_of_two_visits_normalized_per_visit_is_not_biased_by_its_
     obs = one_transit_in_two_visits(0)
     in_transit, baseline = baseline_in_both_visits(obs)
     spectrum = obs.to_cube().transmission_spectrum(in_transit, baseline)
-    assert "the 400 baseline integrations of visit(s) 1" in spectrum.description
+    assert "against the baseline of its own visit (visit 0); the 400 baseline integrations of visit 1, which" \
+        in spectrum.description
     assert spectrum.n_baseline == np.sum([(obs.hours >= lo) & (obs.hours <= hi) for lo, hi in baseline[:2]])
     assert spectrum.n_baseline_used.max() == spectrum.n_baseline
 
@@ -345,6 +346,7 @@ def test_a_transit_visit_without_its_own_baseline_uses_the_flat_visit_and_one_wi
     spectrum = obs.to_cube().transmission_spectrum(in_transit, obs.truth["visit_bounds_hours"][1])
     assert_unit_normal(pulls(spectrum.depth.to_value(u.one), obs.truth["depth"], spectrum.error.to_value(u.one)),
                        "baseline in the other visit")
+    assert "; visit 0 against the baseline of visit 1, their levels assumed equal;" in spectrum.description
     # in-window integrations in both visits, a baseline only in visit 1: visit 1 pairs with its own,
     # and nothing is left for visit 0 — refused, naming it (pooling visit 1's baseline with it twice
     # would make the two depths share integrations)
