@@ -227,8 +227,9 @@ def transmission_spectrum(
     description = (
         f"{kind} depth = {formula} per channel; F = inverse-variance weighted mean over the "
         f"{rows_in.size} integrations in {windows_text(windows_in)} ({what}) and the {rows_out.size} in "
-        f"{windows_text(windows_out)} (baseline), hours since t0 ({curves.time_standard}){_groups_text(curves.visit, groups, unused)}; errors propagated "
-        f"from the per-integration errors{' × max(1, baseline scatter / error)' if scale_errors else ''}; "
+        f"{windows_text(windows_out)} (baseline), hours since t0 ({curves.time_standard})"
+        f"{_groups_text(curves.visit, groups, unused)}; errors propagated from the per-integration errors"
+        f"{' × max(1, baseline scatter / error)' if scale_errors else ''}; "
         f"channels: {curves.description}{ramp}"
     )
     meta = {**curves.meta, "time_standard": curves.time_standard, "t0_mjd": curves.t0_mjd}
