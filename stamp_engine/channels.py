@@ -343,7 +343,9 @@ def divide_by_white(curves: ChannelLightCurves, baseline: Windows | None = None)
     channel's relative deviation from the white light in % around 0,
     ``100 (r / r₀ − 1)``; ``r₀`` is the inverse-variance mean of ``r`` over the
     ``baseline`` windows (hours since t0), or without them the median over all
-    integrations.  Give the baseline for a transit: where the channel is deeper than the
+    integrations — per visit (a visit without baseline integrations takes the mean over
+    all of them), since the reference spectrum of a per-visit normalization, or the
+    star's colour, can differ between visits.  Give the baseline for a transit: where the channel is deeper than the
     white light, the in-transit ratios all lie on one side and pull the median off the
     out-of-transit level.  ``r₀``'s own error is neglected, as in
     :func:`~stamp_engine.steps.normalize.normalize`.  Works on raw-flux and on normalized
@@ -362,15 +364,24 @@ def divide_by_white(curves: ChannelLightCurves, baseline: Windows | None = None)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = flux / fw
         ratio_error = np.sqrt(np.clip(ratio**2 * ((error / flux) ** 2 + (sw / fw) ** 2 - 2 * sw**2 / (flux * fw)), 0.0, None))
+    labels, row_visit = np.unique(curves.visit, return_inverse=True)
+    levels = np.full((labels.size, curves.n_channels), np.nan)
     if baseline is not None:
         rows, windows = window_rows(curves.hours, curves.visit, baseline, "baseline")
-        scale, _ = inverse_variance_mean(ratio[rows], ratio_error[rows], axis=0)
+        pooled, _ = inverse_variance_mean(ratio[rows], ratio_error[rows], axis=0)
+        for k in range(labels.size):  # a few visits
+            own = rows[row_visit[rows] == k]
+            levels[k] = inverse_variance_mean(ratio[own], ratio_error[own], axis=0)[0] if own.size else pooled
         level = f"its inverse-variance mean over the baseline {windows_text(windows)}"
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel stays NaN
-            scale = np.nanmedian(ratio, axis=0)
+            for k in range(labels.size):
+                levels[k] = np.nanmedian(ratio[row_visit == k], axis=0)
         level = "its median over all integrations"
+    if labels.size > 1:
+        level += " of each visit (of all the baseline for a visit without one)" if baseline is not None else " of each visit"
+    scale = levels[row_visit]
     with np.errstate(divide="ignore", invalid="ignore"):
         residual = 100.0 * (ratio / scale - 1.0)
         residual_error = 100.0 * ratio_error / np.abs(scale)

@@ -395,6 +395,12 @@ def amplitude_not_drawn_figure(reason: str) -> go.Figure:
     return fig
 
 
+def _t0_text(meta: dict) -> str:
+    """``MJD 60200.25000 BJD_TDB``: the zero of the time the phase is measured at."""
+    t0 = meta.get("t0_mjd")
+    return f"MJD {t0:.5f} {meta.get('time_standard', '')}".rstrip() if isinstance(t0, (int, float)) else "the first integration"
+
+
 def amplitude_spectrum_figure(
     amplitude: "AmplitudeSpectrum", *, bands: Sequence[Band] = (), title: str | None = None,
     warning: str | None = None,
@@ -437,7 +443,8 @@ def amplitude_spectrum_figure(
         note += f"<br>Warning: {warning}"
     fig.update_layout(
         template=_TEMPLATE,
-        title={"text": title or f"Amplitude spectrum: sinusoid of period {period:.5g} h fitted per channel{note}",
+        title={"text": title or (f"Amplitude spectrum: A sin(2π t/P + φ) fitted per channel, P = {period:.5g} h, "
+                                 f"t = hours since t0 ({_t0_text(amplitude.meta)}){note}"),
                "font": {"size": 14}},
         shapes=shapes, annotations=[*fig.layout.annotations, *labels], showlegend=False, hovermode="closest",
         margin=_MARGIN, uirevision="stamp-amplitude",

@@ -92,7 +92,7 @@ class TransmissionSpectrum(ChannelSpectrum):
     in_transit_hours, baseline_hours : tuple of (float, float)
         The windows used (hours since ``t0``).
     n_in_transit, n_baseline : int
-        Integrations inside the windows.
+        Integrations inside the windows (baseline: those compared with an in-transit visit).
     n_in_transit_used, n_baseline_used : ndarray of int, shape (n_channels,)
         Integrations with a usable value (finite, σ > 0) per channel.
     input_unit : str
@@ -153,8 +153,16 @@ def transmission_spectrum(
     flux ``1 + v/100`` (errors ÷ 100), and the reference spectrum cancels in ``q``, so
     per-pixel channels give the same depths either way; binned channels agree within
     their errors (a channel weights its pixels by 1/σ² of the values it is given:
-    flux for a raw cube, relative flux for a normalized one).  For several visits with different flux levels, normalize per visit first
-    (``cube.normalize("visit")``), and give windows in every visit.
+    flux for a raw cube, relative flux for a normalized one).
+
+    Visits: each visit with integrations in both windows is measured against its own
+    baseline, and the visits' depths are combined by inverse variance — so neither a level
+    change between visits nor a per-visit normalization reference (a median over a visit
+    that holds the transit is pulled down by it) biases the depth.  A visit with
+    in-transit integrations but no baseline is pooled with the visits that hold only
+    baseline; baseline integrations of visits without a transit are otherwise left out
+    (the description says so).  A baseline that starts with a visit and lies off the rest
+    of it there (a start ramp) is reported in the description.
 
     Parameters
     ----------
@@ -181,7 +189,8 @@ def transmission_spectrum(
     ------
     ValueError
         A window that is malformed, outside the data or empty (named, with the data's
-        range), windows that share integrations, or an unknown ``kind``.
+        range), windows that share integrations, in-transit integrations with no baseline
+        to compare them with (named by visit), or an unknown ``kind``.
     """
     if kind not in ("transit", "eclipse"):
         raise ValueError(f"kind must be 'transit' or 'eclipse', not {kind!r}")
@@ -195,17 +204,18 @@ def transmission_spectrum(
             f"the {what} windows {windows_text(windows_in)} and the baseline windows {windows_text(windows_out)} "
             f"share {shared.size} integration(s) (at {curves.hours[shared[0]]:.4g} h…); they must not overlap"
         )
+    groups, unused = _visit_groups(curves.visit, rows_in, rows_out, what)
     flux, error = relative_flux(curves.flux, curves.error, curves.unit)
-    f_in, s_in = inverse_variance_mean(flux[rows_in], error[rows_in], axis=0)
-    f_out, s_out = inverse_variance_mean(flux[rows_out], error[rows_out], axis=0)
-    scatter = _baseline_scatter(flux[rows_out], error[rows_out], f_out)
-    if scale_errors:
-        factor = np.where(np.isfinite(scatter), np.maximum(scatter, 1.0), 1.0)
-        s_in, s_out = s_in * factor, s_out * factor
+    squares, counts = zip(*(_baseline_squares(flux[out], error[out]) for _, out in groups))
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = f_in / f_out
-        s_q = np.abs(q) * np.hypot(s_in / f_in, s_out / f_out)
-        depth, sigma = (1.0 - q, s_q) if kind == "transit" else (1.0 / q - 1.0, s_q / q**2)
+        # each group's baseline has its own mean: one degree of freedom per group with data
+        free = np.sum(counts, axis=0) - np.sum([c > 0 for c in counts], axis=0)
+        scatter = np.where(free > 0, np.sqrt(np.sum(squares, axis=0) / free), np.nan)
+    factor = np.where(np.isfinite(scatter), np.maximum(scatter, 1.0), 1.0) if scale_errors else 1.0
+    per_group = [_window_depth(flux, error, inside, out, factor, kind) for inside, out in groups]
+    depth, sigma = per_group[0] if len(per_group) == 1 else inverse_variance_mean(
+        np.array([d for d, _ in per_group]), np.array([e for _, e in per_group]), axis=0)
+    rows_out = np.sort(np.concatenate([out for _, out in groups]))
 
     def usable(rows: np.ndarray) -> np.ndarray:
         f, e = flux[rows], error[rows]
@@ -213,12 +223,14 @@ def transmission_spectrum(
             return (np.isfinite(f) & np.isfinite(e) & (e > 0)).sum(axis=0).astype(np.int64)
 
     formula = "1 − F_in/F_out" if kind == "transit" else "F_out/F_in − 1"
+    ramp = _start_ramp_warning(curves.hours, curves.visit, flux, error, rows_out)
     description = (
         f"{kind} depth = {formula} per channel; F = inverse-variance weighted mean over the "
         f"{rows_in.size} integrations in {windows_text(windows_in)} ({what}) and the {rows_out.size} in "
-        f"{windows_text(windows_out)} (baseline), hours since t0 ({curves.time_standard}); errors propagated "
-        f"from the per-integration errors{' × max(1, baseline scatter / error)' if scale_errors else ''}; "
-        f"channels: {curves.description}"
+        f"{windows_text(windows_out)} (baseline), hours since t0 ({curves.time_standard})"
+        f"{_groups_text(curves.visit, groups, unused)}; errors propagated from the per-integration errors"
+        f"{' × max(1, baseline scatter / error)' if scale_errors else ''}; "
+        f"channels: {curves.description}{ramp}"
     )
     meta = {**curves.meta, "time_standard": curves.time_standard, "t0_mjd": curves.t0_mjd}
     return TransmissionSpectrum(
@@ -231,13 +243,117 @@ def transmission_spectrum(
     )
 
 
-def _baseline_scatter(flux: np.ndarray, error: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """√(Σ((f − mean)/σ)²/(N − 1)) per column over the usable values (NaN for N < 2)."""
+def _visit_groups(visit: np.ndarray, rows_in: np.ndarray, rows_out: np.ndarray,
+                  what: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """The (in-window rows, baseline rows) each depth is measured on, and the baseline rows left unused.
+
+    A visit with integrations in both windows is compared with its own baseline only, so
+    that its level (raw flux, or the reference a per-visit normalization divided by, which
+    a median over the whole visit pulls down when it holds the transit) cancels in
+    F_in/F_out.  The visits with in-window integrations but no baseline are pooled with the
+    visits that hold only baseline (one group: their levels are assumed equal).  Groups
+    share no integration, so their depths are independent.  Baseline rows of visits that
+    hold no in-window integration, when every in-window visit has its own baseline, are
+    not used (their level need not be that of the transit's visit).
+    """
+    v_in, v_out = visit[rows_in], visit[rows_out]
+    own = np.intersect1d(v_in, v_out)
+    groups = [(rows_in[v_in == v], rows_out[v_out == v]) for v in own]
+    rest_in, rest_out = rows_in[~np.isin(v_in, own)], rows_out[~np.isin(v_out, own)]
+    if rest_in.size and not rest_out.size:
+        raise ValueError(f"the {what} integrations of visit(s) {', '.join(map(str, np.unique(visit[rest_in])))} have no "
+                         "baseline: give a baseline window in that visit (or in a visit without a transit)")
+    if rest_in.size:
+        groups.append((rest_in, rest_out))
+        rest_out = rest_out[:0]
+    return groups, rest_out
+
+
+def _window_depth(flux: np.ndarray, error: np.ndarray, rows_in: np.ndarray, rows_out: np.ndarray,
+                  factor: np.ndarray | float, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Depth and σ per channel from the inverse-variance means over ``rows_in`` and ``rows_out``
+    (errors × ``factor``)."""
+    f_in, s_in = inverse_variance_mean(flux[rows_in], error[rows_in], axis=0)
+    f_out, s_out = inverse_variance_mean(flux[rows_out], error[rows_out], axis=0)
+    s_in, s_out = s_in * factor, s_out * factor
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = f_in / f_out
+        s_q = np.abs(q) * np.hypot(s_in / f_in, s_out / f_out)
+        return (1.0 - q, s_q) if kind == "transit" else (1.0 / q - 1.0, s_q / q**2)
+
+
+def _baseline_squares(flux: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Σ((f − F)/σ)² per column over the usable values, F their inverse-variance mean, and their count."""
+    mean, _ = inverse_variance_mean(flux, error, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         usable = np.isfinite(flux) & np.isfinite(error) & (error > 0)
         z = np.where(usable, (flux - mean[None, :]) / np.where(usable, error, 1.0), 0.0)
-        n = usable.sum(axis=0)
-        return np.where(n > 1, np.sqrt((z**2).sum(axis=0) / (n - 1)), np.nan)
+        return (z**2).sum(axis=0), usable.sum(axis=0)
+
+
+#: Share of a visit's span at its start where a settling ramp is looked for in the baseline.
+RAMP_SHARE = 0.1
+#: |z| of the start of a baseline against the rest of it (all channels together) that is reported.
+RAMP_Z = 5.0
+
+
+def _start_ramp_warning(hours: np.ndarray, visit: np.ndarray, flux: np.ndarray, error: np.ndarray,
+                        rows_out: np.ndarray) -> str:
+    """A warning when a baseline that starts with its visit lies off the rest of that baseline there.
+
+    JWST time series often begin with a ramp (the detector settling) that a baseline
+    window from the first integration averages in, biasing every depth the same way (by
+    ~2 σ for a 0.3 % ramp of 15 min in a 10 h visit).  Per visit whose baseline holds its
+    first integration: the baseline integrations in the first :data:`RAMP_SHARE` of the
+    visit against the other baseline ones, ``z_c = (F_early − F_rest)/σ`` per channel, and
+    ``z = Σ z_c / √N`` over the N channels with both (a ramp is common to all of them; for
+    noise ``z`` ~ N(0, 1)).  Reported when ``|z| >`` :data:`RAMP_Z`; nothing is changed.
+    """
+    found = []
+    for v in np.unique(visit[rows_out]):
+        rows = np.flatnonzero(visit == v)
+        own = rows_out[visit[rows_out] == v]
+        if own[0] != rows[0]:
+            continue
+        start, span = hours[rows[0]], hours[rows[-1]] - hours[rows[0]]
+        early = own[hours[own] <= start + RAMP_SHARE * span]
+        rest = own[hours[own] > start + RAMP_SHARE * span]
+        if early.size < 3 or rest.size < 3:
+            continue
+        f_early, s_early = inverse_variance_mean(flux[early], error[early], axis=0)
+        f_rest, s_rest = inverse_variance_mean(flux[rest], error[rest], axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (f_early - f_rest) / np.hypot(s_early, s_rest)
+        z = z[np.isfinite(z)]
+        if z.size and abs(combined := z.sum() / np.sqrt(z.size)) > RAMP_Z:
+            level = np.nanmedian((f_early - f_rest) / f_rest) * 100
+            found.append(f"visit {v}: the baseline's first {hours[early[-1]] - start:.3g} h lie {level:+.3g} % "
+                         f"off the rest of it (z = {combined:+.1f} over {z.size} channels)")
+    if not found:
+        return ""
+    return (". Warning: a start ramp in the baseline? " + "; ".join(found)
+            + " — start the baseline window later, or every depth is biased")
+
+
+def _groups_text(visit: np.ndarray, groups: list[tuple[np.ndarray, np.ndarray]], unused: np.ndarray) -> str:
+    """How the visits were compared, for the description (empty for one visit against itself)."""
+    def names(rows: np.ndarray) -> str:
+        labels = np.unique(visit[rows])
+        return f"visit{'s' if labels.size > 1 else ''} {', '.join(map(str, labels))}"
+
+    own = [names(inside) for inside, out in groups if np.array_equal(np.unique(visit[inside]), np.unique(visit[out]))]
+    pooled = [f"{names(inside)} against the baseline of {names(out)}, their levels assumed equal"
+              for inside, out in groups if not np.array_equal(np.unique(visit[inside]), np.unique(visit[out]))]
+    if len(groups) == 1 and own and not unused.size:  # one visit against its own baseline: nothing to say
+        return ""
+    parts = ([f"each in-window visit against the baseline of its own visit ({'; '.join(own)})"] if own else []) + pooled
+    text = "; " + "; ".join(parts)
+    if len(groups) > 1:
+        text += ", depths combined by inverse variance"
+    if unused.size:
+        text += (f"; the {unused.size} baseline integrations of {names(unused)}, which hold no in-window integration, "
+                 "are not used (their level need not be that of the others)")
+    return text
 
 
 def _unit_text(unit: u.UnitBase) -> str:

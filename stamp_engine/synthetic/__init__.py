@@ -137,6 +137,11 @@ def make_observation(
     period_hours: float = 2.4,
     nan_columns: tuple[int, ...] = (),
     meta: dict[str, Any] | None = None,
+    depth: np.ndarray | None = None,
+    transit_visits: tuple[int, ...] | None = None,
+    transit_mid_fraction: float = 0.5,
+    ramp: float = 0.0,
+    ramp_hours: float = 0.25,
 ) -> Observation:
     """Build a synthetic observation with a known signal.
 
@@ -157,6 +162,18 @@ def make_observation(
         Signal-to-noise per pixel per integration.
     nan_columns : tuple of int
         Columns whose flux is NaN (no valid pixel), as extract_1d writes them.
+    depth : ndarray, optional
+        Transit depth (fraction) per wavelength; default :func:`transit_depth`.
+    transit_visits : tuple of int, optional
+        The visits that hold a transit (default: all); the others are flat baseline.
+    transit_mid_fraction : float
+        Mid-transit as a fraction of each visit's span (0.5 = centred; off-centre or
+        partial transits with values near 0 or 1).  The truth's ``mid_hours`` lists the
+        mid-times of the visits with a transit.
+    ramp, ramp_hours : float
+        A start ramp at the beginning of every visit, as JWST detectors settle: the signal
+        is multiplied by ``1 − ramp·exp(−t/ramp_hours)`` (``t`` hours since the visit's first
+        integration), the same at every wavelength.  ``model`` includes it.
     """
     rng = np.random.default_rng(seed)
     if wavelength is None:
@@ -175,13 +192,18 @@ def make_observation(
     truth: dict[str, Any] = {"kind": kind, "cadence_s": cadence_s, "snr": snr, "seed": seed}
     truth["visit_bounds_hours"] = [(float(hours[r][0]), float(hours[r][-1])) for r in per_visit]
     if kind == "transit":
-        depth = transit_depth(wavelength)
+        depth = transit_depth(wavelength) if depth is None else np.broadcast_to(np.asarray(depth, float), wavelength.shape).copy()
+        with_transit = range(n_visits) if transit_visits is None else sorted(set(transit_visits))
         model = np.ones((n_integrations, wavelength.size))
-        for v, rows in enumerate(per_visit):
+        mids = []
+        for v in with_transit:
+            rows = per_visit[v]
             h = hours[rows] - hours[rows][0]
             span = h[-1] if len(h) > 1 else 1.0
-            model[rows] = trapezoid_transit(h, depth, mid=span / 2, duration=span * 0.4, ingress=span * 0.05)
-        truth.update(depth=depth, mid_hours=[float(hours[r][0] + (hours[r][-1] - hours[r][0]) / 2) for r in per_visit])
+            mid = span * transit_mid_fraction
+            model[rows] = trapezoid_transit(h, depth, mid=mid, duration=span * 0.4, ingress=span * 0.05)
+            mids.append(float(hours[rows][0] + mid))
+        truth.update(depth=depth, mid_hours=mids, transit_visits=list(with_transit))
     elif kind == "variability":
         amplitude = variability_amplitude(wavelength)
         phase = 0.6 * molecular_feature(wavelength) / 1.5  # radians: bands lag the continuum
@@ -190,6 +212,10 @@ def make_observation(
         truth.update(amplitude=amplitude, phase=phase, period_hours=period_hours)
     else:
         raise ValueError(f"kind must be 'transit' or 'variability', not {kind!r}")
+    if ramp:
+        since_start = hours - np.concatenate([np.full(len(rows), hours[rows][0]) for rows in per_visit])
+        model = model * (1.0 - ramp * np.exp(-since_start / ramp_hours))[:, None]
+        truth.update(ramp=ramp, ramp_hours=ramp_hours)
     clean = source[None, :] * model
     error = np.broadcast_to(source[None, :] / snr, clean.shape).copy()
     flux = clean + rng.standard_normal(clean.shape) * error

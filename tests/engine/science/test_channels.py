@@ -258,3 +258,25 @@ def test_a_channel_holding_one_sample_is_labelled_with_that_samples_wavelength(w
     np.testing.assert_allclose(curves.edges[:-1, 1], middles)
     assert np.all((curves.edges[:, 0] < wavelength) & (wavelength < curves.edges[:, 1]))
     np.testing.assert_allclose(curves.flux, flux, rtol=1e-15)  # one sample: the channel's curve is that sample's
+
+
+@pytest.mark.parametrize("with_baseline", [True, False])
+def test_divide_by_white_takes_each_visits_own_level(with_baseline):
+    # visit 1 is redder by 1 % per µm (another spot coverage, or another per-visit reference
+    # spectrum): one level r0 for both visits left the residuals of each visit ~±0.3 % off zero
+    # (without a baseline the median is pulled by a chromatic transit, as documented: a grey one here)
+    obs = make_observation("transit", n_integrations=400, n_visits=2, wavelength=np.linspace(1, 3, 60), seed=3,
+                           transit_visits=(0,), snr=3000, depth=None if with_baseline else 0.015)
+    redder = np.where(obs.visit[:, None] == 1, 1 + 0.01 * (obs.wavelength - 2.0), 1.0)
+    cube = obs.to_cube().replace(flux=obs.flux * redder, error=obs.error * redder)
+    first, last = obs.truth["visit_bounds_hours"][0]
+    span = last - first
+    baseline = [(first, first + 0.25 * span), (first + 0.75 * span, last), obs.truth["visit_bounds_hours"][1]]
+    residuals = divide_by_white(cube.channels(n=6), baseline=baseline if with_baseline else None)
+    out = np.all(obs.model == 1.0, axis=1)
+    for visit in (0, 1):
+        rows = out & (obs.visit == visit)
+        mean = np.nanmean(residuals.flux[rows], axis=0)
+        typical = np.nanmedian(residuals.error[rows], axis=0) / np.sqrt(rows.sum())
+        assert np.all(np.abs(mean) < 5 * typical), (visit, mean, typical)
+    assert "of each visit" in residuals.description
