@@ -763,7 +763,19 @@ def _renumber(piece: _Piece, primary: fits.Header, int_times: dict[str, np.ndarr
     """
     numbers = piece.int_num
     n = numbers.size
-    if (numbers <= 0).any():
+    unknown = numbers <= 0
+    if unknown.any() and not unknown.all():
+        # a one-integration segment is a bare SpecModel table among numbered ones (stage 3):
+        # it continues the table before it; counting every row from 1 would shift the later
+        # segments onto other integrations' numbers (and times) when a segment is missing
+        filled = _numbered_after_neighbours(numbers)
+        if filled.min() > 0 and np.unique(filled).size == n:
+            notes.append(
+                f"{_describe_numbers(filled[unknown])}: a one-integration table without an integration "
+                "number, numbered after the table before it in the file"
+            )
+            return _with_numbers(piece, filled)
+    if unknown.any():
         # no INT_NUM at all: file order, starting at this segment's first integration
         start = _segment_start(primary, int_times, n) if stage != 3 else 1
         numbers = np.arange(start, start + n)
@@ -782,6 +794,18 @@ def _renumber(piece: _Piece, primary: fits.Header, int_times: dict[str, np.ndarr
         notes.append("INT_NUM restarts inside the file (segments without INT_TIMES): counted in file order")
         return _with_numbers(piece, np.arange(1, n + 1))
     return piece
+
+
+def _numbered_after_neighbours(numbers: np.ndarray) -> np.ndarray:
+    """Rows without a number (<= 0) get the last numbered row's number plus their distance from it
+    (rows before the first numbered one: the first number minus their distance)."""
+    index = np.arange(numbers.size)
+    known = numbers > 0
+    last = np.maximum.accumulate(np.where(known, index, -1))
+    first = np.flatnonzero(known)[0]
+    after = numbers[np.maximum(last, 0)] + (index - last)
+    before = numbers[first] - (first - index)
+    return np.where(known, numbers, np.where(last >= 0, after, before)).astype(np.int64)
 
 
 def _segment_start(primary: fits.Header, int_times: dict[str, np.ndarray] | None, n: int) -> int:
