@@ -461,12 +461,35 @@ def _one_reduction_per_time(blocks: list[SpectralBlock], problems: list[Problem]
             if other is kept:
                 continue
             dropped.update(id(b) for b in other.blocks)
-            message = (f"not used: {_sources(kept.blocks)} holds another reduction of the same integrations "
-                       f"({kept.describe()}; this file: {other.describe()}) and was kept because "
-                       f"{_why_preferred(kept, other)}; two reductions of one observation are never mixed")
+            why = (f"({kept.describe()}; this file: {other.describe()}) and was kept because "
+                   f"{_why_preferred(kept, other)}; two reductions of one observation are never mixed")
             for source in sorted({b.source for b in other.blocks}):
+                lacking = _integrations_lacking(kept, [b for b in other.blocks if b.source == source])
+                if lacking.size:  # a segment the kept reduction lost (failed in tso3, not uploaded)
+                    message = (f"not used although its {_integration_runs(lacking)} are not in {_sources(kept.blocks)}, "
+                               f"which holds another reduction of this exposure {why}. "
+                               f"Load this file without {_sources(kept.blocks)} to see them")
+                else:
+                    message = f"not used: {_sources(kept.blocks)} holds another reduction of the same integrations {why}"
                 problems.append(Problem(source, message, "warning"))
     return [b for b in blocks if id(b) not in dropped]
+
+
+def _integrations_lacking(kept: _Reduction, blocks: list[SpectralBlock]) -> np.ndarray:
+    """Integration numbers of ``blocks`` (one file of the same exposure) that ``kept`` does not hold."""
+    mine = [np.asarray(b.integration) for b in blocks if b.exposure == kept.exposure]
+    if not mine:
+        return np.zeros(0, dtype=np.int64)
+    return np.setdiff1d(np.concatenate(mine), kept.integrations)
+
+
+def _integration_runs(numbers: np.ndarray) -> str:
+    """``integrations 61–120`` (or ``integration 7``, ``integrations 3, 9–12``) from sorted unique numbers."""
+    breaks = np.flatnonzero(np.diff(numbers) > 1)
+    starts, ends = numbers[np.r_[0, breaks + 1]], numbers[np.r_[breaks, numbers.size - 1]]
+    runs = [f"{a}–{b}" if a != b else f"{a}" for a, b in zip(starts, ends)]
+    listed = ", ".join(runs[:5]) + (f" and {len(runs) - 5} more runs" if len(runs) > 5 else "")
+    return f"integration{'s' if numbers.size > 1 else ''} {listed}"
 
 
 def _why_preferred(kept: _Reduction, other: _Reduction) -> str:
