@@ -357,6 +357,50 @@ def _element_sort_key(element: str) -> tuple:
     return (1, 0, element)
 
 
+#: One integration's mid-time in two files of one exposure differs by less than this (days) —
+#: time standards included (TDB−UTC plus the Rømer delay stay under 9 min) — and an exposure
+#: lasts longer, so the same INT_NUM further apart in time is another exposure's.
+_SAME_INTEGRATION_DAYS = 0.01
+
+
+def _separate_exposures(blocks: list[SpectralBlock], problems: list[Problem]) -> list[SpectralBlock]:
+    """Files that share an exposure key but hold its integration numbers at other times (two visits
+    whose headers carry the same identifiers, INT_NUM restarting at 1 in each) are other exposures:
+    joined as one, their integrations would be taken for repeats and one visit dropped."""
+    by_key: dict[str, list[SpectralBlock]] = defaultdict(list)
+    for b in blocks:
+        by_key[b.exposure].append(b)
+    renamed: dict[int, str] = {}
+    for key, members in by_key.items():
+        if len({b.source for b in members}) < 2:
+            continue
+        # clusters of blocks whose shared integration numbers have the same times (a handful of files)
+        clusters: list[tuple[list[SpectralBlock], np.ndarray, np.ndarray]] = []
+        for b in sorted(members, key=lambda b: float(np.nanmin(b.time_mjd))):
+            numbers = np.asarray(b.integration, dtype=np.int64)
+            times = np.asarray(b.time_mjd, dtype=np.float64)
+            for k, (blocks_k, numbers_k, times_k) in enumerate(clusters):
+                _, mine, theirs = np.intersect1d(numbers, numbers_k, return_indices=True)
+                if not np.any(np.abs(times[mine] - times_k[theirs]) > _SAME_INTEGRATION_DAYS):
+                    merged, first = np.unique(np.concatenate([numbers_k, numbers]), return_index=True)
+                    clusters[k] = (blocks_k + [b], merged, np.concatenate([times_k, times])[first])
+                    break
+            else:
+                clusters.append(([b], numbers, times))
+        if len(clusters) < 2:
+            continue
+        for k, (blocks_k, _, times_k) in enumerate(clusters[1:], start=2):
+            for b in blocks_k:
+                renamed[id(b)] = f"{key} ({k})"
+            problems.append(Problem(_sources(blocks_k), (
+                f"carries the same exposure identifiers ({key}) as {_sources(clusters[0][0])} but holds its "
+                f"integration numbers at other times (from MJD {np.nanmin(times_k):.5f}): read as another "
+                "exposure, not as repeats"), "info"))
+    if not renamed:
+        return blocks
+    return [replace(b, exposure=renamed[id(b)]) if id(b) in renamed else b for b in blocks]
+
+
 @dataclass
 class _Reduction:
     """The blocks of one reduction of one exposure: same exposure key, stage, pipeline and layout."""
@@ -749,6 +793,7 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress, s
     if not blocks:
         raise NoUsableData(problems)
     blocks, available, element_used = _choose_elements(blocks, options, problems)
+    blocks = _separate_exposures(blocks, problems)
     blocks = _one_reduction_per_time(blocks, problems)
     series = _join_detectors(_stitch(blocks, problems), problems)
     series = _common_units(series, problems)
