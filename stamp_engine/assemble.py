@@ -714,6 +714,10 @@ def _why_missing(members: list[SpectralBlock], problems: list[Problem]) -> str:
                          and _SEGMENT_PART.sub("", Path(p.source).name) in exposures})
     if unreadable:
         return f"(segment file {', '.join(unreadable)} of this exposure failed to read)"
+    cut = sorted({p.source for p in problems if "may be cut short" in p.message and _SEGMENT_PART.search(p.source)
+                  and _SEGMENT_PART.sub("", Path(p.source).name) in exposures})
+    if cut:
+        return f"(segment file {', '.join(cut)} of this exposure may be cut short: see its warning)"
     return "(a segment file of this exposure was not given)"
 
 

@@ -157,6 +157,7 @@ class _Layout:
     new_layout: bool
     flux_unit: str | None
     n_tables: int
+    has_asdf: bool = False
 
 
 def _records(raw: np.ndarray, offset: int, n_rows: int, table: fits_scan.Columns) -> np.ndarray:
@@ -175,6 +176,7 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
     flux_unit: str | None = None
     new_layout = False
     n_tables = 0
+    has_asdf = False
     with open(path, "rb") as handle:
         index = 0
         position = 0
@@ -215,6 +217,7 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
                                  for name, column in times.columns.items()}
                 continue
             if extname != "EXTRACT1D":
+                has_asdf = has_asdf or extname == "ASDF"
                 continue  # ASDF, HDRTAB, INT_TIMES_STRIPE, a stray SCI …
             n_tables += 1
             key = fits_scan.columns_key(cards, "EXTRACT1D")
@@ -244,7 +247,7 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
         raise ReadError("is an empty FITS file")
     if str(primary.get("DATAMODL", "")).strip() == "TSOMultiSpecModel":
         new_layout = True
-    return _Layout(primary, raw, int_times, groups, new_layout, flux_unit, n_tables)
+    return _Layout(primary, raw, int_times, groups, new_layout, flux_unit, n_tables, has_asdf)
 
 
 def _vector_piece(records: np.ndarray, table: fits_scan.Columns) -> _Piece:
@@ -648,6 +651,10 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
         raise ReadError("has no EXTRACT1D spectra")
     file_notes: list[str] = []
     file_info: list[str] = []
+    if not layout.has_asdf and _text(primary, "DATAMODL"):
+        # a download that stops exactly between two HDUs reads as a complete, shorter file
+        file_notes.append(f"has no ASDF HDU, which the pipeline writes last: the file may be cut short after "
+                          f"its {layout.n_tables} EXTRACT1D table(s) (an incomplete download?)")
     int_times = layout.int_times
     if int_times is not None and not np.any(int_times.get("integration_number", np.zeros(0)) > 0):
         int_times = None
@@ -713,6 +720,8 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
         if _all_nan(piece.flux):
             file_notes.append(f"every FLUX value{label} is NaN: that spectrum was left out")
             continue
+        if stage != 3:
+            _note_segment_lacking(piece.int_num, primary, label, notes)
         times, standard = _times(piece, piece.int_num, int_times, primary, notes)
         keep = np.isfinite(times)
         if not keep.all():
@@ -794,6 +803,19 @@ def _renumber(piece: _Piece, primary: fits.Header, int_times: dict[str, np.ndarr
         notes.append("INT_NUM restarts inside the file (segments without INT_TIMES): counted in file order")
         return _with_numbers(piece, np.arange(1, n + 1))
     return piece
+
+
+def _note_segment_lacking(numbers: np.ndarray, primary: fits.Header, label: str, notes: list[str]) -> None:
+    """Say which integrations of this segment's ``INTSTART``–``INTEND`` have no spectrum in the file."""
+    start, end = primary.get("INTSTART"), primary.get("INTEND")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end)):
+        return
+    if not 1 <= start <= end or end - start > 10 * max(numbers.size, 1):
+        return  # keywords that cannot describe this file
+    lacking = np.setdiff1d(np.arange(start, end + 1), numbers)
+    if lacking.size:
+        notes.append(f"{_describe_numbers(lacking)} of this segment (INTSTART–INTEND = {start}–{end}) have no "
+                     f"spectrum{label} in the file")
 
 
 def _numbered_after_neighbours(numbers: np.ndarray) -> np.ndarray:
