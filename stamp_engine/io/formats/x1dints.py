@@ -158,6 +158,7 @@ class _Layout:
     flux_unit: str | None
     n_tables: int
     has_asdf: bool = False
+    empty_tables: list[str] = field(default_factory=list)  # "HDU 5, order 2, INT_NUM 12" of tables without rows
 
 
 def _records(raw: np.ndarray, offset: int, n_rows: int, table: fits_scan.Columns) -> np.ndarray:
@@ -177,6 +178,7 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
     new_layout = False
     n_tables = 0
     has_asdf = False
+    empty_tables: list[str] = []
     with open(path, "rb") as handle:
         index = 0
         position = 0
@@ -231,10 +233,17 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
                 flux_unit = table.columns["FLUX"].unit
             detector = fits_scan.card_text(cards, "DETECTOR", default_detector).upper()
             group_key = (fits_scan.card_int(cards, "SPORDER", 1), detector)
+            n_rows = fits_scan.card_int(cards, "NAXIS2", 0)
+            if n_rows == 0:  # nothing extracted there: no spectrum, and no integration to count
+                int_num = fits_scan.card_int(cards, "INT_NUM")
+                what = [f"HDU {index - 1}", f"order {group_key[0]}"]
+                what += [detector] if detector != default_detector.upper() else []
+                what += [f"INT_NUM {int_num}"] if int_num is not None else []
+                empty_tables.append(f"EXTRACT1D table ({', '.join(what)}) has no rows")
+                continue
             group = groups.get(group_key)
             if group is None:
                 group = groups[group_key] = _Group(*group_key)
-            n_rows = fits_scan.card_int(cards, "NAXIS2", 0)
             if "INT_NUM" in table.columns or table.columns["FLUX"].repeat > 1:
                 new_layout = True
                 group.tables.append(_vector_piece(_records(raw, data_start, n_rows, table), table))
@@ -247,7 +256,7 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
         raise ReadError("is an empty FITS file")
     if str(primary.get("DATAMODL", "")).strip() == "TSOMultiSpecModel":
         new_layout = True
-    return _Layout(primary, raw, int_times, groups, new_layout, flux_unit, n_tables, has_asdf)
+    return _Layout(primary, raw, int_times, groups, new_layout, flux_unit, n_tables, has_asdf, empty_tables)
 
 
 def _vector_piece(records: np.ndarray, table: fits_scan.Columns) -> _Piece:
@@ -655,6 +664,10 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
         # a download that stops exactly between two HDUs reads as a complete, shorter file
         file_notes.append(f"has no ASDF HDU, which the pipeline writes last: the file may be cut short after "
                           f"its {layout.n_tables} EXTRACT1D table(s) (an incomplete download?)")
+    if layout.empty_tables:
+        more = len(layout.empty_tables) - 5
+        file_notes.append("; ".join(layout.empty_tables[:5]) + (f"; {more} more such tables" if more > 0 else "")
+                          + ": left out (nothing was extracted there)")
     int_times = layout.int_times
     if int_times is not None and not np.any(int_times.get("integration_number", np.zeros(0)) > 0):
         int_times = None
@@ -814,8 +827,8 @@ def _note_segment_lacking(numbers: np.ndarray, primary: fits.Header, label: str,
         return  # keywords that cannot describe this file
     lacking = np.setdiff1d(np.arange(start, end + 1), numbers)
     if lacking.size:
-        notes.append(f"{_describe_numbers(lacking)} of this segment (INTSTART–INTEND = {start}–{end}) have no "
-                     f"spectrum{label} in the file")
+        notes.append(f"{_describe_numbers(lacking)} of this segment (INTSTART–INTEND = {start}–{end}) "
+                     f"{'has' if lacking.size == 1 else 'have'} no spectrum{label} in the file")
 
 
 def _numbered_after_neighbours(numbers: np.ndarray) -> np.ndarray:

@@ -276,6 +276,28 @@ def test_int_times_stripe_is_not_int_times(tmp_path, obs, layout):
     assert_matches(read_one(path), obs, np.arange(24))
 
 
+@pytest.mark.parametrize("layout", ["old", "new"])
+def test_an_empty_extract1d_table_is_left_out_not_the_file(tmp_path, layout):
+    """An EXTRACT1D table with no rows (NAXIS2 = 0; an order that extracted nothing).  New layout: the
+    whole file failed ('zero-size array to reduction operation'); old layout: that order's other
+    integrations were refused with it ('no usable wavelengths')."""
+    soss, extra = make_mode_observation("niriss_soss", 12, n_wavelengths=20, seed=2)
+    path = write_x1dints(tmp_path / "soss.fits", soss, layout=layout, extra_spectra=extra)
+    with fits.open(path) as hdul:
+        hdus = list(hdul)
+        last = max(i for i, h in enumerate(hdus) if h.name == "EXTRACT1D")  # order 2 (of integration 12)
+        hdus[last] = fits.BinTableHDU(data=hdus[last].data[:0], header=hdus[last].header)
+        fits.HDUList(hdus).writeto(path, overwrite=True)
+    blocks = {b.element: b for b in registry.read(path)}
+    assert_matches(blocks["order 1"], soss, np.arange(12), descending=True)
+    if layout == "old":
+        assert_matches(blocks["order 2"], extra[0][1], np.arange(11), descending=True)
+    else:
+        assert set(blocks) == {"order 1"}
+    note = f"EXTRACT1D table (HDU {last}, order 2{', INT_NUM 12' if layout == 'old' else ''}) has no rows"
+    assert any(note in n for n in blocks["order 1"].notes), blocks["order 1"].notes
+
+
 def test_stray_sci_and_hdrtab_hdus(tmp_path, obs):
     for layout in ("old", "new"):
         path = write_x1dints(tmp_path / f"{layout}.fits", obs, layout=layout, stray_sci=True, hdrtab=True)
