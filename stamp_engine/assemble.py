@@ -626,7 +626,9 @@ def _stitch_group(exposure: str, element: str, members: list[SpectralBlock], pro
     if gaps:
         listed = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in gaps[:5])
         more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
-        problems.append(Problem(_sources(usable), f"integrations {listed}{more} are missing "
+        single = len(gaps) == 1 and gaps[0][0] == gaps[0][1]
+        problems.append(Problem(_sources(usable), f"{'integration' if single else 'integrations'} {listed}{more} "
+                                                  f"{'is' if single else 'are'} missing "
                                                   f"{_why_missing(usable, problems)}", "warning"))
     pieces = []
     for k, b in enumerate(usable):
@@ -718,6 +720,9 @@ def _why_missing(members: list[SpectralBlock], problems: list[Problem]) -> str:
                   and _SEGMENT_PART.sub("", Path(p.source).name) in exposures})
     if cut:
         return f"(segment file {', '.join(cut)} of this exposure may be cut short: see its warning)"
+    leaving = sorted({b.source for b in members if any(n.endswith("were left out") for n in b.notes)})
+    if leaving:  # the reader dropped unusable integrations (absurd times, no wavelength …)
+        return f"(left out of {', '.join(leaving)}: see its warnings)"
     return "(a segment file of this exposure was not given)"
 
 
