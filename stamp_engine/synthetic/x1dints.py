@@ -161,7 +161,8 @@ def make_mode_observation(
         ``write_x1dints(..., extra_spectra=extra)``.
     """
     spec = INSTRUMENT_MODES[mode]
-    base_meta = {**spec["meta"], **(meta or {})}
+    # make_observation's defaults describe NIRSpec PRISM: a mode without a grating has none
+    base_meta = {"grating": None, **spec["meta"], **(meta or {})}
     first_n = spec["elements"][0]["n"]
     out: list[tuple[Element, Observation]] = []
     for k, element in enumerate(spec["elements"]):
