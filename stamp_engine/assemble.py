@@ -357,6 +357,50 @@ def _element_sort_key(element: str) -> tuple:
     return (1, 0, element)
 
 
+#: One integration's mid-time in two files of one exposure differs by less than this (days) —
+#: time standards included (TDB−UTC plus the Rømer delay stay under 9 min) — and an exposure
+#: lasts longer, so the same INT_NUM further apart in time is another exposure's.
+_SAME_INTEGRATION_DAYS = 0.01
+
+
+def _separate_exposures(blocks: list[SpectralBlock], problems: list[Problem]) -> list[SpectralBlock]:
+    """Files that share an exposure key but hold its integration numbers at other times (two visits
+    whose headers carry the same identifiers, INT_NUM restarting at 1 in each) are other exposures:
+    joined as one, their integrations would be taken for repeats and one visit dropped."""
+    by_key: dict[str, list[SpectralBlock]] = defaultdict(list)
+    for b in blocks:
+        by_key[b.exposure].append(b)
+    renamed: dict[int, str] = {}
+    for key, members in by_key.items():
+        if len({b.source for b in members}) < 2:
+            continue
+        # clusters of blocks whose shared integration numbers have the same times (a handful of files)
+        clusters: list[tuple[list[SpectralBlock], np.ndarray, np.ndarray]] = []
+        for b in sorted(members, key=lambda b: float(np.nanmin(b.time_mjd))):
+            numbers = np.asarray(b.integration, dtype=np.int64)
+            times = np.asarray(b.time_mjd, dtype=np.float64)
+            for k, (blocks_k, numbers_k, times_k) in enumerate(clusters):
+                _, mine, theirs = np.intersect1d(numbers, numbers_k, return_indices=True)
+                if not np.any(np.abs(times[mine] - times_k[theirs]) > _SAME_INTEGRATION_DAYS):
+                    merged, first = np.unique(np.concatenate([numbers_k, numbers]), return_index=True)
+                    clusters[k] = (blocks_k + [b], merged, np.concatenate([times_k, times])[first])
+                    break
+            else:
+                clusters.append(([b], numbers, times))
+        if len(clusters) < 2:
+            continue
+        for k, (blocks_k, _, times_k) in enumerate(clusters[1:], start=2):
+            for b in blocks_k:
+                renamed[id(b)] = f"{key} ({k})"
+            problems.append(Problem(_sources(blocks_k), (
+                f"carries the same exposure identifiers ({key}) as {_sources(clusters[0][0])} but holds its "
+                f"integration numbers at other times (from MJD {np.nanmin(times_k):.5f}): read as another "
+                "exposure, not as repeats"), "info"))
+    if not renamed:
+        return blocks
+    return [replace(b, exposure=renamed[id(b)]) if id(b) in renamed else b for b in blocks]
+
+
 @dataclass
 class _Reduction:
     """The blocks of one reduction of one exposure: same exposure key, stage, pipeline and layout."""
@@ -461,12 +505,35 @@ def _one_reduction_per_time(blocks: list[SpectralBlock], problems: list[Problem]
             if other is kept:
                 continue
             dropped.update(id(b) for b in other.blocks)
-            message = (f"not used: {_sources(kept.blocks)} holds another reduction of the same integrations "
-                       f"({kept.describe()}; this file: {other.describe()}) and was kept because "
-                       f"{_why_preferred(kept, other)}; two reductions of one observation are never mixed")
+            why = (f"({kept.describe()}; this file: {other.describe()}) and was kept because "
+                   f"{_why_preferred(kept, other)}; two reductions of one observation are never mixed")
             for source in sorted({b.source for b in other.blocks}):
+                lacking = _integrations_lacking(kept, [b for b in other.blocks if b.source == source])
+                if lacking.size:  # a segment the kept reduction lost (failed in tso3, not uploaded)
+                    message = (f"not used although its {_integration_runs(lacking)} are not in {_sources(kept.blocks)}, "
+                               f"which holds another reduction of this exposure {why}. "
+                               f"Load this file without {_sources(kept.blocks)} to see them")
+                else:
+                    message = f"not used: {_sources(kept.blocks)} holds another reduction of the same integrations {why}"
                 problems.append(Problem(source, message, "warning"))
     return [b for b in blocks if id(b) not in dropped]
+
+
+def _integrations_lacking(kept: _Reduction, blocks: list[SpectralBlock]) -> np.ndarray:
+    """Integration numbers of ``blocks`` (one file of the same exposure) that ``kept`` does not hold."""
+    mine = [np.asarray(b.integration) for b in blocks if b.exposure == kept.exposure]
+    if not mine:
+        return np.zeros(0, dtype=np.int64)
+    return np.setdiff1d(np.concatenate(mine), kept.integrations)
+
+
+def _integration_runs(numbers: np.ndarray) -> str:
+    """``integrations 61–120`` (or ``integration 7``, ``integrations 3, 9–12``) from sorted unique numbers."""
+    breaks = np.flatnonzero(np.diff(numbers) > 1)
+    starts, ends = numbers[np.r_[0, breaks + 1]], numbers[np.r_[breaks, numbers.size - 1]]
+    runs = [f"{a}–{b}" if a != b else f"{a}" for a, b in zip(starts, ends)]
+    listed = ", ".join(runs[:5]) + (f" and {len(runs) - 5} more runs" if len(runs) > 5 else "")
+    return f"integration{'s' if numbers.size > 1 else ''} {listed}"
 
 
 def _why_preferred(kept: _Reduction, other: _Reduction) -> str:
@@ -559,7 +626,9 @@ def _stitch_group(exposure: str, element: str, members: list[SpectralBlock], pro
     if gaps:
         listed = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in gaps[:5])
         more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
-        problems.append(Problem(_sources(usable), f"integrations {listed}{more} are missing "
+        single = len(gaps) == 1 and gaps[0][0] == gaps[0][1]
+        problems.append(Problem(_sources(usable), f"{'integration' if single else 'integrations'} {listed}{more} "
+                                                  f"{'is' if single else 'are'} missing "
                                                   f"{_why_missing(usable, problems)}", "warning"))
     pieces = []
     for k, b in enumerate(usable):
@@ -647,6 +716,13 @@ def _why_missing(members: list[SpectralBlock], problems: list[Problem]) -> str:
                          and _SEGMENT_PART.sub("", Path(p.source).name) in exposures})
     if unreadable:
         return f"(segment file {', '.join(unreadable)} of this exposure failed to read)"
+    cut = sorted({p.source for p in problems if "may be cut short" in p.message and _SEGMENT_PART.search(p.source)
+                  and _SEGMENT_PART.sub("", Path(p.source).name) in exposures})
+    if cut:
+        return f"(segment file {', '.join(cut)} of this exposure may be cut short: see its warning)"
+    leaving = sorted({b.source for b in members if any(n.endswith("were left out") for n in b.notes)})
+    if leaving:  # the reader dropped unusable integrations (absurd times, no wavelength …)
+        return f"(left out of {', '.join(leaving)}: see its warnings)"
     return "(a segment file of this exposure was not given)"
 
 
@@ -726,6 +802,7 @@ def _assemble(blocks, files, problems, options: LoadOptions, report: Progress, s
     if not blocks:
         raise NoUsableData(problems)
     blocks, available, element_used = _choose_elements(blocks, options, problems)
+    blocks = _separate_exposures(blocks, problems)
     blocks = _one_reduction_per_time(blocks, problems)
     series = _join_detectors(_stitch(blocks, problems), problems)
     series = _common_units(series, problems)

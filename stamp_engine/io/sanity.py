@@ -47,15 +47,20 @@ def drop_absurd_values(block: SpectralBlock) -> SpectralBlock:
         shown = next((v for v in dropped if np.isfinite(v)), dropped[0])
         notes.append(f"{dropped.size} integration(s){label} with a missing or absurd time (e.g. {shown:.6g}) "
                      "were left out")
-        keep = np.flatnonzero(rows)
-        changes.update(time_mjd=time[keep], integration=np.asarray(block.integration)[keep],
-                       flux=block.flux[keep], error=block.error[keep])
-        if block.bad is not None:
-            changes["bad"] = block.bad[keep]
-        if np.ndim(block.wavelength) == 2:
-            changes["wavelength"] = block.wavelength[keep]
+        _keep_rows(block, changes, np.flatnonzero(rows))
     wavelength = np.asarray(changes.get("wavelength", block.wavelength), dtype=np.float64)
     usable = (np.isfinite(wavelength) & (wavelength > 0) & (wavelength <= MAX_WAVELENGTH_UM))
+    if usable.ndim == 2 and not usable.any(axis=1).all():
+        # an integration with its own grid and no usable wavelength at all (a corrupt table): that
+        # integration goes, not every column of every integration
+        with_grid = usable.any(axis=1)
+        if not with_grid.any():
+            raise ReadError("has no usable wavelengths (every value is missing, negative or absurd)")
+        numbers = np.asarray(changes.get("integration", block.integration))[~with_grid]
+        shown = ", ".join(str(int(n)) for n in numbers[:5]) + (" …" if numbers.size > 5 else "")
+        notes.append(f"{numbers.size} integration(s){label} without a usable wavelength (INT_NUM {shown}) were left out")
+        _keep_rows(block, changes, np.flatnonzero(with_grid))
+        wavelength, usable = wavelength[with_grid], usable[with_grid]
     columns = usable if usable.ndim == 1 else usable.all(axis=0)
     if not columns.any():
         raise ReadError("has no usable wavelengths (every value is missing, negative or absurd)")
@@ -69,6 +74,15 @@ def drop_absurd_values(block: SpectralBlock) -> SpectralBlock:
                 changes[name] = np.asarray(values)[:, keep]
         changes["wavelength"] = wavelength[..., keep]
     return replace(block, notes=notes, **changes) if changes else block
+
+
+def _keep_rows(block: SpectralBlock, changes: dict, keep: np.ndarray) -> None:
+    """Put the block's (or the already changed) per-integration arrays restricted to ``keep`` in ``changes``."""
+    for name in ("time_mjd", "integration", "flux", "error", "bad", "wavelength"):
+        values = changes.get(name, getattr(block, name))
+        if values is None or (name == "wavelength" and np.ndim(values) != 2):
+            continue
+        changes[name] = np.asarray(values)[keep] if name in ("time_mjd", "integration") else values[keep]
 
 
 def _usable_times(time: np.ndarray) -> np.ndarray:

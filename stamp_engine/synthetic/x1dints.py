@@ -161,7 +161,8 @@ def make_mode_observation(
         ``write_x1dints(..., extra_spectra=extra)``.
     """
     spec = INSTRUMENT_MODES[mode]
-    base_meta = {**spec["meta"], **(meta or {})}
+    # make_observation's defaults describe NIRSpec PRISM: a mode without a grating has none
+    base_meta = {"grating": None, **spec["meta"], **(meta or {})}
     first_n = spec["elements"][0]["n"]
     out: list[tuple[Element, Observation]] = []
     for k, element in enumerate(spec["elements"]):
@@ -420,6 +421,23 @@ def _int_times_table(obs: Observation, numbers: np.ndarray, filled: np.ndarray, 
     return _table("INT_TIMES", cols, numbers.size)
 
 
+def _int_times_stripe_table(obs: Observation, numbers: np.ndarray, filled: np.ndarray,
+                            timing: Mapping[str, float], n_stripes: int) -> _Table:
+    """INT_TIMES_STRIPE: ``n_stripes`` rows per INT_TIMES row, stripe ``k`` the ``k``-th slice of the
+    integration (so no stripe's mid-time is the integration's); zero rows where ``filled`` is False."""
+    times = _time_values(obs, numbers - 1, timing)
+    length = timing["effinttm"] / 86400.0 / n_stripes
+    offset = np.tile((np.arange(n_stripes) + 0.5 - n_stripes / 2) * length, numbers.size)
+    number = np.repeat(np.where(filled, numbers, 0), n_stripes)
+    cols = [_Col("integration_number", "J", number),
+            _Col("stripe_number", "J", np.tile(np.arange(1, n_stripes + 1), numbers.size))]
+    for scale, mid in (("MJD_UTC", times["MJD-AVG"]), ("BJD_TDB", times["TDB-MID"])):
+        stripe_mid = np.repeat(mid, n_stripes) + offset
+        for edge, shift in (("start", -length / 2), ("mid", 0.0), ("end", length / 2)):
+            cols.append(_Col(f"int_{edge}_{scale}", "D", np.where(number > 0, stripe_mid + shift, 0.0)))
+    return _table("INT_TIMES_STRIPE", cols, number.size)
+
+
 def _asdf_table(meta: Mapping[str, Any]) -> _Table:
     text = (
         "#ASDF 1.0.0\n#ASDF_STANDARD 1.5.0\n%YAML 1.1\n--- !core/asdf-1.1.0\n"
@@ -581,6 +599,8 @@ def write_x1dints(
     flux_unit: str | None = None,
     stray_sci: bool = False,
     hdrtab: bool = False,
+    int_times_stripe: int = 0,
+    lone_keywords: bool = True,
     filename: str | None = None,
 ) -> Path:
     """Write (part of) an observation as a JWST ``x1dints`` file.
@@ -645,6 +665,15 @@ def write_x1dints(
     stray_sci, hdrtab : bool
         Add a header-only ``SCI`` HDU before ``INT_TIMES`` / an ``HDRTAB`` table before
         ``ASDF``, so readers must select HDUs by ``EXTNAME``.
+    int_times_stripe : int
+        NIRISS SOSS superstripes per integration (jwst >= 3.0): when > 0, an ``INT_TIMES_STRIPE``
+        table follows ``INT_TIMES`` with that many rows per integration (``integration_number``
+        repeated, ``stripe_number`` 1..n, each stripe's own times, as
+        ``jwst.superstripe`` writes it); readers must take the times from ``INT_TIMES``.
+    lone_keywords : bool
+        New layout: a one-integration segment's plain table carries ``INT_NUM`` and the time
+        keywords in its header; False writes the bare ``SpecModel`` table (no INT_NUM, no time),
+        so its integration number must come from the file's other tables or ``INTSTART``.
     filename : str, optional
         ``FILENAME`` keyword; default the output file name.
 
@@ -721,6 +750,9 @@ def write_x1dints(
         hdus.append((_header_string(sci), None))
     if int_times_hdu is not None:
         hdus.append((_header_string(int_times_hdu.header), int_times_hdu.data))
+        if int_times_stripe > 0:
+            stripes = _int_times_stripe_table(obs, listed, filled, timing, int_times_stripe)
+            hdus.append((_header_string(stripes.header), stripes.data))
 
     flag_nan = version >= (1, 17)
     width = max(o.wavelength.size for _, o in elements) if (pad and layout == "new") else None
@@ -732,7 +764,7 @@ def write_x1dints(
     times = _time_values(obs, rows, timing)
     if layout == "new":
         hdus += _new_layout_tables(elements, tables, units, numbers, times, covered, chunks, segment,
-                                   stage, nan_time_columns, local_int_num, meta)
+                                   stage, nan_time_columns, local_int_num, lone_keywords, meta)
     else:
         if element_order == "auto":
             by_order = len({e.sporder for e, _ in elements}) > 1
@@ -761,7 +793,7 @@ def _time_cards(times: Mapping[str, np.ndarray], i: int) -> list[tuple[str, floa
 
 
 def _new_layout_tables(elements, tables, units, numbers, times, covered, chunks, segment, stage,
-                       nan_time_columns, local_int_num, meta) -> list[tuple[str, np.ndarray]]:
+                       nan_time_columns, local_int_num, lone_keywords, meta) -> list[tuple[str, np.ndarray]]:
     """One EXTRACT1D per (segment, element), one row per integration (TSOMultiSpecModel)."""
     hdus = []
     extver = 0
@@ -776,10 +808,11 @@ def _new_layout_tables(elements, tables, units, numbers, times, covered, chunks,
                 # extract.py appends a lone spectrum as a plain SpecModel table (rows = wavelengths)
                 cols = _spectral_cols({name: v[0, :valid] for name, v in part.items()}, units, None)
                 table = _table("EXTRACT1D", cols, valid)
-                extra_cards.append(("INT_NUM", 1 if local_int_num else int(numbers[chunk.start]),
-                                    "Integration number"))
-                if covered[chunk.start]:
-                    extra_cards += _time_cards(times, chunk.start)
+                if lone_keywords:
+                    extra_cards.append(("INT_NUM", 1 if local_int_num else int(numbers[chunk.start]),
+                                        "Integration number"))
+                    if covered[chunk.start]:
+                        extra_cards += _time_cards(times, chunk.start)
             else:
                 int_num = np.arange(1, n_rows + 1) if local_int_num else numbers[chunk]
                 seg_times = {key: np.where(covered[chunk], v[chunk], np.nan) for key, v in times.items()}

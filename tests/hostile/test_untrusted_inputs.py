@@ -491,6 +491,27 @@ def test_one_absurd_time_and_a_nan_wavelength_drop_one_row_and_one_column_not_th
     np.testing.assert_array_equal(loaded.flux, np.delete(np.delete(reference.flux, 5, axis=0), 3, axis=1))
 
 
+@pytest.mark.parametrize("layout", ["old", "new"])
+def test_one_integration_without_wavelengths_drops_that_integration_not_the_file(tmp_path, layout):
+    """Every WAVELENGTH of one integration NaN (a corrupt table among good ones): the whole file was
+    refused, saying 'every value is missing' although 19 of 20 integrations were fine."""
+    obs = make_observation(kind="transit", n_integrations=20, wavelength=np.linspace(1.0, 3.0, 12), seed=1)
+    [path] = write_segments(tmp_path, obs, n_segments=1, layout=layout)
+    with fits.open(path, mode="update") as hdus:
+        if layout == "old":
+            [table] = [h for h in hdus if h.name == "EXTRACT1D" and h.header["INT_NUM"] == 6]
+            table.data["WAVELENGTH"][:] = np.nan
+        else:
+            hdus["EXTRACT1D"].data["WAVELENGTH"][5] = np.nan
+    cube = load([path], read_limits=ReadLimits(isolate=False))
+    keep = np.delete(np.arange(20), 5)
+    np.testing.assert_array_equal(cube.integration, keep + 1)
+    np.testing.assert_allclose(cube.flux, obs.flux[keep])
+    assert [p.message for p in cube.problems if p.source == path.name] == [
+        "1 integration(s) of NRS1 without a usable wavelength (INT_NUM 6) were left out",
+        f"integration 6 is missing (left out of {path.name}: see its warnings)"]
+
+
 def test_an_absurd_time_never_stretches_the_dashboard_summary(tmp_path):
     from dashboard.summary import summarize
 

@@ -157,6 +157,8 @@ class _Layout:
     new_layout: bool
     flux_unit: str | None
     n_tables: int
+    has_asdf: bool = False
+    empty_tables: list[str] = field(default_factory=list)  # "HDU 5, order 2, INT_NUM 12" of tables without rows
 
 
 def _records(raw: np.ndarray, offset: int, n_rows: int, table: fits_scan.Columns) -> np.ndarray:
@@ -175,6 +177,8 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
     flux_unit: str | None = None
     new_layout = False
     n_tables = 0
+    has_asdf = False
+    empty_tables: list[str] = []
     with open(path, "rb") as handle:
         index = 0
         position = 0
@@ -215,6 +219,7 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
                                  for name, column in times.columns.items()}
                 continue
             if extname != "EXTRACT1D":
+                has_asdf = has_asdf or extname == "ASDF"
                 continue  # ASDF, HDRTAB, INT_TIMES_STRIPE, a stray SCI …
             n_tables += 1
             key = fits_scan.columns_key(cards, "EXTRACT1D")
@@ -228,10 +233,17 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
                 flux_unit = table.columns["FLUX"].unit
             detector = fits_scan.card_text(cards, "DETECTOR", default_detector).upper()
             group_key = (fits_scan.card_int(cards, "SPORDER", 1), detector)
+            n_rows = fits_scan.card_int(cards, "NAXIS2", 0)
+            if n_rows == 0:  # nothing extracted there: no spectrum, and no integration to count
+                int_num = fits_scan.card_int(cards, "INT_NUM")
+                what = [f"HDU {index - 1}", f"order {group_key[0]}"]
+                what += [detector] if detector != default_detector.upper() else []
+                what += [f"INT_NUM {int_num}"] if int_num is not None else []
+                empty_tables.append(f"EXTRACT1D table ({', '.join(what)}) has no rows")
+                continue
             group = groups.get(group_key)
             if group is None:
                 group = groups[group_key] = _Group(*group_key)
-            n_rows = fits_scan.card_int(cards, "NAXIS2", 0)
             if "INT_NUM" in table.columns or table.columns["FLUX"].repeat > 1:
                 new_layout = True
                 group.tables.append(_vector_piece(_records(raw, data_start, n_rows, table), table))
@@ -244,7 +256,7 @@ def _scan(path: Path, raw: np.ndarray) -> _Layout:
         raise ReadError("is an empty FITS file")
     if str(primary.get("DATAMODL", "")).strip() == "TSOMultiSpecModel":
         new_layout = True
-    return _Layout(primary, raw, int_times, groups, new_layout, flux_unit, n_tables)
+    return _Layout(primary, raw, int_times, groups, new_layout, flux_unit, n_tables, has_asdf, empty_tables)
 
 
 def _vector_piece(records: np.ndarray, table: fits_scan.Columns) -> _Piece:
@@ -648,6 +660,14 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
         raise ReadError("has no EXTRACT1D spectra")
     file_notes: list[str] = []
     file_info: list[str] = []
+    if not layout.has_asdf and _text(primary, "DATAMODL"):
+        # a download that stops exactly between two HDUs reads as a complete, shorter file
+        file_notes.append(f"has no ASDF HDU, which the pipeline writes last: the file may be cut short after "
+                          f"its {layout.n_tables} EXTRACT1D table(s) (an incomplete download?)")
+    if layout.empty_tables:
+        more = len(layout.empty_tables) - 5
+        file_notes.append("; ".join(layout.empty_tables[:5]) + (f"; {more} more such tables" if more > 0 else "")
+                          + ": left out (nothing was extracted there)")
     int_times = layout.int_times
     if int_times is not None and not np.any(int_times.get("integration_number", np.zeros(0)) > 0):
         int_times = None
@@ -713,6 +733,8 @@ def _blocks(path: Path, source: str, layout: _Layout) -> list[SpectralBlock]:
         if _all_nan(piece.flux):
             file_notes.append(f"every FLUX value{label} is NaN: that spectrum was left out")
             continue
+        if stage != 3:
+            _note_segment_lacking(piece.int_num, primary, label, notes)
         times, standard = _times(piece, piece.int_num, int_times, primary, notes)
         keep = np.isfinite(times)
         if not keep.all():
@@ -763,7 +785,19 @@ def _renumber(piece: _Piece, primary: fits.Header, int_times: dict[str, np.ndarr
     """
     numbers = piece.int_num
     n = numbers.size
-    if (numbers <= 0).any():
+    unknown = numbers <= 0
+    if unknown.any() and not unknown.all():
+        # a one-integration segment is a bare SpecModel table among numbered ones (stage 3):
+        # it continues the table before it; counting every row from 1 would shift the later
+        # segments onto other integrations' numbers (and times) when a segment is missing
+        filled = _numbered_after_neighbours(numbers)
+        if filled.min() > 0 and np.unique(filled).size == n:
+            notes.append(
+                f"{_describe_numbers(filled[unknown])}: a one-integration table without an integration "
+                "number, numbered after the table before it in the file"
+            )
+            return _with_numbers(piece, filled)
+    if unknown.any():
         # no INT_NUM at all: file order, starting at this segment's first integration
         start = _segment_start(primary, int_times, n) if stage != 3 else 1
         numbers = np.arange(start, start + n)
@@ -782,6 +816,31 @@ def _renumber(piece: _Piece, primary: fits.Header, int_times: dict[str, np.ndarr
         notes.append("INT_NUM restarts inside the file (segments without INT_TIMES): counted in file order")
         return _with_numbers(piece, np.arange(1, n + 1))
     return piece
+
+
+def _note_segment_lacking(numbers: np.ndarray, primary: fits.Header, label: str, notes: list[str]) -> None:
+    """Say which integrations of this segment's ``INTSTART``–``INTEND`` have no spectrum in the file."""
+    start, end = primary.get("INTSTART"), primary.get("INTEND")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end)):
+        return
+    if not 1 <= start <= end or end - start > 10 * max(numbers.size, 1):
+        return  # keywords that cannot describe this file
+    lacking = np.setdiff1d(np.arange(start, end + 1), numbers)
+    if lacking.size:
+        notes.append(f"{_describe_numbers(lacking)} of this segment (INTSTART–INTEND = {start}–{end}) "
+                     f"{'has' if lacking.size == 1 else 'have'} no spectrum{label} in the file")
+
+
+def _numbered_after_neighbours(numbers: np.ndarray) -> np.ndarray:
+    """Rows without a number (<= 0) get the last numbered row's number plus their distance from it
+    (rows before the first numbered one: the first number minus their distance)."""
+    index = np.arange(numbers.size)
+    known = numbers > 0
+    last = np.maximum.accumulate(np.where(known, index, -1))
+    first = np.flatnonzero(known)[0]
+    after = numbers[np.maximum(last, 0)] + (index - last)
+    before = numbers[first] - (first - index)
+    return np.where(known, numbers, np.where(last >= 0, after, before)).astype(np.int64)
 
 
 def _segment_start(primary: fits.Header, int_times: dict[str, np.ndarray] | None, n: int) -> int:

@@ -142,6 +142,44 @@ def test_stage3_product_wins_over_stage2_segments_of_the_same_exposure(obs):
                for p in cube.problems)
 
 
+def test_stage2_segment_missing_from_the_stage3_product_is_reported_as_such(obs):
+    """Stage 3 lost segment 2 (failed in tso3); the stage-2 file of that segment holds integrations
+    the stage-3 product lacks.  Reductions are never mixed, so it is not used, but the message said it
+    held 'another reduction of the same integrations' — not true of it, and nothing said where 61-120 were."""
+    seg1 = block_from(obs, range(0, 60), source="seg001_x1dints.fits", stage=2)
+    seg2 = block_from(obs, range(60, 120), source="seg002_x1dints.fits", stage=2)
+    s3 = block_from(obs, range(0, 60), source="o001_x1dints.fits", stage=3, flux=obs.flux * 1.01)
+    cube = assemble([seg1, seg2, s3])
+    assert cube.sources == ("o001_x1dints.fits",) and cube.n_integrations == 60
+    [first] = [p.message for p in cube.problems if p.source == "seg001_x1dints.fits"]
+    assert "another reduction of the same integrations" in first
+    [second] = [p.message for p in cube.problems if p.source == "seg002_x1dints.fits"]
+    assert "same integrations" not in second
+    assert "integrations 61–120" in second and "o001_x1dints.fits" in second and "without" in second
+
+
+def test_exposures_with_the_same_identifiers_at_other_times_are_not_duplicates():
+    """Two visits whose headers carry the same exposure identifiers (INT_NUM restarting at 1 in each):
+    the same integration numbers at times a day apart are not the same integrations.  They were
+    'given more than once' and one visit (100 of 200 integrations) was dropped."""
+    two = make_observation("transit", n_integrations=200, n_visits=2, visit_gap_hours=24,
+                           wavelength=np.linspace(1, 2, 20), seed=4)
+    v1 = block_from(two, range(0, 100), source="visit1_x1dints.fits")
+    v2 = block_from(two, range(100, 200), source="visit2_x1dints.fits", integration_offset=-99)
+    assert v1.exposure == v2.exposure and np.array_equal(v1.integration, v2.integration)
+    cube = assemble([v2, v1])
+    assert cube.n_integrations == 200 and cube.n_visits == 2
+    np.testing.assert_allclose(cube.time.mjd, two.time_bjd_tdb, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(cube.flux, two.flux)
+    assert not any("more than once" in p.message for p in cube.problems)
+    assert any(p.source == "visit2_x1dints.fits" and "same exposure identifiers" in p.message
+               and "visit1_x1dints.fits" in p.message for p in cube.problems)
+    # the same integrations at the same times still are duplicates, used once
+    again = assemble([v1, block_from(two, range(50, 100), source="copy_x1dints.fits")])
+    assert again.n_integrations == 100
+    assert any("more than once" in p.message for p in again.problems)
+
+
 def test_two_visits_on_one_grid_are_stacked_and_split_on_the_time_gap():
     obs2 = make_observation("transit", n_integrations=100, n_visits=2, wavelength=np.linspace(1, 2, 20), seed=4)
     v1 = block_from(obs2, range(0, 50), exposure="visit1", source="v1")

@@ -226,3 +226,30 @@ def test_eureka_and_pipeline_spectra_of_the_same_times_are_not_interleaved(tmp_p
     assert cube.n_integrations == N_INT and np.all(np.diff(cube.time.mjd) > 0)
     assert cube.sources == (x1d.name,)
     assert any(p.source == eureka.name and "stage 3 is preferred over" in p.message for p in cube.problems)
+
+
+@pytest.mark.parametrize("layout", ["old", "new"])
+def test_file_cut_short_at_an_hdu_boundary_is_reported(tmp_path, layout):
+    """A download that stops exactly between two HDUs reads as a complete, shorter file.  Old layout:
+    the segment lost its last integrations' tables and the gap was blamed on 'a segment file of this
+    exposure was not given'; new layout (SOSS): order 2's table went missing without a word."""
+    obs, extra = make_mode_observation("niriss_soss", 90, n_wavelengths=30, seed=3)
+    paths = write_segments(tmp_path, obs, 3, layout=layout, extra_spectra=extra)
+    with fits.open(paths[1]) as hdul:
+        starts = [h.fileinfo()["hdrLoc"] for h in hdul]
+        names = [h.name for h in hdul]
+    # old: keep the first 10 of segment 2's 30 integrations (2 orders each); new: drop order 2 and ASDF
+    cut = starts[names.index("INT_TIMES") + 1 + 20] if layout == "old" else starts[names.index("EXTRACT1D") + 1]
+    paths[1].write_bytes(paths[1].read_bytes()[:cut])
+    cube = stamp_engine.load(paths)
+    said = [p.message for p in cube.problems if p.source == paths[1].name]
+    assert any("no ASDF HDU" in m and "cut short" in m for m in said), said
+    if layout == "old":
+        assert cube.n_integrations == 70
+        assert any("INT_NUM 41–60" in m and "INTSTART–INTEND = 31–60" in m for m in said), said
+        assert not any("was not given" in p.message for p in cube.problems)
+    else:
+        assert cube.n_integrations == 90
+        second = stamp_engine.load(paths, order=2)
+        assert second.n_integrations == 60  # segment 2 has no order 2 left: said, not hidden
+        assert any(f"{paths[1].name} of this exposure may be cut short" in p.message for p in second.problems)

@@ -248,6 +248,56 @@ def test_one_integration_segment_and_stage3_with_it(tmp_path, obs):
     assert_matches(block, short, np.arange(13))
 
 
+def test_stage3_bare_one_integration_table_numbered_after_its_neighbours(tmp_path):
+    """A one-integration segment inside a stage-3 file is a bare SpecModel table (no INT_NUM, no
+    time): its number follows the table before it.  With segment 2 missing (failed in tso3), counting
+    every row in file order from 1 gave integrations 5-7 the numbers 3-5 and the times of others."""
+    short = make_observation(n_integrations=7, wavelength=np.linspace(1, 2, 12))
+    rows = np.r_[0:2, 4:7]  # segments 1, 3 and the one-integration segment 4; segment 2 failed
+    path = write_x1dints(tmp_path / "jw09999-o001_t001_nirspec_clear-prism_x1dints.fits", short, stage=3,
+                         rows=rows, input_segments=3, segment_total=4, lone_keywords=False)
+    with fits.open(path) as hdul:
+        lone = [h for h in hdul if h.name == "EXTRACT1D" and "INT_NUM" not in h.columns.names]
+        assert len(lone) == 1 and "INT_NUM" not in lone[0].header and "TDB-MID" not in lone[0].header
+    block = read_one(path)
+    assert_matches(block, short, rows)
+    assert any("INT_NUM 7" in n and "one-integration" in n for n in block.notes), block.notes
+
+
+@pytest.mark.parametrize("layout", ["old", "new"])
+def test_int_times_stripe_is_not_int_times(tmp_path, obs, layout):
+    """jwst >= 3.0 SOSS superstripe files add INT_TIMES_STRIPE (integration_number repeated per stripe,
+    each stripe's own times): the integration times come from INT_TIMES."""
+    path = write_x1dints(tmp_path / f"{layout}.fits", obs, layout=layout, int_times_stripe=2, time_keywords=False)
+    with fits.open(path) as hdul:
+        stripes = hdul["INT_TIMES_STRIPE"].data
+        assert stripes.size == 2 * obs.n_integrations
+        assert not np.isin(stripes["int_mid_BJD_TDB"], obs.time_bjd_tdb).any()
+    assert_matches(read_one(path), obs, np.arange(24))
+
+
+@pytest.mark.parametrize("layout", ["old", "new"])
+def test_an_empty_extract1d_table_is_left_out_not_the_file(tmp_path, layout):
+    """An EXTRACT1D table with no rows (NAXIS2 = 0; an order that extracted nothing).  New layout: the
+    whole file failed ('zero-size array to reduction operation'); old layout: that order's other
+    integrations were refused with it ('no usable wavelengths')."""
+    soss, extra = make_mode_observation("niriss_soss", 12, n_wavelengths=20, seed=2)
+    path = write_x1dints(tmp_path / "soss.fits", soss, layout=layout, extra_spectra=extra)
+    with fits.open(path) as hdul:
+        hdus = list(hdul)
+        last = max(i for i, h in enumerate(hdus) if h.name == "EXTRACT1D")  # order 2 (of integration 12)
+        hdus[last] = fits.BinTableHDU(data=hdus[last].data[:0], header=hdus[last].header)
+        fits.HDUList(hdus).writeto(path, overwrite=True)
+    blocks = {b.element: b for b in registry.read(path)}
+    assert_matches(blocks["order 1"], soss, np.arange(12), descending=True)
+    if layout == "old":
+        assert_matches(blocks["order 2"], extra[0][1], np.arange(11), descending=True)
+    else:
+        assert set(blocks) == {"order 1"}
+    note = f"EXTRACT1D table (HDU {last}, order 2{', INT_NUM 12' if layout == 'old' else ''}) has no rows"
+    assert any(note in n for n in blocks["order 1"].notes), blocks["order 1"].notes
+
+
 def test_stray_sci_and_hdrtab_hdus(tmp_path, obs):
     for layout in ("old", "new"):
         path = write_x1dints(tmp_path / f"{layout}.fits", obs, layout=layout, stray_sci=True, hdrtab=True)

@@ -108,6 +108,7 @@ def test_soss_orders_interleaved_old_and_padded_new(tmp_path):
         wave = tables[0].data["WAVELENGTH"]
         assert wave[0] > wave[-1]  # SOSS stores wavelengths descending
         assert (tables[0].data["FLUX_VAR_POISSON"] == 0).all()  # SOSS fills no variances
+        assert "GRATING" not in hdul[0].header and hdul[0].header["PUPIL"] == "GR700XD"  # NIRISS has no grating
     new = write_x1dints(tmp_path / "new.fits", obs1, layout="new", extra_spectra=extra)
     with fits.open(new) as hdul:
         order1, order2 = extract1d(hdul)
@@ -231,6 +232,7 @@ def test_miri_surface_brightness_and_dn_units(tmp_path):
         table = hdul["EXTRACT1D"]
         assert table.columns["FLUX"].unit == "DN/s"
         assert hdul[0].header["S_PHOTOM"] == "SKIPPED"
+        assert "GRATING" not in hdul[0].header  # was make_observation's NIRSpec default, PRISM
         assert (table.data["SURF_BRIGHT"] > 0).all()
         assert table.data["WAVELENGTH"][0, 0] > table.data["WAVELENGTH"][0, -1]
 
