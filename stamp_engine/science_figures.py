@@ -443,8 +443,8 @@ def amplitude_spectrum_figure(
         note += f"<br>Warning: {warning}"
     fig.update_layout(
         template=_TEMPLATE,
-        title={"text": title or (f"Amplitude spectrum: A sin(2π t/P + φ) fitted per channel, P = {period:.5g} h, "
-                                 f"t = hours since t0 ({_t0_text(amplitude.meta)}){note}"),
+        title={"text": title or (f"Amplitude spectrum: A sin(2πt/P + φ) per channel, P = {period:.5g} h, "
+                                 f"t in h since {_t0_text(amplitude.meta)}{note}"),
                "font": {"size": 14}},
         shapes=shapes, annotations=[*fig.layout.annotations, *labels], showlegend=False, hovermode="closest",
         margin=_MARGIN, uirevision="stamp-amplitude",

@@ -78,7 +78,7 @@ def test_the_variability_views_find_the_injected_period():
     white = next(t for t in periodogram.data if t.meta["role"] == "periodogram" and t.meta["curve"] == "White light")
     assert white.meta["peak_period_hours"] == pytest.approx(2.4, rel=0.03)
     amplitude = gallery._amplitude(dwarf)
-    assert float(re.search(r"period ([\d.]+) h", amplitude.layout.title.text).group(1)) == pytest.approx(2.4, rel=0.03)
+    assert float(re.search(r"P = ([\d.]+) h", amplitude.layout.title.text).group(1)) == pytest.approx(2.4, rel=0.03)
     trace = next(t for t in amplitude.data if t.meta["role"] == "amplitude")
     truth = 100 * variability_amplitude(np.asarray(trace.x, float))  # % of the mean level
     assert np.median(np.asarray(trace.y, float) / truth) == pytest.approx(1.0, abs=0.1)

@@ -194,8 +194,8 @@ def test_amplitude_spectrum_figure_rows_amplitude_percent_and_phase_degrees(dwar
     assert fig.layout.xaxis2.title.text == "Wavelength (µm)"
     assert "2.4 h" in fig.layout.title.text
     # the phase's convention and zero are written out: the model, and t0 as a date in its standard
-    assert "A sin(2π t/P + φ)" in fig.layout.title.text
-    assert f"t = hours since t0 (MJD {dwarf.time[0].mjd:.5f} {dwarf.time_standard})" in fig.layout.title.text
+    assert "A sin(2πt/P + φ)" in fig.layout.title.text
+    assert f"t in h since MJD {dwarf.time[0].mjd:.5f} {dwarf.time_standard}" in fig.layout.title.text
     assert len(fig.layout.shapes) == 2
 
 
