@@ -22,7 +22,7 @@ from ..server.services import Services
 from ..server.sessions import NOT_ISSUED, is_issued
 from .controls import PROCESS_ORDER, process_states, raw_options
 from .bands import bands_for_result
-from .views import graph_update, heatmap_states, map_drawer
+from .views import graph_update, heatmap_states, map_drawer, summary_children
 
 #: Where the bands are among :func:`heatmap_states`.
 HEATMAP_BANDS = [state.component_id for state in heatmap_states()].index(ids.BANDS)
@@ -99,6 +99,14 @@ def dataset_label_span(descriptor: dict | None, result: dict | None) -> html.Spa
     """:func:`dataset_label` as the sidebar shows it (the whole text also as a tooltip)."""
     label = dataset_label(descriptor, result)
     return html.Span(label, title=label)
+
+
+def shown_with_result(dataset, result) -> tuple:
+    """The dataset label and the summary card for a job's new ``result`` (unchanged without one):
+    in the job's own answer, not in two more round trips after it."""
+    if not isinstance(result, dict):
+        return no_update, no_update
+    return dataset_label_span(dataset, result), summary_children(result)
 
 
 def browser_result(result: dict) -> dict:
@@ -200,6 +208,8 @@ def register(app, services: Services) -> None:
         Output(ids.PROBLEMS, "children"),
         Output(ids.HEATMAP, "figure", allow_duplicate=True),
         Output(ids.DRAWN[ids.HEATMAP], "data", allow_duplicate=True),
+        Output(ids.DATASET_LABEL, "children", allow_duplicate=True),
+        Output(ids.SUMMARY, "children", allow_duplicate=True),
         Input(ids.PROCESS, "n_clicks"),
         Input(ids.FIRST_JOB, "data"),
         State(ids.DATASET, "data"),
@@ -224,7 +234,7 @@ def register(app, services: Services) -> None:
         prevent_initial_call=True,  # the page's first view and new data: open_view (which may start this)
         # A job that ended without an answer (killed, crashed, its worker lost) still ends with a message.
         on_error=lambda error: (no_update, dbc.Alert(job_error_message(error), color="danger", className="py-2"),
-                                None, no_update, no_update),
+                                None, no_update, no_update, no_update, no_update),
     )
     def process_job(set_progress, _clicks, _first, dataset, *args):
         values, (previous, session, active_tab, band_rows, fitted, *shown) = (
@@ -235,7 +245,8 @@ def register(app, services: Services) -> None:
 
         answer = job_answer(services, dataset, values, previous, session, report, heartbeat=job_heartbeat(),
                             on_start=lambda: set_progress((0, "Starting…")))
-        return *answer, *heatmap_with_result(services, answer[0], active_tab, band_rows, fitted, shown, session)
+        return (*answer, *heatmap_with_result(services, answer[0], active_tab, band_rows, fitted, shown, session),
+                *shown_with_result(dataset, answer[0]))
 
     # The page's first view, and each new dataset, without the background-job round trips
     # (worker start, progress polls, then a chain of callbacks before the heatmap is asked
@@ -251,6 +262,8 @@ def register(app, services: Services) -> None:
         Output(ids.FIRST_JOB, "data"),
         Output(ids.HEATMAP, "figure", allow_duplicate=True),
         Output(ids.DRAWN[ids.HEATMAP], "data", allow_duplicate=True),
+        Output(ids.DATASET_LABEL, "children", allow_duplicate=True),
+        Output(ids.SUMMARY, "children", allow_duplicate=True),
         Input(ids.SESSION, "data"),
         Input(ids.DATASET, "data"),
         *process_states(),
@@ -265,11 +278,14 @@ def register(app, services: Services) -> None:
             args[:len(PROCESS_ORDER)], args[len(PROCESS_ORDER):])
         chosen_during_job = ctx.triggered_id == ids.DATASET and job_running
         if dataset and (chosen_during_job or not opens_quickly(services, dataset)):
-            return no_update, no_update, no_update, {"dataset": dataset, "asked": time.time()}, no_update, no_update
+            return (no_update, no_update, no_update, {"dataset": dataset, "asked": time.time()},
+                    no_update, no_update, dataset_label_span(dataset, previous), no_update)
         result, message, problems = job_answer(services, dataset, values, previous, session, None,
                                                budgeted=needs_budget(services, dataset, values))
+        label, summary = shown_with_result(dataset, result)
         return (result, message, problems, no_update,
-                *heatmap_with_result(services, result, active_tab, band_rows, fitted, shown, session))
+                *heatmap_with_result(services, result, active_tab, band_rows, fitted, shown, session),
+                dataset_label_span(dataset, previous) if label is no_update else label, summary)
 
     # Cancel ends the job without an answer from it: the browser says what happened.
     app.clientside_callback(
@@ -279,6 +295,3 @@ def register(app, services: Services) -> None:
         prevent_initial_call=True,
     )
 
-    @app.callback(Output(ids.DATASET_LABEL, "children"), Input(ids.DATASET, "data"), Input(ids.RESULT, "data"))
-    def show_dataset_label(descriptor, result):
-        return dataset_label_span(descriptor, result)

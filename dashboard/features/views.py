@@ -69,7 +69,15 @@ def layout(services: Services) -> html.Div:
 
 
 def summary_layout(services: Services) -> dbc.Card:
-    return dbc.Card([dbc.CardHeader("Observation"), dbc.CardBody(id=ids.SUMMARY, className="small")], className="mb-3")
+    return dbc.Card([dbc.CardHeader("Observation"), dbc.CardBody(summary_children(None), id=ids.SUMMARY,
+                                                                 className="small")], className="mb-3")
+
+
+def summary_children(result: dict | None):
+    """The summary card's body for a job's result (None: no data yet)."""
+    if not result or not isinstance(result, dict):
+        return html.Div("No data yet.", className="text-muted")
+    return summary_table(result.get("summary", []))
 
 
 def summary_table(rows) -> html.Table:
@@ -362,8 +370,4 @@ def register(app, services: Services) -> None:
         prevent_initial_call=True,
     )
 
-    @app.callback(Output(ids.SUMMARY, "children"), Input(ids.RESULT, "data"))
-    def show_summary(result):
-        if not result or not isinstance(result, dict):
-            return html.Div("No data yet.", className="text-muted")
-        return summary_table(result.get("summary", []))
+    # The summary comes with the job's answer (dashboard.features.job), not a round trip after it.

@@ -108,6 +108,10 @@ def test_page_open_asks_the_server_nothing_the_layout_or_the_page_already_knows(
     outputs = [r["output"] for r in dash_duo.driver.execute_script("return window.__stamp.requests;")]
     assert not [o for o in outputs if f"{ids.BASELINE_START}.disabled" in o or f"{ids.Z_MIN}.invalid" in o], outputs
     assert not [o for o in outputs if o.startswith(f"{ids.DATASET}.data") and ".." not in o], outputs  # choose_element
+    # the sidebar's label and the summary card come in the job's own answer
+    assert not [o for o in outputs if o in (f"{ids.DATASET_LABEL}.children", f"{ids.SUMMARY}.children")], outputs
+    assert "Demo" in dash_duo.find_element(f"#{ids.DATASET_LABEL}").text
+    assert "integrations" in dash_duo.find_element(f"#{ids.SUMMARY}").text.lower()
     # the element picker and the options' checks against the data come in one answer
     assert len([o for o in outputs if f"{ids.ELEMENT}.options" in o or f"{ids.N_INTEGRATIONS}.invalid" in o]) == 1, outputs
     # the layout's first states are the callbacks' own: variability with the median, so no baseline window

@@ -107,7 +107,8 @@ def test_larger_data_go_to_the_background_job_and_then_open_from_the_cache(page,
     client, session, descriptor = page
     monkeypatch.setattr(job, "PLAIN_REQUEST_MAX_BYTES", 100)
     answer = _open(client, session, descriptor)
-    assert set(answer) == {ids.FIRST_JOB} and answer[ids.FIRST_JOB]["data"]["dataset"] == descriptor
+    assert set(answer) == {ids.FIRST_JOB, ids.DATASET_LABEL} and answer[ids.FIRST_JOB]["data"]["dataset"] == descriptor
+    assert "not processed yet" in str(answer[ids.DATASET_LABEL]["children"])  # until the job's answer
     # the background job reads them once; afterwards they are loaded in the cube cache
     result = client.call(f"{ids.RESULT}.data", {f"{ids.DATASET}.data": descriptor,
                                                 f"{ids.SESSION}.data": session})[ids.RESULT]["data"]
@@ -142,7 +143,7 @@ def test_small_or_processed_data_open_in_the_request_process_and_the_rest_in_a_b
 def test_data_chosen_while_a_job_runs_go_to_the_background_job(page):
     client, session, descriptor = page
     answer = _open(client, session, descriptor, running=True)
-    assert set(answer) == {ids.FIRST_JOB}
+    assert set(answer) == {ids.FIRST_JOB, ids.DATASET_LABEL}
 
 
 def test_declared_bytes_counts_zip_members_by_their_headers(tmp_path):

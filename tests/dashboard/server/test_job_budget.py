@@ -74,8 +74,13 @@ def test_a_hung_reader_that_ignores_signals_is_killed_at_the_deadline_with_its_g
     assert "Stopped after 2 s" in answer.message and "Reading hostile.h5" in answer.message
     assert 1.5 <= elapsed < 8
     assert _gone(pids[0])
-    # nothing of its process group is left running
-    assert not [p for p in psutil.process_iter(["pid"]) if _pgid(p.pid) == pids[0] and not _gone(p.pid)]
+    # nothing of its process group is left running (SIGKILL is delivered, not waited for: the
+    # orphaned grandchild can still show as running for a moment on a loaded machine)
+    left = lambda: [p for p in psutil.process_iter(["pid"]) if _pgid(p.pid) == pids[0] and not _gone(p.pid)]  # noqa: E731
+    deadline = time.monotonic() + 5
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left()
 
 
 def _pgid(pid: int) -> int | None:
