@@ -531,9 +531,13 @@ def _integration_runs(numbers: np.ndarray) -> str:
     """``integrations 61–120`` (or ``integration 7``, ``integrations 3, 9–12``) from sorted unique numbers."""
     breaks = np.flatnonzero(np.diff(numbers) > 1)
     starts, ends = numbers[np.r_[0, breaks + 1]], numbers[np.r_[breaks, numbers.size - 1]]
-    runs = [f"{a}–{b}" if a != b else f"{a}" for a, b in zip(starts, ends)]
-    listed = ", ".join(runs[:5]) + (f" and {len(runs) - 5} more runs" if len(runs) > 5 else "")
-    return f"integration{'s' if numbers.size > 1 else ''} {listed}"
+    return f"integration{'s' if numbers.size > 1 else ''} {_runs_text(list(zip(starts, ends)))}"
+
+
+def _runs_text(runs: list[tuple[int, int]], shown: int = 5) -> str:
+    """``3, 9–12 and 4 more``: the first ``shown`` (first, last) runs of integration numbers."""
+    listed = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in runs[:shown])
+    return listed + (f" and {len(runs) - shown} more" if len(runs) > shown else "")
 
 
 def _why_preferred(kept: _Reduction, other: _Reduction) -> str:
@@ -624,10 +628,8 @@ def _stitch_group(exposure: str, element: str, members: list[SpectralBlock], pro
     steps = np.diff(integration_sorted)
     gaps = [(int(integration_sorted[i] + 1), int(integration_sorted[i + 1] - 1)) for i in np.flatnonzero(steps > 1)]
     if gaps:
-        listed = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in gaps[:5])
-        more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
         single = len(gaps) == 1 and gaps[0][0] == gaps[0][1]
-        problems.append(Problem(_sources(usable), f"{'integration' if single else 'integrations'} {listed}{more} "
+        problems.append(Problem(_sources(usable), f"{'integration' if single else 'integrations'} {_runs_text(gaps)} "
                                                   f"{'is' if single else 'are'} missing "
                                                   f"{_why_missing(usable, problems)}", "warning"))
     pieces = []
