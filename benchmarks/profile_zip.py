@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     from dashboard.pipeline import CubeService
     from stamp_engine.io import sandbox
     from stamp_engine.recipe import ProcessOptions
+    from stamp_engine.settings import numpy_without_huge_pages
+
+    numpy_without_huge_pages()  # as create_app does for the server
 
     settings = args.ahead or [getattr(sandbox, "MEMBERS_AHEAD", 0)]  # 0 on code from before members were read ahead
     totals: dict[int, list[float]] = {n: [] for n in settings}

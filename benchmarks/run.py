@@ -54,6 +54,9 @@ def run_section(name: str, args: argparse.Namespace) -> SectionResult:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from stamp_engine.settings import numpy_without_huge_pages
+
+    numpy_without_huge_pages()  # as the server and the CLI run (the floor is read in this process too)
     names = SECTIONS if args.section == "all" else (args.section,)
     info = machine_info()
     print(f"STAMP benchmarks{' (--quick: 1/10 sizes, smoke run only)' if args.quick else ''} — "

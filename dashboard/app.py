@@ -11,6 +11,7 @@ from dash import dcc, html
 from flask import Response, jsonify
 
 from stamp_engine import web
+from stamp_engine.settings import numpy_without_huge_pages
 
 from . import ids
 from .features import bands, controls, data_in, downloads, explore, job, science, url_state, views
@@ -57,6 +58,7 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     dash.Dash
         ``app.server`` is the Flask app (WSGI), with ``/healthz`` under the URL prefix.
     """
+    numpy_without_huge_pages()  # before the job workers and reader children start
     config = config or Config.from_env()
     config.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     services = build_services(config, loader=loader)

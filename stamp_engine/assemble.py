@@ -1066,7 +1066,7 @@ class _StagingRows:
             for m in self._maps:
                 m.resize(size)
         # No huge-page advice: where the kernel compacts memory for advised regions, the first
-        # touch of a large map stalled a job for a second (dashboard.server.budget.no_huge_page_advice).
+        # touch of a large map stalled a job for a second (stamp_engine.settings.numpy_without_huge_pages).
         start = self.n_rows * row_bytes
         self.n_rows += n
         return tuple(np.frombuffer(m, dtype=np.float64, count=n * self.width, offset=start).reshape(n, self.width)

@@ -24,6 +24,7 @@ from typing import Any, Sequence, TextIO
 from . import __version__
 from .problem_summary import ProblemGroup, summary_lines
 from .problems import NoUsableData, Problem, StampError
+from .settings import numpy_without_huge_pages
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -257,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_UNUSABLE
+        numpy_without_huge_pages()
         return args.handler(args)
     except KeyboardInterrupt:
         print("stamp: interrupted", file=sys.stderr)

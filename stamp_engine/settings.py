@@ -9,8 +9,9 @@ in notebooks, warn with the same words and keep the default (:func:`env_value_or
 
 from __future__ import annotations
 
+import os
 import warnings
-from typing import Callable, Mapping, TypeVar
+from typing import Callable, Mapping, MutableMapping, TypeVar
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -73,6 +74,48 @@ def env_value_or_default(environ: Mapping[str, str], name: str, parse: Callable[
 def switch(text: str) -> bool:
     """A yes/no setting: False for one of :data:`OFF_WORDS` (any case), True for anything else."""
     return text.strip().lower() not in OFF_WORDS
+
+
+#: NumPy's own switch for asking the kernel for transparent huge pages on arrays of 4 MB and more.
+NUMPY_HUGEPAGE_VARIABLE = "NUMPY_MADVISE_HUGEPAGE"
+
+
+def numpy_without_huge_pages(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Stop NumPy asking for transparent huge pages in this process and the processes it starts.
+
+    NumPy marks every large array ``madvise(MADV_HUGEPAGE)``.  Where the kernel's THP defrag
+    setting is ``madvise`` (the default on many distributions and VMs), each such page fault may
+    compact memory first: measured on a 2-core VM, touching a fresh 200 MB array took 1.5–2.8 s
+    with the advice and 0.12–0.15 s without, and the 10,000 × 2,040 job's normalization fell from
+    4.4 s to 0.35 s.  The long-running server and CLI call this; a notebook's NumPy is left alone.
+
+    An operator's own ``NUMPY_MADVISE_HUGEPAGE`` (``1`` keeps huge pages) is respected.
+
+    Parameters
+    ----------
+    environ : mutable mapping, optional
+        Default ``os.environ``; the variable is set there, so that processes started by spawn
+        or forkserver (the job workers, the reader children) import NumPy without the advice.
+
+    Returns
+    -------
+    bool
+        Whether NumPy in this process now leaves huge pages alone.
+    """
+    environ = os.environ if environ is None else environ
+    chosen = environ.get(NUMPY_HUGEPAGE_VARIABLE, "").strip()
+    if chosen and switch(chosen):
+        return False
+    environ[NUMPY_HUGEPAGE_VARIABLE] = "0"
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # NumPy < 2
+        try:
+            from numpy.core.multiarray import _set_madvise_hugepage
+        except ImportError:
+            return False
+    _set_madvise_hugepage(False)
+    return True
 
 
 def _expected(parse: Callable, positive: bool) -> str:

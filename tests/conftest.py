@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from stamp_engine.settings import numpy_without_huge_pages
 from tests.helpers.paths import REPO
+
+numpy_without_huge_pages()  # as the server runs; on THP-defrag VMs, fresh large arrays are 10× cheaper
 
 #: Debian's Chromium and ChromeDriver (installed by .ci/run); override for other machines.
 CHROMIUM = os.environ.get("STAMP_TEST_CHROMIUM", "/usr/bin/chromium")

@@ -11,10 +11,11 @@ runner (Dash's job process, or the Celery task) with
   a Python signal handler, so nothing short of killing it stops it;
 * its own process group and ``PR_SET_PDEATHSIG``, so killing the runner (Cancel, a
   lost worker) takes the child down too instead of leaving it spinning;
-* NumPy's transparent-huge-page advice turned off (:func:`no_huge_page_advice`): on a
-  server whose memory is fragmented, the kernel compacts memory before it gives a job
-  its first huge pages, and that stall (1.1 s of a 1.4 s normalize of 10,000 × 2,040
-  on the project's machine, measured) costs more than huge pages save.
+* NumPy's transparent-huge-page advice turned off
+  (:func:`stamp_engine.settings.numpy_without_huge_pages`): on a server whose memory is
+  fragmented, the kernel compacts memory before it gives a job its first huge pages, and
+  that stall (1.1 s of a 1.4 s normalize of 10,000 × 2,040 on the project's machine,
+  measured) costs more than huge pages save.
 
 The runner stays small: it relays the child's progress reports, beats the
 heartbeat that tells a web server the job is alive, and turns every way the child
@@ -37,6 +38,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable
 
 from stamp_engine.progress import Progress as Report
+from stamp_engine.settings import numpy_without_huge_pages
 
 log = logging.getLogger("stamp.jobs")
 
@@ -95,22 +97,6 @@ def limit_memory(extra_bytes: int) -> None:
         resource.setrlimit(which, (limit, limit))
 
 
-def no_huge_page_advice() -> None:
-    """Stop NumPy advising the kernel to back large arrays with transparent huge pages, in this process.
-
-    With THP in ``madvise`` mode and ``defrag`` at ``madvise`` (the common default), an
-    advised region is compacted for synchronously at its first page fault when no free
-    huge page is left, which on a long-running server is most of the time.  Measured on
-    the project's 2-core machine: normalizing a 10,000 × 2,040 cube (two new 163 MB arrays)
-    took 1.35–1.44 s the first time in a process with the advice, 0.34–0.40 s without.
-    """
-    try:
-        from numpy._core.multiarray import _set_madvise_hugepage
-    except ImportError:  # another NumPy: it keeps its own default
-        return
-    _set_madvise_hugepage(False)
-
-
 def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         import ctypes
@@ -127,7 +113,7 @@ def _child_main(work: Callable[[Report], Any], memory_bytes: int, parent: int, c
     os.setpgid(0, 0)
     _die_with_parent(parent)
     limit_memory(memory_bytes)
-    no_huge_page_advice()
+    numpy_without_huge_pages()
 
     def report(stage: str, done: int, total: int) -> None:
         channel.send(("progress", (stage, done, total)))

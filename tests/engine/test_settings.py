@@ -4,13 +4,15 @@ readers (warn, keep the default) and the dashboard's Config (refuse to start).""
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
 from dashboard.server.config import Config, ConfigError
 from stamp_engine.io.containers import ArchiveLimits, parse_size
 from stamp_engine.io.sandbox import ReadLimits
-from stamp_engine.settings import env_value, env_value_or_default, switch
+from stamp_engine.settings import (NUMPY_HUGEPAGE_VARIABLE, env_value, env_value_or_default,
+                                   numpy_without_huge_pages, switch)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +66,49 @@ def test_engine_and_dashboard_say_the_same_words():
     with pytest.raises(ConfigError, match=r"^STAMP_JOB_TIMEOUT_S='10 min' is not a number$"):
         Config.from_env({"STAMP_JOB_TIMEOUT_S": "10 min"})
     assert Config.from_env({"STAMP_MAX_JOBS": " 3 ", "STAMP_REDIS_URL": "  "}).max_jobs == 3
+
+
+def _numpy_huge_page_advice() -> bool:
+    from numpy._core.multiarray import _get_madvise_hugepage
+
+    return _get_madvise_hugepage()
+
+
+@pytest.fixture
+def numpy_advice_restored():
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    before = _numpy_huge_page_advice()
+    yield
+    _set_madvise_hugepage(before)
+
+
+def test_numpy_without_huge_pages_switches_the_advice_off_here_and_for_processes_started_later(numpy_advice_restored):
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    _set_madvise_hugepage(True)
+    environ: dict[str, str] = {}
+    assert numpy_without_huge_pages(environ) is True
+    assert _numpy_huge_page_advice() is False
+    assert environ == {NUMPY_HUGEPAGE_VARIABLE: "0"}
+
+
+def test_numpy_without_huge_pages_respects_an_operator_who_keeps_them(numpy_advice_restored):
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    _set_madvise_hugepage(True)
+    environ = {NUMPY_HUGEPAGE_VARIABLE: "1"}
+    assert numpy_without_huge_pages(environ) is False
+    assert _numpy_huge_page_advice() is True
+    assert environ == {NUMPY_HUGEPAGE_VARIABLE: "1"}
+
+
+def test_a_process_started_after_the_server_configured_numpy_imports_it_without_the_advice(tmp_path):
+    import subprocess
+    import sys
+
+    environ: dict[str, str] = {"PATH": os.environ.get("PATH", "")}
+    numpy_without_huge_pages(environ)
+    probe = "from numpy._core.multiarray import _get_madvise_hugepage as g; print(g())"
+    shown = subprocess.run([sys.executable, "-c", probe], env=environ, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"

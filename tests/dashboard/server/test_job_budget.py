@@ -214,7 +214,13 @@ def _huge_page_advice_in_this_process() -> bool:
 
 
 def test_a_job_runs_without_numpys_huge_page_advice_and_the_runner_keeps_its_own():
-    before = _huge_page_advice_in_this_process()
-    answer = run_in_budget(lambda report: _huge_page_advice_in_this_process(), JobBudget(memory_mb=256, timeout_s=60))
-    assert answer is False
-    assert _huge_page_advice_in_this_process() == before
+    from numpy._core.multiarray import _set_madvise_hugepage
+
+    before = _set_madvise_hugepage(True)  # the runner advises (conftest turned it off for the suite)
+    try:
+        answer = run_in_budget(lambda report: _huge_page_advice_in_this_process(),
+                               JobBudget(memory_mb=256, timeout_s=60))
+        assert answer is False
+        assert _huge_page_advice_in_this_process() is True
+    finally:
+        _set_madvise_hugepage(before)
