@@ -4,7 +4,9 @@
  * A click on the heatmap or the 3D surface (or a hover while Shift is held) picks a point;
  * the spectrum of its row and the light curve of its column are drawn beside the map, with
  * crosshair lines through the point, from the display cube sent once per result
- * (stamp_engine.explore_figures.explore_payload).  None of this asks the server.
+ * (stamp_engine.explore_figures.explore_payload).  None of this asks the server.  The payload is
+ * asked for at the first pointer on a map or once the page is idle after the map is drawn
+ * (wanted), not with the first view; a click made before it comes is answered when it comes.
  * A box drawn on a light curve sets a time window (baseline / in transit, hours since the
  * first integration) or the time range; a box on a spectrum adds a band or sets the
  * wavelength range.
@@ -344,20 +346,91 @@
 
   var WINDOW_NAMES = { baseline: "Baseline window", in_transit: "In-transit window" };
 
+  /* Whether `data` is the payload of the result the map `graph` shows (a new result's map may be drawn before its payload comes). */
+  function payloadOf(graph, data) {
+    if (!data || !data.n_time) {
+      return false;
+    }
+    var gd = graphDiv(graph);
+    var shows = gd && gd.layout && gd.layout.meta && gd.layout.meta.result;
+    return !shows || !data.result || shows === data.result;
+  }
+
+  /* Milliseconds the page waits, after a map is drawn, before it asks for the payload unprompted. */
+  var WANT_AFTER_MS = 500;
+  var wantedCount = 0;
+
+  /* A pick made before the payload came: {graph, event}, answered when the payload comes. */
+  var pendingPick = null;
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     stampExplore: {
+      /*
+       * When to ask for the exploration's payload (EXPLORE_WANTED): at the first pointer on a map,
+       * or once the page has been idle WANT_AFTER_MS after a map was drawn, whichever comes first.
+       */
+      wanted: function (tab, heatmapDrawn, surfaceDrawn) {
+        if (tab !== "tab-heatmap" && tab !== "tab-surface") {
+          return noUpdate();
+        }
+        var asked = { tab: tab, heatmap: heatmapDrawn || null, surface: surfaceDrawn || null, n: ++wantedCount };
+        return new Promise(function (resolve) {
+          var graphs = Object.keys(MAP_GRAPHS).map(function (id) { return document.getElementById(id); })
+            .filter(Boolean);
+          var timer = null, done = false;
+          function ask() {
+            if (done) {
+              return;
+            }
+            done = true;
+            clearTimeout(timer);
+            graphs.forEach(function (el) {
+              el.removeEventListener("pointerover", ask);
+              el.removeEventListener("pointerdown", ask);
+            });
+            resolve(asked);
+          }
+          graphs.forEach(function (el) {
+            el.addEventListener("pointerover", ask);
+            el.addEventListener("pointerdown", ask);
+          });
+          timer = setTimeout(function () {
+            if (window.requestIdleCallback) {
+              window.requestIdleCallback(ask, { timeout: 1000 });
+            } else {
+              ask();
+            }
+          }, WANT_AFTER_MS);
+        });
+      },
+
       /* The point a click (or a hover with Shift held) on the heatmap or surface picks. */
       pick: function (clickHeat, clickSurface, hoverHeat, hoverSurface, data, current) {
-        if (!data || !data.n_time) {
-          return noUpdate();
-        }
-        var trigger = triggeredIds()[0] || "";
+        /* Dash holds a click made while the payload is on its way and runs this once it has come,
+           with every trigger at once: a click counts before a hover, and both before the payload. */
+        var events = { "heatmap-graph.clickData": clickHeat, "surface-graph.clickData": clickSurface,
+                       "heatmap-graph.hoverData": hoverHeat, "surface-graph.hoverData": hoverSurface };
+        var triggers = triggeredIds();
+        var trigger = ["clickData", "hoverData", "data"].reduce(function (found, prop) {
+          return found || triggers.filter(function (t) {
+            return t.split(".")[1] === prop && (prop !== "hoverData" || shiftHeld);
+          })[0];
+        }, null) || "";
         var graph = trigger.split(".")[0], prop = trigger.split(".")[1];
-        if (!MAP_GRAPHS[graph] || (prop === "hoverData" && !shiftHeld)) {
+        var event = events[trigger];
+        if (trigger === "explore-data.data") {
+          if (!pendingPick || !payloadOf(pendingPick.graph, data)) {
+            return noUpdate();
+          }
+          graph = pendingPick.graph;
+          event = pendingPick.event;
+          pendingPick = null;
+        } else if (!MAP_GRAPHS[graph] || (prop === "hoverData" && !shiftHeld)) {
+          return noUpdate();
+        } else if (!payloadOf(graph, data)) {
+          pendingPick = { graph: graph, event: event };
           return noUpdate();
         }
-        var event = { "heatmap-graph.clickData": clickHeat, "surface-graph.clickData": clickSurface,
-                      "heatmap-graph.hoverData": hoverHeat, "surface-graph.hoverData": hoverSurface }[trigger];
         var point = pointOf(graph, event, decode(data));
         if (!point || (current && current.row === point.row && current.column === point.column)) {
           return noUpdate();

@@ -97,6 +97,7 @@ URL_MESSAGE = "url-message"       # what in an opened link could not be used
 EXPLORE = "explore"                       # the panels beside the map: spectrum and light curve at the clicked point
 EXPLORE_DATA = "explore-data"             # display cube for the browser, sent once per result
 EXPLORE_SENT = "explore-sent"             # signature of the result EXPLORE_DATA holds
+EXPLORE_WANTED = "explore-wanted"         # set in the browser when EXPLORE_DATA is wanted (pointer on a map, or idle)
 EXPLORE_POINT = "explore-point"           # the clicked point {row, column}, set in the browser
 EXPLORE_SPECTRUM = "explore-spectrum-graph"
 EXPLORE_LIGHTCURVE = "explore-lightcurve-graph"

@@ -340,3 +340,79 @@ def test_heatmap_hover_shows_the_value_and_its_error_sent_once_with_the_explorat
         error = float(text.split("±")[1].split()[0].replace("−", "-"))
         assert error == pytest.approx(float(cube.error[row, column]), rel=5e-3), (text, cube.error[row, column])
         assert text.split("±")[1].split()[1].startswith(payload_unit), (text, payload_unit)
+
+
+#: Installed before the page's scripts: records when the exploration's payload is asked for and
+#: when the first heatmap figure arrived, and holds the payload's answer until released.
+_EXPLORE_REQUESTS_JS = r"""
+(function () {
+  var plain = window.fetch, held = [];
+  var seen = window.__stampExploreSeen = {asked: [], heatmapAnswered: null};
+  window.__stampReleaseExplore = function () { seen.released = true; held.splice(0).forEach(function (go) { go(); }); };
+  window.fetch = function (input, init) {
+    var body = init && typeof init.body === 'string' ? init.body : '';
+    var output = (/"output":"([^"]*)"/.exec(body.slice(0, 4000)) || [])[1] || '';
+    if (output.indexOf('explore-data.data') >= 0) {
+      seen.asked.push(performance.now());
+      var self = this, args = arguments;
+      if (seen.hold && !seen.released) {
+        return new Promise(function (resolve, reject) {
+          held.push(function () { plain.apply(self, args).then(resolve, reject); });
+        });
+      }
+    }
+    var answer = plain.apply(this, arguments);
+    if (output.indexOf('heatmap-graph.figure') >= 0 && seen.heatmapAnswered === null) {
+      answer.then(function (response) {
+        return response.clone().text().then(function () {
+          if (seen.heatmapAnswered === null) { seen.heatmapAnswered = performance.now(); }
+        });
+      });
+    }
+    return answer;
+  };
+})();
+"""
+
+
+def _watch_explore_requests(duo, hold: bool) -> None:
+    duo.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": _EXPLORE_REQUESTS_JS + ("window.__stampExploreSeen.hold = true;" if hold else "")})
+
+
+def _explore_seen(duo) -> dict:
+    return duo.driver.execute_script("return window.__stampExploreSeen;")
+
+
+def test_the_exploration_data_are_asked_for_after_the_first_view_is_drawn_not_with_it(dash_duo, small_app):
+    app, _ = small_app
+    _watch_explore_requests(dash_duo, hold=False)
+    open_page(dash_duo, app, "heatmap")
+    drawn(dash_duo, ids.HEATMAP, "heatmap")
+    seen = wait_until(lambda: (s := _explore_seen(dash_duo)) and s["asked"] and s, 30, "the exploration's request")
+    assert seen["heatmapAnswered"] is not None
+    # No pointer came onto the map: the page asked once it had been idle (≥ 0.5 s after the map's figure came).
+    assert seen["asked"][0] - seen["heatmapAnswered"] >= 450, seen
+    assert len(seen["asked"]) == 1, seen
+    wait_until(lambda: store_data(dash_duo, ids.EXPLORE_DATA), 30, "the exploration's payload")
+
+
+def test_a_click_made_before_the_exploration_data_came_is_answered_when_they_come(dash_duo, small_app):
+    app, _ = small_app
+    _watch_explore_requests(dash_duo, hold=True)
+    open_page(dash_duo, app, "heatmap")
+    drawn(dash_duo, ids.HEATMAP, "heatmap")
+    wait_until(lambda: _explore_seen(dash_duo)["asked"], 30, "the exploration's request")
+    dash_duo.driver.execute_script("window.scrollTo({top: 0, behavior: 'instant'});")
+    settle(dash_duo)
+    cube = shown_cube(dash_duo, app)
+    click_at(dash_duo, *page_point(dash_duo, ids.HEATMAP, float(cube.wavelength[COLUMN]),
+                                   float(cube.hours[ROW]) * per_hour(dash_duo, ids.HEATMAP)))
+    time.sleep(0.5)
+    assert store_data(dash_duo, ids.EXPLORE_DATA) is None, "the payload came although it was held"
+    assert store_data(dash_duo, ids.EXPLORE_POINT) is None
+    dash_duo.driver.execute_script("window.__stampReleaseExplore();")
+    point = wait_until(lambda: store_data(dash_duo, ids.EXPLORE_POINT), 30, "the click's point")
+    assert (point["row"], point["column"]) == (ROW, COLUMN)
+    wait_until(lambda: f"row {ROW + 1} of" in graph_js(dash_duo, ids.EXPLORE_SPECTRUM, "return gd.layout.title.text || '';"),
+               10, f"the spectrum of row {ROW + 1}")
