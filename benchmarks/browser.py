@@ -581,6 +581,25 @@ el.blur();
 return t;""", element_id)
 
 
+def _wait_explore_payload(driver, timeout: float = 60) -> None:
+    """Wait until the page holds the exploration payload of the result its heatmap shows."""
+    ids = _ids()
+    script = """
+const s = window.store && window.store.getState(); if (!s) { return false; }
+let node = s.layout; (s.paths.strs[arguments[0]] || []).forEach(k => { node = node && node[k]; });
+const sent = node && node.props ? node.props.data : null;
+const gd = document.querySelector('#' + arguments[1] + ' .js-plotly-plot');
+const shows = gd && gd.layout && gd.layout.meta ? gd.layout.meta.result : null;
+return !!sent && sent === shows;
+"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if driver.execute_script(script, ids.EXPLORE_SENT, ids.HEATMAP):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"the exploration payload of the shown result did not come within {timeout:.0f} s")
+
+
 def _requests(driver) -> tuple[int, int]:
     state = driver.execute_script("return [window.__stampBench.requests, window.__stampBench.figureRequests];")
     return int(state[0]), int(state[1])
@@ -673,7 +692,9 @@ def browser_targets(quick: bool, first_view_only: bool = False, timeline: bool =
                 _print_timeline(driver, since, f"{label} ZIP, cached")
             _wait_enabled(driver, ids.PROCESS)
         if not first_view_only:  # else only the first-view targets: the page, the small file, the big ZIP
-            # interactions on the big heatmap
+            # interactions on the big heatmap, once the result's one exploration payload has come
+            # (asked for after the first view; it is not a request of the interactions measured)
+            _wait_explore_payload(driver)
             band = _first_band(driver)
             before = _requests(driver)
             for _ in range(repeats):

@@ -94,6 +94,21 @@ def bands_for_result(services: Services, result, rows, fitted, session) -> list[
     return [b.to_dict() for b in bands]
 
 
+def unless_held(value, held):
+    """``value``, or ``no_update`` when the page holds the same already (as JSON; no rules, no
+    tooltips and no message count as the same however they are written)."""
+    return no_update if _as_held(value) == _as_held(held) else value
+
+
+def _as_held(value):
+    from plotly.utils import PlotlyJSONEncoder  # writes a Dash component as the page holds it
+
+    value = json.loads(json.dumps(value, cls=PlotlyJSONEncoder))
+    if isinstance(value, list) and not any(value):
+        return None
+    return value or None
+
+
 def register(app, services: Services) -> None:
     # One callback for the rows and the bands drawn from them: a new result then reaches the
     # views' BANDS input in one round trip (rows refitted and checked together), not two, and
@@ -111,8 +126,12 @@ def register(app, services: Services) -> None:
         Input(ids.BAND_TABLE, "data"),
         State(ids.BANDS_FITTED, "data"),
         State(ids.SESSION, "data"),
+        State(ids.BAND_TABLE, "style_data_conditional"),
+        State(ids.BAND_TABLE, "tooltip_data"),
+        State(ids.BAND_MESSAGE, "children"),
+        State(ids.BANDS, "data"),
     )
-    def edit_and_check_rows(_, preset, result, rows, fitted, session):
+    def edit_and_check_rows(_, preset, result, rows, fitted, session, *held):
         refitted_rows, refitted, wavelength = rows_for_result(services, result, rows, fitted, session)
         new_rows, new_fitted = no_update, no_update
         if ctx.triggered_id == ids.BAND_PRESET:
@@ -129,8 +148,14 @@ def register(app, services: Services) -> None:
                 [html.Div(f"Row {i + 1}: {m}") for i, m in sorted(errors.items())],
                 color="warning", className="py-1 small mb-0",
             )
-        return (new_rows, new_fitted, error_styles(errors), error_tooltips(len(shown or []), errors), message,
-                [b.to_dict() for b in bands])
+        if new_rows is not no_update:
+            new_rows = unless_held(new_rows, rows)
+        if new_fitted is not no_update:
+            new_fitted = unless_held(new_fitted, fitted)
+        # What the page holds already is not sent again: each change re-renders the table, and
+        # BANDS redraws the views (page open: the refitted preset is the layout's rows).
+        answer = (error_styles(errors), error_tooltips(len(shown or []), errors), message, [b.to_dict() for b in bands])
+        return (new_rows, new_fitted, *(unless_held(new, old) for new, old in zip(answer, held)))
 
     app.clientside_callback(
         ClientsideFunction(namespace="stamp", function_name="band_bar"),

@@ -163,3 +163,35 @@ def test_declared_bytes_counts_zip_members_by_their_headers(tmp_path):
     broken = tmp_path / "d.zip"
     broken.write_bytes(b"PK\x03\x04" + bytes(30))
     assert declared_bytes([broken]) is None
+
+
+def test_the_band_editor_sends_only_what_the_page_does_not_hold_already(page):
+    """After a result the editor refits and checks its rows; what the page already holds (the
+    layout's preset rows, no error rules or tooltips, the same bands) is not sent again, since each
+    change re-renders the table and a new BANDS redraws the views."""
+    client, session, descriptor = page
+    result = _open(client, session, descriptor)[ids.RESULT]["data"]
+    held = {f"{ids.RESULT}.data": result, f"{ids.SESSION}.data": session,
+            f"{ids.BAND_TABLE}.data": preset_rows(DEFAULT_PRESET)}
+    first = client.call(f"{ids.BANDS}.data", held, changed=[f"{ids.RESULT}.data"])
+    assert first[ids.BANDS]["data"], "a fresh page's bands are sent"
+    table = first.get(ids.BAND_TABLE, {})
+    refitted = table.get("data", preset_rows(DEFAULT_PRESET))
+    again = client.call(f"{ids.BANDS}.data", {
+        **held, f"{ids.BAND_TABLE}.data": refitted, f"{ids.BANDS}.data": first[ids.BANDS]["data"],
+        f"{ids.BANDS_FITTED}.data": first.get(ids.BANDS_FITTED, {}).get("data"),
+        f"{ids.BAND_TABLE}.style_data_conditional": table.get("style_data_conditional"),
+        f"{ids.BAND_TABLE}.tooltip_data": table.get("tooltip_data"),
+        f"{ids.BAND_MESSAGE}.children": first.get(ids.BAND_MESSAGE, {}).get("children"),
+    }, changed=[f"{ids.RESULT}.data"])
+    assert again == {}, again
+    # a row the page's table holds now (typed in) is checked, and its rule and message are sent
+    edited = [dict(row) for row in refitted] + [{"name": "odd", "start": 90.0, "end": 95.0}]
+    checked = client.call(f"{ids.BANDS}.data", {
+        **held, f"{ids.BAND_TABLE}.data": edited, f"{ids.BANDS}.data": first[ids.BANDS]["data"],
+        f"{ids.BAND_TABLE}.style_data_conditional": table.get("style_data_conditional"),
+        f"{ids.BAND_MESSAGE}.children": first.get(ids.BAND_MESSAGE, {}).get("children"),
+    }, changed=[f"{ids.BAND_TABLE}.data"])
+    rules = checked[ids.BAND_TABLE]["style_data_conditional"]
+    assert {"row_index": len(edited) - 1} in [rule["if"] for rule in rules], rules
+    assert f"Row {len(edited)}:" in str(checked[ids.BAND_MESSAGE]["children"])
