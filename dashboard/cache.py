@@ -49,6 +49,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from stamp_engine.cube import Cube
+from stamp_engine.threads import map_pieces, thread_count
 
 log = logging.getLogger("stamp.cache")
 
@@ -203,19 +204,27 @@ class CubeCache:
     def _store_cube(self, key: str, cube: Cube) -> StoredCube:
         """Write the cube's large arrays as ``.npy`` file entries; the manifest to store under ``key``."""
         inline: dict[str, Any] = {}
-        arrays: dict[str, str] = {}
+        large: list[tuple[str, np.ndarray]] = []
         for item in dataclasses.fields(cube):
             if not item.init:
                 continue
             value = getattr(cube, item.name)
             if isinstance(value, np.ndarray) and not value.dtype.hasobject and value.nbytes >= ARRAY_FILE_MIN_BYTES:
-                array_key = f"{key}{_ARRAY}{item.name}"
-                # arrays first, manifest last: a reader never finds a manifest without its arrays
-                self.disk.set(array_key, _NpyStream(np.ascontiguousarray(value)), read=True)
-                arrays[item.name] = array_key
+                large.append((item.name, value))
             else:
                 inline[item.name] = value
-        return StoredCube(type(cube), inline, arrays)
+
+        def write(named: tuple[str, np.ndarray]) -> tuple[str, str]:
+            array_key = f"{key}{_ARRAY}{named[0]}"
+            self.disk.set(array_key, _NpyStream(np.ascontiguousarray(named[1])), read=True)
+            return named[0], array_key
+
+        # Flux and error written side by side: the kernel's work of a new file's pages is most of
+        # a write, and two threads halved it (2 × 163 MB: 0.4–1.0 s against 1.0–3.0 s one after
+        # the other, on the project's 2-core VM).  Arrays first, manifest last: a reader never
+        # finds a manifest without its arrays.
+        written = map_pieces(write, large) if thread_count() > 1 else [write(named) for named in large]
+        return StoredCube(type(cube), inline, dict(written))
 
     def _open_cube(self, stored: StoredCube) -> Cube | None:
         """The cube of a manifest with its arrays memory-mapped; None when an array entry is gone."""

@@ -250,3 +250,29 @@ def test_a_large_remade_cube_is_not_kept_between_views(tmp_path, monkeypatch):
     first = service.processed(key)
     again = service.processed(key)
     assert again is not first and np.array_equal(again.flux, first.flux, equal_nan=True)
+
+
+@pytest.mark.parametrize("threads", ["2", "1"])
+def test_flux_and_error_are_written_side_by_side_unless_one_thread_is_configured(tmp_path, monkeypatch, threads):
+    import threading
+
+    monkeypatch.setenv("STAMP_ENGINE_THREADS", threads)
+    cube = _cube()
+    cache = CubeCache(tmp_path / "cubes", size_limit=10**9)
+    writing: dict[str, str] = {}
+    both_open = threading.Barrier(2, timeout=5)
+    plain_set = cache.disk.set
+
+    def recording_set(key, value, *args, **kwargs):
+        if kwargs.get("read"):
+            writing[key] = threading.current_thread().name
+            if threads == "2":
+                both_open.wait()  # returns only when the other array is being written at the same time
+        return plain_set(key, value, *args, **kwargs)
+
+    monkeypatch.setattr(cache.disk, "set", recording_set)
+    cache.set("loaded-abc", cube)
+    assert len(writing) == 2 and len(set(writing.values())) == int(threads), writing
+    again = cache.get("loaded-abc")
+    for name in ("flux", "error"):
+        assert np.array_equal(getattr(again, name), getattr(cube, name), equal_nan=True)
