@@ -605,7 +605,10 @@ class DeflatedMemberReader:
     """
 
     _MIN_READ = 4096  # as ZipExtFile.MIN_READ_SIZE: output asked of each inflate call
-    _RAW_CHUNK = 1 << 20
+    # Compressed bytes read at a time.  Each inflate call stops at its output size and keeps the
+    # rest of the input as a new ``unconsumed_tail`` bytes object, so a large chunk is copied over
+    # and over: 1 MiB took 0.85 CPU s per 571 MB member, 128 KiB 0.71 s (interleaved, 6 runs each).
+    _RAW_CHUNK = 1 << 17
 
     def __init__(self, raw: BinaryIO, info: zipfile.ZipInfo):
         self._raw = raw
