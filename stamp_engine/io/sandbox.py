@@ -398,9 +398,12 @@ def _run_child(items, todo: list[int], limits: ReadLimits, scratch: Path, starte
     began = time.monotonic()
     try:
         with parent_end:
+            # poll, not select: select() refuses descriptors from 1024 up, which a busy server reaches
+            readable = select.poll()
+            readable.register(parent_end, select.POLLIN)
             while True:
                 wait = limits.timeout_s - (time.monotonic() - began)
-                ready = select.select([parent_end], [], [], max(wait, 0.0))[0] if wait > 0 else []
+                ready = readable.poll(max(wait, 0.0) * 1000) if wait > 0 else []
                 if not ready:
                     _kill(pid)
                     return current, (f"reading was stopped after {limits.timeout_s:g} s (STAMP_READ_TIMEOUT_S): "
