@@ -50,7 +50,7 @@ CHROME_ARGS = (
     "--no-first-run", "--window-size=1400,1000",
 )
 
-#: How often a wait asks the page whether it has drawn.  The times are the page's own (its clock at
+#: How often a wait asks the page whether it has drawn (or enabled a button).  The times are the page's own (its clock at
 #: Plotly's afterplot), so this only sets how soon the benchmark goes on; each ask is a round trip
 #: through chromedriver, the browser process and the renderer, and asking every 30 ms took
 #: 0.4–0.5 CPU s from a 10,000 × 2,040 cold open on 2 cores (heatmap 5.06 s → 4.62 s, median of 3).
@@ -699,12 +699,7 @@ def browser_targets(quick: bool, first_view_only: bool = False, timeline: bool =
                 time.sleep(0.5)
                 _print_timeline(driver, since, f"{label} ZIP, cold")
             _wait_enabled(driver, ids.PROCESS)
-        driver.get(app["url"])
-        _wait_drawn(driver, ids.HEATMAP, "heatmap", 0.0, 120)
-        _wait_enabled(driver, ids.PROCESS)
-        since = _open_server_file(driver, names["big"])  # the cached opens below reopen this one
-        _wait_drawn(driver, ids.HEATMAP, "heatmap", since, 600, title=datasets.TARGET)
-        _wait_enabled(driver, ids.PROCESS)
+        # the cached opens below reopen the file the picker holds: the last one opened cold
         surface_draws_at_first_view = _draw_count(driver, ids.SURFACE, "surface")
         for _ in range(repeats):
             since = _click(driver, f"#{ids.DEMO_OPEN}")
