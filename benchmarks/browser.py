@@ -602,17 +602,11 @@ return t;""", element_id)
 def _wait_explore_payload(driver, timeout: float = 60) -> None:
     """Wait until the page holds the exploration payload of the result its heatmap shows."""
     ids = _ids()
-    script = """
-const s = window.store && window.store.getState(); if (!s) { return false; }
-let node = s.layout; (s.paths.strs[arguments[0]] || []).forEach(k => { node = node && node[k]; });
-const sent = node && node.props ? node.props.data : null;
-const gd = document.querySelector('#' + arguments[1] + ' .js-plotly-plot');
-const shows = gd && gd.layout && gd.layout.meta ? gd.layout.meta.result : null;
-return !!sent && sent === shows;
-"""
+    from dashboard.features.explore import PAYLOAD_HELD_JS
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if driver.execute_script(script, ids.EXPLORE_SENT, ids.HEATMAP):
+        if driver.execute_script(PAYLOAD_HELD_JS, ids.EXPLORE_SENT, ids.HEATMAP):
             return
         time.sleep(0.05)
     raise TimeoutError(f"the exploration payload of the shown result did not come within {timeout:.0f} s")

@@ -29,6 +29,17 @@ TIME_BOX_TARGETS = {"baseline": "baseline window", "in_transit": "in-transit win
 WAVE_BOX_TARGETS = {"band": "a new band", "wavelength range": "wavelength range"}
 #: Tabs whose graphs the panels explore.
 MAP_TABS = (ids.TAB_HEATMAP, ids.TAB_SURFACE)
+#: A page probe for tests and benchmarks (``driver.execute_script(PAYLOAD_HELD_JS, ids.EXPLORE_SENT, ids.HEATMAP)``):
+#: true once the page holds the exploration payload of the result its heatmap shows, i.e. the
+#: page is at rest after a first view (the payload is asked for after it, and makes a request).
+PAYLOAD_HELD_JS = """
+const s = window.store && window.store.getState(); if (!s) { return false; }
+let node = s.layout; (s.paths.strs[arguments[0]] || []).forEach(k => { node = node && node[k]; });
+const sent = node && node.props ? node.props.data : null;
+const gd = document.querySelector('#' + arguments[1] + ' .js-plotly-plot');
+const shows = gd && gd.layout && gd.layout.meta ? gd.layout.meta.result : null;
+return !!sent && sent === shows;
+"""
 HINT = "Click the map (or hover with Shift held) to see the spectrum and the light curve through that point."
 
 

@@ -11,7 +11,7 @@ from selenium.webdriver.common.keys import Keys
 import stamp_engine
 from dashboard import ids
 
-from tests.browser.test_dashboard_browser import wait_for_traces, wait_until
+from tests.browser.test_dashboard_browser import wait_for_explore_payload, wait_for_traces, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -103,6 +103,7 @@ def test_colour_scale_and_range_recolour_the_heatmap_in_the_browser_without_a_ne
     dash_duo.server_url = dash_duo.server.url.rstrip("/") + "/?view=heatmap"
     wait_for_traces(dash_duo, ids.HEATMAP, "heatmap")
     wait_until(lambda: dash_duo.driver.execute_script(_HEATMAP_COLOURS_JS, ids.HEATMAP), what="the heatmap colour axis")
+    wait_for_explore_payload(dash_duo)  # its request brings the panels' figures; the count starts after it
     before = _map_pixels(dash_duo)
     dash_duo.driver.execute_script(_COUNT_FIGURE_REQUESTS_JS)
 

@@ -65,6 +65,18 @@ def wait_for_traces(duo, graph: str, kind: str):
                       what=f"{kind} traces in #{graph}")
 
 
+def wait_for_explore_payload(duo, timeout: float = WAIT):
+    """Wait until the page holds the exploration payload of the heatmap's result: the page at rest.
+
+    The payload is asked for once the first view is drawn (and the page idle), by a request
+    that also brings the exploration panels' figures; a test counting requests starts after it.
+    """
+    from dashboard.features.explore import PAYLOAD_HELD_JS
+
+    wait_until(lambda: duo.driver.execute_script(PAYLOAD_HELD_JS, ids.EXPLORE_SENT, ids.HEATMAP),
+               timeout=timeout, what="the exploration payload of the shown result")
+
+
 def open_tab(duo, label: str):
     duo.find_element(f"#{ids.TABS}").find_element("link text", label).click()
 
@@ -230,4 +242,5 @@ def test_light_curves_and_spectrum_player(dash_duo, make_app):
     wait_until(lambda: title() != first, timeout=20, what="the player to move on")
     assert "Pause" in dash_duo.find_element(f"#{ids.PLAY}").text
     dash_duo.find_element(f"#{ids.PLAY}").click()
-    assert "Play" in dash_duo.find_element(f"#{ids.PLAY}").text
+    # the button's label is set by a clientside callback, after the click returns
+    wait_until(lambda: "Play" in dash_duo.find_element(f"#{ids.PLAY}").text, timeout=10, what="the player to pause")

@@ -14,6 +14,7 @@ import pytest
 
 from dashboard import ids
 from stamp_engine.bands import PRESETS
+from tests.browser.test_dashboard_browser import wait_for_explore_payload
 from tests.helpers import band_pixels, pixels
 
 pytestmark = pytest.mark.browser
@@ -100,6 +101,7 @@ def test_band_click_greys_the_heatmap_with_no_server_request_and_all_restores(da
     drawn(dash_duo, ids.HEATMAP, "heatmap")
     dash_duo.wait_for_element(f"#{ids.BAND_BUTTONS} button", timeout=10)
     time.sleep(1.0)  # every callback of the first load has run
+    wait_for_explore_payload(dash_duo)  # and the exploration's own request, made once the page is idle
     before = log.count("_dash-update-component")
     inside, outside = heatmap_regions(dash_duo)
     assert band_pixels.is_overlay_grey(outside).mean() < 0.05
