@@ -94,6 +94,21 @@ def create_app(config: Config | None = None, *, loader=None) -> dash.Dash:
     return app
 
 
+def close_app(app: dash.Dash) -> None:
+    """Close what :func:`create_app` opened in this process: the cube cache's and the job store's database connections.
+
+    A server process keeps its app for its life; a process that builds many apps (a test
+    suite, a notebook) closes each when done, or it holds three descriptors per connection
+    for good.  Nothing on disk is removed.
+    """
+    services = app.server.extensions.get("stamp_services")
+    if services is not None:
+        services.cubes.cache.close()
+    handle = getattr(app.server.extensions.get("stamp_background_manager"), "handle", None)
+    if hasattr(handle, "close"):  # diskcache's job store; Celery's app holds no file
+        handle.close()
+
+
 def validation_layout(layout) -> html.Div:
     """Every component of ``layout`` that has an id, bare (its id only), side by side.
 

@@ -176,6 +176,10 @@ class CubeCache:
         self.pin_seconds = pin_seconds
         self.ticket_seconds = ticket_seconds
 
+    def close(self) -> None:
+        """Close this process's connections to the cache's database (the cache stays on disk)."""
+        self.disk.close()
+
     # ------------------------------------------------------------ mapping
     def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key`` (a cached cube comes back memory-mapped), or ``default``."""

@@ -69,13 +69,16 @@ def make_app(tmp_path: Path):
     """Build a dashboard with a private cache folder; returns (app, request log)."""
     from flask import request
 
-    from dashboard.app import create_app
+    from dashboard.app import close_app, create_app
     from dashboard.server.config import Config
+
+    built = []
 
     def build(loader=None, **settings):
         settings.setdefault("cache_dir", tmp_path / "cache")
         config = Config(**settings)
         app = create_app(config, loader=loader)
+        built.append(app)
         log = RequestLog()
 
         @app.server.before_request
@@ -84,4 +87,6 @@ def make_app(tmp_path: Path):
 
         return app, log
 
-    return build
+    yield build
+    for app in built:
+        close_app(app)
