@@ -3,9 +3,13 @@
 A job (processing or a download build) runs in a child process of the job
 runner (Dash's job process, or the Celery task) with
 
-* a memory limit (``RLIMIT_AS`` and ``RLIMIT_DATA``: what the job may allocate
-  beyond what the process already holds, ``STAMP_JOB_MEMORY_MB``) — numpy and the
-  readers then raise ``MemoryError`` instead of driving the machine out of memory;
+* a memory limit (``RLIMIT_DATA``: what the job may allocate beyond what the
+  process already holds, ``STAMP_JOB_MEMORY_MB``) — numpy and the readers then raise
+  ``MemoryError`` instead of driving the machine out of memory.  Not ``RLIMIT_AS``:
+  that also counts read-only maps of the input files, which the job reads its columns
+  through (page cache the kernel can drop, not memory the job holds), so five 0.57 GB
+  segments of a 10,000 × 2,040 observation ran out of a 3 GB budget while the job held
+  under 1 GB;
 * a wall-clock deadline (``STAMP_JOB_TIMEOUT_S``) after which its whole process
   group is killed with ``SIGKILL`` — a reader looping inside libhdf5 never looks at
   a Python signal handler, so nothing short of killing it stops it;
@@ -78,14 +82,15 @@ def _status_kb(field_name: str) -> int | None:
 
 
 def limit_memory(extra_bytes: int) -> None:
-    """Cap this process's address space and data segment at their current size plus ``extra_bytes``.
+    """Cap this process's data segment (heap and private writable maps) at its current size plus ``extra_bytes``.
 
-    Both soft and hard limits are lowered, so the job cannot raise them again.
-    Where ``/proc`` is missing (not Linux) nothing is limited.
+    Both soft and hard limits are lowered, so the job cannot raise them again.  Read-only
+    and shared file maps are not counted (Linux ≥ 4.7), so a job may map input files of
+    any size.  Where ``/proc`` is missing (not Linux) nothing is limited.
     """
     import resource
 
-    for name, field_name in (("RLIMIT_AS", "VmSize"), ("RLIMIT_DATA", "VmData")):
+    for name, field_name in (("RLIMIT_DATA", "VmData"),):
         current_kb = _status_kb(field_name)
         which = getattr(resource, name, None)
         if current_kb is None or which is None:

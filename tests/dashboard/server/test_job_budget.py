@@ -1,7 +1,7 @@
 """One budget per job, enforced by the OS, and every job ending with a message — real processes, no browser.
 
-The jobs run as they do in production: in a child process with an ``RLIMIT_AS``/
-``RLIMIT_DATA`` cap and a wall-clock deadline, and (for the end-to-end cases)
+The jobs run as they do in production: in a child process with an ``RLIMIT_DATA``
+cap and a wall-clock deadline, and (for the end-to-end cases)
 started by the dashboard's own background manager from a Flask test client.
 """
 
@@ -99,6 +99,29 @@ def test_memory_is_capped_by_the_os_and_said():
     answer = run_in_budget(allocate, JobBudget(memory_mb=200, timeout_s=60))
     assert isinstance(answer, JobStopped) and answer.reason == "memory"
     assert "memory limit of 200 MB" in answer.message and "Reading bomb.h5" in answer.message
+
+
+def test_input_files_larger_than_the_budget_are_read_through_maps_and_allocations_are_still_capped(tmp_path):
+    # A job reads its columns through read-only maps of the input files: those are page cache,
+    # not the job's memory (five 0.57 GB segments once ran a job out of its 3 GB budget).
+    big = tmp_path / "segment_x1dints.fits"
+    with open(big, "wb") as handle:
+        handle.truncate(600 * 1024 * 1024)  # sparse: 600 MB to map, no disk used
+        handle.seek(0)
+        handle.write(b"SIMPLE  =")
+
+    def read_then_allocate(report):
+        report(f"Reading {big.name}", 0, 1)
+        mapped = np.memmap(big, dtype=np.uint8, mode="r")
+        total = int(mapped[::4096].sum())  # touches every page of the 600 MB map
+        try:
+            np.ones((30000, 2000))  # 480 MB of the job's own memory: over its 200 MB
+        except MemoryError:
+            return {"mapped": mapped.size, "total": total, "capped": True}
+        return {"mapped": mapped.size, "total": total, "capped": False}
+
+    answer = run_in_budget(read_then_allocate, JobBudget(memory_mb=200, timeout_s=60))
+    assert answer == {"mapped": 600 * 1024 * 1024, "total": ord("S"), "capped": True}
 
 
 def test_a_segfaulting_reader_becomes_a_message():
