@@ -60,7 +60,9 @@ WAIT_POLL_S = 0.25
 COLD_OPENS = 3
 
 # Ids from dashboard/ids.py, read at run time so a rename shows up as "not run", not as a crash.
-_ID_NAMES = ("HEATMAP", "PROCESS", "SERVER_FILES", "SERVER_OPEN")
+_ID_NAMES = ("HEATMAP", "PROCESS", "SERVER_FILES", "SERVER_OPEN", "JOB_MESSAGE")
+#: A job that ended (Process enabled again) without a new drawing for this long has failed.
+ENDED_WITHOUT_DRAWING_S = 10.0
 
 _GRAPH_STATE_JS = """
 const root = document.getElementById(arguments[0]);
@@ -75,6 +77,7 @@ return {
   busy: !button || button.disabled,
   loading: loading,
   title: gd && gd.layout && gd.layout.title ? String(gd.layout.title.text || gd.layout.title) : '',
+  message: (document.getElementById(arguments[2]) || {}).innerText || '',
 };
 """
 
@@ -229,13 +232,14 @@ def _stop_app(app: dict[str, Any]) -> None:
 
 def _state(driver, ids) -> dict[str, Any]:
     # the first view: the surface is drawn only when its tab is shown (it waited 180–1800 s here for nothing)
-    return driver.execute_script(_GRAPH_STATE_JS, ids["HEATMAP"], ids["PROCESS"])
+    return driver.execute_script(_GRAPH_STATE_JS, ids["HEATMAP"], ids["PROCESS"], ids["JOB_MESSAGE"])
 
 
 def _wait_for_plots(driver, ids, t0: float, timeout: float, need_change: bool = True, expect: str | None = None) -> float:
     deadline = t0 + timeout
     state: dict[str, Any] = {}
     seen_busy = False
+    idle_since = None
     while time.perf_counter() < deadline:
         try:
             state = _state(driver, ids)
@@ -246,6 +250,11 @@ def _wait_for_plots(driver, ids, t0: float, timeout: float, need_change: bool = 
                 and not state.get("loading") and (state.get("changed") or not need_change)
                 and (expect is None or expect in state.get("title", ""))):
             return time.perf_counter() - t0
+        # a failed job re-enables Process and says why, with no new drawing: report it, not a timeout
+        ended = seen_busy and state and not state.get("busy") and not state.get("loading")
+        idle_since = (idle_since or time.perf_counter()) if ended else None
+        if idle_since is not None and time.perf_counter() - idle_since > ENDED_WITHOUT_DRAWING_S:
+            raise RuntimeError(f"the job ended without drawing: {state.get('message') or 'no message'}")
         time.sleep(0.05)
     raise TimeoutError(f"plots not drawn within {timeout:.0f} s (last state {state})")
 
