@@ -15,6 +15,7 @@ from .colour_axis import browser_colours
 from .common import MAX_DISPLAY_TIME, MAX_DISPLAY_WAVELENGTH, WAVELENGTH_LABEL, _f32
 from .map_overlays import (
     BAND_DIM_KEY,
+    BAND_KEY_ANNOTATION,
     GAP_COLOUR,
     MASK_COLOUR,
     MASKED_FRACTION,
@@ -96,8 +97,6 @@ def heatmap_figure(
         veils += _interpolated_veils(drawn_rows, data.interpolated[rows], visit.axes)
         masks += masked_column_rects(drawn[rows], edges, (float(drawn_rows.edges[0]), float(drawn_rows.edges[-1])), visit.axes)
         trace = visit.trace(data, x, drawn_rows.edges, columns, ranges)
-        if data.spans:
-            trace["meta"] = {**trace["meta"], "dim_key": BAND_DIM_KEY}
         if error_rows:
             shows = np.where(drawn_rows.take >= 0, rows[np.maximum(drawn_rows.take, 0)], -1)
             shows[(shows >= 0) & data.interpolated[np.maximum(shows, 0)]] = -1
@@ -111,7 +110,7 @@ def heatmap_figure(
     noisy = noisy_channels(shown.flux, cube.is_normalized)
     strips = noisy_channel_rects(noisy.flagged, edges, sorted({xref for xref, _ in data_rows}))
     fig = go.Figure(data=traces)
-    fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 80}, panels,
+    fig.update_layout(**_map_layout(cube, data, title, "heatmap", {"l": 70, "r": HEATMAP_RIGHT_MARGIN, "t": 50, "b": 94}, panels,
                                     colour=browser_colours(cube, data.values, drawn, data.limits, zrange)))
     fig.update_layout(plot_bgcolor=GAP_COLOUR, shapes=masks + gaps + veils + strips)  # gaps read as empty, not as data
     axis = cube.time_axis(panels)
@@ -127,9 +126,13 @@ def heatmap_figure(
                            font={"size": 11, "color": "#555"})
     key = map_key(bool(gaps) or not np.isfinite(drawn).all(), data.cells_note,
                   noisy_key(noisy.factor) if strips else "", masked=bool(masks))
-    if key or data.spans:  # with bands, the browser adds the highlight's grey to it (even to an empty key)
+    if key:
         fig.add_annotation(text=key, showarrow=False, xref="paper", yref="paper", x=0.0, y=0.0, xanchor="left",
                            yanchor="top", yshift=-54, font={"size": 11, "color": "#555"}, name="map-key")
+    if data.spans:  # shown by the browser while a band is highlighted (stamp_bands.js)
+        fig.add_annotation(text=BAND_DIM_KEY, showarrow=False, xref="paper", yref="paper", x=0.0, y=0.0,
+                           xanchor="left", yanchor="top", yshift=-54 if not key else -69, opacity=0,
+                           font={"size": 11, "color": "#555"}, name=BAND_KEY_ANNOTATION)
     if masks:
         fig.add_annotation(text=f"dark columns: masked (NaN, flagged or clipped in ≥ {MASKED_FRACTION:.0%} of integrations)",
                            showarrow=False, xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left",

@@ -8,7 +8,7 @@
  *   heatmap  traces with meta.role "band-map" (one per visit, meta.extent = [x0, x1] µm,
  *            meta.bands = [{name, columns: [start, stop], x: [x0, x1]}]): opaque grey
  *            layout shapes (name "stamp-band-grey") over the columns outside B, and the
- *            key (annotation "map-key") names that grey (meta.dim_key) while B is shown.
+ *            key's band item (annotation "map-key-band") is shown (opacity 1) while B is.
  *            Only the layout changes, so Plotly redraws shapes, not the map.
  *   surface  the same meta: each trace gets a `surfacecolor` (its z, clipped to the colour
  *            axis) in which the columns outside B sit below the axis minimum, and the colour
@@ -46,10 +46,10 @@
   var GREY_SHAPE = "stamp-band-grey";
   var SHADE_SHAPE = "stamp-band-shade";
   var SHADE_COLOUR = "rgba(255,170,0,0.22)";
-  /* the map's key (stamp_engine.figures.map_overlays.map_key): it names the highlight's grey
-     (the heatmap traces' meta.dim_key) only while a band is highlighted */
-  var KEY_ANNOTATION = "map-key";
-  var KEY_SEPARATOR = "   ";
+  /* the map key's item naming the highlight's grey (map_overlays.BAND_KEY_ANNOTATION): shown
+     only while a band is highlighted, by its opacity (redrawn in place; its text or visibility
+     would make Plotly recalculate the whole heatmap) */
+  var BAND_KEY_ANNOTATION = "map-key-band";
   var DTYPES = {
     f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array,
     u2: Uint16Array, i4: Int32Array, u4: Uint32Array,
@@ -181,17 +181,16 @@
     }];
   }
 
-  function withDimKey(annotations, dimKey, shown) {
-    return (annotations || []).map(function (a) {
-      if (!a || a.name !== KEY_ANNOTATION) {
+  function withBandKey(annotations, shown) {
+    var opacity = shown ? 1 : 0, changed = false;
+    var out = (annotations || []).map(function (a) {
+      if (!a || a.name !== BAND_KEY_ANNOTATION || a.opacity === opacity) {
         return a;
       }
-      var text = String(a.text || "").split(KEY_SEPARATOR + dimKey).join("").split(dimKey).join("");
-      if (shown) {
-        text = text ? text + KEY_SEPARATOR + dimKey : dimKey;
-      }
-      return assign({}, a, { text: text });
+      changed = true;
+      return assign({}, a, { opacity: opacity });
     });
+    return changed ? out : annotations;
   }
 
   function withShapes(layout, name, shapes) {
@@ -276,9 +275,8 @@
         }
       });
       newLayout.shapes = withShapes(layout, GREY_SHAPE, grey.concat(maskedOverGrey(layout.shapes, grey)));
-      var dimKey = heatmaps.map(function (t) { return t.meta && t.meta.dim_key; }).filter(Boolean)[0];
-      if (dimKey) {
-        newLayout.annotations = withDimKey(layout.annotations, dimKey, !all);
+      if (layout.annotations) {
+        newLayout.annotations = withBandKey(layout.annotations, !all);
       }
     }
     if (surfaces.length) {
@@ -339,11 +337,24 @@
       return Promise.resolve(gd);
     }
     var layoutUpdate = {};
-    ["shapes", "coloraxis", "annotations"].forEach(function (key) {
+    ["shapes", "coloraxis"].forEach(function (key) {
       if (out.layout[key] !== gd.layout[key]) {
         layoutUpdate[key] = out.layout[key];
       }
     });
+    var before = gd.layout.annotations || [], after = out.layout.annotations || [];
+    if (after !== before) {
+      /* item by item: a whole new annotations array makes Plotly recalculate every trace */
+      if (after.length === before.length) {
+        after.forEach(function (a, i) {
+          if (a !== before[i]) {
+            layoutUpdate["annotations[" + i + "].opacity"] = a.opacity;
+          }
+        });
+      } else {
+        layoutUpdate.annotations = after;
+      }
+    }
     var surfaces = { idx: [], values: [] };
     var curves = { idx: [], values: [] };
     out.data.forEach(function (trace, i) {

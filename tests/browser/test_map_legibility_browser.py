@@ -94,8 +94,11 @@ def test_a_gap_is_a_different_grey_from_the_out_of_band_grey(driver, tmp_path):
 
 
 def _map_text(driver) -> str:
-    return driver.execute_script("return document.querySelector('#map').innerText || "
-                                 "document.querySelector('#map svg.main-svg:last-child').textContent")
+    """The text the map's annotations draw, leaving out those drawn at opacity 0 (not seen)."""
+    return driver.execute_script("""
+      return Array.from(document.querySelectorAll('#map g.annotation')).filter(function (g) {
+        return parseFloat(getComputedStyle(g).opacity) > 0;
+      }).map(function (g) { return g.textContent; }).join(' ');""")
 
 
 def _typed_range(driver, scale: str, low: float, high: float) -> str:

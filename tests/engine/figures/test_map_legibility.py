@@ -12,7 +12,7 @@ from astropy.time import Time
 from stamp_engine import colour, figures
 from stamp_engine.bands import Band
 from stamp_engine.cube import Cube
-from stamp_engine.figures.map_overlays import BAND_DIM_COLOUR, BAND_DIM_KEY, GAP_COLOUR, KEY_SEPARATOR, MASK_COLOUR
+from stamp_engine.figures.map_overlays import BAND_DIM_COLOUR, BAND_DIM_KEY, BAND_KEY_ANNOTATION, GAP_COLOUR, MASK_COLOUR
 
 RNG = np.random.default_rng(7)
 
@@ -35,7 +35,7 @@ def test_no_data_band_dimming_and_masked_are_three_distinct_greys():
     from tests.helpers.paths import REPO
     script = (REPO / "stamp_engine" / "web" / "stamp_bands.js").read_text()
     assert f'var GREY = "{BAND_DIM_COLOUR}"' in script
-    assert f'var KEY_SEPARATOR = "{KEY_SEPARATOR}"' in script  # it edits the key the engine writes
+    assert f'var BAND_KEY_ANNOTATION = "{BAND_KEY_ANNOTATION}"' in script  # it shows the item the engine writes
 
 
 def test_time_gaps_get_rectangles_and_the_key_names_both_greys():
@@ -47,14 +47,16 @@ def test_time_gaps_get_rectangles_and_the_key_names_both_greys():
     assert 39.5 / 60 <= gaps[0].y0 < 40 / 60 and 99 / 60 < gaps[0].y1 <= 99.5 / 60
     key = [a.text for a in fig.layout.annotations if a.name == "map-key"]
     assert key and "no data" in key[0] and GAP_COLOUR in key[0]
-    # drawn with no band highlighted, the key does not name the highlight's grey: the browser adds
-    # it while a band is shown (stamp_bands.js, from the traces' meta; tests/browser checks the text)
+    # drawn with no band highlighted, the key does not name the highlight's grey: that item is its
+    # own annotation, at opacity 0 until the browser shows it with a band (tests/browser reads it drawn)
     assert "outside the highlighted band" not in key[0]
-    assert {t.meta["dim_key"] for t in fig.data} == {BAND_DIM_KEY} and BAND_DIM_COLOUR in BAND_DIM_KEY
+    band_key = [a for a in fig.layout.annotations if a.name == BAND_KEY_ANNOTATION]
+    assert len(band_key) == 1 and band_key[0].text == BAND_DIM_KEY and band_key[0].opacity == 0
+    assert BAND_DIM_COLOUR in BAND_DIM_KEY
     # no gap, no band: no key
     plain = figures.heatmap_figure(_variability(np.arange(40) / 60.0, RNG.normal(0, 1, (40, 30))))
     assert not [s for s in plain.layout.shapes if s.name == "gap"]
-    assert not [a for a in plain.layout.annotations if a.name == "map-key"]
+    assert not [a for a in plain.layout.annotations if a.name in ("map-key", BAND_KEY_ANNOTATION)]
 
 
 def test_visits_on_one_axis_leave_the_time_between_them_as_a_gap():
@@ -178,7 +180,7 @@ def test_no_zero_line_crosses_the_map_where_cells_are_masked_or_empty():
 def test_the_key_has_a_masked_swatch_only_when_a_column_is_masked():
     flux = RNG.normal(0, 1, (40, 30))
     plain = figures.heatmap_figure(_variability(np.arange(40) / 60.0, flux), bands=[Band("mid", 1.8, 2.2)])
-    key = [a.text for a in plain.layout.annotations if a.name == "map-key"][0]
+    key = "".join(a.text for a in plain.layout.annotations if a.name == "map-key")  # no key items: none
     assert "masked" not in key and MASK_COLOUR not in key
     flux[:, 10:12] = np.nan
     masked = figures.heatmap_figure(_variability(np.arange(40) / 60.0, flux), bands=[Band("mid", 1.8, 2.2)])
