@@ -276,7 +276,8 @@
       });
       newLayout.shapes = withShapes(layout, GREY_SHAPE, grey.concat(maskedOverGrey(layout.shapes, grey)));
       if (layout.annotations) {
-        newLayout.annotations = withBandKey(layout.annotations, !all);
+        /* named only where its grey is drawn (a band over the whole map greys nothing) */
+        newLayout.annotations = withBandKey(layout.annotations, grey.length > 0);
       }
     }
     if (surfaces.length) {

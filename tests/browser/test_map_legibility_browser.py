@@ -93,6 +93,25 @@ def test_a_gap_is_a_different_grey_from_the_out_of_band_grey(driver, tmp_path):
     assert "no data" in text and "outside the highlighted band" not in text
 
 
+def test_a_band_over_the_whole_map_greys_nothing_and_the_key_does_not_name_a_grey(driver, tmp_path):
+    everything = Band("Everything", 0.5, 6.0)
+    hours = np.arange(40) / 60.0
+    fig = figures.heatmap_figure(_cube(RNG.normal(0, 1, (40, 60)), hours), bands=[everything, BAND])
+    _page(driver, tmp_path, fig)
+    highlight = """
+      var done = arguments[arguments.length - 1];
+      stampHighlightDiv("map", arguments[0], arguments[1]).then(function () { setTimeout(done, 100); });"""
+    bands = [{"name": b.name, "start": b.start, "end": b.end} for b in (everything, BAND)]
+    driver.execute_async_script(highlight, everything.name, bands)
+    graph = driver.find_element("id", "map")
+    (left, top, right, bottom), _ = band_pixels.heatmap_area(driver, graph, [BAND.start, BAND.end])
+    area = pixels.screenshot(driver)[int(top) + 2:int(bottom) - 2, int(left) + 2:int(right) - 2]
+    assert band_pixels.is_overlay_grey(area.reshape(-1, 3)).mean() < 0.02  # nothing is outside it
+    assert "outside the highlighted band" not in _map_text(driver)
+    driver.execute_async_script(highlight, BAND.name, bands)  # a narrower band: its grey, and the key names it
+    assert "outside the highlighted band" in _map_text(driver)
+
+
 def _map_text(driver) -> str:
     """The text the map's annotations draw, leaving out those drawn at opacity 0 (not seen)."""
     return driver.execute_script("""
