@@ -90,16 +90,14 @@ def limit_memory(extra_bytes: int) -> None:
     """
     import resource
 
-    for name, field_name in (("RLIMIT_DATA", "VmData"),):
-        current_kb = _status_kb(field_name)
-        which = getattr(resource, name, None)
-        if current_kb is None or which is None:
-            continue
-        limit = current_kb * 1024 + extra_bytes
-        _, hard = resource.getrlimit(which)
-        if hard != resource.RLIM_INFINITY:
-            limit = min(limit, hard)
-        resource.setrlimit(which, (limit, limit))
+    current_kb = _status_kb("VmData")
+    if current_kb is None:
+        return
+    limit = current_kb * 1024 + extra_bytes
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def _die_with_parent(parent: int) -> None:
