@@ -345,16 +345,19 @@
     });
     var before = gd.layout.annotations || [], after = out.layout.annotations || [];
     if (after !== before) {
-      /* item by item: a whole new annotations array makes Plotly recalculate every trace */
-      if (after.length === before.length) {
-        after.forEach(function (a, i) {
-          if (a !== before[i]) {
-            layoutUpdate["annotations[" + i + "].opacity"] = a.opacity;
-          }
+      /* an item whose opacity alone changed by itself: a whole new annotations array makes Plotly
+         recalculate every trace; any other change goes as the whole array */
+      var byOpacity = {};
+      var onlyOpacity = after.length === before.length && after.every(function (a, i) {
+        if (a === before[i]) {
+          return true;
+        }
+        byOpacity["annotations[" + i + "].opacity"] = a.opacity;
+        return !!a && !!before[i] && Object.keys(assign({}, a, before[i])).every(function (k) {
+          return k === "opacity" || a[k] === before[i][k];
         });
-      } else {
-        layoutUpdate.annotations = after;
-      }
+      });
+      assign(layoutUpdate, onlyOpacity ? byOpacity : { annotations: after });
     }
     var surfaces = { idx: [], values: [] };
     var curves = { idx: [], values: [] };
