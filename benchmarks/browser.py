@@ -350,7 +350,6 @@ _PROBE_JS = r"""
       })(gd);
     }
   }
-  setInterval(hook, 20);
   // Long tasks (≥ 50 ms of main thread): a click landing in one waits for its end.
   bench.longTasks = [];
   try {
@@ -358,17 +357,22 @@ _PROBE_JS = r"""
       list.getEntries().forEach(function (e) { bench.longTasks.push([e.startTime, e.startTime + e.duration]); });
     }).observe({type: 'longtask', buffered: true});
   } catch (e) { /* no long-task timing: usable is then drawn and enabled only */ }
-  // When each watched button last turned enabled (page clock), seen on every animation frame.
+  // When each watched button last turned enabled (page clock).
   bench.enabledAt = {};
   var wasEnabled = {};
-  (function watchButtons() {
+  function watchButtons() {
     (window.__stampBenchButtons || []).forEach(function (id) {
       var el = document.getElementById(id), on = !!el && !el.disabled;
       if (on && !wasEnabled[id]) { bench.enabledAt[id] = performance.now(); }
       wasEnabled[id] = on;
     });
-    requestAnimationFrame(watchButtons);
-  })();
+  }
+  // Both are looked at as the page changes, not on a clock: the probe once looked every animation
+  // frame (and hooked graphs every 20 ms), which kept a page with nothing to do drawing frames —
+  // 0.09 CPU s a second of the renderer and the GPU process, 0.5 CPU s of the 2 cores while a
+  // 10,000 × 2,040 ZIP opened cold; a user's page idles at ≈ 0.
+  new MutationObserver(function () { hook(); watchButtons(); }).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ['class', 'disabled']});
 })();
 """
 

@@ -1,6 +1,6 @@
-"""ZIP members are copied out ahead of their reading (two threads), yet every file keeps its own outcome.
+"""ZIP members are copied out ahead of their reading (in threads), yet every file keeps its own outcome.
 
-The reader inflates the next members while the current file is parsed; at most two ahead,
+The reader inflates the next members while the current file is parsed; at most ``ahead`` of them,
 within the reader's memory cap.  A damaged member is still named alone, outcomes keep the
 files' order, and a reader that dies while a later member is being copied out does not
 blame the file it was reading.
@@ -87,18 +87,20 @@ def fake_members(sizes: list[int]) -> list[InputFile]:
             for k, size in enumerate(sizes)]
 
 
-@pytest.mark.parametrize("memory, after_first, after_second", [
-    (10_000, ["m1", "m2"], ["m2", "m3"]),  # two ahead of the file being read, never more
-    (250, ["m1"], ["m2"]),  # the file being read and one ahead fit in 250 bytes
-    (50, [], []),  # none fits: each member is still copied when its own file is read
+@pytest.mark.parametrize("ahead_count, memory, after_first, after_second", [
+    (sandbox.MEMBERS_AHEAD, 10_000, ["m1", "m2", "m3"], ["m2", "m3", "m4"]),  # the default: three ahead, never more
+    (2, 10_000, ["m1", "m2"], ["m2", "m3"]),  # two ahead of the file being read, never more
+    (3, 350, ["m1", "m2"], ["m2", "m3"]),  # the file being read and two ahead fit in 350 bytes
+    (2, 250, ["m1"], ["m2"]),  # the file being read and one ahead fit in 250 bytes
+    (2, 50, [], []),  # none fits: each member is still copied when its own file is read
 ])
-def test_at_most_two_members_are_copied_ahead_within_the_memory_cap(monkeypatch, tmp_path, memory, after_first,
-                                                                      after_second):
+def test_at_most_ahead_members_are_copied_ahead_within_the_memory_cap(monkeypatch, tmp_path, ahead_count, memory,
+                                                                        after_first, after_second):
     monkeypatch.setattr(sandbox, "_MemberCopy", RecordedCopy)
     monkeypatch.setattr(RecordedCopy, "begun", [])
     monkeypatch.setattr(RecordedCopy, "release", threading.Event())
     ahead = sandbox._MembersAhead(fake_members([100] * 5), list(range(5)), ReadLimits(max_memory_bytes=memory),
-                                  tmp_path, 2)
+                                  tmp_path, ahead_count)
     try:
         first = ahead.take(0)
         assert [f"m{i}" for i in sorted(ahead._pending)] == after_first
