@@ -275,7 +275,12 @@ def _pick_server_files(driver, ids, names: list[str]) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    trigger = driver.find_element(By.ID, ids["SERVER_FILES"])
+    # dcc.Dropdown is rendered from a chunk of its own: on a page opened from the browser's cache it
+    # can come after the first heatmap
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    trigger = WebDriverWait(driver, 30).until(expected_conditions.presence_of_element_located((By.ID, ids["SERVER_FILES"])))
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", trigger)
     time.sleep(0.5)
     if not driver.find_elements(By.CSS_SELECTOR, "[role=option]"):

@@ -145,6 +145,12 @@ def session_hash(session: str | None) -> str:
     return hashlib.sha256((session or "").encode()).hexdigest()[:16]
 
 
+def source_digest(paths) -> str:
+    """A digest of the code in ``paths``: what the cube cache keeps beside a cube that this code
+    made (a figure, the summary rows) carries it in its key, so code that changed is not read back."""
+    return hashlib.sha256(b"".join(Path(path).read_bytes() for path in sorted(map(str, paths)))).hexdigest()[:12]
+
+
 def cube_group(key: str) -> str:
     """The cube a cache entry belongs to: ``processed-X/display/600x500`` → ``processed-X``."""
     return key.split("/", 1)[0]

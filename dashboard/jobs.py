@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 from stamp_engine.problems import NoUsableData, StampError
 from stamp_engine.progress import Progress as Report
 
-from .options import DataLimits, parse_element, parse_process_options
+from .options import DataLimits, loaded_key, parse_element, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
 from .server.data_folder import UnsafePath
 from .server.datasets import Dataset, resolve
@@ -141,6 +141,26 @@ def loaded_label(label: str, loaded) -> str:
     return f"{kind}: {names} ({len(used)} of {len(files)} files used)"
 
 
+def summary_rows(services: Services, loaded_as: str, loaded, shown: str) -> list[list[str]]:
+    """The summary card's rows of the cube ``loaded`` (cache key ``loaded_as``), with a last row on what is ``shown``.
+
+    The rows of a cube read before are read back from the cube cache beside it (evicted with it):
+    the noisy-channel scan of the full-resolution cube was most of the server's time in
+    reopening a cached 10,000 × 2,040 observation (0.13 of 0.16 s).
+    """
+    from . import summary
+    from stamp_engine import noisy_channels, timeaxis
+
+    from .cache import source_digest
+
+    stored = f"{loaded_as}/summary/{source_digest([summary.__file__, noisy_channels.__file__, timeaxis.__file__])}"
+    rows = services.cubes.cache.get(stored)
+    if rows is None:
+        rows = [list(row) for row in summarize(loaded)]
+        services.cubes.cache.set(stored, rows)
+    return [*rows, ["Shown", shown]] if shown else rows
+
+
 def process_dataset(
     services: Services,
     descriptor: Mapping[str, Any] | None,
@@ -217,7 +237,7 @@ def process_dataset(
         "limits": limits,
         "problems": problems,
         "label": loaded_label(dataset.label, loaded),
-        "summary": [list(row) for row in summarize(loaded, services.cubes.shape(key))],
+        "summary": summary_rows(services, loaded_key(dataset.content_key, element), loaded, services.cubes.shape(key)),
         "normalized": options.zaxis == "variability",
         # what was processed, for the view's link (features/url_state.py) and the element control
         "options": options.to_dict(),

@@ -177,8 +177,9 @@ def _figure_code() -> str:
 
     from .. import view_figures
 
-    sources = sorted(Path(figures.__file__).parent.glob("*.py")) + [Path(view_figures.__file__), Path(__file__)]
-    return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
+    from ..cache import source_digest
+
+    return source_digest([*Path(figures.__file__).parent.glob("*.py"), view_figures.__file__, __file__])
 
 
 def map_drawer(services: Services, kind: str):

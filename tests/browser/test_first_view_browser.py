@@ -35,9 +35,12 @@ window.fetch = function (input, init) {
 };
 """
 
+#: Surface traces drawn in a graph: 0 for a graph not drawn yet (a hidden tab's graph is drawn
+#: when its tab is first shown), -1 when the graph is not on the page.
 _SURFACE_TRACES_JS = """
-var gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
-return gd && gd.data ? gd.data.filter(function (t) { return t.type === 'surface'; }).length : -1;
+if (!document.getElementById(arguments[0])) { return -1; }
+var gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');  /* plotly.js marks a drawn graph */
+return (gd && gd.data || []).filter(function (t) { return t.type === 'surface'; }).length;
 """
 
 
@@ -81,7 +84,8 @@ def test_first_view_is_the_heatmap_drawn_without_a_background_job_and_without_th
     dash_duo.driver.refresh()
     requests = _wait_for_view(dash_duo)
     assert requests["background"] == 0, requests
-    # the heatmap is in colour; the surface was never built (no surface trace in its graph)
+    # the heatmap is in colour; the surface was never built (not asked for, no surface trace drawn)
+    assert ids.SURFACE not in requests["figures"], requests
     assert _heatmap_coloured(dash_duo) > 0.3
     assert dash_duo.driver.execute_script(_SURFACE_TRACES_JS, ids.SURFACE) == 0
     assert dash_duo.find_element(f"#{ids.PROGRESS_TEXT}").text == "Ready"

@@ -103,6 +103,27 @@ def test_the_same_view_of_the_same_cube_is_read_back_not_built_again(page, monke
     assert answer[ids.HEATMAP]["figure"]["layout"]["coloraxis"]["colorscale"] != first["layout"]["coloraxis"]["colorscale"]
 
 
+def test_the_summary_of_a_cube_read_before_is_read_back_and_says_what_is_shown(page, monkeypatch):
+    from dashboard import jobs
+
+    client, session, descriptor = page
+    scanned = []
+    plain = jobs.summarize
+    monkeypatch.setattr(jobs, "summarize", lambda cube, *a: scanned.append(cube.n_integrations) or plain(cube, *a))
+    first = _open(client, session, descriptor)[ids.RESULT]["data"]["summary"]
+    again = _open(client, session, descriptor)[ids.RESULT]["data"]["summary"]  # another page, the same cube
+    assert scanned == [30] and again == first
+    labels = [label for label, _ in first]
+    assert "Noisy channels" in labels and labels[-1] == "Shown"
+    answer = client.call(OPEN, {f"{ids.SESSION}.data": session, f"{ids.DATASET}.data": descriptor,
+                                f"{ids.TABS}.active_tab": ids.TAB_HEATMAP, f"{ids.PROCESS}.disabled": False,
+                                f"{ids.BAND_TABLE}.data": preset_rows(DEFAULT_PRESET), f"{ids.BIN_TIME}.value": 2},
+                         changed=[f"{ids.DATASET}.data"])
+    binned = answer[ids.RESULT]["data"]["summary"]
+    assert scanned == [30]  # the same loaded cube: its rows read back …
+    assert binned[:-1] == first[:-1] and binned[-1] != first[-1]  # … and what is shown says the new binning
+
+
 def test_larger_data_go_to_the_background_job_and_then_open_from_the_cache(page, monkeypatch):
     client, session, descriptor = page
     monkeypatch.setattr(job, "PLAIN_REQUEST_MAX_BYTES", 100)
