@@ -20,7 +20,7 @@ view, and the parts they share:
 The names below are the package's public ones; import them from here or from their module.
 """
 
-from .band_map import BandColumns, band_columns, surface_vertex_columns
+from .band_map import BandColumns, band_columns, surface_step_vertices, surface_vertex_columns
 from .colour_axis import (
     COLORAXIS,
     COLORSCALES,
@@ -69,7 +69,7 @@ from .surface import (
 )
 
 __all__ = [
-    "BandColumns", "band_columns", "surface_vertex_columns",
+    "BandColumns", "band_columns", "surface_step_vertices", "surface_vertex_columns",
     "COLORAXIS", "COLORSCALES", "DEFAULT_COLORSCALE", "DEFAULT_FLUX_COLORSCALE", "DIVERGING_COLORSCALES",
     "browser_colours", "colorscale", "zero_is_centred",
     "FIGURE_BUDGET_BYTES", "MAX_DISPLAY_TIME", "MAX_DISPLAY_WAVELENGTH", "SPECTRUM_Y_PAD", "SURFACE_Z_PAD",

@@ -158,6 +158,47 @@ def surface_vertex_columns(n_wave: int, spans: Sequence[BandColumns]) -> tuple[n
     return columns, [vertex_range(s) for s in spans]
 
 
+#: A surface of at most this many wavelength channels is drawn in steps (:func:`surface_step_vertices`).
+STEP_SURFACE_MAX_CHANNELS = 12
+
+
+def surface_step_vertices(n_wave: int, spans: Sequence[BandColumns]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """A surface of few channels in steps: each channel a flat strip across its cell, as on the heatmap.
+
+    With vertices at the channel centres (:func:`surface_vertex_columns`), a surface of two
+    channels is one sloping quad owned by the first: a slope between two measurements that
+    looks like one, and a band over the last channel had no quad to colour at all.  Here
+    channel ``j`` has a vertex at each edge of its cell (``edges[j]`` and ``edges[j + 1]``);
+    neighbouring channels meet in a vertical step.  At a band's edge the two vertices either
+    side of the step are drawn twice, so that the step is drawn in the band's colours and
+    the change to grey falls on a quad of zero size.
+
+    Returns
+    -------
+    columns : ndarray of int
+        Display column of each vertex column.
+    edge_index : ndarray of int
+        Index into the cell edges of each vertex column's wavelength.
+    ranges : list of (int, int)
+        Per span, the vertex columns ``[start, stop)`` drawn in the band's colours.
+    """
+    base = np.arange(2 * n_wave)
+    base_columns, base_edges = base // 2, base // 2 + base % 2
+    cuts = np.unique([c for s in spans for c in (s.start, s.stop) if 0 < c < n_wave]).astype(int)
+    counts = np.ones(base.size, dtype=int)
+    counts[2 * cuts - 1] = 2  # the last vertex of the channel before the cut
+    counts[2 * cuts] = 2  # the first vertex of the channel after it
+    first_copy = np.cumsum(counts) - counts
+    columns, edge_index = np.repeat(base_columns, counts), np.repeat(base_edges, counts)
+
+    def vertex_range(span: BandColumns) -> tuple[int, int]:
+        start = int(first_copy[2 * span.start - 1]) + 1 if span.start > 0 else 0
+        stop = int(first_copy[2 * span.stop]) + 1 if span.stop < n_wave else int(columns.size)
+        return start, stop
+
+    return columns, edge_index, [vertex_range(s) for s in spans]
+
+
 def _band_map_meta(visit: int, edges: np.ndarray, spans: Sequence[BandColumns], ranges: Sequence[tuple[int, int]]) -> dict:
     """The trace meta ``stamp_engine/web/stamp_bands.js`` highlights from (see the module docstring);
     ``ranges`` are the z columns drawn in each band's colours."""

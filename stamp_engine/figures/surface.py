@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 
 from ..bands import Band
 from ..colour import stretch_ticks
 from ..cube import Cube
-from .band_map import surface_vertex_columns
+from .band_map import STEP_SURFACE_MAX_CHANNELS, surface_step_vertices, surface_vertex_columns
 from .common import (
     MAX_DISPLAY_TIME,
     MAX_DISPLAY_WAVELENGTH,
@@ -78,19 +79,29 @@ def surface_figure(
     max_time, max_wavelength = surface_grid(max_time, max_wavelength)
     data = _map_data(cube, bands, colorscale, zrange, max_time, max_wavelength, stretch)
     shown, limits, values = data.shown, data.limits, data.values
-    columns, ranges = surface_vertex_columns(shown.n_wavelengths, data.spans)
-    x = _f32(shown.wavelength[columns])
-    traces = [
+    steps = 2 <= shown.n_wavelengths <= STEP_SURFACE_MAX_CHANNELS
+    if steps:  # each channel a flat strip across its cell (see surface_step_vertices)
+        columns, edge_index, ranges = surface_step_vertices(shown.n_wavelengths, data.spans)
+        x = _f32(data.edges[edge_index])
+    else:
+        columns, ranges = surface_vertex_columns(shown.n_wavelengths, data.spans)
+        x = _f32(shown.wavelength[columns])
+    traces = []
+    for visit in _visit_maps(cube, data, panels=False):
+        trace = visit.trace(data, x, visit.drawn_rows.centres, columns, ranges)
         # Plotly.js looks up a surface's customdata as customdata[x index][y index],
         # the transpose of z (see the gl3d scene hover), hence error.T.
-        go.Surface(
-            **visit.trace(data, x, visit.drawn_rows.centres, columns, ranges),
-            customdata=_f32(visit.error[:, columns].T),
-            lighting={"ambient": 0.85, "diffuse": 0.3, "specular": 0.05, "roughness": 0.9},
-            showlegend=False,
-        )
-        for visit in _visit_maps(cube, data, panels=False)
-    ]
+        if steps:  # a vertex sits on a cell's edge: the hover names the channel's centre, not the edge
+            error = visit.error[:, columns].T
+            centre = np.broadcast_to(shown.wavelength[columns][:, None], error.shape)
+            customdata = np.stack([error, centre], axis=-1).tolist()
+            trace["hovertemplate"] = (trace["hovertemplate"].replace("λ = %{x:.4f} µm", "λ = %{customdata[1]:.4f} µm (channel centre)")
+                                      .replace("%{customdata:", "%{customdata[0]:"))
+        else:
+            customdata = _f32(visit.error[:, columns].T)
+        traces.append(go.Surface(**trace, customdata=customdata,
+                                 lighting={"ambient": 0.85, "diffuse": 0.3, "specular": 0.05, "roughness": 0.9},
+                                 showlegend=False))
     fig = go.Figure(data=traces)
     time_axis = cube.time_axis()
     fig.add_annotation(text=f"t0 = {time_axis.t0_text}", name="t0", xref="paper", yref="paper", x=0.0, y=0.0,
@@ -112,7 +123,10 @@ def surface_figure(
             "zaxis": zaxis,
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},
-            "camera": {"eye": {"x": 1.6, "y": -1.6, "z": 0.9}},
+            # Looking at a point below the box's centre, from a little further away: from
+            # (1.6, −1.6, 0.9) at the centre, the box's front corner ran off the graph's bottom edge
+            # (the last wavelength and the first time tick cut away) under an empty top.
+            "camera": {"eye": {"x": 1.75, "y": -1.75, "z": 1.0}, "center": {"x": 0, "y": 0, "z": -0.2}},
             "uirevision": "stamp",
         }
     )

@@ -114,6 +114,7 @@ def test_combined_page_drives_every_view_with_one_set_of_buttons(driver, package
 
 # ------------------------------------------------------------------ what is drawn
 PIXEL_BANDS = [Band("Left", 1.40, 1.90), Band("Middle", 2.60, 3.20), Band("Right", 3.20, 3.90)]
+TWO_CHANNEL_BANDS = [Band("First", 1.8, 2.2), Band("Last", 3.8, 4.2)]
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +130,12 @@ def pixel_pages(tmp_path_factory):
         page = export.standalone_html(build(cube, bands=PIXEL_BANDS, colorscale="Viridis"), PIXEL_BANDS, kind, height=560)
         pages[kind] = folder / f"{kind}.html"
         pages[kind].write_text(page, encoding="utf-8")
+    # two channels (a Eureka! S4 light-curve file): the surface is two flat strips, one per channel
+    two = make_observation("variability", n_integrations=60, wavelength=np.array([2.0, 4.0]), n_visits=1, seed=4).to_cube()
+    page = export.standalone_html(figures.surface_figure(two, bands=TWO_CHANNEL_BANDS, colorscale="Viridis"),
+                                  TWO_CHANNEL_BANDS, "surface", height=560)
+    pages["surface two channels"] = folder / "surface_two_channels.html"
+    pages["surface two channels"].write_text(page, encoding="utf-8")
     return pages
 
 
@@ -174,8 +181,9 @@ def test_heatmap_has_no_seam_where_bands_meet(driver, pixel_pages):
     assert list(seams) == [], f"pale hairlines at x = {list(seams + box[0] + 2)}; band edges at {edges}"
 
 
-def test_surface_band_click_paints_the_rest_grey_and_all_brings_the_colour_back(driver, pixel_pages):
-    _open(driver, pixel_pages["surface"], 1)
+def _surface_page(driver, page):
+    """Open a one-surface ``page``; a function giving (coloured, grey) fractions of its scene as drawn now."""
+    _open(driver, page, 1)
     box = band_pixels.scene_box(driver, _graph(driver))
 
     def drawn():
@@ -183,11 +191,29 @@ def test_surface_band_click_paints_the_rest_grey_and_all_brings_the_colour_back(
         scene = pixels.crop(pixels.screenshot(driver), box)
         return pixels.coloured_fraction(scene), float(band_pixels.is_surface_grey(scene).mean())
 
+    return drawn
+
+
+def test_surface_band_click_paints_the_rest_grey_and_all_brings_the_colour_back(driver, pixel_pages):
+    drawn = _surface_page(driver, pixel_pages["surface"])
     coloured_all, grey_all = drawn()
-    assert coloured_all > 0.15 and grey_all < 0.02
+    assert coloured_all > 0.1 and grey_all < 0.02  # the surface fills ~ 13 % of its scene's box
     _click_band(driver, "Left")
     coloured_band, grey_band = drawn()
     assert grey_band > 0.5 * coloured_all, "the surface outside the band is not grey"
-    assert 0.02 < coloured_band < 0.5 * coloured_all, "only the band should keep its colours"
+    assert 0.05 * coloured_all < coloured_band < 0.5 * coloured_all, "only the band should keep its colours"
     _click_band(driver, "All")
     assert drawn()[0] == pytest.approx(coloured_all, rel=0.05)
+
+
+@pytest.mark.parametrize("band", ["First", "Last"])
+def test_a_surface_of_two_channels_greys_the_other_channel_whichever_is_highlighted(driver, pixel_pages, band):
+    """With a vertex per channel centre, two channels were one quad owned by the first: "First"
+    left everything coloured and "Last" greyed everything."""
+    drawn = _surface_page(driver, pixel_pages["surface two channels"])
+    coloured_all, grey_all = drawn()
+    assert coloured_all > 0.05 and grey_all < 0.02
+    _click_band(driver, band)
+    coloured, grey = drawn()
+    assert 0.15 * coloured_all < coloured < 0.85 * coloured_all, f"{band}: the other channel kept its colours or the band lost them"
+    assert grey > 0.15 * coloured_all, f"{band}: the other channel is not grey"

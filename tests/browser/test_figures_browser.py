@@ -34,14 +34,16 @@ BANDS = (Band("H2O 1.4", 1.30, 1.50), Band("Wide", 1.40, 2.50), Band("CH4 2.3", 
 # hover check: a cube whose error encodes its own cell, error = column + 100·(row mod 5)
 HOVER_TIMES, HOVER_WAVES = 60, 40
 HOVER_WAVELENGTH = np.linspace(1.0, 3.0, HOVER_WAVES)
+#: few channels: a surface in steps, whose vertices sit on the cells' edges (the hover names the centre)
+HOVER_FEW_WAVELENGTH = np.array([1.0, 1.6, 2.2, 2.8])
 HOVER_HOURS = np.arange(HOVER_TIMES) * 0.1
 
 
-def _hover_cube() -> Cube:
-    rows, cols = np.meshgrid(np.arange(HOVER_TIMES), np.arange(HOVER_WAVES), indexing="ij")
+def _hover_cube(wavelength: np.ndarray = HOVER_WAVELENGTH) -> Cube:
+    rows, cols = np.meshgrid(np.arange(HOVER_TIMES), np.arange(wavelength.size), indexing="ij")
     flux = np.sin(rows / 10.0) + cols / 40.0
     error = cols + 100.0 * (rows % 5)
-    return Cube(HOVER_WAVELENGTH, Time(60000.0 + HOVER_HOURS / 24.0, format="mjd", scale="tdb"), flux, error, u.Jy)
+    return Cube(wavelength, Time(60000.0 + HOVER_HOURS / 24.0, format="mjd", scale="tdb"), flux, error, u.Jy)
 
 
 def _variability_cube() -> Cube:
@@ -58,6 +60,7 @@ def page(driver, tmp_path_factory):
     curves = var.light_curves(BANDS)
     figs = {
         "hover": figures.surface_figure(_hover_cube(), bands=[Band("A", 1.5, 2.0)]).to_json(),
+        "hoverfew": figures.surface_figure(_hover_cube(HOVER_FEW_WAVELENGTH), bands=[Band("A", 1.5, 2.0)]).to_json(),
         "heatmap": figures.heatmap_figure(var, bands=BANDS, visits="one axis").to_json(),
         "panels": figures.heatmap_figure(var, bands=BANDS, visits="side by side").to_json(),
         "surface": figures.surface_figure(var, bands=BANDS).to_json(),
@@ -74,12 +77,14 @@ def page(driver, tmp_path_factory):
 <script src="{BANDS_JS.as_uri()}"></script>
 </head><body style="margin:0">
 <div id="hover" style="width:400px;height:320px"></div>
+<div id="hoverfew" style="width:400px;height:320px"></div>
 <div id="heatmap" style="width:500px;height:300px"></div>
 <script>
-  window.FIGS = {{hover: {figs["hover"]}, heatmap: {figs["heatmap"]}, panels: {figs["panels"]}, surface: {figs["surface"]},
+  window.FIGS = {{hover: {figs["hover"]}, hoverfew: {figs["hoverfew"]}, heatmap: {figs["heatmap"]}, panels: {figs["panels"]}, surface: {figs["surface"]},
                  curves: {figs["curves"]}, spectrum: {figs["spectrum"]}}};
   Promise.all([
     Plotly.newPlot("hover", FIGS.hover.data, FIGS.hover.layout),
+    Plotly.newPlot("hoverfew", FIGS.hoverfew.data, FIGS.hoverfew.layout),
     Plotly.newPlot("heatmap", FIGS.heatmap.data, FIGS.heatmap.layout),
   ]).then(function () {{ window.READY = true; }}, function (e) {{ window.ERROR = String(e); }});
 </script></body></html>"""
@@ -218,9 +223,13 @@ def test_dash_clientside_functions(page):
     assert result["kept"] == "kept"  # other functions of the namespace survive
 
 
-def test_surface_hover_shows_the_error_of_the_hovered_cell(page):
-    """Plotly.js indexes surface customdata [x][y]; the figure must transpose the error."""
-    graph = page.find_element("id", "hover")
+@pytest.mark.parametrize("graph_id, wavelengths", [("hover", HOVER_WAVELENGTH), ("hoverfew", HOVER_FEW_WAVELENGTH)])
+def test_surface_hover_shows_the_error_of_the_hovered_cell(page, graph_id, wavelengths):
+    """Plotly.js indexes surface customdata [x][y]; the figure must transpose the error.  A surface
+    of few channels (in steps) names the hovered channel's centre, not the cell edge its vertex is on."""
+    page.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+                        page.find_element("id", graph_id))
+    graph = page.find_element("id", graph_id)
     ActionChains(page).move_to_element(graph).perform()
     seen = set()
     for dx, dy in [(0, 0), (12, 6), (-16, 11), (28, -12), (-32, -16)]:
@@ -230,14 +239,16 @@ def test_surface_hover_shows_the_error_of_the_hovered_cell(page):
         while not texts and time.monotonic() < deadline:
             time.sleep(0.1)
             texts = page.execute_script(
-                "return Array.from(document.querySelectorAll('#hover .hovertext')).map(e => e.textContent)")
+                "return Array.from(document.querySelectorAll('#' + arguments[0] + ' .hovertext')).map(e => e.textContent)",
+                graph_id)
         if not texts:
             continue
         # every label is checked against itself: its λ and t name the cell whose error it must show
         match = re.search(r"λ = ([\d.]+) µm.*t = ([\d.]+) h since t0 \(BJD_TDB\).*Flux = (-?[\d.]+) Jy.*error = ± ([\d.]+) Jy", texts[0])
         assert match, texts[0]
         wavelength, hours, value, error = map(float, match.groups())
-        col = int(np.argmin(np.abs(HOVER_WAVELENGTH - wavelength)))
+        col = int(np.argmin(np.abs(wavelengths - wavelength)))
+        assert abs(wavelengths[col] - wavelength) < 1e-3, texts[0]  # a channel's own wavelength
         row = int(np.argmin(np.abs(HOVER_HOURS - hours)))
         assert error == col + 100 * (row % 5), texts[0]
         assert value == pytest.approx(np.sin(row / 10.0) + col / 40.0, abs=5e-3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from dashboard import ids
@@ -234,3 +235,20 @@ def test_hidden_surface_follows_the_band_only_when_shown_and_is_grey_outside_it(
     grey, coloured = band_pixels.is_surface_grey(scene).mean(), pixels.coloured_fraction(scene, 0.1)
     assert grey > 0.5 * coloured_all, "the surface outside the band is not grey"
     assert 0.002 < coloured < 0.5 * coloured_all, "only the band keeps its colours"
+
+
+def test_the_whole_3d_box_and_its_tick_labels_are_inside_the_surface_graph(dash_duo, make_app):
+    """The box's front corner once ran off the graph's bottom edge (the last wavelength and the
+    first time tick cut away, 1.9 % of the graph's height left below the drawing) under an empty top."""
+    app, _ = make_app(**SMALL_DISPLAY)
+    open_page(dash_duo, app, "surface")
+    drawn(dash_duo, ids.SURFACE, "surface")
+    time.sleep(2.0)
+    settle(dash_duo, 5)
+    image = pixels.crop(pixels.screenshot(dash_duo.driver), pixels.element_box(dash_duo.driver, f"#{ids.SURFACE} .js-plotly-plot"))
+    height, width = image.shape[:2]
+    # between the t0 note (bottom left) and the colour bar (right); the faint grid lines count
+    inked_rows = np.flatnonzero((pixels.lightness(image[:, int(width * 0.2):int(width * 0.8)]) < 250).any(axis=1))
+    assert inked_rows.size > 0.3 * height, "nothing drawn"
+    below, above = height - 1 - inked_rows[-1], inked_rows[0]
+    assert below > 0.04 * height, f"the 3D box runs to the bottom edge ({below} px left below it, {above} px above)"

@@ -20,7 +20,9 @@ from tests.helpers import pixels
 
 pytestmark = pytest.mark.browser
 
-#: Installed before the page's scripts: counts plotly_afterplot (one per drawing) of each graph.
+#: Installed before the page's scripts: counts plotly_afterplot (one per drawing) of each graph's
+#: figures with data.  The heatmap's "Processing…" placeholder (no trace, a few ms) is drawn too
+#: when plotly.js is ready before the heatmap's answer arrives; it is not counted.
 _DRAWINGS_JS = """
 window.__drawings = {};
 new MutationObserver(function () {
@@ -30,7 +32,7 @@ new MutationObserver(function () {
     var holder = gd.closest('[id$="-graph"]');
     var name = holder ? holder.id : '?';
     window.__drawings[name] = 0;
-    gd.on('plotly_afterplot', function () { window.__drawings[name] += 1; });
+    gd.on('plotly_afterplot', function () { if ((gd.data || []).length) { window.__drawings[name] += 1; } });
   });
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
 """

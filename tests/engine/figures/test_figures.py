@@ -93,6 +93,41 @@ def test_surface_vertices_repeat_each_inner_band_edge_once():
     assert figures.surface_vertex_columns(4, []) == (pytest.approx(np.arange(4)), [])
 
 
+def test_a_step_surface_gives_each_channel_a_strip_and_draws_every_band_edge_step_twice():
+    columns, edges, ranges = figures.surface_step_vertices(
+        3, [figures.BandColumns("middle", 1, 2), figures.BandColumns("last", 2, 3)])
+    # channel j spans edges j … j + 1; at the cuts (1 and 2) the vertices either side of the step repeat
+    np.testing.assert_array_equal(columns, [0, 0, 0, 1, 1, 1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(edges, [0, 1, 1, 1, 1, 2, 2, 2, 2, 3])
+    # "middle": from the second copy of channel 0's last vertex (the step up to it) to the first copy
+    # of channel 2's first vertex (the step down from it); "last": its step, its strip, to the end
+    assert ranges == [(2, 8), (6, 10)]
+    columns, edges, ranges = figures.surface_step_vertices(2, [figures.BandColumns("first", 0, 1)])
+    assert ranges == [(0, 4)] and list(columns[ranges[0][1]:]) == [1, 1]  # channel 1's strip stays grey
+
+
+def test_a_surface_of_few_channels_is_drawn_in_steps_over_the_channel_cells_and_its_hover_names_the_centre():
+    obs = make_observation("variability", n_integrations=30, wavelength=np.array([2.0, 3.0, 4.0]), n_visits=1, seed=2)
+    fig = figures.surface_figure(obs.to_cube(), bands=[Band("last", 3.8, 4.2)])
+    trace = fig.data[0]
+    # cells reach halfway to the neighbours: 1.5 | 2.5 | 3.5 | 4.5 µm, each channel flat across its own
+    assert sorted(set(np.round(np.asarray(trace.x, dtype=float), 3))) == [1.5, 2.5, 3.5, 4.5]
+    z = np.asarray(trace.z, dtype=float)
+    x = np.asarray(trace.x, dtype=float)
+    centre = np.array([column[0][1] for column in trace.customdata])  # customdata[x index][y index]
+    for wavelength in (2.0, 3.0, 4.0):  # every vertex of a channel has its value: a flat strip
+        of_channel = z[:, centre == wavelength]
+        assert of_channel.shape[1] >= 2 and np.allclose(of_channel, of_channel[:, :1])
+    assert set(np.round(x[centre == 2.0], 3)) == {1.5, 2.5}
+    (start, stop), = [band["columns"] for band in trace.meta["bands"]]
+    assert x[start] == pytest.approx(3.5) and x[stop - 1] == pytest.approx(4.5)
+    assert "channel centre" in trace.hovertemplate and "%{customdata[0]" in trace.hovertemplate
+    centres = {round(point[1], 6) for row in trace.customdata for point in row}
+    assert centres == {2.0, 3.0, 4.0}
+    many = figures.surface_figure(make_observation("variability", n_integrations=30, n_visits=1).to_cube())
+    assert "channel centre" not in many.data[0].hovertemplate  # many channels: a vertex per centre
+
+
 # ------------------------------------------------------------------------ surface
 def test_one_surface_per_visit_with_units_and_time_standard_in_the_axis_titles(flux_cube, var_cube):
     fig = figures.surface_figure(flux_cube)
