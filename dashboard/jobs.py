@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Callable, Mapping
 
+from stamp_engine import noisy_channels, timeaxis
 from stamp_engine.problems import NoUsableData, StampError
 from stamp_engine.progress import Progress as Report
 
+from . import summary
+from .cache import source_digest
 from .options import DataLimits, loaded_key, parse_element, parse_process_options
 from .pipeline import CacheTooSmall, ThrottledProgress
 from .server.data_folder import UnsafePath
@@ -148,11 +151,6 @@ def summary_rows(services: Services, loaded_as: str, loaded, shown: str) -> list
     the noisy-channel scan of the full-resolution cube was most of the server's time in
     reopening a cached 10,000 × 2,040 observation (0.13 of 0.16 s).
     """
-    from . import summary
-    from stamp_engine import noisy_channels, timeaxis
-
-    from .cache import source_digest
-
     stored = f"{loaded_as}/summary/{source_digest([summary.__file__, noisy_channels.__file__, timeaxis.__file__])}"
     rows = services.cubes.cache.get(stored)
     if rows is None:

@@ -38,17 +38,22 @@ from .common import (
 from .map_overlays import _panel_axes, interpolated_rows
 
 
+#: Where a map's hover finds a cell's wavelength and error: the trace's x and its customdata.
+HOVER_FIELDS = {"wavelength": "%{x:.4f} µm", "error": "%{customdata:.3g}"}
+
+
 def _hover_template(cube: Cube, visit_label: str, scale: _ValueScale | None = None, since_visit_start: bool = False,
-                    axis: TimeAxis | None = None) -> str:
+                    axis: TimeAxis | None = None, wavelength: str = HOVER_FIELDS["wavelength"],
+                    error: str = HOVER_FIELDS["error"]) -> str:
     scale = scale or _ValueScale(*_value_name_and_unit(cube))
     unit = f" {scale.unit}" if scale.unit and scale.stretch == "linear" else ""
     error_unit = f" {scale.unit}" if scale.unit else ""
     axis = axis or cube.time_axis(since_visit_start)
     return (
-        "λ = %{x:.4f} µm<br>"
+        f"λ = {wavelength}<br>"
         f"{axis.hover('y')}<br>"
         f"{scale.hover_name} = %{{z:.4g}}{unit}<br>"
-        f"error = ± %{{customdata:.3g}}{error_unit}"
+        f"error = ± {error}{error_unit}"
         f"<extra>{visit_label}</extra>"
     )
 
@@ -112,9 +117,10 @@ class _VisitMap:
         )
 
 
-def _visit_maps(cube: Cube, data: _MapData, panels: bool) -> list[_VisitMap]:
+def _visit_maps(cube: Cube, data: _MapData, panels: bool, hover: dict[str, str] = HOVER_FIELDS) -> list[_VisitMap]:
     """Each visit with data, in order, its time in the display unit of ``cube.time_axis(panels)``;
-    with ``panels``, counted from its own start."""
+    with ``panels``, counted from its own start.  ``hover``: where the hover finds the wavelength
+    and the error (:data:`HOVER_FIELDS`)."""
     shown, axis = data.shown, cube.time_axis(panels)
     hours = axis.values(data.hours)
     n_visits = shown.n_visits
@@ -124,7 +130,7 @@ def _visit_maps(cube: Cube, data: _MapData, panels: bool) -> list[_VisitMap]:
         if rows.size == 0:
             continue
         visit_label = f"Visit {v + 1}" if n_visits > 1 else ""
-        template = _hover_template(cube, visit_label, data.values, since_visit_start=panels, axis=axis)
+        template = _hover_template(cube, visit_label, data.values, since_visit_start=panels, axis=axis, **hover)
         visit_times = hours[rows] - hours[rows[0]] if panels else hours[rows]
         drawn_rows = time_rows(visit_times)  # an empty row in every gap: nothing stretched across it
         flux = drawn_rows.expand(data.drawn[rows])

@@ -19,7 +19,7 @@ from .common import (
     _f32,
     _padded,
 )
-from .maps import _map_data, _map_layout, _visit_maps
+from .maps import HOVER_FIELDS, _map_data, _map_layout, _visit_maps
 
 #: The 3D surface's grid: at most about this many vertices along time and along
 #: wavelength, whatever the display resolution.  The surface is for the shape (the
@@ -28,6 +28,10 @@ from .maps import _map_data, _map_layout, _visit_maps
 #: loaded 2-core machine: a band highlight of 600 × 500 took 6–7 s, of 200 × 250 1–3 s).
 SURFACE_MAX_TIME = 200
 SURFACE_MAX_WAVELENGTH = 250
+
+
+#: The hover of a surface in steps: its customdata holds (error, channel centre) per vertex.
+STEP_HOVER_FIELDS = {"wavelength": "%{customdata[1]:.4f} µm (channel centre)", "error": "%{customdata[0]:.3g}"}
 
 
 def surface_grid(max_time: int = MAX_DISPLAY_TIME, max_wavelength: int = MAX_DISPLAY_WAVELENGTH) -> tuple[int, int]:
@@ -86,20 +90,20 @@ def surface_figure(
     else:
         columns, ranges = surface_vertex_columns(shown.n_wavelengths, data.spans)
         x = _f32(shown.wavelength[columns])
+    # A step's vertex sits on a cell's edge: its hover names the channel's centre, kept beside the error.
+    hover = STEP_HOVER_FIELDS if steps else HOVER_FIELDS
     traces = []
-    for visit in _visit_maps(cube, data, panels=False):
-        trace = visit.trace(data, x, visit.drawn_rows.centres, columns, ranges)
+    for visit in _visit_maps(cube, data, panels=False, hover=hover):
         # Plotly.js looks up a surface's customdata as customdata[x index][y index],
         # the transpose of z (see the gl3d scene hover), hence error.T.
-        if steps:  # a vertex sits on a cell's edge: the hover names the channel's centre, not the edge
-            error = visit.error[:, columns].T
+        error = visit.error[:, columns].T
+        if steps:
             centre = np.broadcast_to(shown.wavelength[columns][:, None], error.shape)
             customdata = np.stack([error, centre], axis=-1).tolist()
-            trace["hovertemplate"] = (trace["hovertemplate"].replace("λ = %{x:.4f} µm", "λ = %{customdata[1]:.4f} µm (channel centre)")
-                                      .replace("%{customdata:", "%{customdata[0]:"))
         else:
-            customdata = _f32(visit.error[:, columns].T)
-        traces.append(go.Surface(**trace, customdata=customdata,
+            customdata = _f32(error)
+        traces.append(go.Surface(**visit.trace(data, x, visit.drawn_rows.centres, columns, ranges),
+                                 customdata=customdata,
                                  lighting={"ambient": 0.85, "diffuse": 0.3, "specular": 0.05, "roughness": 0.9},
                                  showlegend=False))
     fig = go.Figure(data=traces)
